@@ -1,0 +1,193 @@
+// The one interface every isolation technology implements.
+//
+// A `Backend` (native `container`, `vm`, later `oci`, `docker`) turns an `InstanceSpec`
+// into a running `Instance` whose agent has said it is ready. Benchmarks and probes are
+// written once against these types and never name a backend.
+//
+//   ISO_ASSIGN_OR_RETURN(auto backend, registry.Make("container", context));
+//   InstanceSpec spec;
+//   spec.name = "startup-1";
+//   spec.memory_bytes = 128 << 20;
+//   ISO_ASSIGN_OR_RETURN(auto instance, backend->Create(spec));  // returns when ready
+//   double ready_s = instance->startup().ready_seconds;          // host clock
+//   ISO_ASSIGN_OR_RETURN(ExecResult r, instance->Exec({"/bin/uname", "-r"}, 5s));
+//   ISO_RETURN_IF_ERROR(instance->Destroy());                    // also done by ~Instance
+//
+// Timing rule (DESIGN.md): every duration is taken on the host with CLOCK_MONOTONIC,
+// from the moment Create() is entered to the moment the agent's ready line arrives.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "harness/error.h"
+#include "harness/image.h"
+
+namespace isobench::harness {
+
+using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC on Linux.
+
+inline double SecondsBetween(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+struct Volume {
+  std::string host_path;   // must exist; must not contain ".." components
+  std::string guest_path;  // absolute path inside the instance
+  bool read_only = false;
+};
+
+// What an instance promises to isolate. Each switch can be turned off alone to build
+// the weakened profiles the conformance suite uses to prove its probes can fail.
+struct SecurityProfile {
+  std::string name = "default";
+  bool pid_ns = true;
+  bool mount_ns = true;
+  bool uts_ns = true;
+  bool ipc_ns = true;
+  bool net_ns = true;
+  bool cgroup_ns = true;
+  bool user_ns = false;
+  bool time_ns = false;
+  bool pivot_root = true;       // false: chroot only (old root stays reachable)
+  bool read_only_root = false;
+  bool mask_paths = true;       // /proc/kcore, /proc/keys, ... masked; /proc/sys, ... read-only
+  bool minimal_dev = true;      // /dev: tmpfs with only null zero full random urandom tty ptmx
+  bool read_only_sys = true;    // /sys and /sys/fs/cgroup mounted read-only
+  bool drop_capabilities = true;  // false: keep every capability the host's bounding set has
+  std::vector<std::string> capabilities;  // empty: Docker's default set ("CAP_CHOWN", ...)
+  bool no_new_privs = true;
+  bool seccomp = true;          // Docker-like default filter
+  bool memory_limit = true;     // apply InstanceSpec::memory_bytes
+  bool pids_limit = true;       // apply InstanceSpec::pids_limit
+  bool cpu_limit = true;        // apply InstanceSpec::cpu_quota
+  bool rlimits = true;          // default rlimits (nofile 1024:4096, ...)
+};
+
+struct InstanceSpec {
+  std::string name;  // unique among live instances; see ValidateInstanceName
+  int vcpus = 1;
+  double cpu_quota = 0;                  // in CPUs (0.5 = half a core); 0: unlimited
+  uint64_t memory_bytes = 256ull << 20;  // hard limit (container) / guest RAM (vm)
+  int64_t pids_limit = 0;                // 0: unlimited
+  uint64_t disk_bytes = 0;               // scratch disk for I/O work; 0: none
+  std::vector<Volume> volumes;
+  std::string network = "none";  // "none": loopback only
+  std::string hostname;          // empty: the instance name
+  SecurityProfile profile;
+};
+
+// Names become directory names, cgroup names and libvirt domain names, so they are
+// restricted to [A-Za-z0-9_.-], 1..48 characters, not starting with '.' or '-'.
+Result<void> ValidateInstanceName(std::string_view name);
+
+// A phase boundary: `seconds` after the create request, on the host clock.
+struct Phase {
+  std::string name;
+  double seconds = 0;
+};
+
+struct StartupTiming {
+  double ready_seconds = 0;     // create request -> agent ready line on the host
+  std::vector<Phase> phases;    // in order; the last is "ready"
+  double host_cpu_seconds = 0;  // CPU the host spent starting it (runtime, monitor, qemu)
+};
+
+struct ExecResult {
+  int exit_code = -1;  // 128+signal when killed by a signal
+  std::string stdout_text;
+  std::string stderr_text;
+  bool truncated = false;
+  bool timed_out = false;
+};
+
+struct ResourceUsage {
+  uint64_t pss_bytes = 0;           // PSS of host processes that exist for this instance
+  uint64_t guest_memory_bytes = 0;  // VM guest RAM (accounted separately); 0 for containers
+  uint64_t memory_current_bytes = 0;  // cgroup memory usage where known
+  double cpu_seconds = 0;
+  int64_t pids = 0;
+};
+
+class Instance {
+ public:
+  virtual ~Instance() = default;  // implementations destroy; never throws
+
+  virtual const std::string& name() const = 0;
+  virtual const StartupTiming& startup() const = 0;
+  // Host pid representing the instance: its init (container) or qemu (vm).
+  virtual pid_t host_pid() const = 0;
+
+  // One JSON request to the agent; waits for the reply carrying the same id.
+  virtual Result<nlohmann::json> Call(nlohmann::json request,
+                                      std::chrono::milliseconds timeout) = 0;
+  // Runs argv inside the instance through the agent.
+  Result<ExecResult> Exec(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  virtual Result<ResourceUsage> Usage() = 0;
+  // Stops the instance and removes everything created for it. Idempotent.
+  virtual Result<void> Destroy() = 0;
+};
+
+struct Availability {
+  bool usable = false;
+  std::string reason;  // why not; or, when usable, a note (e.g. "tcg: /dev/kvm is PVM")
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual Availability Probe() = 0;
+  // Facts to label results with ("vm.accelerator": "tcg", versions, kernel, ...).
+  virtual std::map<std::string, std::string> Describe() = 0;
+  // Creates and starts an instance; returns once its agent is ready.
+  virtual Result<std::unique_ptr<Instance>> Create(const InstanceSpec& spec) = 0;
+  // Removes what a crashed earlier run left behind, found by label. Returns how many
+  // objects were reclaimed. Touches nothing this project did not create.
+  virtual Result<int> ReclaimStale() = 0;
+};
+
+// What a backend gets from the harness.
+struct BackendContext {
+  std::string workdir = "/var/lib/isobench";  // state root
+  GuestImage image;                           // the shared userland
+  std::string run_id;                         // labels everything this run creates
+  std::map<std::string, std::string> options;  // backend-specific ("vm.uri", "vm.accel", ...)
+};
+
+using BackendFactory =
+    std::function<Result<std::unique_ptr<Backend>>(const BackendContext& context)>;
+
+class BackendRegistry {
+ public:
+  void Register(std::string name, std::string description, BackendFactory factory);
+  std::vector<std::string> Names() const;
+  bool Has(std::string_view name) const;
+  const std::string& Description(std::string_view name) const;
+  // Unknown names give an error listing the known ones.
+  Result<std::unique_ptr<Backend>> Make(std::string_view name, const BackendContext& context) const;
+
+ private:
+  struct Entry {
+    std::string name;
+    std::string description;
+    BackendFactory factory;
+  };
+  std::vector<Entry> entries_;
+};
+
+// A fresh run id: "<utc yyyymmddThhmmss>-<pid>".
+std::string NewRunId();
+
+}  // namespace isobench::harness

@@ -1,0 +1,421 @@
+#include "harness/image.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "harness/child_process.h"
+#include "harness/fd.h"
+#include "harness/log.h"
+
+namespace isobench::harness {
+namespace {
+
+// Bump when the layout changes so cached images are rebuilt.
+constexpr const char* kLayoutVersion = "isobench-image-v1";
+
+class Fnv64 {
+ public:
+  void Add(std::string_view bytes) {
+    for (unsigned char c : bytes) {
+      hash_ ^= c;
+      hash_ *= 0x100000001b3ull;
+    }
+    // Length-delimited so ("ab","c") and ("a","bc") differ.
+    uint64_t n = bytes.size();
+    for (int i = 0; i < 8; ++i) {
+      hash_ ^= (n >> (8 * i)) & 0xff;
+      hash_ *= 0x100000001b3ull;
+    }
+  }
+  std::string Hex() const {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(hash_));
+    return buf;
+  }
+
+ private:
+  uint64_t hash_ = 0xcbf29ce484222325ull;
+};
+
+bool IsExecutableFile(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+// A static executable has no PT_INTERP program header.
+Result<void> CheckStaticElf(const std::string& path, const std::string& bytes) {
+  if (bytes.size() < sizeof(Elf64_Ehdr) || std::memcmp(bytes.data(), ELFMAG, SELFMAG) != 0 ||
+      bytes[EI_CLASS] != ELFCLASS64)
+    return Error("`" + path + "` is not a 64-bit ELF executable", ENOEXEC);
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, bytes.data(), sizeof eh);
+  for (int i = 0; i < eh.e_phnum; ++i) {
+    size_t off = eh.e_phoff + static_cast<size_t>(i) * eh.e_phentsize;
+    if (off + sizeof(Elf64_Phdr) > bytes.size()) break;
+    Elf64_Phdr ph;
+    std::memcpy(&ph, bytes.data() + off, sizeof ph);
+    if (ph.p_type == PT_INTERP)
+      return Error("`" + path + "` is dynamically linked; the guest has no libc to run it", ENOEXEC);
+  }
+  return {};
+}
+
+Result<void> CopyFile(const std::string& from, const std::string& to, int mode) {
+  ISO_ASSIGN_OR_RETURN(std::string bytes, ReadFile(from));
+  return WriteWholeFile(to, bytes, mode);
+}
+
+Result<void> Symlink(const std::string& target, const std::string& link) {
+  if (::symlink(target.c_str(), link.c_str()) != 0 && errno != EEXIST)
+    return Error::Errno("symlink", link + " -> " + target);
+  return {};
+}
+
+std::string ParentDir(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string KernelReleaseOf(const std::string& kernel_path) {
+  std::string base = kernel_path.substr(kernel_path.rfind('/') + 1);
+  if (base.rfind("vmlinuz-", 0) == 0) return base.substr(8);
+  return {};
+}
+
+std::string ModuleName(std::string path) {
+  path = path.substr(path.rfind('/') + 1);
+  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".ko") == 0) path.resize(path.size() - 3);
+  std::replace(path.begin(), path.end(), '-', '_');
+  return path;
+}
+
+// Module paths (relative to /lib/modules/<release>), dependencies first.
+Result<std::vector<std::string>> ResolveModules(const std::string& release,
+                                                const std::vector<std::string>& names) {
+  std::string dep_file = "/lib/modules/" + release + "/modules.dep";
+  ISO_ASSIGN_OR_RETURN(std::string deps_text,
+                       ReadFile(dep_file).Context("resolving guest kernel modules"));
+  std::map<std::string, std::pair<std::string, std::vector<std::string>>> table;
+  std::istringstream in(deps_text);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string path = line.substr(0, colon);
+    std::istringstream rest(line.substr(colon + 1));
+    std::vector<std::string> deps;
+    std::string d;
+    while (rest >> d) deps.push_back(d);
+    table[ModuleName(path)] = {path, deps};
+  }
+  std::vector<std::string> ordered;
+  std::set<std::string> seen;
+  for (const auto& raw : names) {
+    std::string name = raw;
+    std::replace(name.begin(), name.end(), '-', '_');
+    auto it = table.find(name);
+    if (it == table.end()) {
+      // Built into the kernel (listed in modules.builtin): nothing to load.
+      ISO_ASSIGN_OR_RETURN(std::string builtin,
+                           ReadFile("/lib/modules/" + release + "/modules.builtin"));
+      std::string wanted = "/" + name + ".ko";
+      std::string wanted_dash = wanted;
+      std::replace(wanted_dash.begin(), wanted_dash.end(), '_', '-');
+      if (builtin.find(wanted) != std::string::npos ||
+          builtin.find(wanted_dash) != std::string::npos)
+        continue;
+      return Error("kernel module `" + raw + "` not found in `" + dep_file + "`", ENOENT);
+    }
+    // modules.dep lists the full transitive closure; load the deepest first.
+    const auto& deps = it->second.second;
+    for (auto d = deps.rbegin(); d != deps.rend(); ++d)
+      if (seen.insert(*d).second) ordered.push_back(*d);
+    if (seen.insert(it->second.first).second) ordered.push_back(it->second.first);
+  }
+  return ordered;
+}
+
+// Shared libraries (and the loader) a dynamically linked host binary needs.
+Result<std::vector<std::string>> SharedLibrariesOf(const std::string& binary) {
+  ISO_ASSIGN_OR_RETURN(std::string out, RunCapture({"/usr/bin/ldd", binary}));
+  std::vector<std::string> libs;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t arrow = line.find("=> ");
+    std::string path;
+    if (arrow != std::string::npos) {
+      path = line.substr(arrow + 3);
+    } else {
+      path = line.substr(line.find_first_not_of(" \t"));
+    }
+    path = path.substr(0, path.find(' '));
+    if (!path.empty() && path[0] == '/') libs.push_back(path);
+  }
+  return libs;
+}
+
+struct ArchiveCloser {
+  void operator()(struct archive* a) const { archive_write_free(a); }
+};
+
+Result<void> WriteEntry(struct archive* a, const std::string& name, const struct stat& st,
+                        const std::string& symlink_target, const std::string& data) {
+  struct archive_entry* entry = archive_entry_new();
+  archive_entry_copy_stat(entry, &st);
+  archive_entry_set_pathname(entry, name.c_str());
+  archive_entry_set_uid(entry, 0);
+  archive_entry_set_gid(entry, 0);
+  if (S_ISLNK(st.st_mode)) archive_entry_set_symlink(entry, symlink_target.c_str());
+  if (!S_ISREG(st.st_mode)) archive_entry_set_size(entry, 0);
+  int r = archive_write_header(a, entry);
+  if (r == ARCHIVE_OK && S_ISREG(st.st_mode) && !data.empty() &&
+      archive_write_data(a, data.data(), data.size()) < 0)
+    r = ARCHIVE_FATAL;
+  archive_entry_free(entry);
+  if (r != ARCHIVE_OK)
+    return Error(std::string("cpio: writing `") + name + "`: " + archive_error_string(a), EIO);
+  return {};
+}
+
+Result<void> AddTree(struct archive* a, const std::string& root, const std::string& rel) {
+  std::string dir_path = rel.empty() ? root : root + "/" + rel;
+  DIR* dir = ::opendir(dir_path.c_str());
+  if (dir == nullptr) return Error::Errno("opendir", dir_path);
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(dir)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());  // reproducible archives
+  for (const auto& n : names) {
+    std::string child_rel = rel.empty() ? n : rel + "/" + n;
+    std::string full = root + "/" + child_rel;
+    struct stat st;
+    if (::lstat(full.c_str(), &st) != 0) return Error::Errno("stat", full);
+    std::string target, data;
+    if (S_ISLNK(st.st_mode)) {
+      char buf[4096];
+      ssize_t len = ::readlink(full.c_str(), buf, sizeof buf - 1);
+      if (len < 0) return Error::Errno("readlink", full);
+      target.assign(buf, static_cast<size_t>(len));
+    } else if (S_ISREG(st.st_mode)) {
+      ISO_ASSIGN_OR_RETURN(data, ReadFile(full));
+    }
+    ISO_RETURN_IF_ERROR(WriteEntry(a, child_rel, st, target, data));
+    if (S_ISDIR(st.st_mode)) ISO_RETURN_IF_ERROR(AddTree(a, root, child_rel));
+  }
+  return {};
+}
+
+Result<void> WriteInitramfs(const std::string& rootfs, const std::string& out) {
+  std::unique_ptr<struct archive, ArchiveCloser> a(archive_write_new());
+  archive_write_set_format_cpio_newc(a.get());
+  if (archive_write_open_filename(a.get(), out.c_str()) != ARCHIVE_OK)
+    return Error(std::string("cpio: open `") + out + "`: " + archive_error_string(a.get()), EIO);
+  ISO_RETURN_IF_ERROR(AddTree(a.get(), rootfs, ""));
+  // The kernel opens /dev/console for init's stdio before any devtmpfs exists, so the
+  // node must be in the archive itself.
+  struct stat console = {};
+  console.st_mode = S_IFCHR | 0600;
+  console.st_rdev = makedev(5, 1);
+  console.st_nlink = 1;
+  ISO_RETURN_IF_ERROR(WriteEntry(a.get(), "dev/console", console, "", ""));
+  if (archive_write_close(a.get()) != ARCHIVE_OK)
+    return Error(std::string("cpio: close `") + out + "`: " + archive_error_string(a.get()), EIO);
+  return {};
+}
+
+Result<void> LayOutRootfs(const ImageOptions& options, const std::string& rootfs,
+                          const std::string& agent_bytes, const std::string& kernel_release,
+                          const std::vector<std::string>& module_paths,
+                          std::vector<std::string>* guest_module_paths) {
+  for (const char* d : {"bin", "sbin", "etc", "etc/isobench", "proc", "sys", "dev", "tmp", "run",
+                        "root", "var", "var/tmp", "mnt", "usr", "usr/bin", "usr/sbin", "lib",
+                        "lib64", "work"}) {
+    ISO_RETURN_IF_ERROR(MakeDirs(rootfs + "/" + d, 0755));
+  }
+  ::chmod((rootfs + "/tmp").c_str(), 01777);
+  ISO_RETURN_IF_ERROR(CopyFile(options.busybox, rootfs + "/bin/busybox", 0755));
+  ISO_ASSIGN_OR_RETURN(std::string applets, RunCapture({options.busybox, "--list-full"}));
+  std::istringstream in(applets);
+  std::string applet;
+  while (std::getline(in, applet)) {
+    if (applet.empty() || applet == "bin/busybox" || applet.find("..") != std::string::npos)
+      continue;
+    ISO_RETURN_IF_ERROR(MakeDirs(rootfs + "/" + ParentDir(applet), 0755));
+    ISO_RETURN_IF_ERROR(Symlink("/bin/busybox", rootfs + "/" + applet));
+  }
+  ISO_RETURN_IF_ERROR(WriteWholeFile(rootfs + GuestImage::kAgentPath, agent_bytes, 0755));
+  ISO_RETURN_IF_ERROR(Symlink(GuestImage::kAgentPath, rootfs + "/init"));
+  ISO_RETURN_IF_ERROR(WriteWholeFile(rootfs + "/etc/passwd",
+                                     "root:x:0:0:root:/root:/bin/sh\n"
+                                     "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"));
+  ISO_RETURN_IF_ERROR(WriteWholeFile(rootfs + "/etc/group", "root:x:0:\nnogroup:x:65534:\n"));
+  ISO_RETURN_IF_ERROR(WriteWholeFile(rootfs + "/etc/hostname", "isobench\n"));
+  std::string module_list;
+  for (const auto& rel : module_paths) {
+    std::string guest = "/lib/modules/" + kernel_release + "/" + rel;
+    ISO_RETURN_IF_ERROR(MakeDirs(rootfs + ParentDir(guest), 0755));
+    ISO_RETURN_IF_ERROR(CopyFile("/lib/modules/" + kernel_release + "/" + rel, rootfs + guest, 0644));
+    module_list += guest + "\n";
+    guest_module_paths->push_back(guest);
+  }
+  ISO_RETURN_IF_ERROR(WriteWholeFile(rootfs + "/etc/isobench/modules", module_list));
+  for (const auto& binary : options.extra_binaries) {
+    ISO_RETURN_IF_ERROR(MakeDirs(rootfs + ParentDir(binary), 0755));
+    ISO_RETURN_IF_ERROR(CopyFile(binary, rootfs + binary, 0755));
+    ISO_ASSIGN_OR_RETURN(auto libs, SharedLibrariesOf(binary));
+    for (const auto& lib : libs) {
+      ISO_RETURN_IF_ERROR(MakeDirs(rootfs + ParentDir(lib), 0755));
+      ISO_RETURN_IF_ERROR(CopyFile(lib, rootfs + lib, 0755));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string DefaultAgentPath() {
+  if (const char* env = std::getenv("ISOBENCH_AGENT"); env && *env) return env;
+#ifdef ISOBENCH_DEFAULT_AGENT
+  return ISOBENCH_DEFAULT_AGENT;
+#else
+  return "/usr/libexec/isobench/isobench-agent";
+#endif
+}
+
+Result<std::string> FindHostGuestKernel() {
+  glob_t g;
+  int r = ::glob("/boot/vmlinuz-*", 0, nullptr, &g);
+  std::vector<std::string> found;
+  if (r == 0)
+    for (size_t i = 0; i < g.gl_pathc; ++i) found.push_back(g.gl_pathv[i]);
+  ::globfree(&g);
+  if (found.empty())
+    return Error("no guest kernel: /boot/vmlinuz-* not found (install linux-image-amd64)", ENOENT);
+  // Version-aware ordering: the newest release sorts last.
+  std::sort(found.begin(), found.end(), [](const std::string& a, const std::string& b) {
+    return ::strverscmp(a.c_str(), b.c_str()) < 0;
+  });
+  return found.back();
+}
+
+Result<GuestImage> BuildImage(const ImageOptions& options) {
+  if (options.agent_binary.empty()) return Error("image: no agent binary given", EINVAL);
+  if (!IsExecutableFile(options.agent_binary))
+    return Error("image: agent `" + options.agent_binary + "` is missing or not executable", ENOENT);
+  if (!IsExecutableFile(options.busybox))
+    return Error("image: busybox `" + options.busybox +
+                     "` is missing (install busybox-static)", ENOENT);
+  ISO_ASSIGN_OR_RETURN(std::string agent_bytes, ReadFile(options.agent_binary));
+  ISO_RETURN_IF_ERROR(CheckStaticElf(options.agent_binary, agent_bytes).Context("image"));
+  ISO_ASSIGN_OR_RETURN(std::string busybox_bytes, ReadFile(options.busybox));
+  ISO_RETURN_IF_ERROR(CheckStaticElf(options.busybox, busybox_bytes).Context("image"));
+
+  std::string kernel_path, kernel_release, kernel_bytes;
+  std::vector<std::string> module_paths;
+  if (options.want_vm) {
+    if (options.kernel.empty()) {
+      ISO_ASSIGN_OR_RETURN(kernel_path, FindHostGuestKernel());
+    } else {
+      kernel_path = options.kernel;
+    }
+    ISO_ASSIGN_OR_RETURN(kernel_bytes, ReadFile(kernel_path).Context("image: guest kernel"));
+    kernel_release = KernelReleaseOf(kernel_path);
+    if (!options.modules.empty()) {
+      if (kernel_release.empty())
+        return Error("image: cannot tell the release of kernel `" + kernel_path +
+                         "` to find its modules (name it vmlinuz-<release>)", EINVAL);
+      ISO_ASSIGN_OR_RETURN(module_paths, ResolveModules(kernel_release, options.modules));
+    }
+  }
+  for (const auto& b : options.extra_binaries)
+    if (!IsExecutableFile(b)) return Error("image: extra binary `" + b + "` is missing", ENOENT);
+
+  Fnv64 hash;
+  hash.Add(kLayoutVersion);
+  hash.Add(agent_bytes);
+  hash.Add(busybox_bytes);
+  hash.Add(kernel_bytes);
+  for (const auto& m : module_paths) hash.Add(m);
+  for (const auto& b : options.extra_binaries) {
+    hash.Add(b);
+    ISO_ASSIGN_OR_RETURN(std::string bytes, ReadFile(b));
+    hash.Add(bytes);
+  }
+
+  GuestImage image;
+  image.hash = hash.Hex();
+  std::string images_dir = options.workdir + "/images";
+  image.dir = images_dir + "/" + image.hash;
+  image.rootfs = image.dir + "/rootfs";
+  image.kernel_release = kernel_release;
+  if (options.want_vm) {
+    image.initramfs = image.dir + "/initramfs.cpio";
+    image.kernel = image.dir + "/vmlinuz";
+  }
+  for (const auto& m : module_paths)
+    image.modules.push_back("/lib/modules/" + kernel_release + "/" + m);
+
+  ISO_RETURN_IF_ERROR(MakeDirs(images_dir, 0755));
+  ::chmod(options.workdir.c_str(), 0755);
+  // Several processes (benchmarks, tests) may build the same image at once.
+  ISO_ASSIGN_OR_RETURN(Fd lock, Open(images_dir + "/.lock", O_RDWR | O_CREAT, 0644));
+  if (::flock(lock.get(), LOCK_EX) != 0) return Error::Errno("flock", images_dir + "/.lock");
+  if (::access((image.dir + "/.complete").c_str(), F_OK) == 0) return image;
+
+  ISO_LOG(kInfo) << "building guest image " << image.hash << " in " << image.dir;
+  std::string tmp = image.dir + ".tmp";
+  ISO_RETURN_IF_ERROR(RemoveTree(tmp));
+  ISO_RETURN_IF_ERROR(RemoveTree(image.dir));
+  ISO_RETURN_IF_ERROR(MakeDirs(tmp + "/rootfs", 0755));
+  std::vector<std::string> guest_modules;
+  auto built = [&]() -> Result<void> {
+    ISO_RETURN_IF_ERROR(LayOutRootfs(options, tmp + "/rootfs", agent_bytes, kernel_release,
+                                     module_paths, &guest_modules));
+    if (options.want_vm) {
+      ISO_RETURN_IF_ERROR(WriteInitramfs(tmp + "/rootfs", tmp + "/initramfs.cpio"));
+      ::chmod((tmp + "/initramfs.cpio").c_str(), 0644);
+      // /boot/vmlinuz-* is root-only; qemu runs unprivileged and needs its own copy.
+      ISO_RETURN_IF_ERROR(WriteWholeFile(tmp + "/vmlinuz", kernel_bytes, 0644));
+    }
+    nlohmann::json manifest = {{"hash", image.hash},
+                               {"layout", kLayoutVersion},
+                               {"agent", options.agent_binary},
+                               {"busybox", options.busybox},
+                               {"kernel", kernel_path},
+                               {"kernel_release", kernel_release},
+                               {"modules", guest_modules},
+                               {"extra_binaries", options.extra_binaries}};
+    ISO_RETURN_IF_ERROR(WriteWholeFile(tmp + "/manifest.json", manifest.dump(2) + "\n"));
+    ISO_RETURN_IF_ERROR(WriteWholeFile(tmp + "/.complete", ""));
+    if (::rename(tmp.c_str(), image.dir.c_str()) != 0) return Error::Errno("rename", tmp);
+    return {};
+  }();
+  if (!built.ok()) {
+    (void)RemoveTree(tmp);
+    return std::move(built).error().Context("building guest image");
+  }
+  return image;
+}
+
+}  // namespace isobench::harness

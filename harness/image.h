@@ -1,0 +1,59 @@
+// The one guest userland both sides run (DESIGN.md "One guest userland").
+//
+// BuildImage lays out busybox-static and the static agent as a directory tree (the
+// overlay lowerdir of every container) and packs the same tree as a newc initramfs
+// that a VM boots with the host's guest kernel. Images are content-addressed under
+// <workdir>/images/<hash>/ and reused while their inputs are unchanged.
+//
+//   ImageOptions options;
+//   options.workdir = "/var/lib/isobench";
+//   options.agent_binary = "/path/to/isobench-agent";
+//   ISO_ASSIGN_OR_RETURN(GuestImage image, BuildImage(options));
+//   // image.rootfs, image.initramfs, image.kernel
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "harness/error.h"
+
+namespace isobench::harness {
+
+struct GuestImage {
+  std::string hash;
+  std::string dir;        // <workdir>/images/<hash>
+  std::string rootfs;     // directory tree: overlay lowerdir
+  std::string initramfs;  // newc cpio of rootfs (empty when not built)
+  std::string kernel;     // copy of the guest kernel, readable by qemu (empty if none)
+  std::string kernel_release;                // e.g. "6.1.0-56-amd64"
+  std::vector<std::string> modules;          // module names loaded by the agent in a VM
+  static constexpr const char* kAgentPath = "/sbin/isobench-agent";  // inside the image
+};
+
+struct ImageOptions {
+  std::string workdir = "/var/lib/isobench";
+  std::string agent_binary;             // required: a static executable
+  std::string busybox = "/bin/busybox"; // Debian's busybox-static
+  // Guest kernel image; empty = the newest /boot/vmlinuz-*. With `want_vm` false no
+  // kernel is needed.
+  std::string kernel;
+  bool want_vm = true;
+  // Kernel modules (by name, e.g. "virtio_blk") carried in the initramfs under
+  // /lib/modules and loaded by the agent at boot, with their dependencies, because
+  // Debian's kernel builds virtio drivers as modules.
+  std::vector<std::string> modules;
+  // Host executables copied in together with the shared libraries they need (fio).
+  std::vector<std::string> extra_binaries;
+};
+
+Result<GuestImage> BuildImage(const ImageOptions& options);
+
+// The newest /boot/vmlinuz-<release>; error naming what is missing otherwise.
+Result<std::string> FindHostGuestKernel();
+
+}  // namespace isobench::harness
+
+namespace isobench::harness {
+// The agent binary to put in images: $ISOBENCH_AGENT, else the one this build made.
+std::string DefaultAgentPath();
+}  // namespace isobench::harness

@@ -1,0 +1,121 @@
+#include "harness/image.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness/child_process.h"
+#include "harness/fd.h"
+
+namespace isobench::harness {
+namespace {
+
+class ImageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/isobench-image-test-XXXXXX";
+    workdir_ = ::mkdtemp(tmpl);
+    options_.workdir = workdir_;
+    options_.agent_binary = DefaultAgentPath();
+    options_.want_vm = false;
+    if (::access(options_.busybox.c_str(), X_OK) != 0)
+      GTEST_SKIP() << "busybox-static is not installed (" << options_.busybox << ")";
+  }
+  void TearDown() override { (void)RemoveTree(workdir_); }
+
+  std::string workdir_;
+  ImageOptions options_;
+};
+
+TEST_F(ImageTest, LaysOutRootfsWithAgentAndApplets) {
+  auto image = BuildImage(options_);
+  ASSERT_TRUE(image.ok()) << image.error().message();
+  struct stat st;
+  ASSERT_EQ(::stat((image->rootfs + "/sbin/isobench-agent").c_str(), &st), 0);
+  EXPECT_TRUE(st.st_mode & S_IXUSR);
+  ASSERT_EQ(::lstat((image->rootfs + "/bin/sh").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  char target[256] = {};
+  ASSERT_GT(::readlink((image->rootfs + "/init").c_str(), target, sizeof target - 1), 0);
+  EXPECT_STREQ(target, GuestImage::kAgentPath);
+  auto passwd = ReadFile(image->rootfs + "/etc/passwd");
+  ASSERT_TRUE(passwd.ok());
+  EXPECT_NE(passwd->find("nobody:x:65534"), std::string::npos);
+  EXPECT_TRUE(image->initramfs.empty());
+}
+
+TEST_F(ImageTest, IsContentAddressedAndReused) {
+  auto first = BuildImage(options_);
+  ASSERT_TRUE(first.ok()) << first.error().message();
+  ASSERT_TRUE(WriteWholeFile(first->rootfs + "/marker", "x").ok());
+  auto second = BuildImage(options_);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(first->hash, second->hash);
+  EXPECT_EQ(::access((second->rootfs + "/marker").c_str(), F_OK), 0) << "image was rebuilt";
+  // A different input (an extra binary) is a different image.
+  options_.extra_binaries = {"/bin/true"};
+  auto third = BuildImage(options_);
+  ASSERT_TRUE(third.ok()) << third.error().message();
+  EXPECT_NE(third->hash, first->hash);
+  // /bin/true is dynamic: its libraries and loader come along.
+  EXPECT_EQ(::access((third->rootfs + "/bin/true").c_str(), X_OK), 0);
+  EXPECT_EQ(::access((third->rootfs + "/lib64/ld-linux-x86-64.so.2").c_str(), F_OK), 0);
+}
+
+TEST_F(ImageTest, InitramfsCarriesTreeConsoleNodeAndModules) {
+  auto kernel = FindHostGuestKernel();
+  if (!kernel.ok()) GTEST_SKIP() << kernel.error().message();
+  if (::access("/usr/bin/cpio", X_OK) != 0) GTEST_SKIP() << "cpio is not installed";
+  options_.want_vm = true;
+  options_.modules = {"virtio_console"};
+  auto image = BuildImage(options_);
+  ASSERT_TRUE(image.ok()) << image.error().message();
+  ASSERT_FALSE(image->modules.empty());
+  EXPECT_NE(image->modules.back().find("virtio_console.ko"), std::string::npos);
+  auto listing = RunCapture({"/bin/sh", "-c", "cpio -itv < " + image->initramfs});
+  ASSERT_TRUE(listing.ok()) << listing.error().message();
+  EXPECT_NE(listing->find("sbin/isobench-agent"), std::string::npos);
+  EXPECT_NE(listing->find("dev/console"), std::string::npos);
+  EXPECT_NE(listing->find("virtio_console.ko"), std::string::npos);
+  auto modules = ReadFile(image->rootfs + "/etc/isobench/modules");
+  ASSERT_TRUE(modules.ok());
+  // Dependencies come before the module that needs them.
+  EXPECT_LT(modules->find("virtio_ring.ko"), modules->find("virtio_console.ko"));
+  struct stat st;
+  ASSERT_EQ(::stat(image->kernel.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+}
+
+TEST_F(ImageTest, BadInputsAreNamed) {
+  options_.agent_binary = "/nonexistent/agent";
+  auto missing = BuildImage(options_);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("/nonexistent/agent"), std::string::npos);
+
+  options_.agent_binary = "/bin/true";  // dynamically linked
+  auto dynamic = BuildImage(options_);
+  ASSERT_FALSE(dynamic.ok());
+  EXPECT_NE(dynamic.error().message().find("dynamically linked"), std::string::npos);
+
+  options_.agent_binary = DefaultAgentPath();
+  options_.want_vm = true;
+  options_.kernel = "/nonexistent/vmlinuz-1.2.3";
+  auto no_kernel = BuildImage(options_);
+  ASSERT_FALSE(no_kernel.ok());
+  EXPECT_NE(no_kernel.error().message().find("/nonexistent/vmlinuz-1.2.3"), std::string::npos);
+
+  options_.kernel.clear();
+  options_.modules = {"no_such_module_xyz"};
+  auto no_module = BuildImage(options_);
+  if (FindHostGuestKernel().ok()) {
+    ASSERT_FALSE(no_module.ok());
+    EXPECT_NE(no_module.error().message().find("no_such_module_xyz"), std::string::npos);
+  }
+  // Nothing half-built is left behind.
+  auto entries = RunCapture({"/bin/sh", "-c", "ls -A " + workdir_ + "/images 2>/dev/null | grep -v '^.lock$' || true"});
+  ASSERT_TRUE(entries.ok());
+  EXPECT_EQ(*entries, "");
+}
+
+}  // namespace
+}  // namespace isobench::harness
