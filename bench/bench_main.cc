@@ -1,0 +1,87 @@
+#include "bench/bench_main.h"
+
+#include <benchmark/benchmark.h>
+#include <signal.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "harness/cli/builtin_backends.h"
+
+namespace isobench::bench {
+
+BenchFlags ParseBenchFlags(int* argc, char** argv) {
+  BenchFlags flags;
+  int out = 1;
+  for (int i = 1; i < *argc; ++i) {
+    std::string arg = argv[i];
+    auto take = [&](const char* prefix, std::string* into) {
+      size_t n = std::strlen(prefix);
+      if (arg.compare(0, n, prefix) != 0) return false;
+      *into = arg.substr(n);
+      return true;
+    };
+    std::string number;
+    if (take("--backends=", &flags.backends) || take("--workdir=", &flags.workdir) ||
+        take("--kernel=", &flags.kernel) || take("--vm-uri=", &flags.vm_uri) ||
+        take("--vm-accel=", &flags.vm_accel))
+      continue;
+    if (arg == "--quick") {
+      flags.quick = true;
+      continue;
+    }
+    if (take("--repetitions=", &number)) {
+      flags.repetitions = std::max(1, std::atoi(number.c_str()));
+      continue;
+    }
+    if (take("--vm-repetitions=", &number)) {
+      flags.vm_repetitions = std::max(1, std::atoi(number.c_str()));
+      continue;
+    }
+    argv[out++] = argv[i];
+  }
+  *argc = out;
+  argv[out] = nullptr;
+  return flags;
+}
+
+bool IsSlowBackend(const std::string& name) { return name == "vm" || name == "qemu-raw"; }
+
+int Main(int argc, char** argv, const std::function<void(BenchSession&)>& register_benchmarks) {
+  ::signal(SIGPIPE, SIG_IGN);
+  BenchSession bench;
+  bench.flags = ParseBenchFlags(&argc, argv);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+
+  harness::SessionOptions options;
+  options.workdir = bench.flags.workdir;
+  options.backends = harness::SplitList(bench.flags.backends);
+  options.kernel = bench.flags.kernel;
+  if (!bench.flags.vm_uri.empty()) options.backend_options["vm.uri"] = bench.flags.vm_uri;
+  if (!bench.flags.vm_accel.empty()) options.backend_options["vm.accel"] = bench.flags.vm_accel;
+  auto session = harness::OpenSession(options, harness::BuiltinBackends());
+  if (!session.ok()) {
+    std::cerr << "isobench: error: " << session.error().message() << "\n";
+    return 1;
+  }
+  bench.session = std::move(*session);
+  bench.context.workdir = options.workdir;
+  bench.context.image = bench.session.image;
+  bench.context.run_id = bench.session.run_id;
+  bench.context.options = options.backend_options;
+
+  for (auto& [k, v] : bench.session.environment) benchmark::AddCustomContext(k, v);
+  for (auto& [name, why] : bench.session.unusable)
+    benchmark::AddCustomContext("backend." + name + ".unusable", why);
+  benchmark::AddCustomContext("suite.profile", bench.flags.quick ? "quick" : "default");
+
+  register_benchmarks(bench);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  // Backends (and with them every instance) are destroyed before exit.
+  bench.session.backends.clear();
+  return 0;
+}
+
+}  // namespace isobench::bench

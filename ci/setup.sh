@@ -1,0 +1,55 @@
+#!/bin/bash
+# Installs every Debian package isobench needs, starts the daemons it talks to, and
+# builds. Safe to run again: it only does what is missing.
+#
+#   bash ci/setup.sh            # as root, on Debian 12
+#   BUILD_DIR=build-asan CMAKE_ARGS=-DISOBENCH_SANITIZE=ON bash ci/setup.sh
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+build_dir="${BUILD_DIR:-$root/build}"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+if [[ $EUID -ne 0 ]]; then
+  echo "setup: error: must run as root (apt, namespaces, cgroups, libvirt)" >&2
+  exit 1
+fi
+
+mapfile -t packages < <(grep -v '^\s*#' "$here/packages.txt" | grep -v '^\s*$')
+missing=()
+for p in "${packages[@]}"; do
+  status="$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing ${#missing[@]} Debian package(s): ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# No systemd on these machines: start libvirt's daemons by hand when they are absent.
+if ! pgrep -x virtlogd >/dev/null; then
+  log "starting virtlogd"
+  virtlogd -d
+fi
+if ! pgrep -x libvirtd >/dev/null; then
+  log "starting libvirtd"
+  libvirtd -d
+fi
+for _ in $(seq 50); do
+  [[ -S /var/run/libvirt/libvirt-sock ]] && break
+  sleep 0.1
+done
+
+log "building in $build_dir"
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DPYTHON_EXECUTABLE=/usr/bin/python3 ${CMAKE_ARGS:-} >/dev/null
+if ! cmake --build "$build_dir" -j "$(nproc)" >"$build_dir/build.log" 2>&1; then
+  grep -E -A3 'error' "$build_dir/build.log" | head -60 >&2
+  echo "setup: error: build failed; full log in $build_dir/build.log" >&2
+  exit 1
+fi
+log "ready"

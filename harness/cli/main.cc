@@ -1,0 +1,249 @@
+// isobench: provision containers and VMs on this host, benchmark them side by side,
+// check their isolation, and report.
+//
+//   isobench backends                 which backends are usable here, and why not
+//   isobench run [--quick]            default suite on every usable backend + report
+//   isobench cleanup                  remove what a crashed run left behind
+//   isobench image                    build (or reuse) the guest image
+//   isobench report --out DIR F.json  render result files
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "harness/child_process.h"
+#include "harness/cli/builtin_backends.h"
+#include "harness/fd.h"
+#include "harness/log.h"
+#include "harness/session.h"
+
+namespace isobench::harness {
+namespace {
+
+struct GlobalFlags {
+  std::string workdir = "/var/lib/isobench";
+  std::string log_level = "info";
+  std::string kernel;
+  std::string vm_uri;
+  std::string vm_accel;
+};
+
+SessionOptions MakeSessionOptions(const GlobalFlags& flags, const std::string& backends) {
+  SessionOptions options;
+  options.workdir = flags.workdir;
+  options.backends = SplitList(backends);
+  options.kernel = flags.kernel;
+  if (!flags.vm_uri.empty()) options.backend_options["vm.uri"] = flags.vm_uri;
+  if (!flags.vm_accel.empty()) options.backend_options["vm.accel"] = flags.vm_accel;
+  return options;
+}
+
+std::string SelfDir() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string path(buf, static_cast<size_t>(n));
+  return path.substr(0, path.rfind('/'));
+}
+
+// The build tree layout: <bin>/harness/cli/isobench, <bin>/bench/..., <bin>/reports/...
+std::string BinaryDir() { return SelfDir() + "/../.."; }
+
+std::string SourceDir() {
+#ifdef ISOBENCH_SOURCE_DIR
+  return ISOBENCH_SOURCE_DIR;
+#else
+  return BinaryDir() + "/..";
+#endif
+}
+
+int Fail(const Error& error) {
+  std::cerr << "isobench: error: " << error.message() << "\n";
+  return 1;
+}
+
+int CmdBackends(const GlobalFlags& flags, bool as_json) {
+  SessionOptions options = MakeSessionOptions(flags, "all");
+  options.reclaim_stale = false;
+  auto session = OpenSession(options, BuiltinBackends());
+  nlohmann::json out = nlohmann::json::array();
+  if (session.ok()) {
+    for (auto& b : session->backends) {
+      nlohmann::json facts = b->Describe();
+      out.push_back({{"name", b->name()}, {"usable", true}, {"facts", facts}});
+    }
+    for (auto& [name, why] : session->unusable)
+      out.push_back({{"name", name}, {"usable", false}, {"reason", why}});
+  } else {
+    return Fail(session.error());
+  }
+  if (as_json) {
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  for (auto& b : out) {
+    std::cout << (b["usable"].get<bool>() ? "usable    " : "unusable  ") << b["name"].get<std::string>();
+    if (!b["usable"].get<bool>()) std::cout << "  (" << b["reason"].get<std::string>() << ")";
+    std::cout << "\n";
+    if (b.contains("facts"))
+      for (auto& [k, v] : b["facts"].items()) std::cout << "          " << k << " = " << v.get<std::string>() << "\n";
+  }
+  return 0;
+}
+
+int CmdImage(const GlobalFlags& flags) {
+  ImageOptions options;
+  options.workdir = flags.workdir;
+  options.agent_binary = DefaultAgentPath();
+  options.kernel = flags.kernel;
+  auto image = BuildImage(options);
+  if (!image.ok()) return Fail(image.error());
+  std::cout << "image " << image->hash << "\n  rootfs    " << image->rootfs << "\n  initramfs "
+            << image->initramfs << "\n  kernel    " << image->kernel << " (" << image->kernel_release
+            << ")\n";
+  return 0;
+}
+
+int CmdCleanup(const GlobalFlags& flags) {
+  SessionOptions options = MakeSessionOptions(flags, "all");
+  options.reclaim_stale = false;
+  auto session = OpenSession(options, BuiltinBackends());
+  if (!session.ok()) return Fail(session.error());
+  int total = 0;
+  for (auto& b : session->backends) {
+    auto n = b->ReclaimStale();
+    if (!n.ok()) return Fail(std::move(n).error().Context("cleanup of " + b->name()));
+    std::cout << b->name() << ": reclaimed " << *n << "\n";
+    total += *n;
+  }
+  std::cout << "reclaimed " << total << " object(s)\n";
+  return 0;
+}
+
+int RunReport(const std::string& out_dir, const std::vector<std::string>& inputs) {
+  std::vector<std::string> argv = {"/usr/bin/python3", SourceDir() + "/reports/report.py", "--out",
+                                   out_dir, "--module-dir", BinaryDir() + "/reports"};
+  argv.insert(argv.end(), inputs.begin(), inputs.end());
+  auto child = ChildProcess::Spawn(argv);
+  if (!child.ok()) return Fail(child.error());
+  auto status = child->Wait();
+  if (!status.ok()) return Fail(status.error());
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    std::cerr << "isobench: error: report generator " << DescribeWaitStatus(*status) << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+struct RunFlags {
+  std::string backends = "all";
+  std::string out;
+  bool quick = false;
+  int repetitions = 0;
+  int vm_repetitions = 0;
+};
+
+int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
+  // Validate everything (backends, image, kernel, libvirt) before the long part starts.
+  auto session = OpenSession(MakeSessionOptions(flags, run.backends), BuiltinBackends());
+  if (!session.ok()) return Fail(session.error());
+  std::string usable;
+  for (auto& b : session->backends) usable += (usable.empty() ? "" : ",") + b->name();
+  for (auto& [name, why] : session->unusable)
+    std::cerr << "isobench: backend " << name << " skipped: " << why << "\n";
+  std::string out = run.out.empty() ? "results/" + session->run_id : run.out;
+  if (auto r = MakeDirs(out); !r.ok()) return Fail(r.error());
+  session->backends.clear();
+
+  std::cerr << "isobench: running the " << (run.quick ? "quick" : "default") << " suite on "
+            << usable << "; results in " << out << "\n";
+  std::vector<std::string> argv = {BinaryDir() + "/bench/isobench_startup_bench",
+                                   "--backends=" + usable,
+                                   "--workdir=" + flags.workdir,
+                                   "--benchmark_out=" + out + "/startup.json",
+                                   "--benchmark_out_format=json"};
+  if (!flags.kernel.empty()) argv.push_back("--kernel=" + flags.kernel);
+  if (!flags.vm_uri.empty()) argv.push_back("--vm-uri=" + flags.vm_uri);
+  if (!flags.vm_accel.empty()) argv.push_back("--vm-accel=" + flags.vm_accel);
+  if (run.quick) argv.push_back("--quick");
+  if (run.repetitions > 0) argv.push_back("--repetitions=" + std::to_string(run.repetitions));
+  if (run.vm_repetitions > 0) argv.push_back("--vm-repetitions=" + std::to_string(run.vm_repetitions));
+  auto child = ChildProcess::Spawn(argv);
+  if (!child.ok()) return Fail(child.error());
+  auto status = child->Wait();
+  if (!status.ok()) return Fail(status.error());
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    std::cerr << "isobench: error: startup benchmark " << DescribeWaitStatus(*status) << "\n";
+    return 1;
+  }
+  if (int rc = RunReport(out + "/report", {out + "/startup.json"}); rc != 0) return rc;
+  std::cout << "report: " << out << "/report/report.html\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace isobench::harness
+
+int main(int argc, char** argv) {
+  using namespace isobench::harness;
+  ::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"isobench: VMs and containers on one host, benchmarked and checked for isolation"};
+  app.require_subcommand(1);
+  GlobalFlags flags;
+  app.add_option("--workdir", flags.workdir, "State directory (images, instances)");
+  app.add_option("--log-level", flags.log_level, "debug, info, warning or error");
+  app.add_option("--kernel", flags.kernel, "Guest kernel for VMs (default: newest /boot/vmlinuz-*)");
+  app.add_option("--vm-uri", flags.vm_uri, "libvirt URI (default qemu:///system)");
+  app.add_option("--vm-accel", flags.vm_accel, "Force the VM accelerator: kvm or tcg");
+
+  bool as_json = false;
+  auto* backends = app.add_subcommand("backends", "List backends and whether they are usable here");
+  backends->add_flag("--json", as_json, "Machine-readable output");
+
+  auto* image = app.add_subcommand("image", "Build (or reuse) the guest image");
+  auto* cleanup = app.add_subcommand("cleanup", "Remove what crashed runs left behind");
+
+  RunFlags run;
+  auto* run_cmd = app.add_subcommand("run", "Run the benchmark suite and write a report");
+  run_cmd->add_option("--backends", run.backends, "Comma-separated backends, or all");
+  run_cmd->add_option("--out", run.out, "Results directory (default results/<run id>)");
+  run_cmd->add_flag("--quick", run.quick, "The short CI profile");
+  run_cmd->add_option("--repetitions", run.repetitions, "Starts per container-like backend")
+      ->check(CLI::Range(1, 100000));
+  run_cmd->add_option("--vm-repetitions", run.vm_repetitions, "Boots per VM backend")
+      ->check(CLI::Range(1, 1000));
+
+  std::string report_out;
+  std::vector<std::string> report_inputs;
+  auto* report = app.add_subcommand("report", "Render result files into an HTML report");
+  report->add_option("--out", report_out, "Output directory")->required();
+  report->add_option("results", report_inputs, "Google Benchmark JSON files")
+      ->required()
+      ->check(CLI::ExistingFile);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  LogLevel level;
+  if (!ParseLogLevel(flags.log_level, &level)) {
+    std::cerr << "isobench: error: unknown log level `" << flags.log_level << "`\n";
+    return 2;
+  }
+  SetLogLevel(level);
+  if (::geteuid() != 0 && !report->parsed()) {
+    std::cerr << "isobench: error: must run as root (namespaces, cgroups, libvirt)\n";
+    return 1;
+  }
+  if (backends->parsed()) return CmdBackends(flags, as_json);
+  if (image->parsed()) return CmdImage(flags);
+  if (cleanup->parsed()) return CmdCleanup(flags);
+  if (run_cmd->parsed()) return CmdRun(flags, run);
+  if (report->parsed()) return RunReport(report_out, report_inputs);
+  return 2;
+}
