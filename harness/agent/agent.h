@@ -20,6 +20,8 @@ int ChildSignalFd();
 // whose message becomes the error reply.
 nlohmann::json HandleExec(const nlohmann::json& request);
 nlohmann::json HandleInfo(const nlohmann::json& request, const std::string& mode);
+// The `probe` op: runs one isolation probe by name (agent_probes.cc, PROBES.md).
+nlohmann::json HandleProbe(const nlohmann::json& request, const std::string& mode);
 
 // Reads a small file; empty string on error.
 std::string ReadSmallFile(const std::string& path, size_t limit = 1 << 20);
