@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "harness/cli/builtin_backends.h"
+#include "harness/interrupt.h"
 
 namespace isobench::bench {
 
@@ -49,6 +50,7 @@ bool IsSlowBackend(const std::string& name) { return name == "vm" || name == "qe
 
 int Main(int argc, char** argv, const std::function<void(BenchSession&)>& register_benchmarks) {
   ::signal(SIGPIPE, SIG_IGN);
+  harness::InstallInterruptHandlers();
   BenchSession bench;
   bench.flags = ParseBenchFlags(&argc, argv);
   benchmark::Initialize(&argc, argv);
@@ -81,7 +83,7 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
   benchmark::Shutdown();
   // Backends (and with them every instance) are destroyed before exit.
   bench.session.backends.clear();
-  return 0;
+  return harness::Interrupted() ? 128 + harness::InterruptSignal() : 0;
 }
 
 }  // namespace isobench::bench

@@ -11,6 +11,7 @@
 
 #include "bench/bench_main.h"
 #include "harness/host_backend.h"
+#include "harness/interrupt.h"
 #include "harness/log.h"
 
 namespace isobench::bench {
@@ -20,6 +21,10 @@ std::atomic<int> g_instance_counter{0};
 
 // One create/ready/destroy; false (and the benchmark skipped with the reason) on error.
 bool OneStart(benchmark::State& state, harness::Backend& backend, const std::string& backend_name) {
+  if (harness::Interrupted()) {
+    state.SkipWithError("interrupted by a signal");
+    return false;
+  }
   harness::InstanceSpec spec;
   spec.name = "startup-" + std::to_string(g_instance_counter++);
   spec.memory_bytes = 256ull << 20;

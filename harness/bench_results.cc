@@ -22,13 +22,27 @@ constexpr std::string_view kNegInfToken = "-Infinity";
 
 // Record keys with a meaning of their own; every other numeric key is a counter.
 constexpr std::array<std::string_view, 22> kKnownKeys = {
-    "name",           "family_index",  "per_family_instance_index",
-    "run_name",       "run_type",      "repetitions",
-    "repetition_index", "threads",     "iterations",
-    "real_time",      "cpu_time",      "time_unit",
-    "aggregate_name", "aggregate_unit", "error_occurred",
-    "error_message",  "label",         "big_o",
-    "cpu_coefficient", "real_coefficient", "rms",
+    "name",
+    "family_index",
+    "per_family_instance_index",
+    "run_name",
+    "run_type",
+    "repetitions",
+    "repetition_index",
+    "threads",
+    "iterations",
+    "real_time",
+    "cpu_time",
+    "time_unit",
+    "aggregate_name",
+    "aggregate_unit",
+    "error_occurred",
+    "error_message",
+    "label",
+    "big_o",
+    "cpu_coefficient",
+    "real_coefficient",
+    "rms",
     "skipped",
 };
 
@@ -136,8 +150,8 @@ Result<double> ReadOptionalNumber(const json& record, std::string_view key, cons
   return ReadNumber(record, key, at);
 }
 
-Result<std::int64_t> ReadInteger(const json& record, std::string_view key,
-                                 std::int64_t fallback, bool required, const FieldPath& at) {
+Result<std::int64_t> ReadInteger(const json& record, std::string_view key, std::int64_t fallback,
+                                 bool required, const FieldPath& at) {
   auto it = record.find(key);
   if (it == record.end()) {
     if (required) return at.Fail(key, "missing");
@@ -154,8 +168,8 @@ Result<std::int64_t> ReadInteger(const json& record, std::string_view key,
   return at.WrongType(key, "an integer", *it);
 }
 
-Result<std::string> ReadString(const json& record, std::string_view key,
-                               std::string_view fallback, bool required, const FieldPath& at) {
+Result<std::string> ReadString(const json& record, std::string_view key, std::string_view fallback,
+                               bool required, const FieldPath& at) {
   auto it = record.find(key);
   if (it == record.end()) {
     if (required) return at.Fail(key, "missing");
@@ -216,7 +230,8 @@ Result<void> AddRecord(const json& record, const FieldPath& at, Builder& builder
   ISO_ASSIGN_OR_RETURN(std::string name, ReadString(record, "name", "", true, at));
   // Files from Google Benchmark before 1.5 have no run_name and no run_type.
   ISO_ASSIGN_OR_RETURN(std::string run_name, ReadString(record, "run_name", name, false, at));
-  ISO_ASSIGN_OR_RETURN(std::string run_type, ReadString(record, "run_type", "iteration", false, at));
+  ISO_ASSIGN_OR_RETURN(std::string run_type,
+                       ReadString(record, "run_type", "iteration", false, at));
   if (run_type != "iteration" && run_type != "aggregate") {
     return at.Fail("run_type", "expected \"iteration\" or \"aggregate\", got \"" + run_type + "\"");
   }
@@ -304,8 +319,10 @@ Result<BenchmarkName> SplitBenchmarkName(std::string_view name) {
   BenchmarkName out;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (parts[i].empty()) return fail("empty component");
-    std::string& field = i == 0 ? out.family : i == 1 ? out.backend : i < end ? out.params
-                                                                              : out.modifiers;
+    std::string& field = i == 0    ? out.family
+                         : i == 1  ? out.backend
+                         : i < end ? out.params
+                                   : out.modifiers;
     if (!field.empty()) field += '/';
     field += parts[i];
   }
@@ -324,8 +341,7 @@ const RunSamples* BenchmarkResults::Find(std::string_view run_name) const {
   return nullptr;
 }
 
-std::string BenchmarkResults::ContextValue(std::string_view key,
-                                           std::string_view fallback) const {
+std::string BenchmarkResults::ContextValue(std::string_view key, std::string_view fallback) const {
   auto it = context.find(std::string(key));
   return it == context.end() ? std::string(fallback) : it->second;
 }

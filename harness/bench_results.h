@@ -107,8 +107,7 @@ struct BenchmarkResults {
 Result<BenchmarkResults> LoadBenchmarkResults(const std::string& path);
 
 // As LoadBenchmarkResults, from text; `source` names it in error messages.
-Result<BenchmarkResults> ParseBenchmarkResults(std::string_view json_text,
-                                               std::string_view source);
+Result<BenchmarkResults> ParseBenchmarkResults(std::string_view json_text, std::string_view source);
 
 // Seconds per `unit` ("ns", "us", "ms", "s"); an Error for anything else.
 Result<double> TimeUnitSeconds(std::string_view unit);

@@ -18,19 +18,23 @@ constexpr std::string_view kSmall = R"({
   "context": {"host_name": "vm", "num_cpus": 2, "cpu_scaling_enabled": false,
               "vm.accelerator": "tcg"},
   "benchmarks": [
-    {"name": "Startup/vm/ready/repeats:2/manual_time", "run_name": "Startup/vm/ready/repeats:2/manual_time",
+    {"name": "Startup/vm/ready/repeats:2/manual_time",
+     "run_name": "Startup/vm/ready/repeats:2/manual_time",
      "run_type": "iteration", "repetitions": 2, "repetition_index": 0, "threads": 1,
      "iterations": 1, "real_time": 9.1e+03, "cpu_time": 4.0e+02, "time_unit": "ms",
      "destroy_s": 0.35, "weird": NaN, "hot": -Infinity, "label": "NaN"},
-    {"name": "Startup/vm/ready/repeats:2/manual_time", "run_name": "Startup/vm/ready/repeats:2/manual_time",
+    {"name": "Startup/vm/ready/repeats:2/manual_time",
+     "run_name": "Startup/vm/ready/repeats:2/manual_time",
      "run_type": "iteration", "repetitions": 2, "repetition_index": 1, "threads": 1,
      "iterations": 1, "real_time": 8.9e+03, "cpu_time": 3.8e+02, "time_unit": "ms",
      "destroy_s": 0.33, "weird": 1.0, "hot": 2},
-    {"name": "Startup/vm/ready/repeats:2/manual_time_cv", "run_name": "Startup/vm/ready/repeats:2/manual_time",
+    {"name": "Startup/vm/ready/repeats:2/manual_time_cv",
+     "run_name": "Startup/vm/ready/repeats:2/manual_time",
      "run_type": "aggregate", "repetitions": 2, "threads": 1, "aggregate_name": "cv",
      "aggregate_unit": "percentage", "iterations": 2, "real_time": 0.0157, "cpu_time": 0.036,
      "time_unit": "ms", "destroy_s": 0.04},
-    {"name": "Startup/vm/ready/repeats:2/manual_time_mean", "run_name": "Startup/vm/ready/repeats:2/manual_time",
+    {"name": "Startup/vm/ready/repeats:2/manual_time_mean",
+     "run_name": "Startup/vm/ready/repeats:2/manual_time",
      "run_type": "aggregate", "repetitions": 2, "threads": 1, "aggregate_name": "mean",
      "aggregate_unit": "time", "iterations": 2, "real_time": 9.0e+03, "cpu_time": 3.9e+02,
      "time_unit": "ms", "destroy_s": 0.34}
@@ -189,14 +193,12 @@ INSTANTIATE_TEST_SUITE_P(
                  "benchmarks[0].iterations: expected an integer, got number"},
         BadInput{"run_type_unknown", R"({"benchmarks": [{"name": "a", "run_type": "warmup"}]})",
                  "benchmarks[0].run_type: expected \"iteration\" or \"aggregate\""},
-        BadInput{"error_flag_string",
-                 R"({"benchmarks": [{"name": "a", "error_occurred": "yes"}]})",
+        BadInput{"error_flag_string", R"({"benchmarks": [{"name": "a", "error_occurred": "yes"}]})",
                  "benchmarks[0].error_occurred: expected true or false, got string"},
         BadInput{"aggregate_without_name",
                  R"({"benchmarks": [{"name": "a", "run_type": "aggregate", "real_time": 1}]})",
                  "benchmarks[0].aggregate_name: missing"},
-        BadInput{"threads_null",
-                 R"({"benchmarks": [{"name": "a", "threads": null}]})",
+        BadInput{"threads_null", R"({"benchmarks": [{"name": "a", "threads": null}]})",
                  "benchmarks[0].threads: expected an integer, got null"}),
     [](const testing::TestParamInfo<BadInput>& info) { return std::string(info.param.label); });
 
@@ -232,7 +234,8 @@ TEST(LoadTest, StartupTestdata) {
   EXPECT_EQ(r->ContextValue("vm.accelerator"), "tcg");
   EXPECT_EQ(r->ContextValue("env.cgroup_mode"), "hybrid");
 
-  const RunSamples* container = r->Find("Startup/container/ready/iterations:1/repeats:20/manual_time");
+  const RunSamples* container =
+      r->Find("Startup/container/ready/iterations:1/repeats:20/manual_time");
   const RunSamples* vm = r->Find("Startup/vm/ready/iterations:1/repeats:3/manual_time");
   ASSERT_NE(container, nullptr);
   ASSERT_NE(vm, nullptr);

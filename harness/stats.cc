@@ -140,8 +140,7 @@ double Percentile(std::span<const double> samples, double q) {
 
 double Mean(std::span<const double> samples) {
   if (samples.empty()) return kNaN;
-  return std::accumulate(samples.begin(), samples.end(), 0.0) /
-         static_cast<double>(samples.size());
+  return std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(samples.size());
 }
 
 double StdDev(std::span<const double> samples) {
@@ -202,8 +201,8 @@ Result<MannWhitneyResult> MannWhitneyU(std::span<const double> x, std::span<cons
   const double u_max = std::max(u1, dn1 * dn2 - u1);
 
   if (method == MannWhitneyMethod::kAuto) {
-    method = (n1 > 8 && n2 > 8) || has_ties ? MannWhitneyMethod::kAsymptotic
-                                            : MannWhitneyMethod::kExact;
+    method =
+        (n1 > 8 && n2 > 8) || has_ties ? MannWhitneyMethod::kAsymptotic : MannWhitneyMethod::kExact;
   }
   if (method == MannWhitneyMethod::kExact) {
     if (has_ties) {
@@ -255,9 +254,9 @@ Result<Comparison> Compare(std::span<const double> base, std::span<const double>
   std::vector<double> ranks(base.size() + candidate.size());
   std::iota(ranks.begin(), ranks.end(), 0.0);
   const std::span<const double> all(ranks);
-  ISO_ASSIGN_OR_RETURN(MannWhitneyResult extreme,
-                       MannWhitneyU(all.first(base.size()), all.subspan(base.size()),
-                                    options.method));
+  ISO_ASSIGN_OR_RETURN(
+      MannWhitneyResult extreme,
+      MannWhitneyU(all.first(base.size()), all.subspan(base.size()), options.method));
   c.min_p_value = extreme.p_value;
 
   // Each resample draws the base indices, then the candidate indices, from one

@@ -20,9 +20,7 @@ nlohmann::json LoadReference() {
   return nlohmann::json::parse(in);
 }
 
-std::vector<double> Values(const nlohmann::json& array) {
-  return array.get<std::vector<double>>();
-}
+std::vector<double> Values(const nlohmann::json& array) { return array.get<std::vector<double>>(); }
 
 // Relative tolerance for values that should agree with scipy to rounding.
 void ExpectClose(double expected, double actual, const std::string& what) {
@@ -171,8 +169,8 @@ TEST(MannWhitneyTest, SymmetricInSamples) {
 TEST(MannWhitneyTest, Errors) {
   EXPECT_FALSE(MannWhitneyU(std::vector<double>{}, std::vector<double>{1}).ok());
   EXPECT_FALSE(MannWhitneyU(std::vector<double>{1, NAN}, std::vector<double>{1}).ok());
-  auto tied = MannWhitneyU(std::vector<double>{1, 2}, std::vector<double>{2, 3},
-                           MannWhitneyMethod::kExact);
+  auto tied =
+      MannWhitneyU(std::vector<double>{1, 2}, std::vector<double>{2, 3}, MannWhitneyMethod::kExact);
   ASSERT_FALSE(tied.ok());
   EXPECT_NE(tied.error().message().find("ties"), std::string::npos);
 }

@@ -12,12 +12,14 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <optional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "harness/child_process.h"
 #include "harness/cli/builtin_backends.h"
 #include "harness/fd.h"
+#include "harness/interrupt.h"
 #include "harness/log.h"
 #include "harness/session.h"
 
@@ -172,17 +174,34 @@ int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
   if (run.quick) argv.push_back("--quick");
   if (run.repetitions > 0) argv.push_back("--repetitions=" + std::to_string(run.repetitions));
   if (run.vm_repetitions > 0) argv.push_back("--vm-repetitions=" + std::to_string(run.vm_repetitions));
+  // The benchmark shares our process group, so a terminal's Ctrl-C reaches it directly;
+  // a SIGTERM sent to us alone is passed on. Either way it stops cleanly and writes what
+  // it has, and the report is still made from that.
+  InstallInterruptHandlers();
   auto child = ChildProcess::Spawn(argv);
   if (!child.ok()) return Fail(child.error());
-  auto status = child->Wait();
-  if (!status.ok()) return Fail(status.error());
-  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
-    std::cerr << "isobench: error: startup benchmark " << DescribeWaitStatus(*status) << "\n";
+  bool forwarded = false;
+  std::optional<int> status;
+  while (!status) {
+    auto waited = child->WaitFor(std::chrono::milliseconds(200));
+    if (!waited.ok()) return Fail(waited.error());
+    status = *waited;
+    if (!status && Interrupted() && !forwarded) {
+      (void)child->Signal(SIGTERM);
+      forwarded = true;
+    }
+  }
+  bool complete = WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
+  if (!complete)
+    std::cerr << "isobench: startup benchmark " << DescribeWaitStatus(*status)
+              << (Interrupted() ? " (interrupted)" : "") << "\n";
+  if (::access((out + "/startup.json").c_str(), R_OK) != 0) {
+    std::cerr << "isobench: error: no results were written\n";
     return 1;
   }
   if (int rc = RunReport(out + "/report", {out + "/startup.json"}); rc != 0) return rc;
   std::cout << "report: " << out << "/report/report.html\n";
-  return 0;
+  return complete ? 0 : 1;
 }
 
 }  // namespace

@@ -1,0 +1,82 @@
+#include "harness/host_state.h"
+
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "harness/child_process.h"
+#include "harness/fd.h"
+#include "harness/host_backend.h"
+#include "harness/image.h"
+
+namespace isobench::harness {
+namespace {
+
+class HostStateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/isobench-hoststate-XXXXXX";
+    workdir_ = ::mkdtemp(tmpl);
+  }
+  void TearDown() override { (void)RemoveTree(workdir_); }
+  std::string workdir_;
+};
+
+TEST_F(HostStateTest, SeesFilesFdsAndChildren) {
+  HostState before = CaptureHostState(workdir_);
+  ASSERT_TRUE(MakeDirs(workdir_ + "/containers/x").ok());
+  auto fd = Open("/dev/null", O_RDONLY);
+  ASSERT_TRUE(fd.ok());
+  auto child = ChildProcess::Spawn({"/bin/sleep", "30"});
+  ASSERT_TRUE(child.ok());
+  auto diff = DiffHostState(before, CaptureHostState(workdir_));
+  std::string text = JoinLines(diff);
+  EXPECT_NE(text.find("+ file " + workdir_ + "/containers/x"), std::string::npos) << text;
+  EXPECT_NE(text.find("-> /dev/null"), std::string::npos) << text;
+  EXPECT_NE(text.find("sleep"), std::string::npos) << text;
+  child->Kill();
+  fd->Reset();
+  ASSERT_TRUE(RemoveTree(workdir_ + "/containers").ok());
+  EXPECT_TRUE(DiffHostState(before, CaptureHostState(workdir_)).empty())
+      << JoinLines(DiffHostState(before, CaptureHostState(workdir_)));
+}
+
+TEST_F(HostStateTest, SeesMounts) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+  HostState before = CaptureHostState(workdir_);
+  std::string target = workdir_ + "/m";
+  ASSERT_TRUE(MakeDirs(target).ok());
+  ASSERT_EQ(::mount("tmpfs", target.c_str(), "tmpfs", 0, nullptr), 0);
+  auto diff = JoinLines(DiffHostState(before, CaptureHostState(workdir_)));
+  ::umount2(target.c_str(), MNT_DETACH);
+  EXPECT_NE(diff.find("+ mount " + target + " tmpfs"), std::string::npos) << diff;
+}
+
+TEST_F(HostStateTest, HostBackendLeavesNothingBehind) {
+  ImageOptions options;
+  options.workdir = workdir_;
+  options.agent_binary = DefaultAgentPath();
+  options.want_vm = false;
+  if (::access(options.busybox.c_str(), X_OK) != 0) GTEST_SKIP() << "busybox-static is not installed";
+  auto image = BuildImage(options);
+  ASSERT_TRUE(image.ok()) << image.error().message();
+  BackendContext context;
+  context.workdir = workdir_;
+  context.image = *image;
+  HostBackend host(context);
+  HostState before = CaptureHostState(workdir_);
+  for (int i = 0; i < 20; ++i) {
+    InstanceSpec spec;
+    spec.name = "h" + std::to_string(i);
+    auto instance = host.Create(spec);
+    ASSERT_TRUE(instance.ok()) << instance.error().message();
+    auto r = (*instance)->Exec({"/bin/true"});
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r->exit_code, 0);
+  }
+  auto leaks = DiffHostState(before, CaptureHostState(workdir_));
+  EXPECT_TRUE(leaks.empty()) << JoinLines(leaks);
+}
+
+}  // namespace
+}  // namespace isobench::harness
