@@ -96,6 +96,26 @@ TEST_F(AgentProtocolTest, BadRequestsGetErrorsAndTheAgentSurvives) {
   EXPECT_TRUE(alive.ok()) << alive.error().message();
 }
 
+TEST_F(AgentProtocolTest, MicrobenchmarksReportRates) {
+  ASSERT_TRUE(client_.WaitReady(Clock::now() + seconds(10)).ok());
+  auto sys = client_.Call({{"op", "bench"}, {"kind", "syscall"}, {"iterations", 10000}}, seconds(10));
+  ASSERT_TRUE(sys.ok()) << sys.error().message();
+  EXPECT_GT((*sys)["ns_per_op"].get<double>(), 0.0);
+  EXPECT_EQ((*sys)["ops"], 10000);
+  auto faults = client_.Call({{"op", "bench"}, {"kind", "page_faults"}, {"pages", 256}}, seconds(10));
+  ASSERT_TRUE(faults.ok()) << faults.error().message();
+  EXPECT_GT((*faults)["faults_per_s"].get<double>(), 0.0);
+  auto bw = client_.Call({{"op", "bench"}, {"kind", "memory_bandwidth"}, {"bytes", 1 << 20}, {"rounds", 2}},
+                         seconds(10));
+  ASSERT_TRUE(bw.ok()) << bw.error().message();
+  EXPECT_GT((*bw)["bytes_per_s"].get<double>(), 0.0);
+  auto bad = client_.Call({{"op", "bench"}, {"kind", "syscall"}, {"iterations", -1}}, seconds(10));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("out of range"), std::string::npos);
+  auto unknown = client_.Call({{"op", "bench"}, {"kind", "gpu"}}, seconds(10));
+  ASSERT_FALSE(unknown.ok());
+}
+
 TEST(AgentClientTest, TimesOutOnSilentPeerAndRejectsOverlongLines) {
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);

@@ -283,6 +283,7 @@ int main(int argc, char** argv) {
         if (op == "ping") reply = nlohmann::json::object();
         else if (op == "exec") reply = HandleExec(request);
         else if (op == "info") reply = HandleInfo(request, mode);
+        else if (op == "bench") reply = HandleBench(request);
         else if (op == "probe") reply = HandleProbe(request, mode);
         else if (op == "shutdown") { reply = nlohmann::json::object(); shutdown = true; }
         else throw std::runtime_error("unknown op `" + op + "`");

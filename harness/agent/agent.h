@@ -20,6 +20,8 @@ int ChildSignalFd();
 // whose message becomes the error reply.
 nlohmann::json HandleExec(const nlohmann::json& request);
 nlohmann::json HandleInfo(const nlohmann::json& request, const std::string& mode);
+// The `bench` op: syscall round trip, page faults, memory bandwidth (agent_bench.cc).
+nlohmann::json HandleBench(const nlohmann::json& request);
 // The `probe` op: runs one isolation probe by name (agent_probes.cc, PROBES.md).
 nlohmann::json HandleProbe(const nlohmann::json& request, const std::string& mode);
 
