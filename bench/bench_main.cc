@@ -25,7 +25,7 @@ BenchFlags ParseBenchFlags(int* argc, char** argv) {
     std::string number;
     if (take("--backends=", &flags.backends) || take("--workdir=", &flags.workdir) ||
         take("--kernel=", &flags.kernel) || take("--vm-uri=", &flags.vm_uri) ||
-        take("--vm-accel=", &flags.vm_accel))
+        take("--vm-accel=", &flags.vm_accel) || take("--suite=", &flags.suite))
       continue;
     if (arg == "--quick") {
       flags.quick = true;
@@ -48,6 +48,27 @@ BenchFlags ParseBenchFlags(int* argc, char** argv) {
 
 bool IsSlowBackend(const std::string& name) { return name == "vm" || name == "qemu-raw"; }
 
+std::vector<harness::Backend*> BenchSession::AllRows() {
+  std::vector<harness::Backend*> rows;
+  for (auto& b : session.backends) rows.push_back(b.get());
+  for (auto& b : references) rows.push_back(b.get());
+  return rows;
+}
+
+harness::Result<harness::Instance*> BenchSession::SharedInstance(harness::Backend& backend) {
+  auto it = shared_.find(backend.name());
+  if (it != shared_.end()) return it->second.get();
+  harness::InstanceSpec spec;
+  spec.name = "shared-" + backend.name();
+  spec.memory_bytes = 512ull << 20;
+  ISO_ASSIGN_OR_RETURN(auto instance, backend.Create(spec));
+  harness::Instance* raw = instance.get();
+  shared_[backend.name()] = std::move(instance);
+  return raw;
+}
+
+void BenchSession::DestroySharedInstances() { shared_.clear(); }
+
 int Main(int argc, char** argv, const std::function<void(BenchSession&)>& register_benchmarks) {
   ::signal(SIGPIPE, SIG_IGN);
   harness::InstallInterruptHandlers();
@@ -55,6 +76,18 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
   bench.flags = ParseBenchFlags(&argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+
+  std::string suite_path = bench.flags.suite;
+  if (suite_path.empty())
+    suite_path = std::string(ISOBENCH_SUITES_DIR) + (bench.flags.quick ? "/quick.toml" : "/default.toml");
+  auto suite = LoadSuiteConfig(suite_path);
+  if (!suite.ok()) {
+    std::cerr << "isobench: error: " << suite.error().message() << "\n";
+    return 1;
+  }
+  bench.suite = std::move(*suite);
+  if (bench.flags.repetitions > 0) bench.suite.startup.repetitions = bench.flags.repetitions;
+  if (bench.flags.vm_repetitions > 0) bench.suite.startup.vm_repetitions = bench.flags.vm_repetitions;
 
   harness::SessionOptions options;
   options.workdir = bench.flags.workdir;
@@ -76,12 +109,15 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
   for (auto& [k, v] : bench.session.environment) benchmark::AddCustomContext(k, v);
   for (auto& [name, why] : bench.session.unusable)
     benchmark::AddCustomContext("backend." + name + ".unusable", why);
+  benchmark::AddCustomContext("suite.file", bench.suite.source);
   benchmark::AddCustomContext("suite.profile", bench.flags.quick ? "quick" : "default");
 
   register_benchmarks(bench);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  // Backends (and with them every instance) are destroyed before exit.
+  // Instances, then the backends that made them, are destroyed before exit.
+  bench.DestroySharedInstances();
+  bench.references.clear();
   bench.session.backends.clear();
   return harness::Interrupted() ? 128 + harness::InterruptSignal() : 0;
 }

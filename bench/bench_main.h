@@ -8,9 +8,11 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
+#include "bench/suite_config.h"
 #include "harness/backend.h"
 #include "harness/session.h"
 
@@ -22,19 +24,35 @@ struct BenchFlags {
   std::string kernel;
   std::string vm_uri;
   std::string vm_accel;
+  std::string suite;        // suite file; empty: bench/suites/{default,quick}.toml
   bool quick = false;
-  int repetitions = 0;     // 0: the suite's default
-  int vm_repetitions = 0;  // 0: the suite's default
+  int repetitions = 0;     // overrides startup.repetitions when > 0
+  int vm_repetitions = 0;  // overrides startup.vm_repetitions when > 0
 };
 
 struct BenchSession {
   BenchFlags flags;
+  SuiteConfig suite;
   harness::Session session;
   harness::BackendContext context;  // for reference rows (host) built outside the registry
+  // Reference rows: backends that are not isolation technologies under test but show
+  // the floor (host) or the competition (runc, qemu-raw). Benchmarks add them where
+  // they make sense.
+  std::vector<std::unique_ptr<harness::Backend>> references;
+
+  // Every backend under test, then the references.
+  std::vector<harness::Backend*> AllRows();
+  // One long-lived instance per backend, created on first use and destroyed when the
+  // program ends: VMs under TCG take seconds to boot, so families share it.
+  harness::Result<harness::Instance*> SharedInstance(harness::Backend& backend);
+  void DestroySharedInstances();
+
+ private:
+  std::map<std::string, std::unique_ptr<harness::Instance>> shared_;
 };
 
-// Removes --backends=, --workdir=, --kernel=, --vm-uri=, --vm-accel=, --quick,
-// --repetitions=, --vm-repetitions= from argv.
+// Removes --backends=, --workdir=, --kernel=, --vm-uri=, --vm-accel=, --suite=,
+// --quick, --repetitions=, --vm-repetitions= from argv.
 BenchFlags ParseBenchFlags(int* argc, char** argv);
 
 int Main(int argc, char** argv, const std::function<void(BenchSession&)>& register_benchmarks);

@@ -5,6 +5,7 @@
 
 #include "harness/agent_client.h"
 #include "harness/child_process.h"
+#include "harness/proc_stats.h"
 
 namespace isobench::harness {
 namespace {
@@ -22,7 +23,13 @@ class HostInstance : public Instance {
   Result<nlohmann::json> Call(nlohmann::json request, std::chrono::milliseconds timeout) override {
     return agent_.Call(std::move(request), timeout);
   }
-  Result<ResourceUsage> Usage() override { return ResourceUsage{}; }
+  Result<ResourceUsage> Usage() override {
+    ResourceUsage usage;
+    ISO_ASSIGN_OR_RETURN(usage.pss_bytes, ProcessPssBytes(child_.pid()));
+    ISO_ASSIGN_OR_RETURN(usage.cpu_seconds, ProcessCpuSeconds(child_.pid(), true));
+    usage.pids = 1;
+    return usage;
+  }
   Result<void> Destroy() override {
     agent_.Close();  // the agent exits when its channel closes
     child_.Kill();

@@ -26,8 +26,7 @@ namespace {
 
 [[noreturn]] void Raise(const Error& error) {
   if (error.errno_value() != 0) {
-    PyErr_SetObject(PyExc_OSError,
-                    py::make_tuple(error.errno_value(), error.message()).ptr());
+    PyErr_SetObject(PyExc_OSError, py::make_tuple(error.errno_value(), error.message()).ptr());
     throw py::error_already_set();
   }
   throw py::value_error(error.message());
@@ -133,19 +132,22 @@ PYBIND11_MODULE(isobench_py, m) {
       py::arg("name"),
       "Splits 'Family/backend/params[/gbench modifiers]'; None if it does not fit.");
 
-  m.def("median", [](const std::vector<double>& v) { return Median(v); }, py::arg("samples"));
+  m.def(
+      "median", [](const std::vector<double>& v) { return Median(v); }, py::arg("samples"));
   m.def(
       "percentile", [](const std::vector<double>& v, double q) { return Percentile(v, q); },
       py::arg("samples"), py::arg("q"));
-  m.def("mean", [](const std::vector<double>& v) { return Mean(v); }, py::arg("samples"));
-  m.def("stddev", [](const std::vector<double>& v) { return StdDev(v); }, py::arg("samples"));
+  m.def(
+      "mean", [](const std::vector<double>& v) { return Mean(v); }, py::arg("samples"));
+  m.def(
+      "stddev", [](const std::vector<double>& v) { return StdDev(v); }, py::arg("samples"));
   m.def("relative_change", &RelativeChange, py::arg("base"), py::arg("new"));
 
   m.def(
       "bootstrap_ci",
       [](const std::vector<double>& v, double confidence, int resamples, std::uint64_t seed) {
-        Interval ci = Unwrap(BootstrapMedianCi(
-            v, {.resamples = resamples, .confidence = confidence, .seed = seed}));
+        Interval ci = Unwrap(
+            BootstrapMedianCi(v, {.resamples = resamples, .confidence = confidence, .seed = seed}));
         return py::make_tuple(ci.low, ci.high);
       },
       py::arg("samples"), py::arg("confidence") = defaults.confidence,
@@ -164,8 +166,8 @@ PYBIND11_MODULE(isobench_py, m) {
   m.def(
       "compare",
       [](const std::vector<double>& base, const std::vector<double>& candidate, double threshold,
-         double alpha, const std::string& direction, const std::string& method,
-         double confidence, int resamples, std::uint64_t seed) {
+         double alpha, const std::string& direction, const std::string& method, double confidence,
+         int resamples, std::uint64_t seed) {
         CompareOptions options{
             .threshold = threshold,
             .alpha = alpha,

@@ -163,10 +163,10 @@ int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
 
   std::cerr << "isobench: running the " << (run.quick ? "quick" : "default") << " suite on "
             << usable << "; results in " << out << "\n";
-  std::vector<std::string> argv = {BinaryDir() + "/bench/isobench_startup_bench",
+  std::vector<std::string> argv = {BinaryDir() + "/bench/isobench_bench",
                                    "--backends=" + usable,
                                    "--workdir=" + flags.workdir,
-                                   "--benchmark_out=" + out + "/startup.json",
+                                   "--benchmark_out=" + out + "/bench.json",
                                    "--benchmark_out_format=json"};
   if (!flags.kernel.empty()) argv.push_back("--kernel=" + flags.kernel);
   if (!flags.vm_uri.empty()) argv.push_back("--vm-uri=" + flags.vm_uri);
@@ -193,13 +193,13 @@ int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
   }
   bool complete = WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
   if (!complete)
-    std::cerr << "isobench: startup benchmark " << DescribeWaitStatus(*status)
+    std::cerr << "isobench: benchmark suite " << DescribeWaitStatus(*status)
               << (Interrupted() ? " (interrupted)" : "") << "\n";
-  if (::access((out + "/startup.json").c_str(), R_OK) != 0) {
+  if (::access((out + "/bench.json").c_str(), R_OK) != 0) {
     std::cerr << "isobench: error: no results were written\n";
     return 1;
   }
-  if (int rc = RunReport(out + "/report", {out + "/startup.json"}); rc != 0) return rc;
+  if (int rc = RunReport(out + "/report", {out + "/bench.json"}); rc != 0) return rc;
   std::cout << "report: " << out << "/report/report.html\n";
   return complete ? 0 : 1;
 }

@@ -57,7 +57,8 @@ def records(run_name, unit, scale, totals, rng, phases=None, destroy=None, cpu_f
             "name": run_name, "family_index": 0, "per_family_instance_index": 0,
             "run_name": run_name, "run_type": "iteration", "repetitions": n,
             "repetition_index": i, "threads": 1, "iterations": 1,
-            "real_time": total / scale, "cpu_time": total * cpu_frac * rng.uniform(0.8, 1.2) / scale,
+            "real_time": total / scale,
+            "cpu_time": total * cpu_frac * rng.uniform(0.8, 1.2) / scale,
             "time_unit": unit,
         }
         if phases:

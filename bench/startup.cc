@@ -1,0 +1,140 @@
+// Startup: create -> agent ready, and destroy, on every usable backend, with the
+// host's fork+exec of the same agent as the floor.
+//
+// One iteration is one instance: the manual time is create->ready on the host clock
+// (DESIGN.md timing rules); counters carry the destroy time and each phase boundary
+// (seconds since the create request), so the report can stack the phases.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
+#include <iostream>
+
+#include "bench/bench_main.h"
+#include "bench/families.h"
+#include "harness/host_backend.h"
+#include "harness/interrupt.h"
+#include "harness/log.h"
+
+namespace isobench::bench {
+namespace {
+
+std::atomic<int> g_instance_counter{0};
+
+// One create/ready/destroy; false (and the benchmark skipped with the reason) on error.
+bool OneStart(benchmark::State& state, harness::Backend& backend, const std::string& backend_name) {
+  if (harness::Interrupted()) {
+    state.SkipWithError("interrupted by a signal");
+    return false;
+  }
+  harness::InstanceSpec spec;
+  spec.name = "startup-" + std::to_string(g_instance_counter++);
+  spec.memory_bytes = 256ull << 20;
+  auto instance = backend.Create(spec);
+  if (!instance.ok()) {
+    state.SkipWithError((backend_name + ": " + instance.error().message()).c_str());
+    return false;
+  }
+  const auto& timing = (*instance)->startup();
+  state.SetIterationTime(timing.ready_seconds);
+  for (const auto& phase : timing.phases)
+    state.counters["phase_" + phase.name + "_s"] = phase.seconds;
+  if (timing.host_cpu_seconds > 0) state.counters["host_cpu_s"] = timing.host_cpu_seconds;
+  auto destroy_start = harness::Clock::now();
+  auto destroyed = (*instance)->Destroy();
+  state.counters["destroy_s"] = harness::SecondsBetween(destroy_start, harness::Clock::now());
+  if (!destroyed.ok()) {
+    state.SkipWithError((backend_name + ": destroy: " + destroyed.error().message()).c_str());
+    return false;
+  }
+  return true;
+}
+
+// K instances started at once from K threads: the batch's wall time to all-ready is
+// the manual time; the slowest and the median single start are counters.
+bool ParallelStart(benchmark::State& state, harness::Backend& backend, const std::string& name,
+                   int k) {
+  std::vector<harness::Result<std::unique_ptr<harness::Instance>>> made;
+  made.reserve(static_cast<size_t>(k));
+  for (int i = 0; i < k; ++i) made.emplace_back(harness::Error("not started"));
+  std::vector<std::thread> threads;
+  auto start = harness::Clock::now();
+  for (int i = 0; i < k; ++i) {
+    threads.emplace_back([&, i] {
+      harness::InstanceSpec spec;
+      spec.name = "par-" + std::to_string(g_instance_counter++);
+      spec.memory_bytes = 256ull << 20;
+      made[static_cast<size_t>(i)] = backend.Create(spec);
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto all_ready = harness::Clock::now();
+  std::vector<double> singles;
+  std::string failure;
+  for (auto& m : made) {
+    if (m.ok()) {
+      singles.push_back((*m)->startup().ready_seconds);
+    } else if (failure.empty()) {
+      failure = m.error().message();
+    }
+  }
+  made.clear();  // destroys every instance
+  if (!failure.empty()) {
+    state.SkipWithError((name + ": " + failure).c_str());
+    return false;
+  }
+  std::sort(singles.begin(), singles.end());
+  state.SetIterationTime(harness::SecondsBetween(start, all_ready));
+  state.counters["k"] = k;
+  state.counters["single_median_s"] = singles[singles.size() / 2];
+  state.counters["single_max_s"] = singles.back();
+  return true;
+}
+
+}  // namespace
+
+void RegisterStartup(BenchSession& bench) {
+  const StartupConfig& config = bench.suite.startup;
+  if (!config.enabled) return;
+  bench.references.push_back(std::make_unique<harness::HostBackend>(bench.context));
+  for (harness::Backend* backend : bench.AllRows()) {
+    std::string name = backend->name();
+    bool slow = IsSlowBackend(name);
+    if (!slow) {
+      // Warm-up, discarded: the first start pays for cold caches and lazy set-up. (A VM's
+      // first boot is not warmer than its second in any way that matters, and costs
+      // seconds under TCG.)
+      harness::InstanceSpec warm;
+      warm.name = "warmup-" + name;
+      auto instance = backend->Create(warm);
+      if (!instance.ok())
+        std::cerr << "isobench: warm-up on " << name << " failed: " << instance.error().message()
+                  << "\n";
+    }
+    benchmark::RegisterBenchmark(("Startup/" + name + "/ready").c_str(),
+                                 [backend, name](benchmark::State& state) {
+                                   for (auto _ : state)
+                                     if (!OneStart(state, *backend, name)) break;
+                                 })
+        ->Iterations(1)
+        ->Repetitions(slow ? config.vm_repetitions : config.repetitions)
+        ->UseManualTime()
+        ->Unit(slow ? benchmark::kSecond : benchmark::kMillisecond);
+    if (name == "host") continue;
+    for (int k : slow ? config.vm_parallel : config.parallel) {
+      benchmark::RegisterBenchmark(("Startup/" + name + "/parallel:" + std::to_string(k)).c_str(),
+                                   [backend, name, k](benchmark::State& state) {
+                                     for (auto _ : state)
+                                       if (!ParallelStart(state, *backend, name, k)) break;
+                                   })
+          ->Iterations(1)
+          ->Repetitions(slow ? 1 : std::max(3, config.repetitions / 5))
+          ->UseManualTime()
+          ->Unit(slow ? benchmark::kSecond : benchmark::kMillisecond);
+    }
+  }
+}
+
+}  // namespace isobench::bench

@@ -1,0 +1,148 @@
+#include "bench/suite_config.h"
+
+#include <set>
+#include <toml++/toml.h>
+
+#include "harness/fd.h"
+
+namespace isobench::bench {
+namespace {
+
+using harness::Error;
+using harness::Result;
+
+class Reader {
+ public:
+  Reader(const toml::table& table, std::string section, std::string source)
+      : table_(table), section_(std::move(section)), source_(std::move(source)) {}
+
+  Result<void> Int(const char* key, int min, int max, int* out) {
+    seen_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (!node) return {};
+    auto value = node->value<int64_t>();
+    if (!node->is_integer() || !value) return Bad(key, "must be an integer");
+    if (*value < min || *value > max)
+      return Bad(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                          " (got " + std::to_string(*value) + ")");
+    *out = static_cast<int>(*value);
+    return {};
+  }
+
+  Result<void> Bool(const char* key, bool* out) {
+    seen_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (!node) return {};
+    if (!node->is_boolean()) return Bad(key, "must be true or false");
+    *out = *node->value<bool>();
+    return {};
+  }
+
+  Result<void> IntList(const char* key, int min, int max, std::vector<int>* out) {
+    seen_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (!node) return {};
+    const toml::array* array = node->as_array();
+    if (!array) return Bad(key, "must be an array of integers");
+    if (array->size() > 64) return Bad(key, "has more than 64 entries");
+    std::vector<int> values;
+    for (const auto& item : *array) {
+      auto v = item.value<int64_t>();
+      if (!item.is_integer() || !v) return Bad(key, "must be an array of integers");
+      if (*v < min || *v > max)
+        return Bad(key, "entries must be between " + std::to_string(min) + " and " +
+                            std::to_string(max));
+      values.push_back(static_cast<int>(*v));
+    }
+    *out = std::move(values);
+    return {};
+  }
+
+  Result<void> NoUnknownKeys() {
+    for (const auto& [key, node] : table_) {
+      if (!seen_.count(std::string(key.str())))
+        return Error(source_ + ": unknown key `" + section_ + "." + std::string(key.str()) + "`",
+                     EINVAL);
+    }
+    return {};
+  }
+
+ private:
+  Result<void> Bad(const char* key, const std::string& why) {
+    return Error(source_ + ": `" + section_ + "." + key + "` " + why, EINVAL);
+  }
+
+  const toml::table& table_;
+  std::string section_;
+  std::string source_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace
+
+Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_view source) {
+  SuiteConfig config;
+  config.source = source;
+  std::string src(source);
+  if (toml_text.size() > (1 << 20)) return Error(src + ": suite file larger than 1 MiB", EFBIG);
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    const auto& begin = e.source().begin;
+    return Error(src + ":" + std::to_string(begin.line) + ":" + std::to_string(begin.column) +
+                     ": " + std::string(e.description()),
+                 EINVAL);
+  }
+  static const std::set<std::string> kSections = {"startup", "density", "overhead", "io"};
+  for (const auto& [key, node] : root) {
+    std::string name(key.str());
+    if (!kSections.count(name))
+      return Error(src + ": unknown section `" + name + "` (known: startup, density, overhead, io)",
+                   EINVAL);
+    if (!node.is_table()) return Error(src + ": `" + name + "` must be a table", EINVAL);
+  }
+  auto section = [&](const char* name) -> const toml::table& {
+    static const toml::table kEmpty;
+    const toml::table* t = root[name].as_table();
+    return t ? *t : kEmpty;
+  };
+
+  Reader s(section("startup"), "startup", src);
+  ISO_RETURN_IF_ERROR(s.Bool("enabled", &config.startup.enabled));
+  ISO_RETURN_IF_ERROR(s.Int("repetitions", 1, 100000, &config.startup.repetitions));
+  ISO_RETURN_IF_ERROR(s.Int("vm_repetitions", 1, 1000, &config.startup.vm_repetitions));
+  ISO_RETURN_IF_ERROR(s.IntList("parallel", 1, 256, &config.startup.parallel));
+  ISO_RETURN_IF_ERROR(s.IntList("vm_parallel", 1, 64, &config.startup.vm_parallel));
+  ISO_RETURN_IF_ERROR(s.NoUnknownKeys());
+
+  Reader d(section("density"), "density", src);
+  ISO_RETURN_IF_ERROR(d.Bool("enabled", &config.density.enabled));
+  ISO_RETURN_IF_ERROR(d.Int("memory_budget_mib", 16, 1 << 22, &config.density.memory_budget_mib));
+  ISO_RETURN_IF_ERROR(d.Int("max_instances", 1, 4096, &config.density.max_instances));
+  ISO_RETURN_IF_ERROR(d.Int("vm_max_instances", 0, 1024, &config.density.vm_max_instances));
+  ISO_RETURN_IF_ERROR(d.IntList("steps", 1, 4096, &config.density.steps));
+  ISO_RETURN_IF_ERROR(d.NoUnknownKeys());
+
+  Reader o(section("overhead"), "overhead", src);
+  ISO_RETURN_IF_ERROR(o.Bool("enabled", &config.overhead.enabled));
+  ISO_RETURN_IF_ERROR(o.Int("repetitions", 1, 1000, &config.overhead.repetitions));
+  ISO_RETURN_IF_ERROR(o.Int("syscall_iterations", 1, 1000000000, &config.overhead.syscall_iterations));
+  ISO_RETURN_IF_ERROR(o.Int("page_fault_pages", 1, 1 << 22, &config.overhead.page_fault_pages));
+  ISO_RETURN_IF_ERROR(o.Int("bandwidth_bytes_mib", 1, 1024, &config.overhead.bandwidth_bytes_mib));
+  ISO_RETURN_IF_ERROR(o.NoUnknownKeys());
+
+  Reader i(section("io"), "io", src);
+  ISO_RETURN_IF_ERROR(i.Bool("enabled", &config.io.enabled));
+  ISO_RETURN_IF_ERROR(i.Int("size_mib", 1, 1 << 20, &config.io.size_mib));
+  ISO_RETURN_IF_ERROR(i.Int("runtime_s", 1, 3600, &config.io.runtime_s));
+  ISO_RETURN_IF_ERROR(i.NoUnknownKeys());
+  return config;
+}
+
+Result<SuiteConfig> LoadSuiteConfig(const std::string& path) {
+  ISO_ASSIGN_OR_RETURN(std::string text, harness::ReadFile(path).Context("suite file"));
+  return ParseSuiteConfig(text, path);
+}
+
+}  // namespace isobench::bench

@@ -1,0 +1,11 @@
+// isobench_bench: the benchmark suite (startup, density, overhead), one Google
+// Benchmark JSON file per run. Usually started by `isobench run`.
+#include "bench/families.h"
+
+int main(int argc, char** argv) {
+  return isobench::bench::Main(argc, argv, [](isobench::bench::BenchSession& bench) {
+    isobench::bench::RegisterStartup(bench);
+    isobench::bench::RegisterDensity(bench);
+    isobench::bench::RegisterOverhead(bench);
+  });
+}
