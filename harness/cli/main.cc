@@ -6,6 +6,7 @@
 //   isobench cleanup                  remove what a crashed run left behind
 //   isobench image                    build (or reuse) the guest image
 //   isobench report --out DIR F.json  render result files
+//   isobench compare BASE.json NEW.json   regression gate (exit 3 on a regression)
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,7 +17,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "harness/bench_results.h"
 #include "harness/child_process.h"
+#include "harness/compare.h"
 #include "harness/cli/builtin_backends.h"
 #include "harness/fd.h"
 #include "harness/interrupt.h"
@@ -141,6 +144,32 @@ int RunReport(const std::string& out_dir, const std::vector<std::string>& inputs
   return 0;
 }
 
+int CmdCompare(const std::string& base_path, const std::string& new_path,
+               const std::string& thresholds_path) {
+  Thresholds thresholds;
+  std::string path = thresholds_path;
+  if (path.empty() && ::access((SourceDir() + "/ci/thresholds.toml").c_str(), R_OK) == 0)
+    path = SourceDir() + "/ci/thresholds.toml";
+  if (!path.empty()) {
+    auto loaded = LoadThresholds(path);
+    if (!loaded.ok()) return Fail(loaded.error());
+    thresholds = *loaded;
+  }
+  auto base = LoadBenchmarkResults(base_path);
+  if (!base.ok()) return Fail(base.error());
+  auto candidate = LoadBenchmarkResults(new_path);
+  if (!candidate.ok()) return Fail(candidate.error());
+  auto rows = CompareResults(*base, *candidate, thresholds);
+  if (!rows.ok()) return Fail(rows.error());
+  std::cout << FormatComparisonTable(*rows);
+  int regressions = 0;
+  for (const auto& r : *rows)
+    if (r.note.empty() && r.result.verdict == Verdict::kRegressed) ++regressions;
+  std::cout << "\n" << rows->size() << " metrics compared, " << regressions << " regressed"
+            << (path.empty() ? "" : " (thresholds: " + path + ")") << "\n";
+  return regressions > 0 ? 3 : 0;
+}
+
 struct RunFlags {
   std::string backends = "all";
   std::string out;
@@ -244,6 +273,14 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
 
+  std::string compare_base, compare_new, compare_thresholds;
+  auto* compare = app.add_subcommand(
+      "compare", "Regression gate: compare two result files; exit 3 if anything regressed");
+  compare->add_option("base", compare_base, "Baseline Google Benchmark JSON")->required();
+  compare->add_option("new", compare_new, "Candidate Google Benchmark JSON")->required();
+  compare->add_option("--thresholds", compare_thresholds,
+                      "Threshold file (default: ci/thresholds.toml of the source tree)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -255,6 +292,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   SetLogLevel(level);
+  if (compare->parsed()) return CmdCompare(compare_base, compare_new, compare_thresholds);
   if (::geteuid() != 0 && !report->parsed()) {
     std::cerr << "isobench: error: must run as root (namespaces, cgroups, libvirt)\n";
     return 1;
