@@ -11,19 +11,21 @@ namespace isobench::container {
 
 std::string FormatOverlayOptions(const std::string& lower, const std::string& upper,
                                  const std::string& work, bool user_ns) {
-  std::string options = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work +
-                        ",volatile";
+  std::string options = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work;
   if (user_ns) options += ",userxattr";
   return options;
 }
 
-RootfsPlan PlanRootfs(const std::string& image_rootfs, const std::string& instance_dir,
-                      const harness::SecurityProfile& profile) {
+RootfsPlan PlanRootfs(const std::string& image_rootfs, const std::string& scratch,
+                      const harness::SecurityProfile& profile, uint64_t scratch_bytes) {
   RootfsPlan plan;
   plan.lower = image_rootfs;
-  plan.upper = instance_dir + "/upper";
-  plan.work = instance_dir + "/work";
-  plan.merged = instance_dir + "/merged";
+  plan.scratch = scratch;
+  plan.upper = scratch + "/upper";
+  plan.work = scratch + "/work";
+  plan.merged = scratch + "/merged";
+  plan.scratch_options = "mode=755";
+  if (scratch_bytes > 0) plan.scratch_options += ",size=" + std::to_string(scratch_bytes);
   plan.overlay_options = FormatOverlayOptions(plan.lower, plan.upper, plan.work, profile.user_ns);
   plan.own_mount_ns = profile.mount_ns;
   // pivot_root in the host's mount namespace would move the host's root: without a
@@ -44,22 +46,36 @@ Result<void> ValidateLowerDir(const std::string& path) {
   return {};
 }
 
-Result<void> PrepareRootfsDirs(const RootfsPlan& plan, int64_t owner) {
-  for (const std::string* dir : {&plan.upper, &plan.work, &plan.merged}) {
+Result<HostRootfs> HostRootfs::Mount(const RootfsPlan& plan) {
+  HostRootfs rootfs;
+  ISO_ASSIGN_OR_RETURN(rootfs.scratch_, harness::Mount::Create("tmpfs", plan.scratch, "tmpfs",
+                                                               MS_NOSUID | MS_NODEV,
+                                                               plan.scratch_options));
+  for (const std::string* dir : {&plan.upper, &plan.work, &plan.merged})
     if (::mkdir(dir->c_str(), 0755) != 0) return Error::Errno("mkdir", *dir);
-  }
-  if (owner >= 0) {
-    for (const std::string* dir : {&plan.upper, &plan.work}) {
-      if (::chown(dir->c_str(), static_cast<uid_t>(owner), static_cast<gid_t>(owner)) != 0)
-        return Error::Errno("chown", *dir);
-    }
-  }
-  return {};
+  ISO_ASSIGN_OR_RETURN(rootfs.overlay_, harness::Mount::Create("overlay", plan.merged, "overlay",
+                                                               MS_NODEV, plan.overlay_options));
+  return rootfs;
+}
+
+Result<void> HostRootfs::Unmount() {
+  // MNT_DETACH takes the child's /proc, /sys, /dev ... below merged along.
+  ISO_RETURN_IF_ERROR(overlay_.Unmount());
+  return scratch_.Unmount();
 }
 
 ChildStatus MakeMountsPrivate() {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
     return ChildStatus::Errno("mount --make-rprivate", "/");
+  return ChildStatus::Ok();
+}
+
+ChildStatus MountScratch(const RootfsPlan& plan) {
+  if (::mount("tmpfs", plan.scratch.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+              plan.scratch_options.c_str()) != 0)
+    return ChildStatus::Errno("mount tmpfs", plan.scratch.c_str());
+  for (const std::string* dir : {&plan.upper, &plan.work, &plan.merged})
+    if (::mkdir(dir->c_str(), 0755) != 0) return ChildStatus::Errno("mkdir", dir->c_str());
   return ChildStatus::Ok();
 }
 

@@ -1,58 +1,86 @@
-// The container's root: an overlay of the shared image (read-only lower layer) and a
-// per-instance upper layer, entered with pivot_root(2).
+// The container's root: an overlay of the shared image (read-only lower layer) and an
+// upper layer on a tmpfs of its own, entered with pivot_root(2).
 //
 //   // parent
-//   RootfsPlan plan = PlanRootfs(image.rootfs, instance_dir, profile);
-//   ISO_RETURN_IF_ERROR(PrepareRootfsDirs(plan, /*owner=*/-1));
+//   RootfsPlan plan = PlanRootfs(image.rootfs, run_dir + "/root", profile, size);
 //   // child, in its own mount namespace
 //   CHILD_RETURN_IF_ERROR(MakeMountsPrivate());
+//   CHILD_RETURN_IF_ERROR(MountScratch(plan));    // tmpfs with upper/ work/ merged/
 //   CHILD_RETURN_IF_ERROR(MountOverlay(plan));
 //   ...  // /proc, /sys, /dev under plan.merged (see mounts.h)
 //   CHILD_RETURN_IF_ERROR(EnterRoot(plan));
 //   CHILD_RETURN_IF_ERROR(MakeRootReadOnly(plan));
 //
+// The tmpfs is mounted inside the child's private mount namespace, so every instance
+// can use the same host directory as its mount point, nothing reaches the host's disk
+// or mount table, and all of it vanishes with the namespace: there is nothing on disk
+// to remove at destroy time, or to leak when the harness crashes. (Its pages are
+// charged to the memory cgroup of whoever writes them: the instance.) This is also the
+// VM side's situation, whose root is an initramfs. Overlay work directories on a disk
+// filesystem cost milliseconds per mount (overlayfs probes xattrs, tmpfiles and
+// whiteouts in them); on tmpfs they do not.
+//
 // pivot_root(".", ".") stacks the old root under the new one, and umount2(".",
 // MNT_DETACH) drops it, so no "old root" directory is needed in the image (the trick
 // runc uses; pivot_root(2) "NOTES"). Without `pivot_root` the profile uses chroot(2),
 // which leaves the host's root reachable: the weakened profile that probe 13 catches.
+// Without a mount namespace the parent mounts the scratch tmpfs and overlay in the
+// host's namespace instead (see HostRootfs).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "container/child_status.h"
 #include "harness/backend.h"
+#include "harness/mount.h"
 
 namespace isobench::container {
 
 struct RootfsPlan {
-  std::string lower;   // the image's rootfs directory
-  std::string upper;   // <instance>/upper
-  std::string work;    // <instance>/work
-  std::string merged;  // <instance>/merged: the overlay, later "/"
+  std::string lower;    // the image's rootfs directory
+  std::string scratch;  // tmpfs mount point, holding:
+  std::string upper;    //   scratch/upper
+  std::string work;     //   scratch/work
+  std::string merged;   //   scratch/merged: the overlay, later "/"
+  std::string scratch_options;
   std::string overlay_options;
-  bool own_mount_ns = true;  // false: the overlay is mounted by the parent, in the host's
+  bool own_mount_ns = true;  // false: the parent mounts scratch and overlay (HostRootfs)
   bool pivot_root = true;
   bool read_only_root = false;
 };
 
-// "lowerdir=…,upperdir=…,workdir=…,volatile[,userxattr]". `volatile` (Linux 5.10)
-// skips the syncs the upper layer would otherwise need: it is thrown away with the
-// instance. `userxattr` (5.11) lets a user namespace mount it.
+// "lowerdir=…,upperdir=…,workdir=…[,userxattr]". `userxattr` (Linux 5.11) lets a
+// user namespace mount it.
 std::string FormatOverlayOptions(const std::string& lower, const std::string& upper,
                                  const std::string& work, bool user_ns);
 
-RootfsPlan PlanRootfs(const std::string& image_rootfs, const std::string& instance_dir,
-                      const harness::SecurityProfile& profile);
+// `scratch_bytes` caps the tmpfs (the upper layer); 0 leaves tmpfs's default.
+RootfsPlan PlanRootfs(const std::string& image_rootfs, const std::string& scratch,
+                      const harness::SecurityProfile& profile, uint64_t scratch_bytes);
 
 // The lower directory must exist and must not contain the characters overlayfs uses as
 // option separators (',' ':' '\\').
 Result<void> ValidateLowerDir(const std::string& path);
-// Parent: mkdir upper, work, merged; chown upper and work to `owner` (the mapped root of
-// a user namespace) when owner >= 0.
-Result<void> PrepareRootfsDirs(const RootfsPlan& plan, int64_t owner);
+
+// Parent, for profiles without a mount namespace: mounts scratch and overlay in the
+// host's namespace. Destroying it detaches both, with whatever the child mounted
+// below merged.
+class HostRootfs {
+ public:
+  static Result<HostRootfs> Mount(const RootfsPlan& plan);
+  Result<void> Unmount();
+  bool mounted() const { return scratch_.mounted(); }
+
+ private:
+  harness::Mount scratch_;
+  harness::Mount overlay_;
+};
 
 // Child: mount --make-rprivate / so nothing propagates back to the host.
 ChildStatus MakeMountsPrivate();
+// Child: tmpfs on plan.scratch, then mkdir upper, work and merged in it.
+ChildStatus MountScratch(const RootfsPlan& plan);
 ChildStatus MountOverlay(const RootfsPlan& plan);
 // Child: chdir(merged) and pivot_root (or chroot), ending in "/".
 ChildStatus EnterRoot(const RootfsPlan& plan);

@@ -1,0 +1,262 @@
+#include "container/cgroup.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <thread>
+
+#include "harness/fd.h"
+
+namespace isobench::container {
+namespace {
+
+const std::set<std::string_view>& KnownV1Controllers() {
+  static const std::set<std::string_view> kControllers = {
+      "blkio", "cpu",     "cpuacct", "cpuset", "devices", "freezer", "hugetlb",
+      "memory", "net_cls", "net_prio", "perf_event", "pids", "rdma", "misc"};
+  return kControllers;
+}
+
+std::vector<std::string_view> Split(std::string_view text, char sep) {
+  std::vector<std::string_view> parts;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t next = text.find(sep, pos);
+    if (next == std::string_view::npos) next = text.size();
+    parts.push_back(text.substr(pos, next - pos));
+    pos = next + 1;
+  }
+  return parts;
+}
+
+// mountinfo escapes spaces and such as \040 (proc(5)).
+std::string Unescape(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 3 < text.size()) {
+      int value = 0;
+      bool octal = true;
+      for (size_t j = 1; j <= 3; ++j) {
+        char c = text[i + j];
+        if (c < '0' || c > '7') {
+          octal = false;
+          break;
+        }
+        value = value * 8 + (c - '0');
+      }
+      if (octal) {
+        out += static_cast<char>(value);
+        i += 3;
+        continue;
+      }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+CgroupMounts ParseCgroupMounts(std::string_view mountinfo) {
+  CgroupMounts mounts;
+  for (std::string_view line : Split(mountinfo, '\n')) {
+    // id parent major:minor root mount-point options [optional...] - fstype source super
+    size_t dash = line.find(" - ");
+    if (dash == std::string_view::npos) continue;
+    std::vector<std::string_view> left = Split(line.substr(0, dash), ' ');
+    std::vector<std::string_view> right = Split(line.substr(dash + 3), ' ');
+    if (left.size() < 5 || right.size() < 3) continue;
+    std::string target = Unescape(left[4]);
+    if (right[0] == "cgroup2") {
+      if (mounts.unified.empty()) mounts.unified = target;
+    } else if (right[0] == "cgroup") {
+      for (std::string_view option : Split(right[2], ',')) {
+        if (KnownV1Controllers().count(option) && !mounts.controllers.count(std::string(option)))
+          mounts.controllers[std::string(option)] = target;
+      }
+    }
+  }
+  return mounts;
+}
+
+Result<CgroupMounts> DetectCgroupMounts() {
+  ISO_ASSIGN_OR_RETURN(std::string mountinfo, harness::ReadFile("/proc/self/mountinfo"));
+  return ParseCgroupMounts(mountinfo);
+}
+
+CgroupMode ModeOf(const CgroupMounts& mounts) {
+  if (mounts.controllers.empty()) return mounts.unified.empty() ? CgroupMode::kNone : CgroupMode::kV2;
+  return mounts.unified.empty() ? CgroupMode::kV1 : CgroupMode::kHybrid;
+}
+
+const char* CgroupModeName(CgroupMode mode) {
+  switch (mode) {
+    case CgroupMode::kNone:
+      return "none";
+    case CgroupMode::kV1:
+      return "v1";
+    case CgroupMode::kHybrid:
+      return "hybrid";
+    case CgroupMode::kV2:
+      return "v2";
+  }
+  return "?";
+}
+
+std::vector<std::string> RequiredControllers(const CgroupLimits& limits) {
+  std::vector<std::string> controllers;
+  if (limits.memory_bytes) controllers.push_back("memory");
+  if (limits.pids_max) controllers.push_back("pids");
+  if (limits.cpus) controllers.push_back("cpu");
+  return controllers;
+}
+
+uint64_t CpuQuotaUs(double cpus) {
+  double quota = std::llround(cpus * static_cast<double>(kCpuPeriodUs));
+  return quota < 1 ? 1 : static_cast<uint64_t>(quota);
+}
+
+std::vector<CgroupWrite> FormatLimitsV1(const CgroupLimits& limits) {
+  std::vector<CgroupWrite> writes;
+  if (limits.memory_bytes) {
+    std::string bytes = std::to_string(*limits.memory_bytes);
+    writes.push_back({"memory", "memory.limit_in_bytes", bytes});
+    // memsw >= limit, so it goes second; absent without swap accounting.
+    writes.push_back({"memory", "memory.memsw.limit_in_bytes", bytes, /*optional=*/true});
+  }
+  if (limits.pids_max) writes.push_back({"pids", "pids.max", std::to_string(*limits.pids_max)});
+  if (limits.cpus) {
+    writes.push_back({"cpu", "cpu.cfs_period_us", std::to_string(kCpuPeriodUs)});
+    writes.push_back({"cpu", "cpu.cfs_quota_us", std::to_string(CpuQuotaUs(*limits.cpus))});
+  }
+  if (limits.restrict_devices) {
+    // Deny everything, then allow the minimal /dev (OCI runtime-spec default devices)
+    // and pseudo-terminals; mknod of anything else, or opening it, fails with EPERM.
+    writes.push_back({"devices", "devices.deny", "a"});
+    for (const char* rule : {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+                             "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm"})
+      writes.push_back({"devices", "devices.allow", rule});
+  }
+  return writes;
+}
+
+std::vector<CgroupWrite> FormatLimitsV2(const CgroupLimits& limits) {
+  std::vector<CgroupWrite> writes;
+  if (limits.memory_bytes) {
+    writes.push_back({"memory", "memory.max", std::to_string(*limits.memory_bytes)});
+    writes.push_back({"memory", "memory.swap.max", "0", /*optional=*/true});
+  }
+  if (limits.pids_max) writes.push_back({"pids", "pids.max", std::to_string(*limits.pids_max)});
+  if (limits.cpus)
+    writes.push_back({"cpu", "cpu.max",
+                      std::to_string(CpuQuotaUs(*limits.cpus)) + " " + std::to_string(kCpuPeriodUs)});
+  return writes;
+}
+
+std::string CgroupRelativePath(const std::string& run_id, const std::string& name) {
+  return std::string(kCgroupParent) + "/" + run_id + "/" + name;
+}
+
+Result<void> MakeCgroupDir(const std::string& mount, const std::string& relative) {
+  std::string leaf = mount + "/" + relative;
+  if (::mkdir(leaf.c_str(), 0755) == 0) return {};
+  if (errno != ENOENT) return Error::Errno("mkdir", leaf);
+  for (size_t slash = relative.find('/'); slash != std::string::npos;
+       slash = relative.find('/', slash + 1)) {
+    std::string dir = mount + "/" + relative.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Error::Errno("mkdir", dir);
+  }
+  if (::mkdir(leaf.c_str(), 0755) != 0) return Error::Errno("mkdir", leaf);
+  return {};
+}
+
+Result<uint64_t> ReadCgroupNumber(const std::string& path) {
+  ISO_ASSIGN_OR_RETURN(std::string text, harness::ReadFile(path));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (text == "max") return uint64_t{0};
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc()) return Error("`" + path + "`: not a number: " + text, EPROTO);
+  return value;
+}
+
+Result<std::vector<pid_t>> ReadCgroupProcs(const std::string& cgroup_dir) {
+  ISO_ASSIGN_OR_RETURN(std::string text, harness::ReadFile(cgroup_dir + "/cgroup.procs"));
+  std::vector<pid_t> pids;
+  for (std::string_view line : Split(text, '\n')) {
+    pid_t pid = 0;
+    auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), pid);
+    if (ec == std::errc() && pid > 0) pids.push_back(pid);
+  }
+  return pids;
+}
+
+Result<void> KillCgroupProcs(const std::string& cgroup_dir) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    auto pids = ReadCgroupProcs(cgroup_dir);
+    if (!pids.ok()) {
+      if (pids.error().errno_value() == ENOENT) return {};
+      return std::move(pids).error();
+    }
+    if (pids->empty()) return {};
+    for (pid_t pid : *pids) ::kill(pid, SIGKILL);
+    if (std::chrono::steady_clock::now() > deadline)
+      return Error("processes in `" + cgroup_dir + "` survive SIGKILL", EBUSY);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+Result<void> RemoveCgroupDir(const std::string& cgroup_dir) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  auto pause = std::chrono::microseconds(100);
+  for (;;) {
+    if (::rmdir(cgroup_dir.c_str()) == 0 || errno == ENOENT) return {};
+    // EBUSY: a killed task not yet fully exited still pins the cgroup.
+    if (errno != EBUSY || std::chrono::steady_clock::now() > deadline)
+      return Error::Errno("rmdir", cgroup_dir);
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(20000));
+  }
+}
+
+std::vector<std::string> ListSubdirectories(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (struct dirent* entry = ::readdir(d)) {
+    std::string name = entry->d_name;
+    if (name == "." || name == ".." || entry->d_type != DT_DIR) continue;
+    names.push_back(name);
+  }
+  ::closedir(d);
+  return names;
+}
+
+Result<int> ReclaimCgroupTree(const std::string& hierarchy_root,
+                              const std::function<bool(const std::string&)>& is_stale) {
+  int removed = 0;
+  std::string parent = hierarchy_root + "/" + kCgroupParent;
+  for (const std::string& run_id : ListSubdirectories(parent)) {
+    if (!is_stale(run_id)) continue;
+    std::string run_dir = parent + "/" + run_id;
+    for (const std::string& leaf : ListSubdirectories(run_dir)) {
+      std::string dir = run_dir + "/" + leaf;
+      ISO_RETURN_IF_ERROR(KillCgroupProcs(dir));
+      ISO_RETURN_IF_ERROR(RemoveCgroupDir(dir));
+      ++removed;
+    }
+    ISO_RETURN_IF_ERROR(KillCgroupProcs(run_dir));
+    ISO_RETURN_IF_ERROR(RemoveCgroupDir(run_dir));
+    ++removed;
+  }
+  return removed;
+}
+
+}  // namespace isobench::container

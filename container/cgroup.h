@@ -1,0 +1,124 @@
+// Control groups: the interface cgroup_v1 and cgroup_v2 both implement, how this host
+// mounts them, and the pure formatting of limits.
+//
+//   ISO_ASSIGN_OR_RETURN(CgroupMounts mounts, DetectCgroupMounts());
+//   CgroupLimits limits;
+//   limits.memory_bytes = 256 << 20;
+//   std::string path = CgroupRelativePath(run_id, "web-1");   // isobench/<run>/web-1
+//   ISO_ASSIGN_OR_RETURN(auto cgroup, ModeOf(mounts) == CgroupMode::kV2
+//                                         ? CreateCgroupV2(mounts.unified, path, limits)
+//                                         : CreateCgroupV1(mounts, path, limits));
+//   ISO_RETURN_IF_ERROR(cgroup->AddProcess(pid));   // or clone3 into cgroup->CloneIntoFd()
+//   ...
+//   ISO_RETURN_IF_ERROR(cgroup->Remove());          // kills what is left, rmdir, idempotent
+//
+// Only directories under `<mount>/isobench/` are ever created, written or removed; the
+// one exception is enabling a controller in an ancestor's cgroup.subtree_control on
+// cgroup v2, which the kernel requires before a child may use it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "container/child_status.h"
+
+namespace isobench::container {
+
+constexpr char kCgroupParent[] = "isobench";
+
+struct CgroupMounts {
+  std::string unified;                             // cgroup2 mount point; empty if none
+  std::map<std::string, std::string> controllers;  // cgroup v1 controller -> mount point
+};
+// From /proc/self/mountinfo text. Named v1 hierarchies (name=systemd) are ignored.
+CgroupMounts ParseCgroupMounts(std::string_view mountinfo);
+Result<CgroupMounts> DetectCgroupMounts();
+
+enum class CgroupMode { kNone, kV1, kHybrid, kV2 };
+// kV2: only cgroup2; kHybrid: v1 controllers and a cgroup2 mount; kV1: v1 only.
+CgroupMode ModeOf(const CgroupMounts& mounts);
+const char* CgroupModeName(CgroupMode mode);
+
+struct CgroupLimits {
+  std::optional<uint64_t> memory_bytes;
+  std::optional<int64_t> pids_max;
+  std::optional<double> cpus;  // CPU quota in CPUs (0.5 = half of one)
+  bool restrict_devices = false;  // cgroup v1 devices: only the minimal /dev set
+};
+
+// One file write that a limit becomes.
+struct CgroupWrite {
+  std::string controller;  // "memory", "pids", "cpu", "devices"
+  std::string file;        // relative to the cgroup directory
+  std::string value;
+  bool optional = false;  // skipped when the file does not exist (e.g. no swap accounting)
+};
+constexpr uint64_t kCpuPeriodUs = 100000;
+// Controllers a limit needs: a missing one is an error, never a silently unlimited run.
+std::vector<std::string> RequiredControllers(const CgroupLimits& limits);
+std::vector<CgroupWrite> FormatLimitsV1(const CgroupLimits& limits);
+std::vector<CgroupWrite> FormatLimitsV2(const CgroupLimits& limits);
+// The quota in microseconds per kCpuPeriodUs, rounded; at least 1.
+uint64_t CpuQuotaUs(double cpus);
+
+struct CgroupUsage {
+  uint64_t memory_current = 0;
+  uint64_t memory_peak = 0;
+  double cpu_seconds = 0;
+  int64_t pids = 0;
+};
+
+class Cgroup {
+ public:
+  virtual ~Cgroup() = default;  // implementations call Remove() and log its failure
+
+  // "v1 memory:/sys/fs/cgroup/memory/isobench/r/x, ..." for logs and errors.
+  virtual std::string Describe() const = 0;
+  // A cgroup2 directory fd for clone3(CLONE_INTO_CGROUP), or -1 (cgroup v1).
+  virtual int CloneIntoFd() const = 0;
+  // Moves a process in (a no-op for one already cloned into CloneIntoFd()).
+  virtual Result<void> AddProcess(pid_t pid) = 0;
+  // Host pids of the processes inside.
+  virtual Result<std::vector<pid_t>> Processes() const = 0;
+  virtual Result<CgroupUsage> Usage() const = 0;
+  // Directories the container sees at /sys/fs/cgroup: {name, host dir}; one entry with
+  // an empty name on cgroup v2.
+  virtual std::vector<std::pair<std::string, std::string>> Views() const = 0;
+  // SIGKILLs everything inside until it is empty.
+  virtual Result<void> KillAll() = 0;
+  // KillAll, then rmdir (retrying on EBUSY). Idempotent.
+  virtual Result<void> Remove() = 0;
+};
+
+// "isobench/<run_id>/<name>"
+std::string CgroupRelativePath(const std::string& run_id, const std::string& name);
+
+// Helpers shared by the v1 and v2 implementations.
+// mkdir <mount>/<relative>, creating missing parents; the leaf must be new (EEXIST is
+// an error: another live instance owns it).
+Result<void> MakeCgroupDir(const std::string& mount, const std::string& relative);
+// Reads a number from a cgroup file ("max" reads as 0); an error if absent.
+Result<uint64_t> ReadCgroupNumber(const std::string& path);
+Result<std::vector<pid_t>> ReadCgroupProcs(const std::string& cgroup_dir);
+// SIGKILL every pid in cgroup.procs until it reads empty (processes may fork meanwhile).
+Result<void> KillCgroupProcs(const std::string& cgroup_dir);
+// rmdir, retrying on EBUSY for up to a second (crun's cgroup teardown); ENOENT is success.
+Result<void> RemoveCgroupDir(const std::string& cgroup_dir);
+// Names of the subdirectories of `dir`; empty when it does not exist.
+std::vector<std::string> ListSubdirectories(const std::string& dir);
+// Removes stale run directories under `<root>/isobench`: for each run id with
+// is_stale(run_id), kills and removes its leaf cgroups, then the run directory. Returns
+// how many directories it removed.
+Result<int> ReclaimCgroupTree(const std::string& hierarchy_root,
+                              const std::function<bool(const std::string&)>& is_stale);
+
+}  // namespace isobench::container

@@ -1,0 +1,724 @@
+#include "container/container_backend.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <seccomp.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <mutex>
+
+#include "container/capabilities.h"
+#include "container/cgroup.h"
+#include "container/cgroup_v1.h"
+#include "container/cgroup_v2.h"
+#include "container/idmap.h"
+#include "container/mounts.h"
+#include "container/namespaces.h"
+#include "container/network.h"
+#include "container/rlimits.h"
+#include "container/rootfs.h"
+#include "container/seccomp.h"
+#include "container/sync_channel.h"
+#include "harness/agent_client.h"
+#include "harness/child_process.h"
+#include "harness/fd.h"
+#include "harness/log.h"
+#include "harness/mount.h"
+
+namespace isobench::container {
+namespace {
+
+using harness::Clock;
+using harness::Fd;
+
+// ---------------------------------------------------------------------------------
+// The child: everything it needs, formatted by the parent before clone3().
+
+struct ChildPlan {
+  harness::SecurityProfile profile;
+  RootfsPlan rootfs;
+  std::vector<MountStep> mounts;
+  std::string hostname;
+  std::vector<RlimitSetting> rlimits;
+  CapabilityPlan capabilities;
+  const SeccompFilter* seccomp = nullptr;  // nullptr: the profile has no filter
+  int sync_fd = -1;     // child's end of the sync channel (close-on-exec)
+  int channel_fd = -1;  // becomes fd 3 of the agent
+  int stdin_fd = -1;    // /dev/null
+  int log_fd = -1;      // agent.log: fds 1 and 2
+  std::string agent_path;
+  std::vector<std::string> argv_storage;
+  std::vector<std::string> env_storage;
+  std::vector<char*> argv;
+  std::vector<char*> env;
+};
+
+constexpr int kAgentChannelFd = 3;
+
+// stdin, stdout/stderr and the control channel at the numbers the agent expects; every
+// other descriptor is closed by execve().
+ChildStatus SetUpAgentFds(const ChildPlan& p) {
+  if (::dup2(p.stdin_fd, STDIN_FILENO) < 0) return ChildStatus::Errno("dup2", "stdin");
+  if (::dup2(p.log_fd, STDOUT_FILENO) < 0) return ChildStatus::Errno("dup2", "stdout");
+  if (::dup2(p.log_fd, STDERR_FILENO) < 0) return ChildStatus::Errno("dup2", "stderr");
+  if (::dup2(p.channel_fd, kAgentChannelFd) < 0) return ChildStatus::Errno("dup2", "channel");
+  // Close-on-exec rather than close: the sync channel must stay usable until execve().
+  if (::syscall(SYS_close_range, kAgentChannelFd + 1, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+    return ChildStatus::Errno("close_range", "4..");
+  return ChildStatus::Ok();
+}
+
+// Signals the harness ignores would stay ignored across execve(); the mask too.
+ChildStatus ResetSignals() {
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    ::sigaction(sig, &dfl, nullptr);  // EINVAL for glibc-reserved signals: fine
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0)
+    return ChildStatus::Errno("sigprocmask", "SIG_SETMASK");
+  return ChildStatus::Ok();
+}
+
+ChildStatus ExecAgent(const ChildPlan& p) {
+  ::umask(022);
+  ::execve(p.agent_path.c_str(), p.argv.data(), p.env.data());
+  return ChildStatus::Errno("execve", p.agent_path.c_str());
+}
+
+// The child's checklist, between clone3() and execve(). Each step is one feature's
+// child-side function; only raw system calls on the plan's preformatted data.
+ChildStatus ContainChild(const ChildPlan& p) {
+  ::umask(0);  // device nodes and directories get exactly the modes in the plan
+  if (p.profile.user_ns) {
+    // Nothing can be created before the id maps exist (EOVERFLOW for unmapped ids).
+    CHILD_RETURN_IF_ERROR(WaitForGo(p.sync_fd));
+    CHILD_RETURN_IF_ERROR(BecomeNamespaceRoot());
+  }
+  if (p.rootfs.own_mount_ns) {
+    CHILD_RETURN_IF_ERROR(MakeMountsPrivate());
+    CHILD_RETURN_IF_ERROR(MountScratch(p.rootfs));
+    CHILD_RETURN_IF_ERROR(MountOverlay(p.rootfs));
+  }
+  CHILD_RETURN_IF_ERROR(ApplyMountTable(p.mounts));
+  CHILD_RETURN_IF_ERROR(EnterRoot(p.rootfs));
+  CHILD_RETURN_IF_ERROR(MakeRootReadOnly(p.rootfs));
+  SendPhase(p.sync_fd, ChildPhase::kRootfs);
+  // The parent moved us into our cgroups meanwhile; the cgroup namespace must be
+  // created after that so that its root is our own cgroup.
+  if (!p.profile.user_ns) CHILD_RETURN_IF_ERROR(WaitForGo(p.sync_fd));
+  CHILD_RETURN_IF_ERROR(EnterCgroupNamespace(p.profile.cgroup_ns));
+  CHILD_RETURN_IF_ERROR(SetHostname(p.hostname, p.profile.uts_ns));
+  CHILD_RETURN_IF_ERROR(BringUpLoopback(p.profile.net_ns));
+  CHILD_RETURN_IF_ERROR(ApplyRlimits(p.rlimits));
+  CHILD_RETURN_IF_ERROR(SetUpAgentFds(p));
+  CHILD_RETURN_IF_ERROR(ResetSignals());
+  CHILD_RETURN_IF_ERROR(SetNoNewPrivs(p.profile.no_new_privs));
+  CHILD_RETURN_IF_ERROR(InstallSeccomp(p.seccomp));  // still has CAP_SYS_ADMIN if no NNP
+  CHILD_RETURN_IF_ERROR(ApplyCapabilities(p.capabilities));
+  SendPhase(p.sync_fd, ChildPhase::kExec);
+  return ExecAgent(p);
+}
+
+[[noreturn]] void RunChild(const ChildPlan& plan) {
+  ChildStatus status = ContainChild(plan);
+  SendFailure(plan.sync_fd, status);
+  ::_exit(127);
+}
+
+// ---------------------------------------------------------------------------------
+// Host side.
+
+int64_t ToNs(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+double ThreadCpuSeconds() {
+  struct rusage ru;
+  if (::getrusage(RUSAGE_THREAD, &ru) != 0) return 0;
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// A copy of `fd` numbered >= 10, so that the child's dup2() onto 0..3 never
+// overwrites a descriptor it still has to duplicate.
+Result<Fd> DupHigh(const Fd& fd, const char* what) {
+  int copy = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10);
+  if (copy < 0) return Error::Errno("fcntl F_DUPFD_CLOEXEC", what);
+  return Fd(copy);
+}
+
+// Peeks at the child without reaping it: "exited 127", or empty while it runs.
+std::string ExitedStatus(pid_t pid) {
+  siginfo_t info = {};
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return {};
+  if (info.si_pid == 0) return {};
+  if (info.si_code == CLD_EXITED) return "exited " + std::to_string(info.si_status);
+  const char* abbrev = ::sigabbrev_np(info.si_status);
+  return abbrev != nullptr ? std::string("killed by SIG") + abbrev
+                           : "killed by signal " + std::to_string(info.si_status);
+}
+
+// The last bytes the agent wrote to its stdout/stderr (a memfd), for error messages.
+std::string LogTail(int log_fd) {
+  struct stat st;
+  if (log_fd < 0 || ::fstat(log_fd, &st) != 0 || st.st_size == 0) return {};
+  off_t from = st.st_size > 600 ? st.st_size - 600 : 0;
+  std::string tail(static_cast<size_t>(st.st_size - from), '\0');
+  ssize_t n = ::pread(log_fd, tail.data(), tail.size(), from);
+  tail.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+  return tail;
+}
+
+// /proc/<pid>/stat field 22, the start time: tells a live owner from a recycled pid.
+std::string ProcessStartTime(pid_t pid) {
+  auto stat = harness::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.ok()) return {};
+  size_t paren = stat->rfind(')');  // the command may contain spaces and parentheses
+  if (paren == std::string::npos) return {};
+  std::vector<std::string> fields;  // fields[0] is field 3, the state
+  size_t pos = paren + 2;
+  while (pos < stat->size() && fields.size() < 20) {
+    size_t space = stat->find(' ', pos);
+    if (space == std::string::npos) space = stat->size();
+    fields.push_back(stat->substr(pos, space - pos));
+    pos = space + 1;
+  }
+  return fields.size() >= 20 ? fields[19] : std::string();
+}
+
+bool OwnerAlive(const std::string& owner_text) {
+  size_t space = owner_text.find(' ');
+  pid_t pid = 0;
+  auto [ptr, ec] = std::from_chars(owner_text.data(),
+                                   owner_text.data() + std::min(space, owner_text.size()), pid);
+  if (ec != std::errc() || pid <= 0) return false;
+  std::string recorded = space == std::string::npos ? "" : owner_text.substr(space + 1);
+  while (!recorded.empty() && (recorded.back() == '\n' || recorded.back() == ' ')) recorded.pop_back();
+  std::string actual = ProcessStartTime(pid);
+  return !actual.empty() && (recorded.empty() || recorded == actual);
+}
+
+// The pid a NewRunId()-style id ends with ("20250101T000000-1234"), or 0.
+pid_t RunIdPid(const std::string& run_id) {
+  size_t dash = run_id.rfind('-');
+  if (dash == std::string::npos || dash + 1 >= run_id.size()) return 0;
+  pid_t pid = 0;
+  auto [ptr, ec] = std::from_chars(run_id.data() + dash + 1, run_id.data() + run_id.size(), pid);
+  if (ec != std::errc() || ptr != run_id.data() + run_id.size()) return 0;
+  return pid;
+}
+
+// ---------------------------------------------------------------------------------
+
+class ContainerInstance final : public harness::Instance {
+ public:
+  explicit ContainerInstance(std::string name) : name_(std::move(name)) {}
+  ~ContainerInstance() override {
+    auto destroyed = Destroy();
+    if (!destroyed.ok())
+      ISO_LOG(kWarning) << "container `" << name_ << "`: " << destroyed.error().message();
+  }
+
+  const std::string& name() const override { return name_; }
+  const harness::StartupTiming& startup() const override { return timing_; }
+  pid_t host_pid() const override { return init_.pid(); }
+
+  Result<nlohmann::json> Call(nlohmann::json request, std::chrono::milliseconds timeout) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!agent_.connected()) return Error("container `" + name_ + "` is destroyed", EPIPE);
+    return agent_.Call(std::move(request), timeout);
+  }
+
+  Result<harness::ResourceUsage> Usage() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!cgroup_) return Error("container `" + name_ + "` is destroyed", ESRCH);
+    ISO_ASSIGN_OR_RETURN(CgroupUsage cg, cgroup_->Usage());
+    harness::ResourceUsage usage;
+    usage.memory_current_bytes = cg.memory_current;
+    usage.cpu_seconds = cg.cpu_seconds;
+    usage.pids = cg.pids;
+    ISO_ASSIGN_OR_RETURN(std::vector<pid_t> pids, cgroup_->Processes());
+    for (pid_t pid : pids) {
+      // A process may exit between the two reads: skip it.
+      auto rollup = harness::ReadFile("/proc/" + std::to_string(pid) + "/smaps_rollup");
+      if (!rollup.ok()) continue;
+      size_t pos = rollup->find("\nPss:");
+      if (pos == std::string::npos) continue;
+      usage.pss_bytes += std::strtoull(rollup->c_str() + pos + 5, nullptr, 10) * 1024;
+    }
+    return usage;
+  }
+
+  // Kill the init (its pid namespace, mount namespace and root tmpfs die with it), reap,
+  // empty and remove the cgroups. Every step is idempotent, so a failed Destroy() can be
+  // called again.
+  Result<void> Destroy() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Result<void> first;
+    auto keep = [&](Result<void> r) {
+      if (!r.ok() && first.ok()) first = std::move(r);
+    };
+    agent_.Close();
+    init_.Kill();
+    if (cgroup_) {
+      auto removed = cgroup_->Remove();
+      if (removed.ok()) cgroup_.reset();
+      keep(std::move(removed));
+    }
+    if (host_rootfs_.mounted()) keep(host_rootfs_.Unmount());
+    if (!host_dir_.empty()) {
+      if (::rmdir(host_dir_.c_str()) == 0 || errno == ENOENT) {
+        host_dir_.clear();
+      } else {
+        keep(Error::Errno("rmdir", host_dir_));
+      }
+    }
+    return first;
+  }
+
+ private:
+  friend class ContainerBackend;
+
+  std::mutex mu_;
+  std::string name_;
+  harness::StartupTiming timing_;
+  std::unique_ptr<Cgroup> cgroup_;
+  // Only for profiles without a mount namespace: <run dir>/<name> and what is mounted
+  // on it in the host's namespace.
+  std::string host_dir_;
+  HostRootfs host_rootfs_;
+  Fd log_;  // memfd: the agent's stdout and stderr
+  harness::ChildProcess init_;
+  harness::AgentClient agent_;
+};
+
+class ContainerBackend final : public harness::Backend {
+ public:
+  ContainerBackend(harness::BackendContext context, CgroupMounts mounts, CgroupMode host_mode,
+                   bool use_v2, std::string v2_mount,
+                   std::shared_ptr<const SeccompFilter> seccomp, uint64_t host_bounding,
+                   std::vector<IdMapping> userns_map, std::chrono::milliseconds ready_timeout)
+      : context_(std::move(context)),
+        mounts_(std::move(mounts)),
+        host_mode_(host_mode),
+        use_v2_(use_v2),
+        v2_mount_(std::move(v2_mount)),
+        seccomp_(std::move(seccomp)),
+        host_bounding_(host_bounding),
+        userns_map_(std::move(userns_map)),
+        ready_timeout_(ready_timeout),
+        run_dir_(context_.workdir + "/containers/" + context_.run_id) {}
+
+  ~ContainerBackend() override {
+    // The run's own label directories, when its instances are all gone.
+    for (const auto& root : HierarchyRoots()) {
+      std::string dir = root + "/" + kCgroupParent + "/" + context_.run_id;
+      if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
+        ISO_LOG(kDebug) << "rmdir `" << dir << "`: " << std::strerror(errno);
+    }
+    if (run_dir_created_) {
+      ::rmdir((run_dir_ + "/root").c_str());
+      ::unlink((run_dir_ + "/owner").c_str());
+      if (::rmdir(run_dir_.c_str()) != 0 && errno != ENOENT) {
+        // Instances still exist: leave the owner file so the directory stays labelled.
+        (void)harness::WriteWholeFile(run_dir_ + "/owner", OwnerText());
+      }
+    }
+  }
+
+  std::string name() const override { return "container"; }
+
+  harness::Availability Probe() override {
+    harness::Availability a;
+    if (::geteuid() != 0) {
+      a.reason = "needs root (namespaces, overlayfs, cgroups)";
+      return a;
+    }
+    auto filesystems = harness::ReadFile("/proc/filesystems");
+    if (!filesystems.ok() || filesystems->find("\toverlay\n") == std::string::npos) {
+      a.reason = "overlayfs is not available (/proc/filesystems)";
+      return a;
+    }
+    if (host_mode_ == CgroupMode::kNone) {
+      a.reason = "no cgroup hierarchy is mounted";
+      return a;
+    }
+    a.usable = true;
+    a.reason = std::string("cgroup ") + CgroupModeName(host_mode_) + ", placing instances with " +
+               (use_v2_ ? "cgroup v2 at " + v2_mount_ : std::string("cgroup v1"));
+    return a;
+  }
+
+  std::map<std::string, std::string> Describe() override {
+    std::map<std::string, std::string> d;
+    d["container.cgroup_mode"] = CgroupModeName(host_mode_);
+    d["container.cgroup_driver"] = use_v2_ ? "v2 " + v2_mount_ : "v1";
+    std::string controllers;
+    for (const auto& [c, m] : mounts_.controllers) controllers += (controllers.empty() ? "" : " ") + c;
+    d["container.cgroup_v1_controllers"] = controllers;
+    d["container.rootfs"] = "overlay (volatile upper), pivot_root";
+    const struct scmp_version* v = seccomp_version();
+    d["container.seccomp"] = "libseccomp " + std::to_string(v->major) + "." +
+                             std::to_string(v->minor) + "." + std::to_string(v->micro) + ", " +
+                             std::to_string(seccomp_->denied().size()) + " denied syscalls, " +
+                             std::to_string(seccomp_->instructions()) + " BPF instructions";
+    d["container.host_bounding_set"] = FormatCapabilities(host_bounding_);
+    return d;
+  }
+
+  Result<std::unique_ptr<harness::Instance>> Create(const harness::InstanceSpec& spec) override {
+    const Clock::time_point t0 = Clock::now();
+    const double cpu0 = ThreadCpuSeconds();
+    ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
+    auto instance = std::make_unique<ContainerInstance>(spec.name);
+    // On failure `instance` is destroyed here, which tears down whatever was built.
+    ISO_RETURN_IF_ERROR(StartContainer(*instance, spec, t0).Context("container `" + spec.name + "`"));
+    instance->timing_.host_cpu_seconds += ThreadCpuSeconds() - cpu0;
+    return std::unique_ptr<harness::Instance>(std::move(instance));
+  }
+
+  Result<int> ReclaimStale() override {
+    auto is_stale = [this](const std::string& run_id) { return IsStale(run_id); };
+    int reclaimed = 0;
+    if (!mounts_.controllers.empty()) {
+      ISO_ASSIGN_OR_RETURN(int n, ReclaimCgroupsV1(mounts_, is_stale));
+      reclaimed += n;
+    }
+    std::vector<std::string> v2_roots;
+    if (!mounts_.unified.empty()) v2_roots.push_back(mounts_.unified);
+    if (!v2_mount_.empty() && v2_mount_ != mounts_.unified) v2_roots.push_back(v2_mount_);
+    for (const auto& root : v2_roots) {
+      ISO_ASSIGN_OR_RETURN(int n, ReclaimCgroupsV2(root, is_stale));
+      reclaimed += n;
+    }
+    std::string containers = context_.workdir + "/containers";
+    for (const std::string& run_id : ListSubdirectories(containers)) {
+      if (!IsStale(run_id)) continue;
+      std::string run_dir = containers + "/" + run_id;
+      // A crashed profile without a mount namespace leaves its tmpfs and overlay
+      // mounted on the host; a lazy unmount takes both.
+      for (const std::string& name : ListSubdirectories(run_dir)) {
+        std::string scratch = run_dir + "/" + name;
+        auto mounted = harness::IsMountPoint(scratch);
+        if (mounted.ok() && *mounted && ::umount2(scratch.c_str(), MNT_DETACH) != 0)
+          return Error::Errno("umount2", scratch);
+      }
+      ISO_RETURN_IF_ERROR(harness::RemoveTree(run_dir));
+      ++reclaimed;
+    }
+    return reclaimed;
+  }
+
+ private:
+  Result<void> StartContainer(ContainerInstance& c, const harness::InstanceSpec& spec,
+                              Clock::time_point t0);
+  Result<void> EnsureRunDir();
+  Result<CgroupLimits> LimitsFor(const harness::InstanceSpec& spec) const;
+
+  std::string OwnerText() const {
+    return std::to_string(::getpid()) + " " + ProcessStartTime(::getpid()) + "\n";
+  }
+
+  // A run is live when it is this one, or when its owner (recorded in the owner file,
+  // else the pid its id ends with) is still running.
+  bool IsStale(const std::string& run_id) const {
+    if (run_id == context_.run_id) return false;
+    auto owner = harness::ReadFile(context_.workdir + "/containers/" + run_id + "/owner");
+    if (owner.ok()) return !OwnerAlive(*owner);
+    pid_t pid = RunIdPid(run_id);
+    if (pid > 0) return ::kill(pid, 0) != 0 && errno == ESRCH;
+    return true;
+  }
+
+  std::vector<std::string> HierarchyRoots() const {
+    std::vector<std::string> roots;
+    if (use_v2_) {
+      roots.push_back(v2_mount_);
+    } else {
+      for (const auto& [c, m] : mounts_.controllers)
+        if (std::find(roots.begin(), roots.end(), m) == roots.end()) roots.push_back(m);
+    }
+    return roots;
+  }
+
+  const harness::BackendContext context_;
+  const CgroupMounts mounts_;
+  const CgroupMode host_mode_;
+  const bool use_v2_;
+  const std::string v2_mount_;
+  const std::shared_ptr<const SeccompFilter> seccomp_;
+  const uint64_t host_bounding_;
+  const std::vector<IdMapping> userns_map_;
+  const std::chrono::milliseconds ready_timeout_;
+  const std::string run_dir_;
+  std::mutex run_dir_mu_;
+  bool run_dir_created_ = false;
+};
+
+Result<void> ContainerBackend::EnsureRunDir() {
+  std::lock_guard<std::mutex> lock(run_dir_mu_);
+  if (run_dir_created_) return {};
+  ISO_RETURN_IF_ERROR(harness::MakeDirs(run_dir_ + "/root", 0755));
+  ISO_RETURN_IF_ERROR(harness::WriteWholeFile(run_dir_ + "/owner", OwnerText()));
+  run_dir_created_ = true;
+  return {};
+}
+
+Result<CgroupLimits> ContainerBackend::LimitsFor(const harness::InstanceSpec& spec) const {
+  const auto& profile = spec.profile;
+  CgroupLimits limits;
+  if (profile.memory_limit && spec.memory_bytes > 0) limits.memory_bytes = spec.memory_bytes;
+  if (profile.pids_limit && spec.pids_limit > 0) limits.pids_max = spec.pids_limit;
+  if (profile.pids_limit && spec.pids_limit < 0)
+    return Error("pids limit " + std::to_string(spec.pids_limit) + " is negative", EINVAL);
+  if (profile.cpu_limit && spec.cpu_quota > 0) limits.cpus = spec.cpu_quota;
+  if (spec.cpu_quota < 0)
+    return Error("cpu quota " + std::to_string(spec.cpu_quota) + " is negative", EINVAL);
+  // The devices controller backs up the minimal /dev: CAP_MKNOD is in Docker's
+  // default set, so without it a container could create and open a host disk node.
+  limits.restrict_devices = profile.minimal_dev && !use_v2_;
+  return limits;
+}
+
+// The host's checklist for one container. Everything created is recorded in `c` as
+// soon as it exists, so that c.Destroy() (run by the caller on failure) undoes it.
+Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
+                                              const harness::InstanceSpec& spec,
+                                              Clock::time_point t0) {
+  const harness::SecurityProfile& profile = spec.profile;
+  const auto deadline = t0 + ready_timeout_;
+  auto phase = [&](const char* name, Clock::time_point at) {
+    c.timing_.phases.push_back({name, harness::SecondsBetween(t0, at)});
+  };
+
+  // Input that can be refused before anything exists.
+  ISO_RETURN_IF_ERROR(ValidateNetwork(spec.network));
+  ISO_RETURN_IF_ERROR(ValidateLowerDir(context_.image.rootfs));
+  const std::string agent_host_path = context_.image.rootfs + harness::GuestImage::kAgentPath;
+  if (::access(agent_host_path.c_str(), X_OK) != 0)
+    return Error::Errno("access X_OK", agent_host_path)
+        .Context("image `" + context_.image.rootfs + "` has no executable agent at " +
+                 harness::GuestImage::kAgentPath);
+  std::vector<MountTableOptions::VolumeMount> volumes;
+  for (const auto& v : spec.volumes) {
+    ISO_ASSIGN_OR_RETURN(auto volume, ValidateVolume(v));
+    volumes.push_back(std::move(volume));
+  }
+  ISO_ASSIGN_OR_RETURN(CgroupLimits limits, LimitsFor(spec));
+  ISO_ASSIGN_OR_RETURN(CapabilityPlan capabilities, PlanCapabilities(profile, host_bounding_));
+  ISO_ASSIGN_OR_RETURN(std::vector<RlimitSetting> rlimits, PlanRlimits(profile.rlimits));
+  if (profile.user_ns && MapToHost(userns_map_, 0) < 0)
+    return Error("user namespace map does not map root (id 0)", EINVAL);
+
+  // 1. The root: a tmpfs (upper layer) mounted by the child in its own mount namespace,
+  // on a mount point every instance of the run shares.
+  ISO_RETURN_IF_ERROR(EnsureRunDir());
+  ChildPlan plan;
+  plan.profile = profile;
+  const std::string scratch =
+      profile.mount_ns ? run_dir_ + "/root" : run_dir_ + "/" + spec.name;
+  plan.rootfs = PlanRootfs(context_.image.rootfs, scratch, profile, spec.disk_bytes);
+
+  // 2. Cgroups, with their limits, before the child exists.
+  const std::string relative = CgroupRelativePath(context_.run_id, spec.name);
+  if (use_v2_) {
+    ISO_ASSIGN_OR_RETURN(c.cgroup_, CreateCgroupV2(v2_mount_, relative, limits));
+  } else {
+    ISO_ASSIGN_OR_RETURN(c.cgroup_, CreateCgroupV1(mounts_, relative, limits));
+  }
+
+  // 3. Everything the child will do, formatted now.
+  MountTableOptions table;
+  table.root = plan.rootfs.merged;
+  table.minimal_dev = profile.minimal_dev;
+  table.mask_paths = profile.mask_paths;
+  table.read_only_sys = profile.read_only_sys;
+  table.user_ns = profile.user_ns;
+  table.net_ns = profile.net_ns;
+  table.ipc_ns = profile.ipc_ns;
+  if (profile.cgroup_ns) table.cgroup_views = c.cgroup_->Views();
+  table.volumes = std::move(volumes);
+  plan.mounts = BuildMountTable(table);
+  plan.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
+  plan.rlimits = std::move(rlimits);
+  plan.capabilities = capabilities;
+  plan.seccomp = profile.seccomp ? seccomp_.get() : nullptr;
+  plan.agent_path = harness::GuestImage::kAgentPath;
+  plan.argv_storage = {plan.agent_path, "--channel-fd", std::to_string(kAgentChannelFd)};
+  plan.env_storage = {"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/root", "TERM=dumb",
+                      "container=isobench"};
+  for (auto& a : plan.argv_storage) plan.argv.push_back(a.data());
+  plan.argv.push_back(nullptr);
+  for (auto& e : plan.env_storage) plan.env.push_back(e.data());
+  plan.env.push_back(nullptr);
+
+  // 4. Descriptors: sync channel (records), control channel (agent), stdio.
+  int sync_pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync_pair) != 0)
+    return Error::Errno("socketpair", "sync channel");
+  Fd sync_parent(sync_pair[0]), sync_child(sync_pair[1]);
+  int channel_pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel_pair) != 0)
+    return Error::Errno("socketpair", "agent channel");
+  Fd channel_parent(channel_pair[0]), channel_child_low(channel_pair[1]);
+  ISO_ASSIGN_OR_RETURN(Fd channel_child, DupHigh(channel_child_low, "agent channel"));
+  channel_child_low.Reset();
+  ISO_ASSIGN_OR_RETURN(Fd devnull_low, harness::Open("/dev/null", O_RDWR));
+  ISO_ASSIGN_OR_RETURN(Fd devnull, DupHigh(devnull_low, "/dev/null"));
+  devnull_low.Reset();
+  Fd log_low(::memfd_create("isobench-agent-log", MFD_CLOEXEC));
+  if (!log_low.valid()) return Error::Errno("memfd_create", "agent log");
+  ISO_ASSIGN_OR_RETURN(c.log_, DupHigh(log_low, "agent log"));
+  log_low.Reset();
+  plan.sync_fd = sync_child.get();
+  plan.channel_fd = channel_child.get();
+  plan.stdin_fd = devnull.get();
+  plan.log_fd = c.log_.get();
+
+  // Without a mount namespace the root is mounted in the host's, by the parent, and
+  // unmounted (with everything the child put under it) by Destroy().
+  if (!plan.rootfs.own_mount_ns) {
+    if (::mkdir(scratch.c_str(), 0755) != 0) return Error::Errno("mkdir", scratch);
+    c.host_dir_ = scratch;
+    ISO_ASSIGN_OR_RETURN(c.host_rootfs_, HostRootfs::Mount(plan.rootfs));
+  }
+  phase("prepare", Clock::now());
+
+  // 5. clone3 into the namespaces (and, on cgroup v2, straight into the cgroup).
+  pid_t pid = Clone3(CloneFlags(profile), c.cgroup_->CloneIntoFd());
+  if (pid == 0) RunChild(plan);
+  if (pid < 0) {
+    std::string flags = "";
+    for (const auto& n : NamespaceNames(profile)) flags += (flags.empty() ? "" : ",") + n;
+    return Error::Errno("clone3", flags);
+  }
+  phase("clone", Clock::now());
+  auto adopted = harness::ChildProcess::Adopt(pid);
+  if (!adopted.ok()) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return std::move(adopted).error();
+  }
+  c.init_ = std::move(adopted).value();
+  sync_child.Reset();
+  channel_child.Reset();
+
+  // 6. Place the child, map its ids, let it go on.
+  auto died = [&](Error error) {
+    // The channel closes a moment before the exit status exists: give it that moment.
+    struct pollfd pfd = {c.init_.pidfd(), POLLIN, 0};
+    (void)::poll(&pfd, 1, 200);
+    std::string status = ExitedStatus(pid);
+    if (!status.empty()) error.Context("container init " + status);
+    std::string tail = LogTail(c.log_.get());
+    if (!tail.empty()) error = Error(error.message() + "; agent.log: " + tail, error.errno_value());
+    return error;
+  };
+  if (c.cgroup_->CloneIntoFd() < 0) ISO_RETURN_IF_ERROR(c.cgroup_->AddProcess(pid));
+  if (profile.user_ns) {
+    std::string map = FormatIdMap(userns_map_);
+    ISO_RETURN_IF_ERROR(WriteIdMaps(pid, map, map));
+  }
+  ISO_RETURN_IF_ERROR(SendGo(sync_parent.get()));
+
+  // 7. The child's progress, until its execve() closes the sync channel.
+  auto report = ReadChildReport(sync_parent.get(), deadline);
+  if (!report.ok()) return died(std::move(report).error());
+  const int64_t t0_ns = ToNs(t0);
+  for (const auto& event : report->events)
+    c.timing_.phases.push_back(
+        {ChildPhaseName(event.phase), static_cast<double>(event.monotonic_ns - t0_ns) / 1e9});
+  c.timing_.host_cpu_seconds = static_cast<double>(report->cpu_ns) / 1e9;
+
+  // 8. The agent's ready line.
+  c.agent_ = harness::AgentClient(std::move(channel_parent));
+  c.agent_.SetLiveness([pid]() -> Result<void> {
+    std::string status = ExitedStatus(pid);
+    if (!status.empty()) return Error("container init " + status + " before it was ready", ECHILD);
+    return {};
+  });
+  auto ready = c.agent_.WaitReady(deadline);
+  if (!ready.ok()) return died(std::move(ready).error());
+  c.timing_.ready_seconds = harness::SecondsBetween(t0, c.agent_.ready_at());
+  phase("ready", c.agent_.ready_at());
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<harness::Backend>> MakeContainerBackend(
+    const harness::BackendContext& context) {
+  auto option = [&](const std::string& key, const std::string& fallback) {
+    auto it = context.options.find(key);
+    return it == context.options.end() ? fallback : it->second;
+  };
+  if (context.run_id.empty()) return Error("container backend: empty run id", EINVAL);
+  if (context.run_id.find('/') != std::string::npos || context.run_id.find("..") != std::string::npos)
+    return Error("container backend: run id `" + context.run_id + "` has '/' or '..'", EINVAL);
+
+  ISO_ASSIGN_OR_RETURN(CgroupMounts mounts, DetectCgroupMounts());
+  CgroupMode mode = ModeOf(mounts);
+  std::string driver = option("container.cgroup", "auto");
+  std::string v2_mount = option("container.cgroup_v2_mount", mounts.unified);
+  bool use_v2;
+  if (driver == "auto") {
+    use_v2 = mode == CgroupMode::kV2;
+  } else if (driver == "v1") {
+    use_v2 = false;
+    if (mounts.controllers.empty())
+      return Error("container.cgroup=v1, but no cgroup v1 controller is mounted", ENODEV);
+  } else if (driver == "v2") {
+    use_v2 = true;
+  } else {
+    return Error("container.cgroup must be auto, v1 or v2, not `" + driver + "`", EINVAL);
+  }
+  if (use_v2) {
+    if (v2_mount.empty()) return Error("no cgroup2 hierarchy is mounted", ENODEV);
+    struct stat st;
+    std::string controllers = v2_mount + "/cgroup.controllers";
+    if (::stat(controllers.c_str(), &st) != 0)
+      return Error::Errno("stat", controllers).Context("container.cgroup_v2_mount");
+  }
+  ISO_ASSIGN_OR_RETURN(auto seccomp, SeccompFilter::CompileDefault());
+  ISO_ASSIGN_OR_RETURN(uint64_t bounding, HostBoundingSet());
+  ISO_ASSIGN_OR_RETURN(std::vector<IdMapping> userns_map,
+                       ParseIdMap(option("container.userns_map", "100000")));
+  int64_t timeout_ms = 10000;
+  std::string timeout_text = option("container.ready_timeout_ms", "10000");
+  auto [ptr, ec] = std::from_chars(timeout_text.data(), timeout_text.data() + timeout_text.size(),
+                                   timeout_ms);
+  if (ec != std::errc() || timeout_ms <= 0)
+    return Error("container.ready_timeout_ms: `" + timeout_text + "` is not a positive number",
+                 EINVAL);
+  return std::unique_ptr<harness::Backend>(new ContainerBackend(
+      context, std::move(mounts), mode, use_v2, v2_mount, std::move(seccomp), bounding,
+      std::move(userns_map), std::chrono::milliseconds(timeout_ms)));
+}
+
+void RegisterContainerBackend(harness::BackendRegistry& registry) {
+  registry.Register("container",
+                    "native container: namespaces, overlayfs + pivot_root, cgroups v1/v2, "
+                    "capabilities, seccomp (no runc/crun/docker)",
+                    MakeContainerBackend);
+}
+
+}  // namespace isobench::container

@@ -1,0 +1,473 @@
+// Lifecycle of the native container backend against the real kernel, as root: start,
+// talk to the agent, check the isolation basics, destroy, and prove nothing is left.
+// Also every kind of bad input, each of which must leave nothing behind either.
+#include "container/container_backend.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "container/capabilities.h"
+#include "container/cgroup.h"
+#include "container/namespaces.h"
+#include "harness/fd.h"
+#include "harness/image.h"
+
+namespace isobench::container {
+namespace {
+
+using harness::BackendContext;
+using harness::InstanceSpec;
+
+// One image for the whole binary: building it copies busybox and the agent.
+class ImageEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (::geteuid() != 0) {
+      skip_reason_ = "needs root (namespaces, overlayfs, cgroups)";
+      return;
+    }
+    char tmpl[] = "/tmp/isobench-container-test-XXXXXX";
+    workdir_ = ::mkdtemp(tmpl);
+    harness::ImageOptions options;
+    options.workdir = workdir_;
+    options.agent_binary = harness::DefaultAgentPath();
+    options.want_vm = false;
+    if (::access(options.busybox.c_str(), X_OK) != 0) {
+      skip_reason_ = "busybox-static is not installed (" + options.busybox + ")";
+      return;
+    }
+    if (::access(options.agent_binary.c_str(), X_OK) != 0) {
+      skip_reason_ = "agent binary `" + options.agent_binary + "` is not built";
+      return;
+    }
+    auto image = harness::BuildImage(options);
+    if (!image.ok()) {
+      skip_reason_ = "could not build the guest image: " + image.error().message();
+      return;
+    }
+    image_ = *image;
+  }
+  void TearDown() override {
+    if (!workdir_.empty()) (void)harness::RemoveTree(workdir_);
+  }
+
+  static ImageEnvironment* instance;
+  std::string skip_reason_;
+  std::string workdir_;
+  harness::GuestImage image_;
+};
+ImageEnvironment* ImageEnvironment::instance =
+    static_cast<ImageEnvironment*>(::testing::AddGlobalTestEnvironment(new ImageEnvironment));
+
+std::string Mountinfo() {
+  // Mount ids differ between reads of the same table only if it changed; compare the
+  // mount points, which is what a leak would add.
+  auto text = harness::ReadFile("/proc/self/mountinfo");
+  std::multiset<std::string> points;
+  std::istringstream in(text.ok() ? *text : "");
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    fields >> id >> parent >> dev >> root >> point;
+    points.insert(point);
+  }
+  std::string out;
+  for (const auto& p : points) out += p + "\n";
+  return out;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// Cgroup directories of a run in every hierarchy of the host.
+std::vector<std::string> RunCgroupDirs(const std::string& run_id,
+                                       const std::string& extra_v2_root = "") {
+  std::vector<std::string> found;
+  auto mounts = DetectCgroupMounts();
+  if (!mounts.ok()) return found;
+  std::set<std::string> roots;
+  for (const auto& [c, m] : mounts->controllers) roots.insert(m);
+  if (!mounts->unified.empty()) roots.insert(mounts->unified);
+  if (!extra_v2_root.empty()) roots.insert(extra_v2_root);
+  for (const auto& root : roots) {
+    std::string dir = root + "/" + kCgroupParent + "/" + run_id;
+    if (Exists(dir)) found.push_back(dir);
+  }
+  return found;
+}
+
+class ContainerBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_ = ImageEnvironment::instance;
+    if (!env_->skip_reason_.empty()) GTEST_SKIP() << env_->skip_reason_;
+    context_.workdir = env_->workdir_;
+    context_.image = env_->image_;
+    context_.run_id = harness::NewRunId();
+    mountinfo_before_ = Mountinfo();
+  }
+
+  std::unique_ptr<harness::Backend> MakeBackend() {
+    auto backend = MakeContainerBackend(context_);
+    EXPECT_TRUE(backend.ok()) << backend.error().message();
+    return backend.ok() ? std::move(backend).value() : nullptr;
+  }
+
+  InstanceSpec Spec(const std::string& name) {
+    InstanceSpec spec;
+    spec.name = name;
+    spec.memory_bytes = 64ull << 20;
+    spec.pids_limit = 64;
+    return spec;
+  }
+
+  // Nothing of the run may remain: mounts, cgroups, instance directories.
+  void ExpectNothingLeft(const std::string& extra_v2_root = "") {
+    EXPECT_EQ(Mountinfo(), mountinfo_before_);
+    EXPECT_EQ(RunCgroupDirs(context_.run_id, extra_v2_root), std::vector<std::string>());
+    EXPECT_FALSE(Exists(context_.workdir + "/containers/" + context_.run_id));
+  }
+
+  std::string Exec(harness::Instance& instance, const std::vector<std::string>& argv,
+                   int* exit_code = nullptr) {
+    auto result = instance.Exec(argv, std::chrono::seconds(10));
+    EXPECT_TRUE(result.ok()) << result.error().message();
+    if (!result.ok()) return {};
+    if (exit_code != nullptr) {
+      *exit_code = result->exit_code;
+    } else {
+      EXPECT_EQ(result->exit_code, 0) << result->stderr_text;
+    }
+    return result->stdout_text;
+  }
+
+  ImageEnvironment* env_ = nullptr;
+  BackendContext context_;
+  std::string mountinfo_before_;
+};
+
+TEST_F(ContainerBackendTest, StartsExecsAndDestroysLeavingNothing) {
+  auto backend = MakeBackend();
+  ASSERT_TRUE(backend);
+  harness::Availability availability = backend->Probe();
+  ASSERT_TRUE(availability.usable) << availability.reason;
+
+  auto created = backend->Create(Spec("life-1"));
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  auto instance = std::move(created).value();
+  pid_t init = instance->host_pid();
+  ASSERT_GT(init, 0);
+
+  // Timing: phases in order, ending with ready, all on the host clock.
+  const auto& timing = instance->startup();
+  EXPECT_GT(timing.ready_seconds, 0);
+  std::vector<std::string> names;
+  double last = 0;
+  for (const auto& phase : timing.phases) {
+    names.push_back(phase.name);
+    EXPECT_GE(phase.seconds, last) << phase.name;
+    last = phase.seconds;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"prepare", "clone", "rootfs", "exec", "ready"}));
+  EXPECT_DOUBLE_EQ(timing.phases.back().seconds, timing.ready_seconds);
+
+  // Isolation basics seen from inside.
+  EXPECT_EQ(Exec(*instance, {"/bin/hostname"}), "life-1\n");
+  std::string cgroup = Exec(*instance, {"cat", "/proc/self/cgroup"});
+  std::istringstream lines(cgroup);
+  for (std::string line; std::getline(lines, line);) {
+    // Hierarchies the instance joined read "/" (cgroupns); the rest are outside it.
+    if (line.find(":memory:") != std::string::npos || line.find(":pids:") != std::string::npos) {
+      EXPECT_EQ(line.substr(line.rfind(':')), ":/") << line;
+    }
+  }
+  auto info = instance->Call({{"op", "info"}}, std::chrono::seconds(5));
+  ASSERT_TRUE(info.ok()) << info.error().message();
+  EXPECT_EQ((*info)["pid"], 1);
+  EXPECT_EQ((*info)["ppid"], 0);
+  EXPECT_EQ((*info)["interfaces"], nlohmann::json::array({"lo"}));
+  EXPECT_EQ((*info)["status"]["NoNewPrivs"], "1");
+  EXPECT_EQ((*info)["status"]["Seccomp"], "2");
+  auto defaults = ParseCapabilities(DockerDefaultCapabilities());
+  ASSERT_TRUE(defaults.ok());
+  auto bounding = ParseCapabilityMask((*info)["status"]["CapBnd"].get<std::string>());
+  ASSERT_TRUE(bounding.ok());
+  auto host = HostBoundingSet();
+  ASSERT_TRUE(host.ok());
+  EXPECT_EQ(*bounding, *defaults & *host) << FormatCapabilities(*bounding);
+  EXPECT_EQ((*info)["status"]["CapInh"], "0000000000000000");
+  EXPECT_EQ((*info)["status"]["CapAmb"], "0000000000000000");
+  // Every namespace differs from the host's.
+  auto inside = NamespaceInodes(init);
+  auto outside = NamespaceInodes(::getpid());
+  ASSERT_TRUE(inside.ok() && outside.ok());
+  for (const char* ns : {"mnt", "pid", "uts", "ipc", "net", "cgroup"})
+    EXPECT_NE((*inside)[ns], (*outside)[ns]) << ns;
+  EXPECT_EQ((*inside)["user"], (*outside)["user"]);
+  // Only the instance's own processes are visible; lo is up.
+  std::string ps = Exec(*instance, {"ls", "/proc"});
+  EXPECT_NE(ps.find("1\n"), std::string::npos);
+  std::string lo_flags = Exec(*instance, {"cat", "/sys/class/net/lo/flags"});
+  EXPECT_TRUE(std::stoul(lo_flags, nullptr, 16) & 0x1) << "lo is not up: " << lo_flags;
+  // The host's mounts did not change while it runs (its mounts are private).
+  EXPECT_EQ(Mountinfo(), mountinfo_before_);
+
+  // The cgroup limit is in the host's view of its cgroup.
+  auto mounts = DetectCgroupMounts();
+  ASSERT_TRUE(mounts.ok());
+  if (ModeOf(*mounts) != CgroupMode::kV2 && mounts->controllers.count("memory")) {
+    std::string dir = mounts->controllers["memory"] + "/" +
+                      CgroupRelativePath(context_.run_id, "life-1");
+    auto limit = harness::ReadFile(dir + "/memory.limit_in_bytes");
+    ASSERT_TRUE(limit.ok()) << limit.error().message();
+    EXPECT_EQ(*limit, std::to_string(64ull << 20) + "\n");
+    auto procs = ReadCgroupProcs(dir);
+    ASSERT_TRUE(procs.ok());
+    EXPECT_NE(std::find(procs->begin(), procs->end(), init), procs->end());
+  }
+
+  auto usage = instance->Usage();
+  ASSERT_TRUE(usage.ok()) << usage.error().message();
+  EXPECT_GT(usage->pss_bytes, 0u);
+  EXPECT_GE(usage->pids, 1);
+  EXPECT_GT(usage->cpu_seconds, 0);
+
+  ASSERT_TRUE(instance->Destroy().ok());
+  EXPECT_TRUE(instance->Destroy().ok()) << "Destroy must be idempotent";
+  EXPECT_EQ(::kill(init, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+  EXPECT_FALSE(Exists(context_.workdir + "/containers/" + context_.run_id + "/life-1"));
+  EXPECT_FALSE(instance->Exec({"/bin/true"}).ok());
+  instance.reset();
+  backend.reset();
+  ExpectNothingLeft();
+}
+
+TEST_F(ContainerBackendTest, DestructorDestroys) {
+  auto backend = MakeBackend();
+  ASSERT_TRUE(backend);
+  pid_t init = 0;
+  {
+    auto created = backend->Create(Spec("dtor"));
+    ASSERT_TRUE(created.ok()) << created.error().message();
+    init = (*created)->host_pid();
+  }
+  EXPECT_EQ(::kill(init, 0), -1);
+  backend.reset();
+  ExpectNothingLeft();
+}
+
+TEST_F(ContainerBackendTest, ManyInstancesAtOnceAreSeparate) {
+  auto backend = MakeBackend();
+  ASSERT_TRUE(backend);
+  std::vector<std::unique_ptr<harness::Instance>> instances;
+  for (int i = 0; i < 3; ++i) {
+    auto created = backend->Create(Spec("many-" + std::to_string(i)));
+    ASSERT_TRUE(created.ok()) << created.error().message();
+    instances.push_back(std::move(created).value());
+  }
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(Exec(*instances[i], {"hostname"}), "many-" + std::to_string(i) + "\n");
+  // A name in use is refused, and the refusal leaves the live one alone.
+  auto duplicate = backend->Create(Spec("many-0"));
+  ASSERT_FALSE(duplicate.ok());
+  EXPECT_NE(duplicate.error().message().find("File exists"), std::string::npos)
+      << duplicate.error().message();
+  EXPECT_EQ(Exec(*instances[0], {"hostname"}), "many-0\n");
+  instances.clear();
+  backend.reset();
+  ExpectNothingLeft();
+}
+
+TEST_F(ContainerBackendTest, VolumesAreMountedReadOnlyWhenAsked) {
+  char tmpl[] = "/tmp/isobench-volume-XXXXXX";
+  std::string host_dir = ::mkdtemp(tmpl);
+  ASSERT_TRUE(harness::WriteWholeFile(host_dir + "/hello", "from host\n").ok());
+  auto backend = MakeBackend();
+  ASSERT_TRUE(backend);
+  InstanceSpec spec = Spec("volumes");
+  spec.volumes.push_back({host_dir, "/mnt/data/ro", true});
+  spec.volumes.push_back({host_dir, "/mnt/rw", false});
+  {
+    auto created = backend->Create(spec);
+    ASSERT_TRUE(created.ok()) << created.error().message();
+    auto& instance = **created;
+    EXPECT_EQ(Exec(instance, {"cat", "/mnt/data/ro/hello"}), "from host\n");
+    int code = 0;
+    Exec(instance, {"touch", "/mnt/data/ro/new"}, &code);
+    EXPECT_NE(code, 0);
+    Exec(instance, {"touch", "/mnt/rw/new"});
+    EXPECT_TRUE(Exists(host_dir + "/new"));
+  }
+  backend.reset();
+  ExpectNothingLeft();
+  (void)harness::RemoveTree(host_dir);
+}
+
+// ----------------------------------------------------------------------------------
+// Bad input: a clear error naming the culprit, and nothing left behind.
+
+class BadInputTest : public ContainerBackendTest {
+ protected:
+  void ExpectRefused(InstanceSpec spec, const std::string& needle) {
+    auto backend = MakeBackend();
+    ASSERT_TRUE(backend);
+    auto created = backend->Create(spec);
+    ASSERT_FALSE(created.ok()) << "expected an error mentioning `" << needle << "`";
+    EXPECT_NE(created.error().message().find(needle), std::string::npos)
+        << created.error().message();
+    backend.reset();
+    ExpectNothingLeft();
+  }
+};
+
+TEST_F(BadInputTest, VolumeHostPathMissing) {
+  InstanceSpec spec = Spec("bad-volume");
+  spec.volumes.push_back({"/nonexistent/isobench-volume", "/data", false});
+  ExpectRefused(spec, "stat `/nonexistent/isobench-volume`: No such file or directory");
+}
+
+TEST_F(BadInputTest, VolumeWithDotDot) {
+  InstanceSpec spec = Spec("bad-volume");
+  spec.volumes.push_back({"/tmp/../etc", "/data", false});
+  ExpectRefused(spec, "host path contains `..`");
+  spec.volumes = {{"/tmp", "/data/../../etc", false}};
+  ExpectRefused(spec, "guest path contains `..`");
+}
+
+TEST_F(BadInputTest, LimitTheKernelRefuses) {
+  InstanceSpec spec = Spec("bad-limit");
+  spec.cpu_quota = 0.00001;  // 1 us per 100 ms: below the kernel's 1 ms minimum
+  auto mounts = DetectCgroupMounts();
+  ASSERT_TRUE(mounts.ok());
+  if (ModeOf(*mounts) == CgroupMode::kV2) {
+    auto available = harness::ReadFile(mounts->unified + "/cgroup.controllers");
+    if (!available.ok() || available->find("cpu") == std::string::npos)
+      GTEST_SKIP() << "cgroup v2 cpu controller is absent";
+    ExpectRefused(spec, "cpu.max");
+  } else {
+    if (!mounts->controllers.count("cpu")) GTEST_SKIP() << "cgroup v1 cpu controller is absent";
+    ExpectRefused(spec, "cpu.cfs_quota_us <- 1`: Invalid argument");
+  }
+}
+
+TEST_F(BadInputTest, AbsentController) {
+  // The hybrid host's unified hierarchy has no memory controller (v1 holds it).
+  auto mounts = DetectCgroupMounts();
+  ASSERT_TRUE(mounts.ok());
+  if (mounts->unified.empty()) GTEST_SKIP() << "no cgroup2 mount";
+  auto available = harness::ReadFile(mounts->unified + "/cgroup.controllers");
+  ASSERT_TRUE(available.ok());
+  if (available->find("memory") != std::string::npos)
+    GTEST_SKIP() << "the cgroup2 hierarchy has a memory controller: nothing is absent";
+  context_.options["container.cgroup"] = "v2";
+  ExpectRefused(Spec("bad-controller"), "cgroup v2 controller `memory` is not available");
+}
+
+TEST_F(BadInputTest, ImageWithoutAgent) {
+  char tmpl[] = "/tmp/isobench-noagent-XXXXXX";
+  std::string rootfs = ::mkdtemp(tmpl);
+  for (const char* d : {"/proc", "/sys", "/dev", "/sbin"}) ::mkdir((rootfs + d).c_str(), 0755);
+  context_.image.rootfs = rootfs;
+  ExpectRefused(Spec("no-agent"), "has no executable agent at /sbin/isobench-agent");
+  (void)harness::RemoveTree(rootfs);
+}
+
+TEST_F(BadInputTest, AgentThatIsNotExecutableByTheKernel) {
+  // Passes the host-side check but fails in the child's execve(): the error names it
+  // and the partial instance (namespaces, cgroups, overlay) is torn down.
+  char tmpl[] = "/tmp/isobench-badagent-XXXXXX";
+  std::string rootfs = ::mkdtemp(tmpl);
+  for (const char* d : {"/proc", "/sys", "/dev", "/sbin"}) ::mkdir((rootfs + d).c_str(), 0755);
+  ASSERT_TRUE(harness::WriteWholeFile(rootfs + "/sbin/isobench-agent", "not an ELF\n", 0755).ok());
+  context_.image.rootfs = rootfs;
+  ExpectRefused(Spec("bad-agent"), "execve `/sbin/isobench-agent`: Exec format error");
+  (void)harness::RemoveTree(rootfs);
+}
+
+TEST_F(BadInputTest, AgentThatExitsBeforeReady) {
+  char tmpl[] = "/tmp/isobench-exitagent-XXXXXX";
+  std::string rootfs = ::mkdtemp(tmpl);
+  for (const char* d : {"/proc", "/sys", "/dev", "/sbin", "/bin"}) ::mkdir((rootfs + d).c_str(), 0755);
+  ASSERT_TRUE(harness::WriteWholeFile(rootfs + "/bin/busybox",
+                                      *harness::ReadFile("/bin/busybox"), 0755).ok());
+  ::symlink("busybox", (rootfs + "/bin/sh").c_str());
+  ASSERT_TRUE(harness::WriteWholeFile(rootfs + "/sbin/isobench-agent",
+                                      "#!/bin/sh\necho 'agent gave up' >&2\nexit 3\n", 0755).ok());
+  context_.image.rootfs = rootfs;
+  ExpectRefused(Spec("exit-agent"), "container init exited 3");
+  (void)harness::RemoveTree(rootfs);
+}
+
+TEST_F(BadInputTest, CapabilityTheHostLacks) {
+  auto host = HostBoundingSet();
+  ASSERT_TRUE(host.ok());
+  int missing = -1;
+  for (int cap = 0; cap <= LastCapability(); ++cap)
+    if (!(*host & (uint64_t{1} << cap))) missing = cap;
+  if (missing < 0) GTEST_SKIP() << "the host's bounding set has every capability";
+  InstanceSpec spec = Spec("bad-cap");
+  spec.profile.capabilities = {FormatCapabilities(uint64_t{1} << missing)};
+  ExpectRefused(spec, "not in the host's bounding set");
+}
+
+TEST_F(BadInputTest, UnknownNetworkAndBadName) {
+  InstanceSpec spec = Spec("bad-net");
+  spec.network = "bridge";
+  ExpectRefused(spec, "network `bridge` is not supported");
+  ExpectRefused(Spec("../escape"), "invalid instance name");
+}
+
+// ----------------------------------------------------------------------------------
+// Crash recovery.
+
+TEST_F(ContainerBackendTest, ReclaimStaleRemovesWhatACrashedRunLeft) {
+  // A "crashed" run: its instance and backend are leaked, its owner is a dead pid.
+  pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  std::string crashed_run = "20000101T000000-" + std::to_string(dead);
+  BackendContext crashed = context_;
+  crashed.run_id = crashed_run;
+  auto crashed_backend = MakeContainerBackend(crashed);
+  ASSERT_TRUE(crashed_backend.ok()) << crashed_backend.error().message();
+  auto created = (*crashed_backend)->Create(Spec("orphan"));
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  harness::Instance* orphan = created->release();
+  pid_t orphan_pid = orphan->host_pid();
+  (void)crashed_backend->release();
+  ASSERT_TRUE(harness::WriteWholeFile(context_.workdir + "/containers/" + crashed_run + "/owner",
+                                      std::to_string(dead) + " 1\n").ok());
+  ASSERT_FALSE(RunCgroupDirs(crashed_run).empty());
+
+  auto backend = MakeBackend();
+  ASSERT_TRUE(backend);
+  auto reclaimed = backend->ReclaimStale();
+  ASSERT_TRUE(reclaimed.ok()) << reclaimed.error().message();
+  EXPECT_GE(*reclaimed, 2);
+  EXPECT_EQ(RunCgroupDirs(crashed_run), std::vector<std::string>());
+  EXPECT_FALSE(Exists(context_.workdir + "/containers/" + crashed_run));
+  // The orphan's init was killed (it is our child, so reap the zombie).
+  int status = 0;
+  EXPECT_EQ(::waitpid(orphan_pid, &status, 0), orphan_pid);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  // A live run is never touched.
+  auto live = backend->Create(Spec("live"));
+  ASSERT_TRUE(live.ok()) << live.error().message();
+  auto again = backend->ReclaimStale();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Exec(**live, {"hostname"}), "live\n");
+}
+
+}  // namespace
+}  // namespace isobench::container
