@@ -54,7 +54,8 @@ std::string Readlink(const std::string& path) {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
-void Descendants(pid_t root, std::set<std::string>* out, std::set<std::string>* netns) {
+void Descendants(pid_t root, std::set<std::string>* out, std::set<std::string>* netns,
+                 std::set<std::string>* hypervisors) {
   std::map<pid_t, std::vector<pid_t>> children;
   std::map<pid_t, std::string> comm;
   for (const auto& n : ListDir("/proc")) {
@@ -71,6 +72,7 @@ void Descendants(pid_t root, std::set<std::string>* out, std::set<std::string>* 
     rest >> state >> ppid;
     children[ppid].push_back(pid);
     comm[pid] = stat->substr(stat->find('(') + 1, close - stat->find('(') - 1);
+    if (comm[pid].rfind("qemu-system", 0) == 0) hypervisors->insert(n + " " + comm[pid]);
     std::string ns = Readlink("/proc/" + n + "/ns/net");
     if (!ns.empty()) netns->insert(ns);
   }
@@ -112,7 +114,7 @@ HostState CaptureHostState(const std::string& workdir) {
   FindCgroupDirs("/sys/fs/cgroup", 0, &state.cgroup_dirs);
   for (const auto& n : ListDir("/run/netns")) state.netns.insert("/run/netns/" + n);
   for (const auto& n : ListDir("/sys/class/net")) state.links.insert(n);
-  Descendants(::getpid(), &state.descendants, &state.netns);
+  Descendants(::getpid(), &state.descendants, &state.netns, &state.hypervisors);
   for (const auto& n : ListDir("/proc/self/fd")) {
     std::string target = Readlink("/proc/self/fd/" + n);
     // The fd the listing itself uses is gone by now; skip dangling reads.
@@ -130,6 +132,7 @@ std::vector<std::string> DiffHostState(const HostState& before, const HostState&
   DiffSet("netns", before.netns, after.netns, &out);
   DiffSet("link", before.links, after.links, &out);
   DiffSet("process", before.descendants, after.descendants, &out);
+  DiffSet("hypervisor", before.hypervisors, after.hypervisors, &out);
   DiffSet("fd", before.fds, after.fds, &out);
   DiffSet("file", before.workdir_entries, after.workdir_entries, &out);
   return out;

@@ -4,6 +4,7 @@
 //   isobench backends                 which backends are usable here, and why not
 //   isobench run [--quick]            default suite on every usable backend + report
 //   isobench cleanup                  remove what a crashed run left behind
+//   isobench soak --cycles 1000       create/destroy cycles; fail on any leak
 //   isobench image                    build (or reuse) the guest image
 //   isobench report --out DIR F.json  render result files
 //   isobench compare BASE.json NEW.json   regression gate (exit 3 on a regression)
@@ -25,6 +26,7 @@
 #include "harness/interrupt.h"
 #include "harness/log.h"
 #include "harness/session.h"
+#include "harness/soak.h"
 
 namespace isobench::harness {
 namespace {
@@ -46,6 +48,8 @@ SessionOptions MakeSessionOptions(const GlobalFlags& flags, const std::string& b
   if (!flags.vm_accel.empty()) options.backend_options["vm.accel"] = flags.vm_accel;
   return options;
 }
+
+bool IsSlow(const std::string& backend) { return backend == "vm"; }
 
 std::string SelfDir() {
   char buf[4096];
@@ -170,6 +174,39 @@ int CmdCompare(const std::string& base_path, const std::string& new_path,
   return regressions > 0 ? 3 : 0;
 }
 
+int CmdSoak(const GlobalFlags& flags, const std::string& backends, int cycles) {
+  InstallInterruptHandlers();
+  auto session = OpenSession(MakeSessionOptions(flags, backends), BuiltinBackends());
+  if (!session.ok()) return Fail(session.error());
+  bool clean = true;
+  bool tty = ::isatty(STDERR_FILENO);
+  for (auto& backend : session->backends) {
+    SoakOptions options;
+    options.cycles = cycles;
+    if (IsSlow(backend->name())) options.warmup_cycles = 1;
+    options.progress = [&](int done, int total) {
+      // Progress on a terminal only; CI logs get the summary.
+      if (tty && (done % 10 == 0 || done == total))
+        std::cerr << "\r" << backend->name() << ": " << done << "/" << total << " cycles" << std::flush;
+    };
+    auto report = RunSoak(*backend, flags.workdir, options);
+    if (tty) std::cerr << "\n";
+    if (!report.ok()) return Fail(std::move(report).error().Context("soak of " + backend->name()));
+    std::cout << backend->name() << ": " << report->cycles_done << " cycles in " << report->seconds
+              << " s, " << report->failures << " failed, " << report->leaks.size()
+              << " leaks, harness RSS " << report->rss_start_bytes / 1024 << " -> "
+              << report->rss_end_bytes / 1024 << " KiB (growth " << report->rss_growth_bytes / 1024
+              << " KiB, bound " << options.rss_bound_bytes / 1024 << " KiB)\n";
+    for (const auto& leak : report->leaks) std::cout << "  leak: " << leak << "\n";
+    if (report->failures) std::cout << "  first failure: " << report->first_failure << "\n";
+    if (report->failures || !report->leaks.empty() ||
+        report->rss_growth_bytes > static_cast<int64_t>(options.rss_bound_bytes) ||
+        report->interrupted)
+      clean = false;
+  }
+  return clean ? 0 : 1;
+}
+
 struct RunFlags {
   std::string backends = "all";
   std::string out;
@@ -273,6 +310,14 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
 
+  std::string soak_backends = "all";
+  int soak_cycles = 1000;
+  auto* soak = app.add_subcommand(
+      "soak", "Create/destroy instances many times; fail on any leak or RSS growth");
+  soak->add_option("--backends", soak_backends, "Comma-separated backends, or all");
+  soak->add_option("--cycles", soak_cycles, "Create/destroy cycles per backend")
+      ->check(CLI::Range(1, 10000000));
+
   std::string compare_base, compare_new, compare_thresholds;
   auto* compare = app.add_subcommand(
       "compare", "Regression gate: compare two result files; exit 3 if anything regressed");
@@ -301,6 +346,7 @@ int main(int argc, char** argv) {
   if (image->parsed()) return CmdImage(flags);
   if (cleanup->parsed()) return CmdCleanup(flags);
   if (run_cmd->parsed()) return CmdRun(flags, run);
+  if (soak->parsed()) return CmdSoak(flags, soak_backends, soak_cycles);
   if (report->parsed()) return RunReport(report_out, report_inputs);
   return 2;
 }
