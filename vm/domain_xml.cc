@@ -57,9 +57,8 @@ std::optional<std::string> Attribute(std::string_view xml, std::string_view name
 }  // namespace
 
 std::optional<InstanceMetadata> ParseMetadataElement(std::string_view xml) {
-  // libvirt returns the element under whatever prefix it was stored with; the namespace
-  // URI is what identifies it.
-  if (xml.find(kMetadataNamespace) == std::string_view::npos) return std::nullopt;
+  // virDomainGetMetadata selects the element by namespace URI and returns it without
+  // prefix or xmlns (`<instance run="..." name="..."/>`), so only the attributes matter.
   auto run = Attribute(xml, "run");
   auto name = Attribute(xml, "name");
   if (!run || run->empty()) return std::nullopt;
@@ -68,7 +67,6 @@ std::optional<InstanceMetadata> ParseMetadataElement(std::string_view xml) {
 
 Result<std::string> BuildDomainXml(const GuestConfig& guest) {
   ISO_RETURN_IF_ERROR(ValidateGuestConfig(guest).Context("domain XML"));
-  const bool microvm = guest.machine == MachineType::kMicrovm;
   std::ostringstream x;
   x << "<domain type='" << (guest.accelerator == Accelerator::kKvm ? "kvm" : "qemu") << "'>\n";
   x << "  <name>" << XmlEscape(guest.name) << "</name>\n";
@@ -119,7 +117,7 @@ Result<std::string> BuildDomainXml(const GuestConfig& guest) {
     if (d.read_only) x << "      <readonly/>\n";
     x << "    </disk>\n";
   }
-  if (!microvm) x << "    <controller type='usb' model='none'/>\n";
+  x << "    <controller type='usb' model='none'/>\n";
   if (guest.network) {
     const NetworkConfig& n = *guest.network;
     x << "    <interface type='" << n.type << "'>\n";

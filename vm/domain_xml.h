@@ -33,8 +33,9 @@ harness::Result<std::string> BuildDomainXml(const GuestConfig& guest);
 // The <isobench:instance .../> element alone (what virDomainSetMetadata would take).
 std::string BuildMetadataElement(std::string_view run_id, std::string_view instance_name);
 
-// What the metadata element read back from a domain says (virDomainGetMetadata returns
-// the element with the namespace re-declared; attribute order and quoting vary).
+// What the metadata element read back from a domain says. virDomainGetMetadata, asked
+// for kMetadataNamespace, returns it as `<instance run="..." name="..."/>` (no prefix,
+// libvirt's own quoting); nullopt when it carries no run id.
 struct InstanceMetadata {
   std::string run_id;
   std::string instance_name;

@@ -30,6 +30,10 @@ Result<MachineType> ParseMachineType(std::string_view text) {
 }
 
 std::string DefaultKernelCmdline(std::string_view extra) {
+  // earlyprintk=ttyS0: the real-mode setup code already writes to ttyS0 ("Probing
+  // EDD", arch/x86/boot/early_serial_console.c), so first_console_byte marks "firmware
+  // done, kernel setup running", and the early console prints the "Linux version" banner
+  // right after decompression instead of when the 8250 driver registers much later.
   // loglevel=6: the banner is printk(KERN_NOTICE) (init/main.c), printed only when the
   // console loglevel is above 5; `quiet` (4) would hide it. KERN_INFO stays off the
   // slow emulated UART.
@@ -39,8 +43,8 @@ std::string DefaultKernelCmdline(std::string_view extra) {
   // i8042.*: no PS/2 controller probing; libvirt always adds one on pc/q35 and probing it
   // under TCG costs boot time that is not part of what isobench measures.
   std::string cmdline =
-      "console=ttyS0 isobench.channel=/dev/ttyS1 loglevel=6 panic=-1 reboot=t "
-      "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
+      "console=ttyS0 earlyprintk=ttyS0 isobench.channel=/dev/ttyS1 loglevel=6 panic=-1 "
+      "reboot=t i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
   if (!extra.empty()) {
     cmdline += ' ';
     cmdline += extra;

@@ -78,10 +78,10 @@ struct GuestConfig {
   std::string emulator;  // empty: libvirt's default for the arch / "qemu-system-x86_64"
 };
 
-// The guest kernel command line every isobench VM boots with: kernel console on ttyS0,
-// the agent channel on ttyS1, loglevel high enough that the "Linux version" banner
-// (KERN_NOTICE) reaches the console for the "kernel" phase, and a panic turns into an
-// immediate reboot that the domain's <on_reboot>destroy ends.
+// The guest kernel command line every isobench VM boots with: kernel console (and the
+// early console) on ttyS0, the agent channel on ttyS1, loglevel high enough that the
+// "Linux version" banner (KERN_NOTICE) reaches the console for the "kernel" phase, and a
+// panic turns into an immediate reboot that the domain's <on_reboot>destroy ends.
 std::string DefaultKernelCmdline(std::string_view extra = {});
 
 // Checks what every launcher relies on: name, sizes, absolute paths, sun_path length

@@ -1,0 +1,490 @@
+#include "vm/vm_backend.h"
+
+#include <fcntl.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "harness/fd.h"
+#include "harness/log.h"
+#include "harness/proc_stats.h"
+#include "vm/accelerator.h"
+#include "vm/connection.h"
+#include "vm/domain.h"
+#include "vm/domain_xml.h"
+#include "vm/guest_files.h"
+#include "vm/guest_session.h"
+#include "vm/qemu_process.h"
+#include "vm/unix_socket.h"
+#include "vm/vm_options.h"
+
+namespace isobench::vm {
+
+using harness::BackendContext;
+using harness::Clock;
+using harness::Error;
+using harness::Instance;
+using harness::InstanceSpec;
+using harness::Result;
+
+namespace {
+
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
+constexpr const char* kProbeInstanceName = "kvm-probe";
+
+// Logs each distinct message once per process ("say so once in the log").
+void LogOnce(const std::string& message) {
+  static std::mutex mu;
+  static std::set<std::string> logged;
+  std::lock_guard<std::mutex> lock(mu);
+  if (logged.insert(message).second) ISO_LOG(kInfo) << message;
+}
+
+// State shared by a backend and every instance it created (instances may outlive it).
+struct Shared {
+  BackendContext context;
+  VmOptions options;
+
+  std::mutex mu;
+  std::shared_ptr<LibvirtConnection> conn;
+  std::optional<AcceleratorChoice> accel;
+  std::set<std::string> live_names;
+
+  std::string RunSocketDir() const { return options.socket_dir + "/" + context.run_id; }
+  std::string RunDiskDir() const { return context.workdir + "/vm/" + context.run_id; }
+
+  Result<std::shared_ptr<LibvirtConnection>> Connection() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (conn && conn->IsAlive()) return conn;
+    ISO_ASSIGN_OR_RETURN(LibvirtConnection opened, LibvirtConnection::Open(options.uri));
+    conn = std::make_shared<LibvirtConnection>(std::move(opened));
+    return conn;
+  }
+
+  bool Reserve(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu);
+    return live_names.insert(name).second;
+  }
+  void Unreserve(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu);
+    live_names.erase(name);
+  }
+};
+
+class VmInstance final : public Instance {
+ public:
+  VmInstance(std::shared_ptr<Shared> shared, std::string name, uint64_t guest_memory)
+      : shared_(std::move(shared)), name_(std::move(name)), guest_memory_(guest_memory) {}
+  ~VmInstance() override {
+    auto r = Destroy();
+    if (!r.ok()) ISO_LOG(kWarning) << "vm " << name_ << ": " << r.error().message();
+  }
+
+  const std::string& name() const override { return name_; }
+  const harness::StartupTiming& startup() const override { return timing_; }
+  pid_t host_pid() const override { return qemu_pid_; }
+
+  Result<nlohmann::json> Call(nlohmann::json request,
+                              std::chrono::milliseconds timeout) override {
+    if (!session_) return Error("vm " + name_ + ": not running", ENOTCONN);
+    return session_->Call(std::move(request), timeout).Context("vm " + name_);
+  }
+
+  Result<harness::ResourceUsage> Usage() override {
+    if (qemu_pid_ <= 0) return Error("vm " + name_ + ": qemu process unknown", ESRCH);
+    harness::ResourceUsage usage;
+    ISO_ASSIGN_OR_RETURN(usage.pss_bytes, harness::ProcessPssBytes(qemu_pid_));
+    ISO_ASSIGN_OR_RETURN(usage.cpu_seconds, harness::ProcessCpuSeconds(qemu_pid_));
+    usage.guest_memory_bytes = guest_memory_;
+    usage.pids = 1;  // one host process: qemu (its threads are not separate instances)
+    return usage;
+  }
+
+  Result<void> Destroy() override;
+
+  // Launch steps; each leaves the instance in a state Destroy() can undo.
+  Result<void> Launch(const InstanceSpec& spec, Clock::time_point start,
+                      std::optional<Accelerator> force_accel);
+
+ private:
+  std::shared_ptr<Shared> shared_;
+  std::string name_;
+  uint64_t guest_memory_ = 0;
+  std::string domain_name_;
+  bool reserved_ = false;
+  bool owns_files_ = false;
+  std::string console_socket_, channel_socket_, disk_path_;
+
+  std::shared_ptr<LibvirtConnection> conn_;
+  Domain domain_;
+  std::unique_ptr<GuestSession> session_;
+  pid_t qemu_pid_ = 0;
+  harness::StartupTiming timing_;
+
+  std::mutex destroy_mu_;
+  bool destroyed_ = false;
+};
+
+Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point start,
+                                std::optional<Accelerator> force_accel) {
+  const VmOptions& o = shared_->options;
+  const BackendContext& c = shared_->context;
+  ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
+  if (!spec.volumes.empty())
+    return Error("vm: volumes are not supported (no shared file system in the guest yet)",
+                 EOPNOTSUPP);
+  std::optional<NetworkConfig> network;
+  if (spec.network != "none" && !spec.network.empty()) {
+    // "user", "network:<libvirt network>", "bridge:<host bridge>".
+    NetworkConfig n;
+    size_t colon = spec.network.find(':');
+    n.type = spec.network.substr(0, colon);
+    n.source = colon == std::string::npos ? "" : spec.network.substr(colon + 1);
+    if (n.type == "network" && n.source.empty()) n.source = "default";
+    if (n.type != "user" && n.type != "network" && n.type != "bridge")
+      return Error("vm: network `" + spec.network +
+                       "` not supported (none, user, network:<name>, bridge:<name>)",
+                   EINVAL);
+    network = n;
+  }
+  // Everything the guest needs is checked before anything is created.
+  ISO_RETURN_IF_ERROR(CheckGuestImage(c.image));
+
+  ISO_ASSIGN_OR_RETURN(conn_, shared_->Connection());
+  Accelerator accel;
+  if (force_accel) {
+    accel = *force_accel;
+  } else {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    accel = shared_->accel ? shared_->accel->accelerator : Accelerator::kTcg;
+  }
+
+  domain_name_ = DomainName(c.run_id, spec.name);
+  if (!shared_->Reserve(domain_name_))
+    return Error("vm: instance `" + spec.name + "` already exists in run " + c.run_id, EEXIST);
+  reserved_ = true;
+  {
+    auto existing = Domain::Lookup(*conn_, domain_name_);
+    if (existing.ok()) {
+      virDomainFree(existing->Release());  // not ours to stop
+      return Error("vm: libvirt domain `" + domain_name_ + "` already exists at " + o.uri +
+                       " (another harness with the same run id, or a leftover: isobench "
+                       "reclaims leftovers of finished runs at start-up)",
+                   EEXIST);
+    }
+    if (existing.error().errno_value() != ENOENT) return std::move(existing).error();
+  }
+
+  GuestConfig guest;
+  guest.name = domain_name_;
+  guest.accelerator = accel;
+  guest.machine = o.machine;
+  guest.vcpus = spec.vcpus;
+  guest.memory_bytes = spec.memory_bytes;
+  if (!o.pin.empty())
+    for (int i = 0; i < spec.vcpus; ++i) guest.vcpu_pins.push_back(o.pin[i % o.pin.size()]);
+  guest.hugepages = o.hugepages;
+  if (spec.profile.cpu_limit) guest.cpu_quota = spec.cpu_quota;
+  guest.kernel = c.image.kernel;
+  guest.initrd = c.image.initramfs;
+  // The agent sets the guest's hostname from this, as the container runtime does from
+  // InstanceSpec::hostname (empty: the instance name). Names are [A-Za-z0-9_.-] only.
+  std::string hostname = spec.hostname.empty() ? spec.name : spec.hostname;
+  if (hostname.size() > 64 ||
+      hostname.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                 "-._") != std::string::npos)
+    return Error("vm: hostname `" + hostname + "` must be 1..64 of [A-Za-z0-9._-]", EINVAL);
+  std::string extra = "isobench.hostname=" + hostname;
+  if (!o.cmdline_extra.empty()) extra += " " + o.cmdline_extra;
+  guest.cmdline = DefaultKernelCmdline(extra);
+  guest.network = network;
+  guest.console_socket = shared_->RunSocketDir() + "/" + spec.name + ".con";
+  guest.channel_socket = shared_->RunSocketDir() + "/" + spec.name + ".ch";
+  guest.run_id = c.run_id;
+  guest.instance_name = spec.name;
+  guest.emulator = o.emulator;
+  if (spec.disk_bytes > 0) {
+    DiskConfig disk;
+    disk.path = shared_->RunDiskDir() + "/" + spec.name + ".img";
+    disk.cache = o.disk_cache;
+    disk.io = o.disk_io;
+    guest.disk = disk;
+  }
+  ISO_ASSIGN_OR_RETURN(std::string xml, BuildDomainXml(guest));
+
+  // From here on the files are ours: no domain of this name exists, so any socket at
+  // these paths is a leftover.
+  owns_files_ = true;
+  console_socket_ = guest.console_socket;
+  channel_socket_ = guest.channel_socket;
+  ISO_RETURN_IF_ERROR(harness::MakeDirs(shared_->RunSocketDir(), 0755));
+  ISO_RETURN_IF_ERROR(RemoveFileIfExists(console_socket_));
+  ISO_RETURN_IF_ERROR(RemoveFileIfExists(channel_socket_));
+  if (guest.disk) {
+    disk_path_ = guest.disk->path;
+    ISO_RETURN_IF_ERROR(harness::MakeDirs(shared_->RunDiskDir(), 0755));
+    ISO_ASSIGN_OR_RETURN(harness::Fd fd,
+                         harness::Open(disk_path_, O_RDWR | O_CREAT | O_TRUNC, 0644));
+    if (::ftruncate(fd.get(), static_cast<off_t>(spec.disk_bytes)) < 0)
+      return Error::Errno("ftruncate", disk_path_);
+  }
+
+  ISO_ASSIGN_OR_RETURN(domain_, Domain::CreateTransient(*conn_, xml));
+  auto created_at = Clock::now();
+
+  auto pid = FindQemuPid(domain_name_);
+  if (pid.ok()) qemu_pid_ = *pid;
+  else ISO_LOG(kDebug) << "vm " << name_ << ": " << pid.error().message();
+
+  auto deadline = start + o.ready_timeout;
+  ISO_ASSIGN_OR_RETURN(session_,
+                       GuestSession::Connect(console_socket_, channel_socket_,
+                                             std::min(deadline, Clock::now() + kConnectTimeout)));
+  auto ready = session_->WaitReady(deadline, [this]() -> Result<void> {
+    if (session_->console().closed() || !domain_.IsActive())
+      return Error("domain `" + domain_name_ + "` stopped before its agent was ready", ECHILD);
+    return {};
+  });
+  if (!ready.ok()) {
+    Error error = std::move(ready).error();
+    if (error.errno_value() == ETIMEDOUT)
+      error = Error("agent not ready after " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                           o.ready_timeout)
+                                           .count()) +
+                        " s (vm.ready_timeout_s); " + error.message(),
+                    ETIMEDOUT);
+    return error;
+  }
+  timing_ = session_->Timing(start, {{"domain_created", harness::SecondsBetween(start, created_at)}});
+  if (qemu_pid_ > 0) {
+    auto cpu = harness::ProcessCpuSeconds(qemu_pid_);
+    if (cpu.ok()) timing_.host_cpu_seconds = *cpu;
+  }
+  return {};
+}
+
+Result<void> VmInstance::Destroy() {
+  std::lock_guard<std::mutex> lock(destroy_mu_);
+  if (destroyed_) return {};
+  Result<void> result;
+  if (domain_.valid()) {
+    auto graceful = shared_->options.shutdown_timeout;
+    if (session_ && graceful.count() > 0 && domain_.IsActive()) {
+      // The agent syncs and calls reboot(RB_POWER_OFF); with <acpi/> qemu then exits and
+      // <on_poweroff>destroy</on_poweroff> ends the domain.
+      auto asked = session_->RequestShutdown(std::min<std::chrono::milliseconds>(
+          graceful, std::chrono::seconds(2)));
+      if (asked.ok()) {
+        if (!domain_.WaitInactive(graceful))
+          ISO_LOG(kDebug) << "vm " << name_ << ": no power-off within "
+                          << graceful.count() << " ms; destroying";
+      } else {
+        ISO_LOG(kDebug) << "vm " << name_ << ": shutdown request: " << asked.error().message();
+      }
+    }
+    auto r = domain_.Destroy();
+    if (!r.ok()) result = std::move(r).Context("vm " + name_);
+  }
+  if (session_) session_->Close();
+  if (qemu_pid_ > 0 && result.ok()) {
+    // virDomainDestroy returns after qemu was reaped by libvirtd; a short grace for the
+    // asynchronous power-off path.
+    auto until = Clock::now() + std::chrono::seconds(5);
+    while (ProcessAlive(qemu_pid_) && IsQemuOf(qemu_pid_, domain_name_) && Clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (ProcessAlive(qemu_pid_) && IsQemuOf(qemu_pid_, domain_name_))
+      result = Error("vm " + name_ + ": qemu pid " + std::to_string(qemu_pid_) +
+                         " still runs after the domain was destroyed",
+                     EBUSY);
+  }
+  if (owns_files_ && result.ok()) {
+    for (const std::string* path : {&console_socket_, &channel_socket_, &disk_path_}) {
+      if (path->empty()) continue;
+      auto r = RemoveFileIfExists(*path);
+      if (!r.ok() && result.ok()) result = std::move(r);
+    }
+    RemoveDirIfEmpty(shared_->RunSocketDir());
+    if (!disk_path_.empty()) {
+      RemoveDirIfEmpty(shared_->RunDiskDir());
+      RemoveDirIfEmpty(shared_->context.workdir + "/vm");
+    }
+  }
+  if (!result.ok()) return result;
+  if (reserved_) shared_->Unreserve(domain_name_);
+  reserved_ = false;
+  session_.reset();
+  destroyed_ = true;
+  return {};
+}
+
+Result<std::unique_ptr<VmInstance>> LaunchInstance(const std::shared_ptr<Shared>& shared,
+                                                   const InstanceSpec& spec,
+                                                   Clock::time_point start,
+                                                   std::optional<Accelerator> force_accel) {
+  auto instance = std::make_unique<VmInstance>(shared, spec.name, spec.memory_bytes);
+  auto launched = instance->Launch(spec, start, force_accel);
+  if (!launched.ok()) {
+    Error error = std::move(launched).error();
+    error.Context("vm `" + spec.name + "`");
+    auto cleaned = instance->Destroy();
+    if (!cleaned.ok())
+      error = Error(error.message() + " (and cleaning up failed: " + cleaned.error().message() +
+                        ")",
+                    error.errno_value());
+    return error;
+  }
+  return instance;
+}
+
+class VmBackend final : public harness::Backend {
+ public:
+  explicit VmBackend(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+
+  std::string name() const override { return "vm"; }
+
+  harness::Availability Probe() override {
+    auto conn = shared_->Connection();
+    if (!conn.ok()) return {false, conn.error().message()};
+    if (auto r = CheckGuestImage(shared_->context.image); !r.ok())
+      return {false, r.error().message()};
+    auto accel = Accel();
+    if (!accel.ok()) return {false, accel.error().message()};
+    return {true, accel->reason};
+  }
+
+  std::map<std::string, std::string> Describe() override {
+    std::map<std::string, std::string> facts;
+    facts["vm.uri"] = shared_->options.uri;
+    facts["vm.machine"] = std::string(MachineTypeName(shared_->options.machine));
+    if (auto accel = Accel(); accel.ok()) {
+      facts["vm.accelerator"] = std::string(AcceleratorName(accel->accelerator));
+      facts["vm.accelerator_reason"] = accel->reason;
+    } else {
+      facts["vm.accelerator"] = "unknown";
+      facts["vm.accelerator_reason"] = accel.error().message();
+    }
+    if (auto conn = shared_->Connection(); conn.ok()) {
+      if (auto v = (*conn)->LibvirtVersion(); v.ok()) facts["vm.libvirt_version"] = *v;
+      if (auto v = (*conn)->HypervisorVersion(); v.ok()) facts["vm.qemu_version"] = *v;
+      if (auto v = (*conn)->DriverType(); v.ok()) facts["vm.driver"] = *v;
+    }
+    facts["vm.guest_kernel_release"] = shared_->context.image.kernel_release;
+    struct utsname u;
+    if (::uname(&u) == 0) facts["vm.host_kernel_release"] = u.release;
+    facts["vm.kernel_cmdline"] = DefaultKernelCmdline(shared_->options.cmdline_extra);
+    return facts;
+  }
+
+  Result<std::unique_ptr<Instance>> Create(const InstanceSpec& spec) override {
+    auto start = Clock::now();
+    ISO_ASSIGN_OR_RETURN(AcceleratorChoice accel, Accel());
+    ISO_ASSIGN_OR_RETURN(auto instance,
+                         LaunchInstance(shared_, spec, start, accel.accelerator));
+    return std::unique_ptr<Instance>(std::move(instance));
+  }
+
+  Result<int> ReclaimStale() override;
+
+ private:
+  Result<AcceleratorChoice> Accel();
+
+  std::shared_ptr<Shared> shared_;
+  std::mutex accel_mu_;  // one detection at a time (it may boot a probe guest)
+};
+
+Result<AcceleratorChoice> VmBackend::Accel() {
+  std::lock_guard<std::mutex> detect(accel_mu_);
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    if (shared_->accel) return *shared_->accel;
+  }
+  auto probe = [this](std::chrono::milliseconds timeout) -> Result<double> {
+    InstanceSpec spec;
+    spec.name = kProbeInstanceName;
+    spec.memory_bytes = 256ull << 20;
+    auto shared = std::make_shared<Shared>();
+    shared->context = shared_->context;
+    shared->options = shared_->options;
+    shared->options.ready_timeout = timeout;
+    shared->options.shutdown_timeout = std::chrono::milliseconds(0);
+    ISO_ASSIGN_OR_RETURN(shared->conn, shared_->Connection());
+    auto instance = LaunchInstance(shared, spec, Clock::now(), Accelerator::kKvm);
+    if (!instance.ok()) {
+      // The first line says why; the console tail would drown the log.
+      std::string message = instance.error().message();
+      return Error(message.substr(0, message.find('\n')), instance.error().errno_value());
+    }
+    double ready = (*instance)->startup().ready_seconds;
+    ISO_RETURN_IF_ERROR((*instance)->Destroy());
+    return ready;
+  };
+  ISO_ASSIGN_OR_RETURN(AcceleratorChoice choice,
+                       ChooseAccelerator(shared_->options.accel, ReadKvmFacts(), probe,
+                                         shared_->options.kvm_probe_timeout));
+  LogOnce("vm: accelerator " + choice.reason);
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  shared_->accel = choice;
+  return choice;
+}
+
+Result<int> VmBackend::ReclaimStale() {
+  ISO_ASSIGN_OR_RETURN(auto conn, shared_->Connection());
+  const std::string& run_id = shared_->context.run_id;
+  int reclaimed = 0;
+  ISO_ASSIGN_OR_RETURN(std::vector<std::string> names, conn->ListAllDomainNames());
+  Result<void> first_error;
+  for (const std::string& name : names) {
+    if (name.rfind(kDomainNamePrefix, 0) != 0) continue;
+    auto domain = Domain::Lookup(*conn, name);
+    if (!domain.ok()) continue;  // went away meanwhile
+    auto metadata = domain->Metadata();
+    if (!metadata.ok() || !metadata->has_value() || (*metadata)->run_id == run_id ||
+        RunOwnerAlive((*metadata)->run_id)) {
+      virDomainFree(domain->Release());  // not ours, or still in use: leave it running
+      continue;
+    }
+    ISO_LOG(kInfo) << "vm: reclaiming domain " << name << " of finished run "
+                   << (*metadata)->run_id;
+    auto destroyed = domain->Destroy();
+    if (destroyed.ok()) {
+      ++reclaimed;
+    } else {
+      virDomainFree(domain->Release());
+      if (first_error.ok()) first_error = std::move(destroyed).error();
+    }
+  }
+  // Socket and disk directories are named by run id; remove those of finished runs.
+  for (const std::string& root :
+       {shared_->options.socket_dir, shared_->context.workdir + "/vm"}) {
+    auto removed = RemoveStaleRunDirs(root, run_id);
+    if (removed.ok()) {
+      reclaimed += *removed;
+    } else if (first_error.ok()) {
+      first_error = std::move(removed).error();
+    }
+  }
+  if (!first_error.ok()) return std::move(first_error).error();
+  return reclaimed;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<harness::Backend>> MakeVmBackend(const BackendContext& context) {
+  ISO_ASSIGN_OR_RETURN(VmOptions options, ParseVmOptions(context.options));
+  if (context.run_id.empty()) return Error("vm: the backend context has no run id", EINVAL);
+  auto shared = std::make_shared<Shared>();
+  shared->context = context;
+  shared->options = std::move(options);
+  return std::unique_ptr<harness::Backend>(new VmBackend(std::move(shared)));
+}
+
+void RegisterVmBackend(harness::BackendRegistry& registry) {
+  registry.Register("vm", "KVM (or TCG) virtual machines through libvirt", MakeVmBackend);
+}
+
+}  // namespace isobench::vm

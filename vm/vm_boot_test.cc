@@ -1,0 +1,254 @@
+// Real boots through qemu:///system. Under TCG one boot costs ~6-9 s here, so the suite
+// boots ONE guest in SetUpTestSuite and runs every check against it; the last test
+// destroys it and checks that nothing is left. Skipped (with the reason) when libvirtd
+// does not answer or there is no guest kernel.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <memory>
+
+#include "harness/backend.h"
+#include "harness/log.h"
+#include "vm/connection.h"
+#include "vm/domain.h"
+#include "vm/domain_xml.h"
+#include "vm/qemu_process.h"
+#include "vm/vm_backend.h"
+#include "vm/vm_test_support.h"
+
+namespace isobench::vm {
+namespace {
+
+using harness::BackendContext;
+using harness::InstanceSpec;
+
+constexpr const char* kUri = "qemu:///system";
+
+class VmBootTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (auto why = testing::LibvirtUnreachable(kUri)) {
+      skip_reason_ = new std::string(*why);
+      return;
+    }
+    // virtio_pci + virtio_blk: Debian builds them as modules; the guest gets a disk.
+    auto image = testing::BuildTestImage({"virtio_pci", "virtio_blk"});
+    if (!image.ok()) {
+      skip_reason_ = new std::string("no VM image: " + image.error().message());
+      return;
+    }
+    context_ = new BackendContext();
+    context_->workdir = testing::kTestWorkdir;
+    context_->image = *image;
+    context_->run_id = harness::NewRunId();
+    context_->options["vm.uri"] = kUri;
+    auto backend = MakeVmBackend(*context_);
+    ASSERT_TRUE(backend.ok()) << backend.error().message();
+    backend_ = backend->release();
+    InstanceSpec spec;
+    spec.name = "boot";
+    spec.memory_bytes = 256ull << 20;
+    spec.disk_bytes = 64ull << 20;
+    auto instance = backend_->Create(spec);
+    if (!instance.ok()) {
+      create_error_ = new std::string(instance.error().message());
+      return;
+    }
+    instance_ = instance->release();
+    qemu_pid_ = instance_->host_pid();
+  }
+
+  static void TearDownTestSuite() {
+    delete instance_;
+    instance_ = nullptr;
+    delete backend_;
+    backend_ = nullptr;
+    delete context_;
+    context_ = nullptr;
+    delete skip_reason_;
+    skip_reason_ = nullptr;
+    delete create_error_;
+    create_error_ = nullptr;
+  }
+
+  void SetUp() override {
+    if (skip_reason_) GTEST_SKIP() << *skip_reason_;
+    ASSERT_EQ(create_error_, nullptr) << *create_error_;
+  }
+
+  static std::string DomainPrefix() { return std::string(kDomainNamePrefix) + context_->run_id; }
+
+  static inline BackendContext* context_ = nullptr;
+  static inline harness::Backend* backend_ = nullptr;
+  static inline harness::Instance* instance_ = nullptr;
+  static inline pid_t qemu_pid_ = 0;
+  static inline std::string* skip_reason_ = nullptr;
+  static inline std::string* create_error_ = nullptr;
+};
+
+TEST_F(VmBootTest, DescribeNamesAcceleratorAndVersions) {
+  auto facts = backend_->Describe();
+  ASSERT_TRUE(facts.count("vm.accelerator"));
+  EXPECT_TRUE(facts["vm.accelerator"] == "kvm" || facts["vm.accelerator"] == "tcg");
+  EXPECT_FALSE(facts["vm.accelerator_reason"].empty());
+  EXPECT_FALSE(facts["vm.libvirt_version"].empty());
+  EXPECT_FALSE(facts["vm.qemu_version"].empty());
+  EXPECT_EQ(facts["vm.guest_kernel_release"], context_->image.kernel_release);
+  auto availability = backend_->Probe();
+  EXPECT_TRUE(availability.usable) << availability.reason;
+}
+
+TEST_F(VmBootTest, ReadyWithOrderedPhases) {
+  const auto& timing = instance_->startup();
+  EXPECT_GT(timing.ready_seconds, 0);
+  std::vector<std::string> names;
+  double last = 0;
+  for (const auto& p : timing.phases) {
+    names.push_back(p.name);
+    EXPECT_GE(p.seconds, last) << p.name;
+    last = p.seconds;
+  }
+  std::vector<std::string> expected = {"domain_created", "first_console_byte", "kernel", "init",
+                                       "ready"};
+  EXPECT_EQ(names, expected);
+  EXPECT_DOUBLE_EQ(timing.phases.back().seconds, timing.ready_seconds);
+  EXPECT_GT(timing.host_cpu_seconds, 0);
+  EXPECT_GT(qemu_pid_, 0);
+  EXPECT_TRUE(ProcessAlive(qemu_pid_));
+  std::string line;
+  for (const auto& p : timing.phases) line += " " + p.name + "=" + std::to_string(p.seconds);
+  std::cout << "[ phases   ]" << line << " qemu_cpu=" << timing.host_cpu_seconds << "\n";
+}
+
+TEST_F(VmBootTest, ExecUnameReportsGuestKernel) {
+  auto result = instance_->Exec({"/bin/uname", "-r"}, std::chrono::seconds(30));
+  ASSERT_TRUE(result.ok()) << result.error().message();
+  EXPECT_EQ(result->exit_code, 0) << result->stderr_text;
+  EXPECT_EQ(result->stdout_text, context_->image.kernel_release + "\n");
+}
+
+TEST_F(VmBootTest, ScratchDiskIsAVirtioBlockDevice) {
+  auto size = instance_->Exec({"/bin/cat", "/sys/block/vda/size"});
+  ASSERT_TRUE(size.ok()) << size.error().message();
+  EXPECT_EQ(size->exit_code, 0) << size->stderr_text;
+  EXPECT_EQ(size->stdout_text, std::to_string((64ull << 20) / 512) + "\n");
+  // Writable end to end: a direct write through the guest's block layer.
+  auto write = instance_->Exec(
+      {"/bin/dd", "if=/dev/zero", "of=/dev/vda", "bs=1M", "count=4", "oflag=direct"});
+  ASSERT_TRUE(write.ok()) << write.error().message();
+  EXPECT_EQ(write->exit_code, 0) << write->stderr_text;
+  struct stat st;
+  std::string disk = std::string(testing::kTestWorkdir) + "/vm/" + context_->run_id + "/boot.img";
+  ASSERT_EQ(::stat(disk.c_str(), &st), 0) << disk;
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), 64ull << 20);
+}
+
+TEST_F(VmBootTest, InfoSeesAVirtualMachine) {
+  auto info = instance_->Call({{"op", "info"}}, std::chrono::seconds(30));
+  ASSERT_TRUE(info.ok()) << info.error().message();
+  EXPECT_EQ(info->value("pid", -1), 1);
+  EXPECT_EQ(info->value("kernel", ""), context_->image.kernel_release);
+  // Guest RAM as the guest sees it: a little under the configured 256 MiB.
+  int64_t mem_kb = info->value("mem_total_kb", int64_t{0});
+  EXPECT_GT(mem_kb, 150 * 1024);
+  EXPECT_LE(mem_kb, 256 * 1024);
+  EXPECT_EQ(info->value("cpus", 0), 1);
+}
+
+TEST_F(VmBootTest, UsageReportsQemuMemoryAndGuestRamSeparately) {
+  auto usage = instance_->Usage();
+  ASSERT_TRUE(usage.ok()) << usage.error().message();
+  EXPECT_GT(usage->pss_bytes, 10u << 20);
+  EXPECT_EQ(usage->guest_memory_bytes, 256ull << 20);
+  EXPECT_GT(usage->cpu_seconds, 0);
+}
+
+TEST_F(VmBootTest, NameClashInTheSameBackendIsRefusedAndHarmless) {
+  InstanceSpec spec;
+  spec.name = "boot";
+  auto second = backend_->Create(spec);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().errno_value(), EEXIST) << second.error().message();
+  // The refused create must not have touched the running guest's sockets.
+  auto ping = instance_->Call({{"op", "ping"}}, std::chrono::seconds(10));
+  EXPECT_TRUE(ping.ok()) << ping.error().message();
+}
+
+TEST_F(VmBootTest, NameClashWithAnotherHarnessIsRefusedAndHarmless) {
+  auto other = MakeVmBackend(*context_);  // same run id, separate backend state
+  ASSERT_TRUE(other.ok());
+  InstanceSpec spec;
+  spec.name = "boot";
+  auto second = (*other)->Create(spec);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().errno_value(), EEXIST) << second.error().message();
+  EXPECT_NE(second.error().message().find("already exists"), std::string::npos)
+      << second.error().message();
+  auto ping = instance_->Call({{"op", "ping"}}, std::chrono::seconds(10));
+  EXPECT_TRUE(ping.ok()) << ping.error().message();
+}
+
+TEST_F(VmBootTest, ReclaimStaleRemovesFinishedRunsAndSparesTheLiveOne) {
+  // What a finished run could leave at qemu:///system without booting anything: a
+  // defined (persistent, inactive) domain carrying the isobench metadata.
+  const std::string dead_run = "20000101T000000-999999999";
+  GuestConfig g;
+  g.name = DomainName(dead_run, "stale");
+  g.kernel = context_->image.kernel;
+  g.console_socket = "/run/isobench-vm/" + dead_run + "/stale.con";
+  g.channel_socket = "/run/isobench-vm/" + dead_run + "/stale.ch";
+  g.run_id = dead_run;
+  g.instance_name = "stale";
+  auto xml = BuildDomainXml(g);
+  ASSERT_TRUE(xml.ok()) << xml.error().message();
+  auto conn = LibvirtConnection::Open(kUri);
+  ASSERT_TRUE(conn.ok()) << conn.error().message();
+  auto defined = Domain::Define(*conn, *xml);
+  ASSERT_TRUE(defined.ok()) << defined.error().message();
+  virDomainFree(defined->Release());
+
+  auto reclaimed = backend_->ReclaimStale();
+  ASSERT_TRUE(reclaimed.ok()) << reclaimed.error().message();
+  EXPECT_GE(*reclaimed, 1);
+  EXPECT_TRUE(testing::DomainsWithPrefix(kUri, g.name).empty()) << "stale domain not undefined";
+  EXPECT_EQ(testing::DomainsWithPrefix(kUri, DomainPrefix()).size(), 1u);
+  auto ping = instance_->Call({{"op", "ping"}}, std::chrono::seconds(10));
+  EXPECT_TRUE(ping.ok()) << ping.error().message();
+}
+
+TEST_F(VmBootTest, LargeOutputCrossesTheSerialChannel) {
+  // ~230 KB of output through the emulated 16550 on ttyS1: the channel's throughput
+  // bounds what a workload may print.
+  auto started = harness::Clock::now();
+  auto seq = instance_->Exec({"/bin/busybox", "seq", "1", "40000"}, std::chrono::seconds(120));
+  double took = harness::SecondsBetween(started, harness::Clock::now());
+  ASSERT_TRUE(seq.ok()) << seq.error().message();
+  EXPECT_EQ(seq->exit_code, 0) << seq->stderr_text;
+  ASSERT_EQ(seq->stdout_text.size(), 228894u);
+  EXPECT_EQ(seq->stdout_text.substr(seq->stdout_text.size() - 6), "40000\n");
+  std::cout << "[ channel  ] " << seq->stdout_text.size() / took / 1024 << " KiB/s\n";
+}
+
+// Must stay last: it ends the shared guest.
+TEST_F(VmBootTest, ZzDestroyLeavesNoDomainSocketOrProcess) {
+  auto started = harness::Clock::now();
+  auto destroyed = instance_->Destroy();
+  ASSERT_TRUE(destroyed.ok()) << destroyed.error().message();
+  std::cout << "[ destroy  ] " << harness::SecondsBetween(started, harness::Clock::now())
+            << " s (graceful power-off)\n";
+  EXPECT_TRUE(instance_->Destroy().ok()) << "Destroy must be idempotent";
+  EXPECT_TRUE(testing::DomainsWithPrefix(kUri, DomainPrefix()).empty());
+  EXPECT_TRUE(testing::FilesUnder("/run/isobench-vm/" + context_->run_id).empty());
+  EXPECT_TRUE(testing::FilesUnder(std::string(testing::kTestWorkdir) + "/vm/" + context_->run_id)
+                  .empty())
+      << "scratch disk left behind";
+  struct stat st;
+  EXPECT_NE(::stat(("/run/isobench-vm/" + context_->run_id).c_str(), &st), 0)
+      << "the run's socket dir should be gone";
+  EXPECT_FALSE(ProcessAlive(qemu_pid_) && IsQemuOf(qemu_pid_, DomainName(context_->run_id, "boot")));
+  auto exec = instance_->Exec({"/bin/true"});
+  EXPECT_FALSE(exec.ok());
+}
+
+}  // namespace
+}  // namespace isobench::vm

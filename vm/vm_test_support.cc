@@ -1,0 +1,55 @@
+#include "vm/vm_test_support.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "vm/connection.h"
+
+namespace isobench::vm::testing {
+
+std::optional<std::string> LibvirtUnreachable(const std::string& uri) {
+  auto conn = LibvirtConnection::Open(uri);
+  if (!conn.ok()) return conn.error().message() + " (start it: virtlogd -d; libvirtd -d)";
+  return std::nullopt;
+}
+
+harness::Result<harness::GuestImage> BuildTestImage(const std::vector<std::string>& modules) {
+  ISO_ASSIGN_OR_RETURN(std::string kernel, harness::FindHostGuestKernel());
+  harness::ImageOptions options;
+  options.workdir = kTestWorkdir;
+  options.agent_binary = harness::DefaultAgentPath();
+  options.kernel = kernel;
+  options.want_vm = true;
+  options.modules = modules;
+  return harness::BuildImage(options);
+}
+
+std::vector<std::string> DomainsWithPrefix(const std::string& uri, const std::string& prefix) {
+  std::vector<std::string> out;
+  auto conn = LibvirtConnection::Open(uri);
+  if (!conn.ok()) return out;
+  auto names = conn->ListAllDomainNames();
+  if (!names.ok()) return out;
+  for (auto& n : *names)
+    if (n.rfind(prefix, 0) == 0) out.push_back(n);
+  return out;
+}
+
+std::vector<std::string> FilesUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string path = dir + "/" + name;
+    out.push_back(path);
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      for (auto& sub : FilesUnder(path)) out.push_back(sub);
+  }
+  ::closedir(d);
+  return out;
+}
+
+}  // namespace isobench::vm::testing
