@@ -46,7 +46,13 @@ BenchFlags ParseBenchFlags(int* argc, char** argv) {
   return flags;
 }
 
+}  // namespace isobench::bench
+
+namespace isobench::harness {
 bool IsSlowBackend(const std::string& name) { return name == "vm" || name == "qemu-raw"; }
+}  // namespace isobench::harness
+
+namespace isobench::bench {
 
 std::vector<harness::Backend*> BenchSession::AllRows() {
   std::vector<harness::Backend*> rows;
@@ -116,6 +122,7 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   // Instances, then the backends that made them, are destroyed before exit.
+  for (auto& cleanup : bench.cleanups) cleanup();
   bench.DestroySharedInstances();
   bench.references.clear();
   bench.session.backends.clear();

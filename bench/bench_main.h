@@ -16,6 +16,11 @@
 #include "harness/backend.h"
 #include "harness/session.h"
 
+namespace isobench::harness {
+// True for backends whose instances take seconds to start (VMs under TCG).
+bool IsSlowBackend(const std::string& name);
+}  // namespace isobench::harness
+
 namespace isobench::bench {
 
 struct BenchFlags {
@@ -39,6 +44,8 @@ struct BenchSession {
   // the floor (host) or the competition (runc, qemu-raw). Benchmarks add them where
   // they make sense.
   std::vector<std::unique_ptr<harness::Backend>> references;
+  // Run after the benchmarks, before any backend is destroyed.
+  std::vector<std::function<void()>> cleanups;
 
   // Every backend under test, then the references.
   std::vector<harness::Backend*> AllRows();
@@ -57,7 +64,6 @@ BenchFlags ParseBenchFlags(int* argc, char** argv);
 
 int Main(int argc, char** argv, const std::function<void(BenchSession&)>& register_benchmarks);
 
-// True for backends whose instances take seconds to start (VMs under TCG).
-bool IsSlowBackend(const std::string& name);
+using harness::IsSlowBackend;
 
 }  // namespace isobench::bench

@@ -9,5 +9,6 @@ namespace isobench::bench {
 void RegisterStartup(BenchSession& bench);   // startup.cc
 void RegisterDensity(BenchSession& bench);   // density.cc
 void RegisterOverhead(BenchSession& bench);  // overhead.cc
+void RegisterIo(BenchSession& bench);        // io.cc
 
 }  // namespace isobench::bench

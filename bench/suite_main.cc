@@ -1,4 +1,4 @@
-// isobench_bench: the benchmark suite (startup, density, overhead), one Google
+// isobench_bench: the benchmark suite (startup, density, overhead, I/O), one Google
 // Benchmark JSON file per run. Usually started by `isobench run`.
 #include "bench/families.h"
 
@@ -7,5 +7,6 @@ int main(int argc, char** argv) {
     isobench::bench::RegisterStartup(bench);
     isobench::bench::RegisterDensity(bench);
     isobench::bench::RegisterOverhead(bench);
+    isobench::bench::RegisterIo(bench);
   });
 }

@@ -4,6 +4,7 @@
 #
 #   bash ci/setup.sh            # as root, on Debian 12
 #   BUILD_DIR=build-asan CMAKE_ARGS=-DISOBENCH_SANITIZE=ON bash ci/setup.sh
+#   TARGETS="isobench isobench_bench" bash ci/setup.sh   # build only these
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -47,7 +48,9 @@ done
 log "building in $build_dir"
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPYTHON_EXECUTABLE=/usr/bin/python3 ${CMAKE_ARGS:-} >/dev/null
-if ! cmake --build "$build_dir" -j "$(nproc)" >"$build_dir/build.log" 2>&1; then
+targets=()
+for t in ${TARGETS:-}; do targets+=(--target "$t"); done
+if ! cmake --build "$build_dir" -j "$(nproc)" "${targets[@]}" >"$build_dir/build.log" 2>&1; then
   grep -E -A3 'error' "$build_dir/build.log" | head -60 >&2
   echo "setup: error: build failed; full log in $build_dir/build.log" >&2
   exit 1

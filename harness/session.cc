@@ -41,6 +41,8 @@ Result<Session> OpenSession(const SessionOptions& options, const BackendRegistry
     // With "all", a host without a guest kernel simply has no usable vm backend.
     image_options.want_vm = false;
   }
+  if (image_options.want_vm) image_options.modules = options.vm_modules;
+  session.image_modules = image_options.modules;
   auto image = BuildImage(image_options);
   if (!image.ok()) return std::move(image).error();
   session.image = std::move(*image);

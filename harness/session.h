@@ -30,12 +30,16 @@ struct SessionOptions {
   std::string agent;        // agent binary override; empty: DefaultAgentPath()
   std::map<std::string, std::string> backend_options;  // "vm.uri", "vm.accel", ...
   std::vector<std::string> extra_binaries;             // copied into the image (fio)
+  // Guest kernel modules a VM loads at boot: Debian's kernel builds virtio-pci and
+  // virtio-blk as modules, and the I/O benchmarks need the disk.
+  std::vector<std::string> vm_modules = {"virtio_pci", "virtio_blk"};
   bool reclaim_stale = true;  // remove what crashed runs left behind, first
 };
 
 struct Session {
   std::string run_id;
   GuestImage image;
+  std::vector<std::string> image_modules;  // as asked for (names), to build variants
   std::vector<std::unique_ptr<Backend>> backends;        // usable, in the order asked
   std::vector<std::pair<std::string, std::string>> unusable;  // name, reason
   // CaptureEnvironment() plus every backend's Describe() and "run.id".
