@@ -14,10 +14,10 @@ namespace isobench::container {
 
 const std::vector<std::string>& DockerDefaultCapabilities() {
   static const std::vector<std::string> kDefaults = {
-      "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-      "CAP_MKNOD",  "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-      "CAP_SETFCAP", "CAP_SETPCAP",     "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-      "CAP_KILL",   "CAP_AUDIT_WRITE",
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_KILL",    "CAP_AUDIT_WRITE",
   };
   return kDefaults;
 }
@@ -52,7 +52,8 @@ std::string FormatCapabilities(uint64_t mask) {
 
 Result<uint64_t> ParseCapabilityMask(std::string_view hex) {
   while (!hex.empty() && std::isspace(static_cast<unsigned char>(hex.back()))) hex.remove_suffix(1);
-  while (!hex.empty() && std::isspace(static_cast<unsigned char>(hex.front()))) hex.remove_prefix(1);
+  while (!hex.empty() && std::isspace(static_cast<unsigned char>(hex.front())))
+    hex.remove_prefix(1);
   uint64_t mask = 0;
   auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), mask, 16);
   if (hex.empty() || ec != std::errc() || ptr != hex.data() + hex.size())

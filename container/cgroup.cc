@@ -18,8 +18,8 @@ namespace {
 
 const std::set<std::string_view>& KnownV1Controllers() {
   static const std::set<std::string_view> kControllers = {
-      "blkio", "cpu",     "cpuacct", "cpuset", "devices", "freezer", "hugetlb",
-      "memory", "net_cls", "net_prio", "perf_event", "pids", "rdma", "misc"};
+      "blkio",  "cpu",     "cpuacct",  "cpuset",     "devices", "freezer", "hugetlb",
+      "memory", "net_cls", "net_prio", "perf_event", "pids",    "rdma",    "misc"};
   return kControllers;
 }
 
@@ -91,7 +91,8 @@ Result<CgroupMounts> DetectCgroupMounts() {
 }
 
 CgroupMode ModeOf(const CgroupMounts& mounts) {
-  if (mounts.controllers.empty()) return mounts.unified.empty() ? CgroupMode::kNone : CgroupMode::kV2;
+  if (mounts.controllers.empty())
+    return mounts.unified.empty() ? CgroupMode::kNone : CgroupMode::kV2;
   return mounts.unified.empty() ? CgroupMode::kV1 : CgroupMode::kHybrid;
 }
 
@@ -154,8 +155,9 @@ std::vector<CgroupWrite> FormatLimitsV2(const CgroupLimits& limits) {
   }
   if (limits.pids_max) writes.push_back({"pids", "pids.max", std::to_string(*limits.pids_max)});
   if (limits.cpus)
-    writes.push_back({"cpu", "cpu.max",
-                      std::to_string(CpuQuotaUs(*limits.cpus)) + " " + std::to_string(kCpuPeriodUs)});
+    writes.push_back(
+        {"cpu", "cpu.max",
+         std::to_string(CpuQuotaUs(*limits.cpus)) + " " + std::to_string(kCpuPeriodUs)});
   return writes;
 }
 

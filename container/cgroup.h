@@ -51,7 +51,7 @@ const char* CgroupModeName(CgroupMode mode);
 struct CgroupLimits {
   std::optional<uint64_t> memory_bytes;
   std::optional<int64_t> pids_max;
-  std::optional<double> cpus;  // CPU quota in CPUs (0.5 = half of one)
+  std::optional<double> cpus;     // CPU quota in CPUs (0.5 = half of one)
   bool restrict_devices = false;  // cgroup v1 devices: only the minimal /dev set
 };
 

@@ -80,8 +80,10 @@ class CgroupV1 final : public Cgroup {
   Result<CgroupUsage> Usage() const override {
     CgroupUsage usage;
     if (const Hierarchy* h = Find("memory")) {
-      ISO_ASSIGN_OR_RETURN(usage.memory_current, ReadCgroupNumber(h->dir + "/memory.usage_in_bytes"));
-      ISO_ASSIGN_OR_RETURN(usage.memory_peak, ReadCgroupNumber(h->dir + "/memory.max_usage_in_bytes"));
+      ISO_ASSIGN_OR_RETURN(usage.memory_current,
+                           ReadCgroupNumber(h->dir + "/memory.usage_in_bytes"));
+      ISO_ASSIGN_OR_RETURN(usage.memory_peak,
+                           ReadCgroupNumber(h->dir + "/memory.max_usage_in_bytes"));
     }
     if (const Hierarchy* h = Find("cpuacct")) {
       ISO_ASSIGN_OR_RETURN(uint64_t ns, ReadCgroupNumber(h->dir + "/cpuacct.usage"));
@@ -143,9 +145,9 @@ Result<std::unique_ptr<Cgroup>> CreateCgroupV1(const CgroupMounts& mounts,
   for (const auto& [controller, mount] : mounts.controllers) mounted.push_back(controller);
   for (const std::string& controller : RequiredControllers(limits)) {
     if (!mounts.controllers.count(controller))
-      return Error("cgroup v1 controller `" + controller + "` is not mounted (mounted: " +
-                       JoinNames(mounted) + "); it is needed for the instance's " + controller +
-                       " limit",
+      return Error("cgroup v1 controller `" + controller +
+                       "` is not mounted (mounted: " + JoinNames(mounted) +
+                       "); it is needed for the instance's " + controller + " limit",
                    ENODEV);
   }
   std::vector<std::string> wanted = RequiredControllers(limits);
@@ -173,9 +175,9 @@ Result<std::unique_ptr<Cgroup>> CreateCgroupV1(const CgroupMounts& mounts,
     }
   }
   if (hierarchies.empty())
-    return Error("no cgroup v1 hierarchy to place the instance in (mounted: " +
-                     JoinNames(mounted) + ")",
-                 ENODEV);
+    return Error(
+        "no cgroup v1 hierarchy to place the instance in (mounted: " + JoinNames(mounted) + ")",
+        ENODEV);
   auto cgroup = std::make_unique<CgroupV1>(std::move(hierarchies));
   ISO_RETURN_IF_ERROR(cgroup->Create(relative_path));
   ISO_RETURN_IF_ERROR(cgroup->Apply(FormatLimitsV1(limits)));

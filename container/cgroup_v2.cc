@@ -79,16 +79,15 @@ class CgroupV2 final : public Cgroup {
     return usage;
   }
 
-  std::vector<std::pair<std::string, std::string>> Views() const override {
-    return {{"", dir_}};
-  }
+  std::vector<std::pair<std::string, std::string>> Views() const override { return {{"", dir_}}; }
 
   Result<void> KillAll() override {
     if (!created_) return {};
     // cgroup.kill (Linux 5.14) kills atomically, forks included; the loop below waits
     // for the tasks to leave and covers older kernels.
     std::string kill_file = dir_ + "/cgroup.kill";
-    if (::access(kill_file.c_str(), F_OK) == 0) ISO_RETURN_IF_ERROR(harness::WriteFile(kill_file, "1"));
+    if (::access(kill_file.c_str(), F_OK) == 0)
+      ISO_RETURN_IF_ERROR(harness::WriteFile(kill_file, "1"));
     return KillCgroupProcs(dir_);
   }
 

@@ -40,8 +40,8 @@ struct [[nodiscard]] ChildStatus {
 
 }  // namespace isobench::container
 
-#define CHILD_RETURN_IF_ERROR(expr)                          \
-  do {                                                       \
+#define CHILD_RETURN_IF_ERROR(expr)                            \
+  do {                                                         \
     ::isobench::container::ChildStatus child_status_ = (expr); \
-    if (!child_status_.ok()) return child_status_;           \
+    if (!child_status_.ok()) return child_status_;             \
   } while (0)

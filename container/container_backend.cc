@@ -1,8 +1,10 @@
 #include "container/container_backend.h"
 
 #include <fcntl.h>
-#include <poll.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
+#include <poll.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -14,9 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <seccomp.h>
-
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstring>
 #include <mutex>
@@ -56,10 +57,10 @@ struct ChildPlan {
   std::vector<RlimitSetting> rlimits;
   CapabilityPlan capabilities;
   const SeccompFilter* seccomp = nullptr;  // nullptr: the profile has no filter
-  int sync_fd = -1;     // child's end of the sync channel (close-on-exec)
-  int channel_fd = -1;  // becomes fd 3 of the agent
-  int stdin_fd = -1;    // /dev/null
-  int log_fd = -1;      // agent.log: fds 1 and 2
+  int sync_fd = -1;                        // child's end of the sync channel (close-on-exec)
+  int channel_fd = -1;                     // becomes fd 3 of the agent
+  int stdin_fd = -1;                       // /dev/null
+  int log_fd = -1;                         // memfd for the agent's fds 1 and 2
   std::string agent_path;
   std::vector<std::string> argv_storage;
   std::vector<std::string> env_storage;
@@ -82,7 +83,8 @@ ChildStatus SetUpAgentFds(const ChildPlan& p) {
   return ChildStatus::Ok();
 }
 
-// Signals the harness ignores would stay ignored across execve(); the mask too.
+// Default dispositions and an empty mask: signals the harness ignores or blocks would
+// stay so across execve().
 ChildStatus ResetSignals() {
   struct sigaction dfl = {};
   dfl.sa_handler = SIG_DFL;
@@ -106,6 +108,8 @@ ChildStatus ExecAgent(const ChildPlan& p) {
 // The child's checklist, between clone3() and execve(). Each step is one feature's
 // child-side function; only raw system calls on the plan's preformatted data.
 ChildStatus ContainChild(const ChildPlan& p) {
+  // No harness signal handler may run on the child's copy of the harness.
+  CHILD_RETURN_IF_ERROR(ResetSignals());
   ::umask(0);  // device nodes and directories get exactly the modes in the plan
   if (p.profile.user_ns) {
     // Nothing can be created before the id maps exist (EOVERFLOW for unmapped ids).
@@ -129,7 +133,6 @@ ChildStatus ContainChild(const ChildPlan& p) {
   CHILD_RETURN_IF_ERROR(BringUpLoopback(p.profile.net_ns));
   CHILD_RETURN_IF_ERROR(ApplyRlimits(p.rlimits));
   CHILD_RETURN_IF_ERROR(SetUpAgentFds(p));
-  CHILD_RETURN_IF_ERROR(ResetSignals());
   CHILD_RETURN_IF_ERROR(SetNoNewPrivs(p.profile.no_new_privs));
   CHILD_RETURN_IF_ERROR(InstallSeccomp(p.seccomp));  // still has CAP_SYS_ADMIN if no NNP
   CHILD_RETURN_IF_ERROR(ApplyCapabilities(p.capabilities));
@@ -212,7 +215,8 @@ bool OwnerAlive(const std::string& owner_text) {
                                    owner_text.data() + std::min(space, owner_text.size()), pid);
   if (ec != std::errc() || pid <= 0) return false;
   std::string recorded = space == std::string::npos ? "" : owner_text.substr(space + 1);
-  while (!recorded.empty() && (recorded.back() == '\n' || recorded.back() == ' ')) recorded.pop_back();
+  while (!recorded.empty() && (recorded.back() == '\n' || recorded.back() == ' '))
+    recorded.pop_back();
   std::string actual = ProcessStartTime(pid);
   return !actual.empty() && (recorded.empty() || recorded == actual);
 }
@@ -229,13 +233,20 @@ pid_t RunIdPid(const std::string& run_id) {
 
 // ---------------------------------------------------------------------------------
 
+// Where an instance's writable layer lives (option container.upper).
+enum class UpperLayer { kAuto, kTmpfs, kDisk };
+
 class ContainerInstance final : public harness::Instance {
  public:
-  explicit ContainerInstance(std::string name) : name_(std::move(name)) {}
+  ContainerInstance(std::string name, std::shared_ptr<std::atomic<int>> live)
+      : name_(std::move(name)), live_(std::move(live)) {
+    ++*live_;
+  }
   ~ContainerInstance() override {
     auto destroyed = Destroy();
     if (!destroyed.ok())
       ISO_LOG(kWarning) << "container `" << name_ << "`: " << destroyed.error().message();
+    --*live_;
   }
 
   const std::string& name() const override { return name_; }
@@ -245,7 +256,17 @@ class ContainerInstance final : public harness::Instance {
   Result<nlohmann::json> Call(nlohmann::json request, std::chrono::milliseconds timeout) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (!agent_.connected()) return Error("container `" + name_ + "` is destroyed", EPIPE);
-    return agent_.Call(std::move(request), timeout);
+    auto reply = agent_.Call(std::move(request), timeout);
+    if (reply.ok() || !init_.running()) return reply;
+    int err = reply.error().errno_value();
+    if (err != EPIPE && err != ECONNRESET) return reply;
+    // The channel closes early in the init's exit, before its status exists: wait a
+    // moment for it, so the error says how the instance died.
+    struct pollfd pfd = {init_.pidfd(), POLLIN, 0};
+    (void)::poll(&pfd, 1, 200);
+    std::string status = ExitedStatus(init_.pid());
+    if (status.empty()) return reply;
+    return Error("container init " + status + " (" + reply.error().message() + ")", ECHILD);
   }
 
   Result<harness::ResourceUsage> Usage() override {
@@ -285,12 +306,10 @@ class ContainerInstance final : public harness::Instance {
       keep(std::move(removed));
     }
     if (host_rootfs_.mounted()) keep(host_rootfs_.Unmount());
-    if (!host_dir_.empty()) {
-      if (::rmdir(host_dir_.c_str()) == 0 || errno == ENOENT) {
-        host_dir_.clear();
-      } else {
-        keep(Error::Errno("rmdir", host_dir_));
-      }
+    if (!instance_dir_.empty()) {
+      auto removed = harness::RemoveTree(instance_dir_);
+      if (removed.ok()) instance_dir_.clear();
+      keep(std::move(removed));
     }
     return first;
   }
@@ -300,11 +319,12 @@ class ContainerInstance final : public harness::Instance {
 
   std::mutex mu_;
   std::string name_;
+  std::shared_ptr<std::atomic<int>> live_;  // the backend's count of live instances
   harness::StartupTiming timing_;
   std::unique_ptr<Cgroup> cgroup_;
-  // Only for profiles without a mount namespace: <run dir>/<name> and what is mounted
-  // on it in the host's namespace.
-  std::string host_dir_;
+  // <run dir>/<name>, only for an upper layer on disk ({upper,work}) or a profile
+  // without a mount namespace (root/, mounted in the host's namespace: host_rootfs_).
+  std::string instance_dir_;
   HostRootfs host_rootfs_;
   Fd log_;  // memfd: the agent's stdout and stderr
   harness::ChildProcess init_;
@@ -314,9 +334,9 @@ class ContainerInstance final : public harness::Instance {
 class ContainerBackend final : public harness::Backend {
  public:
   ContainerBackend(harness::BackendContext context, CgroupMounts mounts, CgroupMode host_mode,
-                   bool use_v2, std::string v2_mount,
-                   std::shared_ptr<const SeccompFilter> seccomp, uint64_t host_bounding,
-                   std::vector<IdMapping> userns_map, std::chrono::milliseconds ready_timeout)
+                   bool use_v2, std::string v2_mount, std::shared_ptr<const SeccompFilter> seccomp,
+                   uint64_t host_bounding, std::vector<IdMapping> userns_map,
+                   std::chrono::milliseconds ready_timeout, UpperLayer upper)
       : context_(std::move(context)),
         mounts_(std::move(mounts)),
         host_mode_(host_mode),
@@ -326,10 +346,14 @@ class ContainerBackend final : public harness::Backend {
         host_bounding_(host_bounding),
         userns_map_(std::move(userns_map)),
         ready_timeout_(ready_timeout),
+        upper_(upper),
         run_dir_(context_.workdir + "/containers/" + context_.run_id) {}
 
   ~ContainerBackend() override {
-    // The run's own label directories, when its instances are all gone.
+    // The run's own label directories, once its instances are all gone. (An instance
+    // may outlive its backend; rmdir of the shared root mount point would then detach
+    // the root of a chroot-only instance in its namespace.)
+    if (*live_instances_ > 0) return;
     for (const auto& root : HierarchyRoots()) {
       std::string dir = root + "/" + kCgroupParent + "/" + context_.run_id;
       if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
@@ -373,7 +397,8 @@ class ContainerBackend final : public harness::Backend {
     d["container.cgroup_mode"] = CgroupModeName(host_mode_);
     d["container.cgroup_driver"] = use_v2_ ? "v2 " + v2_mount_ : "v1";
     std::string controllers;
-    for (const auto& [c, m] : mounts_.controllers) controllers += (controllers.empty() ? "" : " ") + c;
+    for (const auto& [c, m] : mounts_.controllers)
+      controllers += (controllers.empty() ? "" : " ") + c;
     d["container.cgroup_v1_controllers"] = controllers;
     d["container.rootfs"] = "overlay (volatile upper), pivot_root";
     const struct scmp_version* v = seccomp_version();
@@ -382,6 +407,8 @@ class ContainerBackend final : public harness::Backend {
                              std::to_string(seccomp_->denied().size()) + " denied syscalls, " +
                              std::to_string(seccomp_->instructions()) + " BPF instructions";
     d["container.host_bounding_set"] = FormatCapabilities(host_bounding_);
+    d["container.devices"] = use_v2_ ? "minimal /dev, CAP_MKNOD dropped (no v2 device filter)"
+                                     : "minimal /dev + cgroup v1 devices allow-list";
     return d;
   }
 
@@ -389,9 +416,10 @@ class ContainerBackend final : public harness::Backend {
     const Clock::time_point t0 = Clock::now();
     const double cpu0 = ThreadCpuSeconds();
     ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
-    auto instance = std::make_unique<ContainerInstance>(spec.name);
+    auto instance = std::make_unique<ContainerInstance>(spec.name, live_instances_);
     // On failure `instance` is destroyed here, which tears down whatever was built.
-    ISO_RETURN_IF_ERROR(StartContainer(*instance, spec, t0).Context("container `" + spec.name + "`"));
+    ISO_RETURN_IF_ERROR(
+        StartContainer(*instance, spec, t0).Context("container `" + spec.name + "`"));
     instance->timing_.host_cpu_seconds += ThreadCpuSeconds() - cpu0;
     return std::unique_ptr<harness::Instance>(std::move(instance));
   }
@@ -417,7 +445,7 @@ class ContainerBackend final : public harness::Backend {
       // A crashed profile without a mount namespace leaves its tmpfs and overlay
       // mounted on the host; a lazy unmount takes both.
       for (const std::string& name : ListSubdirectories(run_dir)) {
-        std::string scratch = run_dir + "/" + name;
+        std::string scratch = run_dir + "/" + name + "/root";
         auto mounted = harness::IsMountPoint(scratch);
         if (mounted.ok() && *mounted && ::umount2(scratch.c_str(), MNT_DETACH) != 0)
           return Error::Errno("umount2", scratch);
@@ -469,9 +497,11 @@ class ContainerBackend final : public harness::Backend {
   const uint64_t host_bounding_;
   const std::vector<IdMapping> userns_map_;
   const std::chrono::milliseconds ready_timeout_;
+  const UpperLayer upper_;
   const std::string run_dir_;
   std::mutex run_dir_mu_;
   bool run_dir_created_ = false;
+  std::shared_ptr<std::atomic<int>> live_instances_ = std::make_shared<std::atomic<int>>(0);
 };
 
 Result<void> ContainerBackend::EnsureRunDir() {
@@ -525,18 +555,35 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
   }
   ISO_ASSIGN_OR_RETURN(CgroupLimits limits, LimitsFor(spec));
   ISO_ASSIGN_OR_RETURN(CapabilityPlan capabilities, PlanCapabilities(profile, host_bounding_));
+  if (use_v2_ && profile.minimal_dev && profile.drop_capabilities && profile.capabilities.empty()) {
+    // cgroup v2 has no devices file to back the minimal /dev (runc attaches an eBPF
+    // program instead): without CAP_MKNOD no other device node can be made.
+    capabilities.keep &= ~(uint64_t{1} << CAP_MKNOD);
+  }
   ISO_ASSIGN_OR_RETURN(std::vector<RlimitSetting> rlimits, PlanRlimits(profile.rlimits));
   if (profile.user_ns && MapToHost(userns_map_, 0) < 0)
     return Error("user namespace map does not map root (id 0)", EINVAL);
 
-  // 1. The root: a tmpfs (upper layer) mounted by the child in its own mount namespace,
-  // on a mount point every instance of the run shares.
+  // 1. The root: a tmpfs mounted by the child in its own mount namespace, on a mount
+  // point every instance of the run shares, holding the upper layer unless that goes to
+  // the host's disk.
   ISO_RETURN_IF_ERROR(EnsureRunDir());
   ChildPlan plan;
   plan.profile = profile;
-  const std::string scratch =
-      profile.mount_ns ? run_dir_ + "/root" : run_dir_ + "/" + spec.name;
-  plan.rootfs = PlanRootfs(context_.image.rootfs, scratch, profile, spec.disk_bytes);
+  const bool upper_on_disk =
+      upper_ == UpperLayer::kDisk || (upper_ == UpperLayer::kAuto && spec.disk_bytes > 0);
+  const std::string instance_dir = run_dir_ + "/" + spec.name;
+  if (upper_on_disk || !profile.mount_ns) {
+    if (::mkdir(instance_dir.c_str(), 0755) != 0) return Error::Errno("mkdir", instance_dir);
+    c.instance_dir_ = instance_dir;
+  }
+  const std::string scratch = profile.mount_ns ? run_dir_ + "/root" : instance_dir + "/root";
+  plan.rootfs = PlanRootfs(context_.image.rootfs, scratch, upper_on_disk ? instance_dir : "",
+                           profile, upper_on_disk ? 0 : spec.disk_bytes);
+  if (upper_on_disk) {
+    int64_t owner = profile.user_ns ? MapToHost(userns_map_, 0) : -1;
+    ISO_RETURN_IF_ERROR(PrepareDiskUpper(plan.rootfs, owner));
+  }
 
   // 2. Cgroups, with their limits, before the child exists.
   const std::string relative = CgroupRelativePath(context_.run_id, spec.name);
@@ -598,7 +645,6 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
   // unmounted (with everything the child put under it) by Destroy().
   if (!plan.rootfs.own_mount_ns) {
     if (::mkdir(scratch.c_str(), 0755) != 0) return Error::Errno("mkdir", scratch);
-    c.host_dir_ = scratch;
     ISO_ASSIGN_OR_RETURN(c.host_rootfs_, HostRootfs::Mount(plan.rootfs));
   }
   phase("prepare", Clock::now());
@@ -627,18 +673,22 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
     // The channel closes a moment before the exit status exists: give it that moment.
     struct pollfd pfd = {c.init_.pidfd(), POLLIN, 0};
     (void)::poll(&pfd, 1, 200);
+    if (auto failure = PendingChildFailure(sync_parent.get())) error = std::move(*failure);
     std::string status = ExitedStatus(pid);
     if (!status.empty()) error.Context("container init " + status);
     std::string tail = LogTail(c.log_.get());
     if (!tail.empty()) error = Error(error.message() + "; agent.log: " + tail, error.errno_value());
     return error;
   };
-  if (c.cgroup_->CloneIntoFd() < 0) ISO_RETURN_IF_ERROR(c.cgroup_->AddProcess(pid));
+  auto or_died = [&](Result<void> r) {
+    return r.ok() ? r : Result<void>(died(std::move(r).error()));
+  };
+  if (c.cgroup_->CloneIntoFd() < 0) ISO_RETURN_IF_ERROR(or_died(c.cgroup_->AddProcess(pid)));
   if (profile.user_ns) {
     std::string map = FormatIdMap(userns_map_);
-    ISO_RETURN_IF_ERROR(WriteIdMaps(pid, map, map));
+    ISO_RETURN_IF_ERROR(or_died(WriteIdMaps(pid, map, map)));
   }
-  ISO_RETURN_IF_ERROR(SendGo(sync_parent.get()));
+  ISO_RETURN_IF_ERROR(or_died(SendGo(sync_parent.get())));
 
   // 7. The child's progress, until its execve() closes the sync channel.
   auto report = ReadChildReport(sync_parent.get(), deadline);
@@ -653,7 +703,7 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
   c.agent_ = harness::AgentClient(std::move(channel_parent));
   c.agent_.SetLiveness([pid]() -> Result<void> {
     std::string status = ExitedStatus(pid);
-    if (!status.empty()) return Error("container init " + status + " before it was ready", ECHILD);
+    if (!status.empty()) return Error("container init " + status, ECHILD);
     return {};
   });
   auto ready = c.agent_.WaitReady(deadline);
@@ -672,7 +722,8 @@ Result<std::unique_ptr<harness::Backend>> MakeContainerBackend(
     return it == context.options.end() ? fallback : it->second;
   };
   if (context.run_id.empty()) return Error("container backend: empty run id", EINVAL);
-  if (context.run_id.find('/') != std::string::npos || context.run_id.find("..") != std::string::npos)
+  if (context.run_id.find('/') != std::string::npos ||
+      context.run_id.find("..") != std::string::npos)
     return Error("container backend: run id `" + context.run_id + "` has '/' or '..'", EINVAL);
 
   ISO_ASSIGN_OR_RETURN(CgroupMounts mounts, DetectCgroupMounts());
@@ -704,14 +755,25 @@ Result<std::unique_ptr<harness::Backend>> MakeContainerBackend(
                        ParseIdMap(option("container.userns_map", "100000")));
   int64_t timeout_ms = 10000;
   std::string timeout_text = option("container.ready_timeout_ms", "10000");
-  auto [ptr, ec] = std::from_chars(timeout_text.data(), timeout_text.data() + timeout_text.size(),
-                                   timeout_ms);
+  auto [ptr, ec] =
+      std::from_chars(timeout_text.data(), timeout_text.data() + timeout_text.size(), timeout_ms);
   if (ec != std::errc() || timeout_ms <= 0)
     return Error("container.ready_timeout_ms: `" + timeout_text + "` is not a positive number",
                  EINVAL);
+  std::string upper_text = option("container.upper", "auto");
+  UpperLayer upper;
+  if (upper_text == "auto") {
+    upper = UpperLayer::kAuto;
+  } else if (upper_text == "tmpfs") {
+    upper = UpperLayer::kTmpfs;
+  } else if (upper_text == "disk") {
+    upper = UpperLayer::kDisk;
+  } else {
+    return Error("container.upper must be auto, tmpfs or disk, not `" + upper_text + "`", EINVAL);
+  }
   return std::unique_ptr<harness::Backend>(new ContainerBackend(
       context, std::move(mounts), mode, use_v2, v2_mount, std::move(seccomp), bounding,
-      std::move(userns_map), std::chrono::milliseconds(timeout_ms)));
+      std::move(userns_map), std::chrono::milliseconds(timeout_ms), upper));
 }
 
 void RegisterContainerBackend(harness::BackendRegistry& registry) {

@@ -10,13 +10,26 @@
 //   ISO_ASSIGN_OR_RETURN(auto instance, backend->Create(spec));   // agent is ready
 //   ISO_ASSIGN_OR_RETURN(auto result, instance->Exec({"/bin/hostname"}));
 //
+// Startup phases (StartupTiming::phases, seconds on the host's CLOCK_MONOTONIC since
+// Create() was entered): "prepare" (cgroups made and limited, plan formatted), "clone"
+// (clone3 returned), "rootfs" (child entered its new root), "exec" (child about to
+// execve the agent), "ready" (the agent's ready line arrived). The child stamps its
+// phases with CLOCK_MONOTONIC too: the same clock, since it shares the kernel. While the
+// child builds its root the parent moves it into its cgroups; the child waits for that
+// ("go") only before unsharing its cgroup namespace.
+//
 // What it creates, all labelled and found again by ReclaimStale():
 //   <workdir>/containers/<run_id>/owner     pid and start time of the run's process
 //   <workdir>/containers/<run_id>/root/     mount point of each instance's root tmpfs
 //                                           (upper layer), inside its own mount ns only
+//   <workdir>/containers/<run_id>/<name>/{upper,work}   an upper layer on disk
+//   <workdir>/containers/<run_id>/<name>/root/   profiles without a mount namespace
 //   <cgroup mount>/isobench/<run_id>/<name> per v1 hierarchy, or once on v2
-// An instance's upper layer lives in RAM (capped by InstanceSpec::disk_bytes when set),
-// charged to its memory cgroup; disk I/O work belongs on a volume.
+// The upper layer lives in RAM (a tmpfs charged to the instance's memory cgroup) unless
+// the instance asks for disk storage (InstanceSpec::disk_bytes > 0) or container.upper
+// says otherwise: then it is on the host's file system under the workdir, as with
+// Docker, so root file system I/O measures a disk. (With container.upper=tmpfs,
+// disk_bytes caps the tmpfs.)
 //
 // BackendContext::options understood:
 //   container.cgroup          auto (default) | v1 | v2: which driver places instances;
@@ -25,9 +38,14 @@
 //   container.userns_map      id map for profiles with user_ns: "100000" (base, 65536
 //                             ids) or "0:100000:65536[,...]"
 //   container.ready_timeout_ms  how long to wait for the agent (default 10000)
+//   container.upper           auto (default: disk when InstanceSpec::disk_bytes > 0,
+//                             else tmpfs) | tmpfs | disk
 //
-// A run id should end in "-<pid>" (harness::NewRunId does): ReclaimStale() treats a run
-// whose owner is alive as live, and everything else under the isobench label as stale.
+// ReclaimStale() treats a run as live when it is this backend's, or when its owner (the
+// owner file, else the pid a harness::NewRunId() id ends with) is still running; every
+// other run under the isobench label is stale: its processes are killed, its cgroups and
+// directories removed. Instances may outlive their backend; the run's label directories
+// then stay until a later ReclaimStale().
 #pragma once
 
 #include <memory>

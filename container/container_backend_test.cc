@@ -13,10 +13,12 @@
 #include <algorithm>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "container/capabilities.h"
 #include "container/cgroup.h"
 #include "container/namespaces.h"
+#include "container/test_image.h"
 #include "harness/fd.h"
 #include "harness/image.h"
 
@@ -26,95 +28,20 @@ namespace {
 using harness::BackendContext;
 using harness::InstanceSpec;
 
-// One image for the whole binary: building it copies busybox and the agent.
-class ImageEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    if (::geteuid() != 0) {
-      skip_reason_ = "needs root (namespaces, overlayfs, cgroups)";
-      return;
-    }
-    char tmpl[] = "/tmp/isobench-container-test-XXXXXX";
-    workdir_ = ::mkdtemp(tmpl);
-    harness::ImageOptions options;
-    options.workdir = workdir_;
-    options.agent_binary = harness::DefaultAgentPath();
-    options.want_vm = false;
-    if (::access(options.busybox.c_str(), X_OK) != 0) {
-      skip_reason_ = "busybox-static is not installed (" + options.busybox + ")";
-      return;
-    }
-    if (::access(options.agent_binary.c_str(), X_OK) != 0) {
-      skip_reason_ = "agent binary `" + options.agent_binary + "` is not built";
-      return;
-    }
-    auto image = harness::BuildImage(options);
-    if (!image.ok()) {
-      skip_reason_ = "could not build the guest image: " + image.error().message();
-      return;
-    }
-    image_ = *image;
-  }
-  void TearDown() override {
-    if (!workdir_.empty()) (void)harness::RemoveTree(workdir_);
-  }
-
-  static ImageEnvironment* instance;
-  std::string skip_reason_;
-  std::string workdir_;
-  harness::GuestImage image_;
-};
-ImageEnvironment* ImageEnvironment::instance =
-    static_cast<ImageEnvironment*>(::testing::AddGlobalTestEnvironment(new ImageEnvironment));
-
-std::string Mountinfo() {
-  // Mount ids differ between reads of the same table only if it changed; compare the
-  // mount points, which is what a leak would add.
-  auto text = harness::ReadFile("/proc/self/mountinfo");
-  std::multiset<std::string> points;
-  std::istringstream in(text.ok() ? *text : "");
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, point;
-    fields >> id >> parent >> dev >> root >> point;
-    points.insert(point);
-  }
-  std::string out;
-  for (const auto& p : points) out += p + "\n";
-  return out;
-}
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
-// Cgroup directories of a run in every hierarchy of the host.
-std::vector<std::string> RunCgroupDirs(const std::string& run_id,
-                                       const std::string& extra_v2_root = "") {
-  std::vector<std::string> found;
-  auto mounts = DetectCgroupMounts();
-  if (!mounts.ok()) return found;
-  std::set<std::string> roots;
-  for (const auto& [c, m] : mounts->controllers) roots.insert(m);
-  if (!mounts->unified.empty()) roots.insert(mounts->unified);
-  if (!extra_v2_root.empty()) roots.insert(extra_v2_root);
-  for (const auto& root : roots) {
-    std::string dir = root + "/" + kCgroupParent + "/" + run_id;
-    if (Exists(dir)) found.push_back(dir);
-  }
-  return found;
-}
+using testing::MountPoints;
+using testing::PathExists;
+using testing::RunCgroupDirs;
+using testing::SharedTestImage;
 
 class ContainerBackendTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    env_ = ImageEnvironment::instance;
-    if (!env_->skip_reason_.empty()) GTEST_SKIP() << env_->skip_reason_;
-    context_.workdir = env_->workdir_;
-    context_.image = env_->image_;
+    const auto& image = SharedTestImage();
+    if (!image.skip_reason.empty()) GTEST_SKIP() << image.skip_reason;
+    context_.workdir = image.workdir;
+    context_.image = image.image;
     context_.run_id = harness::NewRunId();
-    mountinfo_before_ = Mountinfo();
+    mountinfo_before_ = MountPoints();
   }
 
   std::unique_ptr<harness::Backend> MakeBackend() {
@@ -133,9 +60,9 @@ class ContainerBackendTest : public ::testing::Test {
 
   // Nothing of the run may remain: mounts, cgroups, instance directories.
   void ExpectNothingLeft(const std::string& extra_v2_root = "") {
-    EXPECT_EQ(Mountinfo(), mountinfo_before_);
+    EXPECT_EQ(MountPoints(), mountinfo_before_);
     EXPECT_EQ(RunCgroupDirs(context_.run_id, extra_v2_root), std::vector<std::string>());
-    EXPECT_FALSE(Exists(context_.workdir + "/containers/" + context_.run_id));
+    EXPECT_FALSE(PathExists(context_.workdir + "/containers/" + context_.run_id));
   }
 
   std::string Exec(harness::Instance& instance, const std::vector<std::string>& argv,
@@ -151,7 +78,6 @@ class ContainerBackendTest : public ::testing::Test {
     return result->stdout_text;
   }
 
-  ImageEnvironment* env_ = nullptr;
   BackendContext context_;
   std::string mountinfo_before_;
 };
@@ -220,14 +146,14 @@ TEST_F(ContainerBackendTest, StartsExecsAndDestroysLeavingNothing) {
   std::string lo_flags = Exec(*instance, {"cat", "/sys/class/net/lo/flags"});
   EXPECT_TRUE(std::stoul(lo_flags, nullptr, 16) & 0x1) << "lo is not up: " << lo_flags;
   // The host's mounts did not change while it runs (its mounts are private).
-  EXPECT_EQ(Mountinfo(), mountinfo_before_);
+  EXPECT_EQ(MountPoints(), mountinfo_before_);
 
   // The cgroup limit is in the host's view of its cgroup.
   auto mounts = DetectCgroupMounts();
   ASSERT_TRUE(mounts.ok());
   if (ModeOf(*mounts) != CgroupMode::kV2 && mounts->controllers.count("memory")) {
-    std::string dir = mounts->controllers["memory"] + "/" +
-                      CgroupRelativePath(context_.run_id, "life-1");
+    std::string dir =
+        mounts->controllers["memory"] + "/" + CgroupRelativePath(context_.run_id, "life-1");
     auto limit = harness::ReadFile(dir + "/memory.limit_in_bytes");
     ASSERT_TRUE(limit.ok()) << limit.error().message();
     EXPECT_EQ(*limit, std::to_string(64ull << 20) + "\n");
@@ -246,7 +172,7 @@ TEST_F(ContainerBackendTest, StartsExecsAndDestroysLeavingNothing) {
   EXPECT_TRUE(instance->Destroy().ok()) << "Destroy must be idempotent";
   EXPECT_EQ(::kill(init, 0), -1);
   EXPECT_EQ(errno, ESRCH);
-  EXPECT_FALSE(Exists(context_.workdir + "/containers/" + context_.run_id + "/life-1"));
+  EXPECT_FALSE(PathExists(context_.workdir + "/containers/" + context_.run_id + "/life-1"));
   EXPECT_FALSE(instance->Exec({"/bin/true"}).ok());
   instance.reset();
   backend.reset();
@@ -289,6 +215,75 @@ TEST_F(ContainerBackendTest, ManyInstancesAtOnceAreSeparate) {
   ExpectNothingLeft();
 }
 
+TEST_F(ContainerBackendTest, UpperLayerOnDiskWhenDiskStorageIsAsked) {
+  auto backend = MakeBackend();
+  ASSERT_TRUE(backend);
+  const std::string run_dir = context_.workdir + "/containers/" + context_.run_id;
+  {
+    auto in_ram = backend->Create(Spec("ram"));
+    ASSERT_TRUE(in_ram.ok()) << in_ram.error().message();
+    Exec(**in_ram, {"touch", "/written"});
+    EXPECT_FALSE(PathExists(run_dir + "/ram")) << "a tmpfs upper leaves nothing on the host";
+
+    InstanceSpec spec = Spec("disk");
+    spec.disk_bytes = 64ull << 20;
+    auto on_disk = backend->Create(spec);
+    ASSERT_TRUE(on_disk.ok()) << on_disk.error().message();
+    Exec(**on_disk, {"/bin/sh", "-c", "echo data > /var/tmp/file"});
+    auto text = harness::ReadFile(run_dir + "/disk/upper/var/tmp/file");
+    ASSERT_TRUE(text.ok()) << text.error().message();
+    EXPECT_EQ(*text, "data\n");
+    ASSERT_TRUE((*on_disk)->Destroy().ok());
+    EXPECT_FALSE(PathExists(run_dir + "/disk"));
+  }
+  backend.reset();
+  ExpectNothingLeft();
+}
+
+TEST_F(ContainerBackendTest, ConcurrentCreatesFromThreads) {
+  auto backend = MakeBackend();
+  ASSERT_TRUE(backend);
+  constexpr int kThreads = 4;
+  std::vector<std::unique_ptr<harness::Instance>> instances(kThreads);
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto created = backend->Create(Spec("thread-" + std::to_string(i)));
+      if (created.ok()) {
+        instances[i] = std::move(created).value();
+      } else {
+        errors[i] = created.error().message();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kThreads; ++i) {
+    ASSERT_TRUE(instances[i]) << errors[i];
+    EXPECT_EQ(Exec(*instances[i], {"hostname"}), "thread-" + std::to_string(i) + "\n");
+  }
+  instances.clear();
+  backend.reset();
+  ExpectNothingLeft();
+}
+
+TEST_F(ContainerBackendTest, DeadInitIsReportedWithItsStatus) {
+  auto backend = MakeBackend();
+  ASSERT_TRUE(backend);
+  auto created = backend->Create(Spec("killed"));
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  auto& instance = **created;
+  ASSERT_EQ(::kill(instance.host_pid(), SIGKILL), 0);
+  auto result = instance.Exec({"true"}, std::chrono::seconds(5));
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.error().message().find("container init killed by SIGKILL"), std::string::npos)
+      << result.error().message();
+  EXPECT_TRUE(instance.Destroy().ok());
+  created->reset();
+  backend.reset();
+  ExpectNothingLeft();
+}
+
 TEST_F(ContainerBackendTest, VolumesAreMountedReadOnlyWhenAsked) {
   char tmpl[] = "/tmp/isobench-volume-XXXXXX";
   std::string host_dir = ::mkdtemp(tmpl);
@@ -307,7 +302,7 @@ TEST_F(ContainerBackendTest, VolumesAreMountedReadOnlyWhenAsked) {
     Exec(instance, {"touch", "/mnt/data/ro/new"}, &code);
     EXPECT_NE(code, 0);
     Exec(instance, {"touch", "/mnt/rw/new"});
-    EXPECT_TRUE(Exists(host_dir + "/new"));
+    EXPECT_TRUE(PathExists(host_dir + "/new"));
   }
   backend.reset();
   ExpectNothingLeft();
@@ -395,15 +390,32 @@ TEST_F(BadInputTest, AgentThatIsNotExecutableByTheKernel) {
   (void)harness::RemoveTree(rootfs);
 }
 
+TEST_F(BadInputTest, ImageWithoutMountPoints) {
+  // The child's own failure (a mount in its namespace) reaches the caller by name.
+  char tmpl[] = "/tmp/isobench-noproc-XXXXXX";
+  std::string rootfs = ::mkdtemp(tmpl);
+  ::mkdir((rootfs + "/sbin").c_str(), 0755);
+  auto agent = harness::ReadFile(harness::DefaultAgentPath());
+  ASSERT_TRUE(agent.ok());
+  ASSERT_TRUE(harness::WriteWholeFile(rootfs + "/sbin/isobench-agent", *agent, 0755).ok());
+  context_.image.rootfs = rootfs;
+  ExpectRefused(Spec("no-proc"), "mount proc `");
+  ExpectRefused(Spec("no-proc"), "/proc`: No such file or directory");
+  (void)harness::RemoveTree(rootfs);
+}
+
 TEST_F(BadInputTest, AgentThatExitsBeforeReady) {
   char tmpl[] = "/tmp/isobench-exitagent-XXXXXX";
   std::string rootfs = ::mkdtemp(tmpl);
-  for (const char* d : {"/proc", "/sys", "/dev", "/sbin", "/bin"}) ::mkdir((rootfs + d).c_str(), 0755);
-  ASSERT_TRUE(harness::WriteWholeFile(rootfs + "/bin/busybox",
-                                      *harness::ReadFile("/bin/busybox"), 0755).ok());
+  for (const char* d : {"/proc", "/sys", "/dev", "/sbin", "/bin"})
+    ::mkdir((rootfs + d).c_str(), 0755);
+  ASSERT_TRUE(
+      harness::WriteWholeFile(rootfs + "/bin/busybox", *harness::ReadFile("/bin/busybox"), 0755)
+          .ok());
   ::symlink("busybox", (rootfs + "/bin/sh").c_str());
   ASSERT_TRUE(harness::WriteWholeFile(rootfs + "/sbin/isobench-agent",
-                                      "#!/bin/sh\necho 'agent gave up' >&2\nexit 3\n", 0755).ok());
+                                      "#!/bin/sh\necho 'agent gave up' >&2\nexit 3\n", 0755)
+                  .ok());
   context_.image.rootfs = rootfs;
   ExpectRefused(Spec("exit-agent"), "container init exited 3");
   (void)harness::RemoveTree(rootfs);
@@ -432,41 +444,64 @@ TEST_F(BadInputTest, UnknownNetworkAndBadName) {
 // Crash recovery.
 
 TEST_F(ContainerBackendTest, ReclaimStaleRemovesWhatACrashedRunLeft) {
-  // A "crashed" run: its instance and backend are leaked, its owner is a dead pid.
-  pid_t dead = ::fork();
-  if (dead == 0) ::_exit(0);
-  ::waitpid(dead, nullptr, 0);
-  std::string crashed_run = "20000101T000000-" + std::to_string(dead);
-  BackendContext crashed = context_;
-  crashed.run_id = crashed_run;
-  auto crashed_backend = MakeContainerBackend(crashed);
-  ASSERT_TRUE(crashed_backend.ok()) << crashed_backend.error().message();
-  auto created = (*crashed_backend)->Create(Spec("orphan"));
-  ASSERT_TRUE(created.ok()) << created.error().message();
-  harness::Instance* orphan = created->release();
-  pid_t orphan_pid = orphan->host_pid();
-  (void)crashed_backend->release();
-  ASSERT_TRUE(harness::WriteWholeFile(context_.workdir + "/containers/" + crashed_run + "/owner",
-                                      std::to_string(dead) + " 1\n").ok());
+  // A real crash: a forked harness creates an instance and dies without destructors.
+  std::string crashed_run = harness::NewRunId() + "0";  // a different id, same pid suffix
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  pid_t harness_pid = ::fork();
+  if (harness_pid == 0) {
+    ::close(pipefd[0]);
+    BackendContext crashed = context_;
+    crashed.run_id = crashed_run;
+    // The agent exits when its harness goes away, and with it its pid namespace; a
+    // process of a profile without one survives, as after a real crash.
+    pid_t survivor = -1;
+    auto backend = MakeContainerBackend(crashed);
+    if (backend.ok()) {
+      InstanceSpec spec = Spec("orphan");
+      spec.profile.pid_ns = false;
+      auto created = (*backend)->Create(spec);
+      if (created.ok()) {
+        auto r = (*created)->Exec({"/bin/sh", "-c", "setsid sleep 1000 >/dev/null 2>&1 & echo $!"});
+        if (r.ok()) survivor = std::atoi(r->stdout_text.c_str());
+      }
+    }
+    (void)!::write(pipefd[1], &survivor, sizeof survivor);
+    ::_exit(0);
+  }
+  ::close(pipefd[1]);
+  pid_t orphan = -1;
+  ASSERT_EQ(::read(pipefd[0], &orphan, sizeof orphan), static_cast<ssize_t>(sizeof orphan));
+  ::close(pipefd[0]);
+  ASSERT_EQ(::waitpid(harness_pid, nullptr, 0), harness_pid);
+  ASSERT_GT(orphan, 0) << "the crashing harness could not create its instance";
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(::kill(orphan, 0), 0) << "the orphan should outlive its harness";
   ASSERT_FALSE(RunCgroupDirs(crashed_run).empty());
+  ASSERT_TRUE(PathExists(context_.workdir + "/containers/" + crashed_run + "/owner"));
 
   auto backend = MakeBackend();
   ASSERT_TRUE(backend);
+  auto live = backend->Create(Spec("live"));
+  ASSERT_TRUE(live.ok()) << live.error().message();
   auto reclaimed = backend->ReclaimStale();
   ASSERT_TRUE(reclaimed.ok()) << reclaimed.error().message();
   EXPECT_GE(*reclaimed, 2);
   EXPECT_EQ(RunCgroupDirs(crashed_run), std::vector<std::string>());
-  EXPECT_FALSE(Exists(context_.workdir + "/containers/" + crashed_run));
-  // The orphan's init was killed (it is our child, so reap the zombie).
-  int status = 0;
-  EXPECT_EQ(::waitpid(orphan_pid, &status, 0), orphan_pid);
-  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_FALSE(PathExists(context_.workdir + "/containers/" + crashed_run));
+  // The orphan was killed (and is reaped by whoever adopted it).
+  auto gone = [&] {
+    auto stat = harness::ReadFile("/proc/" + std::to_string(orphan) + "/stat");
+    return !stat.ok() || stat->find(") Z ") != std::string::npos;
+  };
+  for (int i = 0; i < 200 && !gone(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(gone());
   // A live run is never touched.
-  auto live = backend->Create(Spec("live"));
-  ASSERT_TRUE(live.ok()) << live.error().message();
-  auto again = backend->ReclaimStale();
-  ASSERT_TRUE(again.ok());
   EXPECT_EQ(Exec(**live, {"hostname"}), "live\n");
+  live->reset();
+  backend.reset();
+  ExpectNothingLeft();
 }
 
 }  // namespace

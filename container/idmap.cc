@@ -25,8 +25,7 @@ Result<uint32_t> ParseU32(std::string_view text, std::string_view what) {
   uint32_t value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || ptr != text.data() + text.size() || text.empty())
-    return Error("id map: `" + std::string(text) + "` is not a valid " + std::string(what),
-                 EINVAL);
+    return Error("id map: `" + std::string(text) + "` is not a valid " + std::string(what), EINVAL);
   return value;
 }
 
@@ -45,8 +44,7 @@ Result<std::vector<IdMapping>> ParseIdMap(std::string_view text) {
       size_t c1 = entry.find(':');
       size_t c2 = c1 == std::string_view::npos ? c1 : entry.find(':', c1 + 1);
       if (c2 == std::string_view::npos)
-        return Error("id map: `" + std::string(entry) + "` is not inside:outside:count",
-                     EINVAL);
+        return Error("id map: `" + std::string(entry) + "` is not inside:outside:count", EINVAL);
       IdMapping m;
       ISO_ASSIGN_OR_RETURN(m.inside, ParseU32(entry.substr(0, c1), "inside id"));
       ISO_ASSIGN_OR_RETURN(m.outside, ParseU32(entry.substr(c1 + 1, c2 - c1 - 1), "outside id"));
@@ -63,10 +61,10 @@ Result<std::vector<IdMapping>> ParseIdMap(std::string_view text) {
                    EINVAL);
     for (size_t j = 0; j < i; ++j) {
       const auto& b = map[j];
-      bool inside_overlap = a.inside < b.inside + uint64_t{b.count} &&
-                            b.inside < a.inside + uint64_t{a.count};
-      bool outside_overlap = a.outside < b.outside + uint64_t{b.count} &&
-                             b.outside < a.outside + uint64_t{a.count};
+      bool inside_overlap =
+          a.inside < b.inside + uint64_t{b.count} && b.inside < a.inside + uint64_t{a.count};
+      bool outside_overlap =
+          a.outside < b.outside + uint64_t{b.count} && b.outside < a.outside + uint64_t{a.count};
       if (inside_overlap || outside_overlap)
         return Error("id map: ranges overlap (user_namespaces(7) forbids it)", EINVAL);
     }
@@ -76,7 +74,8 @@ Result<std::vector<IdMapping>> ParseIdMap(std::string_view text) {
 
 int64_t MapToHost(const std::vector<IdMapping>& map, uint32_t inside) {
   for (const auto& m : map)
-    if (inside >= m.inside && inside - m.inside < m.count) return int64_t{m.outside} + (inside - m.inside);
+    if (inside >= m.inside && inside - m.inside < m.count)
+      return int64_t{m.outside} + (inside - m.inside);
   return -1;
 }
 

@@ -114,7 +114,8 @@ ChildStatus ApplyStep(const MountStep& s) {
     case MountStep::Kind::kRemount:
       return RemountReadOnly(target);
     case MountStep::Kind::kMkdir:
-      if (::mkdir(target, s.mode) != 0 && errno != EEXIST) return ChildStatus::Errno("mkdir", target);
+      if (::mkdir(target, s.mode) != 0 && errno != EEXIST)
+        return ChildStatus::Errno("mkdir", target);
       return ChildStatus::Ok();
     case MountStep::Kind::kTouch: {
       int fd = ::open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, s.mode);
@@ -138,8 +139,8 @@ ChildStatus ApplyStep(const MountStep& s) {
 
 const std::vector<DeviceNode>& DefaultDevices() {
   static const std::vector<DeviceNode> kDevices = {
-      {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9},
-      {"tty", 5, 0},
+      {"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+      {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
   };
   return kDevices;
 }
@@ -147,10 +148,17 @@ const std::vector<DeviceNode>& DefaultDevices() {
 const std::vector<std::string>& MaskedPaths() {
   // The default maskedPaths of runc's `spec` and of Docker.
   static const std::vector<std::string> kPaths = {
-      "/proc/acpi",        "/proc/asound",      "/proc/kcore",
-      "/proc/keys",        "/proc/latency_stats", "/proc/timer_list",
-      "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-      "/sys/firmware",     "/sys/devices/virtual/powercap",
+      "/proc/acpi",
+      "/proc/asound",
+      "/proc/kcore",
+      "/proc/keys",
+      "/proc/latency_stats",
+      "/proc/timer_list",
+      "/proc/timer_stats",
+      "/proc/sched_debug",
+      "/proc/scsi",
+      "/sys/firmware",
+      "/sys/devices/virtual/powercap",
   };
   return kPaths;
 }
@@ -255,8 +263,8 @@ std::vector<MountStep> BuildMountTable(const MountTableOptions& o) {
       t.push_back(Simple(Kind::kMkdir, path, 0755));
     }
     path += "/" + parts.back();
-    t.push_back(Simple(v.is_directory ? Kind::kMkdir : Kind::kTouch, path,
-                       v.is_directory ? 0755 : 0644));
+    t.push_back(
+        Simple(v.is_directory ? Kind::kMkdir : Kind::kTouch, path, v.is_directory ? 0755 : 0644));
     t.push_back(Bind(v.host_path, path, /*recursive=*/true, v.read_only));
   }
   return t;

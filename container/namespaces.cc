@@ -72,6 +72,8 @@ ChildStatus SetHostname(const std::string& hostname, bool uts_ns) {
 Result<std::map<std::string, uint64_t>> NamespaceInodes(pid_t pid) {
   std::map<std::string, uint64_t> inodes;
   std::string dir = "/proc/" + std::to_string(pid) + "/ns/";
+  struct stat dir_st;
+  if (::stat(dir.c_str(), &dir_st) != 0) return Error::Errno("stat", dir);
   for (const char* name : {"cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"}) {
     struct stat st;
     std::string path = dir + name;

@@ -11,8 +11,9 @@ namespace isobench::container {
 
 Result<void> ValidateNetwork(const std::string& network) {
   if (network == "none" || network.empty()) return {};
-  return Error("network `" + network + "` is not supported by the container backend (only "
-               "\"none\": loopback in a private network namespace)",
+  return Error("network `" + network +
+                   "` is not supported by the container backend (only "
+                   "\"none\": loopback in a private network namespace)",
                EINVAL);
 }
 
@@ -28,7 +29,8 @@ ChildStatus BringUpLoopback(bool net_ns) {
     status = ChildStatus::Errno("ioctl SIOCGIFFLAGS", "lo");
   } else {
     ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
-    if (::ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) status = ChildStatus::Errno("ioctl SIOCSIFFLAGS", "lo");
+    if (::ioctl(fd, SIOCSIFFLAGS, &ifr) != 0)
+      status = ChildStatus::Errno("ioctl SIOCSIFFLAGS", "lo");
   }
   ::close(fd);
   return status;

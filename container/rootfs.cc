@@ -17,12 +17,15 @@ std::string FormatOverlayOptions(const std::string& lower, const std::string& up
 }
 
 RootfsPlan PlanRootfs(const std::string& image_rootfs, const std::string& scratch,
-                      const harness::SecurityProfile& profile, uint64_t scratch_bytes) {
+                      const std::string& disk_dir, const harness::SecurityProfile& profile,
+                      uint64_t scratch_bytes) {
   RootfsPlan plan;
   plan.lower = image_rootfs;
   plan.scratch = scratch;
-  plan.upper = scratch + "/upper";
-  plan.work = scratch + "/work";
+  plan.upper_on_disk = !disk_dir.empty();
+  const std::string& layer_dir = plan.upper_on_disk ? disk_dir : scratch;
+  plan.upper = layer_dir + "/upper";
+  plan.work = layer_dir + "/work";
   plan.merged = scratch + "/merged";
   plan.scratch_options = "mode=755";
   if (scratch_bytes > 0) plan.scratch_options += ",size=" + std::to_string(scratch_bytes);
@@ -38,21 +41,35 @@ RootfsPlan PlanRootfs(const std::string& image_rootfs, const std::string& scratc
 Result<void> ValidateLowerDir(const std::string& path) {
   if (path.empty()) return Error("image has no rootfs directory", EINVAL);
   if (path.find_first_of(",:\\") != std::string::npos)
-    return Error("image rootfs `" + path + "` contains ',' ':' or '\\', which overlayfs options "
-                 "cannot carry", EINVAL);
+    return Error("image rootfs `" + path +
+                     "` contains ',' ':' or '\\', which overlayfs options "
+                     "cannot carry",
+                 EINVAL);
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return Error::Errno("stat", path).Context("image rootfs");
   if (!S_ISDIR(st.st_mode)) return Error("image rootfs `" + path + "` is not a directory", ENOTDIR);
   return {};
 }
 
+Result<void> PrepareDiskUpper(const RootfsPlan& plan, int64_t owner) {
+  for (const std::string* dir : {&plan.upper, &plan.work}) {
+    if (::mkdir(dir->c_str(), 0755) != 0) return Error::Errno("mkdir", *dir);
+    if (owner >= 0 &&
+        ::chown(dir->c_str(), static_cast<uid_t>(owner), static_cast<gid_t>(owner)) != 0)
+      return Error::Errno("chown", *dir);
+  }
+  return {};
+}
+
 Result<HostRootfs> HostRootfs::Mount(const RootfsPlan& plan) {
   HostRootfs rootfs;
-  ISO_ASSIGN_OR_RETURN(rootfs.scratch_, harness::Mount::Create("tmpfs", plan.scratch, "tmpfs",
-                                                               MS_NOSUID | MS_NODEV,
-                                                               plan.scratch_options));
-  for (const std::string* dir : {&plan.upper, &plan.work, &plan.merged})
+  ISO_ASSIGN_OR_RETURN(rootfs.scratch_,
+                       harness::Mount::Create("tmpfs", plan.scratch, "tmpfs", MS_NOSUID | MS_NODEV,
+                                              plan.scratch_options));
+  for (const std::string* dir : {&plan.upper, &plan.work, &plan.merged}) {
+    if (plan.upper_on_disk && dir != &plan.merged) continue;
     if (::mkdir(dir->c_str(), 0755) != 0) return Error::Errno("mkdir", *dir);
+  }
   ISO_ASSIGN_OR_RETURN(rootfs.overlay_, harness::Mount::Create("overlay", plan.merged, "overlay",
                                                                MS_NODEV, plan.overlay_options));
   return rootfs;
@@ -74,8 +91,10 @@ ChildStatus MountScratch(const RootfsPlan& plan) {
   if (::mount("tmpfs", plan.scratch.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
               plan.scratch_options.c_str()) != 0)
     return ChildStatus::Errno("mount tmpfs", plan.scratch.c_str());
-  for (const std::string* dir : {&plan.upper, &plan.work, &plan.merged})
+  for (const std::string* dir : {&plan.upper, &plan.work, &plan.merged}) {
+    if (plan.upper_on_disk && dir != &plan.merged) continue;
     if (::mkdir(dir->c_str(), 0755) != 0) return ChildStatus::Errno("mkdir", dir->c_str());
+  }
   return ChildStatus::Ok();
 }
 

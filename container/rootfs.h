@@ -1,8 +1,9 @@
 // The container's root: an overlay of the shared image (read-only lower layer) and an
-// upper layer on a tmpfs of its own, entered with pivot_root(2).
+// upper layer on a tmpfs of its own (or, on request, on the host's disk), entered with
+// pivot_root(2).
 //
 //   // parent
-//   RootfsPlan plan = PlanRootfs(image.rootfs, run_dir + "/root", profile, size);
+//   RootfsPlan plan = PlanRootfs(image.rootfs, run_dir + "/root", "", profile, size);
 //   // child, in its own mount namespace
 //   CHILD_RETURN_IF_ERROR(MakeMountsPrivate());
 //   CHILD_RETURN_IF_ERROR(MountScratch(plan));    // tmpfs with upper/ work/ merged/
@@ -19,6 +20,11 @@
 // VM side's situation, whose root is an initramfs. Overlay work directories on a disk
 // filesystem cost milliseconds per mount (overlayfs probes xattrs, tmpfiles and
 // whiteouts in them); on tmpfs they do not.
+//
+// With a disk directory (`disk_dir`, e.g. <run dir>/<name>) the upper and work
+// directories live there instead, created by the parent: what Docker and runc do, and
+// what measuring a container's root file system I/O on disk needs. The overlay is
+// still mounted on the tmpfs, only its writable layer moves.
 //
 // pivot_root(".", ".") stacks the old root under the new one, and umount2(".",
 // MNT_DETACH) drops it, so no "old root" directory is needed in the image (the trick
@@ -40,9 +46,10 @@ namespace isobench::container {
 struct RootfsPlan {
   std::string lower;    // the image's rootfs directory
   std::string scratch;  // tmpfs mount point, holding:
-  std::string upper;    //   scratch/upper
-  std::string work;     //   scratch/work
+  std::string upper;    //   scratch/upper  (or disk_dir/upper)
+  std::string work;     //   scratch/work   (or disk_dir/work)
   std::string merged;   //   scratch/merged: the overlay, later "/"
+  bool upper_on_disk = false;
   std::string scratch_options;
   std::string overlay_options;
   bool own_mount_ns = true;  // false: the parent mounts scratch and overlay (HostRootfs)
@@ -55,9 +62,14 @@ struct RootfsPlan {
 std::string FormatOverlayOptions(const std::string& lower, const std::string& upper,
                                  const std::string& work, bool user_ns);
 
-// `scratch_bytes` caps the tmpfs (the upper layer); 0 leaves tmpfs's default.
+// `scratch_bytes` caps the tmpfs (the upper layer); 0 leaves tmpfs's default. A non-empty
+// `disk_dir` puts upper and work there.
 RootfsPlan PlanRootfs(const std::string& image_rootfs, const std::string& scratch,
-                      const harness::SecurityProfile& profile, uint64_t scratch_bytes);
+                      const std::string& disk_dir, const harness::SecurityProfile& profile,
+                      uint64_t scratch_bytes);
+// Parent, for an upper layer on disk: mkdir upper and work, chowned to `owner` (the
+// mapped root of a user namespace) when owner >= 0.
+Result<void> PrepareDiskUpper(const RootfsPlan& plan, int64_t owner);
 
 // The lower directory must exist and must not contain the characters overlayfs uses as
 // option separators (',' ':' '\\').
@@ -79,7 +91,7 @@ class HostRootfs {
 
 // Child: mount --make-rprivate / so nothing propagates back to the host.
 ChildStatus MakeMountsPrivate();
-// Child: tmpfs on plan.scratch, then mkdir upper, work and merged in it.
+// Child: tmpfs on plan.scratch, then mkdir merged (and upper and work) in it.
 ChildStatus MountScratch(const RootfsPlan& plan);
 ChildStatus MountOverlay(const RootfsPlan& plan);
 // Child: chdir(merged) and pivot_root (or chroot), ending in "/".

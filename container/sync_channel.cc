@@ -88,11 +88,24 @@ Result<void> SendGo(int fd) {
   }
 }
 
+std::optional<Error> PendingChildFailure(int fd) {
+  SyncRecord record;
+  for (;;) {
+    ssize_t n = ::recv(fd, &record, sizeof record, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != static_cast<ssize_t>(sizeof record)) return std::nullopt;
+    if (record.type == SyncRecord::kError) {
+      record.what[sizeof record.what - 1] = '\0';
+      return Error::Errno(record.err, record.what);
+    }
+  }
+}
+
 Result<ChildReport> ReadChildReport(int fd, harness::Clock::time_point deadline) {
   ChildReport report;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                      harness::Clock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - harness::Clock::now());
     if (left.count() <= 0) return Error("timed out waiting for the container's child", ETIMEDOUT);
     struct pollfd pfd = {fd, POLLIN, 0};
     int r = ::poll(&pfd, 1, static_cast<int>(left.count()) + 1);
@@ -110,8 +123,7 @@ Result<ChildReport> ReadChildReport(int fd, harness::Clock::time_point deadline)
       return Error("container sync channel: short record of " + std::to_string(n) + " bytes",
                    EPROTO);
     record.what[sizeof record.what - 1] = '\0';
-    if (record.type == SyncRecord::kError)
-      return Error::Errno(record.err, record.what);
+    if (record.type == SyncRecord::kError) return Error::Errno(record.err, record.what);
     if (record.type == SyncRecord::kPhase) {
       report.events.push_back({static_cast<ChildPhase>(record.phase), record.monotonic_ns});
       report.cpu_ns = record.cpu_ns;

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,11 @@ struct ChildReport {
 // Reads records until end-of-file (the child exec'd) or a failure record, which becomes
 // an Error "<op> `<arg>`: <strerror>". Gives up at `deadline`.
 Result<ChildReport> ReadChildReport(int fd, harness::Clock::time_point deadline);
+
+// A failure record the child already sent, without waiting: after the parent sees the
+// child gone (e.g. ESRCH moving it into a cgroup), the child's own account is the
+// better error.
+std::optional<Error> PendingChildFailure(int fd);
 
 // CLOCK_MONOTONIC now, in nanoseconds (what harness::Clock measures on Linux).
 int64_t MonotonicNowNs();

@@ -114,6 +114,7 @@ struct ResourceUsage {
   uint64_t pss_bytes = 0;           // PSS of host processes that exist for this instance
   uint64_t guest_memory_bytes = 0;  // VM guest RAM (accounted separately); 0 for containers
   uint64_t memory_current_bytes = 0;  // cgroup memory usage where known
+  uint64_t memory_peak_bytes = 0;     // cgroup high-water mark where known
   double cpu_seconds = 0;
   int64_t pids = 0;
 };

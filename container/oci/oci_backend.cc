@@ -1,0 +1,554 @@
+#include "container/oci/oci_backend.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "container/capabilities.h"
+#include "container/idmap.h"
+#include "container/oci/oci_runtime.h"
+#include "container/oci/oci_spec.h"
+#include "harness/agent_client.h"
+#include "harness/child_process.h"
+#include "harness/fd.h"
+#include "harness/image.h"
+#include "harness/log.h"
+#include "harness/mount.h"
+
+namespace isobench::container::oci {
+
+using harness::Availability;
+using harness::BackendContext;
+using harness::Clock;
+using harness::Error;
+using harness::Fd;
+using harness::Instance;
+using harness::InstanceSpec;
+using harness::Result;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr char kLabelRun[] = "org.isobench.run-id";
+constexpr char kLabelInstance[] = "org.isobench.instance";
+constexpr char kIdPrefix[] = "isobench-";
+constexpr char kCgroupParent[] = "/isobench-oci";
+
+std::string Option(const BackendContext& context, const std::string& key, const std::string& fallback) {
+  auto it = context.options.find(key);
+  return it == context.options.end() || it->second.empty() ? fallback : it->second;
+}
+
+// Field 22 of /proc/<pid>/stat: start time in clock ticks since boot; 0 if gone.
+unsigned long long StartTime(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  for (int i = 3; i < 22 && rest >> field; ++i) {
+  }
+  unsigned long long start = 0;
+  rest >> start;
+  return start;
+}
+
+// A run directory is live while the process that wrote its owner file runs.
+bool RunIsLive(const std::string& run_dir) {
+  std::ifstream in(run_dir + "/owner");
+  pid_t pid = 0;
+  unsigned long long start = 0;
+  if (!(in >> pid >> start) || pid <= 0) return false;
+  return StartTime(pid) == start;
+}
+
+Result<Fd> PidFd(pid_t pid) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return Error::Errno("pidfd_open", std::to_string(pid));
+  return Fd(fd);
+}
+
+bool PidFdExited(int pidfd) {
+  struct pollfd pfd = {pidfd, POLLIN, 0};
+  return ::poll(&pfd, 1, 0) > 0;
+}
+
+std::string LogTail(const std::string& path) {
+  auto text = harness::ReadFile(path);
+  if (!text.ok() || text->empty()) return {};
+  std::string tail = text->size() > 600 ? text->substr(text->size() - 600) : *text;
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
+  return tail;
+}
+
+double ChildrenCpuSeconds() {
+  struct rusage ru;
+  ::getrusage(RUSAGE_CHILDREN, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
+// The host's cgroup mounts: v1 controller -> mount point, and the cgroup2 mount.
+struct CgroupMountPoints {
+  std::map<std::string, std::string> v1;
+  std::string unified;
+};
+
+CgroupMountPoints FindCgroupMounts() {
+  CgroupMountPoints m;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, target, options, word;
+    fields >> id >> parent >> dev >> root >> target >> options;
+    while (fields >> word && word != "-") {
+    }
+    std::string fstype, source, super;
+    fields >> fstype >> source >> super;
+    if (fstype == "cgroup2" && m.unified.empty()) m.unified = target;
+    if (fstype != "cgroup") continue;
+    std::stringstream opts(super);
+    std::string opt;
+    while (std::getline(opts, opt, ','))
+      if (!m.v1.count(opt)) m.v1[opt] = target;
+  }
+  return m;
+}
+
+std::string ReadTrimmed(const std::string& path) {
+  auto text = harness::ReadFile(path);
+  if (!text.ok()) return {};
+  std::string s = *text;
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+class OciInstance : public Instance {
+ public:
+  OciInstance(Runtime runtime, std::string name, std::string id, std::string dir)
+      : runtime_(std::move(runtime)), name_(std::move(name)), id_(std::move(id)), dir_(std::move(dir)) {}
+  ~OciInstance() override { (void)Destroy(); }
+
+  const std::string& name() const override { return name_; }
+  const harness::StartupTiming& startup() const override { return timing_; }
+  pid_t host_pid() const override { return pid_; }
+  Result<json> Call(json request, std::chrono::milliseconds timeout) override {
+    return agent_.Call(std::move(request), timeout);
+  }
+  Result<harness::ResourceUsage> Usage() override;
+  Result<void> Destroy() override;
+
+  // Create()'s steps, in order; each leaves the instance destroyable.
+  Result<void> MountRootfs(const std::string& lower, const std::vector<IdMapping>& userns_map, bool user_ns);
+  Result<void> RunCreate(const json& config, const std::vector<std::string>& flags, Fd guest_end);
+  Result<void> Start() { return runtime_.Start(id_); }
+  Result<void> WaitReady(Fd host_end, Clock::time_point deadline);
+  std::string rootfs() const { return dir_ + "/rootfs"; }
+  harness::StartupTiming& timing() { return timing_; }
+  const harness::AgentClient& agent() const { return agent_; }
+
+ private:
+  Runtime runtime_;
+  std::string name_, id_, dir_;
+  harness::Mount rootfs_mount_;
+  bool created_ = false;
+  bool destroyed_ = false;
+  pid_t pid_ = -1;
+  Fd pidfd_;
+  harness::AgentClient agent_;
+  harness::StartupTiming timing_;
+};
+
+Result<void> OciInstance::MountRootfs(const std::string& lower, const std::vector<IdMapping>& userns_map,
+                                      bool user_ns) {
+  for (const char* sub : {"upper", "work", "rootfs"}) ISO_RETURN_IF_ERROR(harness::MakeDirs(dir_ + "/" + sub, 0755));
+  if (user_ns) {
+    // The root directory of the merged tree is the upper directory: owned by the
+    // namespace's root, so the instance's root owns "/".
+    int64_t root = MapToHost(userns_map, 0);
+    if (root < 0) return Error("oci: the user namespace map does not map uid 0", EINVAL);
+    for (const char* sub : {"upper", "work"})
+      if (::chown((dir_ + "/" + sub).c_str(), static_cast<uid_t>(root), static_cast<gid_t>(root)) != 0)
+        return Error::Errno("chown", dir_ + "/" + sub);
+  }
+  // The shared image is the read-only lower layer: nothing an instance writes reaches it.
+  ISO_ASSIGN_OR_RETURN(rootfs_mount_,
+                       harness::Mount::Create("overlay", rootfs(), "overlay", 0,
+                                              "lowerdir=" + lower + ",upperdir=" + dir_ + "/upper,workdir=" +
+                                                  dir_ + "/work"));
+  return {};
+}
+
+Result<void> OciInstance::RunCreate(const json& config, const std::vector<std::string>& flags, Fd guest_end) {
+  ISO_RETURN_IF_ERROR(harness::WriteWholeFile(dir_ + "/config.json", config.dump(2), 0600));
+  std::string log = dir_ + "/runtime.log";
+  ISO_ASSIGN_OR_RETURN(Fd log_fd, harness::Open(log, O_WRONLY | O_CREAT | O_APPEND, 0600));
+  ISO_ASSIGN_OR_RETURN(Fd null_fd, harness::Open("/dev/null", O_RDONLY));
+  std::vector<std::string> args = {"create", "--bundle", dir_, "--pid-file", dir_ + "/init.pid",
+                                   "--preserve-fds", "1"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  args.push_back(id_);
+  harness::ChildProcess::SpawnOptions options;
+  // fd 3 in the container is the channel; its stdio (inherited through `create`) go to
+  // the log, so the runtime's errors and anything the agent prints land together.
+  options.fds = {{null_fd.get(), 0}, {guest_end.get(), 3}};
+  options.stdout_fd = log_fd.get();
+  options.stderr_fd = log_fd.get();
+  created_ = true;  // from here on, Destroy() asks the runtime to delete
+  ISO_ASSIGN_OR_RETURN(harness::ChildProcess child, harness::ChildProcess::Spawn(runtime_.Command(args), options));
+  guest_end.Reset();
+  ISO_ASSIGN_OR_RETURN(std::optional<int> status, child.WaitFor(std::chrono::seconds(30)));
+  if (!status) return Error("oci: `" + runtime_.path() + " create` timed out: " + LogTail(log), ETIMEDOUT);
+  if (*status != 0)
+    return Error("oci: `" + runtime_.path() + " create` " + harness::DescribeWaitStatus(*status) + ": " +
+                     LogTail(log),
+                 EIO);
+  std::string pid_text = ReadTrimmed(dir_ + "/init.pid");
+  pid_ = static_cast<pid_t>(std::atoi(pid_text.c_str()));
+  if (pid_ <= 0) return Error("oci: no pid in " + dir_ + "/init.pid", EPROTO);
+  ISO_ASSIGN_OR_RETURN(pidfd_, PidFd(pid_));
+  return {};
+}
+
+Result<void> OciInstance::WaitReady(Fd host_end, Clock::time_point deadline) {
+  agent_ = harness::AgentClient(std::move(host_end));
+  int pidfd = pidfd_.get();
+  std::string log = dir_ + "/runtime.log";
+  agent_.SetLiveness([pidfd, log]() -> Result<void> {
+    if (PidFdExited(pidfd)) return Error("oci: the container's init exited: " + LogTail(log), ECHILD);
+    return {};
+  });
+  ISO_RETURN_IF_ERROR(agent_.WaitReady(deadline));
+  return {};
+}
+
+Result<void> OciInstance::Destroy() {
+  if (destroyed_) return {};
+  destroyed_ = true;
+  agent_.Close();
+  Result<void> result;
+  if (created_) {
+    auto deleted = runtime_.Delete(id_);
+    if (!deleted.ok()) result = std::move(deleted).error();
+    // `delete --force` SIGKILLs init; wait until it is gone before taking its root away.
+    if (pidfd_.valid()) {
+      struct pollfd pfd = {pidfd_.get(), POLLIN, 0};
+      ::poll(&pfd, 1, 5000);
+    }
+  }
+  if (rootfs_mount_.mounted()) {
+    auto unmounted = rootfs_mount_.Unmount();
+    if (!unmounted.ok() && result.ok()) result = std::move(unmounted).error();
+  }
+  auto removed = harness::RemoveTree(dir_);
+  if (!removed.ok() && result.ok()) result = std::move(removed).error();
+  if (!result.ok()) ISO_LOG(kWarning) << "oci: destroying " << id_ << ": " << result.error().message();
+  return result;
+}
+
+Result<harness::ResourceUsage> OciInstance::Usage() {
+  harness::ResourceUsage usage;
+  if (pid_ <= 0 || destroyed_) return Error("oci: instance is not running", ESRCH);
+  CgroupMountPoints mounts = FindCgroupMounts();
+  std::map<std::string, std::string> paths;  // controller ("" for v2) -> path
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::stringstream controllers(line.substr(a + 1, b - a - 1));
+    std::string c;
+    if (line.substr(a + 1, b - a - 1).empty()) paths[""] = line.substr(b + 1);
+    while (std::getline(controllers, c, ',')) paths[c] = line.substr(b + 1);
+  }
+  auto file = [&](const std::string& controller, const std::string& name) -> std::string {
+    if (mounts.v1.count(controller) && paths.count(controller))
+      return mounts.v1[controller] + paths[controller] + "/" + name;
+    if (!mounts.unified.empty() && paths.count("")) return mounts.unified + paths[""] + "/" + name;
+    return {};
+  };
+  std::string procs_file;
+  if (mounts.v1.count("memory") && paths.count("memory")) {
+    usage.memory_current_bytes = std::strtoull(ReadTrimmed(file("memory", "memory.usage_in_bytes")).c_str(), nullptr, 10);
+    procs_file = file("memory", "cgroup.procs");
+  } else {
+    usage.memory_current_bytes = std::strtoull(ReadTrimmed(file("", "memory.current")).c_str(), nullptr, 10);
+    procs_file = file("", "cgroup.procs");
+  }
+  if (mounts.v1.count("cpuacct") && paths.count("cpuacct")) {
+    usage.cpu_seconds = static_cast<double>(std::strtoull(ReadTrimmed(file("cpuacct", "cpuacct.usage")).c_str(),
+                                                          nullptr, 10)) * 1e-9;
+  } else {
+    std::istringstream stat(ReadTrimmed(file("", "cpu.stat")));
+    std::string key;
+    uint64_t value = 0;
+    while (stat >> key >> value)
+      if (key == "usage_usec") usage.cpu_seconds = static_cast<double>(value) * 1e-6;
+  }
+  usage.pids = std::strtoll(ReadTrimmed(file("pids", "pids.current")).c_str(), nullptr, 10);
+  std::istringstream procs(ReadTrimmed(procs_file));
+  pid_t member;
+  while (procs >> member) {
+    std::ifstream smaps("/proc/" + std::to_string(member) + "/smaps_rollup");
+    std::string key;
+    uint64_t kb;
+    while (smaps >> key) {
+      if (key == "Pss:" && smaps >> kb) {
+        usage.pss_bytes += kb << 10;
+        break;
+      }
+    }
+  }
+  return usage;
+}
+
+class OciBackend : public harness::Backend {
+ public:
+  OciBackend(BackendContext context, std::string name, std::string runtime)
+      : context_(std::move(context)), name_(std::move(name)), runtime_name_(std::move(runtime)) {
+    base_dir_ = context_.workdir + "/oci/" + name_;
+  }
+
+  std::string name() const override { return name_; }
+  Availability Probe() override;
+  std::map<std::string, std::string> Describe() override;
+  Result<std::unique_ptr<Instance>> Create(const InstanceSpec& spec) override;
+  Result<int> ReclaimStale() override;
+
+ private:
+  Result<void> Prepare();
+  Result<void> TrialRun();
+  Result<std::string> RunDir();
+
+  BackendContext context_;
+  std::string name_, runtime_name_, base_dir_;
+  Runtime runtime_;
+  std::optional<Availability> availability_;
+  std::string version_;
+  json default_spec_;
+  std::string default_spec_path_;
+  std::vector<IdMapping> userns_map_;
+  bool run_dir_ready_ = false;
+};
+
+Result<void> OciBackend::Prepare() {
+  std::string binary = Option(context_, name_ + ".path", runtime_name_);
+  if (binary.empty())
+    return Error("no runtime given: set the oci.runtime option (e.g. --option=oci.runtime=/usr/bin/crun)", EINVAL);
+  ISO_ASSIGN_OR_RETURN(runtime_, Runtime::Locate(binary, "/run/isobench-oci/" + name_));
+  ISO_ASSIGN_OR_RETURN(version_, runtime_.Version());
+  ISO_ASSIGN_OR_RETURN(default_spec_, runtime_.DefaultSpec(base_dir_ + "/spec"));
+  default_spec_path_ = base_dir_ + "/default-spec.json";
+  ISO_RETURN_IF_ERROR(harness::WriteWholeFile(default_spec_path_, default_spec_.dump(2) + "\n"));
+  ISO_ASSIGN_OR_RETURN(userns_map_, ParseIdMap(Option(context_, "oci.userns_map", "100000")));
+  std::string agent = context_.image.rootfs + harness::GuestImage::kAgentPath;
+  if (::access(agent.c_str(), X_OK) != 0) return Error("agent `" + agent + "` is missing", ENOENT);
+  return {};
+}
+
+// A container of the runtime's own defaults running /bin/true on the (read-only)
+// image: the one honest answer to "does this runtime work on this host?" (crun, for
+// one, refuses hybrid cgroup hierarchies).
+Result<void> OciBackend::TrialRun() {
+  std::string id = std::string(kIdPrefix) + "probe-" + std::to_string(::getpid());
+  std::string dir = base_dir_ + "/" + id;
+  ISO_RETURN_IF_ERROR(harness::MakeDirs(dir, 0700));
+  BundleParams bundle;
+  bundle.rootfs = context_.image.rootfs;
+  bundle.args = {"/bin/true"};
+  bundle.cgroups_path = std::string(kCgroupParent) + "/" + id;
+  json config = RuntimeDefaultConfig(default_spec_, bundle);
+  config["root"]["readonly"] = true;  // never write the shared image
+  ISO_RETURN_IF_ERROR(harness::WriteWholeFile(dir + "/config.json", config.dump(2)));
+  auto out = harness::RunCapture(runtime_.Command({"run", "--bundle", dir, id}), std::chrono::seconds(30));
+  (void)runtime_.Delete(id);
+  (void)harness::RemoveTree(dir);
+  if (!out.ok()) return Error("a trial container failed: " + out.error().message(), EIO);
+  return {};
+}
+
+Availability OciBackend::Probe() {
+  if (availability_) return *availability_;
+  auto prepared = Prepare();
+  if (!prepared.ok()) {
+    availability_ = Availability{false, prepared.error().message()};
+    return *availability_;
+  }
+  auto trial = TrialRun();
+  if (!trial.ok()) {
+    std::string why = trial.error().message();
+    if (why.size() > 400) why = why.substr(0, 400) + "...";
+    availability_ = Availability{false, why};
+    return *availability_;
+  }
+  availability_ = Availability{true, version_};
+  return *availability_;
+}
+
+std::map<std::string, std::string> OciBackend::Describe() {
+  Probe();
+  std::map<std::string, std::string> facts;
+  facts[name_ + ".runtime"] = runtime_.path();
+  facts[name_ + ".version"] = version_;
+  if (!default_spec_path_.empty()) facts[name_ + ".default_spec"] = default_spec_path_;
+  return facts;
+}
+
+Result<std::string> OciBackend::RunDir() {
+  std::string run_dir = base_dir_ + "/" + context_.run_id;
+  if (!run_dir_ready_) {
+    ISO_RETURN_IF_ERROR(harness::MakeDirs(run_dir, 0700));
+    ISO_RETURN_IF_ERROR(harness::WriteWholeFile(
+        run_dir + "/owner", std::to_string(::getpid()) + " " + std::to_string(StartTime(::getpid())) + "\n"));
+    run_dir_ready_ = true;
+  }
+  return run_dir;
+}
+
+Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
+  auto start = Clock::now();
+  double cpu_before = ChildrenCpuSeconds();
+  ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
+  Availability availability = Probe();
+  if (!availability.usable) return Error("oci backend `" + name_ + "` is not usable: " + availability.reason, ENODEV);
+  ISO_ASSIGN_OR_RETURN(std::string run_dir, RunDir());
+  std::string dir = run_dir + "/" + spec.name;
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) return Error("oci: instance `" + spec.name + "` exists", EEXIST);
+  std::string id = std::string(kIdPrefix) + context_.run_id + "-" + spec.name;
+  auto instance = std::make_unique<OciInstance>(runtime_, spec.name, id, dir);
+
+  bool runtime_default = IsRuntimeDefaultProfile(spec.profile.name, name_);
+  ISO_RETURN_IF_ERROR(instance->MountRootfs(context_.image.rootfs, userns_map_,
+                                            !runtime_default && spec.profile.user_ns));
+  BundleParams bundle;
+  bundle.rootfs = instance->rootfs();
+  bundle.args = {harness::GuestImage::kAgentPath, "--channel-fd", "3"};
+  bundle.cgroups_path = std::string(kCgroupParent) + "/" + id;
+  bundle.annotations = {{kLabelRun, context_.run_id}, {kLabelInstance, spec.name}};
+  ISO_ASSIGN_OR_RETURN(bundle.host_bounding, HostBoundingSet());
+  for (int r : {RLIMIT_NOFILE, RLIMIT_CORE, RLIMIT_MEMLOCK}) {
+    struct rlimit value;
+    if (::getrlimit(r, &value) == 0) bundle.host_rlimits[r] = value;
+  }
+  bundle.userns_map = userns_map_;
+  CgroupMountPoints cgroups = FindCgroupMounts();
+  bundle.memsw = cgroups.v1.count("memory") &&
+                 ::access((cgroups.v1["memory"] + "/memory.memsw.limit_in_bytes").c_str(), F_OK) == 0;
+  struct utsname uts;
+  ::uname(&uts);
+  bundle.seccomp_arch = std::string(uts.machine) == "aarch64" ? "SCMP_ARCH_AARCH64" : "SCMP_ARCH_X86_64";
+  json config;
+  std::vector<std::string> flags;
+  if (runtime_default) {
+    config = RuntimeDefaultConfig(default_spec_, bundle);
+  } else {
+    ISO_ASSIGN_OR_RETURN(config, ConfigForSpec(default_spec_, spec, bundle));
+    flags = CreateFlags(spec.profile);
+  }
+  auto bundled = Clock::now();
+
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Error::Errno("socketpair");
+  Fd host_end(sv[0]), guest_end(sv[1]);
+  ISO_RETURN_IF_ERROR(instance->RunCreate(config, flags, std::move(guest_end)));
+  auto created = Clock::now();
+  ISO_RETURN_IF_ERROR(instance->Start());
+  auto started = Clock::now();
+  int timeout_ms = std::atoi(Option(context_, "oci.ready_timeout_ms", "10000").c_str());
+  ISO_RETURN_IF_ERROR(instance->WaitReady(std::move(host_end), started + std::chrono::milliseconds(timeout_ms)));
+
+  harness::StartupTiming& timing = instance->timing();
+  auto ready = instance->agent().ready_at();
+  timing.phases = {{"bundle", harness::SecondsBetween(start, bundled)},
+                   {"create", harness::SecondsBetween(start, created)},
+                   {"start", harness::SecondsBetween(start, started)},
+                   {"ready", harness::SecondsBetween(start, ready)}};
+  timing.ready_seconds = harness::SecondsBetween(start, ready);
+  timing.host_cpu_seconds = ChildrenCpuSeconds() - cpu_before;
+  return std::unique_ptr<Instance>(std::move(instance));
+}
+
+Result<int> OciBackend::ReclaimStale() {
+  if (!Probe().usable && runtime_.path().empty()) return 0;
+  int reclaimed = 0;
+  // Containers of runs whose owner is gone.
+  auto list = runtime_.List();
+  if (list.ok()) {
+    for (const auto& c : *list) {
+      std::string id = c.value("id", "");
+      if (id.rfind(kIdPrefix, 0) != 0) continue;
+      std::string run = c.value("annotations", json::object()).value(kLabelRun, "");
+      if (run == context_.run_id) continue;
+      if (!run.empty() && RunIsLive(base_dir_ + "/" + run)) continue;
+      auto deleted = runtime_.Delete(id);
+      if (deleted.ok()) ++reclaimed;
+      else ISO_LOG(kWarning) << "oci: reclaiming " << id << ": " << deleted.error().message();
+    }
+  }
+  // Run directories: unmount what is still mounted under them, then remove them.
+  DIR* dir = ::opendir(base_dir_.c_str());
+  if (!dir) return reclaimed;
+  std::vector<std::string> stale;
+  while (struct dirent* e = ::readdir(dir)) {
+    std::string run = e->d_name;
+    if (run[0] == '.' || run == "spec" || run == context_.run_id) continue;
+    std::string path = base_dir_ + "/" + run;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    if (!RunIsLive(path)) stale.push_back(path);
+  }
+  ::closedir(dir);
+  for (const auto& path : stale) {
+    std::vector<std::string> targets;
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string id, parent, dev, root, target;
+      fields >> id >> parent >> dev >> root >> target;
+      if (target.rfind(path + "/", 0) == 0) targets.push_back(target);
+    }
+    std::sort(targets.rbegin(), targets.rend());  // deepest first
+    for (const auto& t : targets)
+      if (::umount2(t.c_str(), MNT_DETACH) == 0) ++reclaimed;
+    auto removed = harness::RemoveTree(path);
+    if (removed.ok()) ++reclaimed;
+    else ISO_LOG(kWarning) << "oci: removing " << path << ": " << removed.error().message();
+  }
+  return reclaimed;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<harness::Backend>> MakeOciBackend(const BackendContext& context, const std::string& name,
+                                                         const std::string& runtime) {
+  std::string binary = runtime;
+  if (binary.empty()) binary = Option(context, "oci.runtime", "");
+  return std::unique_ptr<harness::Backend>(new OciBackend(context, name, binary));
+}
+
+void RegisterOciBackends(harness::BackendRegistry& registry) {
+  registry.Register("runc", "OCI runtime runc, from a config.json generated from the profile",
+                    [](const BackendContext& c) { return MakeOciBackend(c, "runc", "runc"); });
+  registry.Register("crun", "OCI runtime crun, from a config.json generated from the profile",
+                    [](const BackendContext& c) { return MakeOciBackend(c, "crun", "crun"); });
+  registry.Register("oci", "any OCI runtime given by --option=oci.runtime=PATH",
+                    [](const BackendContext& c) { return MakeOciBackend(c, "oci", ""); });
+}
+
+}  // namespace isobench::container::oci
