@@ -2,6 +2,11 @@
 
 #include <benchmark/benchmark.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
 
 #include <cstring>
 #include <iostream>
@@ -61,6 +66,36 @@ std::vector<harness::Backend*> BenchSession::AllRows() {
   return rows;
 }
 
+namespace {
+
+// On a terminal, a status line on stderr after every benchmark: what ran, how many of
+// the registered benchmarks are done, and an estimate of the time left from the mean
+// time per benchmark so far. Off a terminal (CI logs) nothing extra is printed.
+class ProgressReporter : public benchmark::ConsoleReporter {
+ public:
+  explicit ProgressReporter(size_t total) : total_(total), start_(harness::Clock::now()) {}
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    benchmark::ConsoleReporter::ReportRuns(runs);
+    size_t before = seen_.size();
+    for (const auto& run : runs)
+      if (run.run_type == Run::RT_Iteration) seen_.insert(run.run_name.str());
+    if (seen_.size() == before) return;
+    size_t done = std::min(seen_.size(), total_);
+    double elapsed = harness::SecondsBetween(start_, harness::Clock::now());
+    double left = done ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - done) : 0;
+    std::fprintf(stderr, "\r\033[K[%zu/%zu benchmarks, %.0f s elapsed, ~%.0f s left] %s\n", done,
+                 total_, elapsed, left, runs.empty() ? "" : runs.back().run_name.str().c_str());
+  }
+
+ private:
+  size_t total_;
+  harness::Clock::time_point start_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace
+
 harness::Result<harness::Instance*> BenchSession::SharedInstance(harness::Backend& backend) {
   auto it = shared_.find(backend.name());
   if (it != shared_.end()) return it->second.get();
@@ -80,6 +115,14 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
   harness::InstallInterruptHandlers();
   BenchSession bench;
   bench.flags = ParseBenchFlags(&argc, argv);
+  // Off a terminal (CI), print only the aggregates of repeated benchmarks; the JSON
+  // file still gets every repetition.
+  std::vector<char*> args(argv, argv + argc);
+  std::string aggregates_only = "--benchmark_display_aggregates_only=true";
+  if (!::isatty(STDOUT_FILENO)) args.insert(args.begin() + 1, aggregates_only.data());
+  argc = static_cast<int>(args.size());
+  args.push_back(nullptr);
+  argv = args.data();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
 
@@ -119,7 +162,12 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
   benchmark::AddCustomContext("suite.profile", bench.flags.quick ? "quick" : "default");
 
   register_benchmarks(bench);
-  benchmark::RunSpecifiedBenchmarks();
+  if (::isatty(STDERR_FILENO) && ::isatty(STDOUT_FILENO)) {
+    ProgressReporter progress(bench.registered);
+    benchmark::RunSpecifiedBenchmarks(&progress);
+  } else {
+    benchmark::RunSpecifiedBenchmarks();
+  }
   benchmark::Shutdown();
   // Instances, then the backends that made them, are destroyed before exit.
   for (auto& cleanup : bench.cleanups) cleanup();

@@ -7,6 +7,8 @@
 //   }
 #pragma once
 
+#include <benchmark/benchmark.h>
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -46,6 +48,15 @@ struct BenchSession {
   std::vector<std::unique_ptr<harness::Backend>> references;
   // Run after the benchmarks, before any backend is destroyed.
   std::vector<std::function<void()>> cleanups;
+  // Benchmarks registered through Register(), for progress display.
+  size_t registered = 0;
+
+  // benchmark::RegisterBenchmark, counted.
+  template <typename Fn>
+  benchmark::internal::Benchmark* Register(const std::string& name, Fn&& fn) {
+    ++registered;
+    return benchmark::RegisterBenchmark(name.c_str(), std::forward<Fn>(fn));
+  }
 
   // Every backend under test, then the references.
   std::vector<harness::Backend*> AllRows();

@@ -109,7 +109,7 @@ void RegisterDensity(BenchSession& bench) {
     for (size_t i = 0; i < steps.size(); ++i) {
       int n = steps[i];
       bool last = i + 1 == steps.size();
-      benchmark::RegisterBenchmark(("Density/" + name + "/n:" + std::to_string(n)).c_str(),
+      bench.Register("Density/" + name + "/n:" + std::to_string(n),
                                    [backend, pool, n, last, budget](benchmark::State& state) {
                                      Step(state, *backend, *pool, n, last, budget);
                                    })

@@ -211,7 +211,7 @@ void RegisterIo(BenchSession& bench) {
   auto family = std::make_shared<IoFamily>(bench);
   bench.cleanups.push_back([family] { family->Teardown(); });
   for (const Job& job : kJobs) {
-    benchmark::RegisterBenchmark(("Io/host/fs:" + JobName(job)).c_str(),
+    bench.Register("Io/host/fs:" + JobName(job),
                                  [family, job](benchmark::State& state) { family->RunOnHost(state, job); })
         ->Iterations(1)
         ->UseManualTime()
@@ -228,7 +228,7 @@ void RegisterIo(BenchSession& bench) {
     }
     for (const Target& target : targets)
       for (const Job& job : kJobs) {
-        benchmark::RegisterBenchmark(("Io/" + name + "/" + target.name + ":" + JobName(job)).c_str(),
+        bench.Register("Io/" + name + "/" + target.name + ":" + JobName(job),
                                      [family, name, target, job](benchmark::State& state) {
                                        family->RunInInstance(state, name, target, job);
                                      })

@@ -58,7 +58,7 @@ void RegisterOverhead(BenchSession& bench) {
   for (harness::Backend* backend : bench.AllRows()) {
     for (const char* kind : {"syscall", "page_faults", "memory_bandwidth"}) {
       std::string k = kind;
-      benchmark::RegisterBenchmark(("Overhead/" + backend->name() + "/" + k).c_str(),
+      bench.Register("Overhead/" + backend->name() + "/" + k,
                                    [&bench, backend, k](benchmark::State& state) {
                                      Measure(state, bench, *backend, k);
                                    })

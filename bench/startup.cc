@@ -113,7 +113,7 @@ void RegisterStartup(BenchSession& bench) {
         std::cerr << "isobench: warm-up on " << name << " failed: " << instance.error().message()
                   << "\n";
     }
-    benchmark::RegisterBenchmark(("Startup/" + name + "/ready").c_str(),
+    bench.Register("Startup/" + name + "/ready",
                                  [backend, name](benchmark::State& state) {
                                    for (auto _ : state)
                                      if (!OneStart(state, *backend, name)) break;
@@ -124,7 +124,7 @@ void RegisterStartup(BenchSession& bench) {
         ->Unit(slow ? benchmark::kSecond : benchmark::kMillisecond);
     if (name == "host") continue;
     for (int k : slow ? config.vm_parallel : config.parallel) {
-      benchmark::RegisterBenchmark(("Startup/" + name + "/parallel:" + std::to_string(k)).c_str(),
+      bench.Register("Startup/" + name + "/parallel:" + std::to_string(k),
                                    [backend, name, k](benchmark::State& state) {
                                      for (auto _ : state)
                                        if (!ParallelStart(state, *backend, name, k)) break;

@@ -27,7 +27,6 @@ BenchmarkResults MakeResults(const std::string& source, const std::string& name,
   RunSamples run;
   run.run_name = name;
   run.real_time_s = seconds;
-  run.counters["destroy_s"] = seconds;
   r.runs.push_back(run);
   return r;
 }
@@ -129,6 +128,22 @@ TEST(CompareTest, NothingPairedIsAnError) {
                              Thresholds{});
   ASSERT_FALSE(rows.ok());
   EXPECT_NE(rows.error().message().find("pairs"), std::string::npos);
+}
+
+TEST(CompareTest, DurationCountersAreMetricsToo) {
+  SplitMix64 rng(5);
+  BenchmarkResults base = MakeResults("a", "Startup/container/ready", Samples(rng, 30, 1.0, 0.02));
+  BenchmarkResults slow = MakeResults("b", "Startup/container/ready", Samples(rng, 30, 1.0, 0.02));
+  base.runs[0].counters["destroy_s"] = Samples(rng, 30, 0.001, 0.02);
+  slow.runs[0].counters["destroy_s"] = Samples(rng, 30, 0.002, 0.02);  // destroy twice as slow
+  base.runs[0].counters["phase_clone_s"] = base.runs[0].counters["destroy_s"];
+  slow.runs[0].counters["phase_clone_s"] = slow.runs[0].counters["destroy_s"];
+  auto rows = CompareResults(base, slow, Thresholds{});
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u) << "time and destroy_s; phase timestamps are not gated";
+  EXPECT_EQ((*rows)[1].metric, "destroy_s");
+  EXPECT_EQ((*rows)[1].result.verdict, Verdict::kRegressed);
+  EXPECT_NE((*rows)[0].result.verdict, Verdict::kRegressed);
 }
 
 TEST(GlobMatchTest, Basics) {
