@@ -66,6 +66,7 @@ struct ChildPlan {
   std::vector<std::string> env_storage;
   std::vector<char*> argv;
   std::vector<char*> env;
+  VethPlan veth;  // enabled for network "bridge"
 };
 
 constexpr int kAgentChannelFd = 3;
@@ -131,6 +132,7 @@ ChildStatus ContainChild(const ChildPlan& p) {
   CHILD_RETURN_IF_ERROR(EnterCgroupNamespace(p.profile.cgroup_ns));
   CHILD_RETURN_IF_ERROR(SetHostname(p.hostname, p.profile.uts_ns));
   CHILD_RETURN_IF_ERROR(BringUpLoopback(p.profile.net_ns));
+  CHILD_RETURN_IF_ERROR(ConfigureEth0(p.veth));
   CHILD_RETURN_IF_ERROR(ApplyRlimits(p.rlimits));
   CHILD_RETURN_IF_ERROR(SetUpAgentFds(p));
   CHILD_RETURN_IF_ERROR(SetNoNewPrivs(p.profile.no_new_privs));
@@ -299,6 +301,9 @@ class ContainerInstance final : public harness::Instance {
       if (!r.ok() && first.ok()) first = std::move(r);
     };
     agent_.Close();
+    // Deleting the host end is synchronous; the kernel's teardown of a dying network
+    // namespace is not, and would leave the link visible for a while.
+    keep(veth_.Delete());
     init_.Kill();
     if (cgroup_) {
       auto removed = cgroup_->Remove();
@@ -326,6 +331,7 @@ class ContainerInstance final : public harness::Instance {
   // without a mount namespace (root/, mounted in the host's namespace: host_rootfs_).
   std::string instance_dir_;
   HostRootfs host_rootfs_;
+  VethLink veth_;  // network "bridge"
   Fd log_;  // memfd: the agent's stdout and stderr
   harness::ChildProcess init_;
   harness::AgentClient agent_;
@@ -354,6 +360,8 @@ class ContainerBackend final : public harness::Backend {
     // may outlive its backend; rmdir of the shared root mount point would then detach
     // the root of a chroot-only instance in its namespace.)
     if (*live_instances_ > 0) return;
+    auto bridge = RemoveIdleBridge();
+    if (!bridge.ok()) ISO_LOG(kWarning) << bridge.error().message();
     for (const auto& root : HierarchyRoots()) {
       std::string dir = root + "/" + kCgroupParent + "/" + context_.run_id;
       if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
@@ -401,6 +409,8 @@ class ContainerBackend final : public harness::Backend {
       controllers += (controllers.empty() ? "" : " ") + c;
     d["container.cgroup_v1_controllers"] = controllers;
     d["container.rootfs"] = "overlay (volatile upper), pivot_root";
+    d["container.network"] = std::string("none: lo only; bridge: veth into ") + kBridgeName + " " +
+                             kBridgeAddress + "/" + std::to_string(kBridgePrefix);
     const struct scmp_version* v = seccomp_version();
     d["container.seccomp"] = "libseccomp " + std::to_string(v->major) + "." +
                              std::to_string(v->minor) + "." + std::to_string(v->micro) + ", " +
@@ -541,7 +551,7 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
   };
 
   // Input that can be refused before anything exists.
-  ISO_RETURN_IF_ERROR(ValidateNetwork(spec.network));
+  ISO_RETURN_IF_ERROR(ValidateNetwork(spec.network, profile.net_ns));
   ISO_RETURN_IF_ERROR(ValidateLowerDir(context_.image.rootfs));
   const std::string agent_host_path = context_.image.rootfs + harness::GuestImage::kAgentPath;
   if (::access(agent_host_path.c_str(), X_OK) != 0)
@@ -606,6 +616,9 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
   table.volumes = std::move(volumes);
   plan.mounts = BuildMountTable(table);
   plan.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
+  if (spec.network == "bridge") {
+    ISO_ASSIGN_OR_RETURN(plan.veth, PlanVeth());
+  }
   plan.rlimits = std::move(rlimits);
   plan.capabilities = capabilities;
   plan.seccomp = profile.seccomp ? seccomp_.get() : nullptr;
@@ -687,6 +700,11 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
   if (profile.user_ns) {
     std::string map = FormatIdMap(userns_map_);
     ISO_RETURN_IF_ERROR(or_died(WriteIdMaps(pid, map, map)));
+  }
+  if (plan.veth.enabled) {
+    auto veth = VethLink::Create(plan.veth, pid);
+    if (!veth.ok()) return died(std::move(veth).error());
+    c.veth_ = std::move(*veth);
   }
   ISO_RETURN_IF_ERROR(or_died(SendGo(sync_parent.get())));
 

@@ -2,6 +2,8 @@
 // talk to the agent, check the isolation basics, destroy, and prove nothing is left.
 // Also every kind of bad input, each of which must leave nothing behind either.
 #include "container/container_backend.h"
+#include "container/network.h"
+#include "harness/child_process.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -309,6 +311,47 @@ TEST_F(ContainerBackendTest, VolumesAreMountedReadOnlyWhenAsked) {
   (void)harness::RemoveTree(host_dir);
 }
 
+TEST_F(ContainerBackendTest, BridgeNetworkGivesAVethIntoTheHostBridge) {
+  bool bridge_existed = PathExists(std::string("/sys/class/net/") + kBridgeName);
+  auto backend = MakeBackend();
+  ASSERT_TRUE(backend);
+  std::string host_end;
+  {
+    InstanceSpec a = Spec("net-a");
+    a.network = "bridge";
+    InstanceSpec b = Spec("net-b");
+    b.network = "bridge";
+    auto first = backend->Create(a);
+    ASSERT_TRUE(first.ok()) << first.error().message();
+    auto second = backend->Create(b);
+    ASSERT_TRUE(second.ok()) << second.error().message();
+    auto info = (*first)->Call({{"op", "info"}}, std::chrono::seconds(5));
+    ASSERT_TRUE(info.ok()) << info.error().message();
+    EXPECT_EQ((*info)["interfaces"], nlohmann::json({"lo", "eth0"}));
+    std::string addr = Exec(**second, {"ip", "-4", "-o", "addr", "show", "eth0"});
+    size_t inet = addr.find("inet 10.203.");
+    ASSERT_NE(inet, std::string::npos) << addr;
+    std::string peer = addr.substr(inet + 5, addr.find('/', inet) - inet - 5);
+    // The two instances reach each other and the host's bridge address across it.
+    int code = -1;
+    std::string out = Exec(**first, {"ping", "-c", "1", "-W", "3", peer}, &code);
+    EXPECT_EQ(code, 0) << out;
+    out = Exec(**first, {"ping", "-c", "1", "-W", "3", kBridgeAddress}, &code);
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_NE(Exec(**first, {"ip", "route"}).find("default via 10.203.0.1"), std::string::npos);
+    auto links = harness::RunCapture({"/bin/sh", "-c", "ls /sys/class/net | grep ^isbv || true"});
+    ASSERT_TRUE(links.ok());
+    EXPECT_EQ(std::count(links->begin(), links->end(), '\n'), 2) << *links;
+  }
+  auto links = harness::RunCapture({"/bin/sh", "-c", "ls /sys/class/net | grep ^isbv || true"});
+  ASSERT_TRUE(links.ok());
+  EXPECT_EQ(*links, "") << "host ends survived their instances";
+  backend.reset();
+  if (!bridge_existed)
+    EXPECT_FALSE(PathExists(std::string("/sys/class/net/") + kBridgeName)) << "bridge left behind";
+  ExpectNothingLeft();
+}
+
 // ----------------------------------------------------------------------------------
 // Bad input: a clear error naming the culprit, and nothing left behind.
 
@@ -435,8 +478,12 @@ TEST_F(BadInputTest, CapabilityTheHostLacks) {
 
 TEST_F(BadInputTest, UnknownNetworkAndBadName) {
   InstanceSpec spec = Spec("bad-net");
-  spec.network = "bridge";
-  ExpectRefused(spec, "network `bridge` is not supported");
+  spec.network = "macvlan";
+  ExpectRefused(spec, "network `macvlan` is not supported");
+  InstanceSpec shared = Spec("bad-net2");
+  shared.network = "bridge";
+  shared.profile.net_ns = false;
+  ExpectRefused(shared, "network `bridge` needs a network namespace");
   ExpectRefused(Spec("../escape"), "invalid instance name");
 }
 

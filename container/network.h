@@ -1,10 +1,21 @@
-// Networking of an instance. "none" (the only mode so far): a private network
-// namespace whose loopback is brought up by the child with one ioctl, no `ip` helper.
+// Networking of an instance.
 //
-//   ISO_RETURN_IF_ERROR(ValidateNetwork(spec.network));
-//   // child, in its new network namespace:
+// "none" (the default): a private network namespace whose loopback the child brings up
+// with one ioctl. "bridge": additionally a veth pair, its host end attached to the host
+// bridge `isobench0` (10.203.0.1/16, created on first use), its other end moved into the
+// instance's namespace as eth0, where the child gives it the instance's address and a
+// default route through the bridge. Links are made over rtnetlink with libnl-route.
+//
+//   ISO_RETURN_IF_ERROR(ValidateNetwork(spec.network, profile.net_ns));
+//   ISO_ASSIGN_OR_RETURN(VethPlan veth, PlanVeth());          // parent, before clone
+//   ISO_ASSIGN_OR_RETURN(VethLink link, VethLink::Create(veth, child_pid));  // after clone
+//   // child, in its new network namespace, after the parent said go:
 //   CHILD_RETURN_IF_ERROR(BringUpLoopback(profile.net_ns));
+//   CHILD_RETURN_IF_ERROR(ConfigureEth0(veth));
 #pragma once
+
+#include <netinet/in.h>
+#include <sys/types.h>
 
 #include <string>
 
@@ -12,10 +23,52 @@
 
 namespace isobench::container {
 
-Result<void> ValidateNetwork(const std::string& network);
+inline constexpr const char* kBridgeName = "isobench0";
+inline constexpr const char* kBridgeAddress = "10.203.0.1";
+inline constexpr int kBridgePrefix = 16;
+// Host ends are named with this prefix, so leftovers are recognisable.
+inline constexpr const char* kVethPrefix = "isbv";
+
+Result<void> ValidateNetwork(const std::string& network, bool net_ns);
 
 // Child: SIOCSIFFLAGS IFF_UP on "lo" when the child has its own network namespace
 // (never touches the host's interfaces).
 ChildStatus BringUpLoopback(bool net_ns);
+
+struct VethPlan {
+  bool enabled = false;
+  std::string host_name;  // "isbv<hex>", at most 15 characters
+  std::string address;    // the instance's IPv4 address, dotted
+  struct sockaddr_in addr = {}, netmask = {}, gateway = {};  // preformatted for the child
+};
+
+// Picks a host-end name and an address in 10.203.0.0/16 not used by a live link.
+Result<VethPlan> PlanVeth();
+
+// Host side of one instance's veth pair. The destructor deletes the host end (the
+// kernel removes the peer with it); a pair whose namespace died is already gone.
+class VethLink {
+ public:
+  VethLink() = default;
+  // Creates the bridge if needed, the pair with the peer inside `child_pid`'s network
+  // namespace as eth0, the host end attached to the bridge and up.
+  static Result<VethLink> Create(const VethPlan& plan, pid_t child_pid);
+  VethLink(VethLink&& other) noexcept : name_(std::move(other.name_)) { other.name_.clear(); }
+  VethLink& operator=(VethLink&& other) noexcept;
+  ~VethLink();
+  Result<void> Delete();
+  const std::string& name() const { return name_; }
+
+ private:
+  explicit VethLink(std::string name) : name_(std::move(name)) {}
+  std::string name_;
+};
+
+// Child: address, netmask, up, default route via the bridge, on eth0.
+ChildStatus ConfigureEth0(const VethPlan& plan);
+
+// Deletes the bridge when no port is left on it (the last instance of every run is
+// gone). Returns 1 if it was deleted.
+Result<int> RemoveIdleBridge();
 
 }  // namespace isobench::container

@@ -1,0 +1,322 @@
+// The Docker backend against a real dockerd (ci/setup.sh starts one): instances come up,
+// answer through the agent, and leave no container behind; Docker's own posture is what
+// it is (NoNewPrivs 0); daemon errors and build failures are reported in the daemon's
+// words with nothing left; a dead run's containers are reclaimed and nobody else's.
+// Skipped with the reason where root or the daemon is missing.
+#include "container/docker/docker_backend.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+
+#include "container/docker/docker_client.h"
+#include "container/docker/docker_image.h"
+#include "container/docker/docker_spec.h"
+#include "harness/fd.h"
+#include "harness/image.h"
+
+namespace isobench::container::docker {
+namespace {
+
+using harness::BackendContext;
+using json = nlohmann::json;
+
+class DockerBackendTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::geteuid() != 0) {
+      skip_ = "needs root (talks to the Docker daemon, bind-mounts a socket)";
+      return;
+    }
+    auto socket = DockerSocketPath("");
+    if (!socket.ok()) {
+      skip_ = socket.error().message();
+      return;
+    }
+    auto client = DockerClient::Connect(*socket);
+    if (!client.ok()) {
+      skip_ = client.error().message();
+      return;
+    }
+    char tmpl[] = "/tmp/isobench-docker-test-XXXXXX";
+    workdir_ = ::mkdtemp(tmpl);
+    harness::ImageOptions options;
+    options.workdir = workdir_;
+    options.agent_binary = harness::DefaultAgentPath();
+    options.want_vm = false;
+    auto image = harness::BuildImage(options);
+    if (!image.ok()) {
+      skip_ = "cannot build the guest image: " + image.error().message();
+      return;
+    }
+    image_ = *image;
+  }
+  static void TearDownTestSuite() {
+    if (!workdir_.empty()) (void)harness::RemoveTree(workdir_);
+  }
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+    client_ = DockerClient::Connect(DockerSocketPath("").ValueOrThrow()).ValueOrThrow();
+  }
+  BackendContext Context(const std::string& run_id) {
+    BackendContext c;
+    c.workdir = workdir_;
+    c.image = image_;
+    c.run_id = run_id;
+    return c;
+  }
+  // Containers carrying `label` (e.g. "isobench.run=<id>"), stopped ones included.
+  json Containers(const std::string& label) {
+    json filters = {{"label", json::array({label})}};
+    return client_.Call("GET", "/containers/json?all=1&filters=" + UrlEncode(filters.dump())).ValueOrThrow();
+  }
+  size_t ImageCount() { return client_.Call("GET", "/images/json?all=1").ValueOrThrow().size(); }
+
+  static std::string skip_, workdir_;
+  static harness::GuestImage image_;
+  DockerClient client_;
+};
+std::string DockerBackendTest::skip_, DockerBackendTest::workdir_;
+harness::GuestImage DockerBackendTest::image_;
+
+TEST_F(DockerBackendTest, InstanceLivesAnswersAndLeavesNothing) {
+  std::string run = harness::NewRunId();
+  auto backend = MakeDockerBackend(Context(run)).ValueOrThrow();
+  auto availability = backend->Probe();
+  ASSERT_TRUE(availability.usable) << availability.reason;
+  auto facts = backend->Describe();
+  EXPECT_EQ(facts["docker.image"], ImageTag(image_.hash));
+  EXPECT_FALSE(facts["docker.api_version"].empty());
+  // The image is layered: the userland and the agent are separate layers.
+  json image = client_.Call("GET", "/images/" + ImageTag(image_.hash) + "/json").ValueOrThrow();
+  EXPECT_GE(image["RootFS"]["Layers"].size(), 2u) << image["RootFS"].dump();
+  EXPECT_EQ(image["Config"]["Labels"]["isobench"], "1");
+
+  harness::InstanceSpec spec;
+  spec.name = "t1";
+  spec.memory_bytes = 64ull << 20;
+  spec.cpu_quota = 0.5;
+  spec.pids_limit = 32;
+  auto instance = backend->Create(spec).ValueOrThrow();
+  EXPECT_GT(instance->startup().ready_seconds, 0);
+  EXPECT_EQ(instance->startup().phases.back().name, "ready");
+  EXPECT_GT(instance->host_pid(), 0);
+  EXPECT_EQ(Containers("isobench.run=" + run).size(), 1u);
+
+  auto echo = instance->Exec({"/bin/echo", "hello"}).ValueOrThrow();
+  EXPECT_EQ(echo.exit_code, 0);
+  EXPECT_EQ(echo.stdout_text, "hello\n");
+  auto info = instance->Call({{"op", "info"}}, std::chrono::seconds(10)).ValueOrThrow();
+  EXPECT_EQ(info["pid"], 1) << "the agent is the container's init";
+  EXPECT_EQ(info["hostname"], "t1");
+  EXPECT_EQ(info["status"]["NoNewPrivs"], "1") << "the default profile asks for no-new-privileges";
+  EXPECT_EQ(info["status"]["Seccomp"], "2");
+  auto limit = instance->Exec({"/bin/cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}).ValueOrThrow();
+  if (limit.exit_code == 0) {
+    EXPECT_EQ(limit.stdout_text, std::to_string(64ull << 20) + "\n");
+  }
+  auto usage = instance->Usage().ValueOrThrow();
+  EXPECT_GT(usage.memory_current_bytes, 0u);
+  EXPECT_GE(usage.pids, 1);
+  EXPECT_GT(usage.pss_bytes, 0u);
+
+  ASSERT_TRUE(instance->Destroy().ok());
+  EXPECT_TRUE(instance->Destroy().ok()) << "Destroy is idempotent";
+  EXPECT_TRUE(Containers("isobench.run=" + run).empty());
+  EXPECT_FALSE(instance->Exec({"/bin/true"}).ok());
+}
+
+TEST_F(DockerBackendTest, DockerDefaultPostureHasNoNoNewPrivs) {
+  std::string run = harness::NewRunId();
+  auto backend = MakeDockerBackend(Context(run)).ValueOrThrow();
+  ASSERT_TRUE(backend->Probe().usable) << backend->Probe().reason;
+  harness::InstanceSpec spec;
+  spec.name = "t2";
+  spec.profile.name = "docker-default";
+  {
+    auto instance = backend->Create(spec).ValueOrThrow();
+    auto info = instance->Call({{"op", "info"}}, std::chrono::seconds(10)).ValueOrThrow();
+    // Docker does not set no_new_privs unless asked (--security-opt no-new-privileges):
+    // the conformance suite reports this as Docker's default.
+    EXPECT_EQ(info["status"]["NoNewPrivs"], "0");
+    EXPECT_EQ(info["status"]["Seccomp"], "2") << "Docker's default seccomp profile";
+    EXPECT_EQ(info["status"]["CapBnd"], "00000000a80425fb") << "Docker's default capability set";
+  }  // destroyed by the destructor
+  EXPECT_TRUE(Containers("isobench.run=" + run).empty());
+}
+
+TEST_F(DockerBackendTest, ReadOnlyRootAndVolumes) {
+  std::string run = harness::NewRunId();
+  auto backend = MakeDockerBackend(Context(run)).ValueOrThrow();
+  ASSERT_TRUE(backend->Probe().usable);
+  std::string shared = workdir_ + "/shared";
+  harness::MakeDirs(shared).ValueOrThrow();
+  harness::InstanceSpec spec;
+  spec.name = "t3";
+  spec.profile.read_only_root = true;
+  spec.volumes = {{shared, "/data", false}};
+  auto instance = backend->Create(spec).ValueOrThrow();
+  EXPECT_NE(instance->Exec({"/bin/touch", "/root-file"}).ValueOrThrow().exit_code, 0) << "the root is read-only";
+  EXPECT_EQ(instance->Exec({"/bin/sh", "-c", "echo hi > /data/out"}).ValueOrThrow().exit_code, 0);
+  EXPECT_EQ(harness::ReadFile(shared + "/out").ValueOrThrow(), "hi\n");
+}
+
+TEST_F(DockerBackendTest, DaemonErrorIsReportedInItsWordsAndNothingIsLeft) {
+  std::string run = harness::NewRunId();
+  auto backend = MakeDockerBackend(Context(run)).ValueOrThrow();
+  ASSERT_TRUE(backend->Probe().usable);
+  harness::InstanceSpec spec;
+  spec.name = "tiny";
+  spec.memory_bytes = 1ull << 20;  // the daemon's minimum is 6 MB
+  auto instance = backend->Create(spec);
+  ASSERT_FALSE(instance.ok());
+  EXPECT_NE(instance.error().message().find("Minimum memory limit"), std::string::npos)
+      << instance.error().message();
+  EXPECT_TRUE(Containers("isobench.run=" + run).empty());
+
+  spec.memory_bytes = 64ull << 20;
+  spec.profile.user_ns = true;
+  auto unsupported = backend->Create(spec);
+  ASSERT_FALSE(unsupported.ok());
+  EXPECT_NE(unsupported.error().message().find("user_ns"), std::string::npos);
+  spec.profile.user_ns = false;
+  spec.name = "../x";
+  EXPECT_FALSE(backend->Create(spec).ok());
+  EXPECT_TRUE(Containers("isobench.run=" + run).empty());
+}
+
+TEST_F(DockerBackendTest, AgentThatNeverConnectsIsAnErrorWithNothingLeft) {
+  std::string run = harness::NewRunId();
+  auto context = Context(run);
+  context.options["docker.ready_timeout_ms"] = "1500";
+  auto backend = MakeDockerBackend(context).ValueOrThrow();
+  ASSERT_TRUE(backend->Probe().usable);
+  harness::InstanceSpec spec;
+  spec.name = "nochan";
+  // With the pid limit at 1 the agent cannot fork an exec, but it does start; a
+  // read-only volume over /isobench hides the channel socket instead, so the agent
+  // cannot connect and exits.
+  std::string empty = workdir_ + "/empty";
+  harness::MakeDirs(empty).ValueOrThrow();
+  spec.volumes = {{empty, "/isobench", true}};
+  auto instance = backend->Create(spec);
+  ASSERT_FALSE(instance.ok());
+  EXPECT_NE(instance.error().message().find("isobench-" + run + "-nochan"), std::string::npos)
+      << instance.error().message();
+  EXPECT_TRUE(Containers("isobench.run=" + run).empty());
+}
+
+TEST_F(DockerBackendTest, ReclaimsADeadRunsContainersAndNobodyElses) {
+  std::string dead_run = "20000101T000000-999999";
+  ContainerParams params;
+  params.image = ImageTag(image_.hash);
+  params.run_id = dead_run;
+  params.owner = "999999 1";  // a process that does not exist
+  params.channel_dir = workdir_;
+  harness::InstanceSpec spec;
+  spec.name = "orphan";
+  json body = ContainerCreateBody(spec, params).ValueOrThrow();
+  // The image must exist: a backend's Probe() builds it.
+  auto live = MakeDockerBackend(Context(harness::NewRunId())).ValueOrThrow();
+  ASSERT_TRUE(live->Probe().usable);
+  std::string orphan = client_.Call("POST", "/containers/create?name=" + ContainerName(dead_run, "orphan"), body)
+                           .ValueOrThrow()["Id"];
+  // Someone else's container from the same image: it inherits the image's isobench=1
+  // label but is not one of ours.
+  json foreign_body = {{"Image", ImageTag(image_.hash)},
+                       {"Cmd", json::array({"/bin/true"})},
+                       {"Labels", {{"owner", "someone-else"}}}};
+  std::string foreign = client_.Call("POST", "/containers/create?name=not-isobench-" + std::to_string(::getpid()),
+                                     foreign_body)
+                            .ValueOrThrow()["Id"];
+  harness::MakeDirs(workdir_ + "/docker/" + dead_run).ValueOrThrow();
+  harness::WriteWholeFile(workdir_ + "/docker/" + dead_run + "/owner", "999999 1\n").ValueOrThrow();
+
+  int reclaimed = live->ReclaimStale().ValueOrThrow();
+  EXPECT_GE(reclaimed, 2) << "the container and the run directory";
+  EXPECT_TRUE(client_.Call("GET", "/containers/" + orphan + "/json", nullptr, true).ValueOrThrow().is_null());
+  EXPECT_TRUE(client_.Call("GET", "/containers/" + foreign + "/json").ok()) << "not ours: untouched";
+  EXPECT_FALSE(harness::ReadFile(workdir_ + "/docker/" + dead_run + "/owner").ok());
+  client_.Call("DELETE", "/containers/" + foreign + "?force=1", nullptr, true).ValueOrThrow();
+}
+
+TEST_F(DockerBackendTest, FailedBuildSaysWhyAndLeavesNoImage) {
+  size_t images_before = ImageCount();
+  // A first layer no cache holds, then a COPY of something the context lacks.
+  std::string root = workdir_ + "/badctx";
+  harness::MakeDirs(root + "/sbin").ValueOrThrow();
+  harness::WriteWholeFile(root + "/unique", harness::NewRunId() + std::to_string(::getpid())).ValueOrThrow();
+  harness::WriteWholeFile(root + "/sbin/isobench-agent", "x", 0755).ValueOrThrow();
+  std::string tar =
+      BuildContextTar(root, "FROM scratch\nCOPY userland/ /\nCOPY missing/ /\n").ValueOrThrow();
+  auto built = BuildFromContext(client_, tar, "isobench/broken:test", {{"isobench", "1"}});
+  ASSERT_FALSE(built.ok());
+  EXPECT_NE(built.error().message().find("building `isobench/broken:test`"), std::string::npos)
+      << built.error().message();
+  EXPECT_NE(built.error().message().find("missing"), std::string::npos) << built.error().message();
+  EXPECT_EQ(ImageCount(), images_before) << "the failed build's layer is removed";
+  EXPECT_TRUE(client_.Call("GET", "/images/isobench/broken:test/json", nullptr, true).ValueOrThrow().is_null());
+}
+
+TEST_F(DockerBackendTest, AbsentDaemonIsUnusableWithTheReason) {
+  auto context = Context(harness::NewRunId());
+  context.options["docker.host"] = "unix://" + workdir_ + "/no-daemon.sock";
+  auto backend = MakeDockerBackend(context).ValueOrThrow();
+  auto availability = backend->Probe();
+  EXPECT_FALSE(availability.usable);
+  EXPECT_NE(availability.reason.find("cannot reach the Docker daemon at " + workdir_ + "/no-daemon.sock"),
+            std::string::npos)
+      << availability.reason;
+  harness::InstanceSpec spec;
+  spec.name = "x";
+  auto instance = backend->Create(spec);
+  ASSERT_FALSE(instance.ok());
+  EXPECT_NE(instance.error().message().find("cannot reach"), std::string::npos);
+  EXPECT_TRUE(backend->ReclaimStale().ok());
+}
+
+// Create -> ready over ISOBENCH_DOCKER_STARTS starts (default 5); the median is printed.
+TEST_F(DockerBackendTest, CreateToReadyTimes) {
+  int starts = std::max(1, std::atoi(std::getenv("ISOBENCH_DOCKER_STARTS") ? std::getenv("ISOBENCH_DOCKER_STARTS")
+                                                                              : "5"));
+  std::string run = harness::NewRunId();
+  auto backend = MakeDockerBackend(Context(run)).ValueOrThrow();
+  ASSERT_TRUE(backend->Probe().usable);
+  std::vector<double> ready, cpu;
+  std::map<std::string, std::vector<double>> phases;
+  for (int i = 0; i < starts; ++i) {
+    harness::InstanceSpec spec;
+    spec.name = "s" + std::to_string(i);
+    auto instance = backend->Create(spec).ValueOrThrow();
+    ready.push_back(instance->startup().ready_seconds);
+    cpu.push_back(instance->startup().host_cpu_seconds);
+    for (const auto& p : instance->startup().phases) phases[p.name].push_back(p.seconds);
+    ASSERT_TRUE(instance->Destroy().ok());
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  };
+  std::cout << "docker create->ready over " << starts << " starts: median " << median(ready) * 1e3 << " ms, min "
+            << *std::min_element(ready.begin(), ready.end()) * 1e3 << " ms, max "
+            << *std::max_element(ready.begin(), ready.end()) * 1e3 << " ms; host cpu median " << median(cpu) * 1e3
+            << " ms; phases (median ms):";
+  for (const char* name : {"create", "start", "inspect", "connected", "ready"})
+    std::cout << " " << name << "=" << median(phases[name]) * 1e3;
+  std::cout << "\n";
+  EXPECT_TRUE(Containers("isobench.run=" + run).empty());
+}
+
+TEST_F(DockerBackendTest, ZZNothingOfOursIsLeft) {
+  // `docker ps -a --filter label=isobench=1`, minus containers of other live runs.
+  for (const auto& c : Containers("isobench=1")) {
+    std::string owner = c.value("Labels", json::object()).value("isobench.owner", "");
+    EXPECT_NE(owner.rfind(std::to_string(::getpid()) + " ", 0), 0u) << "left behind: " << c.dump();
+  }
+}
+
+}  // namespace
+}  // namespace isobench::container::docker

@@ -1,0 +1,36 @@
+// The guest image in the Docker daemon: `isobench/guest:<hash>`, built from the shared
+// userland through POST /build (FROM scratch, one COPY per layer) and reused while the
+// hash of the userland is unchanged.
+//
+//   ISO_ASSIGN_OR_RETURN(DockerImage image, EnsureGuestImage(client, guest_image));
+//   // image.tag, image.id; image.built tells whether this call built it
+//
+// A failed build leaves nothing behind: intermediate containers are removed by the
+// daemon (forcerm=1) and the layers the failed build committed (not cache hits, which
+// belong to other images) are deleted.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "container/docker/docker_client.h"
+#include "harness/image.h"
+
+namespace isobench::container::docker {
+
+struct DockerImage {
+  std::string tag;
+  std::string id;
+  bool built = false;
+  double build_seconds = 0;
+};
+
+Result<DockerImage> EnsureGuestImage(DockerClient& client, const harness::GuestImage& image);
+
+// POST /build of a tar context; the image is tagged `tag` and labelled `labels`. Returns
+// the image id, or an error carrying the daemon's words ("building `tag`: COPY failed:
+// ...") after removing what the failed build committed.
+Result<std::string> BuildFromContext(DockerClient& client, const std::string& context_tar, const std::string& tag,
+                                     const std::map<std::string, std::string>& labels);
+
+}  // namespace isobench::container::docker
