@@ -25,6 +25,15 @@ TESTDATA = os.path.join(REPO, "harness", "testdata")
 STARTUP = os.path.join(TESTDATA, "startup_results.json")
 STARTUP_HOST2 = os.path.join(TESTDATA, "startup_results_host2.json")
 REPORT = os.path.join(HERE, "report.py")
+# Trimmed from real runs on the development host (quick suite, an I/O run, a conformance
+# run); density_results.json adds a VM step skipped at the memory budget, and
+# conformance_verdicts.json a failing cell, a missed and a skipped weakening.
+FIXTURES = os.path.join(HERE, "testdata")
+DENSITY = os.path.join(FIXTURES, "density_results.json")
+IO = os.path.join(FIXTURES, "io_results.json")
+OVERHEAD = os.path.join(FIXTURES, "overhead_results.json")
+VERDICTS = os.path.join(FIXTURES, "conformance_verdicts.json")
+CI_EXAMPLES = os.path.join(REPO, "ci", "examples")
 
 sys.path.insert(0, HERE)
 import isobench_fallback  # noqa: E402  pylint: disable=wrong-import-position
@@ -54,7 +63,9 @@ def run_report(args, env_extra=None):
                           env=env, timeout=300, check=False)
 
 
-class ReportTest(unittest.TestCase):
+class ReportCase(unittest.TestCase):
+    """Renders reports into a temporary directory (no tests of its own)."""
+
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="isobench_report_test_")
         self.addCleanup(shutil.rmtree, self.tmp)
@@ -69,6 +80,9 @@ class ReportTest(unittest.TestCase):
             summary = f.read()
         return result, page, summary
 
+
+
+class ReportTest(ReportCase):
     def test_single_file_has_sections_and_embedded_images(self):
         _, page, summary = self.render(STARTUP)
         for needle in ('id="environment"', 'id="startup"', "<h3>Phases", "<h3>Teardown",
@@ -192,6 +206,298 @@ class ReportTest(unittest.TestCase):
                                                       os.path.dirname(MODULE.__file__)])
         self.assertNotIn("fallback", result.stderr)
         self.assertIn("Computed by the isobench_py module", page)
+
+
+
+def write_json(directory, name, data):
+    path = os.path.join(directory, name)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+    return path
+
+
+def load_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def td_cells(page, css_class):
+    """The (title, text) of every <td class="v v-css_class">."""
+    return re.findall(r'<td class="v v-%s" title="([^"]*)">([^<]*)</td>' % css_class, page)
+
+
+class DensitySectionTest(ReportCase):
+    def test_plots_and_density_reached_table(self):
+        _, page, summary = self.render(DENSITY)
+        self.assertIn('<h2 id="density">Density</h2>', page)
+        self.assertIn("Density reached under the budget", page)
+        self.assertTrue(os.path.exists(os.path.join(self.out, "density.png")))
+        rows = re.findall(r"<tr[^>]*><td[^>]*>([^<]+)</td><td[^>]*>(?:<b>)?(\d+)", page)
+        reached = {label: int(n) for label, n in rows}
+        self.assertEqual(reached.get("container"), 8)
+        self.assertEqual(reached.get("vm (tcg)"), 1)
+        self.assertIn("memory budget reached at n=2", page)
+        self.assertIn("the ramp ended before the budget", page)
+        # 252 MiB of PSS for the VM at n=1 (263827456 bytes), 0.227 MiB for containers at 8.
+        self.assertIn("252 MiB", page)
+        self.assertIn("0.227 MiB", page)
+        self.assertIn("256 MiB", page)  # guest RAM
+        self.assertIn("every step with all counters", page)  # raw counters kept
+        self.assertIn("| Density/n:8 | container | 1 |", summary)
+        self.assertIn("vm: memory budget reached at n=2", summary)  # as a warning
+
+    def test_instances_that_stop_answering_end_the_ramp(self):
+        data = load_json(DENSITY)
+        for rec in data["benchmarks"]:
+            if rec["name"].startswith("Density/container/n:8"):
+                rec["answering_fraction"] = 0.75
+        _, page, _ = self.render(write_json(self.tmp, "d.json", data))
+        self.assertIn("at n=8 only 75% of the instances answered", page)
+        self.assertRegex(page, r"<td>container</td><td[^>]*><b>4</b>")
+
+    def test_old_density_schema_falls_back_to_the_generic_table(self):
+        _, page, _ = self.render(STARTUP)  # instances:16 with *_mib counters
+        self.assertIn('id="density"', page)
+        self.assertNotIn("Density reached under the budget", page)
+        self.assertIn("pss_per_instance_mib", page)
+
+
+class IoSectionTest(ReportCase):
+    def test_ratios_to_the_host_without_intervals(self):
+        _, page, summary = self.render(IO)
+        self.assertIn('<h2 id="io">I/O</h2>', page)
+        self.assertTrue(os.path.exists(os.path.join(self.out, "io.png")))
+        self.assertIn("<b>One sample per job</b>", page)
+        # vm disk read 1M qd1: 597250544 / host 1266... B/s; container overlay 4k randread
+        # 154518 IOPS / host 14408 = 10.7×.
+        self.assertIn("10.7×", page)
+        self.assertRegex(page, r"vm\u00a0\(tcg\)\u00a0disk</td><td class=\"num\">1</td>"
+                               r"<td class=\"num\">597 MB/s")
+        self.assertIn("0.469×", page)
+        # The host row has no ratio, runc's failed jobs say so.
+        self.assertRegex(page, r"host\u00a0fs</td>(<td class=\"num\">[^<]*</td>){5}"
+                               r"<td class=\"num\">–</td>")
+        self.assertIn('title="runc: agent `exec`: agent closed its control channel">failed', page)
+        self.assertIn("Io/overlay:read:1M:qd1", summary)
+
+    def test_repetitions_give_intervals(self):
+        data = load_json(IO)
+        extra = []
+        for rec in data["benchmarks"]:
+            if rec.get("error_occurred"):
+                continue
+            for k, scale in ((1, 0.9), (2, 1.1)):
+                r = dict(rec, repetition_index=k)
+                for key in ("iops", "bw_bytes_per_s", "lat_p50_s", "lat_p99_s"):
+                    r[key] = rec[key] * scale
+                extra.append(r)
+        data["benchmarks"] += extra
+        _, page, _ = self.render(write_json(self.tmp, "io3.json", data))
+        self.assertIn("conservative 95% interval", page)
+        self.assertNotIn("One sample per job", page)
+        self.assertRegex(page, r"\d× <small>\([\d.]+ – [\d.]+\)</small>")
+
+    def test_without_a_host_row_there_are_no_ratios(self):
+        data = load_json(IO)
+        data["benchmarks"] = [r for r in data["benchmarks"] if "/host/" not in r["name"]]
+        _, page, _ = self.render(write_json(self.tmp, "nohost.json", data))
+        self.assertIn("<b>No host row</b>", page)
+        self.assertTrue(os.path.exists(os.path.join(self.out, "io.png")))  # p99 still drawn
+
+    def test_unrecognised_io_names_stay_generic(self):
+        data = {"context": {"host_name": "h"}, "benchmarks": [
+            {"name": "Io/container/randread/bs:4096", "iterations": 1, "real_time": 1.5,
+             "cpu_time": 0.2, "time_unit": "s", "iops": 51234.0}]}
+        _, page, _ = self.render(write_json(self.tmp, "old.json", data))
+        self.assertIn('id="io"', page)
+        self.assertNotIn("One sample per job", page)
+        self.assertIn("randread/bs:4096", page)
+
+
+class OverheadSectionTest(ReportCase):
+    def test_slowdown_against_the_host_with_intervals(self):
+        _, page, _ = self.render(OVERHEAD)
+        self.assertIn('<h2 id="overhead">Overhead</h2>', page)
+        self.assertTrue(os.path.exists(os.path.join(self.out, "overhead.png")))
+        # syscall: vm 466 ns vs host 159 ns = 2.93×; bandwidth is higher-is-better, so
+        # its slowdown is host ÷ vm = 8.93×.
+        self.assertRegex(page, r"2\.93× <small>\([\d.]+ – [\d.]+\)</small>")
+        self.assertIn("8.93×", page)
+        self.assertIn("(bandwidth)", page)
+        self.assertIn("(time per op)", page)
+
+    def test_missing_host_row(self):
+        data = load_json(OVERHEAD)
+        data["benchmarks"] = [r for r in data["benchmarks"] if "/host/" not in r["name"]]
+        _, page, _ = self.render(write_json(self.tmp, "nohost.json", data))
+        self.assertIn("no host row", page)
+        self.assertFalse(os.path.exists(os.path.join(self.out, "overhead.png")))
+
+
+class StartupReferenceLineTest(ReportCase):
+    def test_reference_line_only_with_a_vm_row(self):
+        _, page, _ = self.render(STARTUP)
+        self.assertIn("design target for a VM under KVM: <b>≤ 250 ms</b>", page)
+        self.assertIn("NSDI'20", page)
+        data = load_json(STARTUP)
+        data["benchmarks"] = [r for r in data["benchmarks"] if "/vm/" not in r["name"]
+                              and "/qemu-raw/" not in r["name"]]
+        _, page, _ = self.render(write_json(self.tmp, "novm.json", data))
+        self.assertNotIn("design target for a VM", page)
+        self.assertIn('id="startup"', page)
+
+
+class ConformanceSectionTest(ReportCase):
+    def test_matrix_and_mutation_table(self):
+        _, page, summary = self.render(DENSITY, extra=["--conformance", VERDICTS])
+        self.assertIn('<h2 id="conformance">Conformance</h2>', page)
+        self.assertIn("graded against<br>the hardened baseline", page)
+        self.assertIn("container/hardened", page)
+        passes, fails = td_cells(page, "pass"), td_cells(page, "fail")
+        skips = td_cells(page, "skip")
+        self.assertTrue(passes and fails and skips)
+        # The failing cell carries the detail and the known deviation as its tooltip.
+        self.assertIn(("known deviation: fixture: a deliberately failing cell\n"
+                       "Seccomp: 0 (disabled)", "fail*"), fails)
+        # A skipped probe says why in its title.
+        self.assertTrue(any("user namespace" in t or "read-only" in t or "promise" in t
+                            for t, _ in skips), skips)
+        # Unavailable targets are listed, not drawn as grey columns.
+        self.assertIn("<b>vm/default</b> — backend `vm` not selected", page)
+        self.assertNotIn(">vm/default<br>", page)
+        self.assertIn("Mutation testing", page)
+        self.assertIn("<b>3 / 4</b>", page)
+        self.assertIn('<tr class="missed"><td><code>seccomp</code>', page)
+        self.assertIn('title="#2 pid1: init is pid', page)
+        self.assertIn("- mutation score: 3/4 weakenings caught; missed: seccomp", summary)
+        self.assertIn("- container/default: 3 pass, 1 fail, 2 skip", summary)
+
+    def test_verdict_file_is_detected_among_the_inputs(self):
+        _, page, _ = self.render(VERDICTS, IO)
+        self.assertIn('id="conformance"', page)
+        self.assertIn('id="io"', page)
+        self.assertNotIn("input conformance_verdicts", page)  # not taken as a series
+
+    def test_conformance_alone(self):
+        _, page, summary = self.render(VERDICTS)
+        self.assertIn('id="conformance"', page)
+        self.assertNotIn("no benchmark records", page)
+        self.assertNotIn("| benchmark | backend |", summary)
+
+    def test_minimal_schema_with_verdicts_key(self):
+        path = write_json(self.tmp, "v.json", {"verdicts": [
+            {"probe": "pid1", "backend": "runc", "verdict": "pass", "baseline_verdict": "pass"},
+            {"probe": "pid1", "backend": "vm", "verdict": "skip", "detail": "no KVM"}]})
+        _, page, _ = self.render(path)
+        self.assertIn(("no KVM", "skip"), td_cells(page, "skip"))
+        self.assertNotIn("Mutation testing", page)
+
+    def test_malformed_verdict_files_name_the_field(self):
+        cases = [
+            ({"suite": "isobench-conformance", "records": {"a": 1}},
+             "records: expected an array, got object"),
+            ({"suite": "isobench-conformance", "records": [{"probe": "p", "backend": "b",
+                                                            "verdict": "maybe"}]},
+             'records[0].verdict: expected "pass", "fail" or "skip", got "maybe"'),
+            ({"suite": "isobench-conformance", "records": [{"backend": "b", "verdict": "pass"}]},
+             "records[0].probe: missing"),
+            ({"suite": "isobench-conformance", "records": [],
+              "mutation": {"results": [{"caught_by": []}]}},
+             "mutation.results[0].weakening: missing"),
+            ({"suite": "isobench-conformance"}, "records: missing"),
+        ]
+        for i, (data, message) in enumerate(cases):
+            path = write_json(self.tmp, "bad%d.json" % i, data)
+            result = run_report(["--out", self.out, "--conformance", path])
+            self.assertEqual(result.returncode, 2, message)
+            self.assertIn(message, result.stderr)
+            self.assertNotIn("Traceback", result.stderr)
+        truncated = os.path.join(self.tmp, "trunc.json")
+        with open(VERDICTS, encoding="utf-8") as f, open(truncated, "w", encoding="utf-8") as g:
+            g.write(f.read()[:300])
+        result = run_report(["--out", self.out, "--conformance", truncated])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("not valid JSON", result.stderr)
+
+    def test_no_inputs_at_all(self):
+        result = run_report(["--out", self.out])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("give at least one RESULT.json or --conformance FILE", result.stderr)
+
+
+class MergedInputsTest(ReportCase):
+    def test_disjoint_files_from_one_host_are_one_run(self):
+        _, page, _ = self.render(DENSITY, IO, OVERHEAD)
+        self.assertNotIn("input density_results", page)
+        self.assertIn("density_results.json + ", page)
+        for anchor in ("density", "io", "overhead"):
+            self.assertIn('<h2 id="%s">' % anchor, page)
+
+    def test_overlapping_files_stay_an_a_b(self):
+        copy = os.path.join(self.tmp, "again.json")
+        shutil.copy(OVERHEAD, copy)
+        _, page, _ = self.render(OVERHEAD, copy)
+        self.assertIn("<th>series</th>", page)
+        self.assertIn("<td>overhead_results</td>", page)
+        self.assertIn("<td>again</td>", page)
+
+
+class DegenerateInputTest(ReportCase):
+    def test_zeros_missing_counters_and_failures_do_not_break_the_sections(self):
+        record = {"iterations": 1, "cpu_time": 0, "time_unit": "ms"}
+        rows = [
+            ("Density/container/n:2/manual_time", dict(real_time=0, n=2,
+                                                       pss_per_instance_bytes=0,
+                                                       answering_fraction=1,
+                                                       budget_reached=1)),
+            ("Density/vm/n:1", dict(real_time=1, error_occurred=True,
+                                    error_message="vm: cannot boot")),
+            ("Io/host/fs:read:1M:qd1", dict(real_time=1, iops=0, bw_bytes_per_s=0)),
+            ("Io/container/overlay:read:1M:qd1", dict(real_time=1, iops=5)),
+            ("Io/container/overlay:randread:4k:qd1", dict(real_time=1)),
+            ("Overhead/container/syscall", dict(real_time=1)),
+            ("Overhead/host/syscall", dict(real_time=0, ns_per_op=0)),
+        ]
+        data = {"context": {"host_name": "h"},
+                "benchmarks": [dict(record, name=n, **extra) for n, extra in rows]}
+        result, page, _ = self.render(write_json(self.tmp, "weird.json", data))
+        self.assertNotIn("Traceback", result.stderr)
+        self.assertNotIn("No artists with labels", result.stderr)
+        self.assertIn("memory budget reached at n=2", page)
+        self.assertIn("vm: cannot boot", page)
+        for anchor in ("density", "io", "overhead"):
+            self.assertIn('<h2 id="%s">' % anchor, page)
+        # Nothing positive to draw on a log axis: no empty figures.
+        self.assertFalse(os.path.exists(os.path.join(self.out, "io.png")))
+        self.assertFalse(os.path.exists(os.path.join(self.out, "density.png")))
+
+
+class CiExamplesTest(unittest.TestCase):
+    def read(self, name):
+        with open(os.path.join(CI_EXAMPLES, name), encoding="utf-8") as f:
+            return f.read()
+
+    def test_examples_run_the_gate(self):
+        for name in ("github-actions.yml", "gitlab-ci.yml"):
+            text = self.read(name)
+            self.assertIn("bash ci/main.sh $ISOBENCH_ARGS --out results/pr", text)
+            self.assertIn("ISOBENCH_ARGS: --quick", text)
+            self.assertIn("build/harness/cli/isobench compare results/main/bench.json "
+                          "results/pr/bench.json", text)
+            self.assertIn('"$rc" -eq 3', text)
+            self.assertIn("privileged", text)
+            self.assertIn("/dev/kvm", text)
+
+    def test_examples_are_valid_yaml(self):
+        try:
+            import yaml  # pylint: disable=import-outside-toplevel
+        except ImportError:
+            self.skipTest("python3-yaml is not installed")
+        gha = yaml.safe_load(self.read("github-actions.yml"))
+        self.assertIn("pull-request", gha["jobs"])
+        self.assertEqual(gha["jobs"]["pull-request"]["container"]["image"], "debian:12")
+        gitlab = yaml.safe_load(self.read("gitlab-ci.yml"))
+        self.assertEqual(gitlab["isobench:mr"]["artifacts"]["when"], "always")
 
 
 class FallbackTest(unittest.TestCase):
