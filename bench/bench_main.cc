@@ -77,11 +77,11 @@ class ProgressReporter : public benchmark::ConsoleReporter {
 
   void ReportRuns(const std::vector<Run>& runs) override {
     benchmark::ConsoleReporter::ReportRuns(runs);
-    size_t before = seen_.size();
-    for (const auto& run : runs)
-      if (run.run_type == Run::RT_Iteration) seen_.insert(run.run_name.str());
-    if (seen_.size() == before) return;
-    size_t done = std::min(seen_.size(), total_);
+    // One call per benchmark instance with its iterations, then one with aggregates.
+    bool iterations = std::any_of(runs.begin(), runs.end(),
+                                  [](const Run& r) { return r.run_type == Run::RT_Iteration; });
+    if (!iterations) return;
+    size_t done = std::min(++done_, total_);
     double elapsed = harness::SecondsBetween(start_, harness::Clock::now());
     double left = done ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - done) : 0;
     std::fprintf(stderr, "\r\033[K[%zu/%zu benchmarks, %.0f s elapsed, ~%.0f s left] %s\n", done,
@@ -91,7 +91,7 @@ class ProgressReporter : public benchmark::ConsoleReporter {
  private:
   size_t total_;
   harness::Clock::time_point start_;
-  std::set<std::string> seen_;
+  size_t done_ = 0;
 };
 
 }  // namespace

@@ -45,6 +45,21 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
+# The Docker backend talks to a dockerd over its socket; start one when none answers
+# (no systemd here). No registry is reachable and the host's firewall is not ours:
+# no iptables rules, no docker0 bridge.
+if command -v dockerd >/dev/null &&
+   ! timeout 5 docker version >/dev/null 2>&1; then
+  log "starting dockerd (log: /var/log/isobench-dockerd.log)"
+  nohup dockerd --iptables=false --bridge=none >>/var/log/isobench-dockerd.log 2>&1 </dev/null &
+  disown || true
+  for _ in $(seq 100); do
+    timeout 2 docker version >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  [[ -S /var/run/docker.sock ]] || log "warning: dockerd did not come up; see /var/log/isobench-dockerd.log"
+fi
+
 log "building in $build_dir"
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPYTHON_EXECUTABLE=/usr/bin/python3 ${CMAKE_ARGS:-} >/dev/null

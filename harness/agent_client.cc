@@ -100,7 +100,9 @@ Result<nlohmann::json> AgentClient::Call(nlohmann::json request,
                                          std::chrono::milliseconds timeout) {
   uint64_t id = next_id_++;
   request["id"] = id;
-  std::string op = request.value("op", "?");
+  // Not value("op", "?"), which throws when "op" is not a string.
+  auto op_field = request.find("op");
+  std::string op = op_field != request.end() && op_field->is_string() ? op_field->get<std::string>() : "?";
   ISO_RETURN_IF_ERROR(Send(request));
   auto deadline = Clock::now() + timeout;
   for (;;) {

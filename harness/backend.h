@@ -112,6 +112,7 @@ struct ExecResult {
 
 struct ResourceUsage {
   uint64_t pss_bytes = 0;           // PSS of host processes that exist for this instance
+  uint64_t rss_bytes = 0;           // RSS of the same processes (counts shared pages fully)
   uint64_t guest_memory_bytes = 0;  // VM guest RAM (accounted separately); 0 for containers
   uint64_t memory_current_bytes = 0;  // cgroup memory usage where known
   uint64_t memory_peak_bytes = 0;     // cgroup high-water mark where known

@@ -72,9 +72,9 @@ Result<AcceleratorChoice> ChooseAccelerator(std::string_view requested, const Kv
   if (!probe) return AcceleratorChoice{Accelerator::kKvm, "kvm: " + module + " loaded (no probe)"};
   auto ready = probe(probe_timeout);
   if (!ready.ok())
-    return AcceleratorChoice{Accelerator::kTcg, "tcg: " + module +
-                                                    " loaded but a KVM probe boot failed: " +
-                                                    ready.error().message()};
+    return AcceleratorChoice{
+        Accelerator::kTcg,
+        "tcg: " + module + " loaded but a KVM probe boot failed: " + ready.error().message()};
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.2f", *ready);
   return AcceleratorChoice{Accelerator::kKvm,

@@ -48,10 +48,8 @@ using KvmProbeBoot = std::function<harness::Result<double>(std::chrono::millisec
 
 // `requested`: "auto" (or empty) decides from the facts and the probe; "tcg" always
 // gives TCG; "kvm" gives KVM without a probe but fails when /dev/kvm is absent.
-harness::Result<AcceleratorChoice> ChooseAccelerator(std::string_view requested,
-                                                     const KvmFacts& facts,
-                                                     const KvmProbeBoot& probe,
-                                                     std::chrono::milliseconds probe_timeout =
-                                                         std::chrono::seconds(20));
+harness::Result<AcceleratorChoice> ChooseAccelerator(
+    std::string_view requested, const KvmFacts& facts, const KvmProbeBoot& probe,
+    std::chrono::milliseconds probe_timeout = std::chrono::seconds(20));
 
 }  // namespace isobench::vm

@@ -50,9 +50,9 @@ TEST(AcceleratorTest, VendorModuleAndGoodProbeIsKvm) {
 
 TEST(AcceleratorTest, HangingProbeIsTcg) {
   int calls = 0;
-  auto choice = ChooseAccelerator("auto", Facts(true, true, false, false),
-                                  ProbeThat(harness::Error("agent not ready after 20 s", ETIMEDOUT),
-                                            &calls));
+  auto choice =
+      ChooseAccelerator("auto", Facts(true, true, false, false),
+                        ProbeThat(harness::Error("agent not ready after 20 s", ETIMEDOUT), &calls));
   ASSERT_TRUE(choice.ok());
   EXPECT_EQ(choice->accelerator, Accelerator::kTcg);
   EXPECT_EQ(choice->reason,

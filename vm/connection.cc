@@ -18,20 +18,28 @@ void QuietErrorHandler(void* /*user_data*/, virErrorPtr error) {
 
 int ErrnoForCode(int code) {
   switch (code) {
-    case VIR_ERR_NO_DOMAIN: return ENOENT;
-    case VIR_ERR_DOM_EXIST: return EEXIST;
-    case VIR_ERR_OPERATION_INVALID: return EINVAL;
+    case VIR_ERR_NO_DOMAIN:
+      return ENOENT;
+    case VIR_ERR_DOM_EXIST:
+      return EEXIST;
+    case VIR_ERR_OPERATION_INVALID:
+      return EINVAL;
     case VIR_ERR_NO_SUPPORT:
     case VIR_ERR_ARGUMENT_UNSUPPORTED:
-    case VIR_ERR_CONFIG_UNSUPPORTED: return EOPNOTSUPP;
+    case VIR_ERR_CONFIG_UNSUPPORTED:
+      return EOPNOTSUPP;
     case VIR_ERR_NO_CONNECT:
     case VIR_ERR_SYSTEM_ERROR:
-    case VIR_ERR_RPC: return ECONNREFUSED;
+    case VIR_ERR_RPC:
+      return ECONNREFUSED;
     case VIR_ERR_AUTH_FAILED:
     case VIR_ERR_AUTH_CANCELLED:
-    case VIR_ERR_ACCESS_DENIED: return EACCES;
-    case VIR_ERR_OPERATION_TIMEOUT: return ETIMEDOUT;
-    default: return EIO;
+    case VIR_ERR_ACCESS_DENIED:
+      return EACCES;
+    case VIR_ERR_OPERATION_TIMEOUT:
+      return ETIMEDOUT;
+    default:
+      return EIO;
   }
 }
 
@@ -86,9 +94,9 @@ Result<LibvirtConnection> LibvirtConnection::Open(const std::string& uri) {
     virErrorPtr err = virGetLastError();
     std::string why = err && err->message ? err->message : "libvirt reported no error";
     int code = err ? err->code : VIR_ERR_OK;
-    return Error("cannot connect to libvirt at " + uri + ": " + why,
-                 code == VIR_ERR_AUTH_FAILED || code == VIR_ERR_ACCESS_DENIED ? EACCES
-                                                                             : ECONNREFUSED);
+    return Error(
+        "cannot connect to libvirt at " + uri + ": " + why,
+        code == VIR_ERR_AUTH_FAILED || code == VIR_ERR_ACCESS_DENIED ? EACCES : ECONNREFUSED);
   }
   return LibvirtConnection(conn, uri);
 }

@@ -42,8 +42,8 @@ TEST(ConnectionTest, UnreachableDaemonIsAClearError) {
 TEST(ConnectionTest, UnknownDriverIsAClearError) {
   auto conn = LibvirtConnection::Open("nosuchdriver:///system");
   ASSERT_FALSE(conn.ok());
-  EXPECT_EQ(conn.error().message().rfind("cannot connect to libvirt at nosuchdriver:///system: ", 0),
-            0u)
+  EXPECT_EQ(
+      conn.error().message().rfind("cannot connect to libvirt at nosuchdriver:///system: ", 0), 0u)
       << conn.error().message();
 }
 

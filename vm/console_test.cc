@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "harness/fd.h"
 #include "vm/qemu_process.h"
 
 namespace isobench::vm {
@@ -22,7 +23,9 @@ class ConsoleTest : public ::testing::Test {
     guest_ = Fd(sv[0]);
     host_ = Fd(sv[1]);
   }
-  void Write(const std::string& s) { ASSERT_EQ(::write(guest_.get(), s.data(), s.size()), (ssize_t)s.size()); }
+  void Write(const std::string& s) {
+    ASSERT_EQ(::write(guest_.get(), s.data(), s.size()), (ssize_t)s.size());
+  }
   Fd guest_, host_;
 };
 
@@ -45,8 +48,9 @@ TEST_F(ConsoleTest, StampsFirstByteAndMarkersSplitAcrossReads) {
   EXPECT_LE(*kernel, *init);
   // Stamped at the line's first byte, not when the marker completed.
   EXPECT_EQ(*kernel, *first) << "the banner line began in the first chunk";
-  EXPECT_EQ(console.Tail(), "Probing EDD\n[    0.000000] Linux version 6.1.0 (gcc)\n[    1.0] x\n"
-                            "isobench-agent: init started\n");
+  EXPECT_EQ(console.Tail(),
+            "Probing EDD\n[    0.000000] Linux version 6.1.0 (gcc)\n[    1.0] x\n"
+            "isobench-agent: init started\n");
   EXPECT_EQ(console.Tail(13), "init started\n");
   EXPECT_FALSE(console.MarkerAt("nope"));
 }
@@ -87,6 +91,24 @@ TEST(QemuProcessTest, FindsNothingForAnUnknownDomain) {
   EXPECT_FALSE(IsQemuOf(::getpid(), "isobench-no-such-domain"));
   EXPECT_TRUE(ProcessAlive(::getpid()));
   EXPECT_FALSE(ProcessAlive(0));
+}
+
+TEST(QemuProcessTest, RemovesExactlyOneDomainsLogs) {
+  char tmpl[] = "/tmp/isobench-logs-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  for (const char* name : {"isobench-r-a.log", "isobench-r-a.log.1", "isobench-r-a.log.bak",
+                           "isobench-r-ab.log", "isobench-r-a.logx"})
+    ASSERT_TRUE(harness::WriteWholeFile(dir + "/" + name, "").ok());
+  ASSERT_TRUE(RemoveDomainLogs("isobench-r-a", dir).ok());
+  auto exists = [&](const char* name) { return ::access((dir + "/" + name).c_str(), F_OK) == 0; };
+  EXPECT_FALSE(exists("isobench-r-a.log"));
+  EXPECT_FALSE(exists("isobench-r-a.log.1"));
+  EXPECT_TRUE(exists("isobench-r-a.log.bak"));
+  EXPECT_TRUE(exists("isobench-r-ab.log"));
+  EXPECT_TRUE(exists("isobench-r-a.logx"));
+  EXPECT_TRUE(RemoveDomainLogs("isobench-r-a", dir + "/missing").ok());
+  (void)harness::RemoveTree(dir);
 }
 
 }  // namespace

@@ -18,9 +18,7 @@ std::string NameOf(virDomainPtr dom) {
 }
 
 // Errors that mean "there is nothing left to stop".
-bool IsGone(int code) {
-  return code == VIR_ERR_NO_DOMAIN || code == VIR_ERR_OPERATION_INVALID;
-}
+bool IsGone(int code) { return code == VIR_ERR_NO_DOMAIN || code == VIR_ERR_OPERATION_INVALID; }
 
 }  // namespace
 

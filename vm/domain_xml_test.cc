@@ -45,17 +45,21 @@ TEST(DomainXmlTest, BasicTcgGuest) {
   EXPECT_TRUE(Contains(xml, "<type arch='x86_64' machine='pc'>hvm</type>"));
   EXPECT_TRUE(Contains(xml, "<kernel>/var/lib/isobench/images/abc/vmlinuz</kernel>"));
   EXPECT_TRUE(Contains(xml, "<initrd>/var/lib/isobench/images/abc/initramfs.cpio</initrd>"));
-  EXPECT_TRUE(Contains(xml, "<cmdline>console=ttyS0 earlyprintk=ttyS0 isobench.channel=/dev/ttyS1 "));
+  EXPECT_TRUE(
+      Contains(xml, "<cmdline>console=ttyS0 earlyprintk=ttyS0 isobench.channel=/dev/ttyS1 "));
   EXPECT_TRUE(Contains(xml, "<features>\n    <acpi/>\n  </features>"));
   EXPECT_TRUE(Contains(xml, "<on_poweroff>destroy</on_poweroff>"));
   EXPECT_TRUE(Contains(xml, "<on_reboot>destroy</on_reboot>"));
   EXPECT_TRUE(Contains(xml, "<on_crash>destroy</on_crash>"));
-  EXPECT_TRUE(Contains(xml, "<source mode='bind' path='/run/isobench-vm/20250101T000000-42/web1.con'/>\n"
-                            "      <target type='isa-serial' port='0'/>"));
-  EXPECT_TRUE(Contains(xml, "<source mode='bind' path='/run/isobench-vm/20250101T000000-42/web1.ch'/>\n"
-                            "      <target type='isa-serial' port='1'/>"));
-  EXPECT_TRUE(Contains(xml, "<isobench:instance xmlns:isobench='https://isobench.dev/xmlns/instance/1' "
-                            "run='20250101T000000-42' name='web1'/>"));
+  EXPECT_TRUE(Contains(xml,
+                       "<source mode='bind' path='/run/isobench-vm/20250101T000000-42/web1.con'/>\n"
+                       "      <target type='isa-serial' port='0'/>"));
+  EXPECT_TRUE(Contains(xml,
+                       "<source mode='bind' path='/run/isobench-vm/20250101T000000-42/web1.ch'/>\n"
+                       "      <target type='isa-serial' port='1'/>"));
+  EXPECT_TRUE(Contains(xml,
+                       "<isobench:instance xmlns:isobench='https://isobench.dev/xmlns/instance/1' "
+                       "run='20250101T000000-42' name='web1'/>"));
   EXPECT_TRUE(Contains(xml, "<controller type='usb' model='none'/>"));
   EXPECT_TRUE(Contains(xml, "<memballoon model='none'/>"));
   EXPECT_FALSE(Contains(xml, "<disk"));
@@ -75,7 +79,8 @@ TEST(DomainXmlTest, KvmUsesHostCpu) {
 }
 
 TEST(DomainXmlTest, MachineTypes) {
-  for (auto [machine, text] : {std::pair{MachineType::kPc, "pc"}, {MachineType::kQ35, "q35"},
+  for (auto [machine, text] : {std::pair{MachineType::kPc, "pc"},
+                               {MachineType::kQ35, "q35"},
                                {MachineType::kMicrovm, "microvm"}}) {
     GuestConfig g = BasicGuest();
     g.machine = machine;
@@ -165,7 +170,8 @@ TEST(DomainXmlTest, EscapesTextAndAttributes) {
   g.cmdline = "a=<b> c='d' e=\"f\" g&h";
   g.run_id = "r'&<";
   std::string xml = MustBuild(g);
-  EXPECT_TRUE(Contains(xml, "<cmdline>a=&lt;b&gt; c=&apos;d&apos; e=&quot;f&quot; g&amp;h</cmdline>"));
+  EXPECT_TRUE(
+      Contains(xml, "<cmdline>a=&lt;b&gt; c=&apos;d&apos; e=&quot;f&quot; g&amp;h</cmdline>"));
   EXPECT_TRUE(Contains(xml, "run='r&apos;&amp;&lt;'"));
   EXPECT_EQ(XmlEscape("plain"), "plain");
 }
@@ -182,7 +188,11 @@ TEST(DomainXmlTest, InvalidConfigsAreRejectedWithTheReason) {
       {"zero vcpus", [](GuestConfig& g) { g.vcpus = 0; }, "vcpus must be 1..255"},
       {"tiny memory", [](GuestConfig& g) { g.memory_bytes = 1 << 20; }, "at least 16 MiB"},
       {"odd memory", [](GuestConfig& g) { g.memory_bytes = (64 << 20) + 1; }, "multiple of 1 KiB"},
-      {"pins", [](GuestConfig& g) { g.vcpu_pins = {0, 1}; }, "2 host CPUs for 1 vCPUs"},
+      {"pins",
+       [](GuestConfig& g) {
+         g.vcpu_pins = {0, 1};
+       },
+       "2 host CPUs for 1 vCPUs"},
       {"negative quota", [](GuestConfig& g) { g.cpu_quota = -1; }, "non-negative"},
       {"no kernel", [](GuestConfig& g) { g.kernel.clear(); }, "kernel path is empty"},
       {"relative kernel", [](GuestConfig& g) { g.kernel = "vmlinuz"; }, "not absolute"},

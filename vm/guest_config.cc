@@ -14,9 +14,12 @@ std::string_view AcceleratorName(Accelerator accelerator) {
 
 std::string_view MachineTypeName(MachineType machine) {
   switch (machine) {
-    case MachineType::kPc: return "pc";
-    case MachineType::kQ35: return "q35";
-    case MachineType::kMicrovm: return "microvm";
+    case MachineType::kPc:
+      return "pc";
+    case MachineType::kQ35:
+      return "q35";
+    case MachineType::kMicrovm:
+      return "microvm";
   }
   return "pc";
 }
@@ -87,14 +90,14 @@ Result<void> ValidateGuestConfig(const GuestConfig& guest) {
   for (char c : guest.name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '-' || c == '.';
-    if (!ok) return Error("guest name `" + guest.name + "` has characters outside [A-Za-z0-9_.-]",
-                          EINVAL);
+    if (!ok)
+      return Error("guest name `" + guest.name + "` has characters outside [A-Za-z0-9_.-]", EINVAL);
   }
   if (guest.vcpus < 1 || guest.vcpus > 255)
     return Error("vcpus must be 1..255, got " + std::to_string(guest.vcpus), EINVAL);
   if (guest.memory_bytes < (16ull << 20))
-    return Error("guest memory must be at least 16 MiB, got " +
-                     std::to_string(guest.memory_bytes) + " bytes",
+    return Error("guest memory must be at least 16 MiB, got " + std::to_string(guest.memory_bytes) +
+                     " bytes",
                  EINVAL);
   if (guest.memory_bytes % 1024 != 0)
     return Error("guest memory must be a multiple of 1 KiB", EINVAL);
@@ -127,9 +130,9 @@ Result<void> ValidateGuestConfig(const GuestConfig& guest) {
   }
   if (guest.network) {
     if (!OneOf(guest.network->type, {"network", "bridge", "user"}))
-      return Error("unknown network type `" + guest.network->type +
-                       "` (known: network, bridge, user)",
-                   EINVAL);
+      return Error(
+          "unknown network type `" + guest.network->type + "` (known: network, bridge, user)",
+          EINVAL);
     if (guest.network->type != "user" && guest.network->source.empty())
       return Error("network type `" + guest.network->type + "` needs a source name", EINVAL);
   }

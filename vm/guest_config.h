@@ -36,14 +36,15 @@ harness::Result<MachineType> ParseMachineType(std::string_view text);
 // A raw image file attached as a virtio-blk disk (/dev/vda in the guest).
 struct DiskConfig {
   std::string path;
-  std::string cache = "none";  // libvirt <driver cache=>: none|writeback|writethrough|directsync|unsafe
-  std::string io = "native";   // libvirt <driver io=>: native|threads|io_uring
+  std::string cache =
+      "none";  // libvirt <driver cache=>: none|writeback|writethrough|directsync|unsafe
+  std::string io = "native";  // libvirt <driver io=>: native|threads|io_uring
   bool read_only = false;
 };
 
 // One virtio-net interface.
 struct NetworkConfig {
-  std::string type = "network";  // libvirt <interface type=>: network|bridge|user
+  std::string type = "network";    // libvirt <interface type=>: network|bridge|user
   std::string source = "default";  // network or bridge name; ignored for user
   std::string mac;                 // empty: let libvirt/qemu choose
 };

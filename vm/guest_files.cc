@@ -20,17 +20,16 @@ namespace {
 
 Result<void> CheckReadable(const char* what, const std::string& path) {
   if (path.empty())
-    return Error(std::string("vm: the image has no guest ") + what +
-                     " (build it with want_vm and a kernel)",
-                 ENOENT);
+    return Error(
+        std::string("the image has no guest ") + what + " (build it with want_vm and a kernel)",
+        ENOENT);
   struct stat st;
-  if (::stat(path.c_str(), &st) < 0) return Error::Errno(std::string("vm: guest ") + what, path);
+  if (::stat(path.c_str(), &st) < 0) return Error::Errno(std::string("guest ") + what, path);
   if (!S_ISREG(st.st_mode))
-    return Error(std::string("vm: guest ") + what + " `" + path + "` is not a regular file",
-                 EINVAL);
+    return Error(std::string("guest ") + what + " `" + path + "` is not a regular file", EINVAL);
   // qemu:///system runs qemu as an unprivileged user; libvirt relabels kernel and initrd
   // for it, but only a readable file can be relabelled.
-  if (::access(path.c_str(), R_OK) < 0) return Error::Errno(std::string("vm: guest ") + what, path);
+  if (::access(path.c_str(), R_OK) < 0) return Error::Errno(std::string("guest ") + what, path);
   return {};
 }
 

@@ -11,7 +11,7 @@
 
 namespace isobench::vm {
 
-// ENOENT/EACCES/EINVAL naming the file: "vm: guest kernel `/x/vmlinuz`: No such file...".
+// ENOENT/EACCES/EINVAL naming the file: "guest kernel `/x/vmlinuz`: No such file ...".
 harness::Result<void> CheckGuestImage(const harness::GuestImage& image);
 
 // rmdir(2) that ignores a missing or non-empty directory.

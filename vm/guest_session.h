@@ -48,8 +48,9 @@ class GuestSession {
 
   // One request to the agent, serialised with other callers.
   harness::Result<nlohmann::json> Call(nlohmann::json request, std::chrono::milliseconds timeout);
-  // Asks the agent to power the guest off. Success once the request was written: the
-  // reply may never come (the guest can power off first).
+  // Asks the agent to power the guest off. Success when it replied, or when the channel
+  // closed first (the guest powered off before the reply got out); an error when it did
+  // not answer within `timeout`.
   harness::Result<void> RequestShutdown(std::chrono::milliseconds timeout);
 
   ConsoleReader& console() { return *console_; }

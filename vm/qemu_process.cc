@@ -1,9 +1,11 @@
 #include "vm/qemu_process.h"
 
 #include <dirent.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <vector>
 
 #include "harness/fd.h"
 
@@ -49,6 +51,29 @@ Result<pid_t> FindQemuPid(const std::string& domain_name, const std::string& pid
   ::closedir(dir);
   if (found < 0) return Error("no qemu process runs domain `" + domain_name + "`", ENOENT);
   return found;
+}
+
+Result<void> RemoveDomainLogs(const std::string& domain_name, const std::string& log_dir) {
+  DIR* dir = ::opendir(log_dir.c_str());
+  if (!dir) {
+    if (errno == ENOENT) return {};
+    return Error::Errno("opendir", log_dir);
+  }
+  const std::string base = domain_name + ".log";
+  std::vector<std::string> doomed;
+  while (struct dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    // Exactly "<domain>.log" or "<domain>.log.<digits>": never another domain whose
+    // name merely starts with this one.
+    if (name == base ||
+        (name.rfind(base + ".", 0) == 0 && name.size() > base.size() + 1 &&
+         name.find_first_not_of("0123456789", base.size() + 1) == std::string::npos))
+      doomed.push_back(log_dir + "/" + name);
+  }
+  ::closedir(dir);
+  for (const std::string& path : doomed)
+    if (::unlink(path.c_str()) < 0 && errno != ENOENT) return Error::Errno("unlink", path);
+  return {};
 }
 
 bool ProcessAlive(pid_t pid) {

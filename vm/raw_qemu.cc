@@ -85,8 +85,9 @@ Result<std::vector<std::string>> BuildQemuArgv(const GuestConfig& guest,
   if (guest.disk) {
     const DiskConfig& d = *guest.disk;
     // Same cache semantics as libvirt's <driver cache=...> (qemu's -drive cache= modes).
-    std::string drive = "file=" + d.path + ",format=raw,if=none,id=drive-virtio-disk0,cache=" +
-                        d.cache + ",aio=" + d.io;
+    std::string drive = "file=" + d.path +
+                        ",format=raw,if=none,id=drive-virtio-disk0,cache=" + d.cache +
+                        ",aio=" + d.io;
     if (d.read_only) drive += ",readonly=on";
     add({"-drive", drive});
     add({"-device", std::string(mmio ? "virtio-blk-device" : "virtio-blk-pci") +
@@ -95,13 +96,17 @@ Result<std::vector<std::string>> BuildQemuArgv(const GuestConfig& guest,
   if (guest.network) {
     const NetworkConfig& n = *guest.network;
     std::string netdev;
-    if (n.type == "user") netdev = "user,id=net0";
-    else if (n.type == "bridge") netdev = "bridge,id=net0,br=" + n.source;
+    if (n.type == "user")
+      netdev = "user,id=net0";
+    else if (n.type == "bridge")
+      netdev = "bridge,id=net0,br=" + n.source;
     else
-      return Error("qemu-raw: network type `" + n.type + "` is a libvirt network (use user or bridge)",
-                   EOPNOTSUPP);
+      return Error(
+          "qemu-raw: network type `" + n.type + "` is a libvirt network (use user or bridge)",
+          EOPNOTSUPP);
     add({"-netdev", netdev});
-    std::string device = std::string(mmio ? "virtio-net-device" : "virtio-net-pci") + ",netdev=net0";
+    std::string device =
+        std::string(mmio ? "virtio-net-device" : "virtio-net-pci") + ",netdev=net0";
     if (!n.mac.empty()) device += ",mac=" + n.mac;
     add({"-device", device});
   }
@@ -119,7 +124,9 @@ struct RawShared {
 
   std::string RunSocketDir() const { return options.socket_dir + "/" + context.run_id; }
   std::string RunDiskDir() const { return context.workdir + "/vm/" + context.run_id; }
-  std::string Binary() const { return options.emulator.empty() ? kDefaultQemuBinary : options.emulator; }
+  std::string Binary() const {
+    return options.emulator.empty() ? kDefaultQemuBinary : options.emulator;
+  }
 };
 
 class RawQemuInstance final : public harness::Instance {
@@ -135,8 +142,7 @@ class RawQemuInstance final : public harness::Instance {
   const harness::StartupTiming& startup() const override { return timing_; }
   pid_t host_pid() const override { return qemu_.pid(); }
 
-  Result<nlohmann::json> Call(nlohmann::json request,
-                              std::chrono::milliseconds timeout) override {
+  Result<nlohmann::json> Call(nlohmann::json request, std::chrono::milliseconds timeout) override {
     if (!session_) return Error("qemu-raw " + name_ + ": not running", ENOTCONN);
     return session_->Call(std::move(request), timeout).Context("qemu-raw " + name_);
   }
@@ -170,6 +176,7 @@ class RawQemuInstance final : public harness::Instance {
   ChildProcess qemu_;
   std::unique_ptr<GuestSession> session_;
   harness::StartupTiming timing_;
+  bool ready_ = false;  // the agent answered: a graceful power-off can be asked for
   std::mutex destroy_mu_;
   bool destroyed_ = false;
 };
@@ -179,20 +186,20 @@ Result<void> RawQemuInstance::Launch(const InstanceSpec& spec, Clock::time_point
   const VmOptions& o = shared_->options;
   const BackendContext& c = shared_->context;
   ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
-  if (!spec.volumes.empty()) return Error("qemu-raw: volumes are not supported", EOPNOTSUPP);
+  if (!spec.volumes.empty()) return Error("volumes are not supported", EOPNOTSUPP);
   std::optional<NetworkConfig> network;
-  if (spec.network == "user") network = NetworkConfig{"user", "", ""};
+  if (spec.network == "user")
+    network = NetworkConfig{"user", "", ""};
   else if (spec.network.rfind("bridge:", 0) == 0)
     network = NetworkConfig{"bridge", spec.network.substr(7), ""};
   else if (spec.network != "none" && !spec.network.empty())
-    return Error("qemu-raw: network `" + spec.network + "` not supported (none, user, bridge:<name>)",
+    return Error("network `" + spec.network + "` not supported (none, user, bridge:<name>)",
                  EINVAL);
   ISO_RETURN_IF_ERROR(CheckGuestImage(c.image));
   {
     std::lock_guard<std::mutex> lock(shared_->mu);
     if (!shared_->live_names.insert(spec.name).second)
-      return Error("qemu-raw: instance `" + spec.name + "` already exists in run " + c.run_id,
-                   EEXIST);
+      return Error("instance `" + spec.name + "` already exists in run " + c.run_id, EEXIST);
   }
   reserved_ = true;
 
@@ -231,28 +238,30 @@ Result<void> RawQemuInstance::Launch(const InstanceSpec& spec, Clock::time_point
     if (::ftruncate(fd.get(), static_cast<off_t>(spec.disk_bytes)) < 0)
       return Error::Errno("ftruncate", disk_path_);
   }
-  ISO_ASSIGN_OR_RETURN(harness::Fd log, harness::Open(log_path_, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+  ISO_ASSIGN_OR_RETURN(harness::Fd log,
+                       harness::Open(log_path_, O_WRONLY | O_CREAT | O_TRUNC, 0644));
   ChildProcess::SpawnOptions spawn;
   spawn.stdout_fd = log.get();
   spawn.stderr_fd = log.get();
   spawn.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", std::string(kRunEnv) + c.run_id};
-  ISO_ASSIGN_OR_RETURN(qemu_, ChildProcess::Spawn(argv, spawn).Context("qemu-raw: starting qemu"));
+  ISO_ASSIGN_OR_RETURN(qemu_, ChildProcess::Spawn(argv, spawn).Context("starting qemu"));
   auto spawned_at = Clock::now();
 
   auto deadline = start + o.ready_timeout;
   auto alive = [this]() -> Result<void> {
     auto status = qemu_.WaitFor(std::chrono::milliseconds(0));
     if (status.ok() && status->has_value())
-      return Error("qemu " + harness::DescribeWaitStatus(**status) +
-                       " before the agent was ready" + QemuLog(),
+      return Error("qemu " + harness::DescribeWaitStatus(**status) + " before the agent was ready" +
+                       QemuLog(),
                    ECHILD);
     return {};
   };
   // qemu creates its listening sockets during start-up; a qemu that dies first (bad
   // argument) must be reported as such, not as a missing socket.
   for (;;) {
-    auto connected = GuestSession::Connect(console_socket_, channel_socket_,
-                                           std::min(deadline, Clock::now() + std::chrono::milliseconds(200)));
+    auto connected =
+        GuestSession::Connect(console_socket_, channel_socket_,
+                              std::min(deadline, Clock::now() + std::chrono::milliseconds(200)));
     if (connected.ok()) {
       session_ = std::move(*connected);
       break;
@@ -265,14 +274,26 @@ Result<void> RawQemuInstance::Launch(const InstanceSpec& spec, Clock::time_point
   if (!ready.ok()) {
     Error error = std::move(ready).error();
     if (error.errno_value() == ETIMEDOUT)
-      error = Error("agent not ready after " +
-                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                           o.ready_timeout).count()) +
-                        " s (vm.ready_timeout_s); " + error.message(),
-                    ETIMEDOUT);
+      return Error(
+          "agent not ready after " +
+              std::to_string(
+                  std::chrono::duration_cast<std::chrono::seconds>(o.ready_timeout).count()) +
+              " s (vm.ready_timeout_s); " + error.message(),
+          ETIMEDOUT);
+    if (error.errno_value() == EPIPE) {
+      // The channel's EOF can come a moment before qemu has exited.
+      auto status = qemu_.WaitFor(std::chrono::seconds(3));
+      if (status.ok() && status->has_value())
+        return Error("qemu " + harness::DescribeWaitStatus(**status) +
+                         " before the agent was ready" + QemuLog() +
+                         session_->ConsoleTailForError(),
+                     ECHILD);
+    }
     return error;
   }
-  timing_ = session_->Timing(start, {{"process_spawned", harness::SecondsBetween(start, spawned_at)}});
+  ready_ = true;
+  timing_ =
+      session_->Timing(start, {{"process_spawned", harness::SecondsBetween(start, spawned_at)}});
   if (auto cpu = harness::ProcessCpuSeconds(qemu_.pid()); cpu.ok()) timing_.host_cpu_seconds = *cpu;
   return {};
 }
@@ -283,7 +304,7 @@ Result<void> RawQemuInstance::Destroy() {
   if (qemu_.running()) {
     auto graceful = shared_->options.shutdown_timeout;
     bool exited = false;
-    if (session_ && graceful.count() > 0) {
+    if (session_ && ready_ && graceful.count() > 0) {
       auto asked = session_->RequestShutdown(
           std::min<std::chrono::milliseconds>(graceful, std::chrono::seconds(2)));
       if (asked.ok()) {
@@ -334,8 +355,10 @@ class RawQemuBackend final : public harness::Backend {
 
   harness::Availability Probe() override {
     if (::access(shared_->Binary().c_str(), X_OK) != 0)
-      return {false, "qemu-raw: `" + shared_->Binary() + "` is not executable (install qemu-system-x86)"};
-    if (auto r = CheckGuestImage(shared_->context.image); !r.ok()) return {false, r.error().message()};
+      return {false,
+              "qemu-raw: `" + shared_->Binary() + "` is not executable (install qemu-system-x86)"};
+    if (auto r = CheckGuestImage(shared_->context.image); !r.ok())
+      return {false, r.error().message()};
     auto accel = Accel();
     if (!accel.ok()) return {false, accel.error().message()};
     return {true, accel->reason};
@@ -435,7 +458,8 @@ Result<int> RawQemuBackend::ReclaimStale() {
 
 Result<std::unique_ptr<harness::Backend>> MakeRawQemuBackend(const BackendContext& context) {
   ISO_ASSIGN_OR_RETURN(VmOptions options, ParseVmOptions(context.options));
-  if (context.run_id.empty()) return Error("qemu-raw: the backend context has no run id", EINVAL);
+  // The run id names directories and domains: the same character set as instance names.
+  ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(context.run_id).Context("qemu-raw: run id"));
   auto shared = std::make_shared<RawShared>();
   shared->context = context;
   shared->options = std::move(options);

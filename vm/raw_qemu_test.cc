@@ -72,8 +72,9 @@ TEST(RawQemuTest, KvmDiskNetworkAndHugepages) {
   EXPECT_EQ(After(*argv, "-m"), "1024");
   EXPECT_EQ(After(*argv, "-mem-path"), "/dev/hugepages");
   EXPECT_EQ(After(*argv, "-smp"), "2,sockets=1,cores=2,threads=1");
-  EXPECT_EQ(After(*argv, "-drive"),
-            "file=/d.img,format=raw,if=none,id=drive-virtio-disk0,cache=none,aio=native,readonly=on");
+  EXPECT_EQ(
+      After(*argv, "-drive"),
+      "file=/d.img,format=raw,if=none,id=drive-virtio-disk0,cache=none,aio=native,readonly=on");
   EXPECT_TRUE(Has(*argv, "virtio-blk-pci,drive=drive-virtio-disk0,id=virtio-disk0"));
   EXPECT_EQ(After(*argv, "-netdev"), "user,id=net0");
   EXPECT_TRUE(Has(*argv, "virtio-net-pci,netdev=net0,mac=52:54:00:00:00:02"));

@@ -22,8 +22,7 @@ Result<Fd> ConnectUnixSocket(const std::string& path, harness::Clock::time_point
   for (;;) {
     Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd.valid()) return Error::Errno("socket", "AF_UNIX");
-    if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) == 0)
-      return fd;
+    if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) == 0) return fd;
     int saved = errno;
     if ((saved != ENOENT && saved != ECONNREFUSED && saved != EINTR) ||
         harness::Clock::now() >= deadline)

@@ -1,11 +1,13 @@
 #include "vm/vm_backend.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -88,13 +90,13 @@ class VmInstance final : public Instance {
   const harness::StartupTiming& startup() const override { return timing_; }
   pid_t host_pid() const override { return qemu_pid_; }
 
-  Result<nlohmann::json> Call(nlohmann::json request,
-                              std::chrono::milliseconds timeout) override {
+  Result<nlohmann::json> Call(nlohmann::json request, std::chrono::milliseconds timeout) override {
     if (!session_) return Error("vm " + name_ + ": not running", ENOTCONN);
     return session_->Call(std::move(request), timeout).Context("vm " + name_);
   }
 
   Result<harness::ResourceUsage> Usage() override {
+    if (destroyed_ || !session_) return Error("vm " + name_ + ": not running", ESRCH);
     if (qemu_pid_ <= 0) return Error("vm " + name_ + ": qemu process unknown", ESRCH);
     harness::ResourceUsage usage;
     ISO_ASSIGN_OR_RETURN(usage.pss_bytes, harness::ProcessPssBytes(qemu_pid_));
@@ -106,9 +108,15 @@ class VmInstance final : public Instance {
 
   Result<void> Destroy() override;
 
-  // Launch steps; each leaves the instance in a state Destroy() can undo.
-  Result<void> Launch(const InstanceSpec& spec, Clock::time_point start,
-                      std::optional<Accelerator> force_accel);
+  // Where libvirt logged this domain's qemu, if it is a local system domain that got
+  // created; empty otherwise.
+  std::string QemuLogPath() const {
+    if (!domain_created_ || !LogsLocally()) return "";
+    return std::string(kLibvirtQemuLogDir) + "/" + domain_name_ + ".log";
+  }
+
+  // Boots the guest; every step leaves the instance in a state Destroy() can undo.
+  Result<void> Launch(const InstanceSpec& spec, Clock::time_point start, Accelerator accel);
 
  private:
   std::shared_ptr<Shared> shared_;
@@ -124,19 +132,23 @@ class VmInstance final : public Instance {
   std::unique_ptr<GuestSession> session_;
   pid_t qemu_pid_ = 0;
   harness::StartupTiming timing_;
+  bool ready_ = false;  // the agent answered: a graceful power-off can be asked for
+
+  bool domain_created_ = false;
 
   std::mutex destroy_mu_;
   bool destroyed_ = false;
+
+  bool LogsLocally() const { return shared_->options.uri == kDefaultLibvirtUri; }
 };
 
 Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point start,
-                                std::optional<Accelerator> force_accel) {
+                                Accelerator accel) {
   const VmOptions& o = shared_->options;
   const BackendContext& c = shared_->context;
   ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
   if (!spec.volumes.empty())
-    return Error("vm: volumes are not supported (no shared file system in the guest yet)",
-                 EOPNOTSUPP);
+    return Error("volumes are not supported (no shared file system in the guest yet)", EOPNOTSUPP);
   std::optional<NetworkConfig> network;
   if (spec.network != "none" && !spec.network.empty()) {
     // "user", "network:<libvirt network>", "bridge:<host bridge>".
@@ -146,7 +158,7 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
     n.source = colon == std::string::npos ? "" : spec.network.substr(colon + 1);
     if (n.type == "network" && n.source.empty()) n.source = "default";
     if (n.type != "user" && n.type != "network" && n.type != "bridge")
-      return Error("vm: network `" + spec.network +
+      return Error("network `" + spec.network +
                        "` not supported (none, user, network:<name>, bridge:<name>)",
                    EINVAL);
     network = n;
@@ -155,23 +167,16 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
   ISO_RETURN_IF_ERROR(CheckGuestImage(c.image));
 
   ISO_ASSIGN_OR_RETURN(conn_, shared_->Connection());
-  Accelerator accel;
-  if (force_accel) {
-    accel = *force_accel;
-  } else {
-    std::lock_guard<std::mutex> lock(shared_->mu);
-    accel = shared_->accel ? shared_->accel->accelerator : Accelerator::kTcg;
-  }
 
   domain_name_ = DomainName(c.run_id, spec.name);
   if (!shared_->Reserve(domain_name_))
-    return Error("vm: instance `" + spec.name + "` already exists in run " + c.run_id, EEXIST);
+    return Error("instance `" + spec.name + "` already exists in run " + c.run_id, EEXIST);
   reserved_ = true;
   {
     auto existing = Domain::Lookup(*conn_, domain_name_);
     if (existing.ok()) {
       virDomainFree(existing->Release());  // not ours to stop
-      return Error("vm: libvirt domain `" + domain_name_ + "` already exists at " + o.uri +
+      return Error("libvirt domain `" + domain_name_ + "` already exists at " + o.uri +
                        " (another harness with the same run id, or a leftover: isobench "
                        "reclaims leftovers of finished runs at start-up)",
                    EEXIST);
@@ -197,7 +202,7 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
   if (hostname.size() > 64 ||
       hostname.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
                                  "-._") != std::string::npos)
-    return Error("vm: hostname `" + hostname + "` must be 1..64 of [A-Za-z0-9._-]", EINVAL);
+    return Error("hostname `" + hostname + "` must be 1..64 of [A-Za-z0-9._-]", EINVAL);
   std::string extra = "isobench.hostname=" + hostname;
   if (!o.cmdline_extra.empty()) extra += " " + o.cmdline_extra;
   guest.cmdline = DefaultKernelCmdline(extra);
@@ -235,32 +240,49 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
 
   ISO_ASSIGN_OR_RETURN(domain_, Domain::CreateTransient(*conn_, xml));
   auto created_at = Clock::now();
+  domain_created_ = true;
 
-  auto pid = FindQemuPid(domain_name_);
-  if (pid.ok()) qemu_pid_ = *pid;
-  else ISO_LOG(kDebug) << "vm " << name_ << ": " << pid.error().message();
-
+  // Connect first: qemu drops what the guest writes to a serial port nobody listens on.
   auto deadline = start + o.ready_timeout;
   ISO_ASSIGN_OR_RETURN(session_,
                        GuestSession::Connect(console_socket_, channel_socket_,
                                              std::min(deadline, Clock::now() + kConnectTimeout)));
+  auto pid = FindQemuPid(domain_name_);
+  if (pid.ok())
+    qemu_pid_ = *pid;
+  else
+    ISO_LOG(kDebug) << "vm " << name_ << ": " << pid.error().message();
   auto ready = session_->WaitReady(deadline, [this]() -> Result<void> {
     if (session_->console().closed() || !domain_.IsActive())
-      return Error("domain `" + domain_name_ + "` stopped before its agent was ready", ECHILD);
+      return Error("the domain stopped", ECHILD);
     return {};
   });
   if (!ready.ok()) {
     Error error = std::move(ready).error();
     if (error.errno_value() == ETIMEDOUT)
-      error = Error("agent not ready after " +
-                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                           o.ready_timeout)
-                                           .count()) +
-                        " s (vm.ready_timeout_s); " + error.message(),
-                    ETIMEDOUT);
+      return Error(
+          "agent not ready after " +
+              std::to_string(
+                  std::chrono::duration_cast<std::chrono::seconds>(o.ready_timeout).count()) +
+              " s (vm.ready_timeout_s); " + error.message(),
+          ETIMEDOUT);
+    // The channel's EOF can arrive before libvirt has noticed qemu's exit; give it a
+    // moment so a dead guest is reported as one, with the console's last words (a
+    // panic) read to the end.
+    if (error.errno_value() == ECHILD || domain_.WaitInactive(std::chrono::seconds(3))) {
+      for (int i = 0; i < 100 && !session_->console().closed(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      return Error("domain `" + domain_name_ +
+                       "` stopped before its agent was ready (powered off, rebooted or "
+                       "panicked; <on_reboot>destroy)" +
+                       session_->ConsoleTailForError(),
+                   ECHILD);
+    }
     return error;
   }
-  timing_ = session_->Timing(start, {{"domain_created", harness::SecondsBetween(start, created_at)}});
+  ready_ = true;
+  timing_ =
+      session_->Timing(start, {{"domain_created", harness::SecondsBetween(start, created_at)}});
   if (qemu_pid_ > 0) {
     auto cpu = harness::ProcessCpuSeconds(qemu_pid_);
     if (cpu.ok()) timing_.host_cpu_seconds = *cpu;
@@ -274,15 +296,15 @@ Result<void> VmInstance::Destroy() {
   Result<void> result;
   if (domain_.valid()) {
     auto graceful = shared_->options.shutdown_timeout;
-    if (session_ && graceful.count() > 0 && domain_.IsActive()) {
+    if (session_ && ready_ && graceful.count() > 0 && domain_.IsActive()) {
       // The agent syncs and calls reboot(RB_POWER_OFF); with <acpi/> qemu then exits and
       // <on_poweroff>destroy</on_poweroff> ends the domain.
-      auto asked = session_->RequestShutdown(std::min<std::chrono::milliseconds>(
-          graceful, std::chrono::seconds(2)));
+      auto asked = session_->RequestShutdown(
+          std::min<std::chrono::milliseconds>(graceful, std::chrono::seconds(2)));
       if (asked.ok()) {
         if (!domain_.WaitInactive(graceful))
-          ISO_LOG(kDebug) << "vm " << name_ << ": no power-off within "
-                          << graceful.count() << " ms; destroying";
+          ISO_LOG(kDebug) << "vm " << name_ << ": no power-off within " << graceful.count()
+                          << " ms; destroying";
       } else {
         ISO_LOG(kDebug) << "vm " << name_ << ": shutdown request: " << asked.error().message();
       }
@@ -315,6 +337,13 @@ Result<void> VmInstance::Destroy() {
     }
   }
   if (!result.ok()) return result;
+  // libvirt keeps a log per domain forever; a guest that booted and stopped cleanly
+  // leaves nothing worth keeping. A failed launch keeps it for the post-mortem (its path
+  // is in the error) until the next run's ReclaimStale.
+  if (ready_ && LogsLocally()) {
+    auto removed = RemoveDomainLogs(domain_name_);
+    if (!removed.ok()) ISO_LOG(kWarning) << "vm " << name_ << ": " << removed.error().message();
+  }
   if (reserved_) shared_->Unreserve(domain_name_);
   reserved_ = false;
   session_.reset();
@@ -324,18 +353,20 @@ Result<void> VmInstance::Destroy() {
 
 Result<std::unique_ptr<VmInstance>> LaunchInstance(const std::shared_ptr<Shared>& shared,
                                                    const InstanceSpec& spec,
-                                                   Clock::time_point start,
-                                                   std::optional<Accelerator> force_accel) {
+                                                   Clock::time_point start, Accelerator accel) {
   auto instance = std::make_unique<VmInstance>(shared, spec.name, spec.memory_bytes);
-  auto launched = instance->Launch(spec, start, force_accel);
+  auto launched = instance->Launch(spec, start, accel);
   if (!launched.ok()) {
     Error error = std::move(launched).error();
     error.Context("vm `" + spec.name + "`");
+    if (std::string log = instance->QemuLogPath(); !log.empty())
+      error =
+          Error(error.message() + "\n--- libvirt's qemu log (kept): " + log, error.errno_value());
     auto cleaned = instance->Destroy();
     if (!cleaned.ok())
-      error = Error(error.message() + " (and cleaning up failed: " + cleaned.error().message() +
-                        ")",
-                    error.errno_value());
+      error =
+          Error(error.message() + " (and cleaning up failed: " + cleaned.error().message() + ")",
+                error.errno_value());
     return error;
   }
   return instance;
@@ -383,8 +414,7 @@ class VmBackend final : public harness::Backend {
   Result<std::unique_ptr<Instance>> Create(const InstanceSpec& spec) override {
     auto start = Clock::now();
     ISO_ASSIGN_OR_RETURN(AcceleratorChoice accel, Accel());
-    ISO_ASSIGN_OR_RETURN(auto instance,
-                         LaunchInstance(shared_, spec, start, accel.accelerator));
+    ISO_ASSIGN_OR_RETURN(auto instance, LaunchInstance(shared_, spec, start, accel.accelerator));
     return std::unique_ptr<Instance>(std::move(instance));
   }
 
@@ -432,6 +462,29 @@ Result<AcceleratorChoice> VmBackend::Accel() {
   return choice;
 }
 
+// "isobench-<yyyymmddThhmmss>-<pid>-<name>.log[.N]" -> the run id, or "".
+std::string RunIdOfLog(const std::string& file) {
+  static const std::regex kLog("^isobench-([0-9]{8}T[0-9]{6}-[0-9]+)-.+\\.log(\\.[0-9]+)?$");
+  std::smatch m;
+  if (!std::regex_match(file, m, kLog)) return "";
+  return m[1].str();
+}
+
+Result<int> RemoveStaleDomainLogs(const std::string& live_run_id) {
+  DIR* dir = ::opendir(kLibvirtQemuLogDir);
+  if (!dir) return errno == ENOENT ? Result<int>(0) : Error::Errno("opendir", kLibvirtQemuLogDir);
+  std::vector<std::string> stale;
+  while (struct dirent* entry = ::readdir(dir)) {
+    std::string run = RunIdOfLog(entry->d_name);
+    if (run.empty() || run == live_run_id || RunOwnerAlive(run)) continue;
+    stale.push_back(std::string(kLibvirtQemuLogDir) + "/" + entry->d_name);
+  }
+  ::closedir(dir);
+  for (const std::string& path : stale)
+    if (::unlink(path.c_str()) < 0 && errno != ENOENT) return Error::Errno("unlink", path);
+  return static_cast<int>(stale.size());
+}
+
 Result<int> VmBackend::ReclaimStale() {
   ISO_ASSIGN_OR_RETURN(auto conn, shared_->Connection());
   const std::string& run_id = shared_->context.run_id;
@@ -459,9 +512,17 @@ Result<int> VmBackend::ReclaimStale() {
     }
   }
   // Socket and disk directories are named by run id; remove those of finished runs.
-  for (const std::string& root :
-       {shared_->options.socket_dir, shared_->context.workdir + "/vm"}) {
+  for (const std::string& root : {shared_->options.socket_dir, shared_->context.workdir + "/vm"}) {
     auto removed = RemoveStaleRunDirs(root, run_id);
+    if (removed.ok()) {
+      reclaimed += *removed;
+    } else if (first_error.ok()) {
+      first_error = std::move(removed).error();
+    }
+  }
+  if (shared_->options.uri == kDefaultLibvirtUri) {
+    // Logs of failed launches of finished runs (successful ones are removed on Destroy).
+    auto removed = RemoveStaleDomainLogs(run_id);
     if (removed.ok()) {
       reclaimed += *removed;
     } else if (first_error.ok()) {
@@ -476,7 +537,8 @@ Result<int> VmBackend::ReclaimStale() {
 
 Result<std::unique_ptr<harness::Backend>> MakeVmBackend(const BackendContext& context) {
   ISO_ASSIGN_OR_RETURN(VmOptions options, ParseVmOptions(context.options));
-  if (context.run_id.empty()) return Error("vm: the backend context has no run id", EINVAL);
+  // The run id names directories and domains: the same character set as instance names.
+  ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(context.run_id).Context("vm: run id"));
   auto shared = std::make_shared<Shared>();
   shared->context = context;
   shared->options = std::move(options);

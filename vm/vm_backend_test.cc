@@ -100,6 +100,13 @@ TEST_F(VmBackendTest, RegistersAsVm) {
   EXPECT_EQ((*backend)->name(), "vm");
 }
 
+TEST_F(VmBackendTest, RunIdMustBeSafeForPathsAndNames) {
+  context_.run_id = "../../etc";
+  EXPECT_FALSE(MakeVmBackend(context_).ok());
+  context_.run_id.clear();
+  EXPECT_FALSE(MakeVmBackend(context_).ok());
+}
+
 TEST_F(VmBackendTest, UnknownOptionIsRefused) {
   context_.options["vm.acel"] = "tcg";
   auto backend = MakeVmBackend(context_);
@@ -178,8 +185,7 @@ TEST_F(VmBackendTest, InvalidSpecsAreRefused) {
   spec.network = "tap:tap0";
   instance = backend->Create(spec);
   ASSERT_FALSE(instance.ok());
-  EXPECT_NE(instance.error().message().find("network `tap:tap0` not supported"),
-            std::string::npos);
+  EXPECT_NE(instance.error().message().find("network `tap:tap0` not supported"), std::string::npos);
   EXPECT_FALSE(Exists(dir_ + "/sockets"));
 }
 

@@ -3,6 +3,7 @@
 // Two partial boots (one cut short at 2 s); skipped when libvirtd or the image is absent.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness/backend.h"
 #include "vm/domain_xml.h"
@@ -43,10 +44,14 @@ class VmBootFailureTest : public ::testing::Test {
 
 TEST_F(VmBootFailureTest, ReadyTimeoutIsAClearErrorAndLeavesNothing) {
   context_.options["vm.ready_timeout_s"] = "2";
+  // Also proves the real driver accepts vCPU pinning and a CPU quota (<cputune>): a
+  // refusal would be a virDomainCreateXML error instead of the timeout.
+  context_.options["vm.pin"] = "0";
   auto backend = MakeVmBackend(context_);
   ASSERT_TRUE(backend.ok()) << backend.error().message();
   InstanceSpec spec;
   spec.name = "slow";
+  spec.cpu_quota = 0.5;
   auto started = Clock::now();
   auto instance = (*backend)->Create(spec);
   ASSERT_FALSE(instance.ok());
@@ -57,7 +62,17 @@ TEST_F(VmBootFailureTest, ReadyTimeoutIsAClearErrorAndLeavesNothing) {
             std::string::npos)
       << message;
   EXPECT_NE(message.find("--- console"), std::string::npos) << message;
+  // libvirt's log of the failed guest is kept for the post-mortem and named in the error.
+  std::string log =
+      std::string(kLibvirtQemuLogDir) + "/" + DomainName(context_.run_id, "slow") + ".log";
+  EXPECT_NE(message.find("libvirt's qemu log (kept): " + log), std::string::npos) << message;
   ExpectNothingLeft("slow");
+  // The next run reclaims it once this run is over; while this run is live, it stays.
+  auto reclaimed = (*backend)->ReclaimStale();
+  ASSERT_TRUE(reclaimed.ok()) << reclaimed.error().message();
+  struct stat st;
+  EXPECT_EQ(::stat(log.c_str(), &st), 0) << "a live run's log was reclaimed";
+  (void)::unlink(log.c_str());
 }
 
 TEST_F(VmBootFailureTest, PanickingGuestFailsFastWithItsConsole) {
@@ -77,6 +92,9 @@ TEST_F(VmBootFailureTest, PanickingGuestFailsFastWithItsConsole) {
   const std::string& message = instance.error().message();
   EXPECT_NE(message.find("stopped before its agent was ready"), std::string::npos) << message;
   EXPECT_NE(message.find("Kernel panic"), std::string::npos) << message;
+  std::string log =
+      std::string(kLibvirtQemuLogDir) + "/" + DomainName(context_.run_id, "panic") + ".log";
+  (void)::unlink(log.c_str());
   std::cout << "[ panic    ] noticed after " << took << " s\n";
   ExpectNothingLeft("panic");
 }

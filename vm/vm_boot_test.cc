@@ -226,7 +226,13 @@ TEST_F(VmBootTest, LargeOutputCrossesTheSerialChannel) {
   EXPECT_EQ(seq->exit_code, 0) << seq->stderr_text;
   ASSERT_EQ(seq->stdout_text.size(), 228894u);
   EXPECT_EQ(seq->stdout_text.substr(seq->stdout_text.size() - 6), "40000\n");
-  std::cout << "[ channel  ] " << seq->stdout_text.size() / took / 1024 << " KiB/s\n";
+  auto ping_started = harness::Clock::now();
+  constexpr int kPings = 20;
+  for (int i = 0; i < kPings; ++i)
+    ASSERT_TRUE(instance_->Call({{"op", "ping"}}, std::chrono::seconds(10)).ok());
+  double rtt = harness::SecondsBetween(ping_started, harness::Clock::now()) / kPings;
+  std::cout << "[ channel  ] " << seq->stdout_text.size() / took / 1024 << " KiB/s, ping "
+            << rtt * 1000 << " ms\n";
 }
 
 // Must stay last: it ends the shared guest.
@@ -239,13 +245,18 @@ TEST_F(VmBootTest, ZzDestroyLeavesNoDomainSocketOrProcess) {
   EXPECT_TRUE(instance_->Destroy().ok()) << "Destroy must be idempotent";
   EXPECT_TRUE(testing::DomainsWithPrefix(kUri, DomainPrefix()).empty());
   EXPECT_TRUE(testing::FilesUnder("/run/isobench-vm/" + context_->run_id).empty());
-  EXPECT_TRUE(testing::FilesUnder(std::string(testing::kTestWorkdir) + "/vm/" + context_->run_id)
-                  .empty())
+  EXPECT_TRUE(
+      testing::FilesUnder(std::string(testing::kTestWorkdir) + "/vm/" + context_->run_id).empty())
       << "scratch disk left behind";
   struct stat st;
   EXPECT_NE(::stat(("/run/isobench-vm/" + context_->run_id).c_str(), &st), 0)
       << "the run's socket dir should be gone";
-  EXPECT_FALSE(ProcessAlive(qemu_pid_) && IsQemuOf(qemu_pid_, DomainName(context_->run_id, "boot")));
+  EXPECT_FALSE(ProcessAlive(qemu_pid_) &&
+               IsQemuOf(qemu_pid_, DomainName(context_->run_id, "boot")));
+  std::string log =
+      std::string(kLibvirtQemuLogDir) + "/" + DomainName(context_->run_id, "boot") + ".log";
+  EXPECT_NE(::stat(log.c_str(), &st), 0)
+      << "libvirt's per-domain log of a cleanly stopped guest should be gone";
   auto exec = instance_->Exec({"/bin/true"});
   EXPECT_FALSE(exec.ok());
 }

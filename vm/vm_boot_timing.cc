@@ -38,12 +38,18 @@ int Run(int argc, char** argv) {
   std::string uri = "qemu:///system", accel, workdir = "/var/lib/isobench", only;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--boots") boots = std::max(1, std::atoi(value.c_str()));
-    else if (flag == "--uri") uri = value;
-    else if (flag == "--accel") accel = value;
-    else if (flag == "--workdir") workdir = value;
-    else if (flag == "--only") only = value;
-    else if (flag == "--parallel") parallel = std::max(1, std::atoi(value.c_str()));
+    if (flag == "--boots")
+      boots = std::max(1, std::atoi(value.c_str()));
+    else if (flag == "--uri")
+      uri = value;
+    else if (flag == "--accel")
+      accel = value;
+    else if (flag == "--workdir")
+      workdir = value;
+    else if (flag == "--only")
+      only = value;
+    else if (flag == "--parallel")
+      parallel = std::max(1, std::atoi(value.c_str()));
     else {
       std::cerr << "unknown flag " << flag << "\n";
       return 2;
@@ -124,8 +130,7 @@ int Run(int argc, char** argv) {
       if (failed) return 1;
     }
     std::printf("  median:");
-    for (const auto& p : order)
-      std::printf(" %s=%.3f", p.c_str(), Median(phases[p]));
+    for (const auto& p : order) std::printf(" %s=%.3f", p.c_str(), Median(phases[p]));
     std::printf(" qemu_cpu=%.2f destroy=%.2f\n", Median(cpu), Median(destroy));
   }
   return 0;

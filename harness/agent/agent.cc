@@ -206,6 +206,10 @@ int main(int argc, char** argv) {
   if (vm_mode) {
     PrepareVmUserland();
     options.channel_path = KernelCmdlineValue("isobench.channel");
+    // A container's runtime sets its UTS name; in a VM the host passes it on the command line.
+    std::string hostname = KernelCmdlineValue("isobench.hostname");
+    if (!hostname.empty() && ::sethostname(hostname.data(), hostname.size()) != 0)
+      Console("sethostname " + hostname + ": " + std::strerror(errno));
     if (options.channel_path.empty()) options.channel_path = "/dev/ttyS1";
   }
 
@@ -276,7 +280,9 @@ int main(int argc, char** argv) {
         continue;
       }
       nlohmann::json id = request.contains("id") ? request["id"] : nlohmann::json(0);
-      std::string op = request.value("op", std::string());
+      // Not value("op", ...): it throws on a non-string "op", outside the try below, and an
+      // exception escaping PID 1 ends the instance (a VM's kernel panics).
+      std::string op = request["op"].is_string() ? request["op"].get<std::string>() : std::string();
       bool shutdown = false;
       try {
         if (!request["op"].is_string()) throw std::runtime_error("missing string field \"op\"");

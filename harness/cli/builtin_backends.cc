@@ -4,7 +4,14 @@
 #include "container/container_backend.h"
 #endif
 #ifdef ISOBENCH_HAVE_VM
+#include "vm/raw_qemu.h"
 #include "vm/vm_backend.h"
+#endif
+#ifdef ISOBENCH_HAVE_OCI
+#include "container/oci/oci_backend.h"
+#endif
+#ifdef ISOBENCH_HAVE_DOCKER
+#include "container/docker/docker_backend.h"
 #endif
 
 namespace isobench::harness {
@@ -17,6 +24,23 @@ const BackendRegistry& BuiltinBackends() {
 #endif
 #ifdef ISOBENCH_HAVE_VM
     vm::RegisterVmBackend(r);
+#endif
+#ifdef ISOBENCH_HAVE_OCI
+    container::oci::RegisterOciBackends(r);
+#endif
+#ifdef ISOBENCH_HAVE_DOCKER
+    container::docker::RegisterDockerBackend(r);
+#endif
+    return r;
+  }();
+  return registry;
+}
+
+const BackendRegistry& ReferenceBackends() {
+  static const BackendRegistry registry = [] {
+    BackendRegistry r;
+#ifdef ISOBENCH_HAVE_VM
+    vm::RegisterRawQemuBackend(r);
 #endif
     return r;
   }();
