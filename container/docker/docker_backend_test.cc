@@ -6,11 +6,15 @@
 #include "container/docker/docker_backend.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 
 #include "container/docker/docker_client.h"
 #include "container/docker/docker_image.h"
@@ -90,6 +94,12 @@ TEST_F(DockerBackendTest, InstanceLivesAnswersAndLeavesNothing) {
   auto facts = backend->Describe();
   EXPECT_EQ(facts["docker.image"], ImageTag(image_.hash));
   EXPECT_FALSE(facts["docker.api_version"].empty());
+  // Docker's own posture, as the OCI spec it hands runc.
+  ASSERT_FALSE(facts["docker.default_spec"].empty());
+  json default_spec = json::parse(harness::ReadFile(facts["docker.default_spec"]).ValueOrThrow());
+  EXPECT_FALSE(default_spec["process"].value("noNewPrivileges", false));
+  EXPECT_TRUE(default_spec["linux"].contains("seccomp"));
+  EXPECT_FALSE(default_spec.contains("hostname"));
   // The image is layered: the userland and the agent are separate layers.
   json image = client_.Call("GET", "/images/" + ImageTag(image_.hash) + "/json").ValueOrThrow();
   EXPECT_GE(image["RootFS"]["Layers"].size(), 2u) << image["RootFS"].dump();
@@ -175,6 +185,7 @@ TEST_F(DockerBackendTest, DaemonErrorIsReportedInItsWordsAndNothingIsLeft) {
   ASSERT_FALSE(instance.ok());
   EXPECT_NE(instance.error().message().find("Minimum memory limit"), std::string::npos)
       << instance.error().message();
+  std::cout << "daemon error: " << instance.error().message() << "\n";
   EXPECT_TRUE(Containers("isobench.run=" + run).empty());
 
   spec.memory_bytes = 64ull << 20;
@@ -188,24 +199,41 @@ TEST_F(DockerBackendTest, DaemonErrorIsReportedInItsWordsAndNothingIsLeft) {
   EXPECT_TRUE(Containers("isobench.run=" + run).empty());
 }
 
-TEST_F(DockerBackendTest, AgentThatNeverConnectsIsAnErrorWithNothingLeft) {
+TEST_F(DockerBackendTest, StartFailureIsTheDaemonsErrorWithNothingLeft) {
   std::string run = harness::NewRunId();
-  auto context = Context(run);
-  context.options["docker.ready_timeout_ms"] = "1500";
-  auto backend = MakeDockerBackend(context).ValueOrThrow();
+  auto backend = MakeDockerBackend(Context(run)).ValueOrThrow();
   ASSERT_TRUE(backend->Probe().usable);
-  harness::InstanceSpec spec;
-  spec.name = "nochan";
-  // With the pid limit at 1 the agent cannot fork an exec, but it does start; a
-  // read-only volume over /isobench hides the channel socket instead, so the agent
-  // cannot connect and exits.
+  // An empty directory over /sbin hides the agent: the container is created, and its
+  // start fails in the runtime.
   std::string empty = workdir_ + "/empty";
   harness::MakeDirs(empty).ValueOrThrow();
-  spec.volumes = {{empty, "/isobench", true}};
+  harness::InstanceSpec spec;
+  spec.name = "noagent";
+  spec.volumes = {{empty, "/sbin", true}};
+  auto instance = backend->Create(spec);
+  ASSERT_FALSE(instance.ok());
+  std::cout << "start error: " << instance.error().message() << "\n";
+  EXPECT_NE(instance.error().message().find("/start"), std::string::npos) << instance.error().message();
+  EXPECT_NE(instance.error().message().find("isobench-agent"), std::string::npos) << instance.error().message();
+  EXPECT_TRUE(Containers("isobench.run=" + run).empty());
+}
+
+TEST_F(DockerBackendTest, AgentThatExitsBeforeReadyIsAnErrorWithNothingLeft) {
+  std::string run = harness::NewRunId();
+  auto backend = MakeDockerBackend(Context(run)).ValueOrThrow();
+  ASSERT_TRUE(backend->Probe().usable);
+  // A plain file bound over the channel socket: the agent cannot connect and exits.
+  std::string not_a_socket = workdir_ + "/not-a-socket";
+  harness::WriteWholeFile(not_a_socket, "").ValueOrThrow();
+  harness::InstanceSpec spec;
+  spec.name = "nochan";
+  spec.volumes = {{not_a_socket, kChannelSocket, true}};
   auto instance = backend->Create(spec);
   ASSERT_FALSE(instance.ok());
   EXPECT_NE(instance.error().message().find("isobench-" + run + "-nochan"), std::string::npos)
       << instance.error().message();
+  std::cout << "agent error: " << instance.error().message() << "\n";
+  EXPECT_NE(instance.error().message().find("exited"), std::string::npos) << instance.error().message();
   EXPECT_TRUE(Containers("isobench.run=" + run).empty());
 }
 
@@ -254,6 +282,7 @@ TEST_F(DockerBackendTest, FailedBuildSaysWhyAndLeavesNoImage) {
       BuildContextTar(root, "FROM scratch\nCOPY userland/ /\nCOPY missing/ /\n").ValueOrThrow();
   auto built = BuildFromContext(client_, tar, "isobench/broken:test", {{"isobench", "1"}});
   ASSERT_FALSE(built.ok());
+  std::cout << "build error: " << built.error().message() << "\n";
   EXPECT_NE(built.error().message().find("building `isobench/broken:test`"), std::string::npos)
       << built.error().message();
   EXPECT_NE(built.error().message().find("missing"), std::string::npos) << built.error().message();
@@ -267,6 +296,7 @@ TEST_F(DockerBackendTest, AbsentDaemonIsUnusableWithTheReason) {
   auto backend = MakeDockerBackend(context).ValueOrThrow();
   auto availability = backend->Probe();
   EXPECT_FALSE(availability.usable);
+  std::cout << "unusable: " << availability.reason << "\n";
   EXPECT_NE(availability.reason.find("cannot reach the Docker daemon at " + workdir_ + "/no-daemon.sock"),
             std::string::npos)
       << availability.reason;
@@ -308,6 +338,80 @@ TEST_F(DockerBackendTest, CreateToReadyTimes) {
     std::cout << " " << name << "=" << median(phases[name]) * 1e3;
   std::cout << "\n";
   EXPECT_TRUE(Containers("isobench.run=" + run).empty());
+}
+
+// Kills the host's dockerd (as a crash would) and starts it again with the same command
+// line: the instance's death is reported as an error, Destroy still removes the
+// container once the daemon is back, and the backend goes on creating. Opt-in, since it
+// restarts the daemon every other user of this host shares.
+TEST_F(DockerBackendTest, DaemonRestartMidRun) {
+  if (std::getenv("ISOBENCH_DOCKER_RESTART") == nullptr)
+    GTEST_SKIP() << "restarts the host's dockerd: set ISOBENCH_DOCKER_RESTART=1 to run it";
+  std::string run = harness::NewRunId();
+  auto backend = MakeDockerBackend(Context(run)).ValueOrThrow();
+  ASSERT_TRUE(backend->Probe().usable);
+  harness::InstanceSpec spec;
+  spec.name = "restart";
+  auto instance = backend->Create(spec).ValueOrThrow();
+  ASSERT_EQ(instance->Exec({"/bin/true"}).ValueOrThrow().exit_code, 0);
+
+  std::string pid_text = harness::ReadFile("/var/run/docker.pid").ValueOrThrow();
+  pid_t dockerd = static_cast<pid_t>(std::atoi(pid_text.c_str()));
+  ASSERT_GT(dockerd, 0);
+  std::string cmdline = harness::ReadFile("/proc/" + std::to_string(dockerd) + "/cmdline").ValueOrThrow();
+  std::vector<std::string> args;
+  for (size_t pos = 0; pos < cmdline.size();) {
+    size_t end = cmdline.find('\0', pos);
+    if (end == std::string::npos) end = cmdline.size();
+    args.push_back(cmdline.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  ASSERT_EQ(::kill(dockerd, SIGKILL), 0);
+  for (int i = 0; i < 100 && ::kill(dockerd, 0) == 0; ++i) ::usleep(50 * 1000);
+  // Detached (double fork, own session), its log where ci/setup.sh puts it.
+  pid_t child = ::fork();
+  if (child == 0) {
+    if (::fork() == 0) {
+      ::setsid();
+      int log = ::open("/var/log/isobench-dockerd.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      ::dup2(null, 0);
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execvp(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::_exit(0);
+  }
+  ::waitpid(child, nullptr, 0);
+
+  // While the daemon is down or restoring, the agent either still answers or the call
+  // fails; it never hangs.
+  auto during = instance->Exec({"/bin/true"}, std::chrono::seconds(5));
+  bool back = false;
+  for (int i = 0; i < 200 && !back; ++i) {
+    back = DockerClient::Connect(DockerSocketPath("").ValueOrThrow()).ok();
+    if (!back) ::usleep(100 * 1000);
+  }
+  ASSERT_TRUE(back) << "dockerd did not come back; see /var/log/isobench-dockerd.log";
+  // Without live-restore the restarted daemon kills what was running.
+  bool dead = false;
+  for (int i = 0; i < 100 && !dead; ++i) {
+    dead = !instance->Exec({"/bin/true"}, std::chrono::seconds(2)).ok();
+    if (!dead) ::usleep(100 * 1000);
+  }
+  auto after = instance->Exec({"/bin/true"}, std::chrono::seconds(2));
+  if (!after.ok()) std::cout << "after the restart: " << after.error().message() << "\n";
+  EXPECT_TRUE(instance->Destroy().ok());
+  EXPECT_TRUE(Containers("isobench.run=" + run).empty());
+  spec.name = "restart2";
+  auto again = backend->Create(spec);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ((*again)->Exec({"/bin/true"}).ValueOrThrow().exit_code, 0);
+  (void)during;
 }
 
 TEST_F(DockerBackendTest, ZZNothingOfOursIsLeft) {

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 namespace isobench::container::docker {
@@ -150,8 +151,14 @@ Result<HttpResponse> DockerClient::Send(std::string_view method, const std::stri
     int err = code == CURLE_COULDNT_CONNECT ? ECONNREFUSED
               : code == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT
                                                  : EIO;
-    if (code == CURLE_COULDNT_CONNECT)
-      return Error("cannot reach the Docker daemon at " + socket_path_ + ": " + why, err);
+    if (code == CURLE_COULDNT_CONNECT) {
+      // curl's own words name a TCP port; the socket's errno says what is wrong.
+      long os_errno = 0;
+      curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+      if (os_errno != 0) why = std::strerror(static_cast<int>(os_errno));
+      return Error("cannot reach the Docker daemon at " + socket_path_ + ": " + why,
+                   os_errno != 0 ? static_cast<int>(os_errno) : err);
+    }
     return Error("docker: " + method_text + " " + full_path + " on " + socket_path_ + ": " + why, err);
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
