@@ -220,6 +220,14 @@ bool OwnerAlive(const std::string& owner_text) {
   while (!recorded.empty() && (recorded.back() == '\n' || recorded.back() == ' '))
     recorded.pop_back();
   std::string actual = ProcessStartTime(pid);
+  // A zombie owner (exited, not yet reaped by its parent) is dead: its instances have
+  // nobody left to destroy them.
+  auto stat = harness::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (stat.ok()) {
+    size_t paren = stat->rfind(')');
+    if (paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z')
+      return false;
+  }
   return !actual.empty() && (recorded.empty() || recorded == actual);
 }
 

@@ -72,7 +72,13 @@ void Descendants(pid_t root, std::set<std::string>* out, std::set<std::string>* 
     rest >> state >> ppid;
     children[ppid].push_back(pid);
     comm[pid] = stat->substr(stat->find('(') + 1, close - stat->find('(') - 1);
-    if (comm[pid].rfind("qemu-system", 0) == 0) hypervisors->insert(n + " " + comm[pid]);
+    if (comm[pid].rfind("qemu-system", 0) == 0) {
+      // Only isobench's guests: libvirt names them `guest=isobench-...`, raw-qemu rows
+      // `isobench-...`; other people's VMs on a shared host are not ours to count.
+      auto cmdline = ReadFile("/proc/" + n + "/cmdline");
+      if (cmdline.ok() && cmdline->find("isobench-") != std::string::npos)
+        hypervisors->insert(n + " " + comm[pid]);
+    }
     std::string ns = Readlink("/proc/" + n + "/ns/net");
     if (!ns.empty()) netns->insert(ns);
   }

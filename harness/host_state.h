@@ -20,7 +20,7 @@ struct HostState {
   std::set<std::string> netns;           // /run/netns entries and distinct net ns of processes
   std::set<std::string> links;           // host network interfaces
   std::set<std::string> descendants;     // "<pid> <comm>" of this process's descendants
-  // "<pid> <comm>" of every qemu process on the host (libvirtd is their parent, not us).
+  // "<pid> <comm>" of isobench's qemu processes (libvirtd is their parent, not us).
   std::set<std::string> hypervisors;
   std::set<std::string> fds;             // "<fd> -> <target>" of this process
   std::set<std::string> workdir_entries; // paths under <workdir>/{containers,vms,run}

@@ -43,10 +43,15 @@ namespace {
 
 constexpr char kLabelRun[] = "org.isobench.run-id";
 constexpr char kLabelInstance[] = "org.isobench.instance";
+// "<pid> <start time>" of the harness that made the container: the state root is shared
+// by every workdir, so a container's liveness must not depend on finding its run
+// directory.
+constexpr char kLabelOwner[] = "org.isobench.owner";
 constexpr char kIdPrefix[] = "isobench-";
 constexpr char kCgroupParent[] = "/isobench-oci";
 
-std::string Option(const BackendContext& context, const std::string& key, const std::string& fallback) {
+std::string Option(const BackendContext& context, const std::string& key,
+                   const std::string& fallback) {
   auto it = context.options.find(key);
   return it == context.options.end() || it->second.empty() ? fallback : it->second;
 }
@@ -66,13 +71,23 @@ unsigned long long StartTime(pid_t pid) {
   return start;
 }
 
-// A run directory is live while the process that wrote its owner file runs.
-bool RunIsLive(const std::string& run_dir) {
-  std::ifstream in(run_dir + "/owner");
+std::string OwnerLabel() {
+  return std::to_string(::getpid()) + " " + std::to_string(StartTime(::getpid()));
+}
+
+// "<pid> <start time>" names a live process (the start time rules out a reused pid).
+bool OwnerIsLive(const std::string& owner) {
+  std::istringstream in(owner);
   pid_t pid = 0;
   unsigned long long start = 0;
   if (!(in >> pid >> start) || pid <= 0) return false;
   return StartTime(pid) == start;
+}
+
+// A run directory is live while the process that wrote its owner file runs.
+bool RunIsLive(const std::string& run_dir) {
+  auto owner = harness::ReadFile(run_dir + "/owner");
+  return owner.ok() && OwnerIsLive(*owner);
 }
 
 Result<Fd> PidFd(pid_t pid) {
@@ -140,7 +155,10 @@ std::string ReadTrimmed(const std::string& path) {
 class OciInstance : public Instance {
  public:
   OciInstance(Runtime runtime, std::string name, std::string id, std::string dir)
-      : runtime_(std::move(runtime)), name_(std::move(name)), id_(std::move(id)), dir_(std::move(dir)) {}
+      : runtime_(std::move(runtime)),
+        name_(std::move(name)),
+        id_(std::move(id)),
+        dir_(std::move(dir)) {}
   ~OciInstance() override { (void)Destroy(); }
 
   const std::string& name() const override { return name_; }
@@ -153,7 +171,8 @@ class OciInstance : public Instance {
   Result<void> Destroy() override;
 
   // Create()'s steps, in order; each leaves the instance destroyable.
-  Result<void> MountRootfs(const std::string& lower, const std::vector<IdMapping>& userns_map, bool user_ns);
+  Result<void> MountRootfs(const std::string& lower, const std::vector<IdMapping>& userns_map,
+                           bool user_ns);
   Result<void> RunCreate(const json& config, const std::vector<std::string>& flags, Fd guest_end);
   Result<void> Start() { return runtime_.Start(id_); }
   Result<void> WaitReady(Fd host_end, Clock::time_point deadline);
@@ -173,33 +192,36 @@ class OciInstance : public Instance {
   harness::StartupTiming timing_;
 };
 
-Result<void> OciInstance::MountRootfs(const std::string& lower, const std::vector<IdMapping>& userns_map,
-                                      bool user_ns) {
-  for (const char* sub : {"upper", "work", "rootfs"}) ISO_RETURN_IF_ERROR(harness::MakeDirs(dir_ + "/" + sub, 0755));
+Result<void> OciInstance::MountRootfs(const std::string& lower,
+                                      const std::vector<IdMapping>& userns_map, bool user_ns) {
+  for (const char* sub : {"upper", "work", "rootfs"})
+    ISO_RETURN_IF_ERROR(harness::MakeDirs(dir_ + "/" + sub, 0755));
   if (user_ns) {
     // The root directory of the merged tree is the upper directory: owned by the
     // namespace's root, so the instance's root owns "/".
     int64_t root = MapToHost(userns_map, 0);
     if (root < 0) return Error("oci: the user namespace map does not map uid 0", EINVAL);
     for (const char* sub : {"upper", "work"})
-      if (::chown((dir_ + "/" + sub).c_str(), static_cast<uid_t>(root), static_cast<gid_t>(root)) != 0)
+      if (::chown((dir_ + "/" + sub).c_str(), static_cast<uid_t>(root), static_cast<gid_t>(root)) !=
+          0)
         return Error::Errno("chown", dir_ + "/" + sub);
   }
   // The shared image is the read-only lower layer: nothing an instance writes reaches it.
   ISO_ASSIGN_OR_RETURN(rootfs_mount_,
                        harness::Mount::Create("overlay", rootfs(), "overlay", 0,
-                                              "lowerdir=" + lower + ",upperdir=" + dir_ + "/upper,workdir=" +
-                                                  dir_ + "/work"));
+                                              "lowerdir=" + lower + ",upperdir=" + dir_ +
+                                                  "/upper,workdir=" + dir_ + "/work"));
   return {};
 }
 
-Result<void> OciInstance::RunCreate(const json& config, const std::vector<std::string>& flags, Fd guest_end) {
+Result<void> OciInstance::RunCreate(const json& config, const std::vector<std::string>& flags,
+                                    Fd guest_end) {
   ISO_RETURN_IF_ERROR(harness::WriteWholeFile(dir_ + "/config.json", config.dump(2), 0600));
   std::string log = dir_ + "/runtime.log";
   ISO_ASSIGN_OR_RETURN(Fd log_fd, harness::Open(log, O_WRONLY | O_CREAT | O_APPEND, 0600));
   ISO_ASSIGN_OR_RETURN(Fd null_fd, harness::Open("/dev/null", O_RDONLY));
-  std::vector<std::string> args = {"create", "--bundle", dir_, "--pid-file", dir_ + "/init.pid",
-                                   "--preserve-fds", "1"};
+  std::vector<std::string> args = {"create",           "--bundle",       dir_, "--pid-file",
+                                   dir_ + "/init.pid", "--preserve-fds", "1"};
   args.insert(args.end(), flags.begin(), flags.end());
   args.push_back(id_);
   harness::ChildProcess::SpawnOptions options;
@@ -209,13 +231,15 @@ Result<void> OciInstance::RunCreate(const json& config, const std::vector<std::s
   options.stdout_fd = log_fd.get();
   options.stderr_fd = log_fd.get();
   created_ = true;  // from here on, Destroy() asks the runtime to delete
-  ISO_ASSIGN_OR_RETURN(harness::ChildProcess child, harness::ChildProcess::Spawn(runtime_.Command(args), options));
+  ISO_ASSIGN_OR_RETURN(harness::ChildProcess child,
+                       harness::ChildProcess::Spawn(runtime_.Command(args), options));
   guest_end.Reset();
   ISO_ASSIGN_OR_RETURN(std::optional<int> status, child.WaitFor(std::chrono::seconds(30)));
-  if (!status) return Error("oci: `" + runtime_.path() + " create` timed out: " + LogTail(log), ETIMEDOUT);
+  if (!status)
+    return Error("oci: `" + runtime_.path() + " create` timed out: " + LogTail(log), ETIMEDOUT);
   if (*status != 0)
-    return Error("oci: `" + runtime_.path() + " create` " + harness::DescribeWaitStatus(*status) + ": " +
-                     LogTail(log),
+    return Error("oci: `" + runtime_.path() + " create` " + harness::DescribeWaitStatus(*status) +
+                     ": " + LogTail(log),
                  EIO);
   std::string pid_text = ReadTrimmed(dir_ + "/init.pid");
   pid_ = static_cast<pid_t>(std::atoi(pid_text.c_str()));
@@ -229,7 +253,8 @@ Result<void> OciInstance::WaitReady(Fd host_end, Clock::time_point deadline) {
   int pidfd = pidfd_.get();
   std::string log = dir_ + "/runtime.log";
   agent_.SetLiveness([pidfd, log]() -> Result<void> {
-    if (PidFdExited(pidfd)) return Error("oci: the container's init exited: " + LogTail(log), ECHILD);
+    if (PidFdExited(pidfd))
+      return Error("oci: the container's init exited: " + LogTail(log), ECHILD);
     return {};
   });
   ISO_RETURN_IF_ERROR(agent_.WaitReady(deadline));
@@ -256,7 +281,8 @@ Result<void> OciInstance::Destroy() {
   }
   auto removed = harness::RemoveTree(dir_);
   if (!removed.ok() && result.ok()) result = std::move(removed).error();
-  if (!result.ok()) ISO_LOG(kWarning) << "oci: destroying " << id_ << ": " << result.error().message();
+  if (!result.ok())
+    ISO_LOG(kWarning) << "oci: destroying " << id_ << ": " << result.error().message();
   return result;
 }
 
@@ -283,15 +309,18 @@ Result<harness::ResourceUsage> OciInstance::Usage() {
   };
   std::string procs_file;
   if (mounts.v1.count("memory") && paths.count("memory")) {
-    usage.memory_current_bytes = std::strtoull(ReadTrimmed(file("memory", "memory.usage_in_bytes")).c_str(), nullptr, 10);
+    usage.memory_current_bytes =
+        std::strtoull(ReadTrimmed(file("memory", "memory.usage_in_bytes")).c_str(), nullptr, 10);
     procs_file = file("memory", "cgroup.procs");
   } else {
-    usage.memory_current_bytes = std::strtoull(ReadTrimmed(file("", "memory.current")).c_str(), nullptr, 10);
+    usage.memory_current_bytes =
+        std::strtoull(ReadTrimmed(file("", "memory.current")).c_str(), nullptr, 10);
     procs_file = file("", "cgroup.procs");
   }
   if (mounts.v1.count("cpuacct") && paths.count("cpuacct")) {
-    usage.cpu_seconds = static_cast<double>(std::strtoull(ReadTrimmed(file("cpuacct", "cpuacct.usage")).c_str(),
-                                                          nullptr, 10)) * 1e-9;
+    usage.cpu_seconds = static_cast<double>(std::strtoull(
+                            ReadTrimmed(file("cpuacct", "cpuacct.usage")).c_str(), nullptr, 10)) *
+                        1e-9;
   } else {
     std::istringstream stat(ReadTrimmed(file("", "cpu.stat")));
     std::string key;
@@ -348,8 +377,16 @@ class OciBackend : public harness::Backend {
 Result<void> OciBackend::Prepare() {
   std::string binary = Option(context_, name_ + ".path", runtime_name_);
   if (binary.empty())
-    return Error("no runtime given: set the oci.runtime option (e.g. --option=oci.runtime=/usr/bin/crun)", EINVAL);
+    return Error(
+        "no runtime given: set the oci.runtime option (e.g. --option=oci.runtime=/usr/bin/crun)",
+        EINVAL);
   ISO_ASSIGN_OR_RETURN(runtime_, Runtime::Locate(binary, "/run/isobench-oci/" + name_));
+  // 0711 down to each rootfs: a user-namespaced instance's root is an unprivileged host
+  // uid that must traverse to its root, and nobody needs to list these directories.
+  for (const std::string& dir : {context_.workdir + "/oci", base_dir_}) {
+    ISO_RETURN_IF_ERROR(harness::MakeDirs(dir, 0711));
+    if (::chmod(dir.c_str(), 0711) != 0) return Error::Errno("chmod", dir);
+  }
   ISO_ASSIGN_OR_RETURN(version_, runtime_.Version());
   ISO_ASSIGN_OR_RETURN(default_spec_, runtime_.DefaultSpec(base_dir_ + "/spec"));
   default_spec_path_ = base_dir_ + "/default-spec.json";
@@ -374,7 +411,8 @@ Result<void> OciBackend::TrialRun() {
   json config = RuntimeDefaultConfig(default_spec_, bundle);
   config["root"]["readonly"] = true;  // never write the shared image
   ISO_RETURN_IF_ERROR(harness::WriteWholeFile(dir + "/config.json", config.dump(2)));
-  auto out = harness::RunCapture(runtime_.Command({"run", "--bundle", dir, id}), std::chrono::seconds(30));
+  auto out =
+      harness::RunCapture(runtime_.Command({"run", "--bundle", dir, id}), std::chrono::seconds(30));
   (void)runtime_.Delete(id);
   (void)harness::RemoveTree(dir);
   if (!out.ok()) return Error("a trial container failed: " + out.error().message(), EIO);
@@ -411,9 +449,8 @@ std::map<std::string, std::string> OciBackend::Describe() {
 Result<std::string> OciBackend::RunDir() {
   std::string run_dir = base_dir_ + "/" + context_.run_id;
   if (!run_dir_ready_) {
-    ISO_RETURN_IF_ERROR(harness::MakeDirs(run_dir, 0700));
-    ISO_RETURN_IF_ERROR(harness::WriteWholeFile(
-        run_dir + "/owner", std::to_string(::getpid()) + " " + std::to_string(StartTime(::getpid())) + "\n"));
+    ISO_RETURN_IF_ERROR(harness::MakeDirs(run_dir, 0711));
+    ISO_RETURN_IF_ERROR(harness::WriteWholeFile(run_dir + "/owner", OwnerLabel() + "\n"));
     run_dir_ready_ = true;
   }
   return run_dir;
@@ -424,11 +461,13 @@ Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
   double cpu_before = ChildrenCpuSeconds();
   ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
   Availability availability = Probe();
-  if (!availability.usable) return Error("oci backend `" + name_ + "` is not usable: " + availability.reason, ENODEV);
+  if (!availability.usable)
+    return Error("oci backend `" + name_ + "` is not usable: " + availability.reason, ENODEV);
   ISO_ASSIGN_OR_RETURN(std::string run_dir, RunDir());
   std::string dir = run_dir + "/" + spec.name;
   struct stat st;
-  if (::stat(dir.c_str(), &st) == 0) return Error("oci: instance `" + spec.name + "` exists", EEXIST);
+  if (::stat(dir.c_str(), &st) == 0)
+    return Error("oci: instance `" + spec.name + "` exists", EEXIST);
   std::string id = std::string(kIdPrefix) + context_.run_id + "-" + spec.name;
   auto instance = std::make_unique<OciInstance>(runtime_, spec.name, id, dir);
 
@@ -439,7 +478,8 @@ Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
   bundle.rootfs = instance->rootfs();
   bundle.args = {harness::GuestImage::kAgentPath, "--channel-fd", "3"};
   bundle.cgroups_path = std::string(kCgroupParent) + "/" + id;
-  bundle.annotations = {{kLabelRun, context_.run_id}, {kLabelInstance, spec.name}};
+  bundle.annotations = {
+      {kLabelRun, context_.run_id}, {kLabelInstance, spec.name}, {kLabelOwner, OwnerLabel()}};
   ISO_ASSIGN_OR_RETURN(bundle.host_bounding, HostBoundingSet());
   for (int r : {RLIMIT_NOFILE, RLIMIT_CORE, RLIMIT_MEMLOCK}) {
     struct rlimit value;
@@ -447,11 +487,13 @@ Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
   }
   bundle.userns_map = userns_map_;
   CgroupMountPoints cgroups = FindCgroupMounts();
-  bundle.memsw = cgroups.v1.count("memory") &&
-                 ::access((cgroups.v1["memory"] + "/memory.memsw.limit_in_bytes").c_str(), F_OK) == 0;
+  bundle.memsw =
+      cgroups.v1.count("memory") &&
+      ::access((cgroups.v1["memory"] + "/memory.memsw.limit_in_bytes").c_str(), F_OK) == 0;
   struct utsname uts;
   ::uname(&uts);
-  bundle.seccomp_arch = std::string(uts.machine) == "aarch64" ? "SCMP_ARCH_AARCH64" : "SCMP_ARCH_X86_64";
+  bundle.seccomp_arch =
+      std::string(uts.machine) == "aarch64" ? "SCMP_ARCH_AARCH64" : "SCMP_ARCH_X86_64";
   json config;
   std::vector<std::string> flags;
   if (runtime_default) {
@@ -463,14 +505,16 @@ Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
   auto bundled = Clock::now();
 
   int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Error::Errno("socketpair");
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return Error::Errno("socketpair");
   Fd host_end(sv[0]), guest_end(sv[1]);
   ISO_RETURN_IF_ERROR(instance->RunCreate(config, flags, std::move(guest_end)));
   auto created = Clock::now();
   ISO_RETURN_IF_ERROR(instance->Start());
   auto started = Clock::now();
   int timeout_ms = std::atoi(Option(context_, "oci.ready_timeout_ms", "10000").c_str());
-  ISO_RETURN_IF_ERROR(instance->WaitReady(std::move(host_end), started + std::chrono::milliseconds(timeout_ms)));
+  ISO_RETURN_IF_ERROR(
+      instance->WaitReady(std::move(host_end), started + std::chrono::milliseconds(timeout_ms)));
 
   harness::StartupTiming& timing = instance->timing();
   auto ready = instance->agent().ready_at();
@@ -492,12 +536,15 @@ Result<int> OciBackend::ReclaimStale() {
     for (const auto& c : *list) {
       std::string id = c.value("id", "");
       if (id.rfind(kIdPrefix, 0) != 0) continue;
-      std::string run = c.value("annotations", json::object()).value(kLabelRun, "");
-      if (run == context_.run_id) continue;
-      if (!run.empty() && RunIsLive(base_dir_ + "/" + run)) continue;
+      json labels = c.value("annotations", json::object());
+      if (!labels.is_object()) labels = json::object();
+      if (labels.value(kLabelRun, "") == context_.run_id) continue;
+      if (OwnerIsLive(labels.value(kLabelOwner, ""))) continue;
       auto deleted = runtime_.Delete(id);
-      if (deleted.ok()) ++reclaimed;
-      else ISO_LOG(kWarning) << "oci: reclaiming " << id << ": " << deleted.error().message();
+      if (deleted.ok())
+        ++reclaimed;
+      else
+        ISO_LOG(kWarning) << "oci: reclaiming " << id << ": " << deleted.error().message();
     }
   }
   // Run directories: unmount what is still mounted under them, then remove them.
@@ -527,15 +574,18 @@ Result<int> OciBackend::ReclaimStale() {
     for (const auto& t : targets)
       if (::umount2(t.c_str(), MNT_DETACH) == 0) ++reclaimed;
     auto removed = harness::RemoveTree(path);
-    if (removed.ok()) ++reclaimed;
-    else ISO_LOG(kWarning) << "oci: removing " << path << ": " << removed.error().message();
+    if (removed.ok())
+      ++reclaimed;
+    else
+      ISO_LOG(kWarning) << "oci: removing " << path << ": " << removed.error().message();
   }
   return reclaimed;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<harness::Backend>> MakeOciBackend(const BackendContext& context, const std::string& name,
+Result<std::unique_ptr<harness::Backend>> MakeOciBackend(const BackendContext& context,
+                                                         const std::string& name,
                                                          const std::string& runtime) {
   std::string binary = runtime;
   if (binary.empty()) binary = Option(context, "oci.runtime", "");

@@ -44,8 +44,7 @@ void RegisterOciBackends(harness::BackendRegistry& registry);
 
 // `name` is the backend's name; `runtime` a binary name or path ("" for "oci": the
 // oci.runtime option).
-harness::Result<std::unique_ptr<harness::Backend>> MakeOciBackend(const harness::BackendContext& context,
-                                                                  const std::string& name,
-                                                                  const std::string& runtime);
+harness::Result<std::unique_ptr<harness::Backend>> MakeOciBackend(
+    const harness::BackendContext& context, const std::string& name, const std::string& runtime);
 
 }  // namespace isobench::container::oci

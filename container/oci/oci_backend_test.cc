@@ -4,7 +4,9 @@
 #include "container/oci/oci_backend.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -99,8 +101,10 @@ TEST_F(OciBackendTest, ProfileInstanceLivesAndLeavesNothing) {
   std::ifstream(("/proc/" + std::to_string(pid) + "/stat").c_str()) >> stat >> stat >> stat;
   EXPECT_TRUE(stat.empty() || stat == "Z") << "init is still running: state " << stat;
   EXPECT_EQ(MountTable(), mounts_before) << "the overlay is unmounted";
-  auto list = Runtime::Locate("runc", "/run/isobench-oci/runc").ValueOrThrow().List().ValueOrThrow();
-  for (const auto& c : list) EXPECT_EQ(c.value("id", "").find("-t1"), std::string::npos) << c.dump();
+  auto list =
+      Runtime::Locate("runc", "/run/isobench-oci/runc").ValueOrThrow().List().ValueOrThrow();
+  for (const auto& c : list)
+    EXPECT_EQ(c.value("id", "").find("-t1"), std::string::npos) << c.dump();
 }
 
 TEST_F(OciBackendTest, RuntimeDefaultRunsRuncsOwnSpec) {
@@ -118,32 +122,61 @@ TEST_F(OciBackendTest, RuntimeDefaultRunsRuncsOwnSpec) {
   EXPECT_EQ(info["status"]["CapBnd"], "0000000020000420") << "AUDIT_WRITE, KILL, NET_BIND_SERVICE";
 }
 
-TEST_F(OciBackendTest, ReclaimsWhatADeadRunLeft) {
-  std::string dead_run = "20000101T000000-999999";
-  {
-    auto backend = MakeOciBackend(Context(dead_run), "runc", "runc").ValueOrThrow();
-    ASSERT_TRUE(backend->Probe().usable);
+TEST_F(OciBackendTest, ReclaimsWhatACrashedRunLeft) {
+  std::string mounts_before = MountTable();
+  std::string crashed_run = harness::NewRunId() + "-crashed";
+  // A harness that dies with a live instance: a child creates one and is SIGKILLed, so
+  // no destructor runs.
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto backend = MakeOciBackend(Context(crashed_run), "runc", "runc");
+    if (!backend.ok() || !(*backend)->Probe().usable) _exit(2);
     harness::InstanceSpec spec;
     spec.name = "orphan";
-    auto instance = backend->Create(spec).ValueOrThrow();
-    // Simulate a crash: the owner file names a process that does not exist.
-    harness::WriteWholeFile(workdir_ + "/oci/runc/" + dead_run + "/owner", "999999 1\n").ValueOrThrow();
-    // Leak the instance on purpose (no Destroy), as a crashed harness would.
-    (void)instance.release();
+    auto instance = (*backend)->Create(spec);
+    if (!instance.ok()) _exit(3);
+    ::raise(SIGKILL);
   }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status))
+      << "the child could not create its instance: " << harness::DescribeWaitStatus(status);
+  EXPECT_NE(MountTable().find(crashed_run), std::string::npos) << "the crash left its overlay";
+
   auto backend = MakeOciBackend(Context(harness::NewRunId()), "runc", "runc").ValueOrThrow();
   ASSERT_TRUE(backend->Probe().usable);
   int reclaimed = backend->ReclaimStale().ValueOrThrow();
-  EXPECT_GE(reclaimed, 2) << "the container, the overlay and the run directory";
+  EXPECT_GE(reclaimed, 3) << "the container, the overlay and the run directory";
   struct stat st;
-  EXPECT_NE(::stat((workdir_ + "/oci/runc/" + dead_run).c_str(), &st), 0);
-  EXPECT_EQ(MountTable().find(dead_run), std::string::npos);
-  auto list = Runtime::Locate("runc", "/run/isobench-oci/runc").ValueOrThrow().List().ValueOrThrow();
-  for (const auto& c : list) EXPECT_EQ(c.value("id", "").find(dead_run), std::string::npos) << c.dump();
+  EXPECT_NE(::stat((workdir_ + "/oci/runc/" + crashed_run).c_str(), &st), 0);
+  EXPECT_EQ(MountTable(), mounts_before);
+  auto list =
+      Runtime::Locate("runc", "/run/isobench-oci/runc").ValueOrThrow().List().ValueOrThrow();
+  for (const auto& c : list)
+    EXPECT_EQ(c.value("id", "").find(crashed_run), std::string::npos) << c.dump();
+}
+
+TEST_F(OciBackendTest, LeavesOtherLiveHarnessesAlone) {
+  // A live harness (here: this process, under another workdir) owns a container: a
+  // reclaim from elsewhere must not touch it.
+  auto mine = MakeOciBackend(Context(harness::NewRunId()), "runc", "runc").ValueOrThrow();
+  ASSERT_TRUE(mine->Probe().usable);
+  harness::InstanceSpec spec;
+  spec.name = "alive";
+  auto instance = mine->Create(spec).ValueOrThrow();
+  BackendContext other = Context(harness::NewRunId() + "-other");
+  other.workdir = workdir_ + "/elsewhere";
+  auto theirs = MakeOciBackend(other, "runc", "runc").ValueOrThrow();
+  ASSERT_TRUE(theirs->Probe().usable);
+  (void)theirs->ReclaimStale().ValueOrThrow();
+  EXPECT_TRUE(instance->Call({{"op", "ping"}}, std::chrono::seconds(5)).ok())
+      << "a live instance was reclaimed";
 }
 
 TEST_F(OciBackendTest, MissingRuntimeIsUnusableWithTheReason) {
-  auto backend = MakeOciBackend(Context(harness::NewRunId()), "youki-missing", "/nonexistent/youki").ValueOrThrow();
+  auto backend = MakeOciBackend(Context(harness::NewRunId()), "youki-missing", "/nonexistent/youki")
+                     .ValueOrThrow();
   auto a = backend->Probe();
   EXPECT_FALSE(a.usable);
   EXPECT_NE(a.reason.find("/nonexistent/youki"), std::string::npos) << a.reason;

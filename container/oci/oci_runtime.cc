@@ -67,12 +67,14 @@ Result<json> Runtime::DefaultSpec(const std::string& scratch_dir) const {
   ::unlink((scratch_dir + "/config.json").c_str());
   // Not every runtime's `spec` takes --bundle; all of them write to the working directory.
   auto out = harness::RunCapture(
-      {"/bin/sh", "-c", "cd " + ShellQuote(scratch_dir) + " && exec " + ShellQuote(path_) + " spec"},
+      {"/bin/sh", "-c",
+       "cd " + ShellQuote(scratch_dir) + " && exec " + ShellQuote(path_) + " spec"},
       kVerbTimeout);
   if (!out.ok()) return std::move(out).error().Context(path_ + " spec");
   ISO_ASSIGN_OR_RETURN(std::string text, harness::ReadFile(scratch_dir + "/config.json"));
   json spec = json::parse(text, nullptr, false);
-  if (spec.is_discarded() || !spec.is_object()) return Error(path_ + " spec: config.json is not JSON", EPROTO);
+  if (spec.is_discarded() || !spec.is_object())
+    return Error(path_ + " spec: config.json is not JSON", EPROTO);
   return spec;
 }
 
@@ -86,14 +88,16 @@ Result<void> Runtime::Delete(const std::string& id) const {
   auto out = harness::RunCapture(Command({"delete", "--force", id}), kVerbTimeout);
   if (out.ok()) return {};
   const std::string& message = out.error().message();
-  if (message.find("does not exist") != std::string::npos || message.find("not found") != std::string::npos ||
+  if (message.find("does not exist") != std::string::npos ||
+      message.find("not found") != std::string::npos ||
       message.find("No such") != std::string::npos)
     return {};
   return std::move(out).error().Context("delete " + id);
 }
 
 Result<json> Runtime::List() const {
-  ISO_ASSIGN_OR_RETURN(std::string out, harness::RunCapture(Command({"list", "--format", "json"}), kVerbTimeout));
+  ISO_ASSIGN_OR_RETURN(std::string out,
+                       harness::RunCapture(Command({"list", "--format", "json"}), kVerbTimeout));
   size_t start = out.find_first_of("[n");  // "null" when there is none
   if (start == std::string::npos) return json::array();
   json list = json::parse(out.substr(start), nullptr, false);

@@ -40,7 +40,8 @@ const char* OciRlimitName(const std::string& name) {
 
 json IdMappings(const std::vector<IdMapping>& map) {
   json out = json::array();
-  for (const auto& m : map) out.push_back({{"containerID", m.inside}, {"hostID", m.outside}, {"size", m.count}});
+  for (const auto& m : map)
+    out.push_back({{"containerID", m.inside}, {"hostID", m.outside}, {"size", m.count}});
   return out;
 }
 
@@ -68,10 +69,12 @@ json DefaultSeccomp(const std::string& arch) {
   // One masked-equality rule per flag: rules of one entry are ANDed, entries ORed.
   for (uint64_t flag : {CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID,
                         CLONE_NEWNET, CLONE_NEWCGROUP})
-    syscalls.push_back({{"names", {"clone"}},
-                        {"action", "SCMP_ACT_ERRNO"},
-                        {"errnoRet", EPERM},
-                        {"args", {{{"index", 0}, {"value", flag}, {"valueTwo", flag}, {"op", "SCMP_CMP_MASKED_EQ"}}}}});
+    syscalls.push_back(
+        {{"names", {"clone"}},
+         {"action", "SCMP_ACT_ERRNO"},
+         {"errnoRet", EPERM},
+         {"args",
+          {{{"index", 0}, {"value", flag}, {"valueTwo", flag}, {"op", "SCMP_CMP_MASKED_EQ"}}}}});
   // clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall back.
   syscalls.push_back({{"names", {"clone3"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", ENOSYS}});
   return {{"defaultAction", "SCMP_ACT_ALLOW"}, {"architectures", {arch}}, {"syscalls", syscalls}};
@@ -87,7 +90,8 @@ Result<json> ConfigForSpec(const json& default_spec, const harness::InstanceSpec
                            const BundleParams& bundle) {
   const harness::SecurityProfile& p = spec.profile;
   if (spec.network != "none")
-    return Error("oci: network `" + spec.network + "` is not supported (only \"none\": loopback)", EINVAL);
+    return Error("oci: network `" + spec.network + "` is not supported (only \"none\": loopback)",
+                 EINVAL);
   if (p.user_ns && bundle.userns_map.empty()) return Error("oci: user_ns needs an id map", EINVAL);
 
   json config = default_spec;
@@ -100,7 +104,8 @@ Result<json> ConfigForSpec(const json& default_spec, const harness::InstanceSpec
   process["args"] = bundle.args;
   process["user"] = {{"uid", 0}, {"gid", 0}};
   process["cwd"] = "/";
-  process["env"] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"};
+  process["env"] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "HOME=/root"};
   process["noNewPrivileges"] = p.no_new_privs;
   uint64_t keep = bundle.host_bounding;
   if (p.drop_capabilities) {
@@ -108,7 +113,9 @@ Result<json> ConfigForSpec(const json& default_spec, const harness::InstanceSpec
     ISO_ASSIGN_OR_RETURN(uint64_t wanted, ParseCapabilities(defaults ? DockerDefaultCapabilities()
                                                                      : p.capabilities));
     if (!defaults && (wanted & ~bundle.host_bounding))
-      return Error("oci: the host cannot grant " + FormatCapabilities(wanted & ~bundle.host_bounding), EPERM);
+      return Error(
+          "oci: the host cannot grant " + FormatCapabilities(wanted & ~bundle.host_bounding),
+          EPERM);
     keep = wanted & bundle.host_bounding;
   }
   // Inheritable and ambient stay empty (the CVE-2022-24769 lesson, as in the native runtime).
@@ -133,22 +140,35 @@ Result<json> ConfigForSpec(const json& default_spec, const harness::InstanceSpec
 
   // mounts
   json mounts = json::array();
-  mounts.push_back({{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"},
+  mounts.push_back({{"destination", "/proc"},
+                    {"type", "proc"},
+                    {"source", "proc"},
                     {"options", {"nosuid", "noexec", "nodev"}}});
   if (p.minimal_dev) {
-    mounts.push_back({{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+    mounts.push_back({{"destination", "/dev"},
+                      {"type", "tmpfs"},
+                      {"source", "tmpfs"},
                       {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}});
-    mounts.push_back({{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"},
-                      {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}}});
+    mounts.push_back(
+        {{"destination", "/dev/pts"},
+         {"type", "devpts"},
+         {"source", "devpts"},
+         {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}}});
   } else {
     // The weakened profile: the host's /dev, devices and all.
-    mounts.push_back({{"destination", "/dev"}, {"type", "bind"}, {"source", "/dev"},
+    mounts.push_back({{"destination", "/dev"},
+                      {"type", "bind"},
+                      {"source", "/dev"},
                       {"options", {"rbind", "nosuid"}}});
   }
-  mounts.push_back({{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
+  mounts.push_back({{"destination", "/dev/shm"},
+                    {"type", "tmpfs"},
+                    {"source", "shm"},
                     {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}});
   if (p.ipc_ns)
-    mounts.push_back({{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"},
+    mounts.push_back({{"destination", "/dev/mqueue"},
+                      {"type", "mqueue"},
+                      {"source", "mqueue"},
                       {"options", {"nosuid", "noexec", "nodev"}}});
   json sys_options = {"nosuid", "noexec", "nodev"};
   if (p.read_only_sys) sys_options.push_back("ro");
@@ -156,21 +176,30 @@ Result<json> ConfigForSpec(const json& default_spec, const harness::InstanceSpec
     // sysfs may only be mounted by the owner of the network namespace.
     json bind_options = {"rbind", "nosuid", "noexec", "nodev"};
     if (p.read_only_sys) bind_options.push_back("ro");
-    mounts.push_back({{"destination", "/sys"}, {"type", "bind"}, {"source", "/sys"}, {"options", bind_options}});
+    mounts.push_back(
+        {{"destination", "/sys"}, {"type", "bind"}, {"source", "/sys"}, {"options", bind_options}});
   } else {
-    mounts.push_back({{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"}, {"options", sys_options}});
+    mounts.push_back({{"destination", "/sys"},
+                      {"type", "sysfs"},
+                      {"source", "sysfs"},
+                      {"options", sys_options}});
     json cg_options = {"nosuid", "noexec", "nodev", "relatime"};
     if (p.read_only_sys) cg_options.push_back("ro");
-    mounts.push_back({{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"}, {"source", "cgroup"},
+    mounts.push_back({{"destination", "/sys/fs/cgroup"},
+                      {"type", "cgroup"},
+                      {"source", "cgroup"},
                       {"options", cg_options}});
   }
   for (const auto& v : spec.volumes) {
-    if (v.host_path.find("..") != std::string::npos || v.guest_path.find("..") != std::string::npos ||
-        v.guest_path.empty() || v.guest_path[0] != '/' || v.guest_path == "/")
+    if (v.host_path.find("..") != std::string::npos ||
+        v.guest_path.find("..") != std::string::npos || v.guest_path.empty() ||
+        v.guest_path[0] != '/' || v.guest_path == "/")
       return Error("oci: bad volume `" + v.host_path + "` -> `" + v.guest_path + "`", EINVAL);
     json options = {"rbind"};
     if (v.read_only) options.push_back("ro");
-    mounts.push_back({{"destination", v.guest_path}, {"type", "bind"}, {"source", v.host_path},
+    mounts.push_back({{"destination", v.guest_path},
+                      {"type", "bind"},
+                      {"source", v.host_path},
                       {"options", options}});
   }
   config["mounts"] = mounts;

@@ -28,14 +28,14 @@
 namespace isobench::container::oci {
 
 struct BundleParams {
-  std::string rootfs;                 // absolute path of the instance's root
-  std::vector<std::string> args;      // the container's process (the agent)
-  std::string cgroups_path;           // linux.cgroupsPath
+  std::string rootfs;                              // absolute path of the instance's root
+  std::vector<std::string> args;                   // the container's process (the agent)
+  std::string cgroups_path;                        // linux.cgroupsPath
   std::map<std::string, std::string> annotations;  // labels for ReclaimStale
-  uint64_t host_bounding = ~0ull;     // capabilities the host can grant
-  std::map<int, struct rlimit> host_rlimits;  // hard limits to clamp to
-  std::vector<IdMapping> userns_map;  // with user_ns
-  bool memsw = false;                 // cgroup v1 swap accounting exists
+  uint64_t host_bounding = ~0ull;                  // capabilities the host can grant
+  std::map<int, struct rlimit> host_rlimits;       // hard limits to clamp to
+  std::vector<IdMapping> userns_map;               // with user_ns
+  bool memsw = false;                              // cgroup v1 swap accounting exists
   std::string seccomp_arch = "SCMP_ARCH_X86_64";
 };
 

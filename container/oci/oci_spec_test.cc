@@ -80,7 +80,8 @@ TEST(ConfigForSpec, DefaultProfile) {
   EXPECT_EQ(c["ociVersion"], "1.0.2-dev");
   EXPECT_EQ(c["process"]["terminal"], false);
   EXPECT_EQ(c["process"]["noNewPrivileges"], true);
-  EXPECT_EQ(Namespaces(c), (std::vector<std::string>{"pid", "network", "ipc", "uts", "mount", "cgroup"}));
+  EXPECT_EQ(Namespaces(c),
+            (std::vector<std::string>{"pid", "network", "ipc", "uts", "mount", "cgroup"}));
   EXPECT_EQ(c["hostname"], "isobench-conf");
   const json& caps = c["process"]["capabilities"];
   EXPECT_FALSE(caps.contains("ambient")) << "ambient and inheritable stay empty";
@@ -89,7 +90,8 @@ TEST(ConfigForSpec, DefaultProfile) {
   EXPECT_EQ(std::find(bounding.begin(), bounding.end(), "CAP_SYS_ADMIN"), bounding.end());
   EXPECT_EQ(caps["effective"], caps["bounding"]);
   // nofile 1024:4096 clamped to the host's hard limit 2048.
-  EXPECT_EQ(c["process"]["rlimits"][0], (json{{"type", "RLIMIT_NOFILE"}, {"soft", 1024}, {"hard", 2048}}));
+  EXPECT_EQ(c["process"]["rlimits"][0],
+            (json{{"type", "RLIMIT_NOFILE"}, {"soft", 1024}, {"hard", 2048}}));
   EXPECT_EQ(c["root"], (json{{"path", "/work/rootfs"}, {"readonly", false}}));
   EXPECT_TRUE(HasMount(c, "/dev", "tmpfs"));
   EXPECT_TRUE(HasMount(c, "/sys", "sysfs"));
@@ -126,7 +128,8 @@ TEST(ConfigForSpec, EachSwitchRemovesItsProtection) {
   EXPECT_FALSE(HasMount(no_ipc, "/dev/mqueue", "mqueue")) << "mqueue would show the host's queues";
   json userns = with([](auto& p) { p.user_ns = true; });
   EXPECT_TRUE(ns(userns, "user"));
-  EXPECT_EQ(userns["linux"]["uidMappings"][0], (json{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}));
+  EXPECT_EQ(userns["linux"]["uidMappings"][0],
+            (json{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}));
   harness::SecurityProfile no_pivot;
   no_pivot.pivot_root = false;
   EXPECT_EQ(CreateFlags(no_pivot), (std::vector<std::string>{"--no-pivot"}));
@@ -146,7 +149,8 @@ TEST(ConfigForSpec, EachSwitchRemovesItsProtection) {
   EXPECT_EQ(all_caps["process"]["capabilities"]["bounding"].size(), 41u);
   EXPECT_EQ(with([](auto& p) { p.no_new_privs = false; })["process"]["noNewPrivileges"], false);
   EXPECT_FALSE(with([](auto& p) { p.seccomp = false; })["linux"].contains("seccomp"));
-  EXPECT_FALSE(with([](auto& p) { p.memory_limit = false; })["linux"]["resources"].contains("memory"));
+  EXPECT_FALSE(
+      with([](auto& p) { p.memory_limit = false; })["linux"]["resources"].contains("memory"));
   EXPECT_FALSE(with([](auto& p) { p.pids_limit = false; })["linux"]["resources"].contains("pids"));
   EXPECT_FALSE(with([](auto& p) { p.cpu_limit = false; })["linux"]["resources"].contains("cpu"));
   EXPECT_FALSE(with([](auto& p) { p.rlimits = false; })["process"].contains("rlimits"))
@@ -171,7 +175,8 @@ TEST(DefaultSeccomp, MatchesTheNativeFilter) {
   json s = DefaultSeccomp("SCMP_ARCH_X86_64");
   EXPECT_EQ(s["architectures"], (json{"SCMP_ARCH_X86_64"}));
   auto denied = s["syscalls"][0]["names"].get<std::vector<std::string>>();
-  for (const char* name : {"mount", "keyctl", "kexec_load", "open_by_handle_at", "unshare", "setns", "bpf"})
+  for (const char* name :
+       {"mount", "keyctl", "kexec_load", "open_by_handle_at", "unshare", "setns", "bpf"})
     EXPECT_NE(std::find(denied.begin(), denied.end(), name), denied.end()) << name;
   int clone_rules = 0;
   bool clone3_enosys = false;

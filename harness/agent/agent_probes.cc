@@ -1,12 +1,377 @@
 // The `probe` op: isolation probes run from inside the instance (PROBES.md).
+//
+// Request:  {"op":"probe", "name":"<probe>", "params":{...}}
+// Reply:    {"verdict":"pass"|"fail"|"skip", "detail":"...", "observed":{...},
+//            "probe":"<name>", "number":N, "elapsed_ms":T}
+//
+// The probe catalogue (name -> number in PROBES.md) is the union of the per-feature
+// tables in agent_probe_*.cc; {"op":"probe","name":"list"} returns it.
+#include "harness/agent/agent_probes.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <sstream>
 #include <stdexcept>
 
 #include "harness/agent/agent.h"
 
 namespace isobench::agent {
+namespace {
 
-nlohmann::json HandleProbe(const nlohmann::json& request, const std::string&) {
-  throw std::runtime_error("unknown probe `" + request.value("name", std::string()) + "`");
+int64_t NowMs() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const std::vector<ProbeDef>& Catalogue() {
+  static const std::vector<ProbeDef> probes = [] {
+    std::vector<ProbeDef> all;
+    AddNamespaceProbes(&all);
+    AddFilesystemProbes(&all);
+    AddDeviceProbes(&all);
+    AddPrivilegeProbes(&all);
+    AddResourceProbes(&all);
+    AddNetworkProbes(&all);
+    std::sort(all.begin(), all.end(),
+              [](const ProbeDef& a, const ProbeDef& b) { return a.number < b.number; });
+    return all;
+  }();
+  return probes;
+}
+
+// Decodes the octal escapes mountinfo uses for space, tab, newline and backslash.
+std::string Unescape(const std::string& field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      const char* d = field.c_str() + i + 1;
+      if (d[0] >= '0' && d[0] <= '7' && d[1] >= '0' && d[1] <= '7' && d[2] >= '0' && d[2] <= '7') {
+        out += static_cast<char>((d[0] - '0') * 64 + (d[1] - '0') * 8 + (d[2] - '0'));
+        i += 3;
+        continue;
+      }
+    }
+    out += field[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* VerdictName(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kPass:
+      return "pass";
+    case Verdict::kFail:
+      return "fail";
+    case Verdict::kSkip:
+      return "skip";
+  }
+  return "skip";
+}
+
+Outcome Pass(std::string detail, json observed) {
+  return {Verdict::kPass, std::move(detail), std::move(observed)};
+}
+Outcome Fail(std::string detail, json observed) {
+  return {Verdict::kFail, std::move(detail), std::move(observed)};
+}
+Outcome Skip(std::string detail, json observed) {
+  return {Verdict::kSkip, std::move(detail), std::move(observed)};
+}
+
+std::string ErrnoName(int err) {
+  if (err == 0) return "0";
+  const char* name = ::strerrorname_np(err);
+  return name ? name : std::to_string(err);
+}
+
+std::string ErrnoText(int err) {
+  if (err == 0) return "ok";
+  return ErrnoName(err) + " (" + std::strerror(err) + ")";
+}
+
+std::string ChildResult::Describe() const {
+  if (timed_out) return "timed out";
+  if (WIFEXITED(wait_status)) return "exited " + std::to_string(WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status)) {
+    const char* name = ::sigabbrev_np(WTERMSIG(wait_status));
+    return std::string("killed by SIG") + (name ? name : std::to_string(WTERMSIG(wait_status)));
+  }
+  return "status " + std::to_string(wait_status);
+}
+
+ChildResult RunInChild(const std::function<json()>& body, int timeout_ms) {
+  ChildResult result;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int e = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw std::runtime_error(std::string("fork: ") + std::strerror(e));
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    std::string text;
+    try {
+      text = body().dump(-1, ' ', false, json::error_handler_t::replace);
+    } catch (const std::exception& e) {
+      text = json{{"error", e.what()}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+    std::string_view rest = text;
+    while (!rest.empty()) {
+      ssize_t n = ::write(fds[1], rest.data(), rest.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      rest.remove_prefix(static_cast<size_t>(n));
+    }
+    _exit(0);
+  }
+  ::close(fds[1]);
+  std::string text;
+  int64_t deadline = NowMs() + timeout_ms;
+  for (;;) {
+    int64_t left = deadline - NowMs();
+    if (left <= 0) {
+      result.timed_out = true;
+      break;
+    }
+    struct pollfd pfd = {fds[0], POLLIN, 0};
+    int r = ::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
+    if (r < 0 && errno != EINTR) break;
+    if (r <= 0) continue;
+    char buf[65536];
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // EOF: the child is done (or died)
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  if (result.timed_out) {
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+  }
+  // The agent's main loop never runs during a probe, so this child's status is still
+  // ours to collect (ReapChildren only runs between requests).
+  while (::waitpid(pid, &result.wait_status, 0) < 0 && errno == EINTR) {
+  }
+  ExitedChildren().erase(pid);
+  if (!text.empty()) {
+    json value = json::parse(text, nullptr, false);
+    if (!value.is_discarded() && value.is_object()) {
+      result.value = std::move(value);
+      result.completed = true;
+    }
+  }
+  return result;
+}
+
+bool MountEntry::HasOption(std::string_view option) const {
+  std::stringstream in(options);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (item == option) return true;
+  return false;
+}
+
+std::vector<MountEntry> ReadMountInfo(const std::string& path) {
+  std::vector<MountEntry> mounts;
+  std::istringstream in(ReadSmallFile(path, 4 << 20));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    MountEntry m;
+    std::string word;
+    fields >> m.id >> m.parent >> m.dev >> m.root >> m.target >> m.options;
+    while (fields >> word && word != "-")
+      m.propagation += (m.propagation.empty() ? "" : " ") + word;
+    fields >> m.fstype >> m.source >> m.super_options;
+    m.root = Unescape(m.root);
+    m.target = Unescape(m.target);
+    m.source = Unescape(m.source);
+    if (!m.target.empty()) mounts.push_back(std::move(m));
+  }
+  return mounts;
+}
+
+bool ReadProcStat(pid_t pid, ProcStat* out) {
+  std::string text = ReadSmallFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t open = text.find('(');
+  size_t close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return false;
+  out->pid = pid;
+  out->comm = text.substr(open + 1, close - open - 1);
+  std::istringstream rest(text.substr(close + 1));
+  // state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
+  // stime cutime cstime priority nice num_threads itrealvalue starttime
+  std::string skip;
+  rest >> out->state >> out->ppid;
+  for (int i = 0; i < 4; ++i) rest >> skip;
+  rest >> out->flags;
+  for (int i = 0; i < 12; ++i) rest >> skip;
+  rest >> out->start_time;
+  return static_cast<bool>(rest);
+}
+
+std::vector<pid_t> ListPids() {
+  std::vector<pid_t> pids;
+  for (const auto& name : ListDirectory("/proc")) {
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    pids.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
+
+std::string Trim(std::string text) {
+  size_t b = text.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return {};
+  size_t e = text.find_last_not_of(" \t\r\n");
+  return text.substr(b, e - b + 1);
+}
+
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+std::string StatusField(const std::string& status_text, std::string_view key) {
+  for (const auto& line : SplitLines(status_text)) {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos || std::string_view(line).substr(0, colon) != key) continue;
+    return Trim(line.substr(colon + 1));
+  }
+  return {};
+}
+
+std::vector<std::string> ListDirectory(const std::string& path, int* error) {
+  std::vector<std::string> names;
+  DIR* dir = ::opendir(path.c_str());
+  if (!dir) {
+    if (error) *error = errno;
+    return names;
+  }
+  if (error) *error = 0;
+  while (struct dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string MakeScratchDir(const std::string& tag) {
+  std::string leaf = "/.isobench-" + tag + "-" + std::to_string(::getpid()) + "-" +
+                     std::to_string(NowMs() % 1000000);
+  for (const char* base : {"/dev/shm", "/tmp", "/run", ""}) {
+    std::string path = std::string(base) + leaf;
+    if (::mkdir(path.c_str(), 0700) == 0) return path;
+  }
+  return {};
+}
+
+int EnterPrivateMountNamespace() {
+  if (::unshare(CLONE_NEWNS) != 0) return errno;
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return errno;
+  return 0;
+}
+
+int MapSelfAsRoot(uid_t outer_uid, gid_t outer_gid) {
+  auto write_file = [](const char* path, const std::string& text) -> int {
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    ssize_t n = ::write(fd, text.data(), text.size());
+    int e = n < 0 ? errno : 0;
+    ::close(fd);
+    return e;
+  };
+  // setgroups must be denied before an unprivileged gid_map write (user_namespaces(7)).
+  int e = write_file("/proc/self/setgroups", "deny");
+  if (e != 0 && e != ENOENT) return e;
+  if ((e = write_file("/proc/self/uid_map", "0 " + std::to_string(outer_uid) + " 1\n")) != 0)
+    return e;
+  return write_file("/proc/self/gid_map", "0 " + std::to_string(outer_gid) + " 1\n");
+}
+
+int ChannelFdFromCommandLine() {
+  std::string cmdline = ReadSmallFile("/proc/self/cmdline");
+  std::vector<std::string> args;
+  size_t start = 0;
+  for (size_t i = 0; i <= cmdline.size(); ++i) {
+    if (i == cmdline.size() || cmdline[i] == '\0') {
+      if (i > start) args.push_back(cmdline.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--channel-fd") return std::atoi(args[i + 1].c_str());
+  return -1;
+}
+
+nlohmann::json HandleProbe(const nlohmann::json& request, const std::string& mode) {
+  std::string name = request.value("name", std::string());
+  if (name == "list") {
+    json list = json::array();
+    for (const auto& p : Catalogue())
+      list.push_back({{"name", p.name},
+                      {"number", p.number},
+                      {"scope", p.scope == Scope::kKernel ? "kernel" : "instance"}});
+    return {{"probes", list}};
+  }
+  const ProbeDef* def = nullptr;
+  for (const auto& p : Catalogue())
+    if (name == p.name) def = &p;
+  if (!def) throw std::runtime_error("unknown probe `" + name + "` (\"name\":\"list\" lists them)");
+  json params = request.contains("params") ? request.at("params") : json::object();
+  if (!params.is_object()) throw std::runtime_error("probe params must be an object");
+  params["_mode"] = mode;  // "vm" or "container": some probes read host facts differently
+
+  int64_t start = NowMs();
+  Outcome outcome;
+  try {
+    outcome = def->run(params);
+  } catch (const json::exception& e) {
+    throw std::runtime_error("probe `" + name + "`: bad params: " + e.what());
+  }
+  if (mode == "vm" && def->scope == Scope::kKernel && outcome.verdict == Verdict::kFail) {
+    // What failed belongs to the guest kernel; the host is behind the hypervisor.
+    outcome.observed["guest_kernel_only"] = true;
+    outcome.observed["raw_verdict"] = "fail";
+    outcome.verdict = Verdict::kPass;
+    outcome.detail = "guest kernel only, the hypervisor is the boundary: " + outcome.detail;
+  }
+  return {{"probe", def->name},
+          {"number", def->number},
+          {"verdict", VerdictName(outcome.verdict)},
+          {"detail", outcome.detail},
+          {"observed", outcome.observed},
+          {"elapsed_ms", NowMs() - start}};
 }
 
 }  // namespace isobench::agent

@@ -213,6 +213,7 @@ struct RunFlags {
   bool quick = false;
   int repetitions = 0;
   int vm_repetitions = 0;
+  bool conformance = true;
 };
 
 int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
@@ -265,7 +266,30 @@ int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
     std::cerr << "isobench: error: no results were written\n";
     return 1;
   }
-  if (int rc = RunReport(out + "/report", {out + "/bench.json"}); rc != 0) return rc;
+  std::vector<std::string> report_inputs = {out + "/bench.json"};
+  if (run.conformance && !Interrupted()) {
+    // The isolation probes on the same backends: a verdict per probe x backend, the
+    // mutation score, JUnit XML; the report renders the matrix.
+    std::cerr << "isobench: running the conformance suite on " << usable << "\n";
+    std::vector<std::string> conf = {BinaryDir() + "/conformance/isobench_conformance",
+                                     "--backends=" + usable,
+                                     "--workdir=" + flags.workdir,
+                                     "--verdicts_out=" + out + "/conformance.json",
+                                     "--gtest_output=xml:" + out + "/conformance-junit.xml",
+                                     "--gtest_brief=1"};
+    auto conf_child = ChildProcess::Spawn(conf);
+    if (!conf_child.ok()) return Fail(conf_child.error());
+    auto conf_status = conf_child->Wait();
+    if (!conf_status.ok()) return Fail(conf_status.error());
+    if (!WIFEXITED(*conf_status) || WEXITSTATUS(*conf_status) != 0) {
+      std::cerr << "isobench: conformance suite " << DescribeWaitStatus(*conf_status)
+                << " (failing probes are in the report)\n";
+      complete = false;
+    }
+    if (::access((out + "/conformance.json").c_str(), R_OK) == 0)
+      report_inputs.push_back(out + "/conformance.json");
+  }
+  if (int rc = RunReport(out + "/report", report_inputs); rc != 0) return rc;
   std::cout << "report: " << out << "/report/report.html\n";
   return complete ? 0 : 1;
 }
@@ -299,6 +323,8 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--quick", run.quick, "The short CI profile");
   run_cmd->add_option("--repetitions", run.repetitions, "Starts per container-like backend")
       ->check(CLI::Range(1, 100000));
+  bool no_conformance = false;
+  run_cmd->add_flag("--no-conformance", no_conformance, "Benchmarks only, no isolation probes");
   run_cmd->add_option("--vm-repetitions", run.vm_repetitions, "Boots per VM backend")
       ->check(CLI::Range(1, 1000));
 
@@ -345,6 +371,7 @@ int main(int argc, char** argv) {
   if (backends->parsed()) return CmdBackends(flags, as_json);
   if (image->parsed()) return CmdImage(flags);
   if (cleanup->parsed()) return CmdCleanup(flags);
+  run.conformance = !no_conformance;
   if (run_cmd->parsed()) return CmdRun(flags, run);
   if (soak->parsed()) return CmdSoak(flags, soak_backends, soak_cycles);
   if (report->parsed()) return RunReport(report_out, report_inputs);

@@ -1,0 +1,661 @@
+#include "conformance/suite.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "conformance/known_deviations.h"
+#include "harness/cli/builtin_backends.h"
+#include "harness/host_backend.h"
+#include "harness/image.h"
+#include "harness/log.h"
+
+namespace isobench::conformance {
+
+using harness::Error;
+using harness::Result;
+using json = nlohmann::json;
+
+namespace {
+
+Suite* g_suite = nullptr;
+
+// Backends whose instances run an external OCI runtime: they also get a target that
+// runs the runtime's own default spec.
+bool IsOciRuntime(const std::string& backend) {
+  static const char* kRuntimes[] = {"runc", "crun", "youki", "runsc", "oci"};
+  for (const char* r : kRuntimes)
+    if (backend == r) return true;
+  return false;
+}
+
+bool IsRuntimeDefault(const Target& t) { return t.profile == t.backend + "-default"; }
+
+using Switch = bool harness::SecurityProfile::*;
+
+const std::map<std::string, Switch>& SwitchTable() {
+  using S = harness::SecurityProfile;
+  static const std::map<std::string, Switch> table = {{"pid_ns", &S::pid_ns},
+                                                      {"mount_ns", &S::mount_ns},
+                                                      {"uts_ns", &S::uts_ns},
+                                                      {"ipc_ns", &S::ipc_ns},
+                                                      {"net_ns", &S::net_ns},
+                                                      {"cgroup_ns", &S::cgroup_ns},
+                                                      {"user_ns", &S::user_ns},
+                                                      {"pivot_root", &S::pivot_root},
+                                                      {"read_only_root", &S::read_only_root},
+                                                      {"mask_paths", &S::mask_paths},
+                                                      {"minimal_dev", &S::minimal_dev},
+                                                      {"read_only_sys", &S::read_only_sys},
+                                                      {"drop_capabilities", &S::drop_capabilities},
+                                                      {"no_new_privs", &S::no_new_privs},
+                                                      {"seccomp", &S::seccomp},
+                                                      {"memory_limit", &S::memory_limit},
+                                                      {"pids_limit", &S::pids_limit},
+                                                      {"cpu_limit", &S::cpu_limit},
+                                                      {"rlimits", &S::rlimits}};
+  return table;
+}
+
+std::string Sanitize(std::string s) {
+  for (char& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return s;
+}
+
+json ExpectationsJson(const Expectations& e) {
+  const auto& s = e.switches;
+  json switches = json::object();
+  for (const auto& [name, member] : SwitchTable()) switches[name] = s.*member;
+  switches["time_ns"] = s.time_ns;
+  json out = {{"switches", switches}, {"hostname", e.hostname}};
+  if (s.drop_capabilities)
+    out["capabilities"] = {{"bounding", CapabilityNames(e.caps.bounding)},
+                           {"effective", CapabilityNames(e.caps.effective)},
+                           {"ambient", CapabilityNames(e.caps.ambient)}};
+  json rl = json::object();
+  for (const auto& [n, r] : e.rlimits) rl[n] = {r.soft, r.hard};
+  if (!rl.empty()) out["rlimits"] = rl;
+  if (e.memory_bytes) out["memory_bytes"] = *e.memory_bytes;
+  if (e.pids_limit) out["pids_limit"] = *e.pids_limit;
+  if (e.cpu_quota) out["cpu_quota"] = *e.cpu_quota;
+  return out;
+}
+
+}  // namespace
+
+std::string TargetName(const ::testing::TestParamInfo<Target>& info) {
+  return Sanitize(info.param.backend + "_" + info.param.profile);
+}
+
+std::ostream& operator<<(std::ostream& out, const Target& target) { return out << target.Label(); }
+
+std::vector<Target> ProbeTargets() {
+  std::vector<Target> targets = {{"host", "none"}};
+  for (const auto& name : harness::BuiltinBackends().Names()) {
+    targets.push_back({name, "default"});
+    if (name == "container" || IsOciRuntime(name)) targets.push_back({name, "hardened"});
+    // Docker Engine's own posture (it runs runc with its own default spec) is graded too:
+    // the docker backend saves the OCI config it hands runc as docker.default_spec.
+    if (IsOciRuntime(name) || name == "docker") targets.push_back({name, name + "-default"});
+  }
+  return targets;
+}
+
+const std::vector<std::string>& Weakenings() {
+  static const std::vector<std::string> names = {"pid_ns",
+                                                 "mount_ns",
+                                                 "uts_ns",
+                                                 "ipc_ns",
+                                                 "net_ns",
+                                                 "cgroup_ns",
+                                                 "user_ns",
+                                                 "pivot_root",
+                                                 "read_only_root",
+                                                 "mask_paths",
+                                                 "minimal_dev",
+                                                 "read_only_sys",
+                                                 "drop_capabilities",
+                                                 "no_new_privs",
+                                                 "seccomp",
+                                                 "memory_limit",
+                                                 "pids_limit",
+                                                 "cpu_limit",
+                                                 "rlimits"};
+  return names;
+}
+
+std::string ReferenceProfileFor(const std::string& weakening) {
+  return weakening == "user_ns" || weakening == "read_only_root" ? "hardened" : "default";
+}
+
+std::optional<harness::SecurityProfile> ProfileNamed(const std::string& name) {
+  harness::SecurityProfile p;
+  if (name == "default") return p;
+  if (name == "hardened") {
+    p.name = name;
+    p.user_ns = true;
+    p.read_only_root = true;
+    return p;
+  }
+  if (name == "none") {
+    p.name = name;
+    for (const auto& [n, member] : SwitchTable()) p.*member = false;
+    p.time_ns = false;
+    return p;
+  }
+  if (name.rfind("weak-", 0) == 0) {
+    std::string weakening = name.substr(5);
+    auto it = SwitchTable().find(weakening);
+    if (it == SwitchTable().end()) return std::nullopt;
+    auto reference = ProfileNamed(ReferenceProfileFor(weakening));
+    reference->name = name;
+    (*reference).*(it->second) = false;
+    return reference;
+  }
+  return std::nullopt;
+}
+
+harness::InstanceSpec BaseSpec(const Target& target) {
+  harness::InstanceSpec spec;
+  spec.name = Sanitize("conf-" + target.backend + "-" + target.profile);
+  std::replace(spec.name.begin(), spec.name.end(), '_', '-');
+  spec.vcpus = 1;
+  // Small enough that four busy workers exceed it even on a loaded host; a VM gets one
+  // CPU, so that the quota does not slow its boot (it is measured on the hypervisor).
+  spec.cpu_quota = target.backend == "vm" ? 1.0 : 0.25;
+  // A VM needs room for its kernel and initramfs; a container's limit is kept small so
+  // the OOM probe is quick.
+  spec.memory_bytes = target.backend == "vm" ? 256ull << 20 : 128ull << 20;
+  spec.pids_limit = 64;
+  spec.hostname = "isobench-conf";
+  spec.network = "none";
+  if (auto profile = ProfileNamed(target.profile))
+    spec.profile = *profile;
+  else
+    spec.profile.name = target.profile;
+  return spec;
+}
+
+Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv) {
+  SuiteOptions options;
+  if (const char* out = std::getenv("ISOBENCH_CONFORMANCE_OUT")) options.verdicts_out = out;
+  int kept = 1;
+  for (int i = 1; i < *argc; ++i) {
+    std::string arg = argv[i];
+    auto take = [&](const char* prefix, std::string* into) {
+      size_t n = std::strlen(prefix);
+      if (arg.compare(0, n, prefix) != 0) return false;
+      *into = arg.substr(n);
+      return true;
+    };
+    std::string value;
+    if (take("--backends=", &value)) {
+      options.backends = harness::SplitList(value);
+    } else if (take("--workdir=", &options.workdir) || take("--kernel=", &options.kernel) ||
+               take("--mutation_backend=", &options.mutation_backend) ||
+               take("--verdicts_out=", &options.verdicts_out)) {
+    } else if (take("--vm-uri=", &value)) {
+      options.backend_options["vm.uri"] = value;
+    } else if (take("--vm-accel=", &value)) {
+      options.backend_options["vm.accel"] = value;
+    } else if (take("--option=", &value)) {
+      size_t eq = value.find('=');
+      if (eq == std::string::npos)
+        return Error("--option wants KEY=VALUE, got `" + value + "`", EINVAL);
+      options.backend_options[value.substr(0, eq)] = value.substr(eq + 1);
+    } else if (arg.rfind("--", 0) == 0) {
+      return Error("unknown flag `" + arg +
+                       "` (isobench flags: --backends= --workdir= --kernel= --vm-uri= --vm-accel= "
+                       "--option=K=V --mutation_backend= --verdicts_out=)",
+                   EINVAL);
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  *argc = kept;
+  argv[kept] = nullptr;
+  return options;
+}
+
+// --- Suite ---------------------------------------------------------------------------
+
+struct Suite::State {
+  Target target;
+  harness::InstanceSpec spec;
+  bool started = false;
+  std::string unavailable;  // skip reason
+  std::string error;        // creation error
+  std::unique_ptr<harness::Instance> instance;
+  InstanceUnderTest iut;
+  Expectations own, baseline;
+  std::map<std::string, Grade> cache;  // probe name + params -> grade
+  // Set when the agent stopped answering: later probes fail at once instead of each
+  // waiting out its timeout.
+  std::string unresponsive;
+  // Records by probe number, for the verdict file.
+  std::map<int, json> records;
+};
+
+Suite::Suite(SuiteOptions options) : options_(std::move(options)) { g_suite = this; }
+
+Suite::~Suite() {
+  if (g_suite == this) g_suite = nullptr;
+}
+
+Suite& Suite::Get() {
+  if (!g_suite) {
+    std::cerr << "conformance: the Suite environment is not installed\n";
+    std::abort();
+  }
+  return *g_suite;
+}
+
+void Suite::SetUp() {
+  if (::geteuid() != 0) {
+    // Containers, VMs and the shared image under /var/lib need root: every target skips.
+    not_root_ = true;
+    return;
+  }
+  auto host = HostFacts::Create();
+  if (!host.ok())
+    host_error_ = host.error().message();
+  else
+    host_ = std::move(*host);
+
+  bool all =
+      options_.backends.empty() || (options_.backends.size() == 1 && options_.backends[0] == "all");
+  harness::SessionOptions session_options;
+  session_options.workdir = options_.workdir;
+  session_options.kernel = options_.kernel;
+  session_options.backend_options = options_.backend_options;
+  // The selected backends as a registry of their own, opened as "all": one that is
+  // unusable is then listed with its reason (its targets skip) instead of failing the
+  // whole session, as an explicitly named one would.
+  const harness::BackendRegistry& builtin = harness::BuiltinBackends();
+  harness::BackendRegistry selected;
+  for (const auto& name : builtin.Names()) {
+    bool wanted = all || std::find(options_.backends.begin(), options_.backends.end(), name) !=
+                             options_.backends.end();
+    if (wanted)
+      selected.Register(name, builtin.Description(name),
+                        [name](const harness::BackendContext& context) {
+                          return harness::BuiltinBackends().Make(name, context);
+                        });
+  }
+  if (!selected.Names().empty()) {
+    auto session = harness::OpenSession(session_options, selected);
+    if (session.ok())
+      session_ = std::move(*session);
+    else
+      session_error_ = session.error().message();
+  }
+  bool want_host = all || std::find(options_.backends.begin(), options_.backends.end(), "host") !=
+                              options_.backends.end();
+  if (want_host) {
+    harness::BackendContext context;
+    context.workdir = options_.workdir;
+    context.run_id = session_ ? session_->run_id : harness::NewRunId();
+    if (session_) {
+      context.image = session_->image;
+    } else {
+      harness::ImageOptions image_options;
+      image_options.workdir = options_.workdir;
+      image_options.agent_binary = harness::DefaultAgentPath();
+      image_options.want_vm = false;
+      auto image = harness::BuildImage(image_options);
+      if (image.ok())
+        context.image = *image;
+      else
+        session_error_ += (session_error_.empty() ? "" : "; ") + image.error().message();
+    }
+    if (!context.image.rootfs.empty())
+      host_backend_ = std::make_unique<harness::HostBackend>(context);
+  }
+}
+
+Suite::State* Suite::StateFor(const Target& target) {
+  auto it = states_.find(target.Label());
+  if (it != states_.end()) return it->second.get();
+  auto state = std::make_unique<State>();
+  state->target = target;
+  state->spec = BaseSpec(target);
+  State* raw = state.get();
+  states_[target.Label()] = std::move(state);
+  state_order_.push_back(target.Label());
+  if (not_root_) {
+    raw->unavailable = "needs root (it creates containers and VMs)";
+    raw->started = true;
+  } else if (!host_) {
+    raw->error = "host facts: " + host_error_;
+    raw->started = true;
+  }
+  return raw;
+}
+
+Result<void> Suite::Start(State& s) {
+  s.started = true;
+  harness::Backend* backend = nullptr;
+  bool all =
+      options_.backends.empty() || (options_.backends.size() == 1 && options_.backends[0] == "all");
+  bool selected = all || std::find(options_.backends.begin(), options_.backends.end(),
+                                   s.target.backend) != options_.backends.end();
+  if (!selected) {
+    s.unavailable = "backend `" + s.target.backend + "` not selected (--backends)";
+    return {};
+  }
+  if (s.target.backend == "host") {
+    if (!host_backend_) return Error("host reference backend: " + session_error_);
+    backend = host_backend_.get();
+  } else {
+    if (session_)
+      for (auto& b : session_->backends)
+        if (b->name() == s.target.backend) backend = b.get();
+    if (!backend) {
+      std::string why = "backend `" + s.target.backend + "` is not usable here";
+      if (session_) {
+        for (auto& [name, reason] : session_->unusable)
+          if (name == s.target.backend) why += ": " + reason;
+      } else {
+        why += ": " + session_error_;
+      }
+      s.unavailable = why;
+      return {};
+    }
+  }
+
+  HostLimits limits = host_->limits();
+  std::string userns_map;
+  auto opt = options_.backend_options.find("container.userns_map");
+  if (opt != options_.backend_options.end() && s.target.backend == "container")
+    userns_map = opt->second;
+
+  // The baseline: the native runtime's default profile, with this target's resources.
+  harness::InstanceSpec baseline_spec = s.spec;
+  baseline_spec.profile = harness::SecurityProfile{};
+  ISO_ASSIGN_OR_RETURN(s.baseline, ExpectationsFor(baseline_spec, limits));
+  if (IsRuntimeDefault(s.target)) {
+    // The runtime's promise is its own default spec, which the backend saves.
+    auto facts = backend->Describe();
+    std::string key = s.target.backend + ".default_spec";
+    auto it = facts.find(key);
+    if (it == facts.end())
+      return Error("backend `" + s.target.backend + "` does not describe its default spec (" + key +
+                   ")");
+    std::ifstream in(it->second);
+    json config = json::parse(in, nullptr, false);
+    if (config.is_discarded())
+      return Error("cannot parse the runtime's default spec `" + it->second + "`");
+    ISO_ASSIGN_OR_RETURN(s.own, ExpectationsFromOciSpec(config, limits));
+    s.own.profile_name = s.target.profile;
+  } else {
+    ISO_ASSIGN_OR_RETURN(s.own, ExpectationsFor(s.spec, limits, userns_map));
+  }
+
+  ISO_LOG(kInfo) << "conformance: creating " << s.target.Label() << " (" << s.spec.name << ")";
+  ISO_ASSIGN_OR_RETURN(s.instance, backend->Create(s.spec));
+  s.iut.instance = s.instance.get();
+  auto info = s.instance->Call({{"op", "info"}}, std::chrono::seconds(30));
+  if (!info.ok()) return std::move(info).error().Context("agent info");
+  s.iut.vm = info->value("mode", "") == "vm";
+  return {};
+}
+
+Grade Suite::GradeAgainst(State& s, const Probe& probe, const Expectations& expectations) {
+  Grade g;
+  if (!expectations.isolated) {
+    g.verdict = "skip";
+    g.detail = "the profile promises no isolation at all (reference row)";
+    return g;
+  }
+  if (auto why = probe.unpromised(expectations)) {
+    g.verdict = "skip";
+    g.detail = *why;
+    return g;
+  }
+  json params = probe.params(expectations, *host_);
+  std::string key = probe.name + " " + params.dump();
+  auto it = s.cache.find(key);
+  if (it != s.cache.end()) return it->second;
+  if (!s.unresponsive.empty()) {
+    g.verdict = "fail";
+    g.error = true;
+    g.detail = "not run: " + s.unresponsive;
+    return g;
+  }
+  ProbeResult r = probe.Run(s.iut, *host_, params);
+  if (r.error) {
+    auto ping = s.instance->Call({{"op", "ping"}}, std::chrono::seconds(5));
+    if (!ping.ok())
+      s.unresponsive = "the agent stopped answering during #" + std::to_string(probe.number) + " " +
+                       probe.name + " (" + ping.error().message() + ")";
+  }
+  g.verdict = r.verdict;
+  g.detail = r.detail;
+  g.observed = r.observed;
+  g.error = r.error;
+  s.cache[key] = g;
+  return g;
+}
+
+Evaluation Suite::Evaluate(const Target& target, const Probe& probe) {
+  Evaluation ev;
+  State* s = StateFor(target);
+  if (!s->started) {
+    auto started = Start(*s);
+    if (!started.ok()) s->error = started.error().message();
+  }
+  json record = {{"probe", probe.name},
+                 {"number", probe.number},
+                 {"title", probe.title},
+                 {"backend", target.backend},
+                 {"profile", target.profile}};
+  if (!s->unavailable.empty()) {
+    ev.available = false;
+    ev.unavailable_reason = s->unavailable;
+    record.update({{"verdict", "skip"}, {"baseline_verdict", "skip"}, {"detail", s->unavailable}});
+  } else if (!s->error.empty()) {
+    ev.creation_error = s->error;
+    record.update({{"verdict", "fail"},
+                   {"baseline_verdict", "fail"},
+                   {"detail", "the instance could not be created: " + s->error}});
+  } else {
+    ev.own = GradeAgainst(*s, probe, s->own);
+    ev.baseline = GradeAgainst(*s, probe, s->baseline);
+    record.update(
+        {{"verdict", ev.own.verdict},
+         {"baseline_verdict", ev.baseline.verdict},
+         {"detail", ev.own.detail},
+         {"baseline_detail", ev.baseline.detail},
+         {"observed", ev.own.verdict == "skip" ? ev.baseline.observed : ev.own.observed}});
+    if (ev.own.error || ev.baseline.error) record["error"] = true;
+    if (const KnownDeviation* d = FindKnownDeviation(target.backend, target.profile, probe.name))
+      record["known_deviation"] = d->reason;
+  }
+  s->records[probe.number] = record;
+  return ev;
+}
+
+MutationOutcome Suite::Mutate(const std::string& weakening) {
+  MutationOutcome m;
+  m.weakening = weakening;
+  m.reference = ReferenceProfileFor(weakening);
+  m.profile = "weak-" + weakening;
+  auto done = [&]() -> MutationOutcome {
+    mutations_.push_back(m);
+    return m;
+  };
+  if (options_.mutation_backend.empty()) {
+    m.skip_reason = "no mutation backend (--mutation_backend=)";
+    return done();
+  }
+  Target reference{options_.mutation_backend, m.reference};
+  Target mutant{options_.mutation_backend, m.profile};
+  State* ref = StateFor(reference);
+  if (!ref->started) {
+    auto started = Start(*ref);
+    if (!started.ok()) ref->error = started.error().message();
+  }
+  if (!ref->unavailable.empty()) {
+    m.skip_reason = ref->unavailable;
+    return done();
+  }
+  if (!ref->error.empty()) {
+    m.error = "reference " + reference.Label() + ": " + ref->error;
+    return done();
+  }
+  State* mut = StateFor(mutant);
+  if (!mut->started) {
+    auto started = Start(*mut);
+    if (!started.ok()) mut->error = started.error().message();
+  }
+  if (!mut->error.empty()) {
+    m.error = mutant.Label() + ": " + mut->error;
+    return done();
+  }
+  m.ran = true;
+  // Both graded against the reference's promise: a probe catches the weakening when it
+  // passes on the reference and fails on the mutant.
+  for (const auto& probe : Probes()) {
+    Grade on_ref = GradeAgainst(*ref, probe, ref->own);
+    Grade on_mut = GradeAgainst(*mut, probe, ref->own);
+    m.verdicts[probe.name] = on_mut.verdict;
+    if (on_ref.verdict == "pass" && on_mut.verdict == "fail" && !on_mut.error) {
+      m.caught = true;
+      m.caught_by.push_back("#" + std::to_string(probe.number) + " " + probe.name + ": " +
+                            on_mut.detail);
+    }
+  }
+  // The mutant has served its purpose; free its resources for the next one.
+  if (mut->instance) {
+    auto destroyed = mut->instance->Destroy();
+    if (!destroyed.ok()) ISO_LOG(kWarning) << mutant.Label() << ": " << destroyed.error().message();
+    mut->instance.reset();
+    mut->iut.instance = nullptr;
+  }
+  return done();
+}
+
+json Suite::VerdictFile() const {
+  json out = {{"suite", "isobench-conformance"}, {"version", 1}};
+  if (session_) {
+    out["run_id"] = session_->run_id;
+    out["environment"] = session_->environment;
+    json unusable = json::array();
+    for (const auto& [name, why] : session_->unusable)
+      unusable.push_back({{"backend", name}, {"reason", why}});
+    out["unusable"] = unusable;
+  } else if (!session_error_.empty()) {
+    out["session_error"] = session_error_;
+  }
+  out["baseline"] = {{"backend", "container"},
+                     {"profile", "default"},
+                     {"description",
+                      "the native runtime's default SecurityProfile, with each "
+                      "target's own resources"}};
+  json targets = json::array();
+  json records = json::array();
+  for (const auto& label : state_order_) {
+    const State& s = *states_.at(label);
+    json t = {
+        {"backend", s.target.backend}, {"profile", s.target.profile}, {"instance", s.spec.name}};
+    if (!s.unavailable.empty())
+      t["status"] = "unavailable", t["reason"] = s.unavailable;
+    else if (!s.error.empty())
+      t["status"] = "error", t["reason"] = s.error;
+    else if (s.started) {
+      t["status"] = "ran";
+      t["vm"] = s.iut.vm;
+      t["expectations"] = ExpectationsJson(s.own);
+    }
+    targets.push_back(t);
+    for (const auto& [number, record] : s.records) records.push_back(record);
+  }
+  out["targets"] = targets;
+  out["records"] = records;
+  int caught = 0, tried = 0;
+  json results = json::array();
+  for (const auto& m : mutations_) {
+    json r = {{"weakening", m.weakening},
+              {"reference_profile", m.reference},
+              {"profile", m.profile},
+              {"backend", options_.mutation_backend}};
+    if (!m.skip_reason.empty())
+      r["status"] = "skipped", r["reason"] = m.skip_reason;
+    else if (!m.error.empty())
+      r["status"] = "error", r["reason"] = m.error;
+    else {
+      ++tried;
+      if (m.caught) ++caught;
+      r["status"] = m.caught ? "caught" : "missed";
+      r["caught_by"] = m.caught_by;
+      r["verdicts"] = m.verdicts;
+    }
+    results.push_back(r);
+  }
+  out["mutation"] = {{"backend", options_.mutation_backend},
+                     {"score", {{"caught", caught}, {"tried", tried}}},
+                     {"results", results}};
+  return out;
+}
+
+void Suite::TearDown() {
+  json file = VerdictFile();
+  const json& score = file["mutation"]["score"];
+  if (score["tried"].get<int>() > 0) {
+    std::cout << "[ MUTATION ] score " << score["caught"] << "/" << score["tried"]
+              << " weakenings caught\n";
+    ::testing::Test::RecordProperty("mutation_score",
+                                    std::to_string(score["caught"].get<int>()) + "/" +
+                                        std::to_string(score["tried"].get<int>()));
+  }
+  if (!options_.verdicts_out.empty()) {
+    std::ofstream out(options_.verdicts_out);
+    out << file.dump(2) << "\n";
+    if (!out)
+      std::cerr << "conformance: cannot write " << options_.verdicts_out << "\n";
+    else
+      std::cout << "[ VERDICTS ] " << options_.verdicts_out << "\n";
+  }
+  // Instances before backends: an instance may need its backend to tear down.
+  for (auto& [label, state] : states_) {
+    if (state->instance) {
+      auto destroyed = state->instance->Destroy();
+      if (!destroyed.ok()) ISO_LOG(kWarning) << label << ": " << destroyed.error().message();
+      state->instance.reset();
+    }
+  }
+  host_backend_.reset();
+  session_.reset();
+  host_.reset();
+}
+
+void ProbeTest::Check(const std::string& probe_name) {
+  const Probe& probe = FindProbe(probe_name);
+  Evaluation ev = Suite::Get().Evaluate(GetParam(), probe);
+  if (!ev.available) GTEST_SKIP() << ev.unavailable_reason;
+  if (!ev.creation_error.empty())
+    FAIL() << "the instance could not be created: " << ev.creation_error;
+  RecordProperty("verdict", ev.own.verdict);
+  RecordProperty("baseline_verdict", ev.baseline.verdict);
+  std::string context = "#" + std::to_string(probe.number) + " " + probe.title;
+  if (ev.own.verdict == "skip") GTEST_SKIP() << context << ": " << ev.own.detail;
+  const Target& target = GetParam();
+  if (const KnownDeviation* d = FindKnownDeviation(target.backend, target.profile, probe.name)) {
+    RecordProperty("known_deviation", d->reason);
+    if (ev.own.verdict == "fail")
+      GTEST_SKIP() << context << ": known deviation of " << target.Label() << ": " << d->reason
+                   << "\n  observed: " << ev.own.detail;
+    FAIL() << context << ": listed as a known deviation of " << target.Label()
+           << " but passes; remove it from conformance/known_deviations.cc";
+  }
+  if (ev.own.verdict == "fail")
+    FAIL() << context << "\n  " << ev.own.detail << "\n  observed: " << ev.own.observed.dump();
+  SUCCEED() << ev.own.detail;
+}
+
+}  // namespace isobench::conformance

@@ -1,0 +1,143 @@
+// Isolation probes inside the agent: the shared vocabulary of agent_probe_*.cc.
+//
+// A probe looks at the instance from inside and says whether one promise of
+// PROBES.md holds. It never decides what is expected: every value that depends on the
+// profile (hostname, id maps, rlimits, limits, capability sets) arrives in the request.
+//
+//   Outcome ProbePid1(const nlohmann::json& params) {
+//     if (::getpid() != 1) return Fail("getpid() = " + std::to_string(::getpid()));
+//     return Pass("init is pid 1");
+//   }
+//   // registered in one of the per-feature tables:
+//   {"pid1", 2, Scope::kInstance, ProbePid1},
+//
+// Probes that try something dangerous (mount, unshare, setns, fork bombs) do it in a
+// forked child (RunInChild), so the agent's own namespaces, credentials and mounts are
+// the same after the probe as before, and a probe that crashes cannot take PID 1 along.
+// Every attempt is chosen so that it is harmless even where it succeeds (an open for
+// writing that never writes, a write of the value already there, an invalid argument
+// that fails after the permission check): the host backend runs these probes on the
+// bare host.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace isobench::agent {
+
+using json = nlohmann::json;
+
+enum class Verdict { kPass, kFail, kSkip };
+const char* VerdictName(Verdict verdict);
+
+struct Outcome {
+  Verdict verdict = Verdict::kSkip;
+  std::string detail;
+  json observed = json::object();
+};
+Outcome Pass(std::string detail, json observed = json::object());
+Outcome Fail(std::string detail, json observed = json::object());
+Outcome Skip(std::string detail, json observed = json::object());
+
+// What a failing probe exposes. In a VM the agent runs on the guest's own kernel, so a
+// probe whose subject is "the kernel the instance runs on" (its capabilities, seccomp,
+// /proc/sys, devices, limits) only exposes the guest: the hypervisor is the boundary
+// and such a result passes, saying so (PROBES.md: "in a VM most probes pass trivially").
+enum class Scope {
+  kInstance,  // the instance's own view (pid 1, hostname, ...): judged as is everywhere
+  kKernel,    // the kernel under the instance: a fail inside a VM only exposes the guest
+};
+
+struct ProbeDef {
+  const char* name;
+  int number;  // in PROBES.md
+  Scope scope;
+  Outcome (*run)(const json& params);
+};
+
+// The per-feature tables (agent_probe_<feature>.cc).
+void AddNamespaceProbes(std::vector<ProbeDef>* probes);
+void AddFilesystemProbes(std::vector<ProbeDef>* probes);
+void AddDeviceProbes(std::vector<ProbeDef>* probes);
+void AddPrivilegeProbes(std::vector<ProbeDef>* probes);
+void AddResourceProbes(std::vector<ProbeDef>* probes);
+void AddNetworkProbes(std::vector<ProbeDef>* probes);
+
+// --- helpers shared by the probes ---------------------------------------------------
+
+// "EPERM (Operation not permitted)"; "ok" for 0.
+std::string ErrnoText(int err);
+// "EPERM"; "0" for 0.
+std::string ErrnoName(int err);
+
+// A forked child that runs `body` and hands back the JSON it returns. The child starts
+// with every signal unblocked and in its own process group (killed as a group on
+// timeout). An exception in the body becomes {"error": what}.
+struct ChildResult {
+  bool completed = false;  // the child sent a result
+  int wait_status = 0;     // as from waitpid
+  bool timed_out = false;
+  json value = json::object();
+  std::string Describe() const;  // "exited 0", "killed by SIGKILL", "timed out"
+};
+ChildResult RunInChild(const std::function<json()>& body, int timeout_ms = 10000);
+
+struct MountEntry {
+  int id = 0;
+  int parent = 0;
+  std::string dev;   // "major:minor"
+  std::string root;  // path inside the mounted filesystem
+  std::string target;
+  std::string options;      // per-mount: rw/ro, nosuid, ...
+  std::string propagation;  // optional fields: "shared:1 master:2"
+  std::string fstype;
+  std::string source;
+  std::string super_options;
+  bool HasOption(std::string_view option) const;  // in `options`
+};
+// /proc/self/mountinfo, with \040-style escapes decoded.
+std::vector<MountEntry> ReadMountInfo(const std::string& path = "/proc/self/mountinfo");
+
+struct ProcStat {
+  pid_t pid = 0;
+  std::string comm;
+  char state = '?';
+  pid_t ppid = 0;
+  unsigned long flags = 0;
+  unsigned long long start_time = 0;
+};
+// /proc/<pid>/stat; false when the process is gone or unreadable.
+bool ReadProcStat(pid_t pid, ProcStat* out);
+// Numeric entries of /proc.
+std::vector<pid_t> ListPids();
+constexpr unsigned long kPfKthread = 0x00200000;  // PF_KTHREAD, include/linux/sched.h
+
+// "Key:\tvalue" lines of a /proc status file, value trimmed.
+std::string StatusField(const std::string& status_text, std::string_view key);
+// The entries of a directory (without . and ..); empty if it cannot be opened.
+std::vector<std::string> ListDirectory(const std::string& path, int* error = nullptr);
+std::string Trim(std::string text);
+std::vector<std::string> SplitLines(const std::string& text);
+
+// A fresh directory for a probe to work in: under the first of /dev/shm, /tmp, /run, /
+// that accepts mkdir. Empty if none does (a read-only instance without tmpfs).
+std::string MakeScratchDir(const std::string& tag);
+
+// In a child about to mount things: a private copy of the mount namespace, so nothing
+// it mounts can reach the instance's namespace (or, without a mount namespace, the
+// host's). Returns 0 or the errno of unshare(CLONE_NEWNS) / the MS_PRIVATE remount.
+int EnterPrivateMountNamespace();
+
+// Writes "0 <euid> 1" / "0 <egid> 1" maps after unshare(CLONE_NEWUSER), the maps an
+// unprivileged process may write for itself (user_namespaces(7)). 0 or an errno.
+int MapSelfAsRoot(uid_t outer_uid, gid_t outer_gid);
+
+// Agent state the probes may inspect (set by agent_probes.cc from the process).
+int ChannelFdFromCommandLine();  // --channel-fd N, or -1
+
+}  // namespace isobench::agent
