@@ -276,7 +276,15 @@ Result<void> DockerInstance::Inspect() {
     return Error("docker: container " + container_name_ + " is not running (" + state.value("Status", "?") +
                      ", exit code " + std::to_string(state.value("ExitCode", -1)) + "): " + LogTail(),
                  ECHILD);
-  ISO_ASSIGN_OR_RETURN(pidfd_, PidFd(pid_));
+  auto pidfd = PidFd(pid_);
+  if (!pidfd.ok()) {
+    // The agent may exit between the inspect and pidfd_open(2): that is the same
+    // failure as one seen a moment later, and is reported as such.
+    if (pidfd.error().errno_value() == ESRCH)
+      return Error("docker: the agent in " + container_name_ + " exited: " + LogTail(), ECHILD);
+    return std::move(pidfd).error();
+  }
+  pidfd_ = std::move(*pidfd);
   return {};
 }
 
