@@ -199,6 +199,12 @@ Result<std::vector<pid_t>> ReadCgroupProcs(const std::string& cgroup_dir) {
   return pids;
 }
 
+ChildStatus JoinCgroups(const std::vector<int>& join_fds) {
+  for (int fd : join_fds)
+    if (::write(fd, "0", 1) != 1) return ChildStatus::Errno("write 0 to", "cgroup tasks");
+  return ChildStatus::Ok();
+}
+
 Result<void> KillCgroupProcs(const std::string& cgroup_dir) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   for (;;) {

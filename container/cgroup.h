@@ -87,6 +87,10 @@ class Cgroup {
   virtual int CloneIntoFd() const = 0;
   // Moves a process in (a no-op for one already cloned into CloneIntoFd()).
   virtual Result<void> AddProcess(pid_t pid) = 0;
+  // Files a new, single-threaded child writes "0" to in order to move itself in
+  // (JoinCgroups): the `tasks` file of every v1 hierarchy; none on v2, where clone3()
+  // places the child (CloneIntoFd()).
+  virtual std::vector<std::string> SelfJoinFiles() const = 0;
   // Host pids of the processes inside.
   virtual Result<std::vector<pid_t>> Processes() const = 0;
   virtual Result<CgroupUsage> Usage() const = 0;
@@ -101,6 +105,15 @@ class Cgroup {
 
 // "isobench/<run_id>/<name>"
 std::string CgroupRelativePath(const std::string& run_id, const std::string& name);
+
+// Child: moves the calling thread into each cgroup whose `tasks` file the parent opened
+// for writing. "0" names the writer in any pid namespace. Moving only the current
+// thread is the one migration the kernel performs without write-locking the global
+// cgroup_threadgroup_rwsem (cgroup_procs_write_start()): a write of a pid to
+// cgroup.procs takes that lock, whose first writer after an idle spell waits for an
+// RCU grace period (4-20 ms on the hosts measured) unless the host has favordynmods.
+// The child is single-threaded, so moving its one thread moves the process.
+ChildStatus JoinCgroups(const std::vector<int>& join_fds);
 
 // Helpers shared by the v1 and v2 implementations.
 // mkdir <mount>/<relative>, creating missing parents; the leaf must be new (EEXIST is

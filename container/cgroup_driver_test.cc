@@ -2,12 +2,15 @@
 // hierarchies (hybrid here); v2 runs on a cgroup2 hierarchy the test mounts itself, so
 // it works on a hybrid host too, where the unified hierarchy has no controllers: what
 // needs an absent controller is skipped with the reason.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "container/cgroup.h"
 #include "container/cgroup_v1.h"
@@ -100,6 +103,55 @@ TEST_F(CgroupV1Test, CreateLimitJoinKillRemove) {
   ASSERT_TRUE(cgroup.Remove().ok());
   EXPECT_TRUE(cgroup.Remove().ok()) << "Remove must be idempotent";
   for (const auto& [c, m] : mounts_.controllers) EXPECT_FALSE(Exists(m + "/" + relative)) << c;
+}
+
+// The container's first process moves itself in by writing "0" to each hierarchy's
+// `tasks` file, from inside its new pid namespace (where its own pid means nothing to
+// the host), through descriptors its parent opened.
+TEST_F(CgroupV1Test, ChildJoinsItselfThroughTasksFiles) {
+  const std::string relative = CgroupRelativePath(RunId(), "v1-self-join");
+  auto created = CreateCgroupV1(mounts_, relative, CgroupLimits{});
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  auto& cgroup = **created;
+  std::vector<harness::Fd> files;
+  std::vector<int> fds;
+  for (const auto& f : cgroup.SelfJoinFiles()) {
+    EXPECT_EQ(f.substr(f.size() - 6), "/tasks") << f;
+    auto fd = harness::Open(f, O_WRONLY | O_CLOEXEC);
+    ASSERT_TRUE(fd.ok()) << fd.error().message();
+    fds.push_back(fd->get());
+    files.push_back(std::move(*fd));
+  }
+  ASSERT_FALSE(fds.empty());
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t pid = Clone3(CLONE_NEWPID, -1);
+  ASSERT_GE(pid, 0) << std::strerror(errno);
+  if (pid == 0) {
+    ChildStatus joined = JoinCgroups(fds);
+    char verdict = joined.ok() ? 'y' : 'n';
+    (void)::write(ready[1], &verdict, 1);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char verdict = 0;
+  ASSERT_EQ(::read(ready[0], &verdict, 1), 1);
+  ::close(ready[0]);
+  EXPECT_EQ(verdict, 'y');
+  auto procs = cgroup.Processes();
+  ASSERT_TRUE(procs.ok());
+  EXPECT_EQ(*procs, std::vector<pid_t>{pid});
+  // Every hierarchy, not only the first.
+  for (const auto& f : cgroup.SelfJoinFiles()) {
+    auto tasks = harness::ReadFile(f);
+    ASSERT_TRUE(tasks.ok());
+    EXPECT_EQ(*tasks, std::to_string(pid) + "\n") << f;
+  }
+  ASSERT_TRUE(cgroup.Remove().ok());
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
 TEST_F(CgroupV1Test, RemoveKillsWhatIsLeftAndDestructorCleansUp) {

@@ -72,6 +72,12 @@ class CgroupV1 final : public Cgroup {
     return {};
   }
 
+  std::vector<std::string> SelfJoinFiles() const override {
+    std::vector<std::string> files;
+    for (const auto& h : hierarchies_) files.push_back(h.dir + "/tasks");
+    return files;
+  }
+
   Result<std::vector<pid_t>> Processes() const override {
     if (hierarchies_.empty()) return std::vector<pid_t>();
     return ReadCgroupProcs(hierarchies_.front().dir);

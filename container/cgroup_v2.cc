@@ -57,6 +57,8 @@ class CgroupV2 final : public Cgroup {
     return harness::WriteFile(dir_ + "/cgroup.procs", std::to_string(pid));
   }
 
+  std::vector<std::string> SelfJoinFiles() const override { return {}; }
+
   Result<std::vector<pid_t>> Processes() const override { return ReadCgroupProcs(dir_); }
 
   Result<CgroupUsage> Usage() const override {

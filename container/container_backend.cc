@@ -67,6 +67,11 @@ struct ChildPlan {
   std::vector<char*> argv;
   std::vector<char*> env;
   VethPlan veth;  // enabled for network "bridge"
+  // Started in one step (StartsInOneStep): the child waits for nothing from the parent.
+  bool one_step = false;
+  // The child moves itself into its cgroups through these (JoinCgroups); empty when
+  // clone3() placed it (cgroup v2).
+  std::vector<int> cgroup_join_fds;
 };
 
 constexpr int kAgentChannelFd = 3;
@@ -109,8 +114,12 @@ ChildStatus ExecAgent(const ChildPlan& p) {
 // The child's checklist, between clone3() and execve(). Each step is one feature's
 // child-side function; only raw system calls on the plan's preformatted data.
 ChildStatus ContainChild(const ChildPlan& p) {
+  if (p.one_step) SendPhase(p.sync_fd, ChildPhase::kClone);
   // No harness signal handler may run on the child's copy of the harness.
   CHILD_RETURN_IF_ERROR(ResetSignals());
+  // Into the cgroups before anything else, so that the setup below is charged to the
+  // instance and runs under its limits.
+  CHILD_RETURN_IF_ERROR(JoinCgroups(p.cgroup_join_fds));
   ::umask(0);  // device nodes and directories get exactly the modes in the plan
   if (p.profile.user_ns) {
     // Nothing can be created before the id maps exist (EOVERFLOW for unmapped ids).
@@ -126,9 +135,9 @@ ChildStatus ContainChild(const ChildPlan& p) {
   CHILD_RETURN_IF_ERROR(EnterRoot(p.rootfs));
   CHILD_RETURN_IF_ERROR(MakeRootReadOnly(p.rootfs));
   SendPhase(p.sync_fd, ChildPhase::kRootfs);
-  // The parent moved us into our cgroups meanwhile; the cgroup namespace must be
-  // created after that so that its root is our own cgroup.
-  if (!p.profile.user_ns) CHILD_RETURN_IF_ERROR(WaitForGo(p.sync_fd));
+  // The parent has moved the veth peer in meanwhile (two-step start only). The cgroup
+  // namespace comes after JoinCgroups so that its root is our own cgroup.
+  if (!p.profile.user_ns && !p.one_step) CHILD_RETURN_IF_ERROR(WaitForGo(p.sync_fd));
   CHILD_RETURN_IF_ERROR(EnterCgroupNamespace(p.profile.cgroup_ns));
   CHILD_RETURN_IF_ERROR(SetHostname(p.hostname, p.profile.uts_ns));
   CHILD_RETURN_IF_ERROR(BringUpLoopback(p.profile.net_ns));
@@ -146,6 +155,18 @@ ChildStatus ContainChild(const ChildPlan& p) {
   ChildStatus status = ContainChild(plan);
   SendFailure(plan.sync_fd, status);
   ::_exit(127);
+}
+
+int RunChildOnItsStack(void* plan) { RunChild(*static_cast<const ChildPlan*>(plan)); }
+
+// A container starts in one step, without the parent's "go", when the parent has
+// nothing to do between clone and exec: no id maps to write (user namespace), no veth
+// to move in (bridge network). Its child then shares the harness's memory until execve
+// (Clone3AndRun), which saves copying the page tables of a large harness process, and
+// moves itself into its cgroups. A time namespace cannot be combined with CLONE_VM.
+bool StartsInOneStep(const harness::SecurityProfile& profile, const VethPlan& veth,
+                     bool allowed) {
+  return allowed && CanCloneAndRun() && !profile.user_ns && !profile.time_ns && !veth.enabled;
 }
 
 // ---------------------------------------------------------------------------------
@@ -350,7 +371,8 @@ class ContainerBackend final : public harness::Backend {
   ContainerBackend(harness::BackendContext context, CgroupMounts mounts, CgroupMode host_mode,
                    bool use_v2, std::string v2_mount, std::shared_ptr<const SeccompFilter> seccomp,
                    uint64_t host_bounding, std::vector<IdMapping> userns_map,
-                   std::chrono::milliseconds ready_timeout, UpperLayer upper)
+                   std::chrono::milliseconds ready_timeout, UpperLayer upper,
+                   bool one_step_allowed)
       : context_(std::move(context)),
         mounts_(std::move(mounts)),
         host_mode_(host_mode),
@@ -361,6 +383,7 @@ class ContainerBackend final : public harness::Backend {
         userns_map_(std::move(userns_map)),
         ready_timeout_(ready_timeout),
         upper_(upper),
+        one_step_allowed_(one_step_allowed),
         run_dir_(context_.workdir + "/containers/" + context_.run_id) {}
 
   ~ContainerBackend() override {
@@ -516,6 +539,7 @@ class ContainerBackend final : public harness::Backend {
   const std::vector<IdMapping> userns_map_;
   const std::chrono::milliseconds ready_timeout_;
   const UpperLayer upper_;
+  const bool one_step_allowed_;
   const std::string run_dir_;
   std::mutex run_dir_mu_;
   bool run_dir_created_ = false;
@@ -668,17 +692,41 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
     if (::mkdir(scratch.c_str(), 0755) != 0) return Error::Errno("mkdir", scratch);
     ISO_ASSIGN_OR_RETURN(c.host_rootfs_, HostRootfs::Mount(plan.rootfs));
   }
+  plan.one_step = StartsInOneStep(profile, plan.veth, one_step_allowed_);
+  std::vector<Fd> join_files;  // open until the child has joined
+  for (const auto& file : c.cgroup_->SelfJoinFiles()) {
+    ISO_ASSIGN_OR_RETURN(Fd fd, harness::Open(file, O_WRONLY | O_CLOEXEC));
+    plan.cgroup_join_fds.push_back(fd.get());
+    join_files.push_back(std::move(fd));
+  }
   phase("prepare", Clock::now());
 
   // 5. clone3 into the namespaces (and, on cgroup v2, straight into the cgroup).
-  pid_t pid = Clone3(CloneFlags(profile), c.cgroup_->CloneIntoFd());
-  if (pid == 0) RunChild(plan);
+  pid_t pid;
+  if (plan.one_step) {
+    thread_local ChildStack stack;
+    if (!stack.valid()) return Error("mmap: no stack for the container's first process", ENOMEM);
+    // As posix_spawn() does: no harness signal handler may run in the child, which
+    // shares the harness's memory, before it has reset them all.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = Clone3AndRun(CloneFlags(profile), c.cgroup_->CloneIntoFd(), stack, RunChildOnItsStack,
+                       &plan);
+    int saved = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    errno = saved;
+  } else {
+    pid = Clone3(CloneFlags(profile), c.cgroup_->CloneIntoFd());
+    if (pid == 0) RunChild(plan);
+  }
   if (pid < 0) {
     std::string flags = "";
     for (const auto& n : NamespaceNames(profile)) flags += (flags.empty() ? "" : ",") + n;
     return Error::Errno("clone3", flags);
   }
-  phase("clone", Clock::now());
+  // Started in one step, the child stamps its own first instruction (phase "clone").
+  if (!plan.one_step) phase("clone", Clock::now());
   auto adopted = harness::ChildProcess::Adopt(pid);
   if (!adopted.ok()) {
     ::kill(pid, SIGKILL);
@@ -689,7 +737,7 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
   sync_child.Reset();
   channel_child.Reset();
 
-  // 6. Place the child, map its ids, let it go on.
+  // 6. Map the child's ids, give it its veth, let it go on (two-step start).
   auto died = [&](Error error) {
     // The channel closes a moment before the exit status exists: give it that moment.
     struct pollfd pfd = {c.init_.pidfd(), POLLIN, 0};
@@ -704,7 +752,7 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
   auto or_died = [&](Result<void> r) {
     return r.ok() ? r : Result<void>(died(std::move(r).error()));
   };
-  if (c.cgroup_->CloneIntoFd() < 0) ISO_RETURN_IF_ERROR(or_died(c.cgroup_->AddProcess(pid)));
+  join_files.clear();
   if (profile.user_ns) {
     std::string map = FormatIdMap(userns_map_);
     ISO_RETURN_IF_ERROR(or_died(WriteIdMaps(pid, map, map)));
@@ -714,7 +762,7 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
     if (!veth.ok()) return died(std::move(veth).error());
     c.veth_ = std::move(*veth);
   }
-  ISO_RETURN_IF_ERROR(or_died(SendGo(sync_parent.get())));
+  if (!plan.one_step) ISO_RETURN_IF_ERROR(or_died(SendGo(sync_parent.get())));
 
   // 7. The child's progress, until its execve() closes the sync channel.
   auto report = ReadChildReport(sync_parent.get(), deadline);
@@ -797,9 +845,14 @@ Result<std::unique_ptr<harness::Backend>> MakeContainerBackend(
   } else {
     return Error("container.upper must be auto, tmpfs or disk, not `" + upper_text + "`", EINVAL);
   }
+  // vfork: a profile that needs nothing from the parent between clone and exec starts
+  // in one step (StartsInOneStep); fork: always the two-step start, for comparison.
+  std::string spawn = option("container.spawn", "vfork");
+  if (spawn != "vfork" && spawn != "fork")
+    return Error("container.spawn must be vfork or fork, not `" + spawn + "`", EINVAL);
   return std::unique_ptr<harness::Backend>(new ContainerBackend(
       context, std::move(mounts), mode, use_v2, v2_mount, std::move(seccomp), bounding,
-      std::move(userns_map), std::chrono::milliseconds(timeout_ms), upper));
+      std::move(userns_map), std::chrono::milliseconds(timeout_ms), upper, spawn == "vfork"));
 }
 
 void RegisterContainerBackend(harness::BackendRegistry& registry) {

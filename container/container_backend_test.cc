@@ -84,7 +84,13 @@ class ContainerBackendTest : public ::testing::Test {
   std::string mountinfo_before_;
 };
 
-TEST_F(ContainerBackendTest, StartsExecsAndDestroysLeavingNothing) {
+// Both ways a container starts: in one step (clone3 with CLONE_VM|CLONE_VFORK, the
+// default for this profile) and in two (a forked child that waits for the parent's go).
+class ContainerLifecycleTest : public ContainerBackendTest,
+                               public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(ContainerLifecycleTest, StartsExecsAndDestroysLeavingNothing) {
+  context_.options["container.spawn"] = GetParam();
   auto backend = MakeBackend();
   ASSERT_TRUE(backend);
   harness::Availability availability = backend->Probe();
@@ -180,6 +186,9 @@ TEST_F(ContainerBackendTest, StartsExecsAndDestroysLeavingNothing) {
   backend.reset();
   ExpectNothingLeft();
 }
+
+INSTANTIATE_TEST_SUITE_P(Spawn, ContainerLifecycleTest, ::testing::Values("vfork", "fork"),
+                         [](const auto& info) { return std::string(info.param); });
 
 TEST_F(ContainerBackendTest, DestructorDestroys) {
   auto backend = MakeBackend();
@@ -410,6 +419,15 @@ TEST_F(BadInputTest, AbsentController) {
     GTEST_SKIP() << "the cgroup2 hierarchy has a memory controller: nothing is absent";
   context_.options["container.cgroup"] = "v2";
   ExpectRefused(Spec("bad-controller"), "cgroup v2 controller `memory` is not available");
+}
+
+TEST_F(BadInputTest, UnknownSpawnMode) {
+  context_.options["container.spawn"] = "posix_spawn";
+  auto backend = MakeContainerBackend(context_);
+  ASSERT_FALSE(backend.ok());
+  EXPECT_NE(backend.error().message().find("container.spawn must be vfork or fork"),
+            std::string::npos)
+      << backend.error().message();
 }
 
 TEST_F(BadInputTest, ImageWithoutAgent) {

@@ -36,6 +36,32 @@ std::vector<std::string> NamespaceNames(const harness::SecurityProfile& profile)
 // itself to raw system calls until it execs.
 pid_t Clone3(uint64_t flags, int cgroup_fd);
 
+// A stack for a child started by Clone3AndRun(), with a guard page below it.
+class ChildStack {
+ public:
+  explicit ChildStack(size_t size = 256 * 1024);
+  ~ChildStack();
+  ChildStack(const ChildStack&) = delete;
+  ChildStack& operator=(const ChildStack&) = delete;
+  bool valid() const { return mapping_ != nullptr; }
+  void* base() const;  // lowest usable address
+  size_t size() const { return size_; }
+
+ private:
+  static constexpr size_t kGuard = 4096;
+  void* mapping_ = nullptr;
+  size_t size_;
+};
+
+// clone3(flags | CLONE_VM | CLONE_VFORK), posix_spawn()'s way of starting a child: no
+// copy of the caller's page tables, and the caller sleeps until the child has exec'd or
+// exited, so the child may use the caller's memory (read-only, in practice: the plan)
+// while it runs fn(arg) on `stack`. Returns the child's pid, or -1 with errno. Not
+// available on every architecture (CanCloneAndRun()); CLONE_NEWTIME cannot be combined
+// with CLONE_VM (the kernel refuses to share the vvar pages across time namespaces).
+bool CanCloneAndRun();
+pid_t Clone3AndRun(uint64_t flags, int cgroup_fd, ChildStack& stack, int (*fn)(void*), void* arg);
+
 // Child: unshare(CLONE_NEWCGROUP) when `enabled`.
 ChildStatus EnterCgroupNamespace(bool enabled);
 // Child: sethostname() when the child has its own UTS namespace.

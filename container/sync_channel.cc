@@ -40,6 +40,8 @@ const char* ChildPhaseName(ChildPhase phase) {
       return "rootfs";
     case ChildPhase::kExec:
       return "exec";
+    case ChildPhase::kClone:
+      return "clone";
   }
   return "?";
 }

@@ -5,11 +5,12 @@
 // parent sees as end-of-file. The child reports phase boundaries stamped with
 // CLOCK_MONOTONIC (the host's clock: a container shares the kernel, and the time
 // namespace, when used, gets no offsets) and, on failure, the failing system call.
-// The parent answers with one "go" byte once the child sits in its cgroups (and, with a
-// user namespace, once its id maps are written).
+// In a two-step start the parent answers with one "go" byte once it has done its part:
+// the id maps of a user namespace, the veth of a bridged network. (The child moves
+// itself into its cgroups.) A one-step start has no "go".
 //
 //   parent                                   child (after clone3)
-//   place in cgroups, write id maps
+//   write id maps, move veth in              JoinCgroups
 //   SendGo(fd)              ------------->   WaitForGo(fd)
 //                           <-------------   SendPhase(fd, kRootfs) ... SendPhase(kExec)
 //   ReadChildReport(fd) == EOF  <--------    execve() closes the channel
@@ -31,6 +32,7 @@ namespace isobench::container {
 enum class ChildPhase : uint32_t {
   kRootfs = 1,  // new root entered (pivot_root or chroot done)
   kExec = 2,    // about to execve() the agent
+  kClone = 3,   // first instruction of a child started in one step (see StartsInOneStep)
 };
 const char* ChildPhaseName(ChildPhase phase);
 
