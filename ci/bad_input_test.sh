@@ -67,6 +67,7 @@ else
   expect "soak: unknown backend" "nosuch" "$isobench" --workdir "$wd" soak --backends nosuch --cycles 1
   expect "run: missing kernel" "/nonexistent" "$isobench" --workdir "$wd" --kernel /nonexistent run --backends vm --out "$tmp/o3"
   expect "image: missing kernel" "/nonexistent" "$isobench" --workdir "$wd" --kernel /nonexistent image
+  expect "run: minimal kernel not built" "vm/kernel/build.sh" "$isobench" --workdir "$wd" run --kernel minimal --backends vm --out "$tmp/o4"
   if [[ -x "$bench" ]]; then
     expect "bench: malformed suite (type)" "bad_suite.toml" "$bench" --workdir="$wd" --backends=host --suite="$tmp/bad_suite.toml"
     expect "bench: malformed suite (syntax)" "broken_suite.toml" "$bench" --workdir="$wd" --backends=host --suite="$tmp/broken_suite.toml"

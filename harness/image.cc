@@ -319,6 +319,31 @@ Result<std::string> FindHostGuestKernel() {
   return found.back();
 }
 
+Result<std::string> ResolveGuestKernel(const std::string& workdir, const std::string& requested) {
+  if (requested.empty()) return FindHostGuestKernel();
+  if (requested == "minimal") {
+    std::string pattern = workdir + "/kernels/minimal/vmlinuz-*";
+    glob_t g;
+    std::string found;
+    if (::glob(pattern.c_str(), 0, nullptr, &g) == 0 && g.gl_pathc == 1) found = g.gl_pathv[0];
+    ::globfree(&g);
+    if (found.empty())
+      return Error("the minimal guest kernel is not built (no `" + pattern +
+                       "`): run `bash vm/kernel/build.sh --workdir " + workdir +
+                       "` (about 9 minutes on 2 cores)",
+                   ENOENT);
+    return found;
+  }
+  if (::access(requested.c_str(), R_OK) != 0)
+    return Error::Errno("access", requested).Context("guest kernel");
+  return requested;
+}
+
+bool KernelIsMonolithic(const std::string& kernel_path) {
+  auto config = ReadFile(ParentDir(kernel_path) + "/config");
+  return config.ok() && config->find("\n# CONFIG_MODULES is not set\n") != std::string::npos;
+}
+
 Result<GuestImage> BuildImage(const ImageOptions& options) {
   if (options.agent_binary.empty()) return Error("image: no agent binary given", EINVAL);
   if (!IsExecutableFile(options.agent_binary))
@@ -333,15 +358,14 @@ Result<GuestImage> BuildImage(const ImageOptions& options) {
 
   std::string kernel_path, kernel_release, kernel_bytes;
   std::vector<std::string> module_paths;
+  bool monolithic = false;
   if (options.want_vm) {
-    if (options.kernel.empty()) {
-      ISO_ASSIGN_OR_RETURN(kernel_path, FindHostGuestKernel());
-    } else {
-      kernel_path = options.kernel;
-    }
+    ISO_ASSIGN_OR_RETURN(kernel_path,
+                         ResolveGuestKernel(options.workdir, options.kernel).Context("image"));
     ISO_ASSIGN_OR_RETURN(kernel_bytes, ReadFile(kernel_path).Context("image: guest kernel"));
     kernel_release = KernelReleaseOf(kernel_path);
-    if (!options.modules.empty()) {
+    monolithic = KernelIsMonolithic(kernel_path);
+    if (!options.modules.empty() && !monolithic) {
       if (kernel_release.empty())
         return Error("image: cannot tell the release of kernel `" + kernel_path +
                          "` to find its modules (name it vmlinuz-<release>)", EINVAL);
@@ -369,6 +393,8 @@ Result<GuestImage> BuildImage(const ImageOptions& options) {
   image.dir = images_dir + "/" + image.hash;
   image.rootfs = image.dir + "/rootfs";
   image.kernel_release = kernel_release;
+  image.kernel_source = kernel_path;
+  image.kernel_monolithic = monolithic;
   if (options.want_vm) {
     image.initramfs = image.dir + "/initramfs.cpio";
     image.kernel = image.dir + "/vmlinuz";
@@ -404,6 +430,7 @@ Result<GuestImage> BuildImage(const ImageOptions& options) {
                                {"busybox", options.busybox},
                                {"kernel", kernel_path},
                                {"kernel_release", kernel_release},
+                               {"kernel_monolithic", monolithic},
                                {"modules", guest_modules},
                                {"extra_binaries", options.extra_binaries}};
     ISO_RETURN_IF_ERROR(WriteWholeFile(tmp + "/manifest.json", manifest.dump(2) + "\n"));

@@ -26,6 +26,8 @@ struct GuestImage {
   std::string initramfs;  // newc cpio of rootfs (empty when not built)
   std::string kernel;     // copy of the guest kernel, readable by qemu (empty if none)
   std::string kernel_release;                // e.g. "6.1.0-56-amd64"
+  std::string kernel_source;                 // the kernel file the copy was made from
+  bool kernel_monolithic = false;            // built without modules (the minimal kernel)
   std::vector<std::string> modules;          // module names loaded by the agent in a VM
   static constexpr const char* kAgentPath = "/sbin/isobench-agent";  // inside the image
 };
@@ -34,13 +36,15 @@ struct ImageOptions {
   std::string workdir = "/var/lib/isobench";
   std::string agent_binary;             // required: a static executable
   std::string busybox = "/bin/busybox"; // Debian's busybox-static
-  // Guest kernel image; empty = the newest /boot/vmlinuz-*. With `want_vm` false no
-  // kernel is needed.
+  // Guest kernel: empty = the newest /boot/vmlinuz-*; "minimal" = the kernel built by
+  // vm/kernel/build.sh under <workdir>/kernels/minimal; anything else is a path. With
+  // `want_vm` false no kernel is needed.
   std::string kernel;
   bool want_vm = true;
   // Kernel modules (by name, e.g. "virtio_blk") carried in the initramfs under
   // /lib/modules and loaded by the agent at boot, with their dependencies, because
-  // Debian's kernel builds virtio drivers as modules.
+  // Debian's kernel builds virtio drivers as modules. Ignored for a kernel built
+  // without module support, which has them built in.
   std::vector<std::string> modules;
   // Host executables copied in together with the shared libraries they need (fio).
   std::vector<std::string> extra_binaries;
@@ -50,6 +54,14 @@ Result<GuestImage> BuildImage(const ImageOptions& options);
 
 // The newest /boot/vmlinuz-<release>; error naming what is missing otherwise.
 Result<std::string> FindHostGuestKernel();
+
+// The kernel file `requested` names (see ImageOptions::kernel), or an error naming
+// what is missing and how to make it.
+Result<std::string> ResolveGuestKernel(const std::string& workdir, const std::string& requested);
+
+// Whether the kernel at `kernel_path` was built without loadable modules, as told by
+// the `config` file vm/kernel/build.sh leaves beside it.
+bool KernelIsMonolithic(const std::string& kernel_path);
 
 }  // namespace isobench::harness
 

@@ -117,5 +117,45 @@ TEST_F(ImageTest, BadInputsAreNamed) {
   EXPECT_EQ(*entries, "");
 }
 
+TEST_F(ImageTest, MinimalKernelIsResolvedFromTheWorkdirAndNamedWhenMissing) {
+  auto missing = ResolveGuestKernel(workdir_, "minimal");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("vm/kernel/build.sh"), std::string::npos)
+      << missing.error().message();
+
+  // The layout vm/kernel/build.sh leaves: kernels/minimal -> minimal-<key>/, holding
+  // vmlinuz-<release> and the config it was built with.
+  std::string built = workdir_ + "/kernels/minimal-0123";
+  ASSERT_TRUE(MakeDirs(built, 0755).ok());
+  ASSERT_EQ(::symlink("minimal-0123", (workdir_ + "/kernels/minimal").c_str()), 0);
+  ASSERT_TRUE(WriteWholeFile(built + "/vmlinuz-6.1.0-isobench", "not really a kernel").ok());
+  auto found = ResolveGuestKernel(workdir_, "minimal");
+  ASSERT_TRUE(found.ok()) << found.error().message();
+  EXPECT_EQ(*found, workdir_ + "/kernels/minimal/vmlinuz-6.1.0-isobench");
+
+  // Without its config beside it a kernel is assumed to need its modules.
+  EXPECT_FALSE(KernelIsMonolithic(*found));
+  ASSERT_TRUE(WriteWholeFile(built + "/config", "CONFIG_64BIT=y\nCONFIG_MODULES=y\n").ok());
+  EXPECT_FALSE(KernelIsMonolithic(*found));
+  ASSERT_TRUE(
+      WriteWholeFile(built + "/config", "CONFIG_64BIT=y\n# CONFIG_MODULES is not set\n").ok());
+  EXPECT_TRUE(KernelIsMonolithic(*found));
+
+  // A monolithic kernel has the requested drivers built in: nothing to carry or load,
+  // and no /lib/modules/<release> is consulted (this release has none on the host).
+  options_.want_vm = true;
+  options_.kernel = "minimal";
+  options_.modules = {"virtio_pci", "virtio_blk"};
+  auto image = BuildImage(options_);
+  ASSERT_TRUE(image.ok()) << image.error().message();
+  EXPECT_TRUE(image->kernel_monolithic);
+  EXPECT_TRUE(image->modules.empty());
+  EXPECT_EQ(image->kernel_release, "6.1.0-isobench");
+  EXPECT_EQ(image->kernel_source, *found);
+  auto modules = ReadFile(image->rootfs + "/etc/isobench/modules");
+  ASSERT_TRUE(modules.ok());
+  EXPECT_EQ(*modules, "");
+}
+
 }  // namespace
 }  // namespace isobench::harness

@@ -58,6 +58,11 @@ Result<Session> OpenSession(const SessionOptions& options, const BackendRegistry
   session.environment["image.hash"] = session.image.hash;
   if (!session.image.kernel_release.empty())
     session.environment["image.kernel_release"] = session.image.kernel_release;
+  if (!session.image.kernel_source.empty()) {
+    session.environment["image.kernel"] = session.image.kernel_source;
+    session.environment["image.kernel_modules"] =
+        session.image.kernel_monolithic ? "built in" : "loaded at boot";
+  }
 
   for (const auto& name : wanted) {
     if (name == "vm" && !image_options.want_vm) {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <memory>
+#include <thread>
 
 #include "harness/backend.h"
 #include "harness/log.h"
@@ -259,6 +260,59 @@ TEST_F(VmBootTest, ZzDestroyLeavesNoDomainSocketOrProcess) {
       << "libvirt's per-domain log of a cleanly stopped guest should be gone";
   auto exec = instance_->Exec({"/bin/true"});
   EXPECT_FALSE(exec.ok());
+}
+
+// The minimal guest kernel (vm/kernel/build.sh): one boot, with its drivers built in
+// and no modules carried. Skipped when it has not been built, which takes minutes.
+TEST(VmMinimalKernelTest, BootsWithBuiltInDriversAndPowersOffWithoutAcpi) {
+  if (auto why = testing::LibvirtUnreachable(kUri)) GTEST_SKIP() << *why;
+  auto kernel = harness::ResolveGuestKernel("/var/lib/isobench", "minimal");
+  if (!kernel.ok()) GTEST_SKIP() << kernel.error().message();
+  auto image = testing::BuildTestImage({"virtio_pci", "virtio_blk"}, *kernel);
+  ASSERT_TRUE(image.ok()) << image.error().message();
+  EXPECT_TRUE(image->kernel_monolithic);
+  EXPECT_TRUE(image->modules.empty());
+  BackendContext context;
+  context.workdir = testing::kTestWorkdir;
+  context.image = *image;
+  context.run_id = harness::NewRunId();
+  context.options["vm.uri"] = kUri;
+  auto backend = MakeVmBackend(context);
+  ASSERT_TRUE(backend.ok()) << backend.error().message();
+  EXPECT_EQ((*backend)->Describe()["vm.guest_kernel_release"], image->kernel_release);
+  InstanceSpec spec;
+  spec.name = "minimal";
+  spec.memory_bytes = 128ull << 20;
+  spec.disk_bytes = 16ull << 20;
+  auto instance = (*backend)->Create(spec);
+  ASSERT_TRUE(instance.ok()) << instance.error().message();
+  std::cout << "[ ready    ] " << (*instance)->startup().ready_seconds << " s\n";
+
+  auto uname = (*instance)->Exec({"/bin/uname", "-r"}, std::chrono::seconds(30));
+  ASSERT_TRUE(uname.ok()) << uname.error().message();
+  EXPECT_EQ(uname->stdout_text, image->kernel_release + "\n");
+  // virtio-blk is built in: the disk is there without any module loaded.
+  auto size = (*instance)->Exec({"/bin/cat", "/sys/block/vda/size"});
+  ASSERT_TRUE(size.ok()) << size.error().message();
+  EXPECT_EQ(size->stdout_text, std::to_string((16ull << 20) / 512) + "\n");
+  auto modules = (*instance)->Exec({"/bin/cat", "/proc/modules"});
+  ASSERT_TRUE(modules.ok());
+  EXPECT_NE(modules->exit_code, 0) << "a kernel without module support has no /proc/modules";
+
+  // No ACPI: RB_POWER_OFF would only halt the CPUs and the domain would run on. The
+  // agent reboots instead, which <on_reboot>destroy</on_reboot> turns into the end of
+  // the (transient) domain.
+  pid_t qemu = (*instance)->host_pid();
+  auto bye = (*instance)->Call({{"op", "shutdown"}}, std::chrono::seconds(10));
+  ASSERT_TRUE(bye.ok()) << bye.error().message();
+  const std::string prefix = std::string(kDomainNamePrefix) + context.run_id;
+  auto until = harness::Clock::now() + std::chrono::seconds(30);
+  while (!testing::DomainsWithPrefix(kUri, prefix).empty() && harness::Clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(testing::DomainsWithPrefix(kUri, prefix).empty())
+      << "the guest did not end its domain after the agent's shutdown";
+  ASSERT_TRUE((*instance)->Destroy().ok());
+  EXPECT_FALSE(ProcessAlive(qemu) && IsQemuOf(qemu, DomainName(context.run_id, "minimal")));
 }
 
 }  // namespace

@@ -13,8 +13,12 @@ std::optional<std::string> LibvirtUnreachable(const std::string& uri) {
   return std::nullopt;
 }
 
-harness::Result<harness::GuestImage> BuildTestImage(const std::vector<std::string>& modules) {
-  ISO_ASSIGN_OR_RETURN(std::string kernel, harness::FindHostGuestKernel());
+harness::Result<harness::GuestImage> BuildTestImage(const std::vector<std::string>& modules,
+                                                    const std::string& kernel_path) {
+  std::string kernel = kernel_path;
+  if (kernel.empty()) {
+    ISO_ASSIGN_OR_RETURN(kernel, harness::FindHostGuestKernel());
+  }
   harness::ImageOptions options;
   options.workdir = kTestWorkdir;
   options.agent_binary = harness::DefaultAgentPath();

@@ -17,7 +17,9 @@ std::optional<std::string> LibvirtUnreachable(const std::string& uri);
 // A VM image (kernel + initramfs with this build's agent) under a cached test workdir
 // (/var/tmp/isobench-vm-test, reused across runs by content hash).
 // `modules`: guest kernel modules the agent loads at boot (e.g. virtio_blk for a disk).
-harness::Result<harness::GuestImage> BuildTestImage(const std::vector<std::string>& modules = {});
+// `kernel`: a path; empty for the host's newest /boot/vmlinuz-*.
+harness::Result<harness::GuestImage> BuildTestImage(const std::vector<std::string>& modules = {},
+                                                    const std::string& kernel = "");
 inline constexpr const char* kTestWorkdir = "/var/tmp/isobench-vm-test";
 
 // Names of domains at `uri` that start with `prefix`.

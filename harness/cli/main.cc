@@ -302,10 +302,14 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"isobench: VMs and containers on one host, benchmarked and checked for isolation"};
   app.require_subcommand(1);
+  // Global flags are accepted after the subcommand too (`isobench run --kernel minimal`).
+  app.fallthrough();
   GlobalFlags flags;
   app.add_option("--workdir", flags.workdir, "State directory (images, instances)");
   app.add_option("--log-level", flags.log_level, "debug, info, warning or error");
-  app.add_option("--kernel", flags.kernel, "Guest kernel for VMs (default: newest /boot/vmlinuz-*)");
+  app.add_option("--kernel", flags.kernel,
+                 "Guest kernel for VMs: a path, or `minimal` for the one vm/kernel/build.sh "
+                 "builds (default: newest /boot/vmlinuz-*)");
   app.add_option("--vm-uri", flags.vm_uri, "libvirt URI (default qemu:///system)");
   app.add_option("--vm-accel", flags.vm_accel, "Force the VM accelerator: kvm or tcg");
 
