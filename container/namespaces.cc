@@ -10,6 +10,10 @@
 #include <cerrno>
 #include <csignal>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace isobench::container {
 namespace {
 
@@ -80,6 +84,11 @@ pid_t Clone3AndRun(uint64_t flags, int cgroup_fd, ChildStack& stack, int (*fn)(v
   }
   args.stack = reinterpret_cast<uint64_t>(stack.base());
   args.stack_size = stack.size();
+#if defined(__SANITIZE_ADDRESS__)
+  // The previous child exec'd without returning from its frames, whose shadow still
+  // says "out of scope"; the stack is reused, so clear it (the shadow is shared too).
+  ASAN_UNPOISON_MEMORY_REGION(stack.base(), stack.size());
+#endif
   long r = isobench_clone3_run(&args, sizeof args, fn, arg);
   if (r < 0) {
     errno = static_cast<int>(-r);
