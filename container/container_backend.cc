@@ -39,6 +39,7 @@
 #include "harness/fd.h"
 #include "harness/log.h"
 #include "harness/mount.h"
+#include "harness/run_owner.h"
 
 namespace isobench::container {
 namespace {
@@ -214,43 +215,6 @@ std::string LogTail(int log_fd) {
   return tail;
 }
 
-// /proc/<pid>/stat field 22, the start time: tells a live owner from a recycled pid.
-std::string ProcessStartTime(pid_t pid) {
-  auto stat = harness::ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat.ok()) return {};
-  size_t paren = stat->rfind(')');  // the command may contain spaces and parentheses
-  if (paren == std::string::npos) return {};
-  std::vector<std::string> fields;  // fields[0] is field 3, the state
-  size_t pos = paren + 2;
-  while (pos < stat->size() && fields.size() < 20) {
-    size_t space = stat->find(' ', pos);
-    if (space == std::string::npos) space = stat->size();
-    fields.push_back(stat->substr(pos, space - pos));
-    pos = space + 1;
-  }
-  return fields.size() >= 20 ? fields[19] : std::string();
-}
-
-bool OwnerAlive(const std::string& owner_text) {
-  size_t space = owner_text.find(' ');
-  pid_t pid = 0;
-  auto [ptr, ec] = std::from_chars(owner_text.data(),
-                                   owner_text.data() + std::min(space, owner_text.size()), pid);
-  if (ec != std::errc() || pid <= 0) return false;
-  std::string recorded = space == std::string::npos ? "" : owner_text.substr(space + 1);
-  while (!recorded.empty() && (recorded.back() == '\n' || recorded.back() == ' '))
-    recorded.pop_back();
-  std::string actual = ProcessStartTime(pid);
-  // A zombie owner (exited, not yet reaped by its parent) is dead: its instances have
-  // nobody left to destroy them.
-  auto stat = harness::ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  if (stat.ok()) {
-    size_t paren = stat->rfind(')');
-    if (paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z')
-      return false;
-  }
-  return !actual.empty() && (recorded.empty() || recorded == actual);
-}
 
 // The pid a NewRunId()-style id ends with ("20250101T000000-1234"), or 0.
 pid_t RunIdPid(const std::string& run_id) {
@@ -503,16 +467,14 @@ class ContainerBackend final : public harness::Backend {
   Result<void> EnsureRunDir();
   Result<CgroupLimits> LimitsFor(const harness::InstanceSpec& spec) const;
 
-  std::string OwnerText() const {
-    return std::to_string(::getpid()) + " " + ProcessStartTime(::getpid()) + "\n";
-  }
+  static std::string OwnerText() { return harness::OwnerOfThisProcess() + "\n"; }
 
   // A run is live when it is this one, or when its owner (recorded in the owner file,
   // else the pid its id ends with) is still running.
   bool IsStale(const std::string& run_id) const {
     if (run_id == context_.run_id) return false;
     auto owner = harness::ReadFile(context_.workdir + "/containers/" + run_id + "/owner");
-    if (owner.ok()) return !OwnerAlive(*owner);
+    if (owner.ok()) return !harness::OwnerIsLive(*owner);
     pid_t pid = RunIdPid(run_id);
     if (pid > 0) return ::kill(pid, 0) != 0 && errno == ESRCH;
     return true;

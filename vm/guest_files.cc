@@ -2,14 +2,13 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <sstream>
 #include <vector>
 
 #include "harness/fd.h"
+#include "harness/run_owner.h"
 
 namespace isobench::vm {
 
@@ -64,39 +63,6 @@ Result<int> RemoveStaleRunDirs(const std::string& root, const std::string& live_
   return removed;
 }
 
-bool RunOwnerAlive(const std::string& run_id) {
-  // "<yyyymmddThhmmss>-<pid>" (harness::NewRunId).
-  size_t dash = run_id.rfind('-');
-  if (dash == std::string::npos) return false;
-  char* end = nullptr;
-  long pid = std::strtol(run_id.c_str() + dash + 1, &end, 10);
-  if (pid <= 0 || *end != '\0') return false;
-  struct tm tm = {};
-  const char* parsed = ::strptime(run_id.substr(0, dash).c_str(), "%Y%m%dT%H%M%S", &tm);
-  if (parsed == nullptr || *parsed != '\0') return false;
-  time_t run_time = ::timegm(&tm);
-  auto stat = harness::ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat.ok()) return false;
-  // starttime is field 22, in clock ticks after boot (proc(5)); btime in /proc/stat is
-  // the boot time in seconds since the epoch.
-  size_t close = stat->rfind(')');
-  if (close == std::string::npos || close + 2 > stat->size()) return false;
-  std::istringstream fields(stat->substr(close + 2));
-  std::string field;
-  long long start_ticks = -1;
-  for (int index = 3; fields >> field; ++index)
-    if (index == 22) {
-      start_ticks = std::atoll(field.c_str());
-      break;
-    }
-  auto proc_stat = harness::ReadFile("/proc/stat");
-  if (start_ticks < 0 || !proc_stat.ok()) return false;
-  size_t btime_at = proc_stat->find("\nbtime ");
-  if (btime_at == std::string::npos) return false;
-  long long btime = std::atoll(proc_stat->c_str() + btime_at + 7);
-  long long started = btime + start_ticks / ::sysconf(_SC_CLK_TCK);
-  // The run id is taken after the process started; a later start means a recycled pid.
-  return started <= static_cast<long long>(run_time) + 1;
-}
+bool RunOwnerAlive(const std::string& run_id) { return harness::RunIdOwnerIsLive(run_id); }
 
 }  // namespace isobench::vm

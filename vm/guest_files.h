@@ -23,8 +23,8 @@ void RemoveDirIfEmpty(const std::string& path);
 harness::Result<int> RemoveStaleRunDirs(const std::string& root, const std::string& live_run_id);
 
 // Whether the harness that created run `run_id` ("<yyyymmddThhmmss>-<pid>", NewRunId)
-// still runs: a process with that pid exists and started no later than the run id's
-// time. Leftover reclaiming leaves such runs alone.
+// still runs (harness::RunIdOwnerIsLive: that pid runs, is no zombie, and started no
+// later than the run id's time). Leftover reclaiming leaves such runs alone.
 bool RunOwnerAlive(const std::string& run_id);
 
 }  // namespace isobench::vm

@@ -22,6 +22,7 @@
 #include "harness/agent_client.h"
 #include "harness/fd.h"
 #include "harness/log.h"
+#include "harness/run_owner.h"
 
 namespace isobench::container::docker {
 
@@ -52,11 +53,6 @@ std::vector<std::string> StatFields(pid_t pid) {
   return fields;
 }
 
-// Field 22: start time in clock ticks since boot; 0 if the process is gone.
-unsigned long long StartTime(pid_t pid) {
-  auto f = StatFields(pid);
-  return f.size() > 19 ? std::strtoull(f[19].c_str(), nullptr, 10) : 0;
-}
 
 // utime + stime (+ the reaped children's, for a shim whose runc has exited).
 double CpuSeconds(pid_t pid, bool with_children) {
@@ -72,18 +68,8 @@ pid_t ParentPid(pid_t pid) {
   return f.size() > 1 ? static_cast<pid_t>(std::atoi(f[1].c_str())) : 0;
 }
 
-std::string OwnerOfThisProcess() {
-  return std::to_string(::getpid()) + " " + std::to_string(StartTime(::getpid()));
-}
-
-// "<pid> <start time>" names a live process only while that very process runs.
-bool OwnerIsLive(const std::string& owner) {
-  std::istringstream in(owner);
-  pid_t pid = 0;
-  unsigned long long start = 0;
-  if (!(in >> pid >> start) || pid <= 0 || start == 0) return false;
-  return StartTime(pid) == start;
-}
+using harness::OwnerIsLive;
+using harness::OwnerOfThisProcess;
 
 uint64_t PssBytes(pid_t pid) {
   std::ifstream smaps("/proc/" + std::to_string(pid) + "/smaps_rollup");

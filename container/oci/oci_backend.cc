@@ -26,6 +26,7 @@
 #include "harness/image.h"
 #include "harness/log.h"
 #include "harness/mount.h"
+#include "harness/run_owner.h"
 
 namespace isobench::container::oci {
 
@@ -56,38 +57,12 @@ std::string Option(const BackendContext& context, const std::string& key,
   return it == context.options.end() || it->second.empty() ? fallback : it->second;
 }
 
-// Field 22 of /proc/<pid>/stat: start time in clock ticks since boot; 0 if gone.
-unsigned long long StartTime(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(text.substr(close + 2));
-  std::string field;
-  for (int i = 3; i < 22 && rest >> field; ++i) {
-  }
-  unsigned long long start = 0;
-  rest >> start;
-  return start;
-}
-
-std::string OwnerLabel() {
-  return std::to_string(::getpid()) + " " + std::to_string(StartTime(::getpid()));
-}
-
-// "<pid> <start time>" names a live process (the start time rules out a reused pid).
-bool OwnerIsLive(const std::string& owner) {
-  std::istringstream in(owner);
-  pid_t pid = 0;
-  unsigned long long start = 0;
-  if (!(in >> pid >> start) || pid <= 0) return false;
-  return StartTime(pid) == start;
-}
+std::string OwnerLabel() { return harness::OwnerOfThisProcess(); }
 
 // A run directory is live while the process that wrote its owner file runs.
 bool RunIsLive(const std::string& run_dir) {
   auto owner = harness::ReadFile(run_dir + "/owner");
-  return owner.ok() && OwnerIsLive(*owner);
+  return owner.ok() && harness::OwnerIsLive(*owner);
 }
 
 Result<Fd> PidFd(pid_t pid) {
@@ -539,7 +514,7 @@ Result<int> OciBackend::ReclaimStale() {
       json labels = c.value("annotations", json::object());
       if (!labels.is_object()) labels = json::object();
       if (labels.value(kLabelRun, "") == context_.run_id) continue;
-      if (OwnerIsLive(labels.value(kLabelOwner, ""))) continue;
+      if (harness::OwnerIsLive(labels.value(kLabelOwner, ""))) continue;
       auto deleted = runtime_.Delete(id);
       if (deleted.ok())
         ++reclaimed;
