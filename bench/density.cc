@@ -5,6 +5,7 @@
 // instances grows from step to step and is destroyed after the last one. Manual time is
 // the create->ready time of the N-th instance (latency under load).
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <iostream>
@@ -21,6 +22,7 @@ namespace {
 struct Pool {
   std::vector<std::unique_ptr<harness::Instance>> instances;
   uint64_t baseline_available = 0;
+  uint64_t baseline_harness_pss = 0;  // this process, before the first instance
   bool budget_reached = false;
   std::string failure;
 };
@@ -30,6 +32,8 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
   if (pool.instances.empty() && pool.baseline_available == 0) {
     auto available = harness::MemAvailableBytes();
     pool.baseline_available = available.ok() ? *available : 0;
+    auto own = harness::ProcessPssBytes(::getpid());
+    pool.baseline_harness_pss = own.ok() ? *own : 0;
   }
   double nth_ready = 0;
   while (pool.failure.empty() && !pool.budget_reached &&
@@ -85,6 +89,13 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
       state.counters["guest_memory_per_instance_bytes"] = static_cast<double>(guest) / n;
       state.counters["mem_available_delta_per_instance_bytes"] = delta / n;
       state.counters["mem_available_delta_bytes"] = delta;
+      // What the harness itself holds per live instance. The native runtime keeps no
+      // process per instance, so for `container` this is the runtime's whole share;
+      // runc's and Docker's runtimes keep theirs in other processes (shims, daemons).
+      auto own = harness::ProcessPssBytes(::getpid());
+      if (own.ok() && pool.baseline_harness_pss > 0)
+        state.counters["harness_pss_delta_per_instance_bytes"] =
+            (static_cast<double>(*own) - static_cast<double>(pool.baseline_harness_pss)) / n;
       state.counters["answering_fraction"] = static_cast<double>(answering) / n;
       state.counters["budget_reached"] = pool.budget_reached ? 1 : 0;
     }

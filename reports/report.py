@@ -941,10 +941,16 @@ def section_density(report):
                      mib("pss_per_instance_bytes"),
                      mib("mem_available_delta_per_instance_bytes"),
                      mib("guest_memory_per_instance_bytes"),
+                     mib("harness_pss_delta_per_instance_bytes"),
                      fmt_time(median_of(last.samples)) if last else "–"])
     out.append(table(["backend", "instances reached", "why the ramp stopped",
                       "PSS / instance at that N", "MemAvailable Δ / instance",
-                      "guest RAM / instance", "N-th startup"], rows, classes, numeric_from=3))
+                      "guest RAM / instance", "harness PSS Δ / instance", "N-th startup"],
+                     rows, classes, numeric_from=3))
+    out.append('<p class="note">Harness PSS Δ: what the benchmark process itself holds per '
+               'live instance. The native runtime keeps no process per instance, so for '
+               '<code>container</code> this and the instance\'s own PSS are all it costs; '
+               'runc and Docker keep their share in shims and daemons, outside it.</p>')
     html_, summary = family_table(report, "Density")
     out.append("<details><summary>every step with all counters</summary>%s</details>" % html_)
     out.append("</section>")
