@@ -1,6 +1,11 @@
 #!/bin/bash
-# The test job: set up, then every unit, lifecycle and report test through CTest.
-# Tests that need something this host lacks are skipped, and the reasons are printed.
+# The test job: set up, then
+#   1. every unit, lifecycle and report test through CTest (skipped tests print why);
+#   2. the unit and lifecycle tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+#      (ci/sanitize.sh, its own build in build-asan);
+#   3. a smoke run of every libFuzzer target (ci/fuzz.sh, clang, build-fuzz).
+# Arguments go to the first CTest run. ISOBENCH_SANITIZE=0 or ISOBENCH_FUZZ_SECONDS=0
+# leave out step 2 or 3 (for a quick local run; CI runs all three).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/ci/setup.sh" || exit 1
@@ -13,7 +18,33 @@ if [[ -f "$log" ]] && grep -q '\[  SKIPPED \]' "$log"; then
   echo "Skip reasons:"
   grep -B2 '^\[  SKIPPED \]' "$log" | grep -v -e '^\[  SKIPPED \]' -e '^--$' -e '^\[ RUN' | sed 's/^/  /' | sort -u
 fi
-# The runner's verdict last, so it closes the log.
+
+verdicts=()
+if [[ "${ISOBENCH_SANITIZE:-1}" != 0 ]]; then
+  echo "== sanitizers: unit and lifecycle tests under ASan + UBSan (ci/sanitize.sh)"
+  bash "$root/ci/sanitize.sh" >"$build/sanitize.log" 2>&1
+  s_rc=$?
+  tail -n 25 "$build/sanitize.log"
+  s_summary="$(grep -E '^[0-9]+% tests passed' "$build/sanitize.log" | tail -1)"
+  s_reports="$(grep -E '^sanitize: [0-9]+ sanitizer report' "$build/sanitize.log" | tail -1)"
+  verdicts+=("ASan+UBSan: ${s_summary:-no test summary}; ${s_reports#sanitize: } (log: $build/sanitize.log)")
+  ((s_rc != 0)) && rc=1
+else
+  verdicts+=("ASan+UBSan: not run (ISOBENCH_SANITIZE=0)")
+fi
+if [[ "${ISOBENCH_FUZZ_SECONDS:-10}" != 0 ]]; then
+  echo "== fuzz smoke: every libFuzzer target for ${ISOBENCH_FUZZ_SECONDS:-10} s (ci/fuzz.sh)"
+  bash "$root/ci/fuzz.sh" "${ISOBENCH_FUZZ_SECONDS:-10}" 2>&1 | tee "$build/fuzz.log"
+  f_rc=${PIPESTATUS[0]}
+  f_total="$(grep -E '^total executions:' "$build/fuzz.log" | tail -1)"
+  verdicts+=("fuzz smoke: ${f_total:-no executions recorded}, $([[ $f_rc == 0 ]] && echo "no crash" || echo FAILED)")
+  ((f_rc != 0)) && rc=1
+else
+  verdicts+=("fuzz smoke: not run (ISOBENCH_FUZZ_SECONDS=0)")
+fi
+
+# The runner's verdicts last, so they close the log; the CTest count is the last line.
+for v in "${verdicts[@]}"; do echo "$v"; done
 summary="$(grep -E '^[0-9]+% tests passed' "$out" | tail -1)"
 total="$(sed -nE 's/.* out of ([0-9]+)$/\1/p' <<<"$summary")"
 failed="$(sed -nE 's/.*, ([0-9]+) tests failed.*/\1/p' <<<"$summary")"
