@@ -88,4 +88,11 @@ void GuestSession::Close() {
   agent_.Close();
 }
 
+Error ReadyTimeoutError(std::chrono::milliseconds ready_timeout, const Error& cause) {
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(ready_timeout).count();
+  return Error("agent not ready after " + std::to_string(seconds) + " s (vm.ready_timeout_s); " +
+                   cause.message(),
+               ETIMEDOUT);
+}
+
 }  // namespace isobench::vm

@@ -68,4 +68,9 @@ class GuestSession {
   harness::AgentClient agent_;
 };
 
+// "agent not ready after N s (vm.ready_timeout_s); <cause>", ETIMEDOUT: how both VM
+// backends (libvirt and raw qemu) report a guest that did not answer in time.
+harness::Error ReadyTimeoutError(std::chrono::milliseconds ready_timeout,
+                                 const harness::Error& cause);
+
 }  // namespace isobench::vm

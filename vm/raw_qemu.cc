@@ -273,13 +273,7 @@ Result<void> RawQemuInstance::Launch(const InstanceSpec& spec, Clock::time_point
   auto ready = session_->WaitReady(deadline, alive);
   if (!ready.ok()) {
     Error error = std::move(ready).error();
-    if (error.errno_value() == ETIMEDOUT)
-      return Error(
-          "agent not ready after " +
-              std::to_string(
-                  std::chrono::duration_cast<std::chrono::seconds>(o.ready_timeout).count()) +
-              " s (vm.ready_timeout_s); " + error.message(),
-          ETIMEDOUT);
+    if (error.errno_value() == ETIMEDOUT) return ReadyTimeoutError(o.ready_timeout, error);
     if (error.errno_value() == EPIPE) {
       // The channel's EOF can come a moment before qemu has exited.
       auto status = qemu_.WaitFor(std::chrono::seconds(3));

@@ -259,13 +259,7 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
   });
   if (!ready.ok()) {
     Error error = std::move(ready).error();
-    if (error.errno_value() == ETIMEDOUT)
-      return Error(
-          "agent not ready after " +
-              std::to_string(
-                  std::chrono::duration_cast<std::chrono::seconds>(o.ready_timeout).count()) +
-              " s (vm.ready_timeout_s); " + error.message(),
-          ETIMEDOUT);
+    if (error.errno_value() == ETIMEDOUT) return ReadyTimeoutError(o.ready_timeout, error);
     // The channel's EOF can arrive before libvirt has noticed qemu's exit; give it a
     // moment so a dead guest is reported as one, with the console's last words (a
     // panic) read to the end.
