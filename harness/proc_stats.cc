@@ -52,6 +52,17 @@ Result<double> ProcessCpuSeconds(pid_t pid, bool with_children) {
   return static_cast<double>(total) / ticks;
 }
 
+std::vector<std::string> ProcessStatFields(pid_t pid) {
+  std::vector<std::string> fields;
+  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.ok()) return fields;
+  size_t close = stat->rfind(')');
+  if (close == std::string::npos) return fields;
+  std::istringstream rest(stat->substr(close + 1));
+  for (std::string field; rest >> field;) fields.push_back(field);
+  return fields;
+}
+
 Result<uint64_t> MemAvailableBytes() { return KbField("/proc/meminfo", "MemAvailable"); }
 
 }  // namespace isobench::harness

@@ -8,30 +8,14 @@
 #include <vector>
 
 #include "harness/fd.h"
+#include "harness/proc_stats.h"
 
 namespace isobench::harness {
 namespace {
 
-// The fields of /proc/<pid>/stat after the command: [0] is field 3 (the state).
-std::vector<std::string> StatFieldsAfterComm(pid_t pid) {
-  std::vector<std::string> fields;
-  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat.ok()) return fields;
-  size_t paren = stat->rfind(')');  // the command may contain spaces and parentheses
-  if (paren == std::string::npos) return fields;
-  size_t pos = paren + 2;
-  while (pos < stat->size() && fields.size() < 20) {
-    size_t space = stat->find(' ', pos);
-    if (space == std::string::npos) space = stat->size();
-    fields.push_back(stat->substr(pos, space - pos));
-    pos = space + 1;
-  }
-  return fields;
-}
-
 // The start time, or 0 for a process that is gone or a zombie.
 unsigned long long LiveStartTicks(pid_t pid) {
-  auto fields = StatFieldsAfterComm(pid);
+  auto fields = ProcessStatFields(pid);
   if (fields.size() < 20 || fields[0] == "Z" || fields[0] == "X") return 0;
   return std::strtoull(fields[19].c_str(), nullptr, 10);
 }
@@ -39,7 +23,7 @@ unsigned long long LiveStartTicks(pid_t pid) {
 }  // namespace
 
 unsigned long long ProcessStartTicks(pid_t pid) {
-  auto fields = StatFieldsAfterComm(pid);
+  auto fields = ProcessStatFields(pid);
   return fields.size() >= 20 ? std::strtoull(fields[19].c_str(), nullptr, 10) : 0;
 }
 

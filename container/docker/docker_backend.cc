@@ -22,6 +22,7 @@
 #include "harness/agent_client.h"
 #include "harness/fd.h"
 #include "harness/log.h"
+#include "harness/proc_stats.h"
 #include "harness/run_owner.h"
 
 namespace isobench::container::docker {
@@ -41,22 +42,11 @@ std::string Option(const BackendContext& context, const std::string& key, const 
   return it == context.options.end() || it->second.empty() ? fallback : it->second;
 }
 
-// Fields of /proc/<pid>/stat after the command: index 0 is field 3 (state).
-std::vector<std::string> StatFields(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> fields;
-  size_t close = text.rfind(')');
-  if (close == std::string::npos) return fields;
-  std::istringstream rest(text.substr(close + 2));
-  for (std::string f; rest >> f;) fields.push_back(f);
-  return fields;
-}
-
+using harness::ProcessStatFields;
 
 // utime + stime (+ the reaped children's, for a shim whose runc has exited).
 double CpuSeconds(pid_t pid, bool with_children) {
-  auto f = StatFields(pid);
+  auto f = ProcessStatFields(pid);
   if (f.size() < 15) return 0;
   double ticks = std::strtod(f[11].c_str(), nullptr) + std::strtod(f[12].c_str(), nullptr);
   if (with_children) ticks += std::strtod(f[13].c_str(), nullptr) + std::strtod(f[14].c_str(), nullptr);
@@ -64,7 +54,7 @@ double CpuSeconds(pid_t pid, bool with_children) {
 }
 
 pid_t ParentPid(pid_t pid) {
-  auto f = StatFields(pid);
+  auto f = ProcessStatFields(pid);
   return f.size() > 1 ? static_cast<pid_t>(std::atoi(f[1].c_str())) : 0;
 }
 
