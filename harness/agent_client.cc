@@ -66,7 +66,9 @@ Result<nlohmann::json> AgentClient::WaitReady(Clock::time_point deadline) {
     if (line.empty() || line.front() != '{') continue;
     auto message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (message.is_discarded() || !message.is_object()) continue;
-    if (message.value("event", "") == "ready") {
+    // Not value("event", ""), which throws when a hostile agent sends a non-string.
+    auto event = message.find("event");
+    if (event != message.end() && event->is_string() && event->get_ref<const std::string&>() == "ready") {
       ready_at_ = Clock::now();
       return message;
     }

@@ -143,6 +143,27 @@ TEST(AgentClientTest, TimesOutOnSilentPeerAndRejectsOverlongLines) {
   EXPECT_EQ(flooded.error().errno_value(), EMSGSIZE);
 }
 
+TEST(AgentClientTest, IgnoresMistypedMessagesFromAHostilePeer) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  Fd peer(sv[1]);
+  AgentClient client{Fd(sv[0])};
+  // Fields of the wrong type before the real ready event; then a reply whose id is not
+  // a number and one whose "ok" is not a boolean.
+  std::string lines =
+      "{\"event\":1}\n{\"event\":[\"ready\"]}\n{\"event\":\"ready\",\"agent\":\"x\"}\n";
+  ASSERT_EQ(::write(peer.get(), lines.data(), lines.size()), static_cast<ssize_t>(lines.size()));
+  auto ready = client.WaitReady(Clock::now() + seconds(5));
+  ASSERT_TRUE(ready.ok()) << ready.error().message();
+  EXPECT_EQ((*ready)["agent"], "x");
+  std::string replies = "{\"id\":\"1\",\"ok\":true}\n{\"id\":1,\"ok\":\"yes\"}\n";
+  ASSERT_EQ(::write(peer.get(), replies.data(), replies.size()),
+            static_cast<ssize_t>(replies.size()));
+  auto reply = client.Call({{"op", "ping"}}, seconds(5));
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.error().errno_value(), EPROTO) << reply.error().message();
+}
+
 TEST(AgentClientTest, LivenessCheckAbortsTheWait) {
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
