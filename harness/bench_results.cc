@@ -359,9 +359,9 @@ Result<BenchmarkResults> ParseBenchmarkResults(std::string_view json_text,
   json root;
   try {
     root = json::parse(QuoteNonFiniteTokens(json_text));
-  } catch (const json::parse_error& e) {
-    // what() starts with "[json.exception.parse_error.101] "; keep the rest, which
-    // has the line and column.
+  } catch (const json::exception& e) {
+    // parse_error, or out_of_range for a number beyond a double (1e999). what() starts
+    // with "[json.exception.parse_error.101] "; keep the rest, which has the position.
     std::string what = e.what();
     if (auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
     return Error(std::string(source) + ": not valid JSON: " + what);

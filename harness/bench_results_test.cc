@@ -163,6 +163,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"empty", "", "not valid JSON"},
         BadInput{"truncated", R"({"context": {}, "benchmarks": [{"name": "a", "real_)",
                  "not valid JSON"},
+        BadInput{"number_beyond_double", R"({"benchmarks": [{"name": "a", "real_time": 1e999}]})",
+                 "not valid JSON"},
         BadInput{"top_array", "[1, 2]", "top level: expected an object, got array"},
         BadInput{"no_benchmarks", R"({"context": {}})", "benchmarks: missing"},
         BadInput{"benchmarks_object", R"({"benchmarks": {}})",
