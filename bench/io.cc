@@ -24,16 +24,7 @@ namespace {
 
 constexpr const char* kFio = "/usr/bin/fio";
 
-struct Job {
-  const char* rw;
-  const char* bs;
-  int iodepth;
-};
-
-constexpr Job kJobs[] = {
-    {"read", "1M", 1},      {"read", "1M", 32},      {"write", "1M", 1},      {"write", "1M", 32},
-    {"randread", "4k", 1},  {"randread", "4k", 32},  {"randwrite", "4k", 1},  {"randwrite", "4k", 32},
-};
+using Job = IoJob;
 
 struct Target {
   std::string name;   // host, overlay, volume, disk
@@ -54,8 +45,8 @@ std::vector<std::string> FioArgs(const Target& target, const Job& job, const IoC
           "--name=isobench",
           "--filename=" + target.path,
           "--size=" + std::to_string(config.size_mib) + "M",
-          "--rw=" + std::string(job.rw),
-          "--bs=" + std::string(job.bs),
+          "--rw=" + job.rw,
+          "--bs=" + job.bs,
           "--iodepth=" + std::to_string(job.iodepth),
           "--ioengine=libaio",
           "--direct=1",
@@ -75,7 +66,7 @@ bool ReadFio(const std::string& text, const Job& job, benchmark::State& state, s
     return false;
   }
   const auto& j = doc["jobs"][0];
-  const auto& side = std::string(job.rw).find("read") != std::string::npos ? j["read"] : j["write"];
+  const auto& side = job.rw.find("read") != std::string::npos ? j["read"] : j["write"];
   double iops = side.value("iops", 0.0);
   if (iops <= 0) {
     *why = "fio reported no I/O";
@@ -195,10 +186,6 @@ class IoFamily {
   std::map<std::string, Rig> rigs_;
 };
 
-std::string JobName(const Job& job) {
-  return std::string(job.rw) + ":" + job.bs + ":qd" + std::to_string(job.iodepth);
-}
-
 }  // namespace
 
 void RegisterIo(BenchSession& bench) {
@@ -210,8 +197,8 @@ void RegisterIo(BenchSession& bench) {
   }
   auto family = std::make_shared<IoFamily>(bench);
   bench.cleanups.push_back([family] { family->Teardown(); });
-  for (const Job& job : kJobs) {
-    bench.Register("Io/host/fs:" + JobName(job),
+  for (const Job& job : config.jobs) {
+    bench.Register("Io/host/fs:" + job.Name(),
                                  [family, job](benchmark::State& state) { family->RunOnHost(state, job); })
         ->Iterations(1)
         ->UseManualTime()
@@ -227,8 +214,8 @@ void RegisterIo(BenchSession& bench) {
       targets.push_back({"volume", "/vol/fio.data"});
     }
     for (const Target& target : targets)
-      for (const Job& job : kJobs) {
-        bench.Register("Io/" + name + "/" + target.name + ":" + JobName(job),
+      for (const Job& job : config.jobs) {
+        bench.Register("Io/" + name + "/" + target.name + ":" + job.Name(),
                                      [family, name, target, job](benchmark::State& state) {
                                        family->RunInInstance(state, name, target, job);
                                      })

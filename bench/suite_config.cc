@@ -58,6 +58,28 @@ class Reader {
     return {};
   }
 
+  Result<void> IoJobList(const char* key, std::vector<IoJob>* out) {
+    seen_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (!node) return {};
+    const toml::array* array = node->as_array();
+    if (!array) return Bad(key, "must be an array of strings like \"randread:4k:qd32\"");
+    if (array->empty()) return Bad(key, "is empty (set `enabled = false` to skip I/O)");
+    if (array->size() > 64) return Bad(key, "has more than 64 entries");
+    std::vector<IoJob> jobs;
+    std::set<std::string> names;
+    for (const auto& item : *array) {
+      auto text = item.value<std::string>();
+      if (!item.is_string() || !text) return Bad(key, "must be an array of strings like \"randread:4k:qd32\"");
+      auto job = ParseIoJob(*text);
+      if (!job.ok()) return Bad(key, job.error().message());
+      if (!names.insert(job->Name()).second) return Bad(key, "lists `" + job->Name() + "` twice");
+      jobs.push_back(std::move(*job));
+    }
+    *out = std::move(jobs);
+    return {};
+  }
+
   Result<void> NoUnknownKeys() {
     for (const auto& [key, node] : table_) {
       if (!seen_.count(std::string(key.str())))
@@ -79,6 +101,38 @@ class Reader {
 };
 
 }  // namespace
+
+Result<IoJob> ParseIoJob(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return Error("entry `" + std::string(text.substr(0, 64)) + "` " + why, EINVAL);
+  };
+  size_t a = text.find(':');
+  size_t b = a == std::string_view::npos ? a : text.find(':', a + 1);
+  if (b == std::string_view::npos || text.find(':', b + 1) != std::string_view::npos)
+    return bad("is not rw:bs:qdN (e.g. randread:4k:qd32)");
+  IoJob job;
+  job.rw = std::string(text.substr(0, a));
+  job.bs = std::string(text.substr(a + 1, b - a - 1));
+  std::string_view qd = text.substr(b + 1);
+  static const std::set<std::string> kRw = {"read", "write", "randread", "randwrite"};
+  if (!kRw.count(job.rw)) return bad("has rw `" + job.rw + "` (known: read, write, randread, randwrite)");
+  // Block size: digits and an optional k or M, 512 bytes to 64 MiB.
+  size_t digits = 0;
+  while (digits < job.bs.size() && job.bs[digits] >= '0' && job.bs[digits] <= '9') ++digits;
+  std::string suffix = job.bs.substr(digits);
+  if (digits == 0 || digits > 8 || !(suffix.empty() || suffix == "k" || suffix == "M"))
+    return bad("has block size `" + job.bs + "` (digits and an optional k or M, e.g. 4k, 1M)");
+  uint64_t bytes = std::stoull(job.bs.substr(0, digits)) *
+                   (suffix == "k" ? 1024ull : suffix == "M" ? 1024ull * 1024 : 1ull);
+  if (bytes < 512 || bytes > (64ull << 20) || bytes % 512 != 0)
+    return bad("has block size `" + job.bs + "`: direct I/O needs a multiple of 512 bytes, at most 64M");
+  if (qd.size() < 3 || qd.size() > 6 || qd.substr(0, 2) != "qd" ||
+      qd.find_first_not_of("0123456789", 2) != std::string_view::npos)
+    return bad("has queue depth `" + std::string(qd) + "` (qd1 to qd1024)");
+  job.iodepth = std::stoi(std::string(qd.substr(2)));
+  if (job.iodepth < 1 || job.iodepth > 1024) return bad("has queue depth `" + std::string(qd) + "` (qd1 to qd1024)");
+  return job;
+}
 
 Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_view source) {
   SuiteConfig config;
@@ -136,6 +190,7 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(i.Bool("enabled", &config.io.enabled));
   ISO_RETURN_IF_ERROR(i.Int("size_mib", 1, 1 << 20, &config.io.size_mib));
   ISO_RETURN_IF_ERROR(i.Int("runtime_s", 1, 3600, &config.io.runtime_s));
+  ISO_RETURN_IF_ERROR(i.IoJobList("jobs", &config.io.jobs));
   ISO_RETURN_IF_ERROR(i.NoUnknownKeys());
   return config;
 }

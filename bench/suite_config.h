@@ -38,11 +38,28 @@ struct OverheadConfig {
   int bandwidth_bytes_mib = 32;
 };
 
+// One fio job: `rw` (read, write, randread, randwrite), block size as fio spells it
+// ("1M", "4k") and queue depth. Written "rw:bs:qdN" in the suite file and in the
+// benchmark name (Io/<backend>/<target>:randread:4k:qd32).
+struct IoJob {
+  std::string rw;
+  std::string bs;
+  int iodepth = 1;
+  std::string Name() const { return rw + ":" + bs + ":qd" + std::to_string(iodepth); }
+};
+
 struct IoConfig {
   bool enabled = true;
   int size_mib = 256;
   int runtime_s = 4;
+  // Sequential at 1 MiB and random at 4 KiB, each at queue depth 1 and 32.
+  std::vector<IoJob> jobs = {{"read", "1M", 1},     {"read", "1M", 32},     {"write", "1M", 1},
+                             {"write", "1M", 32},   {"randread", "4k", 1},  {"randread", "4k", 32},
+                             {"randwrite", "4k", 1}, {"randwrite", "4k", 32}};
 };
+
+// Parses "randread:4k:qd32"; the error says what is wrong with it.
+harness::Result<IoJob> ParseIoJob(std::string_view text);
 
 struct SuiteConfig {
   std::string source;  // file it came from, or "<defaults>"

@@ -10,6 +10,18 @@ TEST(SuiteConfigTest, EmptyFileGivesDefaults) {
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->startup.repetitions, 30);
   EXPECT_TRUE(c->io.enabled);
+  ASSERT_EQ(c->io.jobs.size(), 8u);
+  EXPECT_EQ(c->io.jobs[5].Name(), "randread:4k:qd32");
+}
+
+TEST(SuiteConfigTest, ReadsIoJobs) {
+  auto c = ParseSuiteConfig("[io]\njobs = [\"write:1M:qd32\", \"randread:4k:qd1\"]\n", "s.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  ASSERT_EQ(c->io.jobs.size(), 2u);
+  EXPECT_EQ(c->io.jobs[0].rw, "write");
+  EXPECT_EQ(c->io.jobs[0].bs, "1M");
+  EXPECT_EQ(c->io.jobs[0].iodepth, 32);
+  EXPECT_EQ(c->io.jobs[1].Name(), "randread:4k:qd1");
 }
 
 TEST(SuiteConfigTest, ReadsEveryShippedSuite) {
@@ -35,6 +47,16 @@ TEST(SuiteConfigTest, ErrorsNameFileKeyAndReason) {
       {"[density]\nmemory_budget_mib = 99999999999\n", "`density.memory_budget_mib` must be between"},
       {"[startup\n", "s.toml:1:"},
       {"startup = 3\n", "`startup` must be a table"},
+      {"[io]\njobs = [\"randread:4k\"]\n", "`io.jobs` entry `randread:4k` is not rw:bs:qdN"},
+      {"[io]\njobs = [\"trim:4k:qd1\"]\n", "has rw `trim`"},
+      {"[io]\njobs = [\"read:4x:qd1\"]\n", "has block size `4x`"},
+      {"[io]\njobs = [\"read:100:qd1\"]\n", "multiple of 512 bytes"},
+      {"[io]\njobs = [\"read:99999M:qd1\"]\n", "at most 64M"},
+      {"[io]\njobs = [\"read:4k:qd0\"]\n", "has queue depth `qd0`"},
+      {"[io]\njobs = [\"read:4k:32\"]\n", "has queue depth `32`"},
+      {"[io]\njobs = [\"read:4k:qd1\", \"read:4k:qd1\"]\n", "lists `read:4k:qd1` twice"},
+      {"[io]\njobs = []\n", "`io.jobs` is empty"},
+      {"[io]\njobs = [1]\n", "`io.jobs` must be an array of strings"},
   };
   for (const auto& c : cases) {
     auto r = ParseSuiteConfig(c.toml, "s.toml");
