@@ -27,6 +27,7 @@
 #include "container/cgroup_v1.h"
 #include "container/cgroup_v2.h"
 #include "container/idmap.h"
+#include "container/loop_disk.h"
 #include "container/mounts.h"
 #include "container/namespaces.h"
 #include "container/network.h"
@@ -304,7 +305,8 @@ class ContainerInstance final : public harness::Instance {
       keep(std::move(removed));
     }
     if (host_rootfs_.mounted()) keep(host_rootfs_.Unmount());
-    if (!instance_dir_.empty()) {
+    if (disk_.mounted()) keep(disk_.Unmount());
+    if (!instance_dir_.empty() && !disk_.mounted()) {
       auto removed = harness::RemoveTree(instance_dir_);
       if (removed.ok()) instance_dir_.clear();
       keep(std::move(removed));
@@ -324,6 +326,7 @@ class ContainerInstance final : public harness::Instance {
   // without a mount namespace (root/, mounted in the host's namespace: host_rootfs_).
   std::string instance_dir_;
   HostRootfs host_rootfs_;
+  harness::Mount disk_;  // <instance_dir_>/disk: the ext4 image holding a disk upper
   VethLink veth_;  // network "bridge"
   Fd log_;  // memfd: the agent's stdout and stderr
   harness::ChildProcess init_;
@@ -403,7 +406,9 @@ class ContainerBackend final : public harness::Backend {
     for (const auto& [c, m] : mounts_.controllers)
       controllers += (controllers.empty() ? "" : " ") + c;
     d["container.cgroup_v1_controllers"] = controllers;
-    d["container.rootfs"] = "overlay (volatile upper), pivot_root";
+    d["container.rootfs"] =
+        "overlay (volatile upper), pivot_root; upper on tmpfs, or with disk storage on an "
+        "ext4 image of disk_bytes on a loop device (direct I/O) on the host's file system";
     d["container.network"] = std::string("none: lo only; bridge: veth into ") + kBridgeName + " " +
                              kBridgeAddress + "/" + std::to_string(kBridgePrefix);
     const struct scmp_version* v = seccomp_version();
@@ -448,12 +453,15 @@ class ContainerBackend final : public harness::Backend {
       if (!IsStale(run_id)) continue;
       std::string run_dir = containers + "/" + run_id;
       // A crashed profile without a mount namespace leaves its tmpfs and overlay
-      // mounted on the host; a lazy unmount takes both.
+      // mounted on the host, and a disk upper its ext4 image; a lazy unmount takes each
+      // (and the image's loop device detaches itself).
       for (const std::string& name : ListSubdirectories(run_dir)) {
-        std::string scratch = run_dir + "/" + name + "/root";
-        auto mounted = harness::IsMountPoint(scratch);
-        if (mounted.ok() && *mounted && ::umount2(scratch.c_str(), MNT_DETACH) != 0)
-          return Error::Errno("umount2", scratch);
+        for (const char* leaf : {"/root", "/disk"}) {
+          std::string mount_point = run_dir + "/" + name + leaf;
+          auto mounted = harness::IsMountPoint(mount_point);
+          if (mounted.ok() && *mounted && ::umount2(mount_point.c_str(), MNT_DETACH) != 0)
+            return Error::Errno("umount2", mount_point);
+        }
       }
       ISO_RETURN_IF_ERROR(harness::RemoveTree(run_dir));
       ++reclaimed;
@@ -582,7 +590,18 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
     c.instance_dir_ = instance_dir;
   }
   const std::string scratch = profile.mount_ns ? run_dir_ + "/root" : instance_dir + "/root";
-  plan.rootfs = PlanRootfs(context_.image.rootfs, scratch, upper_on_disk ? instance_dir : "",
+  // An upper layer on disk with a size goes on an ext4 image of that size, so that
+  // disk_bytes holds; without one (container.upper=disk alone) it is a plain directory.
+  std::string disk_dir = instance_dir;
+  if (upper_on_disk && spec.disk_bytes > 0) {
+    disk_dir = instance_dir + "/disk";
+    if (::mkdir(disk_dir.c_str(), 0755) != 0) return Error::Errno("mkdir", disk_dir);
+    ISO_ASSIGN_OR_RETURN(c.disk_, MountLoopDisk(instance_dir + "/disk.img", spec.disk_bytes,
+                                                disk_dir,
+                                                "isobench:" + context_.run_id + "/" + spec.name)
+                                      .Context("disk upper layer"));
+  }
+  plan.rootfs = PlanRootfs(context_.image.rootfs, scratch, upper_on_disk ? disk_dir : "",
                            profile, upper_on_disk ? 0 : spec.disk_bytes);
   if (upper_on_disk) {
     int64_t owner = profile.user_ns ? MapToHost(userns_map_, 0) : -1;

@@ -22,14 +22,19 @@
 //   <workdir>/containers/<run_id>/owner     pid and start time of the run's process
 //   <workdir>/containers/<run_id>/root/     mount point of each instance's root tmpfs
 //                                           (upper layer), inside its own mount ns only
-//   <workdir>/containers/<run_id>/<name>/{upper,work}   an upper layer on disk
+//   <workdir>/containers/<run_id>/<name>/disk.img  an upper layer on disk: an ext4
+//                                           image of disk_bytes on a loop device,
+//   <workdir>/containers/<run_id>/<name>/disk/{upper,work}   mounted on the host
+//                                           (loop_disk.h); {upper,work} directly under
+//                                           <name>/ with container.upper=disk and no size
 //   <workdir>/containers/<run_id>/<name>/root/   profiles without a mount namespace
 //   <cgroup mount>/isobench/<run_id>/<name> per v1 hierarchy, or once on v2
 // The upper layer lives in RAM (a tmpfs charged to the instance's memory cgroup) unless
 // the instance asks for disk storage (InstanceSpec::disk_bytes > 0) or container.upper
-// says otherwise: then it is on the host's file system under the workdir, as with
-// Docker, so root file system I/O measures a disk. (With container.upper=tmpfs,
-// disk_bytes caps the tmpfs.)
+// says otherwise: then it is on the host's disk under the workdir, as with Docker, so
+// root file system I/O measures a disk, in an ext4 image of disk_bytes so that a guest
+// cannot fill the host's file system. (With container.upper=tmpfs, disk_bytes caps the
+// tmpfs.)
 //
 // BackendContext::options understood:
 //   container.cgroup          auto (default) | v1 | v2: which driver places instances;

@@ -7,8 +7,10 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 #include "container/test_image.h"
 #include "harness/fd.h"
 #include "harness/image.h"
+#include "harness/mount.h"
 
 namespace isobench::container {
 namespace {
@@ -34,6 +37,17 @@ using testing::MountPoints;
 using testing::PathExists;
 using testing::RunCgroupDirs;
 using testing::SharedTestImage;
+
+// Loop devices whose backing file belongs to the run (lines of "loopN path").
+std::string LoopDevicesLabelled(const std::string& run_id) {
+  std::string found;
+  for (int n = 0; n < 256; ++n) {
+    auto backing = harness::ReadFile("/sys/block/loop" + std::to_string(n) + "/loop/backing_file");
+    if (backing.ok() && backing->find(run_id) != std::string::npos)
+      found += "loop" + std::to_string(n) + " " + *backing;
+  }
+  return found;
+}
 
 class ContainerBackendTest : public ::testing::Test {
  protected:
@@ -65,6 +79,7 @@ class ContainerBackendTest : public ::testing::Test {
     EXPECT_EQ(MountPoints(), mountinfo_before_);
     EXPECT_EQ(RunCgroupDirs(context_.run_id, extra_v2_root), std::vector<std::string>());
     EXPECT_FALSE(PathExists(context_.workdir + "/containers/" + context_.run_id));
+    EXPECT_EQ(LoopDevicesLabelled(context_.run_id), "");
   }
 
   std::string Exec(harness::Instance& instance, const std::vector<std::string>& argv,
@@ -241,11 +256,25 @@ TEST_F(ContainerBackendTest, UpperLayerOnDiskWhenDiskStorageIsAsked) {
     auto on_disk = backend->Create(spec);
     ASSERT_TRUE(on_disk.ok()) << on_disk.error().message();
     Exec(**on_disk, {"/bin/sh", "-c", "echo data > /var/tmp/file"});
-    auto text = harness::ReadFile(run_dir + "/disk/upper/var/tmp/file");
+    auto text = harness::ReadFile(run_dir + "/disk/disk/upper/var/tmp/file");
     ASSERT_TRUE(text.ok()) << text.error().message();
     EXPECT_EQ(*text, "data\n");
+    // The upper layer is an ext4 file system of disk_bytes, on a loop device.
+    auto mounted = harness::IsMountPoint(run_dir + "/disk/disk");
+    ASSERT_TRUE(mounted.ok() && *mounted);
+    std::string df = Exec(**on_disk, {"/bin/sh", "-c", "df -k / | tail -1"});
+    EXPECT_NE(df.find("overlay"), std::string::npos) << df;
+    struct statfs fs;
+    ASSERT_EQ(::statfs((run_dir + "/disk/disk").c_str(), &fs), 0);
+    EXPECT_EQ(fs.f_type, EXT4_SUPER_MAGIC);
+    uint64_t total = static_cast<uint64_t>(fs.f_blocks) * static_cast<uint64_t>(fs.f_bsize);
+    EXPECT_LE(total, spec.disk_bytes);
+    EXPECT_GT(total, spec.disk_bytes * 8 / 10);
+    std::string loops = LoopDevicesLabelled(context_.run_id);
+    EXPECT_NE(loops, "") << "no loop device carries the run's label";
     ASSERT_TRUE((*on_disk)->Destroy().ok());
     EXPECT_FALSE(PathExists(run_dir + "/disk"));
+    EXPECT_EQ(LoopDevicesLabelled(context_.run_id), "") << "a loop device outlived Destroy()";
   }
   backend.reset();
   ExpectNothingLeft();
@@ -530,6 +559,14 @@ TEST_F(ContainerBackendTest, ReclaimStaleRemovesWhatACrashedRunLeft) {
         auto r = (*created)->Exec({"/bin/sh", "-c", "setsid sleep 1000 >/dev/null 2>&1 & echo $!"});
         if (r.ok()) survivor = std::atoi(r->stdout_text.c_str());
       }
+      // An upper layer on disk: its ext4 image stays mounted on the host.
+      InstanceSpec disk = Spec("orphan-disk");
+      disk.disk_bytes = 16ull << 20;
+      auto with_disk = (*backend)->Create(disk);
+      if (!with_disk.ok()) survivor = -1;
+      // Crash here, with both instances alive: no destructor runs.
+      (void)!::write(pipefd[1], &survivor, sizeof survivor);
+      ::_exit(0);
     }
     (void)!::write(pipefd[1], &survivor, sizeof survivor);
     ::_exit(0);
@@ -544,6 +581,7 @@ TEST_F(ContainerBackendTest, ReclaimStaleRemovesWhatACrashedRunLeft) {
   ASSERT_EQ(::kill(orphan, 0), 0) << "the orphan should outlive its harness";
   ASSERT_FALSE(RunCgroupDirs(crashed_run).empty());
   ASSERT_TRUE(PathExists(context_.workdir + "/containers/" + crashed_run + "/owner"));
+  ASSERT_NE(LoopDevicesLabelled(crashed_run), "") << "the crashed run's disk should still be mounted";
 
   auto backend = MakeBackend();
   ASSERT_TRUE(backend);
@@ -554,6 +592,10 @@ TEST_F(ContainerBackendTest, ReclaimStaleRemovesWhatACrashedRunLeft) {
   EXPECT_GE(*reclaimed, 2);
   EXPECT_EQ(RunCgroupDirs(crashed_run), std::vector<std::string>());
   EXPECT_FALSE(PathExists(context_.workdir + "/containers/" + crashed_run));
+  // The lazily unmounted image's loop device detaches once its last user is gone.
+  for (int i = 0; i < 200 && LoopDevicesLabelled(crashed_run) != ""; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(LoopDevicesLabelled(crashed_run), "");
   // The orphan was killed (and is reaped by whoever adopted it).
   auto gone = [&] {
     auto stat = harness::ReadFile("/proc/" + std::to_string(orphan) + "/stat");
