@@ -367,11 +367,7 @@ class ContainerBackend final : public harness::Backend {
     }
     if (run_dir_created_) {
       ::rmdir((run_dir_ + "/root").c_str());
-      ::unlink((run_dir_ + "/owner").c_str());
-      if (::rmdir(run_dir_.c_str()) != 0 && errno != ENOENT) {
-        // Instances still exist: leave the owner file so the directory stays labelled.
-        (void)harness::WriteWholeFile(run_dir_ + "/owner", OwnerText());
-      }
+      harness::ReleaseRunDir(run_dir_);
     }
   }
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <ctime>
@@ -73,6 +74,14 @@ bool RunIdOwnerIsLive(const std::string& run_id) {
   long long started = btime + static_cast<long long>(start_ticks) / ::sysconf(_SC_CLK_TCK);
   // The run id is taken after the process started; a later start means a recycled pid.
   return started <= static_cast<long long>(run_time) + 1;
+}
+
+void ReleaseRunDir(const std::string& run_dir) {
+  std::string owner = run_dir + "/owner";
+  if (::unlink(owner.c_str()) != 0 && errno == ENOENT && ::access(run_dir.c_str(), F_OK) != 0)
+    return;
+  if (::rmdir(run_dir.c_str()) == 0 || errno == ENOENT) return;
+  (void)WriteWholeFile(owner, OwnerOfThisProcess() + "\n");
 }
 
 }  // namespace isobench::harness

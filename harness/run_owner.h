@@ -32,4 +32,9 @@ bool OwnerIsLive(std::string_view owner);
 // runs: the pid runs, is not a zombie, and started no later than the id's time.
 bool RunIdOwnerIsLive(const std::string& run_id);
 
+// At the end of a run: removes `run_dir` and its owner file if nothing else is left in
+// it. If instances that outlived their backend still have state there, the owner file
+// stays (rewritten) so that a later run can tell whose it is.
+void ReleaseRunDir(const std::string& run_dir);
+
 }  // namespace isobench::harness

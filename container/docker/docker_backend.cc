@@ -348,6 +348,10 @@ class DockerBackend : public harness::Backend {
   explicit DockerBackend(BackendContext context) : context_(std::move(context)) {
     base_dir_ = context_.workdir + "/docker";
   }
+  // The run's directory goes once its instances have (each removes its own).
+  ~DockerBackend() override {
+    if (run_dir_ready_) harness::ReleaseRunDir(base_dir_ + "/" + context_.run_id);
+  }
 
   std::string name() const override { return "docker"; }
   Availability Probe() override;

@@ -172,6 +172,12 @@ TEST_F(DockerBackendTest, ReadOnlyRootAndVolumes) {
   EXPECT_NE(instance->Exec({"/bin/touch", "/root-file"}).ValueOrThrow().exit_code, 0) << "the root is read-only";
   EXPECT_EQ(instance->Exec({"/bin/sh", "-c", "echo hi > /data/out"}).ValueOrThrow().exit_code, 0);
   EXPECT_EQ(harness::ReadFile(shared + "/out").ValueOrThrow(), "hi\n");
+  // The run's directory (owner file, per-instance state) goes with the run.
+  std::string run_dir = workdir_ + "/docker/" + run;
+  EXPECT_EQ(::access(run_dir.c_str(), F_OK), 0);
+  instance.reset();
+  backend.reset();
+  EXPECT_NE(::access(run_dir.c_str(), F_OK), 0) << run_dir << " outlived the run";
 }
 
 TEST_F(DockerBackendTest, DaemonErrorIsReportedInItsWordsAndNothingIsLeft) {

@@ -326,6 +326,10 @@ class OciBackend : public harness::Backend {
       : context_(std::move(context)), name_(std::move(name)), runtime_name_(std::move(runtime)) {
     base_dir_ = context_.workdir + "/oci/" + name_;
   }
+  // The run's directory goes once its instances have (each removes its own).
+  ~OciBackend() override {
+    if (run_dir_ready_) harness::ReleaseRunDir(base_dir_ + "/" + context_.run_id);
+  }
 
   std::string name() const override { return name_; }
   Availability Probe() override;

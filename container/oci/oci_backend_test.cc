@@ -73,7 +73,8 @@ harness::GuestImage OciBackendTest::image_;
 
 TEST_F(OciBackendTest, ProfileInstanceLivesAndLeavesNothing) {
   std::string mounts_before = MountTable();
-  auto backend = MakeOciBackend(Context(harness::NewRunId()), "runc", "runc").ValueOrThrow();
+  std::string run_id = harness::NewRunId();
+  auto backend = MakeOciBackend(Context(run_id), "runc", "runc").ValueOrThrow();
   ASSERT_TRUE(backend->Probe().usable) << backend->Probe().reason;
   harness::InstanceSpec spec;
   spec.name = "t1";
@@ -105,6 +106,12 @@ TEST_F(OciBackendTest, ProfileInstanceLivesAndLeavesNothing) {
       Runtime::Locate("runc", "/run/isobench-oci/runc").ValueOrThrow().List().ValueOrThrow();
   for (const auto& c : list)
     EXPECT_EQ(c.value("id", "").find("-t1"), std::string::npos) << c.dump();
+  // The run's directory (owner file) goes with the backend.
+  std::string run_dir = workdir_ + "/oci/runc/" + run_id;
+  EXPECT_EQ(::access(run_dir.c_str(), F_OK), 0);
+  instance.reset();
+  backend.reset();
+  EXPECT_NE(::access(run_dir.c_str(), F_OK), 0) << run_dir << " outlived the run";
 }
 
 TEST_F(OciBackendTest, RuntimeDefaultRunsRuncsOwnSpec) {
