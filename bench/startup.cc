@@ -104,7 +104,7 @@ void RegisterStartup(BenchSession& bench) {
   // The VM's guest under a plain qemu command line: libvirt's overhead, measured.
   static std::vector<std::unique_ptr<harness::Backend>> startup_only;
   for (harness::Backend* b : bench.AllRows()) {
-    if (b->name() != "vm") continue;
+    if (b->name() != "vm" || !config.qemu_raw) continue;
     auto raw = harness::ReferenceBackends().Make("qemu-raw", bench.context);
     if (raw.ok() && (*raw)->Probe().usable) {
       rows.push_back(raw->get());

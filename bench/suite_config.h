@@ -20,6 +20,9 @@ struct StartupConfig {
   int vm_repetitions = 5;
   std::vector<int> parallel = {2, 4, 8, 16};
   std::vector<int> vm_parallel = {2};
+  // The qemu-raw reference row (the VM's guest under a plain qemu command line, which
+  // measures libvirt's cost): vm_repetitions more boots.
+  bool qemu_raw = true;
 };
 
 struct DensityConfig {

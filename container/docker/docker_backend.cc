@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -70,9 +71,15 @@ uint64_t PssBytes(pid_t pid) {
   return 0;
 }
 
-// The processes of `pid`'s memory cgroup (v1) or unified cgroup (v2).
-std::vector<pid_t> CgroupMembers(pid_t pid) {
-  std::string v1_path, v2_path;
+// Host directories of `pid`'s cgroups: per v1 controller, and the unified one.
+struct CgroupDirs {
+  std::map<std::string, std::string> v1;  // "memory" -> /sys/fs/cgroup/memory/docker/<id>
+  std::string v2;
+};
+
+CgroupDirs CgroupDirsOf(pid_t pid) {
+  std::map<std::string, std::string> v1_paths;  // controller -> path in its hierarchy
+  std::string v2_path;
   std::ifstream cg("/proc/" + std::to_string(pid) + "/cgroup");
   for (std::string line; std::getline(cg, line);) {
     size_t a = line.find(':'), b = line.find(':', a + 1);
@@ -80,10 +87,9 @@ std::vector<pid_t> CgroupMembers(pid_t pid) {
     std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
     if (controllers.empty()) v2_path = path;
     std::stringstream list(controllers);
-    for (std::string c; std::getline(list, c, ',');)
-      if (c == "memory") v1_path = path;
+    for (std::string c; std::getline(list, c, ',');) v1_paths[c] = path;
   }
-  std::string v1_mount, v2_mount;
+  CgroupDirs dirs;
   std::ifstream mi("/proc/self/mountinfo");
   for (std::string line; std::getline(mi, line);) {
     std::istringstream fields(line);
@@ -93,16 +99,61 @@ std::vector<pid_t> CgroupMembers(pid_t pid) {
     }
     std::string fstype, source, super;
     fields >> fstype >> source >> super;
-    if (fstype == "cgroup2" && v2_mount.empty()) v2_mount = target;
-    if (fstype == "cgroup" && ("," + super + ",").find(",memory,") != std::string::npos) v1_mount = target;
+    if (fstype == "cgroup2" && dirs.v2.empty() && !v2_path.empty()) dirs.v2 = target + v2_path;
+    if (fstype != "cgroup") continue;
+    for (const auto& [controller, path] : v1_paths)
+      if (("," + super + ",").find("," + controller + ",") != std::string::npos)
+        dirs.v1[controller] = target + path;
   }
-  std::string procs = !v1_path.empty() && !v1_mount.empty() ? v1_mount + v1_path + "/cgroup.procs"
-                                                             : v2_mount + v2_path + "/cgroup.procs";
+  return dirs;
+}
+
+// The processes of `pid`'s memory cgroup (v1) or unified cgroup (v2).
+std::vector<pid_t> CgroupMembers(const CgroupDirs& dirs, pid_t pid) {
+  auto memory = dirs.v1.find("memory");
+  std::string procs = (memory != dirs.v1.end() ? memory->second : dirs.v2) + "/cgroup.procs";
   std::vector<pid_t> members;
   std::ifstream in(procs);
   for (pid_t p; in >> p;) members.push_back(p);
   if (members.empty()) members.push_back(pid);
   return members;
+}
+
+// The container's usage from its cgroup files, as the daemon's stats endpoint reads
+// them, without the endpoint's wait: with stream=false it answers on the stats
+// collector's next one-second tick (one-shot only spares the first call). Empty when
+// the files are not readable here (a remote daemon).
+std::optional<harness::ResourceUsage> UsageFromCgroupFiles(const CgroupDirs& dirs) {
+  auto read = [](const std::string& path) -> std::optional<uint64_t> {
+    std::ifstream in(path);
+    uint64_t v = 0;
+    if (in >> v) return v;
+    return std::nullopt;
+  };
+  harness::ResourceUsage usage;
+  if (auto memory = dirs.v1.find("memory"); memory != dirs.v1.end()) {
+    auto current = read(memory->second + "/memory.usage_in_bytes");
+    if (!current) return std::nullopt;
+    usage.memory_current_bytes = *current;
+    usage.memory_peak_bytes = read(memory->second + "/memory.max_usage_in_bytes").value_or(0);
+    if (auto cpu = dirs.v1.find("cpuacct"); cpu != dirs.v1.end())
+      usage.cpu_seconds = static_cast<double>(read(cpu->second + "/cpuacct.usage").value_or(0)) * 1e-9;
+    if (auto pids = dirs.v1.find("pids"); pids != dirs.v1.end())
+      usage.pids = static_cast<int64_t>(read(pids->second + "/pids.current").value_or(0));
+    return usage;
+  }
+  if (dirs.v2.empty()) return std::nullopt;
+  auto current = read(dirs.v2 + "/memory.current");
+  if (!current) return std::nullopt;
+  usage.memory_current_bytes = *current;
+  usage.memory_peak_bytes = read(dirs.v2 + "/memory.peak").value_or(0);
+  usage.pids = static_cast<int64_t>(read(dirs.v2 + "/pids.current").value_or(0));
+  std::ifstream stat(dirs.v2 + "/cpu.stat");
+  std::string key;
+  uint64_t value = 0;
+  while (stat >> key >> value)
+    if (key == "usage_usec") usage.cpu_seconds = static_cast<double>(value) * 1e-6;
+  return usage;
 }
 
 // pids of the daemons by command name (dockerd, containerd), for host CPU accounting.
@@ -331,12 +382,19 @@ Result<void> DockerInstance::Destroy() {
 
 Result<harness::ResourceUsage> DockerInstance::Usage() {
   if (destroyed_ || id_.empty()) return Error("docker: instance " + name_ + " is not running", ESRCH);
-  // one-shot: the daemon would otherwise sample twice, a second apart, for precpu_stats.
-  ISO_ASSIGN_OR_RETURN(json stats, daemon_->Call("GET", "/containers/" + id_ + "/stats?stream=false&one-shot=true"));
-  harness::ResourceUsage usage = UsageFromStats(stats);
+  CgroupDirs dirs = pid_ > 0 ? CgroupDirsOf(pid_) : CgroupDirs{};
+  std::optional<harness::ResourceUsage> from_files = UsageFromCgroupFiles(dirs);
+  harness::ResourceUsage usage;
+  if (from_files) {
+    usage = *from_files;
+  } else {
+    // one-shot: the daemon would otherwise sample twice, a second apart, for precpu_stats.
+    ISO_ASSIGN_OR_RETURN(json stats, daemon_->Call("GET", "/containers/" + id_ + "/stats?stream=false&one-shot=true"));
+    usage = UsageFromStats(stats);
+  }
   // PSS of every process in the container's cgroup plus its monitor (the shim).
   if (pid_ > 0) {
-    for (pid_t p : CgroupMembers(pid_)) usage.pss_bytes += PssBytes(p);
+    for (pid_t p : CgroupMembers(dirs, pid_)) usage.pss_bytes += PssBytes(p);
     pid_t shim = ParentPid(pid_);
     if (shim > 1) usage.pss_bytes += PssBytes(shim);
   }

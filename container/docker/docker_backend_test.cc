@@ -132,6 +132,17 @@ TEST_F(DockerBackendTest, InstanceLivesAnswersAndLeavesNothing) {
   EXPECT_GT(usage.memory_current_bytes, 0u);
   EXPECT_GE(usage.pids, 1);
   EXPECT_GT(usage.pss_bytes, 0u);
+  EXPECT_GT(usage.cpu_seconds, 0.0);
+  // Read from the container's cgroup files: the same figures as the daemon's stats.
+  auto listed = Containers("isobench.run=" + run);
+  ASSERT_EQ(listed.size(), 1u);
+  json stats = client_.Call("GET", "/containers/" + listed[0]["Id"].get<std::string>() +
+                                       "/stats?stream=false&one-shot=true").ValueOrThrow();
+  EXPECT_EQ(usage.pids, stats["pids_stats"]["current"].get<int64_t>());
+  double daemon_memory = stats["memory_stats"]["usage"].get<double>();
+  // Read moments apart, and page counters move in batches: the same order, not the same bytes.
+  EXPECT_GT(static_cast<double>(usage.memory_current_bytes), daemon_memory * 0.5);
+  EXPECT_LT(static_cast<double>(usage.memory_current_bytes), daemon_memory * 2.0);
 
   ASSERT_TRUE(instance->Destroy().ok());
   EXPECT_TRUE(instance->Destroy().ok()) << "Destroy is idempotent";
