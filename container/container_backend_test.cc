@@ -49,6 +49,17 @@ std::string LoopDevicesLabelled(const std::string& run_id) {
   return found;
 }
 
+// The same once the loop devices have had time to detach: autoclear runs the detach
+// from a work queue after the last user lets go.
+std::string LoopDevicesLabelledAfterDetach(const std::string& run_id) {
+  std::string found = LoopDevicesLabelled(run_id);
+  for (int i = 0; i < 200 && !found.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    found = LoopDevicesLabelled(run_id);
+  }
+  return found;
+}
+
 class ContainerBackendTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -79,7 +90,7 @@ class ContainerBackendTest : public ::testing::Test {
     EXPECT_EQ(MountPoints(), mountinfo_before_);
     EXPECT_EQ(RunCgroupDirs(context_.run_id, extra_v2_root), std::vector<std::string>());
     EXPECT_FALSE(PathExists(context_.workdir + "/containers/" + context_.run_id));
-    EXPECT_EQ(LoopDevicesLabelled(context_.run_id), "");
+    EXPECT_EQ(LoopDevicesLabelledAfterDetach(context_.run_id), "");
   }
 
   std::string Exec(harness::Instance& instance, const std::vector<std::string>& argv,
@@ -274,7 +285,8 @@ TEST_F(ContainerBackendTest, UpperLayerOnDiskWhenDiskStorageIsAsked) {
     EXPECT_NE(loops, "") << "no loop device carries the run's label";
     ASSERT_TRUE((*on_disk)->Destroy().ok());
     EXPECT_FALSE(PathExists(run_dir + "/disk"));
-    EXPECT_EQ(LoopDevicesLabelled(context_.run_id), "") << "a loop device outlived Destroy()";
+    EXPECT_EQ(LoopDevicesLabelledAfterDetach(context_.run_id), "")
+        << "a loop device outlived Destroy()";
   }
   backend.reset();
   ExpectNothingLeft();
@@ -593,9 +605,7 @@ TEST_F(ContainerBackendTest, ReclaimStaleRemovesWhatACrashedRunLeft) {
   EXPECT_EQ(RunCgroupDirs(crashed_run), std::vector<std::string>());
   EXPECT_FALSE(PathExists(context_.workdir + "/containers/" + crashed_run));
   // The lazily unmounted image's loop device detaches once its last user is gone.
-  for (int i = 0; i < 200 && LoopDevicesLabelled(crashed_run) != ""; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_EQ(LoopDevicesLabelled(crashed_run), "");
+  EXPECT_EQ(LoopDevicesLabelledAfterDetach(crashed_run), "");
   // The orphan was killed (and is reaped by whoever adopted it).
   auto gone = [&] {
     auto stat = harness::ReadFile("/proc/" + std::to_string(orphan) + "/stat");

@@ -93,6 +93,13 @@ const ThresholdRule* FindRule(const Thresholds& t, const std::string& key) {
   return nullptr;
 }
 
+// Rates ("bytes_per_s", "iops"): higher is better. Durations ("destroy_s"): lower is
+// better; phase boundaries ("phase_exec_s") are offsets, not compared by default.
+bool IsRate(const std::string& metric) { return metric.ends_with("_per_s") || metric == "iops"; }
+bool IsDuration(const std::string& metric) {
+  return !IsRate(metric) && metric.ends_with("_s") && !metric.starts_with("phase_");
+}
+
 std::string Human(double value, const std::string& unit) {
   char buf[64];
   if (unit == "s") {
@@ -102,7 +109,7 @@ std::string Human(double value, const std::string& unit) {
     else if (a >= 1e-6) std::snprintf(buf, sizeof buf, "%.3g us", value * 1e6);
     else std::snprintf(buf, sizeof buf, "%.3g ns", value * 1e9);
   } else {
-    std::snprintf(buf, sizeof buf, "%.4g", value);
+    std::snprintf(buf, sizeof buf, "%.4g%s", value, unit.c_str());
   }
   return buf;
 }
@@ -121,19 +128,18 @@ Result<std::vector<ComparisonRow>> CompareResults(const BenchmarkResults& base,
     for (const auto& [counter, values] : b.counters) {
       const std::vector<double>* other = c->Counter(counter);
       if (!other) continue;
-      bool duration = counter.size() > 2 && counter.compare(counter.size() - 2, 2, "_s") == 0 &&
-                      counter.rfind("phase_", 0) != 0;
-      if (duration || FindRule(thresholds, b.run_name + ":" + counter))
+      if (IsRate(counter) || IsDuration(counter) || FindRule(thresholds, b.run_name + ":" + counter))
         metrics.emplace_back(counter, &values, other);
     }
     for (const auto& [metric, xs, ys] : metrics) {
       ComparisonRow row;
       row.benchmark = b.run_name;
       row.metric = metric;
-      row.unit = metric == "time" || metric.ends_with("_s") ? "s" : "";
+      row.unit = IsRate(metric) ? "/s" : metric == "time" || metric.ends_with("_s") ? "s" : "";
       CompareOptions options;
       options.alpha = thresholds.alpha;
       options.threshold = thresholds.default_threshold;
+      if (IsRate(metric)) options.direction = Direction::kHigherIsBetter;
       if (const ThresholdRule* rule = FindRule(thresholds, b.run_name + ":" + metric)) {
         options.threshold = rule->threshold;
         if (rule->direction) options.direction = *rule->direction;

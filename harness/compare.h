@@ -40,14 +40,16 @@ Result<Thresholds> LoadThresholds(const std::string& path);
 struct ComparisonRow {
   std::string benchmark;  // run name
   std::string metric;     // "time" or a counter name
-  std::string unit;       // "s" for times; the counter's own otherwise
+  std::string unit;       // "s" for times, "/s" for rates, "" otherwise
   double threshold = 0;
   Comparison result;
   std::string note;       // e.g. "too few samples for a verdict"
 };
 
-// Metrics compared: the time of every paired benchmark, plus counters whose names end
-// in "_s" (durations; lower is better) or appear in a threshold rule.
+// Metrics compared: the time of every paired benchmark, plus counters that are
+// durations (names ending in "_s", except phase offsets "phase_*"; lower is better),
+// rates (ending in "_per_s", and "iops"; higher is better), or appear in a threshold
+// rule (whose direction, if any, wins).
 Result<std::vector<ComparisonRow>> CompareResults(const BenchmarkResults& base,
                                                   const BenchmarkResults& candidate,
                                                   const Thresholds& thresholds);

@@ -108,6 +108,27 @@ direction = "higher_is_better"
   EXPECT_TRUE(AnyRegression(*rows));
 }
 
+TEST(CompareTest, RatesAreBetterHigherAndPrintedPerSecond) {
+  // I/O bandwidth up 50%, phase offsets moved: an improvement, and no verdict on phases.
+  SplitMix64 rng(5);
+  auto a = MakeResults("a", "Io/container/overlay:read:1M:qd1", Samples(rng, 20, 1.0, 0.02));
+  auto b = MakeResults("b", "Io/container/overlay:read:1M:qd1", Samples(rng, 20, 1.0, 0.02));
+  a.runs[0].counters["bw_bytes_per_s"] = Samples(rng, 20, 1e9, 0.01);
+  b.runs[0].counters["bw_bytes_per_s"] = Samples(rng, 20, 1.5e9, 0.01);
+  a.runs[0].counters["phase_exec_s"] = Samples(rng, 20, 1.0, 0.01);
+  b.runs[0].counters["phase_exec_s"] = Samples(rng, 20, 2.0, 0.01);
+  auto rows = CompareResults(a, b, Thresholds{});
+  ASSERT_TRUE(rows.ok()) << rows.error().message();
+  ASSERT_EQ(rows->size(), 2u) << FormatComparisonTable(*rows);
+  const ComparisonRow& bw = (*rows)[1];
+  EXPECT_EQ(bw.metric, "bw_bytes_per_s");
+  EXPECT_EQ(bw.unit, "/s");
+  EXPECT_EQ(bw.result.verdict, Verdict::kImproved);
+  EXPECT_FALSE(AnyRegression(*rows));
+  std::string table = FormatComparisonTable(*rows);
+  EXPECT_NE(table.find("e+09/s"), std::string::npos) << table;
+}
+
 TEST(CompareTest, ThresholdFileErrorsAreNamed) {
   for (auto [text, expected] : std::vector<std::pair<const char*, const char*>>{
            {"threshold = \"x\"", "`threshold` must be a number"},

@@ -120,6 +120,16 @@ HostState CaptureHostState(const std::string& workdir) {
   FindCgroupDirs("/sys/fs/cgroup", 0, &state.cgroup_dirs);
   for (const auto& n : ListDir("/run/netns")) state.netns.insert("/run/netns/" + n);
   for (const auto& n : ListDir("/sys/class/net")) state.links.insert(n);
+  for (const auto& n : ListDir("/sys/block")) {
+    if (n.rfind("loop", 0) != 0) continue;
+    // Bound devices only: an unbound one has no backing_file.
+    auto backing = ReadFile("/sys/block/" + n + "/loop/backing_file");
+    if (backing.ok()) {
+      std::string file = *backing;
+      while (!file.empty() && file.back() == '\n') file.pop_back();
+      state.loop_devices.insert(n + " " + file);
+    }
+  }
   Descendants(::getpid(), &state.descendants, &state.netns, &state.hypervisors);
   for (const auto& n : ListDir("/proc/self/fd")) {
     std::string target = Readlink("/proc/self/fd/" + n);
@@ -137,6 +147,7 @@ std::vector<std::string> DiffHostState(const HostState& before, const HostState&
   DiffSet("cgroup", before.cgroup_dirs, after.cgroup_dirs, &out);
   DiffSet("netns", before.netns, after.netns, &out);
   DiffSet("link", before.links, after.links, &out);
+  DiffSet("loop", before.loop_devices, after.loop_devices, &out);
   DiffSet("process", before.descendants, after.descendants, &out);
   DiffSet("hypervisor", before.hypervisors, after.hypervisors, &out);
   DiffSet("fd", before.fds, after.fds, &out);

@@ -52,6 +52,20 @@ TEST_F(HostStateTest, SeesMounts) {
   EXPECT_NE(diff.find("+ mount " + target + " tmpfs"), std::string::npos) << diff;
 }
 
+TEST_F(HostStateTest, SeesLoopDevices) {
+  if (::geteuid() != 0) GTEST_SKIP() << "attaching a loop device needs root";
+  if (::access("/dev/loop-control", F_OK) != 0) GTEST_SKIP() << "no /dev/loop-control";
+  std::string image = workdir_ + "/loop.img";
+  ASSERT_TRUE(WriteWholeFile(image, std::string(1 << 20, '\0')).ok());
+  HostState before = CaptureHostState(workdir_);
+  auto device = RunCapture({"/usr/sbin/losetup", "--find", "--show", image});
+  ASSERT_TRUE(device.ok()) << device.error().message();
+  std::string name = device->substr(0, device->find('\n'));
+  auto diff = JoinLines(DiffHostState(before, CaptureHostState(workdir_)));
+  ASSERT_TRUE(RunCapture({"/usr/sbin/losetup", "--detach", name}).ok());
+  EXPECT_NE(diff.find("+ loop " + name.substr(5) + " " + image), std::string::npos) << diff;
+}
+
 TEST_F(HostStateTest, HostBackendLeavesNothingBehind) {
   ImageOptions options;
   options.workdir = workdir_;
