@@ -344,6 +344,63 @@ bool KernelIsMonolithic(const std::string& kernel_path) {
   return config.ok() && config->find("\n# CONFIG_MODULES is not set\n") != std::string::npos;
 }
 
+namespace {
+
+// Holds `image` in use: a shared flock on its .complete file, whose mtime says when it
+// was last used. Called with the cache's exclusive lock held, so no prune runs between
+// the check that the image is complete and this.
+Result<void> HoldImage(GuestImage& image) {
+  std::string complete = image.dir + "/.complete";
+  ISO_ASSIGN_OR_RETURN(Fd fd, Open(complete, O_RDONLY));
+  if (::flock(fd.get(), LOCK_SH) != 0) return Error::Errno("flock", complete);
+  ::futimens(fd.get(), nullptr);  // last used: now
+  image.in_use = std::make_shared<const Fd>(std::move(fd));
+  return {};
+}
+
+// Removes cached images other than `keep`: leftovers of interrupted builds, and complete
+// images beyond the kKeepImages most recently used that nobody holds. Called with the
+// cache's exclusive lock held.
+void PruneImages(const std::string& images_dir, const std::string& keep) {
+  struct Candidate {
+    std::string dir;
+    struct timespec used;
+  };
+  std::vector<Candidate> complete;
+  DIR* d = ::opendir(images_dir.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.' && e->d_type == DT_DIR) names.push_back(e->d_name);
+  ::closedir(d);
+  int removed = 0;
+  for (const auto& name : names) {
+    if (name == keep) continue;
+    std::string dir = images_dir + "/" + name;
+    struct stat st;
+    if (::stat((dir + "/.complete").c_str(), &st) != 0) {
+      // An interrupted build (<hash>.tmp, or a directory without .complete): builds run
+      // under the lock we hold, so nobody is writing it.
+      if (RemoveTree(dir).ok()) ++removed;
+      continue;
+    }
+    complete.push_back({dir, st.st_mtim});
+  }
+  std::sort(complete.begin(), complete.end(), [](const Candidate& a, const Candidate& b) {
+    return a.used.tv_sec != b.used.tv_sec ? a.used.tv_sec > b.used.tv_sec
+                                          : a.used.tv_nsec > b.used.tv_nsec;
+  });
+  for (size_t i = kKeepImages; i < complete.size(); ++i) {
+    auto fd = Open(complete[i].dir + "/.complete", O_RDONLY);
+    if (!fd.ok()) continue;
+    if (::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) continue;  // in use
+    if (RemoveTree(complete[i].dir).ok()) ++removed;
+  }
+  if (removed > 0) ISO_LOG(kInfo) << "pruned " << removed << " old guest image(s) in " << images_dir;
+}
+
+}  // namespace
+
 Result<GuestImage> BuildImage(const ImageOptions& options) {
   if (options.agent_binary.empty()) return Error("image: no agent binary given", EINVAL);
   if (!IsExecutableFile(options.agent_binary))
@@ -407,7 +464,11 @@ Result<GuestImage> BuildImage(const ImageOptions& options) {
   // Several processes (benchmarks, tests) may build the same image at once.
   ISO_ASSIGN_OR_RETURN(Fd lock, Open(images_dir + "/.lock", O_RDWR | O_CREAT, 0644));
   if (::flock(lock.get(), LOCK_EX) != 0) return Error::Errno("flock", images_dir + "/.lock");
-  if (::access((image.dir + "/.complete").c_str(), F_OK) == 0) return image;
+  if (::access((image.dir + "/.complete").c_str(), F_OK) == 0) {
+    ISO_RETURN_IF_ERROR(HoldImage(image).Context("guest image"));
+    PruneImages(images_dir, image.hash);
+    return image;
+  }
 
   ISO_LOG(kInfo) << "building guest image " << image.hash << " in " << image.dir;
   std::string tmp = image.dir + ".tmp";
@@ -442,6 +503,8 @@ Result<GuestImage> BuildImage(const ImageOptions& options) {
     (void)RemoveTree(tmp);
     return std::move(built).error().Context("building guest image");
   }
+  ISO_RETURN_IF_ERROR(HoldImage(image).Context("guest image"));
+  PruneImages(images_dir, image.hash);
   return image;
 }
 

@@ -3,7 +3,10 @@
 // BuildImage lays out busybox-static and the static agent as a directory tree (the
 // overlay lowerdir of every container) and packs the same tree as a newc initramfs
 // that a VM boots with the host's guest kernel. Images are content-addressed under
-// <workdir>/images/<hash>/ and reused while their inputs are unchanged.
+// <workdir>/images/<hash>/ and reused while their inputs are unchanged. Each build of
+// the agent makes a new hash, so the cache is pruned: besides the image asked for, the
+// kKeepImages most recently used ones stay, and an image some process still holds (a
+// GuestImage alive anywhere: a shared flock on its .complete file) is never removed.
 //
 //   ImageOptions options;
 //   options.workdir = "/var/lib/isobench";
@@ -12,10 +15,12 @@
 //   // image.rootfs, image.initramfs, image.kernel
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "harness/error.h"
+#include "harness/fd.h"
 
 namespace isobench::harness {
 
@@ -30,7 +35,14 @@ struct GuestImage {
   bool kernel_monolithic = false;            // built without modules (the minimal kernel)
   std::vector<std::string> modules;          // module names loaded by the agent in a VM
   static constexpr const char* kAgentPath = "/sbin/isobench-agent";  // inside the image
+  // A shared flock on <dir>/.complete while any copy lives: keeps the cache pruning of
+  // other processes (and of this one) away from an image in use. Null when the image
+  // was not made by BuildImage.
+  std::shared_ptr<const Fd> in_use;
 };
+
+// Other images the cache keeps beside the one being built or reused.
+constexpr int kKeepImages = 3;
 
 struct ImageOptions {
   std::string workdir = "/var/lib/isobench";

@@ -1,8 +1,11 @@
 #include "harness/image.h"
 
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <set>
 
 #include "harness/child_process.h"
 #include "harness/fd.h"
@@ -60,6 +63,43 @@ TEST_F(ImageTest, IsContentAddressedAndReused) {
   // /bin/true is dynamic: its libraries and loader come along.
   EXPECT_EQ(::access((third->rootfs + "/bin/true").c_str(), X_OK), 0);
   EXPECT_EQ(::access((third->rootfs + "/lib64/ld-linux-x86-64.so.2").c_str(), F_OK), 0);
+}
+
+TEST_F(ImageTest, CacheKeepsRecentAndHeldImagesAndPrunesTheRest) {
+  // Six images, each with another extra binary: a new hash each time, as each new agent
+  // build makes. The first stays held (as by a run still using it); the others are
+  // released once the next one is built.
+  std::vector<GuestImage> images;
+  for (const char* extra : {"/bin/true", "/bin/false", "/bin/echo", "/bin/cat", "/bin/ls",
+                            "/bin/sleep"}) {
+    options_.extra_binaries = {extra};
+    auto image = BuildImage(options_);
+    ASSERT_TRUE(image.ok()) << image.error().message();
+    if (images.size() > 1) images.back().in_use.reset();
+    images.push_back(*image);
+  }
+  images.back().in_use.reset();
+  ASSERT_TRUE(WriteWholeFile(images[0].rootfs + "/marker", "held").ok());
+  const std::string dir = workdir_ + "/images";
+  ASSERT_TRUE(MakeDirs(dir + "/0000000000000000.tmp").ok());  // an interrupted build
+  options_.extra_binaries = {"/bin/true"};  // the first again: another prune
+  auto again = BuildImage(options_);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  ASSERT_EQ(again->hash, images[0].hash);
+
+  EXPECT_EQ(::access((images[0].rootfs + "/marker").c_str(), F_OK), 0)
+      << "the held image was pruned (and rebuilt)";
+  std::set<std::string> left;
+  DIR* d = ::opendir(dir.c_str());
+  ASSERT_NE(d, nullptr);
+  while (struct dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') left.insert(e->d_name);
+  ::closedir(d);
+  // The one asked for (also held), and the three most recently used of the others.
+  std::set<std::string> expected = {images[0].hash, images[3].hash, images[4].hash,
+                                    images[5].hash};
+  ASSERT_EQ(kKeepImages, 3);
+  EXPECT_EQ(left, expected);
 }
 
 TEST_F(ImageTest, InitramfsCarriesTreeConsoleNodeAndModules) {

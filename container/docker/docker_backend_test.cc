@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "container/docker/docker_client.h"
 #include "container/docker/docker_image.h"
@@ -305,6 +306,37 @@ TEST_F(DockerBackendTest, FailedBuildSaysWhyAndLeavesNoImage) {
   EXPECT_NE(built.error().message().find("missing"), std::string::npos) << built.error().message();
   EXPECT_EQ(ImageCount(), images_before) << "the failed build's layer is removed";
   EXPECT_TRUE(client_.Call("GET", "/images/isobench/broken:test/json", nullptr, true).ValueOrThrow().is_null());
+}
+
+TEST_F(DockerBackendTest, OldGuestImagesArePrunedButNotOneInUse) {
+  // Five small labelled images, a second apart (Created has one-second resolution).
+  std::string root = workdir_ + "/prunectx";
+  harness::MakeDirs(root + "/sbin").ValueOrThrow();
+  harness::WriteWholeFile(root + "/sbin/isobench-agent", "x", 0755).ValueOrThrow();
+  std::string unique = std::to_string(::getpid());
+  std::vector<std::string> hashes;
+  for (int i = 0; i < 5; ++i) {
+    std::string hash = "prunetest-" + unique + "-" + std::to_string(i);
+    harness::WriteWholeFile(root + "/n", hash).ValueOrThrow();
+    std::string tar = BuildContextTar(root, "FROM scratch\nCOPY userland/ /\n").ValueOrThrow();
+    BuildFromContext(client_, tar, ImageTag(hash), {{"isobench", "1"}, {kLabelImageHash, hash}}).ValueOrThrow();
+    hashes.push_back(hash);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  }
+  // The oldest is in use by a (created, never started) container.
+  json body = {{"Image", ImageTag(hashes[0])}, {"Cmd", json::array({"/sbin/isobench-agent"})}};
+  json made = client_.Call("POST", "/containers/create", body).ValueOrThrow();
+  std::string user = made["Id"];
+  auto exists = [&](const std::string& hash) {
+    return !client_.Call("GET", "/images/" + ImageTag(hash) + "/json", nullptr, true).ValueOrThrow().is_null();
+  };
+  PruneGuestImages(client_, image_.hash, /*min_age_seconds=*/0);
+  EXPECT_TRUE(exists(hashes[0])) << "an image a container uses was removed";
+  EXPECT_FALSE(exists(hashes[1]));
+  for (int i = 2; i < 5; ++i) EXPECT_TRUE(exists(hashes[i])) << "one of the three newest went: " << i;
+  EXPECT_TRUE(exists(image_.hash)) << "the image asked for went";
+  client_.Call("DELETE", "/containers/" + user + "?force=1", nullptr, true).ValueOrThrow();
+  for (const auto& hash : hashes) (void)client_.Call("DELETE", "/images/" + ImageTag(hash), nullptr, true);
 }
 
 TEST_F(DockerBackendTest, AbsentDaemonIsUnusableWithTheReason) {

@@ -1,6 +1,7 @@
 #include "container/docker/docker_image.h"
 
 #include <algorithm>
+#include <ctime>
 
 #include "container/docker/docker_spec.h"
 #include "harness/backend.h"
@@ -35,6 +36,35 @@ Result<std::string> BuildFromContext(DockerClient& client, const std::string& co
   return outcome.image_id;
 }
 
+void PruneGuestImages(DockerClient& client, const std::string& keep_hash, int min_age_seconds) {
+  json filters = {{"label", json::array({std::string(kLabelImageHash)})}};
+  auto listed = client.Call("GET", "/images/json?filters=" + UrlEncode(filters.dump()));
+  if (!listed.ok() || !listed->is_array()) return;
+  struct Old {
+    int64_t created;
+    std::string tag;
+  };
+  std::vector<Old> others;
+  for (const auto& image : *listed) {
+    if (!image.is_object()) continue;
+    const json& labels = image.contains("Labels") && image["Labels"].is_object() ? image["Labels"] : json::object();
+    auto hash = labels.find(kLabelImageHash);
+    if (hash == labels.end() || !hash->is_string() || *hash == keep_hash) continue;
+    std::string tag = ImageTag(hash->get<std::string>());
+    int64_t created = image.contains("Created") && image["Created"].is_number_integer() ? image["Created"].get<int64_t>() : 0;
+    others.push_back({created, tag});
+  }
+  std::sort(others.begin(), others.end(), [](const Old& a, const Old& b) { return a.created > b.created; });
+  const int64_t young = static_cast<int64_t>(::time(nullptr)) - min_age_seconds;
+  int removed = 0;
+  for (size_t i = harness::kKeepImages; i < others.size(); ++i) {
+    if (others[i].created > young) continue;
+    // Without force: an image a container (of any run) still uses is refused, not taken.
+    if (client.Call("DELETE", "/images/" + others[i].tag, nullptr, /*not_found_ok=*/true).ok()) ++removed;
+  }
+  if (removed > 0) ISO_LOG(kInfo) << "docker: pruned " << removed << " old guest image(s)";
+}
+
 Result<DockerImage> EnsureGuestImage(DockerClient& client, const harness::GuestImage& image) {
   if (image.hash.empty() || image.rootfs.empty())
     return Error("docker: no guest image was given (BackendContext::image is empty)", EINVAL);
@@ -43,6 +73,7 @@ Result<DockerImage> EnsureGuestImage(DockerClient& client, const harness::GuestI
   ISO_ASSIGN_OR_RETURN(json existing, client.Call("GET", "/images/" + out.tag + "/json", nullptr, true));
   if (existing.is_object()) {
     out.id = existing.value("Id", "");
+    PruneGuestImages(client, image.hash);
     return out;
   }
   auto start = harness::Clock::now();
@@ -52,6 +83,7 @@ Result<DockerImage> EnsureGuestImage(DockerClient& client, const harness::GuestI
   out.build_seconds = harness::SecondsBetween(start, harness::Clock::now());
   ISO_LOG(kInfo) << "docker: built " << out.tag << " (" << tar.size() / 1024 << " KiB context) in "
                  << out.build_seconds << " s";
+  PruneGuestImages(client, image.hash);
   return out;
 }
 

@@ -27,6 +27,12 @@ struct DockerImage {
 
 Result<DockerImage> EnsureGuestImage(DockerClient& client, const harness::GuestImage& image);
 
+// Removes isobench guest images (label isobench.image) other than `keep_hash`: beyond
+// the harness::kKeepImages newest, and older than `min_age_seconds`, never forced, so an
+// image a container still uses stays. EnsureGuestImage calls it.
+void PruneGuestImages(DockerClient& client, const std::string& keep_hash,
+                      int min_age_seconds = 3600);
+
 // POST /build of a tar context; the image is tagged `tag` and labelled `labels`. Returns
 // the image id, or an error carrying the daemon's words ("building `tag`: COPY failed:
 // ...") after removing what the failed build committed.
