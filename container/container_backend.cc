@@ -404,7 +404,8 @@ class ContainerBackend final : public harness::Backend {
     d["container.cgroup_v1_controllers"] = controllers;
     d["container.rootfs"] =
         "overlay (volatile upper), pivot_root; upper on tmpfs, or with disk storage on an "
-        "ext4 image of disk_bytes on a loop device (direct I/O) on the host's file system";
+        "ext4 image of disk_bytes on a loop device (direct I/O where the host's file "
+        "system allows it)";
     d["container.network"] = std::string("none: lo only; bridge: veth into ") + kBridgeName + " " +
                              kBridgeAddress + "/" + std::to_string(kBridgePrefix);
     const struct scmp_version* v = seccomp_version();

@@ -4,8 +4,6 @@
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -87,15 +85,6 @@ Result<harness::Mount> MountLoopDisk(const std::string& image, uint64_t bytes,
   // From here the mount holds the device; closing our descriptor lets autoclear detach
   // it when the mount goes.
   return mount;
-}
-
-bool LoopDiskUsesDirectIo(const std::string& target) {
-  struct stat st;
-  if (::stat(target.c_str(), &st) != 0) return false;
-  std::string path = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" +
-                     std::to_string(minor(st.st_dev)) + "/loop/dio";
-  auto text = harness::ReadFile(path);
-  return text.ok() && !text->empty() && (*text)[0] == '1';
 }
 
 }  // namespace isobench::container

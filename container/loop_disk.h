@@ -1,7 +1,7 @@
 // A size-limited disk for an upper layer on the host's disk: an ext4 image of exactly
-// the instance's disk_bytes, attached to a loop device with direct I/O and mounted in
-// the host's mount namespace. A guest that fills it gets ENOSPC at disk_bytes instead
-// of filling the host's file system (Docker's overlay2 can only do this on XFS with
+// the instance's disk_bytes, attached to a loop device (direct I/O when the backing
+// file system allows it) and mounted in the host's mount namespace. A guest that fills
+// it gets ENOSPC at disk_bytes instead of filling the host's file system (Docker's overlay2 can only do this on XFS with
 // project quotas; devicemapper and Kata use a block device, as here).
 //
 //   ISO_ASSIGN_OR_RETURN(harness::Mount disk,
@@ -33,9 +33,5 @@ constexpr uint64_t kMinLoopDiskBytes = 8ull << 20;
 harness::Result<harness::Mount> MountLoopDisk(const std::string& image, uint64_t bytes,
                                               const std::string& target,
                                               const std::string& label);
-
-// Whether the loop device behind the file system mounted at `target` does direct I/O
-// to its backing file (/sys/block/loopN/loop/dio); false when it cannot tell.
-bool LoopDiskUsesDirectIo(const std::string& target);
 
 }  // namespace isobench::container
