@@ -1,8 +1,9 @@
 // A size-limited disk for an upper layer on the host's disk: an ext4 image of exactly
 // the instance's disk_bytes, attached to a loop device (direct I/O when the backing
 // file system allows it) and mounted in the host's mount namespace. A guest that fills
-// it gets ENOSPC at disk_bytes instead of filling the host's file system (Docker's overlay2 can only do this on XFS with
-// project quotas; devicemapper and Kata use a block device, as here).
+// it gets ENOSPC at disk_bytes instead of filling the host's file system (Docker's
+// overlay2 can only do this on XFS with project quotas; devicemapper and Kata use a
+// block device, as here).
 //
 //   ISO_ASSIGN_OR_RETURN(harness::Mount disk,
 //                        MountLoopDisk(dir + "/disk.img", 64 << 20, dir + "/disk", label));
