@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <sstream>
 #include <string>
 
@@ -36,20 +37,13 @@ Result<uint64_t> ProcessRssBytes(pid_t pid) {
 }
 
 Result<double> ProcessCpuSeconds(pid_t pid, bool with_children) {
-  std::string path = "/proc/" + std::to_string(pid) + "/stat";
-  ISO_ASSIGN_OR_RETURN(std::string stat, ReadFile(path));
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return Error("malformed `" + path + "`", EPROTO);
-  std::istringstream in(stat.substr(close + 2));
-  // Fields after comm: state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
-  // cmajflt utime(14) stime(15) cutime(16) cstime(17), numbered as in proc(5).
-  std::string skip;
-  for (int i = 3; i < 14; ++i) in >> skip;
-  uint64_t utime = 0, stime = 0, cutime = 0, cstime = 0;
-  in >> utime >> stime >> cutime >> cstime;
-  double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  uint64_t total = utime + stime + (with_children ? cutime + cstime : 0);
-  return static_cast<double>(total) / ticks;
+  // [11] utime (field 14), [12] stime, [13] cutime, [14] cstime, as numbered in proc(5).
+  std::vector<std::string> f = ProcessStatFields(pid);
+  if (f.size() < 15)
+    return Error("cannot read `/proc/" + std::to_string(pid) + "/stat`", f.empty() ? ESRCH : EPROTO);
+  auto ticks_of = [&](size_t i) { return std::strtoull(f[i].c_str(), nullptr, 10); };
+  uint64_t total = ticks_of(11) + ticks_of(12) + (with_children ? ticks_of(13) + ticks_of(14) : 0);
+  return static_cast<double>(total) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 std::vector<std::string> ProcessStatFields(pid_t pid) {

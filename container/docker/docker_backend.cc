@@ -45,13 +45,10 @@ std::string Option(const BackendContext& context, const std::string& key, const 
 
 using harness::ProcessStatFields;
 
-// utime + stime (+ the reaped children's, for a shim whose runc has exited).
+// utime + stime (+ the reaped children's, for a shim whose runc has exited); 0 when gone.
 double CpuSeconds(pid_t pid, bool with_children) {
-  auto f = ProcessStatFields(pid);
-  if (f.size() < 15) return 0;
-  double ticks = std::strtod(f[11].c_str(), nullptr) + std::strtod(f[12].c_str(), nullptr);
-  if (with_children) ticks += std::strtod(f[13].c_str(), nullptr) + std::strtod(f[14].c_str(), nullptr);
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  auto seconds = harness::ProcessCpuSeconds(pid, with_children);
+  return seconds.ok() ? *seconds : 0;
 }
 
 pid_t ParentPid(pid_t pid) {
@@ -63,12 +60,8 @@ using harness::OwnerIsLive;
 using harness::OwnerOfThisProcess;
 
 uint64_t PssBytes(pid_t pid) {
-  std::ifstream smaps("/proc/" + std::to_string(pid) + "/smaps_rollup");
-  std::string key;
-  uint64_t kb = 0;
-  while (smaps >> key)
-    if (key == "Pss:" && smaps >> kb) return kb << 10;
-  return 0;
+  auto pss = harness::ProcessPssBytes(pid);
+  return pss.ok() ? *pss : 0;
 }
 
 // Host directories of `pid`'s cgroups: per v1 controller, and the unified one.
