@@ -148,6 +148,44 @@ for ((i = 1; i <= iterations; i++)); do
   kill_at_random "soak #$i" 4000 "$isobench" --workdir "$wd" soak --backends container --cycles 200
 done
 
+# SIGKILL of isobench alone, as a CI runner's timeout kills the process it started and
+# not its group: the benchmark program it spawned must die with it, not run on orphaned
+# creating instances; what it had made is then cleanup's.
+kill_parent_only() {  # iteration
+  setsid "$isobench" --workdir "$wd" run --backends container --quick \
+    --out "$work/out-orphan-$1" >"$work/out.log" 2>&1 &
+  local pid=$! i
+  for ((i = 0; i < 300; i++)); do
+    pgrep -f "isobench_bench.*--workdir=$wd" >/dev/null && break
+    sleep 0.1
+  done
+  if ! pgrep -f "isobench_bench.*--workdir=$wd" >/dev/null; then
+    fail "parent-only SIGKILL #$1: isobench_bench never started: $(tail -3 "$work/out.log")"
+    kill -KILL -- "-$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return
+  fi
+  sleep "0.$((RANDOM % 9 + 1))"
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  for ((i = 0; i < 50; i++)); do
+    pgrep -f "isobench_bench.*--workdir=$wd" >/dev/null || break
+    sleep 0.1
+  done
+  if pgrep -f "isobench_bench.*--workdir=$wd" >/dev/null; then
+    fail "parent-only SIGKILL #$1: isobench_bench still running 5 s after isobench was killed"
+    pkill -KILL -f "isobench_bench.*--workdir=$wd"
+    sleep 0.5
+  else
+    echo "  parent-only SIGKILL #$1: the benchmark died with isobench"
+  fi
+  check_clean_after_cleanup "parent-only SIGKILL #$1"
+}
+
+for ((i = 1; i <= iterations; i++)); do
+  kill_parent_only "$i"
+done
+
 # SIGINT to the process group (a terminal's Ctrl-C) and SIGTERM to isobench alone
 # (what a CI runner or systemd sends): a clean stop, without cleanup.
 interrupt_run() {  # signal to_group delay_ms
@@ -190,7 +228,7 @@ for ((i = 1; i <= iterations; i++)); do
 done
 
 if ((failures == 0)); then
-  echo "kill_test: PASS ($((iterations * 2)) SIGKILL + $((iterations * 2)) SIGINT/SIGTERM iterations, seed $seed)"
+  echo "kill_test: PASS ($((iterations * 3)) SIGKILL + $((iterations * 2)) SIGINT/SIGTERM iterations, seed $seed)"
   rm -rf "$work"
   exit 0
 fi

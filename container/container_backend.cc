@@ -217,16 +217,6 @@ std::string LogTail(int log_fd) {
 }
 
 
-// The pid a NewRunId()-style id ends with ("20250101T000000-1234"), or 0.
-pid_t RunIdPid(const std::string& run_id) {
-  size_t dash = run_id.rfind('-');
-  if (dash == std::string::npos || dash + 1 >= run_id.size()) return 0;
-  pid_t pid = 0;
-  auto [ptr, ec] = std::from_chars(run_id.data() + dash + 1, run_id.data() + run_id.size(), pid);
-  if (ec != std::errc() || ptr != run_id.data() + run_id.size()) return 0;
-  return pid;
-}
-
 // ---------------------------------------------------------------------------------
 
 // Where an instance's writable layer lives (option container.upper).
@@ -475,14 +465,12 @@ class ContainerBackend final : public harness::Backend {
   static std::string OwnerText() { return harness::OwnerOfThisProcess() + "\n"; }
 
   // A run is live when it is this one, or when its owner (recorded in the owner file,
-  // else the pid its id ends with) is still running.
+  // else the pid its id ends with) is still running and is not a zombie.
   bool IsStale(const std::string& run_id) const {
     if (run_id == context_.run_id) return false;
     auto owner = harness::ReadFile(context_.workdir + "/containers/" + run_id + "/owner");
     if (owner.ok()) return !harness::OwnerIsLive(*owner);
-    pid_t pid = RunIdPid(run_id);
-    if (pid > 0) return ::kill(pid, 0) != 0 && errno == ESRCH;
-    return true;
+    return !harness::RunIdOwnerIsLive(run_id);
   }
 
   std::vector<std::string> HierarchyRoots() const {

@@ -1,6 +1,8 @@
 #include "harness/child_process.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <spawn.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -15,6 +17,68 @@ namespace isobench::harness {
 namespace {
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+// fork + PR_SET_PDEATHSIG + exec. Between fork and exec the child calls only
+// async-signal-safe functions (signal-safety(7)): the harness has threads. An exec
+// failure travels back as its errno over a close-on-exec pipe, so the caller gets the
+// same error posix_spawn would have given.
+Result<pid_t> ForkExecDyingWithParent(char* const argv[], char* const envp[],
+                                      const ChildProcess::SpawnOptions& options) {
+  int status_pipe[2];
+  if (::pipe2(status_pipe, O_CLOEXEC) != 0) return Error::Errno("pipe2");
+  Fd status_read(status_pipe[0]);
+  Fd status_write(status_pipe[1]);
+  pid_t parent = ::getpid();
+  // Signals stay blocked across fork so that no handler of the harness runs in the
+  // child before its dispositions are reset.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    auto fail = [&](int err) {
+      (void)!::write(status_pipe[1], &err, sizeof err);
+      ::_exit(127);
+    };
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(errno);
+    // The parent may have died before prctl took effect: then nobody will signal us.
+    if (::getppid() != parent) ::_exit(127);
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+    if (options.stdout_fd >= 0 && ::dup2(options.stdout_fd, STDOUT_FILENO) < 0) fail(errno);
+    if (options.stderr_fd >= 0 && ::dup2(options.stderr_fd, STDERR_FILENO) < 0) fail(errno);
+    for (auto [from, to] : options.fds) {
+      // dup2 onto the same number is a no-op that keeps FD_CLOEXEC: clear it by hand.
+      if (from == to) {
+        if (::fcntl(to, F_SETFD, 0) != 0) fail(errno);
+      } else if (::dup2(from, to) < 0) {
+        fail(errno);
+      }
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(argv[0], argv, envp);
+    fail(errno);
+  }
+  int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return Error::Errno(fork_errno, "fork", argv[0]);
+  status_write.Reset();
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(status_read.get(), &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+    int status;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return Error::Errno(child_errno, "execve", argv[0]);
+  }
+  return pid;
+}
 
 }  // namespace
 
@@ -34,6 +98,12 @@ Result<ChildProcess> ChildProcess::Spawn(const std::vector<std::string>& argv,
   for (const auto& e : options.env) cenv.push_back(const_cast<char*>(e.c_str()));
   cenv.push_back(nullptr);
 
+  if (options.die_with_parent) {
+    ISO_ASSIGN_OR_RETURN(pid_t pid, ForkExecDyingWithParent(
+                                        cargv.data(), options.env.empty() ? environ : cenv.data(),
+                                        options));
+    return Adopt(pid);
+  }
   // posix_spawn (clone with CLONE_VM|CLONE_VFORK in glibc) does not copy the parent's
   // page tables, so a start costs the same whatever the harness's size.
   posix_spawn_file_actions_t actions;

@@ -28,6 +28,12 @@ class ChildProcess {
     int stdout_fd = -1;                    // -1: inherit
     int stderr_fd = -1;                    // -1: inherit
     std::vector<std::string> env;          // empty: inherit
+    // The child gets SIGKILL when this process dies, however it dies (SIGKILL, OOM
+    // kill, crash), so a suite program never runs on orphaned. The kernel ties this to
+    // the spawning *thread* (prctl(2), PR_SET_PDEATHSIG): set it only when spawning
+    // from a thread that outlives the child, such as main(). Costs a fork() instead of
+    // posix_spawn's vfork, so it is off for the start paths that are measured.
+    bool die_with_parent = false;
   };
 
   ChildProcess() = default;

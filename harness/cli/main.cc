@@ -133,11 +133,19 @@ int CmdCleanup(const GlobalFlags& flags) {
   return 0;
 }
 
+// The suite programs run from main()'s thread and die with us: a CI runner that
+// SIGKILLs `isobench` on a timeout must not leave a benchmark creating instances.
+ChildProcess::SpawnOptions SuiteProgram() {
+  ChildProcess::SpawnOptions options;
+  options.die_with_parent = true;
+  return options;
+}
+
 int RunReport(const std::string& out_dir, const std::vector<std::string>& inputs) {
   std::vector<std::string> argv = {"/usr/bin/python3", SourceDir() + "/reports/report.py", "--out",
                                    out_dir, "--module-dir", BinaryDir() + "/reports"};
   argv.insert(argv.end(), inputs.begin(), inputs.end());
-  auto child = ChildProcess::Spawn(argv);
+  auto child = ChildProcess::Spawn(argv, SuiteProgram());
   if (!child.ok()) return Fail(child.error());
   auto status = child->Wait();
   if (!status.ok()) return Fail(status.error());
@@ -245,7 +253,7 @@ int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
   // a SIGTERM sent to us alone is passed on. Either way it stops cleanly and writes what
   // it has, and the report is still made from that.
   InstallInterruptHandlers();
-  auto child = ChildProcess::Spawn(argv);
+  auto child = ChildProcess::Spawn(argv, SuiteProgram());
   if (!child.ok()) return Fail(child.error());
   bool forwarded = false;
   std::optional<int> status;
@@ -285,7 +293,7 @@ int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
                    "for the mutation table)\n";
       conf.push_back("--mutation_backend=");
     }
-    auto conf_child = ChildProcess::Spawn(conf);
+    auto conf_child = ChildProcess::Spawn(conf, SuiteProgram());
     if (!conf_child.ok()) return Fail(conf_child.error());
     auto conf_status = conf_child->Wait();
     if (!conf_status.ok()) return Fail(conf_status.error());
