@@ -26,6 +26,7 @@
 #include "container/cgroup.h"
 #include "container/cgroup_v1.h"
 #include "container/cgroup_v2.h"
+#include "container/container_options.h"
 #include "container/idmap.h"
 #include "container/loop_disk.h"
 #include "container/mounts.h"
@@ -218,9 +219,6 @@ std::string LogTail(int log_fd) {
 
 
 // ---------------------------------------------------------------------------------
-
-// Where an instance's writable layer lives (option container.upper).
-enum class UpperLayer { kAuto, kTmpfs, kDisk };
 
 class ContainerInstance final : public harness::Instance {
  public:
@@ -757,31 +755,20 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
 
 Result<std::unique_ptr<harness::Backend>> MakeContainerBackend(
     const harness::BackendContext& context) {
-  auto option = [&](const std::string& key, const std::string& fallback) {
-    auto it = context.options.find(key);
-    return it == context.options.end() ? fallback : it->second;
-  };
   if (context.run_id.empty()) return Error("container backend: empty run id", EINVAL);
   if (context.run_id.find('/') != std::string::npos ||
       context.run_id.find("..") != std::string::npos)
     return Error("container backend: run id `" + context.run_id + "` has '/' or '..'", EINVAL);
+  ISO_ASSIGN_OR_RETURN(ContainerOptions options, ParseContainerOptions(context.options));
 
   ISO_ASSIGN_OR_RETURN(CgroupMounts mounts, DetectCgroupMounts());
   CgroupMode mode = ModeOf(mounts);
-  std::string driver = option("container.cgroup", "auto");
-  std::string v2_mount = option("container.cgroup_v2_mount", mounts.unified);
-  bool use_v2;
-  if (driver == "auto") {
-    use_v2 = mode == CgroupMode::kV2;
-  } else if (driver == "v1") {
-    use_v2 = false;
-    if (mounts.controllers.empty())
-      return Error("container.cgroup=v1, but no cgroup v1 controller is mounted", ENODEV);
-  } else if (driver == "v2") {
-    use_v2 = true;
-  } else {
-    return Error("container.cgroup must be auto, v1 or v2, not `" + driver + "`", EINVAL);
-  }
+  std::string v2_mount =
+      options.cgroup_v2_mount.empty() ? mounts.unified : options.cgroup_v2_mount;
+  bool use_v2 = options.cgroup == CgroupDriver::kV2 ||
+                (options.cgroup == CgroupDriver::kAuto && mode == CgroupMode::kV2);
+  if (options.cgroup == CgroupDriver::kV1 && mounts.controllers.empty())
+    return Error("container.cgroup=v1, but no cgroup v1 controller is mounted", ENODEV);
   if (use_v2) {
     if (v2_mount.empty()) return Error("no cgroup2 hierarchy is mounted", ENODEV);
     struct stat st;
@@ -791,34 +778,10 @@ Result<std::unique_ptr<harness::Backend>> MakeContainerBackend(
   }
   ISO_ASSIGN_OR_RETURN(auto seccomp, SeccompFilter::CompileDefault());
   ISO_ASSIGN_OR_RETURN(uint64_t bounding, HostBoundingSet());
-  ISO_ASSIGN_OR_RETURN(std::vector<IdMapping> userns_map,
-                       ParseIdMap(option("container.userns_map", "100000")));
-  int64_t timeout_ms = 10000;
-  std::string timeout_text = option("container.ready_timeout_ms", "10000");
-  auto [ptr, ec] =
-      std::from_chars(timeout_text.data(), timeout_text.data() + timeout_text.size(), timeout_ms);
-  if (ec != std::errc() || timeout_ms <= 0)
-    return Error("container.ready_timeout_ms: `" + timeout_text + "` is not a positive number",
-                 EINVAL);
-  std::string upper_text = option("container.upper", "auto");
-  UpperLayer upper;
-  if (upper_text == "auto") {
-    upper = UpperLayer::kAuto;
-  } else if (upper_text == "tmpfs") {
-    upper = UpperLayer::kTmpfs;
-  } else if (upper_text == "disk") {
-    upper = UpperLayer::kDisk;
-  } else {
-    return Error("container.upper must be auto, tmpfs or disk, not `" + upper_text + "`", EINVAL);
-  }
-  // vfork: a profile that needs nothing from the parent between clone and exec starts
-  // in one step (StartsInOneStep); fork: always the two-step start, for comparison.
-  std::string spawn = option("container.spawn", "vfork");
-  if (spawn != "vfork" && spawn != "fork")
-    return Error("container.spawn must be vfork or fork, not `" + spawn + "`", EINVAL);
   return std::unique_ptr<harness::Backend>(new ContainerBackend(
       context, std::move(mounts), mode, use_v2, v2_mount, std::move(seccomp), bounding,
-      std::move(userns_map), std::chrono::milliseconds(timeout_ms), upper, spawn == "vfork"));
+      std::move(options.userns_map), options.ready_timeout, options.upper,
+      options.one_step_allowed));
 }
 
 void RegisterContainerBackend(harness::BackendRegistry& registry) {

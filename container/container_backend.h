@@ -36,15 +36,7 @@
 // cannot fill the host's file system. (With container.upper=tmpfs, disk_bytes caps the
 // tmpfs.)
 //
-// BackendContext::options understood:
-//   container.cgroup          auto (default) | v1 | v2: which driver places instances;
-//                             auto picks v1 on v1 and hybrid hosts, v2 on pure v2
-//   container.cgroup_v2_mount cgroup2 mount point to use (default: the host's)
-//   container.userns_map      id map for profiles with user_ns: "100000" (base, 65536
-//                             ids) or "0:100000:65536[,...]"
-//   container.ready_timeout_ms  how long to wait for the agent (default 10000)
-//   container.upper           auto (default: disk when InstanceSpec::disk_bytes > 0,
-//                             else tmpfs) | tmpfs | disk
+// BackendContext::options: the "container.*" keys of container/container_options.h.
 //
 // ReclaimStale() treats a run as live when it is this backend's, or when its owner (the
 // owner file, else the pid a harness::NewRunId() id ends with) is still running; every
