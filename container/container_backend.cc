@@ -26,6 +26,7 @@
 #include "container/cgroup.h"
 #include "container/cgroup_v1.h"
 #include "container/cgroup_v2.h"
+#include "container/container_child.h"
 #include "container/container_options.h"
 #include "container/idmap.h"
 #include "container/loop_disk.h"
@@ -48,129 +49,6 @@ namespace {
 
 using harness::Clock;
 using harness::Fd;
-
-// ---------------------------------------------------------------------------------
-// The child: everything it needs, formatted by the parent before clone3().
-
-struct ChildPlan {
-  harness::SecurityProfile profile;
-  RootfsPlan rootfs;
-  std::vector<MountStep> mounts;
-  std::string hostname;
-  std::vector<RlimitSetting> rlimits;
-  CapabilityPlan capabilities;
-  const SeccompFilter* seccomp = nullptr;  // nullptr: the profile has no filter
-  int sync_fd = -1;                        // child's end of the sync channel (close-on-exec)
-  int channel_fd = -1;                     // becomes fd 3 of the agent
-  int stdin_fd = -1;                       // /dev/null
-  int log_fd = -1;                         // memfd for the agent's fds 1 and 2
-  std::string agent_path;
-  std::vector<std::string> argv_storage;
-  std::vector<std::string> env_storage;
-  std::vector<char*> argv;
-  std::vector<char*> env;
-  VethPlan veth;  // enabled for network "bridge"
-  // Started in one step (StartsInOneStep): the child waits for nothing from the parent.
-  bool one_step = false;
-  // The child moves itself into its cgroups through these (JoinCgroups); empty when
-  // clone3() placed it (cgroup v2).
-  std::vector<int> cgroup_join_fds;
-};
-
-constexpr int kAgentChannelFd = 3;
-
-// stdin, stdout/stderr and the control channel at the numbers the agent expects; every
-// other descriptor is closed by execve().
-ChildStatus SetUpAgentFds(const ChildPlan& p) {
-  if (::dup2(p.stdin_fd, STDIN_FILENO) < 0) return ChildStatus::Errno("dup2", "stdin");
-  if (::dup2(p.log_fd, STDOUT_FILENO) < 0) return ChildStatus::Errno("dup2", "stdout");
-  if (::dup2(p.log_fd, STDERR_FILENO) < 0) return ChildStatus::Errno("dup2", "stderr");
-  if (::dup2(p.channel_fd, kAgentChannelFd) < 0) return ChildStatus::Errno("dup2", "channel");
-  // Close-on-exec rather than close: the sync channel must stay usable until execve().
-  if (::syscall(SYS_close_range, kAgentChannelFd + 1, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
-    return ChildStatus::Errno("close_range", "4..");
-  return ChildStatus::Ok();
-}
-
-// Default dispositions and an empty mask: signals the harness ignores or blocks would
-// stay so across execve().
-ChildStatus ResetSignals() {
-  struct sigaction dfl = {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    ::sigaction(sig, &dfl, nullptr);  // EINVAL for glibc-reserved signals: fine
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0)
-    return ChildStatus::Errno("sigprocmask", "SIG_SETMASK");
-  return ChildStatus::Ok();
-}
-
-ChildStatus ExecAgent(const ChildPlan& p) {
-  ::umask(022);
-  ::execve(p.agent_path.c_str(), p.argv.data(), p.env.data());
-  return ChildStatus::Errno("execve", p.agent_path.c_str());
-}
-
-// The child's checklist, between clone3() and execve(). Each step is one feature's
-// child-side function; only raw system calls on the plan's preformatted data.
-ChildStatus ContainChild(const ChildPlan& p) {
-  if (p.one_step) SendPhase(p.sync_fd, ChildPhase::kClone);
-  // No harness signal handler may run on the child's copy of the harness.
-  CHILD_RETURN_IF_ERROR(ResetSignals());
-  // Into the cgroups before anything else, so that the setup below is charged to the
-  // instance and runs under its limits.
-  CHILD_RETURN_IF_ERROR(JoinCgroups(p.cgroup_join_fds));
-  ::umask(0);  // device nodes and directories get exactly the modes in the plan
-  if (p.profile.user_ns) {
-    // Nothing can be created before the id maps exist (EOVERFLOW for unmapped ids).
-    CHILD_RETURN_IF_ERROR(WaitForGo(p.sync_fd));
-    CHILD_RETURN_IF_ERROR(BecomeNamespaceRoot());
-  }
-  if (p.rootfs.own_mount_ns) {
-    CHILD_RETURN_IF_ERROR(MakeMountsPrivate());
-    CHILD_RETURN_IF_ERROR(MountScratch(p.rootfs));
-    CHILD_RETURN_IF_ERROR(MountOverlay(p.rootfs));
-  }
-  CHILD_RETURN_IF_ERROR(ApplyMountTable(p.mounts));
-  CHILD_RETURN_IF_ERROR(EnterRoot(p.rootfs));
-  CHILD_RETURN_IF_ERROR(MakeRootReadOnly(p.rootfs));
-  SendPhase(p.sync_fd, ChildPhase::kRootfs);
-  // The parent has moved the veth peer in meanwhile (two-step start only). The cgroup
-  // namespace comes after JoinCgroups so that its root is our own cgroup.
-  if (!p.profile.user_ns && !p.one_step) CHILD_RETURN_IF_ERROR(WaitForGo(p.sync_fd));
-  CHILD_RETURN_IF_ERROR(EnterCgroupNamespace(p.profile.cgroup_ns));
-  CHILD_RETURN_IF_ERROR(SetHostname(p.hostname, p.profile.uts_ns));
-  CHILD_RETURN_IF_ERROR(BringUpLoopback(p.profile.net_ns));
-  CHILD_RETURN_IF_ERROR(ConfigureEth0(p.veth));
-  CHILD_RETURN_IF_ERROR(ApplyRlimits(p.rlimits));
-  CHILD_RETURN_IF_ERROR(SetUpAgentFds(p));
-  CHILD_RETURN_IF_ERROR(SetNoNewPrivs(p.profile.no_new_privs));
-  CHILD_RETURN_IF_ERROR(InstallSeccomp(p.seccomp));  // still has CAP_SYS_ADMIN if no NNP
-  CHILD_RETURN_IF_ERROR(ApplyCapabilities(p.capabilities));
-  SendPhase(p.sync_fd, ChildPhase::kExec);
-  return ExecAgent(p);
-}
-
-[[noreturn]] void RunChild(const ChildPlan& plan) {
-  ChildStatus status = ContainChild(plan);
-  SendFailure(plan.sync_fd, status);
-  ::_exit(127);
-}
-
-int RunChildOnItsStack(void* plan) { RunChild(*static_cast<const ChildPlan*>(plan)); }
-
-// A container starts in one step, without the parent's "go", when the parent has
-// nothing to do between clone and exec: no id maps to write (user namespace), no veth
-// to move in (bridge network). Its child then shares the harness's memory until execve
-// (Clone3AndRun), which saves copying the page tables of a large harness process, and
-// moves itself into its cgroups. A time namespace cannot be combined with CLONE_VM.
-bool StartsInOneStep(const harness::SecurityProfile& profile, const VethPlan& veth,
-                     bool allowed) {
-  return allowed && CanCloneAndRun() && !profile.user_ns && !profile.time_ns && !veth.enabled;
-}
 
 // ---------------------------------------------------------------------------------
 // Host side.
@@ -321,6 +199,18 @@ class ContainerInstance final : public harness::Instance {
   harness::AgentClient agent_;
 };
 
+// What StartContainer() carries from one step to the next.
+struct StartState {
+  ChildPlan plan;
+  std::vector<MountTableOptions::VolumeMount> volumes;
+  CgroupLimits limits;
+  std::string scratch;  // where the root is mounted
+  Fd sync_parent, sync_child;
+  Fd channel_parent, channel_child;
+  Fd devnull;
+  std::vector<Fd> join_files;  // open until the child has joined its cgroups
+};
+
 class ContainerBackend final : public harness::Backend {
  public:
   ContainerBackend(harness::BackendContext context, CgroupMounts mounts, CgroupMode host_mode,
@@ -457,6 +347,21 @@ class ContainerBackend final : public harness::Backend {
  private:
   Result<void> StartContainer(ContainerInstance& c, const harness::InstanceSpec& spec,
                               Clock::time_point t0);
+  // StartContainer's steps (defined below in their order).
+  Result<void> CheckSpec(const harness::InstanceSpec& spec, StartState& s) const;
+  Result<void> PrepareRoot(ContainerInstance& c, const harness::InstanceSpec& spec,
+                           StartState& s);
+  Result<void> CreateCgroup(ContainerInstance& c, const harness::InstanceSpec& spec,
+                            const StartState& s);
+  Result<void> FormatChildPlan(ContainerInstance& c, const harness::InstanceSpec& spec,
+                               StartState& s);
+  Result<void> OpenChildDescriptors(ContainerInstance& c, StartState& s);
+  Result<pid_t> CloneChild(ContainerInstance& c, StartState& s);
+  Result<void> ReleaseChild(ContainerInstance& c, StartState& s, pid_t pid, Clock::time_point t0,
+                            Clock::time_point deadline);
+  Result<void> AwaitAgent(ContainerInstance& c, StartState& s, pid_t pid, Clock::time_point t0,
+                          Clock::time_point deadline);
+  Error ChildDied(ContainerInstance& c, const StartState& s, pid_t pid, Error error);
   Result<void> EnsureRunDir();
   Result<CgroupLimits> LimitsFor(const harness::InstanceSpec& spec) const;
 
@@ -526,16 +431,30 @@ Result<CgroupLimits> ContainerBackend::LimitsFor(const harness::InstanceSpec& sp
 
 // The host's checklist for one container. Everything created is recorded in `c` as
 // soon as it exists, so that c.Destroy() (run by the caller on failure) undoes it.
+// StartContainer's steps, in order. Nothing the child needs is computed after clone3():
+// the plan is complete before the child exists.
 Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
                                               const harness::InstanceSpec& spec,
                                               Clock::time_point t0) {
-  const harness::SecurityProfile& profile = spec.profile;
   const auto deadline = t0 + ready_timeout_;
-  auto phase = [&](const char* name, Clock::time_point at) {
-    c.timing_.phases.push_back({name, harness::SecondsBetween(t0, at)});
-  };
+  StartState s;
+  ISO_RETURN_IF_ERROR(CheckSpec(spec, s));
+  ISO_RETURN_IF_ERROR(PrepareRoot(c, spec, s));
+  ISO_RETURN_IF_ERROR(CreateCgroup(c, spec, s));
+  ISO_RETURN_IF_ERROR(FormatChildPlan(c, spec, s));
+  ISO_RETURN_IF_ERROR(OpenChildDescriptors(c, s));
+  c.timing_.phases.push_back({"prepare", harness::SecondsBetween(t0, Clock::now())});
+  ISO_ASSIGN_OR_RETURN(pid_t pid, CloneChild(c, s));
+  // Started in one step, the child stamps its own first instruction (phase "clone").
+  if (!s.plan.one_step)
+    c.timing_.phases.push_back({"clone", harness::SecondsBetween(t0, Clock::now())});
+  ISO_RETURN_IF_ERROR(ReleaseChild(c, s, pid, t0, deadline));
+  return AwaitAgent(c, s, pid, t0, deadline);
+}
 
-  // Input that can be refused before anything exists.
+// Input that can be refused before anything exists.
+Result<void> ContainerBackend::CheckSpec(const harness::InstanceSpec& spec, StartState& s) const {
+  const harness::SecurityProfile& profile = spec.profile;
   ISO_RETURN_IF_ERROR(ValidateNetwork(spec.network, profile.net_ns));
   ISO_RETURN_IF_ERROR(ValidateLowerDir(context_.image.rootfs));
   const std::string agent_host_path = context_.image.rootfs + harness::GuestImage::kAgentPath;
@@ -543,28 +462,31 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
     return Error::Errno("access X_OK", agent_host_path)
         .Context("image `" + context_.image.rootfs + "` has no executable agent at " +
                  harness::GuestImage::kAgentPath);
-  std::vector<MountTableOptions::VolumeMount> volumes;
   for (const auto& v : spec.volumes) {
     ISO_ASSIGN_OR_RETURN(auto volume, ValidateVolume(v));
-    volumes.push_back(std::move(volume));
+    s.volumes.push_back(std::move(volume));
   }
-  ISO_ASSIGN_OR_RETURN(CgroupLimits limits, LimitsFor(spec));
-  ISO_ASSIGN_OR_RETURN(CapabilityPlan capabilities, PlanCapabilities(profile, host_bounding_));
+  ISO_ASSIGN_OR_RETURN(s.limits, LimitsFor(spec));
+  ISO_ASSIGN_OR_RETURN(s.plan.capabilities, PlanCapabilities(profile, host_bounding_));
   if (use_v2_ && profile.minimal_dev && profile.drop_capabilities && profile.capabilities.empty()) {
     // cgroup v2 has no devices file to back the minimal /dev (runc attaches an eBPF
     // program instead): without CAP_MKNOD no other device node can be made.
-    capabilities.keep &= ~(uint64_t{1} << CAP_MKNOD);
+    s.plan.capabilities.keep &= ~(uint64_t{1} << CAP_MKNOD);
   }
-  ISO_ASSIGN_OR_RETURN(std::vector<RlimitSetting> rlimits, PlanRlimits(profile.rlimits));
+  ISO_ASSIGN_OR_RETURN(s.plan.rlimits, PlanRlimits(profile.rlimits));
   if (profile.user_ns && MapToHost(userns_map_, 0) < 0)
     return Error("user namespace map does not map root (id 0)", EINVAL);
+  s.plan.profile = profile;
+  return {};
+}
 
-  // 1. The root: a tmpfs mounted by the child in its own mount namespace, on a mount
-  // point every instance of the run shares, holding the upper layer unless that goes to
-  // the host's disk.
+// The root: a tmpfs mounted by the child in its own mount namespace, on a mount point
+// every instance of the run shares, holding the upper layer unless that goes to the
+// host's disk.
+Result<void> ContainerBackend::PrepareRoot(ContainerInstance& c, const harness::InstanceSpec& spec,
+                                           StartState& s) {
+  const harness::SecurityProfile& profile = spec.profile;
   ISO_RETURN_IF_ERROR(EnsureRunDir());
-  ChildPlan plan;
-  plan.profile = profile;
   const bool upper_on_disk =
       upper_ == UpperLayer::kDisk || (upper_ == UpperLayer::kAuto && spec.disk_bytes > 0);
   const std::string instance_dir = run_dir_ + "/" + spec.name;
@@ -572,7 +494,7 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
     if (::mkdir(instance_dir.c_str(), 0755) != 0) return Error::Errno("mkdir", instance_dir);
     c.instance_dir_ = instance_dir;
   }
-  const std::string scratch = profile.mount_ns ? run_dir_ + "/root" : instance_dir + "/root";
+  s.scratch = profile.mount_ns ? run_dir_ + "/root" : instance_dir + "/root";
   // An upper layer on disk with a size goes on an ext4 image of that size, so that
   // disk_bytes holds; without one (container.upper=disk alone) it is a plain directory.
   std::string disk_dir = instance_dir;
@@ -584,22 +506,32 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
                                                 "isobench:" + context_.run_id + "/" + spec.name)
                                       .Context("disk upper layer"));
   }
-  plan.rootfs = PlanRootfs(context_.image.rootfs, scratch, upper_on_disk ? disk_dir : "",
-                           profile, upper_on_disk ? 0 : spec.disk_bytes);
+  s.plan.rootfs = PlanRootfs(context_.image.rootfs, s.scratch, upper_on_disk ? disk_dir : "",
+                             profile, upper_on_disk ? 0 : spec.disk_bytes);
   if (upper_on_disk) {
     int64_t owner = profile.user_ns ? MapToHost(userns_map_, 0) : -1;
-    ISO_RETURN_IF_ERROR(PrepareDiskUpper(plan.rootfs, owner));
+    ISO_RETURN_IF_ERROR(PrepareDiskUpper(s.plan.rootfs, owner));
   }
+  return {};
+}
 
-  // 2. Cgroups, with their limits, before the child exists.
+// Cgroups, with their limits, before the child exists.
+Result<void> ContainerBackend::CreateCgroup(ContainerInstance& c, const harness::InstanceSpec& spec,
+                                            const StartState& s) {
   const std::string relative = CgroupRelativePath(context_.run_id, spec.name);
   if (use_v2_) {
-    ISO_ASSIGN_OR_RETURN(c.cgroup_, CreateCgroupV2(v2_mount_, relative, limits));
+    ISO_ASSIGN_OR_RETURN(c.cgroup_, CreateCgroupV2(v2_mount_, relative, s.limits));
   } else {
-    ISO_ASSIGN_OR_RETURN(c.cgroup_, CreateCgroupV1(mounts_, relative, limits));
+    ISO_ASSIGN_OR_RETURN(c.cgroup_, CreateCgroupV1(mounts_, relative, s.limits));
   }
+  return {};
+}
 
-  // 3. Everything the child will do, formatted now.
+// Everything the child will do, formatted now.
+Result<void> ContainerBackend::FormatChildPlan(ContainerInstance& c,
+                                               const harness::InstanceSpec& spec, StartState& s) {
+  const harness::SecurityProfile& profile = spec.profile;
+  ChildPlan& plan = s.plan;
   MountTableOptions table;
   table.root = plan.rootfs.merged;
   table.minimal_dev = profile.minimal_dev;
@@ -609,14 +541,12 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
   table.net_ns = profile.net_ns;
   table.ipc_ns = profile.ipc_ns;
   if (profile.cgroup_ns) table.cgroup_views = c.cgroup_->Views();
-  table.volumes = std::move(volumes);
+  table.volumes = std::move(s.volumes);
   plan.mounts = BuildMountTable(table);
   plan.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
   if (spec.network == "bridge") {
     ISO_ASSIGN_OR_RETURN(plan.veth, PlanVeth());
   }
-  plan.rlimits = std::move(rlimits);
-  plan.capabilities = capabilities;
   plan.seccomp = profile.seccomp ? seccomp_.get() : nullptr;
   plan.agent_path = harness::GuestImage::kAgentPath;
   plan.argv_storage = {plan.agent_path, "--channel-fd", std::to_string(kAgentChannelFd)};
@@ -626,48 +556,58 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
   plan.argv.push_back(nullptr);
   for (auto& e : plan.env_storage) plan.env.push_back(e.data());
   plan.env.push_back(nullptr);
+  plan.one_step = StartsInOneStep(profile, plan.veth, one_step_allowed_);
+  return {};
+}
 
-  // 4. Descriptors: sync channel (records), control channel (agent), stdio.
+// Descriptors: sync channel (records), control channel (agent), stdio, and the cgroup
+// files the child joins through; the root mounted here when the child has no mount
+// namespace of its own.
+Result<void> ContainerBackend::OpenChildDescriptors(ContainerInstance& c, StartState& s) {
+  ChildPlan& plan = s.plan;
   int sync_pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync_pair) != 0)
     return Error::Errno("socketpair", "sync channel");
-  Fd sync_parent(sync_pair[0]), sync_child(sync_pair[1]);
+  s.sync_parent = Fd(sync_pair[0]);
+  s.sync_child = Fd(sync_pair[1]);
   int channel_pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel_pair) != 0)
     return Error::Errno("socketpair", "agent channel");
-  Fd channel_parent(channel_pair[0]), channel_child_low(channel_pair[1]);
-  ISO_ASSIGN_OR_RETURN(Fd channel_child, DupHigh(channel_child_low, "agent channel"));
+  s.channel_parent = Fd(channel_pair[0]);
+  Fd channel_child_low(channel_pair[1]);
+  ISO_ASSIGN_OR_RETURN(s.channel_child, DupHigh(channel_child_low, "agent channel"));
   channel_child_low.Reset();
   ISO_ASSIGN_OR_RETURN(Fd devnull_low, harness::Open("/dev/null", O_RDWR));
-  ISO_ASSIGN_OR_RETURN(Fd devnull, DupHigh(devnull_low, "/dev/null"));
+  ISO_ASSIGN_OR_RETURN(s.devnull, DupHigh(devnull_low, "/dev/null"));
   devnull_low.Reset();
   Fd log_low(::memfd_create("isobench-agent-log", MFD_CLOEXEC));
   if (!log_low.valid()) return Error::Errno("memfd_create", "agent log");
   ISO_ASSIGN_OR_RETURN(c.log_, DupHigh(log_low, "agent log"));
   log_low.Reset();
-  plan.sync_fd = sync_child.get();
-  plan.channel_fd = channel_child.get();
-  plan.stdin_fd = devnull.get();
+  plan.sync_fd = s.sync_child.get();
+  plan.channel_fd = s.channel_child.get();
+  plan.stdin_fd = s.devnull.get();
   plan.log_fd = c.log_.get();
 
   // Without a mount namespace the root is mounted in the host's, by the parent, and
   // unmounted (with everything the child put under it) by Destroy().
   if (!plan.rootfs.own_mount_ns) {
-    if (::mkdir(scratch.c_str(), 0755) != 0) return Error::Errno("mkdir", scratch);
+    if (::mkdir(s.scratch.c_str(), 0755) != 0) return Error::Errno("mkdir", s.scratch);
     ISO_ASSIGN_OR_RETURN(c.host_rootfs_, HostRootfs::Mount(plan.rootfs));
   }
-  plan.one_step = StartsInOneStep(profile, plan.veth, one_step_allowed_);
-  std::vector<Fd> join_files;  // open until the child has joined
   for (const auto& file : c.cgroup_->SelfJoinFiles()) {
     ISO_ASSIGN_OR_RETURN(Fd fd, harness::Open(file, O_WRONLY | O_CLOEXEC));
     plan.cgroup_join_fds.push_back(fd.get());
-    join_files.push_back(std::move(fd));
+    s.join_files.push_back(std::move(fd));
   }
-  phase("prepare", Clock::now());
+  return {};
+}
 
-  // 5. clone3 into the namespaces (and, on cgroup v2, straight into the cgroup).
+// clone3 into the namespaces (and, on cgroup v2, straight into the cgroup).
+Result<pid_t> ContainerBackend::CloneChild(ContainerInstance& c, StartState& s) {
+  const harness::SecurityProfile& profile = s.plan.profile;
   pid_t pid;
-  if (plan.one_step) {
+  if (s.plan.one_step) {
     thread_local ChildStack stack;
     if (!stack.valid()) return Error("mmap: no stack for the container's first process", ENOMEM);
     // As posix_spawn() does: no harness signal handler may run in the child, which
@@ -676,21 +616,19 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
     pid = Clone3AndRun(CloneFlags(profile), c.cgroup_->CloneIntoFd(), stack, RunChildOnItsStack,
-                       &plan);
+                       &s.plan);
     int saved = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     errno = saved;
   } else {
     pid = Clone3(CloneFlags(profile), c.cgroup_->CloneIntoFd());
-    if (pid == 0) RunChild(plan);
+    if (pid == 0) RunChild(s.plan);
   }
   if (pid < 0) {
     std::string flags = "";
     for (const auto& n : NamespaceNames(profile)) flags += (flags.empty() ? "" : ",") + n;
     return Error::Errno("clone3", flags);
   }
-  // Started in one step, the child stamps its own first instruction (phase "clone").
-  if (!plan.one_step) phase("clone", Clock::now());
   auto adopted = harness::ChildProcess::Adopt(pid);
   if (!adopted.ok()) {
     ::kill(pid, SIGKILL);
@@ -698,56 +636,68 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
     return std::move(adopted).error();
   }
   c.init_ = std::move(adopted).value();
-  sync_child.Reset();
-  channel_child.Reset();
+  s.sync_child.Reset();
+  s.channel_child.Reset();
+  return pid;
+}
 
-  // 6. Map the child's ids, give it its veth, let it go on (two-step start).
-  auto died = [&](Error error) {
-    // The channel closes a moment before the exit status exists: give it that moment.
-    struct pollfd pfd = {c.init_.pidfd(), POLLIN, 0};
-    (void)::poll(&pfd, 1, 200);
-    if (auto failure = PendingChildFailure(sync_parent.get())) error = std::move(*failure);
-    std::string status = ExitedStatus(pid);
-    if (!status.empty()) error.Context("container init " + status);
-    std::string tail = LogTail(c.log_.get());
-    if (!tail.empty()) error = Error(error.message() + "; agent.log: " + tail, error.errno_value());
-    return error;
-  };
+// A start that failed after clone3: the child's own report of what failed, its exit
+// status and the agent's last words, instead of the parent's side of the symptom.
+Error ContainerBackend::ChildDied(ContainerInstance& c, const StartState& s, pid_t pid,
+                                  Error error) {
+  // The channel closes a moment before the exit status exists: give it that moment.
+  struct pollfd pfd = {c.init_.pidfd(), POLLIN, 0};
+  (void)::poll(&pfd, 1, 200);
+  if (auto failure = PendingChildFailure(s.sync_parent.get())) error = std::move(*failure);
+  std::string status = ExitedStatus(pid);
+  if (!status.empty()) error.Context("container init " + status);
+  std::string tail = LogTail(c.log_.get());
+  if (!tail.empty()) error = Error(error.message() + "; agent.log: " + tail, error.errno_value());
+  return error;
+}
+
+// Map the child's ids, give it its veth, let it go on (two-step start); then its
+// progress, until its execve() closes the sync channel.
+Result<void> ContainerBackend::ReleaseChild(ContainerInstance& c, StartState& s, pid_t pid,
+                                            Clock::time_point t0, Clock::time_point deadline) {
   auto or_died = [&](Result<void> r) {
-    return r.ok() ? r : Result<void>(died(std::move(r).error()));
+    return r.ok() ? r : Result<void>(ChildDied(c, s, pid, std::move(r).error()));
   };
-  join_files.clear();
-  if (profile.user_ns) {
+  s.join_files.clear();
+  if (s.plan.profile.user_ns) {
     std::string map = FormatIdMap(userns_map_);
     ISO_RETURN_IF_ERROR(or_died(WriteIdMaps(pid, map, map)));
   }
-  if (plan.veth.enabled) {
-    auto veth = VethLink::Create(plan.veth, pid);
-    if (!veth.ok()) return died(std::move(veth).error());
+  if (s.plan.veth.enabled) {
+    auto veth = VethLink::Create(s.plan.veth, pid);
+    if (!veth.ok()) return ChildDied(c, s, pid, std::move(veth).error());
     c.veth_ = std::move(*veth);
   }
-  if (!plan.one_step) ISO_RETURN_IF_ERROR(or_died(SendGo(sync_parent.get())));
+  if (!s.plan.one_step) ISO_RETURN_IF_ERROR(or_died(SendGo(s.sync_parent.get())));
 
-  // 7. The child's progress, until its execve() closes the sync channel.
-  auto report = ReadChildReport(sync_parent.get(), deadline);
-  if (!report.ok()) return died(std::move(report).error());
+  auto report = ReadChildReport(s.sync_parent.get(), deadline);
+  if (!report.ok()) return ChildDied(c, s, pid, std::move(report).error());
   const int64_t t0_ns = ToNs(t0);
   for (const auto& event : report->events)
     c.timing_.phases.push_back(
         {ChildPhaseName(event.phase), static_cast<double>(event.monotonic_ns - t0_ns) / 1e9});
   c.timing_.host_cpu_seconds = static_cast<double>(report->cpu_ns) / 1e9;
+  return {};
+}
 
-  // 8. The agent's ready line.
-  c.agent_ = harness::AgentClient(std::move(channel_parent));
+// The agent's ready line.
+Result<void> ContainerBackend::AwaitAgent(ContainerInstance& c, StartState& s, pid_t pid,
+                                          Clock::time_point t0, Clock::time_point deadline) {
+  c.agent_ = harness::AgentClient(std::move(s.channel_parent));
   c.agent_.SetLiveness([pid]() -> Result<void> {
     std::string status = ExitedStatus(pid);
     if (!status.empty()) return Error("container init " + status, ECHILD);
     return {};
   });
   auto ready = c.agent_.WaitReady(deadline);
-  if (!ready.ok()) return died(std::move(ready).error());
+  if (!ready.ok()) return ChildDied(c, s, pid, std::move(ready).error());
   c.timing_.ready_seconds = harness::SecondsBetween(t0, c.agent_.ready_at());
-  phase("ready", c.agent_.ready_at());
+  c.timing_.phases.push_back({"ready", harness::SecondsBetween(t0, c.agent_.ready_at())});
   return {};
 }
 
