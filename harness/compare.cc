@@ -166,7 +166,9 @@ std::size_t ComparisonReport::Count(RowStatus status) const {
 
 int ComparisonReport::ExitCode() const {
   if (Count(RowStatus::kRegressed) > 0) return kExitRegression;
-  if (Count(RowStatus::kCannotJudge) > 0 || environment_refused) return kExitCannotJudge;
+  // No gated row at all judges nothing: that is no pass either.
+  if (Count(RowStatus::kCannotJudge) > 0 || environment_refused || family_size == 0)
+    return kExitCannotJudge;
   return kExitNoRegression;
 }
 
@@ -176,6 +178,9 @@ std::string ComparisonReport::ExitMeaning() const {
       return "exit 3: regression: " + std::to_string(Count(RowStatus::kRegressed)) +
              " gated row(s) regressed";
     case kExitCannotJudge:
+      if (family_size == 0 && !environment_refused)
+        return "exit 4: cannot judge: no row is gated (every row is report-only or derived), "
+               "so nothing was judged";
       return environment_refused
                  ? "exit 4: cannot judge: the files come from different environments (use "
                    "--cross-host for a host comparison)"
@@ -495,20 +500,23 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
   return report;
 }
 
-Result<ComparisonReport> RunComparison(const std::string& base_path, const std::string& new_path,
-                                       const ComparisonOptions& options) {
-  Thresholds thresholds;
-  thresholds.source = "built-in defaults";
-  std::string path = options.thresholds_path;
+Result<Thresholds> LoadThresholdsOrDefault(const std::string& path_or_empty) {
+  std::string path = path_or_empty;
 #ifdef ISOBENCH_SOURCE_DIR
   if (path.empty()) {
     const std::string fallback = std::string(ISOBENCH_SOURCE_DIR) + "/ci/thresholds.toml";
     if (::access(fallback.c_str(), R_OK) == 0) path = fallback;
   }
 #endif
-  if (!path.empty()) {
-    ISO_ASSIGN_OR_RETURN(thresholds, LoadThresholds(path));
-  }
+  if (!path.empty()) return LoadThresholds(path);
+  Thresholds thresholds;
+  thresholds.source = "built-in defaults";
+  return thresholds;
+}
+
+Result<ComparisonReport> RunComparison(const std::string& base_path, const std::string& new_path,
+                                       const ComparisonOptions& options) {
+  ISO_ASSIGN_OR_RETURN(Thresholds thresholds, LoadThresholdsOrDefault(options.thresholds_path));
   ISO_ASSIGN_OR_RETURN(BenchmarkResults base, LoadBenchmarkResults(base_path));
   ISO_ASSIGN_OR_RETURN(BenchmarkResults candidate, LoadBenchmarkResults(new_path));
   return CompareBenchmarkResults(base, candidate, thresholds, options);

@@ -27,7 +27,8 @@
 //   from different environments (EnvironmentKeys()) without cross_host.
 // - Exit code: 3 when a gated row regressed (a found regression outranks rows that
 //   could not be judged: it is actionable whatever the others say), else 4 when a
-//   gated row cannot be judged, else 0. Errors (unreadable input) are 1 in the CLI.
+//   gated row cannot be judged or no row is gated at all, else 0. Errors (unreadable
+//   input) are 1 in the CLI.
 #pragma once
 
 #include <limits>
@@ -75,6 +76,9 @@ struct Thresholds {
 // `gated` (bool), `report_only` / `report_only_stored` (a non-empty reason).
 Result<Thresholds> ParseThresholds(std::string_view toml_text, std::string_view source);
 Result<Thresholds> LoadThresholds(const std::string& path);
+// `path`, or when empty <source dir>/ci/thresholds.toml if readable, else the built-in
+// defaults (source "built-in defaults").
+Result<Thresholds> LoadThresholdsOrDefault(const std::string& path_or_empty);
 
 enum class RowRole { kGated, kReportOnly, kDerived };
 enum class RowStatus { kSame, kImproved, kRegressed, kCannotJudge, kReportOnly, kDerived };
@@ -132,7 +136,7 @@ std::vector<EnvironmentDifference> EnvironmentDifferences(const BenchmarkResults
                                                           const BenchmarkResults& candidate);
 
 struct ComparisonOptions {
-  // Empty: <source dir>/ci/thresholds.toml if readable, else the built-in defaults.
+  // As LoadThresholdsOrDefault.
   std::string thresholds_path;
   std::optional<double> alpha;  // overrides the file's family alpha
   // Compare files from different environments, labelled a host comparison.

@@ -263,7 +263,16 @@ report_only_stored = "drifted 40% between stored runs"
   auto b = MakeResults("b", "Io/host/host:write:1M:qd32", Samples(rng, 12, 1.5e-3, 0.03));
   auto stored = MustCompare(a, b, t);
   EXPECT_EQ(stored.rows[0].role, RowRole::kReportOnly);
-  EXPECT_EQ(stored.ExitCode(), kExitNoRegression);
+  // Nothing gated judges nothing: not a pass.
+  EXPECT_EQ(stored.family_size, 0u);
+  EXPECT_EQ(stored.ExitCode(), kExitCannotJudge);
+  EXPECT_NE(stored.ExitMeaning().find("no row is gated"), std::string::npos);
+  // With one gated row beside it, the report-only row does not count.
+  auto c = a;
+  c.runs.push_back(MakeRun("Startup/c/ready", Samples(rng, 12, 1.0, 0.02)));
+  auto d = b;
+  d.runs.push_back(MakeRun("Startup/c/ready", c.runs.back().real_time_s));
+  EXPECT_EQ(MustCompare(c, d, t).ExitCode(), kExitNoRegression);
   auto ab = MustCompare(a, b, t, {.interleaved = true});
   EXPECT_EQ(ab.rows[0].role, RowRole::kGated);
   EXPECT_EQ(ab.ExitCode(), kExitRegression);

@@ -212,15 +212,14 @@ PYBIND11_MODULE(isobench_py, m) {
       },
       py::arg("base"), py::arg("new"), py::arg("thresholds") = "", py::arg("alpha") = py::none(),
       py::arg("cross_host") = false, py::arg("interleaved") = false,
-      "The regression gate on two result files: the dict `isobench compare --json` prints.");
+      "The regression gate on two result files: the dict `isobench compare --json` prints. "
+      "thresholds='' means ci/thresholds.toml of the source tree, else built-in defaults.");
 
   m.def(
       "compare_results",
       [](const py::dict& base, const py::dict& candidate, const std::string& thresholds_path,
          std::optional<double> alpha, bool cross_host, bool interleaved) {
-        Thresholds thresholds;
-        thresholds.source = "built-in defaults";
-        if (!thresholds_path.empty()) thresholds = Unwrap(LoadThresholds(thresholds_path));
+        Thresholds thresholds = Unwrap(LoadThresholdsOrDefault(thresholds_path));
         ComparisonOptions options{.thresholds_path = thresholds_path,
                                   .alpha = alpha,
                                   .cross_host = cross_host,

@@ -1774,8 +1774,9 @@ def main(argv=None):
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--module-dir", help="directory holding the isobench_py module")
     parser.add_argument("--title", default="isobench report")
-    parser.add_argument("--thresholds", default=os.path.join(REPO, "ci", "thresholds.toml"),
-                        help="the regression gate's thresholds file (ci/thresholds.toml)")
+    parser.add_argument("--thresholds", default=None,
+                        help="the regression gate's thresholds file (default: "
+                        "ci/thresholds.toml of this tree, else the gate's built-in defaults)")
     parser.add_argument("--alpha", type=float, default=None,
                         help="family-wise alpha of the gate (default: the thresholds file's)")
     args = parser.parse_args(argv)
@@ -1785,7 +1786,10 @@ def main(argv=None):
     except ModuleError as e:
         print("report.py: error: %s" % e, file=sys.stderr)
         return 2
-    thresholds = args.thresholds if os.path.exists(args.thresholds) else ""
+    thresholds = args.thresholds
+    if thresholds is None:
+        default = os.path.join(REPO, "ci", "thresholds.toml")
+        thresholds = default if os.path.exists(default) else ""
 
     conf_path = args.conformance
     bench_paths = []

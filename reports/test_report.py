@@ -33,6 +33,8 @@ DENSITY = os.path.join(FIXTURES, "density_results.json")
 IO = os.path.join(FIXTURES, "io_results.json")
 OVERHEAD = os.path.join(FIXTURES, "overhead_results.json")
 VERDICTS = os.path.join(FIXTURES, "conformance_verdicts.json")
+# The gate's settings for these tests: ci/thresholds.toml less its stored-file rules.
+THRESHOLDS = os.path.join(FIXTURES, "thresholds.toml")
 CI_EXAMPLES = os.path.join(REPO, "ci", "examples")
 
 def find_module():
@@ -76,7 +78,8 @@ class ReportCase(unittest.TestCase):
         self.out = os.path.join(self.tmp, "out")
 
     def render(self, *inputs, extra=None):
-        result = run_report(["--out", self.out] + list(extra or []) + list(inputs))
+        result = run_report(["--out", self.out, "--thresholds", THRESHOLDS] + list(extra or []) +
+                            list(inputs))
         self.assertEqual(result.returncode, 0, result.stderr)
         with open(os.path.join(self.out, "report.html"), encoding="utf-8") as f:
             page = f.read()
@@ -144,8 +147,7 @@ class ReportTest(ReportCase):
                 rec["real_time"] *= 1.5
         write_json(self.tmp, "new.json", data)
         _, page, summary = self.render(STARTUP, new)
-        verdict = MODULE.compare_files(STARTUP, new,
-                                       thresholds=os.path.join(REPO, "ci", "thresholds.toml"))
+        verdict = MODULE.compare_files(STARTUP, new, thresholds=THRESHOLDS)
         rows = {r["key"]: r for r in verdict["rows"]}
         container = next(r for k, r in rows.items()
                          if k.startswith("Startup/container/ready") and k.endswith(":time"))
@@ -156,8 +158,8 @@ class ReportTest(ReportCase):
                 self.assertIn(html_escape(row["reason"]), page)
         cli = isobench_cli()
         if cli:
-            out = subprocess.run([cli, "compare", "--json", STARTUP, new], capture_output=True,
-                                 text=True, check=False)
+            out = subprocess.run([cli, "compare", "--json", "--thresholds", THRESHOLDS, STARTUP,
+                                  new], capture_output=True, text=True, check=False)
             self.assertEqual(out.returncode, verdict["exit_code"], out.stderr)
             cli_rows = {r["key"]: r["status"] for r in json.loads(out.stdout)["rows"]}
             self.assertEqual(cli_rows, {k: r["status"] for k, r in rows.items()})
@@ -225,6 +227,12 @@ class ReportTest(ReportCase):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("absent.json", result.stderr)
         self.assertNotIn("Traceback", result.stderr)
+
+    def test_bad_thresholds_file_is_an_error(self):
+        result = run_report(["--out", self.out, "--thresholds", os.path.join(self.tmp, "no.toml"),
+                             STARTUP, STARTUP])
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("no.toml", result.stderr)
 
     def test_missing_module_is_an_error(self):
         nowhere = os.path.join(self.tmp, "nowhere")
@@ -560,8 +568,10 @@ class ModuleTest(unittest.TestCase):
     """The module's gate entry points."""
 
     def test_compare_results_on_loaded_dicts_matches_compare_files(self):
-        a = MODULE.compare_results(MODULE.load_results(STARTUP), MODULE.load_results(STARTUP))
-        b = MODULE.compare_files(STARTUP, STARTUP, thresholds="")
+        a = MODULE.compare_results(MODULE.load_results(STARTUP), MODULE.load_results(STARTUP),
+                                   thresholds=THRESHOLDS)
+        b = MODULE.compare_files(STARTUP, STARTUP, thresholds=THRESHOLDS)
+        self.assertIn("same", [r["status"] for r in a["rows"]])
         self.assertEqual([r["status"] for r in a["rows"]], [r["status"] for r in b["rows"]])
         self.assertEqual(a["schema"], "isobench-compare/1")
 
