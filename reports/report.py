@@ -1288,7 +1288,7 @@ def section_overhead(report):
     multi = len(report.series) > 1
     tests = sorted({c.params for c in cells})
     backends = backend_order(c.backend for c in cells)
-    rows, classes, points = [], {}, []  # points: (label, slowdown, lo, hi, backend, si)
+    rows, classes, points = [], {}, []  # points: (label, slowdown, lo, hi, backend, si, no difference)
     for test in tests:
         group = [c for c in cells if c.params == test]
         key, higher, what = _overhead_metric(group)
@@ -1324,12 +1324,13 @@ def section_overhead(report):
                              ("%s – %s" % (_metric_text(lo, key), _metric_text(hi, key))
                               if len(values) > 1 else "one sample"),
                              "–" if b == "host" else (
-                                 "%s×%s" % (_fmt_sig(slow), " <small>(%s – %s)</small>"
-                                            % (_fmt_sig(slo), _fmt_sig(shi))
-                                            if math.isfinite(slo) else "")
+                                 "%s%s×%s" % ("no difference " if r.no_difference else "",
+                                              _fmt_sig(slow), " <small>(%s – %s)</small>"
+                                              % (_fmt_sig(slo), _fmt_sig(shi))
+                                              if math.isfinite(slo) else "")
                                  if math.isfinite(slow) else "no host row")])
                 if b != "host" and math.isfinite(slow) and slow > 0:
-                    points.append((label, slow, slo, shi, b, s.index))
+                    points.append((label, slow, slo, shi, b, s.index, r.no_difference))
     out = ['<section><h2 id="overhead">Overhead</h2>',
            '<p class="note">The same micro-benchmark inside each instance and on the host. '
            'Slowdown = how many times worse than the host (time per op ÷ host\'s, or host\'s '
@@ -1337,14 +1338,16 @@ def section_overhead(report):
            'distribution-free interval of the ratio (Mann–Whitney, from the C++ core).</p>']
     if points:
         fig, ax = plt.subplots(figsize=(10, 0.42 * len(points) + 1.3), layout="constrained")
-        for y, (label, slow, lo, hi, b, si) in enumerate(points):
+        for y, (label, slow, lo, hi, b, si, same) in enumerate(points):
             color = (backend_color(b, backends) if not multi
                      else SERIES_COLORS[si % len(SERIES_COLORS)])
             err = ([[slow - lo], [hi - slow]] if math.isfinite(lo) and math.isfinite(hi)
                    else None)
             ax.errorbar(slow, y, xerr=err, fmt="o", color=color, ecolor="black",
                         markersize=7, capsize=4, linewidth=1)
-            ax.annotate("%s×" % _fmt_sig(slow), (hi if math.isfinite(hi) else slow, y),
+            # An interval that includes 1× is no difference from the host: said so.
+            ax.annotate("= host" if same else "%s×" % _fmt_sig(slow),
+                        (hi if math.isfinite(hi) else slow, y),
                         xytext=(8, 0), textcoords="offset points", va="center", fontsize=8.5)
         ax.axvline(1, color="black", linestyle="--", linewidth=1)
         ax.set_yticks(range(len(points)))
