@@ -324,6 +324,26 @@ TEST(EstimateChangeTest, IntervalAgreesWithTheTest) {
   EXPECT_LT(significant, checked * 9 / 10);
 }
 
+TEST(EstimateChangeTest, IntervalAgreesWithTheAsymptoticTestToo) {
+  // Above kExactMaxTotal values both use the normal approximation.
+  int significant = 0;
+  for (std::uint64_t seed = 0; seed < 60; ++seed) {
+    auto x = Startups(1.0, 7000 + seed, 35, 0.05);
+    auto y = Startups(1.0 + 0.005 * static_cast<double>(seed % 8), 9000 + seed, 40, 0.05);
+    auto test = MannWhitneyU(x, y, MannWhitneyMethod::kExactWhenSmall);
+    ASSERT_TRUE(test.ok());
+    ASSERT_EQ(test->method, MannWhitneyMethod::kAsymptotic);
+    for (double alpha : {0.05, 0.01}) {
+      auto c = EstimateChange(x, y, alpha);
+      ASSERT_TRUE(c.ok());
+      const bool excludes = c->low > 0 || c->high < 0;
+      EXPECT_EQ(excludes, test->p_value <= alpha) << "seed " << seed << " p " << test->p_value;
+      significant += excludes;
+    }
+  }
+  EXPECT_GT(significant, 5);
+}
+
 TEST(EstimateChangeTest, UnreachableLevelGivesAnUnboundedInterval) {
   auto c = EstimateChange(std::vector<double>{9.0, 9.1, 9.2}, std::vector<double>{12.0, 12.1, 12.2},
                           0.01);
