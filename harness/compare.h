@@ -7,7 +7,7 @@
 //   ISO_ASSIGN_OR_RETURN(ComparisonReport report,
 //                        RunComparison("base/bench.json", "new/bench.json", options));
 //   std::cout << FormatComparison(report);          // the table a person reads
-//   WriteFile("verdict.json", ComparisonToJson(report).dump(2));  // the one verdict source
+//   WriteWholeFile("verdict.json", ComparisonToJson(report).dump(2));  // the one verdict source
 //   return report.ExitCode();                       // 0, 3 or 4 (below)
 //
 // The rules (DESIGN.md "Verdicts"):
