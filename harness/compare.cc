@@ -1,7 +1,9 @@
 #include "harness/compare.h"
 
 #include <fnmatch.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -26,6 +28,7 @@ Result<Thresholds> ParseThresholds(std::string_view toml_text, std::string_view 
                  EINVAL);
   }
   Thresholds t;
+  t.source = src;
   auto number = [&](const toml::node* node, const std::string& key, double lo, double hi,
                     double* out) -> Result<void> {
     if (!node) return {};
@@ -39,13 +42,25 @@ Result<Thresholds> ParseThresholds(std::string_view toml_text, std::string_view 
     *out = *v;
     return {};
   };
+  auto reason = [&](const toml::node* node, const std::string& key,
+                    std::optional<std::string>* out) -> Result<void> {
+    if (!node) return {};
+    auto text = node->value<std::string>();
+    if (!node->is_string() || !text || text->empty())
+      return Error(src + ": `" + key + "` must be a non-empty string: the reason the row is "
+                       "not gated",
+                   EINVAL);
+    *out = *text;
+    return {};
+  };
   for (const auto& [key, node] : root) {
     std::string k(key.str());
     if (k != "threshold" && k != "alpha" && k != "metric")
       return Error(src + ": unknown key `" + k + "`", EINVAL);
   }
   ISO_RETURN_IF_ERROR(number(root.get("threshold"), "threshold", 0, 10, &t.default_threshold));
-  ISO_RETURN_IF_ERROR(number(root.get("alpha"), "alpha", 1e-9, 0.5, &t.alpha));
+  // The family level of one comparison; above 0.2 no gate is worth trusting.
+  ISO_RETURN_IF_ERROR(number(root.get("alpha"), "alpha", 1e-9, 0.2, &t.alpha));
   if (const toml::node* metrics = root.get("metric")) {
     const toml::array* array = metrics->as_array();
     if (!array) return Error(src + ": `metric` must be an array of tables ([[metric]])", EINVAL);
@@ -54,12 +69,15 @@ Result<Thresholds> ParseThresholds(std::string_view toml_text, std::string_view 
       std::string where = "metric[" + std::to_string(i) + "]";
       if (!m) return Error(src + ": `" + where + "` must be a table", EINVAL);
       ThresholdRule rule;
-      rule.threshold = t.default_threshold;
       auto match = m->get("match");
       if (!match || !match->is_string())
         return Error(src + ": `" + where + ".match` must be a string", EINVAL);
       rule.pattern = *match->value<std::string>();
-      ISO_RETURN_IF_ERROR(number(m->get("threshold"), where + ".threshold", 0, 10, &rule.threshold));
+      if (m->get("threshold")) {
+        double threshold = 0;
+        ISO_RETURN_IF_ERROR(number(m->get("threshold"), where + ".threshold", 0, 10, &threshold));
+        rule.threshold = threshold;
+      }
       if (auto d = m->get("direction")) {
         auto text = d->value<std::string>();
         if (text && *text == "lower_is_better") rule.direction = Direction::kLowerIsBetter;
@@ -69,9 +87,17 @@ Result<Thresholds> ParseThresholds(std::string_view toml_text, std::string_view 
                            ".direction` must be \"lower_is_better\" or \"higher_is_better\"",
                        EINVAL);
       }
+      if (auto g = m->get("gated")) {
+        if (!g->is_boolean()) return Error(src + ": `" + where + ".gated` must be true or false", EINVAL);
+        rule.gated = *g->value<bool>();
+      }
+      ISO_RETURN_IF_ERROR(reason(m->get("report_only"), where + ".report_only", &rule.report_only));
+      ISO_RETURN_IF_ERROR(reason(m->get("report_only_stored"), where + ".report_only_stored",
+                                 &rule.report_only_stored));
       for (const auto& [key, node] : *m) {
         std::string k(key.str());
-        if (k != "match" && k != "threshold" && k != "direction")
+        if (k != "match" && k != "threshold" && k != "direction" && k != "gated" &&
+            k != "report_only" && k != "report_only_stored")
           return Error(src + ": unknown key `" + where + "." + k + "`", EINVAL);
       }
       t.rules.push_back(rule);
@@ -85,22 +111,114 @@ Result<Thresholds> LoadThresholds(const std::string& path) {
   return ParseThresholds(text, path);
 }
 
-namespace {
-
-const ThresholdRule* FindRule(const Thresholds& t, const std::string& key) {
-  for (const auto& r : t.rules)
-    if (GlobMatch(r.pattern, key)) return &r;
-  return nullptr;
+std::string_view RowRoleName(RowRole role) {
+  switch (role) {
+    case RowRole::kGated: return "gated";
+    case RowRole::kReportOnly: return "report-only";
+    case RowRole::kDerived: return "derived";
+  }
+  return "unknown";
 }
 
+std::string_view RowStatusName(RowStatus status) {
+  switch (status) {
+    case RowStatus::kSame: return "same";
+    case RowStatus::kImproved: return "improved";
+    case RowStatus::kRegressed: return "regressed";
+    case RowStatus::kCannotJudge: return "cannot judge";
+    case RowStatus::kReportOnly: return "report-only";
+    case RowStatus::kDerived: return "derived";
+  }
+  return "unknown";
+}
+
+const std::vector<std::string>& EnvironmentKeys() {
+  // What makes two results comparable as "the same host, the same suite": the CPU
+  // (model and architecture), the VM accelerator and whether it is nested, the host
+  // kernel, the cgroup mode, and the suite profile. Not the hostname (CI runners of
+  // one image differ by name only) nor the git revision (the thing under test).
+  static const std::vector<std::string> keys = {
+      "env.cpu_model", "env.arch",      "vm.accelerator", "vm.nested",
+      "env.kernel",    "env.cgroup_mode", "suite.profile",
+  };
+  return keys;
+}
+
+std::vector<EnvironmentDifference> EnvironmentDifferences(const BenchmarkResults& base,
+                                                          const BenchmarkResults& candidate) {
+  std::vector<EnvironmentDifference> out;
+  constexpr std::string_view kAbsent = "(absent)";
+  for (const std::string& key : EnvironmentKeys()) {
+    const bool in_base = base.context.count(key) > 0;
+    const bool in_new = candidate.context.count(key) > 0;
+    if (!in_base && !in_new) continue;
+    std::string b = in_base ? base.context.at(key) : std::string(kAbsent);
+    std::string c = in_new ? candidate.context.at(key) : std::string(kAbsent);
+    if (b != c) out.push_back({key, b, c});
+  }
+  return out;
+}
+
+std::size_t ComparisonReport::Count(RowStatus status) const {
+  return static_cast<std::size_t>(
+      std::count_if(rows.begin(), rows.end(), [&](const ComparisonRow& r) { return r.status == status; }));
+}
+
+int ComparisonReport::ExitCode() const {
+  if (Count(RowStatus::kRegressed) > 0) return kExitRegression;
+  // No gated row at all judges nothing: that is no pass either.
+  if (Count(RowStatus::kCannotJudge) > 0 || environment_refused || family_size == 0)
+    return kExitCannotJudge;
+  return kExitNoRegression;
+}
+
+std::string ComparisonReport::ExitMeaning() const {
+  switch (ExitCode()) {
+    case kExitRegression:
+      return "exit 3: regression: " + std::to_string(Count(RowStatus::kRegressed)) +
+             " gated row(s) regressed";
+    case kExitCannotJudge:
+      if (family_size == 0 && !environment_refused)
+        return "exit 4: cannot judge: no row is gated (every row is report-only or derived), "
+               "so nothing was judged";
+      return environment_refused
+                 ? "exit 4: cannot judge: the files come from different environments (use "
+                   "--cross-host for a host comparison)"
+                 : "exit 4: cannot judge: " + std::to_string(Count(RowStatus::kCannotJudge)) +
+                       " gated row(s) could not be judged (reasons in the table); declare a "
+                       "row report-only in the thresholds file, with a reason, to accept that";
+    default:
+      return "exit 0: every gated row was judged and none regressed";
+  }
+}
+
+namespace {
+
 // Rates ("bytes_per_s", "iops"): higher is better. Durations ("destroy_s"): lower is
-// better; phase boundaries ("phase_exec_s") are offsets, not compared by default.
+// better; phase boundaries ("phase_exec_s") are offsets, not compared. Memory
+// ("pss_per_instance_bytes"): lower is better.
 bool IsRate(const std::string& metric) { return metric.ends_with("_per_s") || metric == "iops"; }
 bool IsDuration(const std::string& metric) {
   return !IsRate(metric) && metric.ends_with("_s") && !metric.starts_with("phase_");
 }
+bool IsBytes(const std::string& metric) { return metric.ends_with("_bytes"); }
+
+bool AnyRuleMatches(const Thresholds& t, const std::string& key) {
+  return std::any_of(t.rules.begin(), t.rules.end(),
+                     [&](const ThresholdRule& r) { return GlobMatch(r.pattern, key); });
+}
+
+// Each attribute from the first matching rule that sets it.
+template <typename T>
+std::optional<T> Lookup(const Thresholds& t, const std::string& key,
+                        std::optional<T> ThresholdRule::*field) {
+  for (const ThresholdRule& r : t.rules)
+    if ((r.*field).has_value() && GlobMatch(r.pattern, key)) return r.*field;
+  return std::nullopt;
+}
 
 std::string Human(double value, const std::string& unit) {
+  if (!std::isfinite(value)) return "-";
   char buf[64];
   if (unit == "s") {
     double a = std::fabs(value);
@@ -114,88 +232,441 @@ std::string Human(double value, const std::string& unit) {
   return buf;
 }
 
-}  // namespace
-
-Result<std::vector<ComparisonRow>> CompareResults(const BenchmarkResults& base,
-                                                  const BenchmarkResults& candidate,
-                                                  const Thresholds& thresholds) {
-  std::vector<ComparisonRow> rows;
-  for (const auto& b : base.runs) {
-    const RunSamples* c = candidate.Find(b.run_name);
-    if (!c) continue;
-    std::vector<std::tuple<std::string, const std::vector<double>*, const std::vector<double>*>> metrics;
-    metrics.emplace_back("time", &b.real_time_s, &c->real_time_s);
-    for (const auto& [counter, values] : b.counters) {
-      const std::vector<double>* other = c->Counter(counter);
-      if (!other) continue;
-      if (IsRate(counter) || IsDuration(counter) || FindRule(thresholds, b.run_name + ":" + counter))
-        metrics.emplace_back(counter, &values, other);
-    }
-    for (const auto& [metric, xs, ys] : metrics) {
-      ComparisonRow row;
-      row.benchmark = b.run_name;
-      row.metric = metric;
-      row.unit = IsRate(metric) ? "/s" : metric == "time" || metric.ends_with("_s") ? "s" : "";
-      CompareOptions options;
-      options.alpha = thresholds.alpha;
-      options.threshold = thresholds.default_threshold;
-      if (IsRate(metric)) options.direction = Direction::kHigherIsBetter;
-      if (const ThresholdRule* rule = FindRule(thresholds, b.run_name + ":" + metric)) {
-        options.threshold = rule->threshold;
-        if (rule->direction) options.direction = *rule->direction;
-      }
-      row.threshold = options.threshold;
-      if (xs->empty() || ys->empty()) {
-        row.note = "no samples on one side";
-        rows.push_back(row);
-        continue;
-      }
-      auto result = Compare(*xs, *ys, options);
-      if (!result.ok()) {
-        row.note = result.error().message();
-        rows.push_back(row);
-        continue;
-      }
-      row.result = *result;
-      if (result->min_p_value >= options.alpha) row.note = "too few samples for a verdict";
-      rows.push_back(row);
-    }
-  }
-  if (rows.empty())
-    return Error("no benchmark of `" + candidate.source + "` pairs with one of `" + base.source +
-                     "` by name",
-                 ENOENT);
-  return rows;
+std::string Percent(double v) {
+  if (std::isnan(v)) return "-";
+  if (std::isinf(v)) return v > 0 ? "+inf" : "-inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.1f%%", v * 100);
+  return buf;
 }
 
-std::string FormatComparisonTable(const std::vector<ComparisonRow>& rows) {
-  std::string out;
-  char line[512];
-  std::snprintf(line, sizeof line, "%-56s %-10s %12s %12s %9s %21s %9s  %s\n", "benchmark", "metric",
-                "base median", "new median", "change", "95% CI of change", "p", "verdict");
-  out += line;
-  for (const auto& r : rows) {
-    std::string verdict = r.note.empty() || r.note == "too few samples for a verdict"
-                              ? std::string(VerdictName(r.result.verdict))
-                              : "n/a";
-    if (!r.note.empty()) verdict += " (" + r.note + ")";
-    char change[32], ci[48], p[32];
-    std::snprintf(change, sizeof change, "%+.1f%%", r.result.change * 100);
-    std::snprintf(ci, sizeof ci, "[%+.1f%%, %+.1f%%]", r.result.ci_low * 100, r.result.ci_high * 100);
-    std::snprintf(p, sizeof p, "%.2g", r.result.p_value);
-    std::string name = r.benchmark.size() > 56 ? r.benchmark.substr(0, 53) + "..." : r.benchmark;
-    std::snprintf(line, sizeof line, "%-56s %-10s %12s %12s %9s %21s %9s  %s\n", name.c_str(),
-                  r.metric.c_str(), Human(r.result.base_median, r.unit).c_str(),
-                  Human(r.result.new_median, r.unit).c_str(), change, ci, p, verdict.c_str());
-    out += line;
+std::string Sci(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2g", v);
+  return buf;
+}
+
+bool AllFinite(const std::vector<double>& v) {
+  return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
+}
+
+// A row under construction: the summary plus the samples behind it.
+struct Pending {
+  ComparisonRow row;
+  std::vector<double> base, candidate;
+  std::vector<std::string> problems;  // why it cannot be judged
+};
+
+const std::vector<double>* Samples(const RunSamples* run, const std::string& metric) {
+  if (!run) return nullptr;
+  return metric == "time" ? &run->real_time_s : run->Counter(metric);
+}
+
+SideSummary Summarise(const RunSamples* run, const std::vector<double>* samples) {
+  SideSummary s;
+  if (!run) return s;
+  s.present = true;
+  s.errors = run->errors.size();
+  if (!run->errors.empty()) s.first_error = run->errors.front();
+  if (samples) {
+    s.n = samples->size();
+    if (!samples->empty()) s.median = Median(*samples);
   }
+  return s;
+}
+
+void SideProblems(const char* side, const SideSummary& s, const std::vector<double>& samples,
+                  std::vector<std::string>* problems) {
+  if (!s.present) {
+    problems->push_back(std::string("missing in ") + side);
+    return;
+  }
+  if (s.errors > 0) {
+    problems->push_back(std::string(side) + ": " + std::to_string(s.errors) + " of " +
+                        std::to_string(s.errors + s.n) + " repetitions failed (" +
+                        s.first_error + ")");
+  } else if (samples.empty()) {
+    problems->push_back(std::string("no samples in ") + side);
+  }
+  if (!AllFinite(samples)) problems->push_back(std::string(side) + " has NaN or infinite samples");
+}
+
+std::string Join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : "; ") + p;
   return out;
 }
 
-bool AnyRegression(const std::vector<ComparisonRow>& rows) {
-  for (const auto& r : rows)
-    if (r.note.empty() && r.result.verdict == Verdict::kRegressed) return true;
-  return false;
+// Test and interval at `level`; fills the row. False if either could not be computed.
+bool Measure(Pending& p, double level) {
+  auto test = MannWhitneyU(p.base, p.candidate, MannWhitneyMethod::kExactWhenSmall);
+  auto change = EstimateChange(p.base, p.candidate, level);
+  if (!test.ok() || !change.ok()) {
+    p.problems.push_back(!test.ok() ? test.error().message() : change.error().message());
+    return false;
+  }
+  p.row.p_value = test->p_value;
+  p.row.method = test->method == MannWhitneyMethod::kExact ? "exact" : "asymptotic";
+  p.row.estimate = change->estimate;
+  p.row.ci_low = change->low;
+  p.row.ci_high = change->high;
+  p.row.level = level;
+  return true;
+}
+
+}  // namespace
+
+Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
+                                                 const BenchmarkResults& candidate,
+                                                 const Thresholds& thresholds,
+                                                 const ComparisonOptions& options) {
+  ComparisonReport report;
+  report.base_source = base.source;
+  report.candidate_source = candidate.source;
+  report.thresholds_source = thresholds.source.empty() ? "built-in defaults" : thresholds.source;
+  report.interleaved = options.interleaved;
+  report.family_alpha = options.alpha.value_or(thresholds.alpha);
+  if (!(report.family_alpha > 0 && report.family_alpha < 1))
+    return Error("compare: alpha must be in (0, 1), got " + std::to_string(report.family_alpha),
+                 EINVAL);
+  report.environment_differences = EnvironmentDifferences(base, candidate);
+  report.cross_host = options.cross_host;
+  report.environment_refused = !report.environment_differences.empty() && !options.cross_host;
+
+  // Every benchmark of either file, base order first.
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  for (const auto* results : {&base, &candidate})
+    for (const RunSamples& run : results->runs)
+      if (seen.insert(run.run_name).second) names.push_back(run.run_name);
+  if (names.empty())
+    return Error("compare: neither `" + base.source + "` nor `" + candidate.source +
+                     "` holds a benchmark",
+                 ENOENT);
+
+  std::vector<Pending> pending;
+  for (const std::string& name : names) {
+    const RunSamples* b = base.Find(name);
+    const RunSamples* c = candidate.Find(name);
+    std::vector<std::string> metrics = {"time"};
+    std::set<std::string> counters;
+    for (const RunSamples* run : {b, c})
+      if (run)
+        for (const auto& [counter, values] : run->counters) counters.insert(counter);
+    for (const std::string& counter : counters)
+      if (IsRate(counter) || IsDuration(counter) || IsBytes(counter) ||
+          AnyRuleMatches(thresholds, name + ":" + counter))
+        metrics.push_back(counter);
+
+    for (const std::string& metric : metrics) {
+      const std::string key = name + ":" + metric;
+      Pending p;
+      ComparisonRow& row = p.row;
+      row.benchmark = name;
+      row.metric = metric;
+      row.unit = IsRate(metric) ? "/s" : IsBytes(metric) ? "B"
+                 : metric == "time" || metric.ends_with("_s") ? "s" : "";
+      row.threshold = Lookup(thresholds, key, &ThresholdRule::threshold)
+                          .value_or(thresholds.default_threshold);
+      row.direction = Lookup(thresholds, key, &ThresholdRule::direction)
+                          .value_or(IsRate(metric) ? Direction::kHigherIsBetter
+                                                   : Direction::kLowerIsBetter);
+      auto report_only = Lookup(thresholds, key, &ThresholdRule::report_only);
+      if (!report_only && !options.interleaved)
+        report_only = Lookup(thresholds, key, &ThresholdRule::report_only_stored);
+      const bool gated =
+          metric == "time" || Lookup(thresholds, key, &ThresholdRule::gated).value_or(false);
+      if (report_only) {
+        row.role = RowRole::kReportOnly;
+        row.role_reason = *report_only;
+      } else if (gated) {
+        row.role = RowRole::kGated;
+      } else {
+        row.role = RowRole::kDerived;
+        row.role_reason = "derived from " + name + ":time (the same measurement)";
+      }
+      const std::vector<double>* bs = Samples(b, metric);
+      const std::vector<double>* cs = Samples(c, metric);
+      if (bs) p.base = *bs;
+      if (cs) p.candidate = *cs;
+      row.base = Summarise(b, bs);
+      row.candidate = Summarise(c, cs);
+      SideProblems("base", row.base, p.base, &p.problems);
+      SideProblems("new", row.candidate, p.candidate, &p.problems);
+      if (p.problems.empty()) {
+        row.median_change = RelativeChange(row.base.median, row.candidate.median);
+        row.min_p_value = MinimumPValue(p.base.size(), p.candidate.size());
+      }
+      pending.push_back(std::move(p));
+    }
+  }
+
+  // Holm's m: every gated row, judgeable or not (counting the unjudgeable ones only
+  // makes the levels stricter, and such a comparison exits 4 anyway).
+  const double alpha = report.family_alpha;
+  std::vector<Pending*> family;
+  for (Pending& p : pending)
+    if (p.row.role == RowRole::kGated) ++report.family_size;
+  const double strictest = alpha / static_cast<double>(std::max<std::size_t>(report.family_size, 1));
+
+  for (Pending& p : pending) {
+    ComparisonRow& row = p.row;
+    if (p.problems.empty() && row.role != RowRole::kGated) {
+      // Shown with the test at the family level, unadjusted: information, no verdict.
+      Measure(p, alpha);
+    }
+    if (row.role != RowRole::kGated) {
+      row.status = row.role == RowRole::kReportOnly ? RowStatus::kReportOnly : RowStatus::kDerived;
+      row.reason = Join(p.problems);
+      continue;
+    }
+    if (p.problems.empty() && row.min_p_value > strictest) {
+      p.problems.push_back("too few samples: n=" + std::to_string(p.base.size()) + " vs " +
+                           std::to_string(p.candidate.size()) + " can reach p=" +
+                           Sci(row.min_p_value) + " at best, the gate needs p<=" +
+                           Sci(strictest) + " (alpha " + Sci(alpha) + " / " +
+                           std::to_string(report.family_size) + " gated rows)");
+    }
+    if (p.problems.empty()) {
+      // Ranked by p below; measured at the family level until then.
+      auto test = MannWhitneyU(p.base, p.candidate, MannWhitneyMethod::kExactWhenSmall);
+      if (!test.ok()) {
+        p.problems.push_back(test.error().message());
+      } else {
+        row.p_value = test->p_value;
+        family.push_back(&p);
+      }
+    }
+    if (!p.problems.empty()) {
+      row.status = RowStatus::kCannotJudge;
+      // Shown for information when the samples allow it; never a verdict.
+      if (!row.base.present || !row.candidate.present || p.base.empty() || p.candidate.empty() ||
+          !AllFinite(p.base) || !AllFinite(p.candidate)) continue;
+      std::vector<std::string> kept = p.problems;
+      Measure(p, alpha);
+      p.problems = kept;
+    }
+  }
+
+  // Holm step-down. A step rejects "no change" when p <= alpha / (m - k + 1) AND the
+  // interval at that level excludes no change (they agree without ties; with ties
+  // the stricter of the two decides, which keeps the family-wise level). The first
+  // step that does not reject stops the procedure; later rows keep its level, at
+  // which their intervals include no change too, so what is shown agrees.
+  std::stable_sort(family.begin(), family.end(),
+                   [](const Pending* a, const Pending* b) { return a->row.p_value < b->row.p_value; });
+  bool stopped = false;
+  double stop_level = 0, running_adjusted = 0;
+  const auto m = static_cast<double>(report.family_size);
+  for (std::size_t k = 0; k < family.size(); ++k) {
+    Pending& p = *family[k];
+    ComparisonRow& row = p.row;
+    const double level = stopped ? stop_level : alpha / (m - static_cast<double>(k));
+    running_adjusted = std::max(running_adjusted, std::min(1.0, (m - static_cast<double>(k)) * row.p_value));
+    row.adjusted_p = running_adjusted;
+    if (!Measure(p, level)) {
+      row.status = RowStatus::kCannotJudge;
+      if (!stopped) { stopped = true; stop_level = level; }
+      continue;
+    }
+    const bool excludes_zero = row.ci_low > 0 || row.ci_high < 0;
+    row.significant = !stopped && row.p_value <= level && excludes_zero;
+    if (!stopped && !row.significant) {
+      stopped = true;
+      stop_level = level;
+    }
+    const double worse = row.direction == Direction::kLowerIsBetter ? row.estimate : -row.estimate;
+    if (row.significant && worse > row.threshold) row.status = RowStatus::kRegressed;
+    else if (row.significant && worse < -row.threshold) row.status = RowStatus::kImproved;
+    else row.status = RowStatus::kSame;
+  }
+
+  for (Pending& p : pending) {
+    ComparisonRow& row = p.row;
+    if (row.role == RowRole::kGated && report.environment_refused) {
+      // No verdict across environments: the numbers are shown, the verdict is not.
+      std::string why = "environments differ:";
+      for (const auto& d : report.environment_differences)
+        why += " " + d.key + " `" + d.base + "` vs `" + d.candidate + "`;";
+      why.pop_back();
+      if (!p.problems.empty()) why += "; " + Join(p.problems);
+      row.status = RowStatus::kCannotJudge;
+      row.significant = false;
+      p.problems = {why};
+    }
+    if (row.status == RowStatus::kCannotJudge) row.reason = Join(p.problems);
+    report.rows.push_back(std::move(row));
+  }
+  return report;
+}
+
+Result<Thresholds> LoadThresholdsOrDefault(const std::string& path_or_empty) {
+  std::string path = path_or_empty;
+#ifdef ISOBENCH_SOURCE_DIR
+  if (path.empty()) {
+    const std::string fallback = std::string(ISOBENCH_SOURCE_DIR) + "/ci/thresholds.toml";
+    if (::access(fallback.c_str(), R_OK) == 0) path = fallback;
+  }
+#endif
+  if (!path.empty()) return LoadThresholds(path);
+  Thresholds thresholds;
+  thresholds.source = "built-in defaults";
+  return thresholds;
+}
+
+Result<ComparisonReport> RunComparison(const std::string& base_path, const std::string& new_path,
+                                       const ComparisonOptions& options) {
+  ISO_ASSIGN_OR_RETURN(Thresholds thresholds, LoadThresholdsOrDefault(options.thresholds_path));
+  ISO_ASSIGN_OR_RETURN(BenchmarkResults base, LoadBenchmarkResults(base_path));
+  ISO_ASSIGN_OR_RETURN(BenchmarkResults candidate, LoadBenchmarkResults(new_path));
+  return CompareBenchmarkResults(base, candidate, thresholds, options);
+}
+
+std::string FormatComparison(const ComparisonReport& report) {
+  std::string out;
+  char line[1024];
+  if (report.cross_host && !report.environment_differences.empty()) {
+    out += "HOST COMPARISON: the files come from different environments, so a change may be "
+           "the host's as much as the build's:\n";
+  } else if (report.environment_refused) {
+    out += "REFUSED: the files come from different environments; no row is judged (pass "
+           "--cross-host for a host comparison):\n";
+  }
+  for (const auto& d : report.environment_differences)
+    out += "  " + d.key + ": base `" + d.base + "`, new `" + d.candidate + "`\n";
+  if (!report.environment_differences.empty()) out += "\n";
+
+  std::snprintf(line, sizeof line, "%-52s %-14s %-11s %14s %14s %8s %21s %8s %8s  %s\n",
+                "benchmark", "metric", "role", "base median", "new median", "change",
+                "interval of change", "p", "level", "verdict");
+  out += line;
+  for (const auto& r : report.rows) {
+    std::string name = r.benchmark.size() > 52 ? r.benchmark.substr(0, 49) + "..." : r.benchmark;
+    std::string metric = r.metric.size() > 14 ? r.metric.substr(0, 13) + "~" : r.metric;
+    auto side = [&](const SideSummary& s) {
+      if (!s.present) return std::string("missing");
+      return Human(s.median, r.unit) + " (" + std::to_string(s.n) + ")";
+    };
+    std::string interval = std::isnan(r.ci_low)
+                               ? "-"
+                               : "[" + Percent(r.ci_low) + ", " + Percent(r.ci_high) + "]";
+    std::string verdict(RowStatusName(r.status));
+    if (!r.reason.empty()) verdict += ": " + r.reason;
+    else if (r.role != RowRole::kGated) verdict += ": " + r.role_reason;
+    std::snprintf(line, sizeof line, "%-52s %-14s %-11s %14s %14s %8s %21s %8s %8s  %s\n",
+                  name.c_str(), metric.c_str(), std::string(RowRoleName(r.role)).c_str(),
+                  side(r.base).c_str(), side(r.candidate).c_str(), Percent(r.estimate).c_str(),
+                  interval.c_str(), std::isnan(r.p_value) ? "-" : Sci(r.p_value).c_str(),
+                  std::isnan(r.level) ? "-" : Sci(r.level).c_str(), verdict.c_str());
+    out += line;
+  }
+  out += "\n" + std::to_string(report.rows.size()) + " rows: " +
+         std::to_string(report.family_size) + " gated (" +
+         std::to_string(report.Count(RowStatus::kRegressed)) + " regressed, " +
+         std::to_string(report.Count(RowStatus::kImproved)) + " improved, " +
+         std::to_string(report.Count(RowStatus::kSame)) + " same, " +
+         std::to_string(report.Count(RowStatus::kCannotJudge)) + " cannot judge), " +
+         std::to_string(report.Count(RowStatus::kReportOnly)) + " report-only, " +
+         std::to_string(report.Count(RowStatus::kDerived)) + " derived\n";
+  out += "method: two-sided Mann-Whitney U (exact up to " + std::to_string(kExactMaxTotal) +
+         " values, ties included), Holm over the gated rows at family alpha " +
+         Sci(report.family_alpha) +
+         "; change = Hodges-Lehmann estimate, interval at the row's level; a verdict needs "
+         "significance and a change beyond the row's threshold\n";
+  out += "thresholds: " + report.thresholds_source +
+         (report.interleaved ? " (interleaved same-host A/B)" : " (stored files)") + "\n";
+  out += report.ExitMeaning() + "\n";
+  return out;
+}
+
+namespace {
+
+nlohmann::json Number(double v) {
+  if (!std::isfinite(v)) return nullptr;
+  return v;
+}
+
+nlohmann::json SideJson(const SideSummary& s) {
+  return {{"present", s.present}, {"n", s.n},          {"errors", s.errors},
+          {"first_error", s.first_error}, {"median", Number(s.median)}};
+}
+
+}  // namespace
+
+nlohmann::json ComparisonToJson(const ComparisonReport& report) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& r : report.rows) {
+    rows.push_back({
+        {"benchmark", r.benchmark},
+        {"metric", r.metric},
+        {"key", r.benchmark + ":" + r.metric},
+        {"unit", r.unit},
+        {"role", RowRoleName(r.role)},
+        {"role_reason", r.role_reason},
+        {"status", RowStatusName(r.status)},
+        {"reason", r.reason},
+        {"direction",
+         r.direction == Direction::kLowerIsBetter ? "lower_is_better" : "higher_is_better"},
+        {"threshold", r.threshold},
+        {"base", SideJson(r.base)},
+        {"new", SideJson(r.candidate)},
+        {"median_change", Number(r.median_change)},
+        {"estimate", Number(r.estimate)},
+        {"ci_low", Number(r.ci_low)},
+        {"ci_high", Number(r.ci_high)},
+        {"ci_confidence", std::isnan(r.level) ? nlohmann::json(nullptr) : nlohmann::json(1 - r.level)},
+        {"p_value", Number(r.p_value)},
+        {"adjusted_p", Number(r.adjusted_p)},
+        {"level", Number(r.level)},
+        {"min_p_value", Number(r.min_p_value)},
+        {"significant", r.significant},
+        {"test", r.method},
+    });
+  }
+  nlohmann::json env = nlohmann::json::array();
+  for (const auto& d : report.environment_differences)
+    env.push_back({{"key", d.key}, {"base", d.base}, {"new", d.candidate}});
+  const int code = report.ExitCode();
+  return {
+      {"schema", "isobench-compare/1"},
+      {"base", report.base_source},
+      {"new", report.candidate_source},
+      {"thresholds", report.thresholds_source},
+      {"kind", report.cross_host && !report.environment_differences.empty()
+                   ? "host comparison"
+                   : report.interleaved ? "interleaved same-host A/B" : "stored files"},
+      {"environment",
+       {{"keys", EnvironmentKeys()}, {"differences", env}, {"refused", report.environment_refused},
+        {"cross_host", report.cross_host}}},
+      {"method",
+       {{"test", "two-sided Mann-Whitney U; exact permutation distribution (ties included) "
+                 "when n1 + n2 <= " + std::to_string(kExactMaxTotal) +
+                 ", else normal approximation with tie and continuity correction"},
+        {"family", "Holm step-down over the gated rows"},
+        {"family_alpha", report.family_alpha},
+        {"family_size", report.family_size},
+        {"estimate", "Hodges-Lehmann shift (log scale: ratio - 1)"},
+        {"interval", "Moses interval inverting the test at the row's Holm level"},
+        {"verdict", "regressed/improved iff significant at the row's Holm level, the interval "
+                    "excludes 0 and the estimate is beyond the row's threshold"}}},
+      {"rows", rows},
+      {"summary",
+       {{"rows", report.rows.size()},
+        {"gated", report.family_size},
+        {"regressed", report.Count(RowStatus::kRegressed)},
+        {"improved", report.Count(RowStatus::kImproved)},
+        {"same", report.Count(RowStatus::kSame)},
+        {"cannot_judge", report.Count(RowStatus::kCannotJudge)},
+        {"report_only", report.Count(RowStatus::kReportOnly)},
+        {"derived", report.Count(RowStatus::kDerived)}}},
+      {"exit_code", code},
+      {"exit_meaning", report.ExitMeaning()},
+      {"exit_codes",
+       {{"0", "every gated row judged, none regressed"},
+        {"3", "a gated row regressed (outranks 4)"},
+        {"4", "a gated row could not be judged, or the environments differ"},
+        {"1", "error: unreadable or invalid input"}}},
+  };
 }
 
 }  // namespace isobench::harness

@@ -7,126 +7,471 @@
 namespace isobench::harness {
 namespace {
 
-// Lognormal noise around `median` with coefficient of variation ~cv, like start times.
-std::vector<double> Samples(SplitMix64& rng, size_t n, double median, double cv) {
+// Lognormal noise around `median` with coefficient of variation ~cv, like start
+// times; with `outliers` > 0 that share of samples is 20% slower (a scheduler
+// hiccup, a page-cache miss), as real startup samples have.
+std::vector<double> Samples(SplitMix64& rng, size_t n, double median, double cv,
+                            double outliers = 0) {
   std::vector<double> out;
   for (size_t i = 0; i < n; ++i) {
     // Box–Muller from two uniforms.
     double u1 = (static_cast<double>(rng.Next() >> 11) + 1) / 9007199254740993.0;
     double u2 = static_cast<double>(rng.Next() >> 11) / 9007199254740992.0;
     double z = std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
-    out.push_back(median * std::exp(cv * z));
+    double v = median * std::exp(cv * z);
+    if (outliers > 0 && static_cast<double>(rng.Next() >> 11) / 9007199254740992.0 < outliers)
+      v *= 1.2;
+    out.push_back(v);
   }
   return out;
 }
 
-BenchmarkResults MakeResults(const std::string& source, const std::string& name,
-                             const std::vector<double>& seconds) {
-  BenchmarkResults r;
-  r.source = source;
+RunSamples MakeRun(const std::string& name, const std::vector<double>& seconds) {
   RunSamples run;
   run.run_name = name;
   run.real_time_s = seconds;
-  r.runs.push_back(run);
+  return run;
+}
+
+BenchmarkResults MakeResults(const std::string& source, std::vector<RunSamples> runs) {
+  BenchmarkResults r;
+  r.source = source;
+  r.context = {{"env.cpu_model", "Test CPU"}, {"env.kernel", "6.1.0-test"},
+               {"env.cgroup_mode", "hybrid"}, {"suite.profile", "quick"}};
+  r.runs = std::move(runs);
   return r;
 }
 
-TEST(CompareTest, AaComparisonsRarelyFlagAnything) {
-  // One run's samples, split at random into A and A' many times: any flag is a false
-  // alarm. The gate must keep that at or below 1%.
-  SplitMix64 rng(42);
-  Thresholds thresholds;
-  int splits = 400, alarms = 0;
-  for (int s = 0; s < splits; ++s) {
-    std::vector<double> all = Samples(rng, 40, 0.005, 0.15);
-    for (size_t i = all.size() - 1; i > 0; --i) std::swap(all[i], all[rng.Below(i + 1)]);
-    std::vector<double> a(all.begin(), all.begin() + 20), b(all.begin() + 20, all.end());
-    auto rows = CompareResults(MakeResults("a", "Startup/container/ready", a),
-                               MakeResults("b", "Startup/container/ready", b), thresholds);
-    ASSERT_TRUE(rows.ok());
-    if (AnyRegression(*rows)) ++alarms;
+BenchmarkResults MakeResults(const std::string& source, const std::string& name,
+                             const std::vector<double>& seconds) {
+  return MakeResults(source, {MakeRun(name, seconds)});
+}
+
+ComparisonReport MustCompare(const BenchmarkResults& a, const BenchmarkResults& b,
+                             const Thresholds& t = {}, const ComparisonOptions& o = {}) {
+  auto r = CompareBenchmarkResults(a, b, t, o);
+  EXPECT_TRUE(r.ok()) << r.error().message();
+  return r.ok() ? *r : ComparisonReport{};
+}
+
+const ComparisonRow* FindRow(const ComparisonReport& r, const std::string& bench,
+                             const std::string& metric = "time") {
+  for (const auto& row : r.rows)
+    if (row.benchmark == bench && row.metric == metric) return &row;
+  return nullptr;
+}
+
+Thresholds MustParse(const std::string& text) {
+  auto t = ParseThresholds(text, "t.toml");
+  EXPECT_TRUE(t.ok()) << t.error().message();
+  return t.ok() ? *t : Thresholds{};
+}
+
+// ------------------------------------------------------------------ the proofs
+//
+// The noise model: startup samples of this suite vary about 5% (CV) within one run,
+// with a tail (here 4% lognormal plus 3% of samples 20% slow: 5.1% in all); between
+// two stored runs everything drifts together by a few percent (here +2% on every
+// metric, in the worse direction). A comparison holds 30 gated metrics, judged with
+// the family alpha and the default threshold of ci/thresholds.toml, so that a change
+// to that file that breaks these properties fails here.
+//
+// Sample sizes (the assumption): 30 per side for a stored-file comparison (the
+// default suite's startup repetitions), 12 per side for the quick suite's interleaved
+// same-host A/B (`isobench ab`), where host drift falls on both sides. These
+// simulations also show what cannot be had: at 12 per side a stored-file comparison
+// with 2% drift alarms in ~4% of A/A comparisons, and a 10% slowdown is caught ~70%
+// of the time; stored quick-suite files are therefore compared with the drifting
+// rows report-only (report_only_stored), and a 10% change needs ~30 rounds per side.
+constexpr int kMetrics = 30;
+constexpr double kCv = 0.04;
+constexpr double kOutliers = 0.03;
+
+Thresholds FileThresholds() {
+  auto t = LoadThresholds(std::string(ISOBENCH_SOURCE_DIR) + "/ci/thresholds.toml");
+  EXPECT_TRUE(t.ok()) << t.error().message();
+  Thresholds out;
+  if (t.ok()) {
+    out.default_threshold = t->default_threshold;
+    out.alpha = t->alpha;
   }
-  EXPECT_LE(alarms, splits / 100) << alarms << " false alarms in " << splits << " A/A splits";
+  return out;  // the simulated names match none of the file's rules
 }
 
-TEST(CompareTest, InjectedTenPercentSlowdownIsFlagged) {
-  SplitMix64 rng(7);
-  Thresholds thresholds;
-  int trials = 100, flagged = 0;
-  for (int t = 0; t < trials; ++t) {
-    std::vector<double> base = Samples(rng, 30, 0.005, 0.05);
-    std::vector<double> slow = Samples(rng, 30, 0.005 * 1.10, 0.05);
-    auto rows = CompareResults(MakeResults("base", "Startup/container/ready", base),
-                               MakeResults("new", "Startup/container/ready", slow), thresholds);
-    ASSERT_TRUE(rows.ok());
-    if (AnyRegression(*rows)) ++flagged;
+struct Family {
+  BenchmarkResults base, candidate;
+};
+
+Family MakeFamily(SplitMix64& rng, size_t n, double offset, int slowed_metric, double slowdown) {
+  std::vector<RunSamples> a, b;
+  for (int m = 0; m < kMetrics; ++m) {
+    // Medians from microseconds (overhead rows) to seconds (VM boots).
+    const double median = 1e-5 * std::pow(10.0, m % 6);
+    const std::string name = "Fam" + std::to_string(m % 4) + "/backend" + std::to_string(m) + "/case";
+    double factor = 1 + offset;
+    if (m == slowed_metric) factor *= 1 + slowdown;
+    a.push_back(MakeRun(name, Samples(rng, n, median, kCv, kOutliers)));
+    b.push_back(MakeRun(name, Samples(rng, n, median * factor, kCv, kOutliers)));
   }
-  EXPECT_GE(flagged, 95) << "a 10% slowdown was flagged in only " << flagged << "/" << trials;
+  return {MakeResults("base", std::move(a)), MakeResults("new", std::move(b))};
 }
 
-TEST(CompareTest, SmallChangeBelowThresholdIsNotARegression) {
-  SplitMix64 rng(9);
-  std::vector<double> base = Samples(rng, 200, 1.0, 0.01);
-  std::vector<double> slower = Samples(rng, 200, 1.02, 0.01);  // significant, but 2% < 5%
-  auto rows = CompareResults(MakeResults("a", "X/container/y", base),
-                             MakeResults("b", "X/container/y", slower), Thresholds{});
-  ASSERT_TRUE(rows.ok());
-  EXPECT_FALSE(AnyRegression(*rows));
-  EXPECT_LT((*rows)[0].result.p_value, 0.01);
+// Whole-comparison A/A: a false alarm is a comparison that exits 3. At most 1% may.
+void AaFalseAlarms(size_t n, double offset, std::uint64_t seed) {
+  const Thresholds t = FileThresholds();
+  SplitMix64 rng(seed);
+  constexpr int kComparisons = 600;
+  int alarms = 0, cannot_judge = 0;
+  for (int i = 0; i < kComparisons; ++i) {
+    Family f = MakeFamily(rng, n, offset, -1, 0);
+    ComparisonReport r = MustCompare(f.base, f.candidate, t);
+    ASSERT_EQ(r.family_size, static_cast<size_t>(kMetrics));
+    if (r.ExitCode() == kExitRegression) ++alarms;
+    if (r.ExitCode() == kExitCannotJudge) ++cannot_judge;
+  }
+  EXPECT_EQ(cannot_judge, 0);
+  EXPECT_LE(alarms, kComparisons / 100)
+      << alarms << " of " << kComparisons << " A/A comparisons (n=" << n << ") raised an alarm";
+  std::printf("A/A, n=%zu per side, %d metrics, %+.0f%% drift, threshold %.0f%%: %d/%d alarmed\n",
+              n, kMetrics, offset * 100, t.default_threshold * 100, alarms, kComparisons);
 }
 
-TEST(CompareTest, TooFewSamplesSaysSo) {
-  auto rows = CompareResults(MakeResults("a", "Startup/vm/ready", {9.0, 9.1, 9.2}),
-                             MakeResults("b", "Startup/vm/ready", {12.0, 12.1, 12.2}), Thresholds{});
-  ASSERT_TRUE(rows.ok());
-  EXPECT_FALSE(AnyRegression(*rows));
-  EXPECT_EQ((*rows)[0].note, "too few samples for a verdict");
-  EXPECT_NE(FormatComparisonTable(*rows).find("too few samples"), std::string::npos);
+TEST(GateProofTest, AaStoredFilesDefaultSuiteWithDrift) { AaFalseAlarms(30, 0.02, 42); }
+TEST(GateProofTest, AaInterleavedQuickSuite) { AaFalseAlarms(12, 0, 43); }
+
+// A slowdown of one metric among 30, at the same noise: caught when the comparison
+// exits 3 and that row regressed.
+int Caught(size_t n, std::uint64_t seed, int trials, double offset, double slowdown) {
+  const Thresholds t = FileThresholds();
+  SplitMix64 rng(seed);
+  int caught = 0;
+  for (int i = 0; i < trials; ++i) {
+    const int slowed = i % kMetrics;
+    Family f = MakeFamily(rng, n, offset, slowed, slowdown);
+    ComparisonReport r = MustCompare(f.base, f.candidate, t);
+    const ComparisonRow* row = FindRow(r, f.base.runs[static_cast<size_t>(slowed)].run_name);
+    if (r.ExitCode() == kExitRegression && row && row->status == RowStatus::kRegressed) ++caught;
+  }
+  std::printf("%.0f%% slowdown, n=%zu per side, %+.0f%% drift: caught in %d/%d\n", slowdown * 100,
+              n, offset * 100, caught, trials);
+  return caught;
 }
 
-TEST(CompareTest, PerMetricThresholdsAndDirections) {
-  auto t = ParseThresholds(R"(
-threshold = 0.05
+TEST(GateProofTest, TenPercentSlowdownCaughtDefaultSuite) {
+  constexpr int kTrials = 400;
+  EXPECT_GE(Caught(30, 7, kTrials, 0, 0.10), kTrials * 95 / 100);
+}
+
+TEST(GateProofTest, TwentyPercentSlowdownCaughtQuickSuite) {
+  // 12 rounds per side resolve 20%, not 10% (~70%, printed below for the record).
+  constexpr int kTrials = 400;
+  EXPECT_GE(Caught(12, 8, kTrials, 0, 0.20), kTrials * 95 / 100);
+  (void)Caught(12, 9, 200, 0, 0.10);
+}
+
+// ------------------------------------------------------------- the exit codes
+
+TEST(CompareTest, ExitCodesAndPrecedence) {
+  SplitMix64 rng(1);
+  auto base = Samples(rng, 20, 1.0, 0.02);
+  auto same = Samples(rng, 20, 1.0, 0.02);
+  auto slow = Samples(rng, 20, 1.3, 0.02);
+  // Everything judged, nothing regressed: 0.
+  auto r = MustCompare(MakeResults("a", "S/c/x", base), MakeResults("b", "S/c/x", same));
+  EXPECT_EQ(r.ExitCode(), kExitNoRegression) << FormatComparison(r);
+  // A regression: 3.
+  r = MustCompare(MakeResults("a", "S/c/x", base), MakeResults("b", "S/c/x", slow));
+  EXPECT_EQ(r.ExitCode(), kExitRegression) << FormatComparison(r);
+  EXPECT_EQ(FindRow(r, "S/c/x")->status, RowStatus::kRegressed);
+  // A row that cannot be judged (3 samples): 4.
+  r = MustCompare(MakeResults("a", {MakeRun("S/c/x", base), MakeRun("S/vm/x", {9.0, 9.1, 9.2})}),
+                  MakeResults("b", {MakeRun("S/c/x", same), MakeRun("S/vm/x", {9.0, 9.1, 9.2})}));
+  EXPECT_EQ(r.ExitCode(), kExitCannotJudge) << FormatComparison(r);
+  // Both: the regression outranks.
+  r = MustCompare(MakeResults("a", {MakeRun("S/c/x", base), MakeRun("S/vm/x", {9.0, 9.1, 9.2})}),
+                  MakeResults("b", {MakeRun("S/c/x", slow), MakeRun("S/vm/x", {9.0, 9.1, 9.2})}));
+  EXPECT_EQ(r.ExitCode(), kExitRegression) << FormatComparison(r);
+  EXPECT_EQ(r.Count(RowStatus::kCannotJudge), 1u);
+  EXPECT_NE(r.ExitMeaning().find("exit 3"), std::string::npos);
+}
+
+TEST(CompareTest, TooFewSamplesCannotBeJudgedNeverPass) {
+  // The old gate passed these as "same (too few samples)".
+  // Alone, 4 boots per side can reach 2 / C(8, 4) = 0.029 at best, above alpha = 0.01.
+  auto r = MustCompare(MakeResults("a", "Startup/vm/ready", {9.0, 9.1, 9.2, 9.3}),
+                       MakeResults("b", "Startup/vm/ready", {12.0, 12.1, 12.2, 12.3}));
+  const ComparisonRow* row = FindRow(r, "Startup/vm/ready");
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(row->status, RowStatus::kCannotJudge);
+  EXPECT_NE(row->reason.find("too few samples: n=4 vs 4"), std::string::npos) << row->reason;
+  EXPECT_NEAR(row->min_p_value, 2.0 / 70, 1e-12);
+  // 5 per side reach 2 / 252 = 0.0079 alone, but not 0.01 / 2 beside a second gated row.
+  SplitMix64 rng(21);
+  auto five = MustCompare(
+      MakeResults("a", {MakeRun("Startup/vm/ready", {9.0, 9.1, 9.2, 9.3, 9.4}),
+                        MakeRun("Startup/c/ready", Samples(rng, 20, 1.0, 0.02))}),
+      MakeResults("b", {MakeRun("Startup/vm/ready", {12.0, 12.1, 12.2, 12.3, 12.4}),
+                        MakeRun("Startup/c/ready", Samples(rng, 20, 1.0, 0.02))}));
+  EXPECT_EQ(FindRow(five, "Startup/vm/ready")->status, RowStatus::kCannotJudge);
+  EXPECT_NE(FindRow(five, "Startup/vm/ready")->reason.find("alpha 0.01 / 2 gated rows"),
+            std::string::npos)
+      << FindRow(five, "Startup/vm/ready")->reason;
+  EXPECT_EQ(r.ExitCode(), kExitCannotJudge);
+  EXPECT_NE(FormatComparison(r).find("cannot judge: too few samples"), std::string::npos);
+}
+
+TEST(CompareTest, EightPerSideCanFailAlone) {
+  // One gated row: the strictest level is alpha = 0.01; 2 / C(16, 8) = 1.6e-4 < 0.01.
+  auto r = MustCompare(MakeResults("a", "Startup/vm/ready", {9.0, 9.1, 9.2, 9.3, 9.4, 9.5, 9.6, 9.7}),
+                       MakeResults("b", "Startup/vm/ready", {12.0, 12.1, 12.2, 12.3, 12.4, 12.5, 12.6, 12.7}));
+  EXPECT_EQ(FindRow(r, "Startup/vm/ready")->status, RowStatus::kRegressed) << FormatComparison(r);
+  EXPECT_EQ(FindRow(r, "Startup/vm/ready")->method, "exact");
+}
+
+TEST(CompareTest, ReportOnlyRowsAreShownNotGated) {
+  auto t = MustParse(R"(
 [[metric]]
 match = "Startup/vm/*:time"
-threshold = 0.50
-[[metric]]
-match = "*:bytes_per_s"
-direction = "higher_is_better"
-)", "t.toml");
-  ASSERT_TRUE(t.ok()) << t.error().message();
-  SplitMix64 rng(3);
-  auto base = Samples(rng, 40, 1.0, 0.02);
-  auto slower = Samples(rng, 40, 1.2, 0.02);  // +20%: below the 50% allowed for VMs
-  auto rows = CompareResults(MakeResults("a", "Startup/vm/ready", base),
-                             MakeResults("b", "Startup/vm/ready", slower), *t);
-  ASSERT_TRUE(rows.ok());
-  EXPECT_EQ((*rows)[0].threshold, 0.50);
-  EXPECT_FALSE(AnyRegression(*rows));
-  rows = CompareResults(MakeResults("a", "Startup/container/ready", base),
-                        MakeResults("b", "Startup/container/ready", slower), *t);
-  EXPECT_TRUE(AnyRegression(*rows));
+report_only = "TCG boots: 3 per run cannot reach the gate's level"
+)");
+  SplitMix64 rng(2);
+  auto base = Samples(rng, 20, 1.0, 0.02);
+  auto r = MustCompare(
+      MakeResults("a", {MakeRun("Startup/container/ready", base), MakeRun("Startup/vm/ready", {9.0, 9.1, 9.2})}),
+      MakeResults("b", {MakeRun("Startup/container/ready", base), MakeRun("Startup/vm/ready", {19.0, 19.1, 19.2})}),
+      t);
+  const ComparisonRow* vm = FindRow(r, "Startup/vm/ready");
+  EXPECT_EQ(vm->role, RowRole::kReportOnly);
+  EXPECT_EQ(vm->status, RowStatus::kReportOnly);
+  EXPECT_EQ(r.family_size, 1u);
+  EXPECT_EQ(r.ExitCode(), kExitNoRegression) << FormatComparison(r);
+  std::string table = FormatComparison(r);
+  EXPECT_NE(table.find("report-only: TCG boots"), std::string::npos) << table;
+  auto json = ComparisonToJson(r);
+  EXPECT_EQ(json["rows"][1]["role"], "report-only");
+  EXPECT_EQ(json["rows"][1]["role_reason"], "TCG boots: 3 per run cannot reach the gate's level");
 }
 
-TEST(CompareTest, RatesAreBetterHigherAndPrintedPerSecond) {
-  // I/O bandwidth up 50%, phase offsets moved: an improvement, and no verdict on phases.
+TEST(CompareTest, ReportOnlyStoredAppliesToStoredFilesOnly) {
+  auto t = MustParse(R"(
+[[metric]]
+match = "Io/*:time"
+report_only_stored = "drifted 40% between stored runs"
+)");
+  SplitMix64 rng(3);
+  auto a = MakeResults("a", "Io/host/host:write:1M:qd32", Samples(rng, 12, 1e-3, 0.03));
+  auto b = MakeResults("b", "Io/host/host:write:1M:qd32", Samples(rng, 12, 1.5e-3, 0.03));
+  auto stored = MustCompare(a, b, t);
+  EXPECT_EQ(stored.rows[0].role, RowRole::kReportOnly);
+  // Nothing gated judges nothing: not a pass.
+  EXPECT_EQ(stored.family_size, 0u);
+  EXPECT_EQ(stored.ExitCode(), kExitCannotJudge);
+  EXPECT_NE(stored.ExitMeaning().find("no row is gated"), std::string::npos);
+  // With one gated row beside it, the report-only row does not count.
+  auto c = a;
+  c.runs.push_back(MakeRun("Startup/c/ready", Samples(rng, 12, 1.0, 0.02)));
+  auto d = b;
+  d.runs.push_back(MakeRun("Startup/c/ready", c.runs.back().real_time_s));
+  EXPECT_EQ(MustCompare(c, d, t).ExitCode(), kExitNoRegression);
+  auto ab = MustCompare(a, b, t, {.interleaved = true});
+  EXPECT_EQ(ab.rows[0].role, RowRole::kGated);
+  EXPECT_EQ(ab.ExitCode(), kExitRegression);
+}
+
+TEST(CompareTest, MissingRowsCannotBeJudged) {
+  SplitMix64 rng(4);
+  auto s = Samples(rng, 12, 1.0, 0.02);
+  auto r = MustCompare(MakeResults("a", {MakeRun("S/c/x", s), MakeRun("S/runc/x", s)}),
+                       MakeResults("b", {MakeRun("S/c/x", s), MakeRun("S/docker/x", s)}));
+  EXPECT_EQ(FindRow(r, "S/runc/x")->status, RowStatus::kCannotJudge);
+  EXPECT_EQ(FindRow(r, "S/runc/x")->reason, "missing in new");
+  EXPECT_EQ(FindRow(r, "S/docker/x")->reason, "missing in base");
+  EXPECT_EQ(FindRow(r, "S/c/x")->status, RowStatus::kSame);
+  EXPECT_EQ(r.ExitCode(), kExitCannotJudge);
+  EXPECT_NE(FormatComparison(r).find("missing"), std::string::npos);
+}
+
+TEST(CompareTest, ErroredSidesCannotBeJudged) {
   SplitMix64 rng(5);
-  auto a = MakeResults("a", "Io/container/overlay:read:1M:qd1", Samples(rng, 20, 1.0, 0.02));
-  auto b = MakeResults("b", "Io/container/overlay:read:1M:qd1", Samples(rng, 20, 1.0, 0.02));
-  a.runs[0].counters["bw_bytes_per_s"] = Samples(rng, 20, 1e9, 0.01);
-  b.runs[0].counters["bw_bytes_per_s"] = Samples(rng, 20, 1.5e9, 0.01);
-  a.runs[0].counters["phase_exec_s"] = Samples(rng, 20, 1.0, 0.01);
-  b.runs[0].counters["phase_exec_s"] = Samples(rng, 20, 2.0, 0.01);
-  auto rows = CompareResults(a, b, Thresholds{});
-  ASSERT_TRUE(rows.ok()) << rows.error().message();
-  ASSERT_EQ(rows->size(), 2u) << FormatComparisonTable(*rows);
-  const ComparisonRow& bw = (*rows)[1];
-  EXPECT_EQ(bw.metric, "bw_bytes_per_s");
-  EXPECT_EQ(bw.unit, "/s");
-  EXPECT_EQ(bw.result.verdict, Verdict::kImproved);
-  EXPECT_FALSE(AnyRegression(*rows));
-  std::string table = FormatComparisonTable(*rows);
-  EXPECT_NE(table.find("e+09/s"), std::string::npos) << table;
+  auto s = Samples(rng, 12, 1.0, 0.02);
+  RunSamples only_errors = MakeRun("S/c/x", {});
+  only_errors.errors = {"container: clone: EPERM", "container: clone: EPERM"};
+  auto r = MustCompare(MakeResults("a", "S/c/x", s), MakeResults("b", {only_errors}));
+  EXPECT_EQ(r.rows[0].status, RowStatus::kCannotJudge);
+  EXPECT_NE(r.rows[0].reason.find("new: 2 of 2 repetitions failed (container: clone: EPERM)"),
+            std::string::npos)
+      << r.rows[0].reason;
+  EXPECT_EQ(r.ExitCode(), kExitCannotJudge);
+  // Some repetitions failed: an error is never a pass either.
+  RunSamples some = MakeRun("S/c/x", s);
+  some.errors = {"timeout"};
+  r = MustCompare(MakeResults("a", {some}), MakeResults("b", "S/c/x", s));
+  EXPECT_EQ(r.rows[0].status, RowStatus::kCannotJudge);
+  EXPECT_NE(r.rows[0].reason.find("base: 1 of 13 repetitions failed"), std::string::npos);
+}
+
+TEST(CompareTest, NonFiniteSamplesCannotBeJudged) {
+  SplitMix64 rng(6);
+  auto s = Samples(rng, 12, 1.0, 0.02);
+  for (double bad : {NAN, INFINITY, -INFINITY}) {
+    auto t = s;
+    t[3] = bad;
+    auto r = MustCompare(MakeResults("a", "S/c/x", s), MakeResults("b", "S/c/x", t));
+    EXPECT_EQ(r.rows[0].status, RowStatus::kCannotJudge);
+    EXPECT_EQ(r.rows[0].reason, "new has NaN or infinite samples");
+    EXPECT_EQ(r.ExitCode(), kExitCannotJudge);
+    // The JSON stays valid: non-finite numbers are null.
+    EXPECT_NO_THROW((void)nlohmann::json::parse(ComparisonToJson(r).dump()));
+  }
+}
+
+TEST(CompareTest, DifferentEnvironmentsAreRefusedUnlessCrossHost) {
+  SplitMix64 rng(7);
+  auto a = MakeResults("a", "S/c/x", Samples(rng, 20, 1.0, 0.02));
+  auto b = MakeResults("b", "S/c/x", Samples(rng, 20, 1.3, 0.02));
+  b.context["env.kernel"] = "6.12.0-other";
+  b.context["vm.nested"] = "true";
+  auto refused = MustCompare(a, b);
+  EXPECT_TRUE(refused.environment_refused);
+  ASSERT_EQ(refused.environment_differences.size(), 2u);
+  EXPECT_EQ(refused.rows[0].status, RowStatus::kCannotJudge);
+  EXPECT_NE(refused.rows[0].reason.find("env.kernel `6.1.0-test` vs `6.12.0-other`"),
+            std::string::npos) << refused.rows[0].reason;
+  EXPECT_NE(refused.rows[0].reason.find("vm.nested `(absent)` vs `true`"), std::string::npos);
+  EXPECT_EQ(refused.ExitCode(), kExitCannotJudge);
+  EXPECT_NE(FormatComparison(refused).find("REFUSED"), std::string::npos);
+
+  auto host = MustCompare(a, b, {}, {.cross_host = true});
+  EXPECT_FALSE(host.environment_refused);
+  EXPECT_EQ(host.rows[0].status, RowStatus::kRegressed);
+  EXPECT_NE(FormatComparison(host).find("HOST COMPARISON"), std::string::npos);
+  EXPECT_EQ(ComparisonToJson(host)["kind"], "host comparison");
+  // The hostname and git revision are not part of the environment.
+  b = a;
+  b.context["env.hostname"] = "runner-2";
+  b.context["env.git_revision"] = "abc";
+  EXPECT_TRUE(EnvironmentDifferences(a, b).empty());
+}
+
+TEST(CompareTest, OneMeasurementIsOneTest) {
+  // fio: time per I/O is the measurement; iops, bandwidth and latency derive from it.
+  SplitMix64 rng(8);
+  auto a = MakeResults("a", "Io/container/overlay:read:1M:qd1", Samples(rng, 12, 1e-3, 0.02));
+  auto b = MakeResults("b", "Io/container/overlay:read:1M:qd1", Samples(rng, 12, 1e-3, 0.02));
+  for (auto* r : {&a, &b}) {
+    r->runs[0].counters["iops"] = Samples(rng, 12, 1000, 0.02);
+    r->runs[0].counters["bw_bytes_per_s"] = Samples(rng, 12, 1e9, 0.02);
+    r->runs[0].counters["lat_p99_s"] = Samples(rng, 12, 2e-3, 0.02);
+    r->runs[0].counters["phase_exec_s"] = Samples(rng, 12, 1.0, 0.01);
+  }
+  b.runs[0].counters["bw_bytes_per_s"] = Samples(rng, 12, 0.5e9, 0.02);  // would regress
+  auto r = MustCompare(a, b);
+  EXPECT_EQ(r.family_size, 1u) << FormatComparison(r);
+  EXPECT_EQ(r.rows.size(), 4u) << "time, iops, bandwidth, p99; no phase offsets";
+  const ComparisonRow* bw = FindRow(r, "Io/container/overlay:read:1M:qd1", "bw_bytes_per_s");
+  ASSERT_NE(bw, nullptr);
+  EXPECT_EQ(bw->role, RowRole::kDerived);
+  EXPECT_EQ(bw->unit, "/s");
+  EXPECT_EQ(bw->direction, Direction::kHigherIsBetter);
+  EXPECT_LT(bw->estimate, -0.4);
+  EXPECT_EQ(r.ExitCode(), kExitNoRegression);
+}
+
+TEST(CompareTest, GatedCounterIsItsOwnTest) {
+  auto t = MustParse(R"(
+[[metric]]
+match = "Startup/*:destroy_s"
+gated = true
+)");
+  SplitMix64 rng(9);
+  auto base = MakeResults("a", "Startup/container/ready", Samples(rng, 30, 1.0, 0.02));
+  auto slow = MakeResults("b", "Startup/container/ready", Samples(rng, 30, 1.0, 0.02));
+  base.runs[0].counters["destroy_s"] = Samples(rng, 30, 0.001, 0.02);
+  slow.runs[0].counters["destroy_s"] = Samples(rng, 30, 0.002, 0.02);
+  auto r = MustCompare(base, slow, t);
+  EXPECT_EQ(r.family_size, 2u);
+  EXPECT_EQ(FindRow(r, "Startup/container/ready", "destroy_s")->status, RowStatus::kRegressed);
+  EXPECT_NE(FindRow(r, "Startup/container/ready")->status, RowStatus::kRegressed);
+}
+
+TEST(CompareTest, HolmControlsTheFamily) {
+  // 30 gated rows; one moved 20% with a p-value between alpha / 30 and alpha: an
+  // unadjusted test would flag it, Holm does not (and says so through its level).
+  SplitMix64 rng(10);
+  std::vector<RunSamples> a, b;
+  for (int m = 0; m < 29; ++m) {
+    auto s = Samples(rng, 12, 1.0, 0.01);
+    a.push_back(MakeRun("F/b" + std::to_string(m) + "/x", s));
+    b.push_back(MakeRun("F/b" + std::to_string(m) + "/x", s));
+  }
+  // Seven of twelve new values above every base value, five among the top ones:
+  // exact p = 4.96e-4 (scipy), between 0.01 / 30 and 0.05 / 30.
+  std::vector<double> x, y;
+  for (int i = 0; i < 12; ++i) x.push_back(1.0 + 0.01 * i);
+  for (int i = 0; i < 7; ++i) y.push_back(1.2 + 0.01 * i);
+  for (int j = 0; j < 5; ++j) y.push_back(x[static_cast<size_t>(11 - j)] - 0.001);
+  a.push_back(MakeRun("F/moved/x", x));
+  b.push_back(MakeRun("F/moved/x", y));
+  auto r = MustCompare(MakeResults("a", a), MakeResults("b", b));
+  const ComparisonRow* moved = FindRow(r, "F/moved/x");
+  ASSERT_NE(moved, nullptr);
+  EXPECT_NEAR(moved->p_value, 0.000495533541703955, 1e-12);
+  EXPECT_NEAR(moved->level, 0.01 / 30, 1e-15);
+  EXPECT_NEAR(moved->adjusted_p, std::min(1.0, moved->p_value * 30), 1e-12);
+  EXPECT_FALSE(moved->significant);
+  EXPECT_EQ(moved->status, RowStatus::kSame);
+  // The interval shown is at the row's level and includes no change, as the verdict.
+  EXPECT_LE(moved->ci_low, 0);
+  // With the family alpha raised to 0.05, 0.05 / 30 = 1.7e-3 is reached.
+  auto loose = MustCompare(MakeResults("a", a), MakeResults("b", b), {}, {.alpha = 0.05});
+  EXPECT_EQ(FindRow(loose, "F/moved/x")->status, RowStatus::kRegressed) << FormatComparison(loose);
+  EXPECT_GT(FindRow(loose, "F/moved/x")->ci_low, 0);
+}
+
+TEST(CompareTest, SignificantButBelowThresholdIsSame) {
+  SplitMix64 rng(11);
+  auto base = Samples(rng, 60, 1.0, 0.005);
+  auto slower = Samples(rng, 60, 1.02, 0.005);  // clearly significant, but 2% < 5%
+  auto r = MustCompare(MakeResults("a", "X/c/y", base), MakeResults("b", "X/c/y", slower));
+  EXPECT_TRUE(r.rows[0].significant);
+  EXPECT_EQ(r.rows[0].status, RowStatus::kSame);
+  EXPECT_EQ(r.rows[0].method, "asymptotic");
+  EXPECT_EQ(r.ExitCode(), kExitNoRegression);
+}
+
+TEST(CompareTest, JsonCarriesTheWholeVerdict) {
+  SplitMix64 rng(12);
+  auto r = MustCompare(MakeResults("a", "S/c/x", Samples(rng, 12, 1.0, 0.02)),
+                       MakeResults("b", "S/c/x", Samples(rng, 12, 1.5, 0.02)));
+  auto j = ComparisonToJson(r);
+  EXPECT_EQ(j["schema"], "isobench-compare/1");
+  EXPECT_EQ(j["exit_code"], 3);
+  EXPECT_EQ(j["summary"]["regressed"], 1);
+  EXPECT_EQ(j["method"]["family_alpha"], 0.01);
+  EXPECT_EQ(j["method"]["family_size"], 1);
+  EXPECT_EQ(j["rows"][0]["status"], "regressed");
+  EXPECT_EQ(j["rows"][0]["role"], "gated");
+  EXPECT_EQ(j["rows"][0]["key"], "S/c/x:time");
+  EXPECT_NEAR(j["rows"][0]["ci_confidence"].get<double>(), 0.99, 1e-12);
+  EXPECT_EQ(j["environment"]["keys"].size(), EnvironmentKeys().size());
+}
+
+TEST(CompareTest, RunComparisonReadsFiles) {
+  const std::string dir = ISOBENCH_TESTDATA;
+  auto same = RunComparison(dir + "/startup_results.json", dir + "/startup_results.json",
+                            {.thresholds_path = std::string(ISOBENCH_SOURCE_DIR) + "/ci/thresholds.toml"});
+  ASSERT_TRUE(same.ok()) << same.error().message();
+  EXPECT_EQ(same->Count(RowStatus::kRegressed), 0u);
+  // The second file is another host (CPU, kernel, accelerator): refused.
+  auto other = RunComparison(dir + "/startup_results.json", dir + "/startup_results_host2.json");
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->environment_refused);
+  EXPECT_EQ(other->ExitCode(), kExitCannotJudge);
+  auto missing = RunComparison(dir + "/nonexistent.json", dir + "/startup_results.json");
+  EXPECT_FALSE(missing.ok());
+  auto bad = RunComparison(dir + "/startup_results.json", dir + "/startup_results.json",
+                           {.thresholds_path = dir + "/nonexistent.toml"});
+  EXPECT_FALSE(bad.ok());
 }
 
 TEST(CompareTest, ThresholdFileErrorsAreNamed) {
@@ -137,6 +482,10 @@ TEST(CompareTest, ThresholdFileErrorsAreNamed) {
            {"colour = 1", "unknown key `colour`"},
            {"[[metric]]\nthreshold = 0.1", "`metric[0].match` must be a string"},
            {"[[metric]]\nmatch = \"x\"\ndirection = \"up\"", "`metric[0].direction` must be"},
+           {"[[metric]]\nmatch = \"x\"\nreport_only = \"\"", "`metric[0].report_only` must be a non-empty"},
+           {"[[metric]]\nmatch = \"x\"\nreport_only = true", "`metric[0].report_only` must be"},
+           {"[[metric]]\nmatch = \"x\"\ngated = 1", "`metric[0].gated` must be true or false"},
+           {"[[metric]]\nmatch = \"x\"\nreport_only_stored = 3", "report_only_stored` must be"},
            {"[[metric]\n", "t.toml:1"}}) {
     auto r = ParseThresholds(text, "t.toml");
     ASSERT_FALSE(r.ok()) << text;
@@ -144,27 +493,37 @@ TEST(CompareTest, ThresholdFileErrorsAreNamed) {
   }
 }
 
-TEST(CompareTest, NothingPairedIsAnError) {
-  auto rows = CompareResults(MakeResults("a", "A/x/y", {1, 2}), MakeResults("b", "B/x/y", {1, 2}),
-                             Thresholds{});
-  ASSERT_FALSE(rows.ok());
-  EXPECT_NE(rows.error().message().find("pairs"), std::string::npos);
+TEST(CompareTest, RuleAttributesComeFromTheFirstRuleThatSetsThem) {
+  auto t = MustParse(R"(
+threshold = 0.05
+[[metric]]
+match = "Startup/vm/*:time"
+threshold = 0.50
+[[metric]]
+match = "Startup/*:time"
+report_only_stored = "drift"
+threshold = 0.20
+)");
+  SplitMix64 rng(13);
+  auto s = Samples(rng, 12, 1.0, 0.02);
+  auto r = MustCompare(MakeResults("a", {MakeRun("Startup/vm/ready", s), MakeRun("Startup/c/ready", s)}),
+                       MakeResults("b", {MakeRun("Startup/vm/ready", s), MakeRun("Startup/c/ready", s)}), t,
+                       {.interleaved = true});
+  EXPECT_EQ(FindRow(r, "Startup/vm/ready")->threshold, 0.50);
+  EXPECT_EQ(FindRow(r, "Startup/c/ready")->threshold, 0.20);
+  r = MustCompare(MakeResults("a", "Startup/vm/ready", s), MakeResults("b", "Startup/vm/ready", s), t);
+  EXPECT_EQ(r.rows[0].role, RowRole::kReportOnly);
+  EXPECT_EQ(r.rows[0].role_reason, "drift");
 }
 
-TEST(CompareTest, DurationCountersAreMetricsToo) {
-  SplitMix64 rng(5);
-  BenchmarkResults base = MakeResults("a", "Startup/container/ready", Samples(rng, 30, 1.0, 0.02));
-  BenchmarkResults slow = MakeResults("b", "Startup/container/ready", Samples(rng, 30, 1.0, 0.02));
-  base.runs[0].counters["destroy_s"] = Samples(rng, 30, 0.001, 0.02);
-  slow.runs[0].counters["destroy_s"] = Samples(rng, 30, 0.002, 0.02);  // destroy twice as slow
-  base.runs[0].counters["phase_clone_s"] = base.runs[0].counters["destroy_s"];
-  slow.runs[0].counters["phase_clone_s"] = slow.runs[0].counters["destroy_s"];
-  auto rows = CompareResults(base, slow, Thresholds{});
-  ASSERT_TRUE(rows.ok());
-  ASSERT_EQ(rows->size(), 2u) << "time and destroy_s; phase timestamps are not gated";
-  EXPECT_EQ((*rows)[1].metric, "destroy_s");
-  EXPECT_EQ((*rows)[1].result.verdict, Verdict::kRegressed);
-  EXPECT_NE((*rows)[0].result.verdict, Verdict::kRegressed);
+TEST(CompareTest, NothingAtAllIsAnError) {
+  auto r = CompareBenchmarkResults(MakeResults("a", {}), MakeResults("b", {}), Thresholds{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("holds a benchmark"), std::string::npos);
+  auto bad_alpha = CompareBenchmarkResults(MakeResults("a", "A/x/y", {1, 2}),
+                                           MakeResults("b", "A/x/y", {1, 2}), Thresholds{},
+                                           {.alpha = 1.5});
+  EXPECT_FALSE(bad_alpha.ok());
 }
 
 TEST(GlobMatchTest, Basics) {

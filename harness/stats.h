@@ -1,19 +1,21 @@
-// Robust statistics for benchmark samples and the A/B verdict of the CI gate.
+// Robust statistics for benchmark samples: the building blocks of the regression
+// gate (harness/compare.h), which owns the verdicts.
 //
 // Startup times are skewed (page-cache misses, scheduler noise, the odd slow
 // libvirt call), so everything here is rank- or order-based: the median rather
-// than the mean, a bootstrap percentile interval rather than mean ± t·s, and the
+// than the mean, a bootstrap percentile interval of one sample's median, and the
 // Mann–Whitney U test (as Google Benchmark's tools/compare.py uses) rather than
-// Student's t.
+// Student's t, with its exact distribution for small samples and the interval of the
+// change that inverts it.
 //
 // Usage:
 //
-//   std::vector<double> base = ...;       // seconds, one value per repetition
+//   std::vector<double> base = ...;       // seconds, one value per round
 //   std::vector<double> candidate = ...;
-//   ISO_ASSIGN_OR_RETURN(Comparison c, Compare(base, candidate));
-//   if (c.verdict == Verdict::kRegressed) {
-//     ISO_LOG(kWarning) << "startup " << c.change * 100 << "% slower, p=" << c.p_value;
-//   }
+//   if (MinimumPValue(base.size(), candidate.size()) > level) { /* cannot judge */ }
+//   ISO_ASSIGN_OR_RETURN(MannWhitneyResult test,
+//                        MannWhitneyU(base, candidate, MannWhitneyMethod::kExactWhenSmall));
+//   ISO_ASSIGN_OR_RETURN(ChangeInterval change, EstimateChange(base, candidate, level));
 //
 // Descriptive functions (Median, Percentile, Mean, StdDev) return NaN for empty
 // input or input containing NaN, like numpy; the inferential ones return an Error,
@@ -22,14 +24,14 @@
 // Every random choice comes from `seed` through SplitMix64 and an unbiased
 // rejection-sampled index, both fixed here (not std::uniform_int_distribution, whose
 // algorithm differs between standard libraries), so the same seed gives the same
-// interval on every machine, and reports/report.py's pure-Python fallback reproduces
-// it bit for bit.
+// interval on every machine.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "harness/error.h"
 
@@ -72,74 +74,85 @@ Result<Interval> BootstrapMedianCi(std::span<const double> samples,
 enum class MannWhitneyMethod {
   // Normal approximation with tie and continuity correction.
   kAsymptotic,
-  // Exact null distribution of U; valid only without ties (ties are an Error).
+  // Exact null distribution of U given the observed ties: every way of choosing which
+  // n1 of the pooled values belong to the first sample is equally likely under H0
+  // (the permutation distribution of U). Without ties this is the classical exact
+  // distribution. Cost grows as n1 * (n1 + n2)^3 with ties: meant for small samples.
   kExact,
   // scipy's rule: exact if either sample has at most 8 values and there are no
   // ties, otherwise asymptotic.
   kAuto,
+  // The regression gate's rule: kExact when n1 + n2 <= kExactMaxTotal, ties or not,
+  // otherwise kAsymptotic (which is accurate at the gate's levels for such sizes).
+  kExactWhenSmall,
 };
+
+// Largest n1 + n2 for which kExactWhenSmall uses the exact distribution.
+inline constexpr std::size_t kExactMaxTotal = 60;
 
 struct MannWhitneyResult {
   // U statistic of the first sample: the number of pairs (x, y) with x > y, ties
   // counting one half. scipy returns the same value as `statistic`.
   double u1 = 0;
-  // Two-sided p-value.
+  // Two-sided p-value: 2 * min(P(U <= u1), P(U >= u1)), at most 1 (as
+  // scipy.stats.permutation_test; without ties U is symmetric and this is scipy's
+  // mannwhitneyu).
   double p_value = 1;
+  // The method actually used (kAuto and kExactWhenSmall resolved).
+  MannWhitneyMethod method = MannWhitneyMethod::kAsymptotic;
 };
 
 // Two-sided Mann–Whitney U test; matches
-// scipy.stats.mannwhitneyu(x, y, alternative='two-sided', method=...).
-// Errors: an empty sample, NaN values, kExact with ties.
+// scipy.stats.mannwhitneyu(x, y, alternative='two-sided', method=...) for kAsymptotic,
+// kAuto, and kExact without ties; kExact with ties matches an exhaustive
+// scipy.stats.permutation_test of U.
+// Errors: an empty sample, NaN values.
 Result<MannWhitneyResult> MannWhitneyU(std::span<const double> x, std::span<const double> y,
                                        MannWhitneyMethod method = MannWhitneyMethod::kAsymptotic);
+
+// The smallest two-sided p-value the test can give for samples of n1 and n2 values
+// (both > 0): samples without ties that do not overlap. If it is above the level a
+// row is tested at, no data of these sizes can give a verdict, so the gate decides
+// "cannot judge" before looking at the data. Exact: 2 / C(n1 + n2, n1), capped at 1.
+double MinimumPValue(std::size_t n1, std::size_t n2,
+                     MannWhitneyMethod method = MannWhitneyMethod::kExactWhenSmall);
+
+// Holm's step-down adjusted p-values, in input order:
+// adjusted[(k)] = max over j <= k of min(1, (m - j + 1) * p[(j)]) for p sorted
+// ascending. A hypothesis is rejected at family level alpha iff its adjusted p <= alpha.
+// NaN inputs are errors.
+Result<std::vector<double>> HolmAdjust(std::span<const double> p_values);
+
+// The relative change `candidate` against `base` as a location shift: the
+// Hodges–Lehmann estimate (median of all pairwise differences) and the
+// distribution-free interval obtained by inverting the two-sided Mann–Whitney test at
+// level `alpha` (Moses' interval: the k-th smallest and k-th largest pairwise
+// difference, k from the test's critical value). When every value is positive the
+// shift is on the log scale (a ratio; times and rates are multiplicative), reported as
+// ratio - 1; otherwise it is a difference, reported relative to the base median.
+// Without ties and with the exact distribution, the interval excludes 0 exactly when
+// the test's p-value is <= alpha, so a verdict and the interval shown never disagree.
+struct ChangeInterval {
+  double estimate = 0;  // +0.10: the candidate is 10% larger
+  double low = 0;       // -inf / +inf when alpha cannot be reached at these sizes
+  double high = 0;
+  double confidence = 0;  // 1 - alpha
+  bool log_scale = true;
+};
+
+// Errors: empty or non-finite samples, alpha outside (0, 1), a base median of 0 on
+// the difference scale.
+Result<ChangeInterval> EstimateChange(std::span<const double> base,
+                                      std::span<const double> candidate, double alpha,
+                                      MannWhitneyMethod method = MannWhitneyMethod::kExactWhenSmall);
 
 enum class Direction {
   kLowerIsBetter,   // times, memory
   kHigherIsBetter,  // throughput, IOPS, instances per host
 };
 
-enum class Verdict { kSame, kImproved, kRegressed };
-
-std::string_view VerdictName(Verdict verdict);  // "same", "improved", "regressed"
-
-struct CompareOptions {
-  // Relative change of the median that matters (0.05 = 5%).
-  double threshold = 0.05;
-  // Significance level of the Mann–Whitney test.
-  double alpha = 0.01;
-  Direction direction = Direction::kLowerIsBetter;
-  MannWhitneyMethod method = MannWhitneyMethod::kAsymptotic;
-  BootstrapOptions bootstrap = {};
-};
-
-struct Comparison {
-  double base_median = 0;
-  double new_median = 0;
-  // RelativeChange(base_median, new_median).
-  double change = 0;
-  // Bootstrap interval of `change` (both samples resampled independently).
-  double ci_low = 0;
-  double ci_high = 0;
-  double p_value = 1;
-  // The smallest p-value the test can give for these sample sizes (samples that
-  // do not overlap at all). If it is not below alpha, no verdict but kSame is
-  // possible: the run needs more repetitions, whatever the data.
-  double min_p_value = 0;
-  std::size_t base_count = 0;
-  std::size_t new_count = 0;
-  // kRegressed iff p_value < alpha and the change exceeds threshold in the worse
-  // direction; kImproved symmetrically; otherwise kSame.
-  Verdict verdict = Verdict::kSame;
-};
-
-// A/B verdict of `candidate` against `base`.
-// Errors: as MannWhitneyU and BootstrapMedianCi, or a base median of 0 (no
-// relative change), or negative threshold / alpha outside (0, 1).
-Result<Comparison> Compare(std::span<const double> base, std::span<const double> candidate,
-                           const CompareOptions& options = {});
-
-// Deterministic generator behind the bootstrap, exposed so tests and the Python
-// fallback can check they draw the same stream.
+// Deterministic generator behind the bootstrap, exposed so tests (and simulations)
+// draw a stream that is the same on every machine.
 class SplitMix64 {
  public:
   explicit SplitMix64(std::uint64_t seed) : state_(seed) {}

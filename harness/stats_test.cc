@@ -166,94 +166,202 @@ TEST(MannWhitneyTest, SymmetricInSamples) {
   EXPECT_DOUBLE_EQ(xy->p_value, yx->p_value);
 }
 
+TEST(MannWhitneyTest, MatchesScipyExactIncludingTies) {
+  // Without ties scipy's exact distribution; with ties an exhaustive
+  // scipy.stats.permutation_test of U.
+  const nlohmann::json ref = LoadReference();
+  int checked = 0;
+  for (const auto& c : ref["cases"]) {
+    if (c["p_exact"].is_null()) continue;
+    const std::string name = c["name"];
+    auto r = MannWhitneyU(Values(c["x"]), Values(c["y"]), MannWhitneyMethod::kExact);
+    ASSERT_TRUE(r.ok()) << name << ": " << r.error().message();
+    EXPECT_NEAR(r->p_value, c["p_exact"].get<double>(), 1e-9) << name;
+    auto gate = MannWhitneyU(Values(c["x"]), Values(c["y"]), MannWhitneyMethod::kExactWhenSmall);
+    ASSERT_TRUE(gate.ok());
+    EXPECT_EQ(gate->method, MannWhitneyMethod::kExact) << name;
+    EXPECT_EQ(gate->p_value, r->p_value) << name;
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
+}
+
+// Brute force: every way of choosing which pooled values form the first sample,
+// U counted pair by pair (ties one half); p = 2 min(P(U <= u), P(U >= u)).
+double BruteForceP(const std::vector<double>& x, const std::vector<double>& y) {
+  std::vector<double> pooled(x);
+  pooled.insert(pooled.end(), y.begin(), y.end());
+  const std::size_t n = pooled.size(), n1 = x.size();
+  auto u_of = [&](const std::vector<bool>& first) {
+    double u = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j)
+        if (first[i] && !first[j]) u += pooled[i] > pooled[j] ? 1 : pooled[i] == pooled[j] ? 0.5 : 0;
+    return u;
+  };
+  std::vector<bool> observed(n, false);
+  for (std::size_t i = 0; i < n1; ++i) observed[i] = true;
+  const double u = u_of(observed);
+  double total = 0, le = 0, ge = 0;
+  for (std::uint32_t mask = 0; mask < (1u << n); ++mask) {
+    if (static_cast<std::size_t>(__builtin_popcount(mask)) != n1) continue;
+    std::vector<bool> first(n);
+    for (std::size_t i = 0; i < n; ++i) first[i] = (mask >> i) & 1;
+    const double v = u_of(first);
+    total += 1;
+    le += v <= u + 1e-9;
+    ge += v >= u - 1e-9;
+  }
+  return std::min(1.0, 2 * std::min(le, ge) / total);
+}
+
+TEST(MannWhitneyTest, ExactWithTiesMatchesBruteForce) {
+  std::mt19937_64 gen(99);
+  for (int trial = 0; trial < 40; ++trial) {
+    const std::size_t n1 = 2 + gen() % 6, n2 = 2 + gen() % 7;
+    std::vector<double> x(n1), y(n2);
+    // Few distinct values, so ties are everywhere.
+    for (double& v : x) v = static_cast<double>(gen() % 4);
+    for (double& v : y) v = static_cast<double>(gen() % 5);
+    auto r = MannWhitneyU(x, y, MannWhitneyMethod::kExact);
+    ASSERT_TRUE(r.ok());
+    EXPECT_NEAR(r->p_value, BruteForceP(x, y), 1e-12) << "trial " << trial;
+  }
+}
+
 TEST(MannWhitneyTest, Errors) {
   EXPECT_FALSE(MannWhitneyU(std::vector<double>{}, std::vector<double>{1}).ok());
   EXPECT_FALSE(MannWhitneyU(std::vector<double>{1, NAN}, std::vector<double>{1}).ok());
-  auto tied =
-      MannWhitneyU(std::vector<double>{1, 2}, std::vector<double>{2, 3}, MannWhitneyMethod::kExact);
-  ASSERT_FALSE(tied.ok());
-  EXPECT_NE(tied.error().message().find("ties"), std::string::npos);
+}
+
+TEST(MinimumPValueTest, ExactAndAsymptotic) {
+  EXPECT_NEAR(MinimumPValue(3, 3), 0.1, 1e-15);            // 2 / C(6, 3)
+  EXPECT_NEAR(MinimumPValue(5, 5), 2.0 / 252, 1e-15);      // VM boots, n = 5
+  EXPECT_NEAR(MinimumPValue(8, 8), 2.0 / 12870, 1e-15);
+  EXPECT_NEAR(MinimumPValue(1, 1), 1.0, 1e-15);
+  EXPECT_EQ(MinimumPValue(0, 5), 1.0);
+  // Agrees with the test on separated samples.
+  auto sep = MannWhitneyU(std::vector<double>{1, 2, 3, 4}, std::vector<double>{5, 6, 7, 8, 9},
+                          MannWhitneyMethod::kExactWhenSmall);
+  ASSERT_TRUE(sep.ok());
+  EXPECT_NEAR(MinimumPValue(4, 5), sep->p_value, 1e-15);
+  // Above kExactMaxTotal: the normal approximation at complete separation.
+  std::vector<double> a(40), b(40);
+  for (int i = 0; i < 40; ++i) a[i] = i, b[i] = 100 + i;
+  auto big = MannWhitneyU(a, b, MannWhitneyMethod::kExactWhenSmall);
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(big->method, MannWhitneyMethod::kAsymptotic);
+  EXPECT_NEAR(MinimumPValue(40, 40), big->p_value, 1e-15);
+}
+
+TEST(HolmTest, AdjustedValues) {
+  // By hand: sorted 0.005 (x4 = 0.02), 0.01 (x3 = 0.03), 0.03 (x2 = 0.06), 0.04 (x1,
+  // but never below the previous: 0.06).
+  auto adj = HolmAdjust(std::vector<double>{0.01, 0.04, 0.03, 0.005});
+  ASSERT_TRUE(adj.ok());
+  const std::vector<double> expected{0.03, 0.06, 0.06, 0.02};
+  for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR((*adj)[i], expected[i], 1e-15);
+  auto capped = HolmAdjust(std::vector<double>{0.5, 0.9});
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ((*capped)[0], 1.0);
+  EXPECT_EQ((*capped)[1], 1.0);
+  EXPECT_FALSE(HolmAdjust(std::vector<double>{0.1, NAN}).ok());
+  EXPECT_TRUE(HolmAdjust(std::vector<double>{})->empty());
 }
 
 // ~3 ms startups with a little jitter, scaled by `factor`.
-std::vector<double> Startups(double factor, std::uint64_t seed, int n = 25) {
+std::vector<double> Startups(double factor, std::uint64_t seed, int n = 25, double cv = 0.03) {
   std::mt19937_64 gen(seed);
-  std::lognormal_distribution<double> dist(std::log(3e-3 * factor), 0.03);
+  std::lognormal_distribution<double> dist(std::log(3e-3 * factor), cv);
   std::vector<double> v(static_cast<std::size_t>(n));
   for (double& x : v) x = dist(gen);
   return v;
 }
 
-TEST(CompareTest, DetectsRegression) {
-  auto c = Compare(Startups(1.0, 1), Startups(1.2, 2));
+TEST(EstimateChangeTest, FindsAKnownRatio) {
+  auto c = EstimateChange(Startups(1.0, 1), Startups(1.2, 2), 0.01);
   ASSERT_TRUE(c.ok()) << c.error().message();
-  EXPECT_EQ(c->verdict, Verdict::kRegressed);
-  EXPECT_NEAR(c->change, 0.2, 0.05);
-  EXPECT_LT(c->ci_low, c->change);
-  EXPECT_GT(c->ci_high, c->change);
-  EXPECT_GT(c->ci_low, 0.05);
-  EXPECT_LT(c->p_value, 1e-6);
-  EXPECT_EQ(c->base_count, 25u);
-  EXPECT_EQ(VerdictName(c->verdict), "regressed");
-}
-
-TEST(CompareTest, DetectsImprovementAndHonoursDirection) {
-  auto faster = Compare(Startups(1.0, 1), Startups(0.8, 2));
-  ASSERT_TRUE(faster.ok());
-  EXPECT_EQ(faster->verdict, Verdict::kImproved);
-
-  // The same numbers as throughput: larger is better, so the drop regresses.
-  auto throughput =
-      Compare(Startups(1.0, 1), Startups(0.8, 2), {.direction = Direction::kHigherIsBetter});
-  ASSERT_TRUE(throughput.ok());
-  EXPECT_EQ(throughput->verdict, Verdict::kRegressed);
-}
-
-TEST(CompareTest, SignificantButBelowThresholdIsSame) {
-  auto c = Compare(Startups(1.0, 1, 200), Startups(1.03, 2, 200));
-  ASSERT_TRUE(c.ok());
-  EXPECT_LT(c->p_value, 0.01);
-  EXPECT_EQ(c->verdict, Verdict::kSame);
-}
-
-TEST(CompareTest, NoiseIsSame) {
-  auto c = Compare(Startups(1.0, 1), Startups(1.0, 2));
-  ASSERT_TRUE(c.ok());
-  EXPECT_EQ(c->verdict, Verdict::kSame);
-  EXPECT_LT(c->ci_low, 0);
-  EXPECT_GT(c->ci_high, 0);
-}
-
-// Three VM boots per side can never reach p < 0.01, however different: the
-// comparison says so through min_p_value instead of pretending.
-TEST(CompareTest, TooFewSamplesCannotRegress) {
-  auto c = Compare(std::vector<double>{9.0, 9.1, 9.2}, std::vector<double>{12.0, 12.1, 12.2});
-  ASSERT_TRUE(c.ok());
-  EXPECT_EQ(c->verdict, Verdict::kSame);
-  EXPECT_NEAR(c->min_p_value, 0.08085559837005224, 1e-12);  // scipy, separated_3v3
-  EXPECT_NEAR(c->p_value, c->min_p_value, 1e-12);
-  auto exact = Compare(std::vector<double>{9.0, 9.1, 9.2}, std::vector<double>{12.0, 12.1, 12.2},
-                       {.method = MannWhitneyMethod::kAuto});
+  EXPECT_TRUE(c->log_scale);
+  EXPECT_NEAR(c->estimate, 0.2, 0.03);
+  EXPECT_LT(c->low, c->estimate);
+  EXPECT_GT(c->high, c->estimate);
+  EXPECT_GT(c->low, 0.1);
+  EXPECT_NEAR(c->confidence, 0.99, 1e-12);
+  // Exactly a 1.5x shift of the same values: estimate and interval collapse on it.
+  std::vector<double> base = Startups(1.0, 3, 12);
+  std::vector<double> scaled(base);
+  for (double& v : scaled) v *= 1.5;
+  auto exact = EstimateChange(base, scaled, 0.05);
   ASSERT_TRUE(exact.ok());
-  EXPECT_NEAR(exact->min_p_value, 0.1, 1e-12);
+  EXPECT_NEAR(exact->estimate, 0.5, 1e-12);
+  EXPECT_LE(exact->low, 0.5 + 1e-12);
+  EXPECT_GE(exact->high, 0.5 - 1e-12);
 }
 
-TEST(CompareTest, Deterministic) {
-  auto a = Compare(Startups(1.0, 1), Startups(1.1, 2));
-  auto b = Compare(Startups(1.0, 1), Startups(1.1, 2));
-  ASSERT_TRUE(a.ok() && b.ok());
-  EXPECT_EQ(a->ci_low, b->ci_low);
-  EXPECT_EQ(a->ci_high, b->ci_high);
+// The verdict and the interval shown must never disagree: with the exact test and no
+// ties, "p <= alpha" and "the interval excludes 0" are the same statement.
+TEST(EstimateChangeTest, IntervalAgreesWithTheTest) {
+  int significant = 0, checked = 0;
+  for (std::uint64_t seed = 0; seed < 300; ++seed) {
+    const int n1 = 4 + static_cast<int>(seed % 9), n2 = 5 + static_cast<int>(seed % 7);
+    const double factor = 1.0 + 0.02 * static_cast<double>(seed % 6);
+    auto x = Startups(1.0, 1000 + seed, n1, 0.05);
+    auto y = Startups(factor, 5000 + seed, n2, 0.05);
+    auto test = MannWhitneyU(x, y, MannWhitneyMethod::kExactWhenSmall);
+    ASSERT_TRUE(test.ok());
+    for (double alpha : {0.05, 0.01, 0.01 / 30}) {
+      auto c = EstimateChange(x, y, alpha);
+      ASSERT_TRUE(c.ok());
+      const bool excludes = c->low > 0 || c->high < 0;
+      EXPECT_EQ(excludes, test->p_value <= alpha)
+          << "seed " << seed << " alpha " << alpha << " p " << test->p_value << " ["
+          << c->low << ", " << c->high << "]";
+      significant += excludes;
+      ++checked;
+    }
+  }
+  EXPECT_GT(significant, checked / 10);  // both outcomes are exercised
+  EXPECT_LT(significant, checked * 9 / 10);
 }
 
-TEST(CompareTest, Errors) {
-  const std::vector<double> ok{1, 2, 3};
-  auto zero = Compare(std::vector<double>{0, 0, 0}, ok);
-  ASSERT_FALSE(zero.ok());
-  EXPECT_NE(zero.error().message().find("base median is 0"), std::string::npos);
-  EXPECT_FALSE(Compare(std::vector<double>{}, ok).ok());
-  EXPECT_FALSE(Compare(ok, ok, {.alpha = 0}).ok());
-  EXPECT_FALSE(Compare(ok, ok, {.threshold = -1}).ok());
+TEST(EstimateChangeTest, IntervalAgreesWithTheAsymptoticTestToo) {
+  // Above kExactMaxTotal values both use the normal approximation.
+  int significant = 0;
+  for (std::uint64_t seed = 0; seed < 60; ++seed) {
+    auto x = Startups(1.0, 7000 + seed, 35, 0.05);
+    auto y = Startups(1.0 + 0.005 * static_cast<double>(seed % 8), 9000 + seed, 40, 0.05);
+    auto test = MannWhitneyU(x, y, MannWhitneyMethod::kExactWhenSmall);
+    ASSERT_TRUE(test.ok());
+    ASSERT_EQ(test->method, MannWhitneyMethod::kAsymptotic);
+    for (double alpha : {0.05, 0.01}) {
+      auto c = EstimateChange(x, y, alpha);
+      ASSERT_TRUE(c.ok());
+      const bool excludes = c->low > 0 || c->high < 0;
+      EXPECT_EQ(excludes, test->p_value <= alpha) << "seed " << seed << " p " << test->p_value;
+      significant += excludes;
+    }
+  }
+  EXPECT_GT(significant, 5);
+}
+
+TEST(EstimateChangeTest, UnreachableLevelGivesAnUnboundedInterval) {
+  auto c = EstimateChange(std::vector<double>{9.0, 9.1, 9.2}, std::vector<double>{12.0, 12.1, 12.2},
+                          0.01);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->low, -1.0);  // a ratio of 0
+  EXPECT_TRUE(std::isinf(c->high));
+}
+
+TEST(EstimateChangeTest, DifferenceScaleAndErrors) {
+  // A zero makes ratios meaningless: differences relative to the base median.
+  auto c = EstimateChange(std::vector<double>{0, 1, 2, 3, 4}, std::vector<double>{2, 3, 4, 5, 6}, 0.05);
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->log_scale);
+  EXPECT_NEAR(c->estimate, 1.0, 1e-12);  // +2 on a base median of 2
+  EXPECT_FALSE(EstimateChange(std::vector<double>{0, 0, 0}, std::vector<double>{1, 2}, 0.05).ok());
+  EXPECT_FALSE(EstimateChange(std::vector<double>{1, INFINITY}, std::vector<double>{1, 2}, 0.05).ok());
+  EXPECT_FALSE(EstimateChange(std::vector<double>{}, std::vector<double>{1, 2}, 0.05).ok());
+  EXPECT_FALSE(EstimateChange(std::vector<double>{1, 2}, std::vector<double>{1, 2}, 0).ok());
 }
 
 }  // namespace

@@ -1,22 +1,27 @@
-// isobench_py: the C++ result loader and statistics for reports/report.py, so the
-// report and the CI gate compute medians, intervals and verdicts with one code.
+// isobench_py: the C++ result loader, statistics and regression gate for
+// reports/report.py, so the report and the CI gate compute medians, intervals and
+// verdicts with one code.
 //
 //   import isobench_py
 //   results = isobench_py.load_results("startup.json")
 //   for run_name, run in results["runs"].items():
 //       lo, hi = isobench_py.bootstrap_ci(run["real_time_s"])
-//   verdict = isobench_py.compare(base, new, threshold=0.05)["verdict"]
+//   verdict = isobench_py.compare_files("base.json", "new.json")   # = compare --json
+//   for row in verdict["rows"]: row["status"], row["reason"], row["estimate"], ...
 //
+// Verdicts come only from the gate (harness/compare.h), never from Python.
 // This file is an edge in the sense of STYLE.md: an Error becomes a Python
 // exception here (OSError when it carries an errno, ValueError otherwise).
 #include <Python.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "harness/bench_results.h"
+#include "harness/compare.h"
 #include "harness/stats.h"
 
 namespace py = pybind11;
@@ -81,19 +86,41 @@ py::dict RunDict(const RunSamples& run) {
   return d;
 }
 
+// The verdict as the JSON `isobench compare --json` prints, as Python objects.
+py::object ToPython(const nlohmann::json& json) {
+  return py::module_::import("json").attr("loads")(json.dump());
+}
+
+// A load_results() dict back into results: what the gate reads of it.
+BenchmarkResults FromPython(const py::dict& d) {
+  BenchmarkResults r;
+  r.source = d.contains("source") ? d["source"].cast<std::string>() : "<python>";
+  if (d.contains("context"))
+    for (auto [k, v] : d["context"].cast<py::dict>()) r.context[k.cast<std::string>()] = py::str(v);
+  for (auto [name, value] : d["runs"].cast<py::dict>()) {
+    py::dict run = value.cast<py::dict>();
+    RunSamples s;
+    s.run_name = name.cast<std::string>();
+    if (auto split = SplitBenchmarkName(s.run_name); split.ok()) s.name = *split;
+    s.real_time_s = run["real_time_s"].cast<std::vector<double>>();
+    if (run.contains("counters"))
+      for (auto [k, v] : run["counters"].cast<py::dict>())
+        s.counters[k.cast<std::string>()] = v.cast<std::vector<double>>();
+    if (run.contains("errors")) s.errors = run["errors"].cast<std::vector<std::string>>();
+    r.runs.push_back(std::move(s));
+  }
+  return r;
+}
+
 MannWhitneyMethod ParseMethod(const std::string& method) {
   if (method == "asymptotic") return MannWhitneyMethod::kAsymptotic;
   if (method == "exact") return MannWhitneyMethod::kExact;
   if (method == "auto") return MannWhitneyMethod::kAuto;
-  throw py::value_error("method must be 'asymptotic', 'exact' or 'auto', got '" + method + "'");
+  if (method == "exact_when_small") return MannWhitneyMethod::kExactWhenSmall;
+  throw py::value_error("method must be 'asymptotic', 'exact', 'auto' or 'exact_when_small', got '" +
+                        method + "'");
 }
 
-Direction ParseDirection(const std::string& direction) {
-  if (direction == "lower_is_better") return Direction::kLowerIsBetter;
-  if (direction == "higher_is_better") return Direction::kHigherIsBetter;
-  throw py::value_error("direction must be 'lower_is_better' or 'higher_is_better', got '" +
-                        direction + "'");
-}
 
 }  // namespace
 
@@ -164,34 +191,43 @@ PYBIND11_MODULE(isobench_py, m) {
       "Two-sided Mann-Whitney U test as scipy.stats.mannwhitneyu: (u1, p_value).");
 
   m.def(
-      "compare",
-      [](const std::vector<double>& base, const std::vector<double>& candidate, double threshold,
-         double alpha, const std::string& direction, const std::string& method, double confidence,
-         int resamples, std::uint64_t seed) {
-        CompareOptions options{
-            .threshold = threshold,
-            .alpha = alpha,
-            .direction = ParseDirection(direction),
-            .method = ParseMethod(method),
-            .bootstrap = {.resamples = resamples, .confidence = confidence, .seed = seed}};
-        Comparison c = Unwrap(Compare(base, candidate, options));
-        py::dict d;
-        d["base_median"] = c.base_median;
-        d["new_median"] = c.new_median;
-        d["change"] = c.change;
-        d["ci_low"] = c.ci_low;
-        d["ci_high"] = c.ci_high;
-        d["p_value"] = c.p_value;
-        d["min_p_value"] = c.min_p_value;
-        d["base_count"] = c.base_count;
-        d["new_count"] = c.new_count;
-        d["verdict"] = std::string(VerdictName(c.verdict));
-        return d;
+      "change_interval",
+      [](const std::vector<double>& base, const std::vector<double>& candidate, double alpha) {
+        ChangeInterval c = Unwrap(EstimateChange(base, candidate, alpha));
+        return py::make_tuple(c.estimate, c.low, c.high);
       },
-      py::arg("base"), py::arg("new"), py::arg("threshold") = 0.05, py::arg("alpha") = 0.01,
-      py::arg("direction") = "lower_is_better", py::arg("method") = "asymptotic",
-      py::arg("confidence") = defaults.confidence, py::arg("resamples") = defaults.resamples,
-      py::arg("seed") = defaults.seed,
-      "A/B verdict of new against base: dict with base_median, new_median, change, "
-      "ci_low, ci_high, p_value, min_p_value, verdict ('same'|'improved'|'regressed').");
+      py::arg("base"), py::arg("new"), py::arg("alpha") = 0.05,
+      "Hodges-Lehmann change of new against base (ratio - 1 for positive values) and the "
+      "interval inverting the Mann-Whitney test at alpha: (estimate, low, high).");
+
+  m.def(
+      "compare_files",
+      [](const std::string& base_path, const std::string& new_path, const std::string& thresholds,
+         std::optional<double> alpha, bool cross_host, bool interleaved) {
+        ComparisonOptions options{.thresholds_path = thresholds,
+                                  .alpha = alpha,
+                                  .cross_host = cross_host,
+                                  .interleaved = interleaved};
+        return ToPython(ComparisonToJson(Unwrap(RunComparison(base_path, new_path, options))));
+      },
+      py::arg("base"), py::arg("new"), py::arg("thresholds") = "", py::arg("alpha") = py::none(),
+      py::arg("cross_host") = false, py::arg("interleaved") = false,
+      "The regression gate on two result files: the dict `isobench compare --json` prints. "
+      "thresholds='' means ci/thresholds.toml of the source tree, else built-in defaults.");
+
+  m.def(
+      "compare_results",
+      [](const py::dict& base, const py::dict& candidate, const std::string& thresholds_path,
+         std::optional<double> alpha, bool cross_host, bool interleaved) {
+        Thresholds thresholds = Unwrap(LoadThresholdsOrDefault(thresholds_path));
+        ComparisonOptions options{.thresholds_path = thresholds_path,
+                                  .alpha = alpha,
+                                  .cross_host = cross_host,
+                                  .interleaved = interleaved};
+        return ToPython(ComparisonToJson(Unwrap(CompareBenchmarkResults(
+            FromPython(base), FromPython(candidate), thresholds, options))));
+      },
+      py::arg("base"), py::arg("new"), py::arg("thresholds") = "", py::arg("alpha") = py::none(),
+      py::arg("cross_host") = false, py::arg("interleaved") = false,
+      "As compare_files, on two dicts from load_results (e.g. parts of one run merged).");
 }

@@ -24,8 +24,9 @@ when they come from the same host (A/B of a change). Files from one host whose
 benchmarks do not overlap (a quick suite and a separate I/O run) are one run.
 
 Statistics come from the C++ core through the isobench_py module, found in
---module-dir, $ISOBENCH_PYMODULE_DIR or <repo>/build*/reports; without it a
-pure-Python copy (isobench_fallback.py) is used and a warning says so.
+--module-dir, $ISOBENCH_PYMODULE_DIR or <repo>/build*/reports; without it the
+report is not made (exit 2). Verdicts between inputs are the regression gate's own
+(`isobench compare --json`, through the same module): this file computes none.
 Run with Debian's /usr/bin/python3, which has matplotlib.
 """
 import argparse
@@ -72,8 +73,13 @@ ENV_ORDER = ("host_name", "env.hostname", "env.cpu_model", "num_cpus", "mhz_per_
 # --------------------------------------------------------------------------- stats
 
 
+class ModuleError(Exception):
+    """The isobench_py module (the C++ statistics) cannot be imported."""
+
+
 def load_stats_module(module_dir):
-    """Returns (module, warning or None)."""
+    """The isobench_py module. There is no fallback: the report shows the gate's own
+    verdicts and the C++ statistics, or nothing (ModuleError names where it looked)."""
     if module_dir:
         dirs = [module_dir]
     elif os.environ.get("ISOBENCH_PYMODULE_DIR"):
@@ -83,15 +89,16 @@ def load_stats_module(module_dir):
     saved = list(sys.path)
     sys.path[:0] = dirs
     try:
-        return importlib.import_module("isobench_py"), None
+        return importlib.import_module("isobench_py")
     except ImportError as e:
-        sys.path[:] = saved
-        sys.path.insert(0, HERE)
-        import isobench_fallback  # pylint: disable=import-outside-toplevel
         where = ", ".join(dirs) if dirs else "no build directory found"
-        return isobench_fallback, (
-            "isobench_py module not found (searched: %s; %s): using the pure-Python "
-            "fallback for loading and statistics" % (where, e))
+        raise ModuleError(
+            "cannot import the isobench_py module (searched: %s): %s. It is required: build it "
+            "with `cmake --build build --target isobench_py` (needs pybind11 and python3-dev for "
+            "/usr/bin/python3), or point --module-dir / ISOBENCH_PYMODULE_DIR at it"
+            % (where, e)) from e
+    finally:
+        sys.path[:] = saved
 
 
 # ----------------------------------------------------------------------- formatting
@@ -220,10 +227,10 @@ def backend_color(backend, backends):
 
 
 class Report:
-    def __init__(self, stats, series, threshold, alpha):
+    def __init__(self, stats, series, thresholds="", alpha=None):
         self.stats = stats
         self.series = series
-        self.threshold = threshold
+        self.thresholds = thresholds
         self.alpha = alpha
         self.cells = []
         self.warnings = []
@@ -243,6 +250,7 @@ class Report:
                             len(cell.errors) + len(cell.samples),
                             "; ".join(sorted(set(cell.errors)))))
         self._ci_cache = {}
+        self.verdicts = {}
 
     def series_title(self, s):
         return ("host " if self.multi_host else "input ") + s.label
@@ -271,16 +279,35 @@ class Report:
                 self._ci_cache[key] = (self.stats.median(samples), lo, hi)
         return self._ci_cache[key]
 
-    def compare(self, base, new, direction="lower_is_better"):
-        base = [v for v in base if math.isfinite(v)]
-        new = [v for v in new if math.isfinite(v)]
-        if not base or not new:
+    def compute_verdicts(self):
+        """The gate's verdict of every later series against the first: the dict
+        `isobench compare --json` prints, computed by the same C++ (compare_results).
+        Inputs from different hosts are a host comparison (cross_host)."""
+        self.verdicts = {}
+        for s in self.series[1:]:
+            self.verdicts[s.index] = self.stats.compare_results(
+                self.series[0].results, s.results, thresholds=self.thresholds,
+                alpha=self.alpha, cross_host=self.multi_host)
+            v = self.verdicts[s.index]
+            if v["environment"]["differences"]:
+                self.warnings.append("%s against %s: %s: %s" % (
+                    s.label, self.series[0].label,
+                    "host comparison" if self.multi_host else "refused, no verdicts",
+                    "; ".join("%s %s vs %s" % (d["key"], d["base"], d["new"])
+                              for d in v["environment"]["differences"])))
+
+    def verdict(self, cell, metric="time"):
+        """The gate's row for this cell (a later series) against the first, or None."""
+        if cell is None or cell.series.index == 0:
             return None
-        try:
-            return self.stats.compare(base, new, threshold=self.threshold, alpha=self.alpha,
-                                      direction=direction)
-        except ValueError:
-            return None  # e.g. a base median of 0: no relative change to show
+        v = getattr(self, "verdicts", {}).get(cell.series.index)
+        if not v:
+            return None
+        key = cell.run["run_name"] + ":" + metric
+        for row in v["rows"]:
+            if row["key"] == key:
+                return row
+        return None
 
     # ------------------------------------------------------------------- figures
 
@@ -540,19 +567,26 @@ def table(headers, rows, classes=None, numeric_from=1, groups=None):
     return "".join(out)
 
 
-def verdict_text(cmp, alpha):
-    """'regressed', 'improved', 'same', or why there can be no verdict."""
-    if cmp["verdict"] == "same" and cmp["min_p_value"] >= alpha:
-        return "too few samples for a verdict"
-    return cmp["verdict"]
+def verdict_text(row):
+    """The gate's word for a row: 'regressed', 'same', 'cannot judge: <why>',
+    'report-only: <why>', ... (never recomputed here)."""
+    text = row["status"]
+    why = row["reason"] or (row["role_reason"] if row["role"] != "gated" else "")
+    return "%s: %s" % (text, why) if why else text
 
 
-def comparison_cell(cmp, alpha):
-    if cmp is None:
+def comparison_cell(row):
+    """A cell for the gate's row (None: nothing to compare)."""
+    if row is None:
         return "–"
-    return '<span class="v-%s">%s<br><small>CI %s … %s, p=%.2g<br>%s</small></span>' % (
-        cmp["verdict"], fmt_change(cmp["change"]), fmt_change(cmp["ci_low"]),
-        fmt_change(cmp["ci_high"]), cmp["p_value"], esc(verdict_text(cmp, alpha)))
+    interval = ""
+    if row["ci_low"] is not None and row["ci_high"] is not None and row["ci_confidence"]:
+        interval = "%.4g%% CI %s … %s, " % (100 * row["ci_confidence"], fmt_change(row["ci_low"]),
+                                            fmt_change(row["ci_high"]))
+    p = "p=%.2g" % row["p_value"] if row["p_value"] is not None else ""
+    return '<span class="v-%s">%s<br><small>%s%s<br>%s</small></span>' % (
+        esc(row["status"].replace(" ", "-")), fmt_change(row["estimate"]), esc(interval), esc(p),
+        esc(verdict_text(row)))
 
 
 def section_environment(report):
@@ -670,8 +704,7 @@ def startup_table(report, cells, backends):
                     else:
                         row.append("–")
             elif i > 0:
-                row.append(comparison_cell(report.compare(base_cell.samples if base_cell else [],
-                                                          cell.samples), report.alpha))
+                row.append(comparison_cell(report.verdict(cell)))
         rows.append(row)
     return table(headers, rows, classes, groups=None if single else groups)
 
@@ -742,9 +775,7 @@ def family_table(report, family):
                 row += [str(len(cell.samples)), "<b>%s</b>" % fmt_time(med),
                         fmt_interval(lo, hi)]
                 if multi:
-                    row.append("" if s.index == 0 else comparison_cell(
-                        report.compare(base.samples if base else [], cell.samples),
-                        report.alpha))
+                    row.append("" if s.index == 0 else comparison_cell(report.verdict(cell)))
                 row += [fmt_number(median_of(cell.counters[k]), k)
                         if cell.counters.get(k) else "–" for k in counters]
                 rows.append(row)
@@ -983,7 +1014,11 @@ def _job_key(rw, bs, qd):
 
 
 class Ratio:
-    """A median (with 95% CI when there are ≥2 samples) and its ratio to a reference."""
+    """A median (with 95% CI when there are ≥2 samples) and its ratio to a reference.
+
+    The ratio's interval is the C++ core's (isobench_py.change_interval: the interval
+    of the Hodges–Lehmann ratio that inverts the Mann–Whitney test at 5%); a ratio
+    whose interval includes 1 is `no_difference` and drawn so."""
 
     def __init__(self, report, values, ref_values):
         values = [v for v in values if math.isfinite(v)]
@@ -992,14 +1027,20 @@ class Ratio:
         self.median, self.lo, self.hi = report.median_ci(values) if values else (math.nan,) * 3
         self.has_ci = len(values) > 1
         self.ratio = self.rlo = self.rhi = math.nan
+        self.no_difference = False
         if ref_values and values:
-            ref, ref_lo, ref_hi = report.median_ci(ref_values)
+            ref = report.median_ci(ref_values)[0]
             if ref > 0:
                 self.ratio = self.median / ref
-                # Conservative: each side's interval at its unfavourable end.
-                if self.has_ci and len(ref_values) > 1 and ref_lo > 0:
-                    self.rlo, self.rhi = self.lo / ref_hi, self.hi / ref_lo
+                try:
+                    _, low, high = report.stats.change_interval(ref_values, values, 0.05)
+                except ValueError:
+                    low = high = math.nan
+                if math.isfinite(low) and math.isfinite(high):
+                    self.rlo, self.rhi = 1 + low, 1 + high
+                    self.no_difference = self.rlo <= 1 <= self.rhi
                 else:
+                    # Too few samples for any 95% interval: the ratio alone, no claim.
                     self.has_ci = False
         if not self.has_ci:
             self.lo = self.hi = math.nan
@@ -1009,8 +1050,10 @@ def _ratio_text(r):
     if not math.isfinite(r.ratio):
         return "–"
     text = "%s×" % _fmt_sig(r.ratio)
+    if r.no_difference:
+        text = "no difference <small>(%s×)</small>" % _fmt_sig(r.ratio)
     if math.isfinite(r.rlo):
-        text += " <small>(%s – %s)</small>" % (_fmt_sig(r.rlo), _fmt_sig(r.rhi))
+        text += " <small>(95%% CI %s – %s)</small>" % (_fmt_sig(r.rlo), _fmt_sig(r.rhi))
     return text
 
 
@@ -1041,7 +1084,7 @@ def plot_io(panels):
     for ax, (title, ylabel, jobs, is_ratio, targets) in zip(axes[:, 0], panels):
         width = 0.8 / max(len(targets), 1)
         for ti, (key, label, color, hatch) in enumerate(targets):
-            xs, ys, errs_lo, errs_hi, texts = [], [], [], [], []
+            xs, ys, errs_lo, errs_hi, texts, nodiff = [], [], [], [], [], []
             for ji, (_, values) in enumerate(jobs):
                 r = values.get(key)
                 v = (r.ratio if is_ratio else r.median) if r else math.nan
@@ -1053,11 +1096,18 @@ def plot_io(panels):
                 ys.append(v)
                 errs_lo.append(v - lo if math.isfinite(lo) else 0)
                 errs_hi.append(hi - v if math.isfinite(hi) else 0)
-                texts.append("%s×" % _fmt_sig(v) if is_ratio else fmt_time(v))
+                nodiff.append(bool(is_ratio and r.no_difference))
+                texts.append(("= host" if nodiff[-1] else "%s×" % _fmt_sig(v)) if is_ratio
+                             else fmt_time(v))
             if not xs:
                 continue
-            ax.bar(xs, ys, width=width * 0.92, color=color, hatch=hatch, edgecolor="white",
-                   label=label)
+            # A ratio whose interval includes 1 is no difference from the host: drawn
+            # faded and labelled "= host", not as a speed-up or a slowdown.
+            bars = ax.bar(xs, ys, width=width * 0.92, color=color, hatch=hatch,
+                          edgecolor="white", label=label)
+            for bar, same in zip(bars, nodiff):
+                if same:
+                    bar.set_alpha(0.3)
             if any(errs_lo) or any(errs_hi):
                 ax.errorbar(xs, ys, yerr=[errs_lo, errs_hi], fmt="none", ecolor="black",
                             capsize=3, linewidth=1)
@@ -1156,8 +1206,10 @@ def section_io(report):
                    for r in values.values() for v in [r.ratio if is_ratio else r.median])
     panels = [p for p in panels if drawable(p)]
     n_max = max((len(c.samples) for c, *_ in jobs), default=0)
-    ci_note = ("Bars carry a conservative 95% interval of the ratio (each median's bootstrap "
-               "interval at its unfavourable end)." if n_max > 1 else
+    ci_note = ("Bars carry the 95% interval of the ratio (the Mann–Whitney test's "
+               "distribution-free interval of the ratio to the host, from the C++ core); a "
+               "ratio whose interval includes 1× is drawn faded as <b>no difference</b> "
+               "(\u201c= host\u201d)." if n_max > 1 else
                "<b>One sample per job</b>: the values are shown without confidence intervals; "
                "run with repetitions for intervals.")
     out = ['<section><h2 id="io">I/O</h2>',
@@ -1236,7 +1288,7 @@ def section_overhead(report):
     multi = len(report.series) > 1
     tests = sorted({c.params for c in cells})
     backends = backend_order(c.backend for c in cells)
-    rows, classes, points = [], {}, []  # points: (label, slowdown, lo, hi, backend, si)
+    rows, classes, points = [], {}, []  # points: (label, slowdown, lo, hi, backend, si, no difference)
     for test in tests:
         group = [c for c in cells if c.params == test]
         key, higher, what = _overhead_metric(group)
@@ -1272,27 +1324,30 @@ def section_overhead(report):
                              ("%s – %s" % (_metric_text(lo, key), _metric_text(hi, key))
                               if len(values) > 1 else "one sample"),
                              "–" if b == "host" else (
-                                 "%s×%s" % (_fmt_sig(slow), " <small>(%s – %s)</small>"
-                                            % (_fmt_sig(slo), _fmt_sig(shi))
-                                            if math.isfinite(slo) else "")
+                                 "%s%s×%s" % ("no difference " if r.no_difference else "",
+                                              _fmt_sig(slow), " <small>(%s – %s)</small>"
+                                              % (_fmt_sig(slo), _fmt_sig(shi))
+                                              if math.isfinite(slo) else "")
                                  if math.isfinite(slow) else "no host row")])
                 if b != "host" and math.isfinite(slow) and slow > 0:
-                    points.append((label, slow, slo, shi, b, s.index))
+                    points.append((label, slow, slo, shi, b, s.index, r.no_difference))
     out = ['<section><h2 id="overhead">Overhead</h2>',
            '<p class="note">The same micro-benchmark inside each instance and on the host. '
            'Slowdown = how many times worse than the host (time per op ÷ host\'s, or host\'s '
-           'rate ÷ this rate): 1× is host speed, above is slower. The interval combines both '
-           'medians\' 95% bootstrap intervals at their unfavourable ends.</p>']
+           'rate ÷ this rate): 1× is host speed, above is slower. The interval is the 95% '
+           'distribution-free interval of the ratio (Mann–Whitney, from the C++ core).</p>']
     if points:
         fig, ax = plt.subplots(figsize=(10, 0.42 * len(points) + 1.3), layout="constrained")
-        for y, (label, slow, lo, hi, b, si) in enumerate(points):
+        for y, (label, slow, lo, hi, b, si, same) in enumerate(points):
             color = (backend_color(b, backends) if not multi
                      else SERIES_COLORS[si % len(SERIES_COLORS)])
             err = ([[slow - lo], [hi - slow]] if math.isfinite(lo) and math.isfinite(hi)
                    else None)
             ax.errorbar(slow, y, xerr=err, fmt="o", color=color, ecolor="black",
                         markersize=7, capsize=4, linewidth=1)
-            ax.annotate("%s×" % _fmt_sig(slow), (hi if math.isfinite(hi) else slow, y),
+            # An interval that includes 1× is no difference from the host: said so.
+            ax.annotate("= host" if same else "%s×" % _fmt_sig(slow),
+                        (hi if math.isfinite(hi) else slow, y),
                         xytext=(8, 0), textcoords="offset points", va="center", fontsize=8.5)
         ax.axvline(1, color="black", linestyle="--", linewidth=1)
         ax.set_yticks(range(len(points)))
@@ -1614,10 +1669,15 @@ def render_html(report, sections, title):
     body = "".join(html_ for _, _, html_ in sections)
     compared = ""
     if len(report.series) > 1:
-        compared = (" Later inputs are compared with the first (%s): relative change of the "
-                    "median with its bootstrap interval and a two-sided Mann–Whitney U test; "
-                    "a change counts when p &lt; %g and it exceeds %g%%."
-                    % (esc(report.series[0].label), report.alpha, report.threshold * 100))
+        first = next(iter(report.verdicts.values()), None)
+        method = first["method"] if first else {}
+        compared = (" Later inputs are compared with the first (%s) by the regression gate "
+                    "(<code>isobench compare --json</code>, thresholds %s): %s, %s at family "
+                    "alpha %s; the change is the %s with the %s; %s."
+                    % (esc(report.series[0].label), esc(first["thresholds"] if first else "–"),
+                       esc(method.get("test", "")), esc(method.get("family", "")),
+                       esc(method.get("family_alpha", "")), esc(method.get("estimate", "")),
+                       esc(method.get("interval", "")), esc(method.get("verdict", ""))))
     return """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -1629,12 +1689,10 @@ def render_html(report, sections, title):
 {env}
 {body}
 <footer>Statistics: median and 95% percentile-bootstrap interval (2000 resamples, fixed
-seed).{compared} Computed by {engine}.</footer>
+seed).{compared} Computed by the isobench_py module (the C++ core).</footer>
 </body></html>
 """.format(title=esc(title), css=CSS, now=now, inputs=inputs, nav=nav, warn=warn,
-           env=section_environment(report), body=body, compared=compared,
-           engine="the isobench_py module" if report.stats.__name__ == "isobench_py"
-           else "the pure-Python fallback (isobench_py not found)")
+           env=section_environment(report), body=body, compared=compared)
 
 
 def render_summary(report, summary, title):
@@ -1663,11 +1721,9 @@ def render_summary(report, summary, title):
                 med, lo, hi = report.median_ci(cell.samples)
                 row += [str(len(cell.samples)), "%s (%s)" % (fmt_time(med), fmt_interval(lo, hi))]
             if i > 0:
-                base = cells[0]
-                cmp = report.compare(base.samples if base else [],
-                                     cell.samples if cell else [])
-                row.append("%s, %s" % (fmt_change(cmp["change"]), verdict_text(cmp, report.alpha))
-                           if cmp else "–")
+                vrow = report.verdict(cell)
+                row.append("%s, %s" % (fmt_change(vrow["estimate"]), verdict_text(vrow))
+                           if vrow else "–")
         lines.append("| " + " | ".join(row) + " |")
     if not summary:
         lines = lines[:-2]  # no benchmark rows: no table
@@ -1721,15 +1777,22 @@ def main(argv=None):
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--module-dir", help="directory holding the isobench_py module")
     parser.add_argument("--title", default="isobench report")
-    parser.add_argument("--threshold", type=float, default=0.05,
-                        help="relative change that matters when comparing inputs (0.05)")
-    parser.add_argument("--alpha", type=float, default=0.01,
-                        help="significance level of the Mann-Whitney test (0.01)")
+    parser.add_argument("--thresholds", default=None,
+                        help="the regression gate's thresholds file (default: "
+                        "ci/thresholds.toml of this tree, else the gate's built-in defaults)")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="family-wise alpha of the gate (default: the thresholds file's)")
     args = parser.parse_args(argv)
 
-    stats, warning = load_stats_module(args.module_dir)
-    if warning:
-        print("report.py: warning: " + warning, file=sys.stderr)
+    try:
+        stats = load_stats_module(args.module_dir)
+    except ModuleError as e:
+        print("report.py: error: %s" % e, file=sys.stderr)
+        return 2
+    thresholds = args.thresholds
+    if thresholds is None:
+        default = os.path.join(REPO, "ci", "thresholds.toml")
+        thresholds = default if os.path.exists(default) else ""
 
     conf_path = args.conformance
     bench_paths = []
@@ -1768,9 +1831,12 @@ def main(argv=None):
     from matplotlib import ticker  # pylint: disable=import-outside-toplevel
     plt, FuncFormatter = pyplot, ticker.FuncFormatter
 
-    report = Report(stats, series, args.threshold, args.alpha)
-    if warning:
-        report.warnings.insert(0, warning)
+    report = Report(stats, series, thresholds, args.alpha)
+    try:
+        report.compute_verdicts()
+    except (ValueError, OSError) as e:
+        print("report.py: error: the regression gate failed: %s" % e, file=sys.stderr)
+        return 2
     if not report.cells and conformance is None:
         report.warnings.append("the inputs contain no benchmark records")
 

@@ -1,10 +1,10 @@
-"""Tests of report.py and the pure-Python fallback.
+"""Tests of report.py.
 
   ISOBENCH_PYMODULE_DIR=build/reports /usr/bin/python3 -m unittest discover -s reports
 
-Without ISOBENCH_PYMODULE_DIR (or a <repo>/build*/reports holding isobench_py) the
-report tests exercise the fallback, and the tests that compare the fallback with
-the C++ module are skipped, saying why.
+The isobench_py module (the C++ statistics and regression gate) is required, by the
+report and by these tests: without it (ISOBENCH_PYMODULE_DIR or a
+<repo>/build*/reports holding it) they fail, saying where they looked.
 """
 import base64
 import glob
@@ -33,11 +33,9 @@ DENSITY = os.path.join(FIXTURES, "density_results.json")
 IO = os.path.join(FIXTURES, "io_results.json")
 OVERHEAD = os.path.join(FIXTURES, "overhead_results.json")
 VERDICTS = os.path.join(FIXTURES, "conformance_verdicts.json")
+# The gate's settings for these tests: ci/thresholds.toml less its stored-file rules.
+THRESHOLDS = os.path.join(FIXTURES, "thresholds.toml")
 CI_EXAMPLES = os.path.join(REPO, "ci", "examples")
-
-sys.path.insert(0, HERE)
-import isobench_fallback  # noqa: E402  pylint: disable=wrong-import-position
-
 
 def find_module():
     """The compiled isobench_py, or (None, reason)."""
@@ -54,6 +52,14 @@ def find_module():
 
 
 MODULE, MODULE_MISSING = find_module()
+if MODULE is None:
+    raise ImportError("the isobench_py module is required: " + MODULE_MISSING)
+
+
+def isobench_cli():
+    """The isobench binary beside the module (<build>/harness/cli/isobench), or None."""
+    path = os.path.join(os.path.dirname(MODULE.__file__), "..", "harness", "cli", "isobench")
+    return path if os.access(path, os.X_OK) else None
 
 
 def run_report(args, env_extra=None):
@@ -72,7 +78,8 @@ class ReportCase(unittest.TestCase):
         self.out = os.path.join(self.tmp, "out")
 
     def render(self, *inputs, extra=None):
-        result = run_report(["--out", self.out] + list(extra or []) + list(inputs))
+        result = run_report(["--out", self.out, "--thresholds", THRESHOLDS] + list(extra or []) +
+                            list(inputs))
         self.assertEqual(result.returncode, 0, result.stderr)
         with open(os.path.join(self.out, "report.html"), encoding="utf-8") as f:
             page = f.read()
@@ -117,7 +124,8 @@ class ReportTest(ReportCase):
         self.assertIn("vm (tcg / kvm)", page)
         self.assertIn('class="differs"', page)  # the environments differ
         self.assertIn('class="v-improved"', page)  # 20 vs 20 container starts, -30%
-        self.assertIn("too few samples for a verdict", page)  # 3 vs 3 VM boots
+        self.assertIn("cannot judge: too few samples: n=3 vs 3", page)  # 3 vs 3 VM boots
+        self.assertIn("host comparison", page)  # another host: labelled so
         self.assertRegex(summary, r"\| Startup/ready \| container \|.*\| -\d+\.\d%, improved \|")
 
     def test_same_host_inputs_are_labelled_by_file(self):
@@ -129,6 +137,32 @@ class ReportTest(ReportCase):
         self.assertIn("input base", page)
         self.assertIn("input new", page)
         self.assertIn("+0.0%, same", summary)
+
+    def test_verdicts_are_the_gates_own(self):
+        """What the report says for each row is what `isobench compare --json` says."""
+        new = os.path.join(self.tmp, "new.json")
+        data = load_json(STARTUP)
+        for rec in data["benchmarks"]:
+            if rec.get("run_name", "").startswith("Startup/container/ready") and "real_time" in rec:
+                rec["real_time"] *= 1.5
+        write_json(self.tmp, "new.json", data)
+        _, page, summary = self.render(STARTUP, new)
+        verdict = MODULE.compare_files(STARTUP, new, thresholds=THRESHOLDS)
+        rows = {r["key"]: r for r in verdict["rows"]}
+        container = next(r for k, r in rows.items()
+                         if k.startswith("Startup/container/ready") and k.endswith(":time"))
+        self.assertEqual(container["status"], "regressed")
+        self.assertIn("%+.1f%%, regressed" % (100 * container["estimate"]), summary)
+        for row in verdict["rows"]:
+            if row["metric"] == "time" and row["status"] == "cannot judge":
+                self.assertIn(html_escape(row["reason"]), page)
+        cli = isobench_cli()
+        if cli:
+            out = subprocess.run([cli, "compare", "--json", "--thresholds", THRESHOLDS, STARTUP,
+                                  new], capture_output=True, text=True, check=False)
+            self.assertEqual(out.returncode, verdict["exit_code"], out.stderr)
+            cli_rows = {r["key"]: r["status"] for r in json.loads(out.stdout)["rows"]}
+            self.assertEqual(cli_rows, {k: r["status"] for k, r in rows.items()})
 
     def test_failed_repetitions_are_reported(self):
         with open(STARTUP, encoding="utf-8") as f:
@@ -194,13 +228,20 @@ class ReportTest(ReportCase):
         self.assertIn("absent.json", result.stderr)
         self.assertNotIn("Traceback", result.stderr)
 
-    def test_fallback_is_announced(self):
-        result, page, _ = self.render(STARTUP, extra=["--module-dir",
-                                                      os.path.join(self.tmp, "nowhere")])
-        self.assertIn("pure-Python fallback", result.stderr)
-        self.assertIn("pure-Python fallback", page)
+    def test_bad_thresholds_file_is_an_error(self):
+        result = run_report(["--out", self.out, "--thresholds", os.path.join(self.tmp, "no.toml"),
+                             STARTUP, STARTUP])
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("no.toml", result.stderr)
 
-    @unittest.skipIf(MODULE is None, MODULE_MISSING)
+    def test_missing_module_is_an_error(self):
+        nowhere = os.path.join(self.tmp, "nowhere")
+        result = run_report(["--out", self.out, "--module-dir", nowhere, STARTUP])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("cannot import the isobench_py module", result.stderr)
+        self.assertIn(nowhere, result.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.out, "report.html")))
+
     def test_module_is_used_when_found(self):
         result, page, _ = self.render(STARTUP, extra=["--module-dir",
                                                       os.path.dirname(MODULE.__file__)])
@@ -286,16 +327,36 @@ class IoSectionTest(ReportCase):
         for rec in data["benchmarks"]:
             if rec.get("error_occurred"):
                 continue
-            for k, scale in ((1, 0.9), (2, 1.1)):
+            # Eight rounds per job: 3 per side cannot give any 95% interval
+            # (2 / C(6, 3) = 0.1 is the smallest p), 8 can.
+            for k, scale in enumerate((0.9, 1.1, 0.95, 1.05, 0.97, 1.03, 0.99), start=1):
                 r = dict(rec, repetition_index=k)
                 for key in ("iops", "bw_bytes_per_s", "lat_p50_s", "lat_p99_s"):
                     r[key] = rec[key] * scale
                 extra.append(r)
         data["benchmarks"] += extra
-        _, page, _ = self.render(write_json(self.tmp, "io3.json", data))
-        self.assertIn("conservative 95% interval", page)
+        _, page, _ = self.render(write_json(self.tmp, "io8.json", data))
+        self.assertIn("95% interval of the ratio", page)
         self.assertNotIn("One sample per job", page)
-        self.assertRegex(page, r"\d× <small>\([\d.]+ – [\d.]+\)</small>")
+        self.assertRegex(page, r"\d× <small>\(95% CI [\d.]+ – [\d.]+\)</small>")
+
+    def test_ratio_whose_interval_includes_one_is_no_difference(self):
+        data = load_json(IO)
+        extra, recs = [], [r for r in data["benchmarks"] if not r.get("error_occurred")]
+        # Every target exactly as fast as the host, with noise: no difference.
+        host = {r["run_name"].split("/", 2)[2].split(":", 1)[1]: r for r in recs
+                if r["run_name"].startswith("Io/host/")}
+        for rec in recs:
+            job = rec["run_name"].split("/", 2)[2].split(":", 1)[1]
+            ref = host.get(job)
+            for k, scale in enumerate((0.9, 1.1, 0.95, 1.05, 1.0, 0.97, 1.03, 0.92)):
+                r = dict(rec, repetition_index=k)
+                for key in ("iops", "bw_bytes_per_s", "lat_p50_s", "lat_p99_s"):
+                    r[key] = (ref or rec)[key] * scale * (1.0 + 0.01 * (k % 3))
+                extra.append(r)
+        data["benchmarks"] = extra
+        _, page, _ = self.render(write_json(self.tmp, "io8.json", data))
+        self.assertIn("no difference <small>", page)
 
     def test_without_a_host_row_there_are_no_ratios(self):
         data = load_json(IO)
@@ -321,7 +382,10 @@ class OverheadSectionTest(ReportCase):
         self.assertTrue(os.path.exists(os.path.join(self.out, "overhead.png")))
         # syscall: vm 466 ns vs host 159 ns = 2.93×; bandwidth is higher-is-better, so
         # its slowdown is host ÷ vm = 8.93×.
-        self.assertRegex(page, r"2\.93× <small>\([\d.]+ – [\d.]+\)</small>")
+        self.assertIn("2.93×", page)
+        # Three repetitions per side cannot give a 95% interval (the smallest p of the
+        # test is 0.1): none is claimed.
+        self.assertNotRegex(page, r"2\.93× <small>\([\d.]+ – [\d.]+\)</small>")
         self.assertIn("8.93×", page)
         self.assertIn("(bandwidth)", page)
         self.assertIn("(time per op)", page)
@@ -500,97 +564,37 @@ class CiExamplesTest(unittest.TestCase):
         self.assertEqual(gitlab["isobench:mr"]["artifacts"]["when"], "always")
 
 
-class FallbackTest(unittest.TestCase):
-    """The fallback against scipy's values (stored by the C++ tests' generator)."""
+class ModuleTest(unittest.TestCase):
+    """The module's gate entry points."""
 
-    def test_mann_whitney_matches_scipy(self):
-        with open(os.path.join(TESTDATA, "mannwhitney_reference.json"), encoding="utf-8") as f:
-            ref = json.load(f)
-        for case in ref["cases"]:
-            u1, p = isobench_fallback.mann_whitney_u(case["x"], case["y"])
-            self.assertAlmostEqual(u1, case["u1"], places=9, msg=case["name"])
-            self.assertAlmostEqual(p, case["p_asymptotic"], places=12, msg=case["name"])
-            _, p_auto = isobench_fallback.mann_whitney_u(case["x"], case["y"], "auto")
-            self.assertAlmostEqual(p_auto, case["p_auto"], places=12, msg=case["name"])
-            self.assertAlmostEqual(isobench_fallback.median(case["x"]), case["median_x"])
+    def test_compare_results_on_loaded_dicts_matches_compare_files(self):
+        a = MODULE.compare_results(MODULE.load_results(STARTUP), MODULE.load_results(STARTUP),
+                                   thresholds=THRESHOLDS)
+        b = MODULE.compare_files(STARTUP, STARTUP, thresholds=THRESHOLDS)
+        self.assertIn("same", [r["status"] for r in a["rows"]])
+        self.assertEqual([r["status"] for r in a["rows"]], [r["status"] for r in b["rows"]])
+        self.assertEqual(a["schema"], "isobench-compare/1")
 
-    def test_splitmix_reference_stream(self):
-        rng = isobench_fallback.SplitMix64(0)
-        self.assertEqual(rng.next(), 0xE220A8397B1DCDAF)
-        self.assertEqual(rng.next(), 0x6E789E6AA1B965F4)
+    def test_other_host_is_refused_unless_cross_host(self):
+        refused = MODULE.compare_files(STARTUP, STARTUP_HOST2)
+        self.assertTrue(refused["environment"]["refused"])
+        self.assertEqual(refused["exit_code"], 4)
+        host = MODULE.compare_files(STARTUP, STARTUP_HOST2, cross_host=True)
+        self.assertEqual(host["kind"], "host comparison")
 
-    def test_errors(self):
+    def test_change_interval(self):
+        base = [1.0, 1.1, 0.9, 1.05, 0.95, 1.02, 0.98, 1.01]
+        est, low, high = MODULE.change_interval(base, [v * 2 for v in base], 0.05)
+        self.assertAlmostEqual(est, 1.0)
+        self.assertLessEqual(low, 1.0)
+        self.assertGreaterEqual(high, 1.0)
         with self.assertRaises(ValueError):
-            isobench_fallback.bootstrap_ci([])
-        with self.assertRaisesRegex(ValueError, "base median is 0"):
-            isobench_fallback.compare([0, 0], [1, 2])
+            MODULE.change_interval([], [1.0])
 
 
-@unittest.skipIf(MODULE is None, MODULE_MISSING)
-class ParityTest(unittest.TestCase):
-    """The fallback must give the numbers the C++ core gives."""
-
-    SAMPLES = [3.1e-3, 2.9e-3, 3.05e-3, 3.3e-3, 2.8e-3, 3.0e-3, 3.2e-3, 2.95e-3, 3.4e-3]
-
-    def test_bootstrap_identical(self):
-        for seed in (1, 2, MODULE.DEFAULT_SEED):
-            self.assertEqual(MODULE.bootstrap_ci(self.SAMPLES, seed=seed),
-                             isobench_fallback.bootstrap_ci(self.SAMPLES, seed=seed))
-        self.assertEqual(MODULE.bootstrap_ci(self.SAMPLES[:4], confidence=0.9, resamples=333),
-                         isobench_fallback.bootstrap_ci(self.SAMPLES[:4], confidence=0.9,
-                                                        resamples=333))
-
-    def test_compare_identical(self):
-        new = [v * 1.2 for v in self.SAMPLES] + [3.5e-3]
-        for kwargs in ({}, {"direction": "higher_is_better"}, {"method": "auto"}):
-            a = MODULE.compare(self.SAMPLES, new, **kwargs)
-            b = isobench_fallback.compare(self.SAMPLES, new, **kwargs)
-            self.assertEqual(a.keys(), b.keys())
-            for key in a:
-                if isinstance(a[key], float):
-                    self.assertAlmostEqual(a[key], b[key], places=12, msg=key)
-                else:
-                    self.assertEqual(a[key], b[key], msg=key)
-
-    def test_statistics_identical(self):
-        for fn in ("median", "mean", "stddev"):
-            self.assertAlmostEqual(getattr(MODULE, fn)(self.SAMPLES),
-                                   getattr(isobench_fallback, fn)(self.SAMPLES), places=15)
-        self.assertEqual(MODULE.percentile(self.SAMPLES, 90),
-                         isobench_fallback.percentile(self.SAMPLES, 90))
-
-    def test_load_results_identical(self):
-        for path in (STARTUP, STARTUP_HOST2):
-            self.assertEqual(normalise(MODULE.load_results(path)),
-                             normalise(isobench_fallback.load_results(path)))
-
-    def test_errors_agree(self):
-        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
-            json.dump({"benchmarks": [{"name": "a", "iterations": 1, "real_time": 1,
-                                       "cpu_time": [], "time_unit": "ns"}]}, f)
-            f.flush()
-            messages = []
-            for impl in (MODULE, isobench_fallback):
-                with self.assertRaises(ValueError) as ctx:
-                    impl.load_results(f.name)
-                messages.append(str(ctx.exception))
-            self.assertEqual(messages[0], messages[1])
-
-    def test_split_name_identical(self):
-        for name in ("Startup/vm/ready/iterations:1/repeats:3/manual_time", "BM_Foo",
-                     "Io/container/randread/bs:4096/threads:2", "Startup/qemu-raw"):
-            self.assertEqual(MODULE.split_name(name), isobench_fallback.split_name(name))
-
-
-def normalise(value):
-    """Floats rounded to 12 significant digits, NaN made comparable."""
-    if isinstance(value, dict):
-        return {k: normalise(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [normalise(v) for v in value]
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else float("%.12g" % value)
-    return value
+def html_escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(
+        '"', "&quot;").replace("'", "&#x27;")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
 //   isobench soak --cycles 1000       create/destroy cycles; fail on any leak
 //   isobench image                    build (or reuse) the guest image
 //   isobench report --out DIR F.json  render result files
-//   isobench compare BASE.json NEW.json   regression gate (exit 3 on a regression)
+//   isobench compare BASE.json NEW.json   regression gate (exit 3 regression, 4 cannot judge)
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -156,30 +156,29 @@ int RunReport(const std::string& out_dir, const std::vector<std::string>& inputs
   return 0;
 }
 
-int CmdCompare(const std::string& base_path, const std::string& new_path,
-               const std::string& thresholds_path) {
-  Thresholds thresholds;
-  std::string path = thresholds_path;
-  if (path.empty() && ::access((SourceDir() + "/ci/thresholds.toml").c_str(), R_OK) == 0)
-    path = SourceDir() + "/ci/thresholds.toml";
-  if (!path.empty()) {
-    auto loaded = LoadThresholds(path);
-    if (!loaded.ok()) return Fail(loaded.error());
-    thresholds = *loaded;
+struct CompareFlags {
+  std::string base, candidate, thresholds, json_out;
+  double alpha = 0;  // 0: the thresholds file's
+  bool cross_host = false;
+  bool json = false;
+};
+
+// Exit codes: 0 every gated row judged and none regressed, 3 a regression, 4 a row
+// that cannot be judged (compare.h), 1 an error.
+int CmdCompare(const CompareFlags& flags) {
+  ComparisonOptions options;
+  options.thresholds_path = flags.thresholds;
+  if (flags.alpha > 0) options.alpha = flags.alpha;
+  options.cross_host = flags.cross_host;
+  auto report = RunComparison(flags.base, flags.candidate, options);
+  if (!report.ok()) return Fail(report.error());
+  const nlohmann::json verdict = ComparisonToJson(*report);
+  if (!flags.json_out.empty()) {
+    if (auto w = WriteWholeFile(flags.json_out, verdict.dump(2) + "\n"); !w.ok()) return Fail(w.error());
   }
-  auto base = LoadBenchmarkResults(base_path);
-  if (!base.ok()) return Fail(base.error());
-  auto candidate = LoadBenchmarkResults(new_path);
-  if (!candidate.ok()) return Fail(candidate.error());
-  auto rows = CompareResults(*base, *candidate, thresholds);
-  if (!rows.ok()) return Fail(rows.error());
-  std::cout << FormatComparisonTable(*rows);
-  int regressions = 0;
-  for (const auto& r : *rows)
-    if (r.note.empty() && r.result.verdict == Verdict::kRegressed) ++regressions;
-  std::cout << "\n" << rows->size() << " metrics compared, " << regressions << " regressed"
-            << (path.empty() ? "" : " (thresholds: " + path + ")") << "\n";
-  return regressions > 0 ? 3 : 0;
+  if (flags.json) std::cout << verdict.dump(2) << "\n";
+  else std::cout << FormatComparison(*report);
+  return report->ExitCode();
 }
 
 int CmdSoak(const GlobalFlags& flags, const std::string& backends, int cycles) {
@@ -364,13 +363,26 @@ int main(int argc, char** argv) {
   soak->add_option("--cycles", soak_cycles, "Create/destroy cycles per backend")
       ->check(CLI::Range(1, 10000000));
 
-  std::string compare_base, compare_new, compare_thresholds;
+  CompareFlags compare_flags;
   auto* compare = app.add_subcommand(
-      "compare", "Regression gate: compare two result files; exit 3 if anything regressed");
-  compare->add_option("base", compare_base, "Baseline Google Benchmark JSON")->required();
-  compare->add_option("new", compare_new, "Candidate Google Benchmark JSON")->required();
-  compare->add_option("--thresholds", compare_thresholds,
+      "compare",
+      "Regression gate: compare two result files; exit 0 none regressed, 3 a regression, "
+      "4 a gated row that cannot be judged");
+  compare->add_option("base", compare_flags.base, "Baseline Google Benchmark JSON")->required();
+  compare->add_option("new", compare_flags.candidate, "Candidate Google Benchmark JSON")
+      ->required();
+  compare->add_option("--thresholds", compare_flags.thresholds,
                       "Threshold file (default: ci/thresholds.toml of the source tree)");
+  compare->add_option("--alpha", compare_flags.alpha,
+                      "Family-wise significance level (Holm) over the gated rows "
+                      "(default: the thresholds file's `alpha`)")
+      ->check(CLI::Range(1e-9, 0.2));
+  compare->add_flag("--cross-host", compare_flags.cross_host,
+                    "Compare files from different environments, labelled a host comparison");
+  compare->add_flag("--json", compare_flags.json,
+                    "Print the whole verdict as JSON instead of the table");
+  compare->add_option("--json-out", compare_flags.json_out,
+                      "Also write the whole verdict as JSON to this file");
 
   try {
     app.parse(argc, argv);
@@ -383,7 +395,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   SetLogLevel(level);
-  if (compare->parsed()) return CmdCompare(compare_base, compare_new, compare_thresholds);
+  if (compare->parsed()) return CmdCompare(compare_flags);
   if (::geteuid() != 0 && !report->parsed()) {
     std::cerr << "isobench: error: must run as root (namespaces, cgroups, libvirt)\n";
     return 1;

@@ -20,7 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)results->Find(run.run_name);
     (void)run.Counter("destroy_s");
   }
-  auto rows = CompareResults(*results, *results, Thresholds{});
-  if (rows.ok()) (void)FormatComparisonTable(*rows);
+  auto report = CompareBenchmarkResults(*results, *results, Thresholds{});
+  if (report.ok()) {
+    (void)FormatComparison(*report);
+    (void)ComparisonToJson(*report).dump();
+  }
   return 0;
 }

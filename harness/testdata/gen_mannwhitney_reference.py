@@ -8,6 +8,7 @@ tests read the JSON and never need scipy. Run from the repository root:
       > harness/testdata/mannwhitney_reference.json
 """
 import json
+import math
 import sys
 
 import numpy as np
@@ -30,6 +31,26 @@ def cases():
     yield "vm_3v20", list(rng.normal(9.0, 0.3, 3)), list(rng.normal(9.5, 0.3, 20))
     yield "small_7v8", list(rng.normal(0, 1, 7)), list(rng.normal(1, 1, 8))
     yield "large_200v150", list(rng.exponential(1.0, 200)), list(rng.exponential(1.2, 150))
+    yield "ties_8v9", list(np.round(rng.normal(5.0, 1.0, 8))), list(np.round(rng.normal(6.0, 1.0, 9)))
+    yield "ties_one_group_6v6", [1.0, 2.0, 3.0, 3.0, 3.0, 4.0], [3.0, 3.0, 5.0, 6.0, 7.0, 8.0]
+    yield "separated_10v12", list(rng.normal(1.0, 0.05, 10)), list(rng.normal(1.5, 0.05, 12))
+
+
+def exact_p(x, y):
+    """The exact two-sided p: scipy's exact distribution without ties, an exhaustive
+    permutation test of U with ties (None where that would take too long)."""
+    if len(x) + len(y) > 60:  # the gate uses the normal approximation there
+        return None
+    if len(set(x) | set(y)) == len(x) + len(y):
+        return float(stats.mannwhitneyu(x, y, alternative="two-sided", method="exact").pvalue)
+    if math.comb(len(x) + len(y), len(x)) > 200000:
+        return None
+
+    def u(a, b, axis=-1):
+        return stats.mannwhitneyu(a, b, axis=axis, method="asymptotic").statistic
+    r = stats.permutation_test((x, y), u, permutation_type="independent", n_resamples=np.inf,
+                               alternative="two-sided", vectorized=True)
+    return float(r.pvalue)
 
 
 def main():
@@ -50,6 +71,7 @@ def main():
             "u1": float(asym.statistic),
             "p_asymptotic": float(asym.pvalue),
             "p_auto": float(auto.pvalue),
+            "p_exact": exact_p(x, y),
             "median_x": float(np.median(x)),
             "percentile_x": {str(q): float(np.percentile(x, q)) for q in (0, 10, 25, 90, 100)},
             "mean_x": float(np.mean(x)),
