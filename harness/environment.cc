@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "harness/fd.h"
+#include "git_revision.h"  // generated: harness/git_revision.cmake
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -99,9 +100,7 @@ std::map<std::string, std::string> CaptureEnvironment() {
   env["env.cpu_governor"] =
       ReadOr("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", "unavailable");
   env["env.debian_version"] = ReadOr("/etc/debian_version");
-#ifdef ISOBENCH_GIT_REVISION
   env["env.git_revision"] = ISOBENCH_GIT_REVISION;
-#endif
 #ifdef ISOBENCH_VERSION
   env["env.isobench_version"] = ISOBENCH_VERSION;
 #endif
