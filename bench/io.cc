@@ -43,21 +43,27 @@ struct Rig {
   std::string error;
 };
 
-std::vector<std::string> FioArgs(const Target& target, const Job& job, const IoConfig& config,
-                                 bool direct) {
-  return {kFio,
-          "--name=isobench",
-          "--filename=" + target.path,
-          "--size=" + std::to_string(config.size_mib) + "M",
-          "--rw=" + job.rw,
-          "--bs=" + job.bs,
-          "--iodepth=" + std::to_string(job.iodepth),
-          "--ioengine=libaio",
-          direct ? "--direct=1" : "--direct=0",
-          "--runtime=" + std::to_string(config.runtime_ms) + "ms",
-          "--time_based",
-          "--group_reporting",
-          "--output-format=json"};
+// One fio run for every job of the suite on one target, one after the other
+// (stonewall), each reported on its own (named after the job): one process start per
+// target and round instead of one per job, which under TCG costs more than a job.
+std::vector<std::string> FioArgs(const Target& target, const std::vector<Job>& jobs,
+                                 const IoConfig& config, bool direct) {
+  std::vector<std::string> args = {kFio,
+                                   "--filename=" + target.path,
+                                   "--size=" + std::to_string(config.size_mib) + "M",
+                                   "--ioengine=libaio",
+                                   direct ? "--direct=1" : "--direct=0",
+                                   "--runtime=" + std::to_string(config.runtime_ms) + "ms",
+                                   "--time_based",
+                                   "--output-format=json"};
+  for (const Job& job : jobs) {
+    args.push_back("--name=" + job.Name());
+    args.push_back("--rw=" + job.rw);
+    args.push_back("--bs=" + job.bs);
+    args.push_back("--iodepth=" + std::to_string(job.iodepth));
+    args.push_back("--stonewall");
+  }
+  return args;
 }
 
 // fio's words when the file system refuses O_DIRECT (open gives EINVAL).
@@ -78,7 +84,14 @@ bool ReadFio(const std::string& text, const Job& job, benchmark::State& state, s
     *why = "fio did not write JSON: " + text.substr(0, 400);
     return false;
   }
-  const auto& j = doc["jobs"][0];
+  const nlohmann::json* found = nullptr;
+  for (const auto& candidate : doc["jobs"])
+    if (candidate.value("jobname", "") == job.Name()) found = &candidate;
+  if (!found) {
+    *why = "fio's JSON has no job `" + job.Name() + "`";
+    return false;
+  }
+  const auto& j = *found;
   const auto& side = job.rw.find("read") != std::string::npos ? j["read"] : j["write"];
   double iops = side.value("iops", 0.0);
   if (iops <= 0) {
@@ -104,18 +117,12 @@ class IoFamily {
   void RunOnHost(benchmark::State& state, const Job& job, const std::string& run, int round) {
     std::string dir = bench_.context.workdir + "/io/" + bench_.session.run_id + "-host";
     for (auto _ : state) {
-      if (auto r = harness::MakeDirs(dir); !r.ok()) {
-        state.SkipWithError(r.error().message().c_str());
-        break;
-      }
-      auto out = harness::RunCapture(
-          FioArgs({"host", dir + "/fio.data"}, job, bench_.suite.io, /*direct=*/true),
-          std::chrono::minutes(10));
+      const FioRun& fio = HostRun(dir, round);
       std::string why;
       double seconds = 0;
-      if (!out.ok()) {
-        state.SkipWithError(("host: " + out.error().message()).c_str());
-      } else if (!ReadFio(*out, job, state, &why, &seconds)) {
+      if (!fio.error.empty()) {
+        state.SkipWithError(("host: " + fio.error).c_str());
+      } else if (!ReadFio(fio.output, job, state, &why, &seconds)) {
         state.SkipWithError(why.c_str());
       } else {
         book_->Put(run, round, seconds);
@@ -127,45 +134,24 @@ class IoFamily {
   void RunInInstance(benchmark::State& state, const std::string& backend, const Target& target,
                      const Job& job, const std::string& run, const std::string& host_run,
                      int round) {
-    Rig& rig = GetRig(backend);
-    const std::string key = backend + "/" + target.name;
     for (auto _ : state) {
       if (harness::Interrupted()) {
         state.SkipWithError("interrupted by a signal");
         break;
       }
-      if (!rig.instance) {
-        state.SkipWithError((backend + ": " + rig.error).c_str());
-        break;
-      }
-      bool direct = !refused_.count(key);
-      auto r = rig.instance->Exec(FioArgs(target, job, bench_.suite.io, direct),
-                                  std::chrono::minutes(10));
-      if (r.ok() && r->exit_code != 0 && direct &&
-          RefusedDirect(r->stderr_text + r->stdout_text)) {
-        // The target refuses O_DIRECT: measure it buffered from now on, and say so in
-        // every record of it (a buffered figure includes the page cache).
-        direct = false;
-        refused_[key] = r->stderr_text.substr(0, 200);
-        r = rig.instance->Exec(FioArgs(target, job, bench_.suite.io, direct),
-                               std::chrono::minutes(10));
-      }
+      const FioRun& fio = InstanceRun(backend, target, round);
       std::string why;
       double seconds = 0;
-      if (!r.ok()) {
-        state.SkipWithError((backend + ": " + r.error().message()).c_str());
-      } else if (r->exit_code != 0) {
-        state.SkipWithError((backend + ": fio exited " + std::to_string(r->exit_code) + ": " +
-                             r->stderr_text.substr(0, 400))
-                                .c_str());
-      } else if (!ReadFio(r->stdout_text, job, state, &why, &seconds)) {
+      if (!fio.error.empty()) {
+        state.SkipWithError((backend + ": " + fio.error).c_str());
+      } else if (!ReadFio(fio.output, job, state, &why, &seconds)) {
         state.SkipWithError((backend + ": " + why).c_str());
       } else {
         book_->Put(run, round, seconds);
-        std::string label = "cache=" + CachePolicy(target.name, direct) + "; primary=time";
+        std::string label = "cache=" + CachePolicy(target.name, fio.direct) + "; primary=time";
         auto host = book_->Get(host_run, round);
         if (host && seconds > 0) {
-          std::string flag = FasterThanHostFlag(seconds / *host, target.name, direct);
+          std::string flag = FasterThanHostFlag(seconds / *host, target.name, fio.direct);
           if (!flag.empty()) label += "; " + flag;
         }
         state.SetLabel(label);
@@ -227,6 +213,61 @@ class IoFamily {
   }
 
  private:
+  // The output of one fio run (every job) on one target in one round.
+  struct FioRun {
+    std::string output;
+    std::string error;  // non-empty: the run failed, every job of it is an error
+    bool direct = true;
+  };
+
+  const FioRun& HostRun(const std::string& dir, int round) {
+    auto [it, fresh] = runs_.try_emplace({"host/fs", round});
+    if (!fresh) return it->second;
+    FioRun& fio = it->second;
+    if (auto r = harness::MakeDirs(dir); !r.ok()) {
+      fio.error = r.error().message();
+      return fio;
+    }
+    auto out = harness::RunCapture(
+        FioArgs({"host", dir + "/fio.data"}, bench_.suite.io.jobs, bench_.suite.io, /*direct=*/true),
+        std::chrono::minutes(10));
+    if (!out.ok()) fio.error = out.error().message();
+    else fio.output = std::move(*out);
+    return fio;
+  }
+
+  const FioRun& InstanceRun(const std::string& backend, const Target& target, int round) {
+    const std::string key = backend + "/" + target.name;
+    auto [it, fresh] = runs_.try_emplace({key, round});
+    if (!fresh) return it->second;
+    FioRun& fio = it->second;
+    Rig& rig = GetRig(backend);
+    if (!rig.instance) {
+      fio.error = rig.error;
+      return fio;
+    }
+    const std::vector<Job>& jobs = bench_.suite.io.jobs;
+    fio.direct = !refused_.count(key);
+    auto r = rig.instance->Exec(FioArgs(target, jobs, bench_.suite.io, fio.direct),
+                                std::chrono::minutes(10));
+    if (r.ok() && r->exit_code != 0 && fio.direct && RefusedDirect(r->stderr_text + r->stdout_text)) {
+      // The target refuses O_DIRECT: measure it buffered from now on, and say so in
+      // every record of it (a buffered figure includes the page cache).
+      fio.direct = false;
+      refused_[key] = r->stderr_text.substr(0, 200);
+      r = rig.instance->Exec(FioArgs(target, jobs, bench_.suite.io, fio.direct),
+                             std::chrono::minutes(10));
+    }
+    if (!r.ok()) {
+      fio.error = r.error().message();
+    } else if (r->exit_code != 0) {
+      fio.error = "fio exited " + std::to_string(r->exit_code) + ": " + r->stderr_text.substr(0, 400);
+    } else {
+      fio.output = std::move(r->stdout_text);
+    }
+    return fio;
+  }
+
   Rig& GetRig(const std::string& backend) {
     auto it = rigs_.find(backend);
     if (it != rigs_.end()) return it->second;
@@ -290,6 +331,7 @@ class IoFamily {
   BenchSession& bench_;
   std::map<std::string, Rig> rigs_;
   std::shared_ptr<RoundBook> book_ = std::make_shared<RoundBook>();
+  std::map<std::pair<std::string, int>, FioRun> runs_;  // (backend/target, round)
   // backend/target -> fio's words when it refused O_DIRECT; such a target runs buffered.
   std::map<std::string, std::string> refused_;
 };
