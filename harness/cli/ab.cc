@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <climits>
 #include <cerrno>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -237,9 +239,12 @@ Result<std::string> ResolveBenchProgram(const std::string& build_or_program) {
       return Error("`" + path + "` is a directory without bench/isobench_bench: give a build "
                    "directory of isobench or the isobench_bench program",
                    ENOENT);
-    return program;
+    path = program;
   }
   if (::access(path.c_str(), X_OK) != 0) return Error("`" + path + "` is not executable", EACCES);
+  // The canonical path, so the progress lines and the record say which build ran.
+  char real[PATH_MAX];
+  if (::realpath(path.c_str(), real)) return std::string(real);
   return path;
 }
 

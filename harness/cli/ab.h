@@ -10,7 +10,10 @@
 // The suite's rounds are split into `blocks` parts per side; the order is A B B A A B ...
 // (each pair starts with the side that ended the previous pair, so a steady trend of
 // the host costs both sides alike). B may run under a CPU quota (a cgroup this command
-// creates and removes) and with extra environment variables.
+// creates and removes) and with extra environment variables. The quota holds the
+// harness and whatever stays in its cgroup (the host floor's fork+exec, an instance's
+// set-up until it enters its own cgroup); instances in their own cgroups, dockerd's
+// containers and libvirt's qemu are outside it, as they are outside any harness.
 #pragma once
 
 #include <string>

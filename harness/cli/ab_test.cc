@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <climits>
 #include <cmath>
 
 #include "harness/bench_results.h"
@@ -18,7 +19,9 @@ class AbTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/isobench-ab-test.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    char real[PATH_MAX];
+    ASSERT_NE(::realpath(tmpl, real), nullptr);
+    dir_ = real;
   }
   void TearDown() override { (void)RemoveTree(dir_); }
 
