@@ -44,6 +44,10 @@ BenchFlags ParseBenchFlags(int* argc, char** argv) {
       flags.vm_repetitions = std::max(1, std::atoi(number.c_str()));
       continue;
     }
+    if (take("--rounds-split=", &number)) {
+      flags.rounds_split = std::max(1, std::atoi(number.c_str()));
+      continue;
+    }
     argv[out++] = argv[i];
   }
   *argc = out;
@@ -110,6 +114,21 @@ harness::Result<harness::Instance*> BenchSession::SharedInstance(harness::Backen
 
 void BenchSession::DestroySharedInstances() { shared_.clear(); }
 
+void SplitRounds(SuiteConfig& suite, int split) {
+  if (split <= 1) return;
+  auto part = [split](int& rounds) {
+    if (rounds > 0) rounds = (rounds + split - 1) / split;
+  };
+  part(suite.startup.repetitions);
+  part(suite.startup.vm_repetitions);
+  part(suite.startup.parallel_rounds);
+  part(suite.startup.vm_parallel_rounds);
+  part(suite.density.rounds);
+  part(suite.density.vm_rounds);
+  part(suite.overhead.rounds);
+  part(suite.io.rounds);
+}
+
 int Main(int argc, char** argv, const std::function<void(BenchSession&)>& register_benchmarks) {
   ::signal(SIGPIPE, SIG_IGN);
   harness::InstallInterruptHandlers();
@@ -137,6 +156,7 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
   bench.suite = std::move(*suite);
   if (bench.flags.repetitions > 0) bench.suite.startup.repetitions = bench.flags.repetitions;
   if (bench.flags.vm_repetitions > 0) bench.suite.startup.vm_repetitions = bench.flags.vm_repetitions;
+  SplitRounds(bench.suite, bench.flags.rounds_split);
 
   harness::SessionOptions options;
   options.workdir = bench.flags.workdir;
@@ -160,6 +180,27 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
     benchmark::AddCustomContext("backend." + name + ".unusable", why);
   benchmark::AddCustomContext("suite.file", bench.suite.source);
   benchmark::AddCustomContext("suite.profile", bench.flags.quick ? "quick" : "default");
+  const SuiteConfig& c = bench.suite;
+  benchmark::AddCustomContext(
+      "bench.rounds",
+      "interleaved rounds (every backend once per round; one record per round and row): "
+      "startup " + std::to_string(c.startup.repetitions) + " (VMs " +
+          std::to_string(c.startup.vm_repetitions) + "), parallel " +
+          std::to_string(c.startup.parallel_rounds) + " (VMs " +
+          std::to_string(c.startup.vm_parallel_rounds) + "), density " +
+          std::to_string(c.density.rounds) + " (VMs " + std::to_string(c.density.vm_rounds) +
+          "), overhead " + std::to_string(c.overhead.rounds) + ", io " +
+          std::to_string(c.io.rounds));
+  // One measurement is one test: the gate judges a record by its time. Counters are
+  // either derived from the same measurement (iops, bw_bytes_per_s, lat_p50_s,
+  // lat_p99_s of a fio job; ns_per_op, faults_per_s, bytes_per_s of an overhead call;
+  // single_median_s, single_max_s of a parallel batch) or further facts (phases,
+  // destroy_s, memory), never a second test of the same run.
+  benchmark::AddCustomContext("bench.primary_metric", "time");
+  benchmark::AddCustomContext(
+      "bench.ratio_rows",
+      "Ratio/<backend>/<Family>:<case>/vs:<reference>: the row's time over the reference "
+      "row's time in the same round (unitless, in the time field, lower is better)");
 
   register_benchmarks(bench);
   if (::isatty(STDERR_FILENO) && ::isatty(STDOUT_FILENO)) {

@@ -35,6 +35,10 @@ struct BenchFlags {
   bool quick = false;
   int repetitions = 0;     // overrides startup.repetitions when > 0
   int vm_repetitions = 0;  // overrides startup.vm_repetitions when > 0
+  // > 1: run one of this many blocks of the suite's rounds (each rounds count divided,
+  // rounded up). `isobench ab` alternates blocks of two builds or configurations and
+  // pools the records, so host drift falls on both sides.
+  int rounds_split = 1;
 };
 
 struct BenchSession {
@@ -70,8 +74,11 @@ struct BenchSession {
 };
 
 // Removes --backends=, --workdir=, --kernel=, --vm-uri=, --vm-accel=, --suite=,
-// --quick, --repetitions=, --vm-repetitions= from argv.
+// --quick, --repetitions=, --vm-repetitions=, --rounds-split= from argv.
 BenchFlags ParseBenchFlags(int* argc, char** argv);
+
+// Divides every rounds count of `suite` by `split`, rounded up (at least 1 where it was).
+void SplitRounds(SuiteConfig& suite, int split);
 
 int Main(int argc, char** argv, const std::function<void(BenchSession&)>& register_benchmarks);
 

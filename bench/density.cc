@@ -2,7 +2,8 @@
 // the N instances cost the host and whether they all still answer.
 //
 // One benchmark per step, Density/<backend>/n:<N>, run in order; the pool of live
-// instances grows from step to step and is destroyed after the last one. Manual time is
+// instances grows from step to step and is destroyed after the last one. The ramp is
+// repeated in interleaved rounds (every backend once per round), one sample per round. Manual time is
 // the create->ready time of the N-th instance (latency under load).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
@@ -109,24 +110,32 @@ void RegisterDensity(BenchSession& bench) {
   const DensityConfig& config = bench.suite.density;
   if (!config.enabled) return;
   uint64_t budget = static_cast<uint64_t>(config.memory_budget_mib) << 20;
-  for (harness::Backend* backend : bench.AllRows()) {
-    std::string name = backend->name();
-    int max = IsSlowBackend(name) ? config.vm_max_instances : config.max_instances;
-    std::vector<int> steps;
-    for (int n : config.steps)
-      if (n <= max) steps.push_back(n);
-    if (steps.empty() && max > 0) steps.push_back(max);
-    auto pool = std::make_shared<Pool>();
-    for (size_t i = 0; i < steps.size(); ++i) {
-      int n = steps[i];
-      bool last = i + 1 == steps.size();
-      bench.Register("Density/" + name + "/n:" + std::to_string(n),
-                                   [backend, pool, n, last, budget](benchmark::State& state) {
-                                     Step(state, *backend, *pool, n, last, budget);
-                                   })
-          ->Iterations(1)
-          ->UseManualTime()
-          ->Unit(IsSlowBackend(name) ? benchmark::kSecond : benchmark::kMillisecond);
+  // Interleaved rounds: round r ramps every backend through its steps once, from an
+  // empty pool, and tears the pool down after its last step. Each round gives one
+  // record per step, so every Density/<backend>/n:<N> row has one sample per round.
+  int rounds = std::max(config.rounds, config.vm_rounds);
+  for (int round = 0; round < rounds; ++round) {
+    for (harness::Backend* backend : bench.AllRows()) {
+      std::string name = backend->name();
+      bool slow = IsSlowBackend(name);
+      if (round >= (slow ? config.vm_rounds : config.rounds)) continue;
+      int max = slow ? config.vm_max_instances : config.max_instances;
+      std::vector<int> steps;
+      for (int n : config.steps)
+        if (n <= max) steps.push_back(n);
+      if (steps.empty() && max > 0) steps.push_back(max);
+      auto pool = std::make_shared<Pool>();
+      for (size_t i = 0; i < steps.size(); ++i) {
+        int n = steps[i];
+        bool last = i + 1 == steps.size();
+        bench.Register("Density/" + name + "/n:" + std::to_string(n),
+                       [backend, pool, n, last, budget](benchmark::State& state) {
+                         Step(state, *backend, *pool, n, last, budget);
+                       })
+            ->Iterations(1)
+            ->UseManualTime()
+            ->Unit(slow ? benchmark::kSecond : benchmark::kMillisecond);
+      }
     }
   }
 }

@@ -9,11 +9,14 @@
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <iostream>
 #include <map>
 #include <memory>
 
 #include "bench/families.h"
+#include "bench/rounds.h"
 #include "harness/child_process.h"
 #include "harness/cli/builtin_backends.h"
 #include "harness/fd.h"
@@ -40,24 +43,40 @@ struct Rig {
   std::string error;
 };
 
-std::vector<std::string> FioArgs(const Target& target, const Job& job, const IoConfig& config) {
-  return {kFio,
-          "--name=isobench",
-          "--filename=" + target.path,
-          "--size=" + std::to_string(config.size_mib) + "M",
-          "--rw=" + job.rw,
-          "--bs=" + job.bs,
-          "--iodepth=" + std::to_string(job.iodepth),
-          "--ioengine=libaio",
-          "--direct=1",
-          "--runtime=" + std::to_string(config.runtime_s),
-          "--time_based",
-          "--group_reporting",
-          "--output-format=json"};
+// One fio run for every job of the suite on one target, one after the other
+// (stonewall), each reported on its own (named after the job): one process start per
+// target and round instead of one per job, which under TCG costs more than a job.
+std::vector<std::string> FioArgs(const Target& target, const std::vector<Job>& jobs,
+                                 const IoConfig& config, bool direct) {
+  std::vector<std::string> args = {kFio,
+                                   "--filename=" + target.path,
+                                   "--size=" + std::to_string(config.size_mib) + "M",
+                                   "--ioengine=libaio",
+                                   direct ? "--direct=1" : "--direct=0",
+                                   "--runtime=" + std::to_string(config.runtime_ms) + "ms",
+                                   "--time_based",
+                                   "--output-format=json"};
+  for (const Job& job : jobs) {
+    args.push_back("--name=" + job.Name());
+    args.push_back("--rw=" + job.rw);
+    args.push_back("--bs=" + job.bs);
+    args.push_back("--iodepth=" + std::to_string(job.iodepth));
+    args.push_back("--stonewall");
+  }
+  return args;
+}
+
+// fio's words when the file system refuses O_DIRECT (open gives EINVAL).
+bool RefusedDirect(const std::string& text) {
+  return text.find("direct=1") != std::string::npos ||
+         text.find("Invalid argument") != std::string::npos;
 }
 
 // Fills the counters from fio's JSON; false with `why` if it is not what fio writes.
-bool ReadFio(const std::string& text, const Job& job, benchmark::State& state, std::string* why) {
+// The time (seconds per I/O) is the primary metric; iops, bandwidth and latencies are
+// derived from the same fio run and are one test with it.
+bool ReadFio(const std::string& text, const Job& job, benchmark::State& state, std::string* why,
+             double* seconds_per_io) {
   // fio may print warnings before the JSON document.
   size_t brace = text.find('{');
   auto doc = nlohmann::json::parse(brace == std::string::npos ? text : text.substr(brace), nullptr, false);
@@ -65,13 +84,21 @@ bool ReadFio(const std::string& text, const Job& job, benchmark::State& state, s
     *why = "fio did not write JSON: " + text.substr(0, 400);
     return false;
   }
-  const auto& j = doc["jobs"][0];
+  const nlohmann::json* found = nullptr;
+  for (const auto& candidate : doc["jobs"])
+    if (candidate.value("jobname", "") == job.Name()) found = &candidate;
+  if (!found) {
+    *why = "fio's JSON has no job `" + job.Name() + "`";
+    return false;
+  }
+  const auto& j = *found;
   const auto& side = job.rw.find("read") != std::string::npos ? j["read"] : j["write"];
   double iops = side.value("iops", 0.0);
   if (iops <= 0) {
     *why = "fio reported no I/O";
     return false;
   }
+  *seconds_per_io = 1.0 / iops;
   state.SetIterationTime(1.0 / iops);
   state.counters["iops"] = iops;
   state.counters["bw_bytes_per_s"] = side.value("bw_bytes", 0.0);
@@ -87,46 +114,93 @@ class IoFamily {
  public:
   explicit IoFamily(BenchSession& bench) : bench_(bench) {}
 
-  void RunOnHost(benchmark::State& state, const Job& job) {
+  void RunOnHost(benchmark::State& state, const Job& job, const std::string& run, int round) {
     std::string dir = bench_.context.workdir + "/io/" + bench_.session.run_id + "-host";
     for (auto _ : state) {
-      if (auto r = harness::MakeDirs(dir); !r.ok()) {
-        state.SkipWithError(r.error().message().c_str());
-        break;
-      }
-      auto out = harness::RunCapture(FioArgs({"host", dir + "/fio.data"}, job, bench_.suite.io),
-                                     std::chrono::minutes(10));
+      const FioRun& fio = HostRun(dir, round);
       std::string why;
-      if (!out.ok()) state.SkipWithError(("host: " + out.error().message()).c_str());
-      else if (!ReadFio(*out, job, state, &why)) state.SkipWithError(why.c_str());
+      double seconds = 0;
+      if (!fio.error.empty()) {
+        state.SkipWithError(("host: " + fio.error).c_str());
+      } else if (!ReadFio(fio.output, job, state, &why, &seconds)) {
+        state.SkipWithError(why.c_str());
+      } else {
+        book_->Put(run, round, seconds);
+        state.SetLabel("cache=direct (O_DIRECT on the host's file system); primary=time");
+      }
     }
   }
 
   void RunInInstance(benchmark::State& state, const std::string& backend, const Target& target,
-                     const Job& job) {
-    Rig& rig = GetRig(backend);
+                     const Job& job, const std::string& run, const std::string& host_run,
+                     int round) {
     for (auto _ : state) {
       if (harness::Interrupted()) {
         state.SkipWithError("interrupted by a signal");
         break;
       }
-      if (!rig.instance) {
-        state.SkipWithError((backend + ": " + rig.error).c_str());
-        break;
-      }
-      auto r = rig.instance->Exec(FioArgs(target, job, bench_.suite.io), std::chrono::minutes(10));
+      const FioRun& fio = InstanceRun(backend, target, round);
       std::string why;
-      if (!r.ok()) {
-        state.SkipWithError((backend + ": " + r.error().message()).c_str());
-      } else if (r->exit_code != 0) {
-        state.SkipWithError((backend + ": fio exited " + std::to_string(r->exit_code) + ": " +
-                             r->stderr_text.substr(0, 400))
-                                .c_str());
-      } else if (!ReadFio(r->stdout_text, job, state, &why)) {
+      double seconds = 0;
+      if (!fio.error.empty()) {
+        state.SkipWithError((backend + ": " + fio.error).c_str());
+      } else if (!ReadFio(fio.output, job, state, &why, &seconds)) {
         state.SkipWithError((backend + ": " + why).c_str());
+      } else {
+        book_->Put(run, round, seconds);
+        std::string label = "cache=" + CachePolicy(target.name, fio.direct) + "; primary=time";
+        auto host = book_->Get(host_run, round);
+        if (host && seconds > 0) {
+          std::string flag = FasterThanHostFlag(seconds / *host, target.name, fio.direct);
+          if (!flag.empty()) label += "; " + flag;
+        }
+        state.SetLabel(label);
       }
     }
   }
+
+  // What stands between fio and the disk, as recorded in every row's label.
+  static std::string CachePolicy(const std::string& target, bool direct) {
+    if (!direct) return "buffered (O_DIRECT refused: the page cache is in the figure)";
+    if (target == "overlay")
+      return "direct (O_DIRECT on overlayfs over ext4 on a loop device; the loop device uses "
+             "direct I/O on its backing file where the host's file system allows it)";
+    if (target == "volume") return "direct (O_DIRECT on a bind mount of the host's file system)";
+    if (target == "disk")
+      return "direct in the guest (O_DIRECT on virtio-blk); the host side per the VM's disk "
+             "cache mode (default cache=none: O_DIRECT on the backing file)";
+    return "direct";
+  }
+
+  // `time_ratio` is the target's seconds per I/O over the host's, same round: below
+  // 1/1.3 the target claims more than 1.3x the host's own throughput, which a layer on
+  // top of the host's file system cannot honestly do; name the likely cause.
+  static std::string FasterThanHostFlag(double time_ratio, const std::string& target, bool direct) {
+    if (!(time_ratio > 0) || time_ratio >= 1.0 / 1.3) return "";
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.2f", 1.0 / time_ratio);
+    std::string cause;
+    if (!direct) {
+      cause = "page cache (buffered I/O)";
+    } else if (target == "overlay") {
+      cause = "loop device: the upper's ext4 image is written through the host's page cache "
+              "when the loop device cannot use direct I/O";
+    } else if (target == "disk") {
+      cause = "VM disk: the host's page cache (disk cache mode other than none) or reads of "
+              "never-written blocks of a sparse backing file";
+    } else {
+      cause = "run-to-run noise of a shared host (same file system as the baseline)";
+    }
+    return std::string("flag=above 1.3x the host (") + ratio + "x): likely " + cause;
+  }
+
+  std::string Refusals() const {
+    std::string out;
+    for (auto& [target, why] : refused_) out += (out.empty() ? "" : "; ") + target + ": " + why;
+    return out;
+  }
+
+  std::shared_ptr<RoundBook> book() { return book_; }
 
   void Teardown() {
     for (auto& [name, rig] : rigs_) {
@@ -139,6 +213,61 @@ class IoFamily {
   }
 
  private:
+  // The output of one fio run (every job) on one target in one round.
+  struct FioRun {
+    std::string output;
+    std::string error;  // non-empty: the run failed, every job of it is an error
+    bool direct = true;
+  };
+
+  const FioRun& HostRun(const std::string& dir, int round) {
+    auto [it, fresh] = runs_.try_emplace({"host/fs", round});
+    if (!fresh) return it->second;
+    FioRun& fio = it->second;
+    if (auto r = harness::MakeDirs(dir); !r.ok()) {
+      fio.error = r.error().message();
+      return fio;
+    }
+    auto out = harness::RunCapture(
+        FioArgs({"host", dir + "/fio.data"}, bench_.suite.io.jobs, bench_.suite.io, /*direct=*/true),
+        std::chrono::minutes(10));
+    if (!out.ok()) fio.error = out.error().message();
+    else fio.output = std::move(*out);
+    return fio;
+  }
+
+  const FioRun& InstanceRun(const std::string& backend, const Target& target, int round) {
+    const std::string key = backend + "/" + target.name;
+    auto [it, fresh] = runs_.try_emplace({key, round});
+    if (!fresh) return it->second;
+    FioRun& fio = it->second;
+    Rig& rig = GetRig(backend);
+    if (!rig.instance) {
+      fio.error = rig.error;
+      return fio;
+    }
+    const std::vector<Job>& jobs = bench_.suite.io.jobs;
+    fio.direct = !refused_.count(key);
+    auto r = rig.instance->Exec(FioArgs(target, jobs, bench_.suite.io, fio.direct),
+                                std::chrono::minutes(10));
+    if (r.ok() && r->exit_code != 0 && fio.direct && RefusedDirect(r->stderr_text + r->stdout_text)) {
+      // The target refuses O_DIRECT: measure it buffered from now on, and say so in
+      // every record of it (a buffered figure includes the page cache).
+      fio.direct = false;
+      refused_[key] = r->stderr_text.substr(0, 200);
+      r = rig.instance->Exec(FioArgs(target, jobs, bench_.suite.io, fio.direct),
+                             std::chrono::minutes(10));
+    }
+    if (!r.ok()) {
+      fio.error = r.error().message();
+    } else if (r->exit_code != 0) {
+      fio.error = "fio exited " + std::to_string(r->exit_code) + ": " + r->stderr_text.substr(0, 400);
+    } else {
+      fio.output = std::move(r->stdout_text);
+    }
+    return fio;
+  }
+
   Rig& GetRig(const std::string& backend) {
     auto it = rigs_.find(backend);
     if (it != rigs_.end()) return it->second;
@@ -201,6 +330,10 @@ class IoFamily {
 
   BenchSession& bench_;
   std::map<std::string, Rig> rigs_;
+  std::shared_ptr<RoundBook> book_ = std::make_shared<RoundBook>();
+  std::map<std::pair<std::string, int>, FioRun> runs_;  // (backend/target, round)
+  // backend/target -> fio's words when it refused O_DIRECT; such a target runs buffered.
+  std::map<std::string, std::string> refused_;
 };
 
 }  // namespace
@@ -212,34 +345,68 @@ void RegisterIo(BenchSession& bench) {
     std::cerr << "isobench: I/O benchmarks skipped: " << kFio << " is missing (install fio)\n";
     return;
   }
+  auto wants = [&](const char* target) {
+    return std::find(config.targets.begin(), config.targets.end(), target) != config.targets.end();
+  };
   auto family = std::make_shared<IoFamily>(bench);
-  bench.cleanups.push_back([family] { family->Teardown(); });
-  for (const Job& job : config.jobs) {
-    bench.Register("Io/host/fs:" + job.Name(),
-                                 [family, job](benchmark::State& state) { family->RunOnHost(state, job); })
-        ->Iterations(1)
-        ->UseManualTime()
-        ->Unit(benchmark::kMicrosecond);
-  }
-  for (auto& backend : bench.session.backends) {
-    std::string name = backend->name();
-    std::vector<Target> targets;
-    if (harness::IsSlowBackend(name)) {
-      targets.push_back({"disk", "/dev/vda"});
-    } else {
-      targets.push_back({"overlay", "/var/tmp/fio.data"});
-      targets.push_back({"volume", "/vol/fio.data"});
-    }
-    for (const Target& target : targets)
+  bench.cleanups.push_back([family] {
+    std::string refused = family->Refusals();
+    if (!refused.empty()) std::cerr << "isobench: I/O: O_DIRECT refused, measured buffered: " << refused << "\n";
+    family->Teardown();
+  });
+  benchmark::AddCustomContext("bench.io.policy",
+                              "O_DIRECT on every target that accepts it (else buffered, said in the "
+                              "row's label); " + std::to_string(config.rounds) + " interleaved rounds of " +
+                              std::to_string(config.runtime_ms) + " ms per job");
+  // Interleaved rounds: round r runs every job on the host's file system, then on every
+  // target of every backend, then the round's ratios to the host. One record per round.
+  auto book = family->book();
+  for (int round = 0; round < config.rounds; ++round) {
+    if (wants("fs")) {
       for (const Job& job : config.jobs) {
-        bench.Register("Io/" + name + "/" + target.name + ":" + job.Name(),
-                                     [family, name, target, job](benchmark::State& state) {
-                                       family->RunInInstance(state, name, target, job);
-                                     })
+        std::string run = "Io/host/fs:" + job.Name();
+        bench.Register(run, [family, job, run, round](benchmark::State& state) {
+               family->RunOnHost(state, job, run, round);
+             })
             ->Iterations(1)
             ->UseManualTime()
             ->Unit(benchmark::kMicrosecond);
       }
+    }
+    struct Ratio {
+      std::string backend, run, host_run, family_case, target;
+    };
+    std::vector<Ratio> ratios;
+    for (auto& backend : bench.session.backends) {
+      std::string name = backend->name();
+      std::vector<Target> targets;
+      if (harness::IsSlowBackend(name)) {
+        if (wants("disk")) targets.push_back({"disk", "/dev/vda"});
+      } else {
+        if (wants("overlay")) targets.push_back({"overlay", "/var/tmp/fio.data"});
+        if (wants("volume")) targets.push_back({"volume", "/vol/fio.data"});
+      }
+      for (const Target& target : targets)
+        for (const Job& job : config.jobs) {
+          std::string run = "Io/" + name + "/" + target.name + ":" + job.Name();
+          std::string host_run = "Io/host/fs:" + job.Name();
+          bench.Register(run, [family, name, target, job, run, host_run, round](benchmark::State& state) {
+                 family->RunInInstance(state, name, target, job, run, host_run, round);
+               })
+              ->Iterations(1)
+              ->UseManualTime()
+              ->Unit(benchmark::kMicrosecond);
+          ratios.push_back({name, run, host_run, "Io:" + target.name + ":" + job.Name(), target.name});
+        }
+    }
+    if (!wants("fs")) continue;
+    for (const Ratio& r : ratios) {
+      std::string target = r.target;
+      // Whether the target ran direct is in its own row's label; the cause named here
+      // assumes it did.
+      RegisterRatio(bench, book, r.run, r.host_run, round, RatioName(r.backend, r.family_case, "host"),
+                    [target](double ratio) { return IoFamily::FasterThanHostFlag(ratio, target, true); });
+    }
   }
 }
 

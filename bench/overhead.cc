@@ -6,7 +6,10 @@
 // byte copied x 2^20 for bandwidth), so ratios to the host row are the overhead.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+
 #include "bench/families.h"
+#include "bench/rounds.h"
 
 namespace isobench::bench {
 namespace {
@@ -16,8 +19,10 @@ struct Kind {
   const char* rate_key;
 };
 
-void Measure(benchmark::State& state, BenchSession& bench, harness::Backend& backend,
-             const std::string& kind) {
+// The iteration time it set (seconds per operation), or 0 if it failed.
+double Measure(benchmark::State& state, BenchSession& bench, harness::Backend& backend,
+               const std::string& kind) {
+  double seconds = 0;
   const OverheadConfig& config = bench.suite.overhead;
   auto instance = bench.SharedInstance(backend);
   for (auto _ : state) {
@@ -39,15 +44,18 @@ void Measure(benchmark::State& state, BenchSession& bench, harness::Backend& bac
     }
     if (kind == "memory_bandwidth") {
       double bps = (*reply)["bytes_per_s"].get<double>();
-      state.SetIterationTime(static_cast<double>(1 << 20) / bps);  // seconds per MiB
+      seconds = static_cast<double>(1 << 20) / bps;  // seconds per MiB
+      state.SetIterationTime(seconds);
       state.counters["bytes_per_s"] = bps;
     } else {
       double ns = (*reply)["ns_per_op"].get<double>();
-      state.SetIterationTime(ns * 1e-9);
+      seconds = ns * 1e-9;
+      state.SetIterationTime(seconds);
       state.counters["ns_per_op"] = ns;
       if (kind == "page_faults") state.counters["faults_per_s"] = (*reply)["faults_per_s"].get<double>();
     }
   }
+  return seconds;
 }
 
 }  // namespace
@@ -55,17 +63,34 @@ void Measure(benchmark::State& state, BenchSession& bench, harness::Backend& bac
 void RegisterOverhead(BenchSession& bench) {
   const OverheadConfig& config = bench.suite.overhead;
   if (!config.enabled) return;
-  for (harness::Backend* backend : bench.AllRows()) {
-    for (const char* kind : {"syscall", "page_faults", "memory_bandwidth"}) {
-      std::string k = kind;
-      bench.Register("Overhead/" + backend->name() + "/" + k,
-                                   [&bench, backend, k](benchmark::State& state) {
-                                     Measure(state, bench, *backend, k);
-                                   })
-          ->Iterations(1)
-          ->Repetitions(config.repetitions)
-          ->UseManualTime()
-          ->Unit(benchmark::kNanosecond);
+  // Interleaved rounds: round r runs every kind once on every backend, then the round's
+  // ratios to the host row. One record per round and row.
+  auto book = std::make_shared<RoundBook>();
+  std::vector<harness::Backend*> all = bench.AllRows();
+  bool has_host = std::any_of(all.begin(), all.end(),
+                              [](harness::Backend* b) { return b->name() == "host"; });
+  for (int round = 0; round < config.rounds; ++round) {
+    for (harness::Backend* backend : bench.AllRows()) {
+      for (const char* kind : {"syscall", "page_faults", "memory_bandwidth"}) {
+        std::string k = kind;
+        std::string run = "Overhead/" + backend->name() + "/" + k;
+        bench.Register(run,
+                       [&bench, backend, k, book, run, round](benchmark::State& state) {
+                         double value = Measure(state, bench, *backend, k);
+                         if (value > 0) book->Put(run, round, value);
+                       })
+            ->Iterations(1)
+            ->UseManualTime()
+            ->Unit(benchmark::kNanosecond);
+      }
+    }
+    for (harness::Backend* backend : bench.AllRows()) {
+      if (backend->name() == "host" || !has_host) continue;
+      for (const char* kind : {"syscall", "page_faults", "memory_bandwidth"}) {
+        std::string k = kind;
+        RegisterRatio(bench, book, "Overhead/" + backend->name() + "/" + k, "Overhead/host/" + k,
+                      round, RatioName(backend->name(), "Overhead:" + k, "host"));
+      }
     }
   }
 }

@@ -14,6 +14,7 @@
 
 #include "bench/bench_main.h"
 #include "bench/families.h"
+#include "bench/rounds.h"
 #include "harness/cli/builtin_backends.h"
 #include "harness/host_backend.h"
 #include "harness/interrupt.h"
@@ -23,6 +24,9 @@ namespace isobench::bench {
 namespace {
 
 std::atomic<int> g_instance_counter{0};
+// The ready time of the last successful OneStart, for the round's ratio rows.
+double g_last_ready = 0;
+double LastReady() { return g_last_ready; }
 
 // One create/ready/destroy; false (and the benchmark skipped with the reason) on error.
 bool OneStart(benchmark::State& state, harness::Backend& backend, const std::string& backend_name) {
@@ -40,6 +44,7 @@ bool OneStart(benchmark::State& state, harness::Backend& backend, const std::str
   }
   const auto& timing = (*instance)->startup();
   state.SetIterationTime(timing.ready_seconds);
+  g_last_ready = timing.ready_seconds;
   for (const auto& phase : timing.phases)
     state.counters["phase_" + phase.name + "_s"] = phase.seconds;
   if (timing.host_cpu_seconds > 0) state.counters["host_cpu_s"] = timing.host_cpu_seconds;
@@ -113,53 +118,92 @@ void RegisterStartup(BenchSession& bench) {
   }
   bench.cleanups.push_back([] { startup_only.clear(); });
 
+  std::string warmed;
   for (harness::Backend* backend : rows) {
     std::string name = backend->name();
-    if (IsSlowBackend(name)) continue;
-    // Warm-up, discarded: the first start pays for cold caches and lazy set-up. (A VM's
-    // first boot is not warmer than its second in any way that matters, and costs
-    // seconds under TCG.)
+    if (IsSlowBackend(name) && !config.vm_warmup) continue;
+    // Warm-up, discarded: the first start pays for cold caches (the image's files, the
+    // kernel and initramfs in the page cache, libvirt's capabilities) and lazy set-up.
     harness::InstanceSpec warm;
     warm.name = "warmup-" + name;
+    warm.memory_bytes = 256ull << 20;
     auto instance = backend->Create(warm);
-    if (!instance.ok())
+    if (!instance.ok()) {
       std::cerr << "isobench: warm-up on " << name << " failed: " << instance.error().message()
                 << "\n";
+      continue;
+    }
+    (void)(*instance)->Destroy();
+    warmed += (warmed.empty() ? "" : ",") + name;
   }
+  benchmark::AddCustomContext("bench.startup.warmup",
+                              "one discarded start before the first round on: " +
+                                  (warmed.empty() ? std::string("none") : warmed));
+
+  // Same-run ratios: every backend to the host's floor, the native runtime to runc (the
+  // reference runtime), the VM to its guest under plain qemu (libvirt's cost).
+  auto has = [&](const std::string& n) {
+    return std::any_of(rows.begin(), rows.end(), [&](harness::Backend* b) { return b->name() == n; });
+  };
+  std::vector<std::pair<std::string, std::string>> ratios;  // row, reference
+  for (harness::Backend* backend : rows) {
+    std::string name = backend->name();
+    if (name == "host" || name == "qemu-raw") continue;
+    ratios.emplace_back(name, "host");
+  }
+  if (has("container") && has("runc")) ratios.emplace_back("container", "runc");
+  if (has("vm") && has("qemu-raw")) ratios.emplace_back("vm", "qemu-raw");
+
   // Serial starts, interleaved: round r starts one instance of every backend, so slow
   // drift of the host (other load, thermal, page cache) touches every row alike and
   // the ratios between rows stay honest. Every round is one record with the same name;
   // the result loader and the report pool them into one sample per row.
+  auto book = std::make_shared<RoundBook>();
   int rounds = std::max(config.repetitions, config.vm_repetitions);
+  auto rounds_of = [&](const std::string& name) {
+    return IsSlowBackend(name) ? config.vm_repetitions : config.repetitions;
+  };
   for (int round = 0; round < rounds; ++round) {
     for (harness::Backend* backend : rows) {
       std::string name = backend->name();
       bool slow = IsSlowBackend(name);
-      if (round >= (slow ? config.vm_repetitions : config.repetitions)) continue;
-      bench.Register("Startup/" + name + "/ready",
-                     [backend, name](benchmark::State& state) {
-                       for (auto _ : state)
+      if (round >= rounds_of(name)) continue;
+      std::string run = "Startup/" + name + "/ready";
+      bench.Register(run,
+                     [backend, name, book, run, round](benchmark::State& state) {
+                       for (auto _ : state) {
                          if (!OneStart(state, *backend, name)) break;
+                         book->Put(run, round, LastReady());
+                       }
                      })
           ->Iterations(1)
           ->UseManualTime()
           ->Unit(slow ? benchmark::kSecond : benchmark::kMillisecond);
     }
+    for (const auto& [row, reference] : ratios) {
+      if (round >= rounds_of(row) || round >= rounds_of(reference)) continue;
+      RegisterRatio(bench, book, "Startup/" + row + "/ready", "Startup/" + reference + "/ready",
+                    round, RatioName(row, "Startup:ready", reference));
+    }
   }
-  for (harness::Backend* backend : rows) {
-    std::string name = backend->name();
-    bool slow = IsSlowBackend(name);
-    if (name == "host" || name == "qemu-raw") continue;
-    for (int k : slow ? config.vm_parallel : config.parallel) {
-      bench.Register("Startup/" + name + "/parallel:" + std::to_string(k),
-                     [backend, name, k](benchmark::State& state) {
-                       for (auto _ : state)
-                         if (!ParallelStart(state, *backend, name, k)) break;
-                     })
-          ->Iterations(1)
-          ->Repetitions(slow ? 1 : std::max(3, config.repetitions / 5))
-          ->UseManualTime()
-          ->Unit(slow ? benchmark::kSecond : benchmark::kMillisecond);
+  // Parallel starts in interleaved rounds as well: round r runs every K on every backend.
+  int parallel_rounds = std::max(config.parallel_rounds, config.vm_parallel_rounds);
+  for (int round = 0; round < parallel_rounds; ++round) {
+    for (harness::Backend* backend : rows) {
+      std::string name = backend->name();
+      bool slow = IsSlowBackend(name);
+      if (name == "host" || name == "qemu-raw") continue;
+      if (round >= (slow ? config.vm_parallel_rounds : config.parallel_rounds)) continue;
+      for (int k : slow ? config.vm_parallel : config.parallel) {
+        bench.Register("Startup/" + name + "/parallel:" + std::to_string(k),
+                       [backend, name, k](benchmark::State& state) {
+                         for (auto _ : state)
+                           if (!ParallelStart(state, *backend, name, k)) break;
+                       })
+            ->Iterations(1)
+            ->UseManualTime()
+            ->Unit(slow ? benchmark::kSecond : benchmark::kMillisecond);
+      }
     }
   }
 }

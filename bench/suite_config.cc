@@ -1,5 +1,6 @@
 #include "bench/suite_config.h"
 
+#include <algorithm>
 #include <set>
 #include <toml++/toml.h>
 
@@ -56,6 +57,37 @@ class Reader {
     }
     *out = std::move(values);
     return {};
+  }
+
+  Result<void> StringList(const char* key, const std::set<std::string>& allowed,
+                          std::vector<std::string>* out) {
+    seen_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (!node) return {};
+    std::string known;
+    for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
+    const toml::array* array = node->as_array();
+    if (!array) return Bad(key, "must be an array of strings (known: " + known + ")");
+    if (array->empty()) return Bad(key, "is empty");
+    std::vector<std::string> values;
+    for (const auto& item : *array) {
+      auto v = item.value<std::string>();
+      if (!item.is_string() || !v) return Bad(key, "must be an array of strings (known: " + known + ")");
+      if (!allowed.count(*v)) return Bad(key, "has `" + *v + "` (known: " + known + ")");
+      if (std::find(values.begin(), values.end(), *v) != values.end())
+        return Bad(key, "lists `" + *v + "` twice");
+      values.push_back(*v);
+    }
+    *out = std::move(values);
+    return {};
+  }
+
+  // `key` and its older name `alias` mean the same; both at once is an error.
+  Result<void> IntAlias(const char* key, const char* alias, int min, int max, int* out) {
+    if (table_.get(key) && table_.get(alias))
+      return Bad(alias, std::string("is the older name of `") + key + "`: give one of them");
+    ISO_RETURN_IF_ERROR(Int(alias, min, max, out));
+    return Int(key, min, max, out);
   }
 
   Result<void> IoJobList(const char* key, std::vector<IoJob>* out) {
@@ -169,6 +201,9 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(s.IntList("parallel", 1, 256, &config.startup.parallel));
   ISO_RETURN_IF_ERROR(s.IntList("vm_parallel", 1, 64, &config.startup.vm_parallel));
   ISO_RETURN_IF_ERROR(s.Bool("qemu_raw", &config.startup.qemu_raw));
+  ISO_RETURN_IF_ERROR(s.Int("parallel_rounds", 1, 1000, &config.startup.parallel_rounds));
+  ISO_RETURN_IF_ERROR(s.Int("vm_parallel_rounds", 1, 1000, &config.startup.vm_parallel_rounds));
+  ISO_RETURN_IF_ERROR(s.Bool("vm_warmup", &config.startup.vm_warmup));
   ISO_RETURN_IF_ERROR(s.NoUnknownKeys());
 
   Reader d(section("density"), "density", src);
@@ -177,11 +212,13 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(d.Int("max_instances", 1, 4096, &config.density.max_instances));
   ISO_RETURN_IF_ERROR(d.Int("vm_max_instances", 0, 1024, &config.density.vm_max_instances));
   ISO_RETURN_IF_ERROR(d.IntList("steps", 1, 4096, &config.density.steps));
+  ISO_RETURN_IF_ERROR(d.Int("rounds", 1, 1000, &config.density.rounds));
+  ISO_RETURN_IF_ERROR(d.Int("vm_rounds", 0, 1000, &config.density.vm_rounds));
   ISO_RETURN_IF_ERROR(d.NoUnknownKeys());
 
   Reader o(section("overhead"), "overhead", src);
   ISO_RETURN_IF_ERROR(o.Bool("enabled", &config.overhead.enabled));
-  ISO_RETURN_IF_ERROR(o.Int("repetitions", 1, 1000, &config.overhead.repetitions));
+  ISO_RETURN_IF_ERROR(o.IntAlias("rounds", "repetitions", 1, 1000, &config.overhead.rounds));
   ISO_RETURN_IF_ERROR(o.Int("syscall_iterations", 1, 1000000000, &config.overhead.syscall_iterations));
   ISO_RETURN_IF_ERROR(o.Int("page_fault_pages", 1, 1 << 22, &config.overhead.page_fault_pages));
   ISO_RETURN_IF_ERROR(o.Int("bandwidth_bytes_mib", 1, 1024, &config.overhead.bandwidth_bytes_mib));
@@ -190,7 +227,16 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   Reader i(section("io"), "io", src);
   ISO_RETURN_IF_ERROR(i.Bool("enabled", &config.io.enabled));
   ISO_RETURN_IF_ERROR(i.Int("size_mib", 1, 1 << 20, &config.io.size_mib));
-  ISO_RETURN_IF_ERROR(i.Int("runtime_s", 1, 3600, &config.io.runtime_s));
+  int runtime_s = 0;
+  ISO_RETURN_IF_ERROR(i.Int("runtime_s", 1, 3600, &runtime_s));
+  ISO_RETURN_IF_ERROR(i.Int("runtime_ms", 100, 3600000, &config.io.runtime_ms));
+  if (runtime_s > 0) {
+    if (section("io").get("runtime_ms"))
+      return Error(src + ": `io.runtime_s` and `io.runtime_ms` both given: give one of them", EINVAL);
+    config.io.runtime_ms = runtime_s * 1000;
+  }
+  ISO_RETURN_IF_ERROR(i.Int("rounds", 1, 1000, &config.io.rounds));
+  ISO_RETURN_IF_ERROR(i.StringList("targets", {"fs", "overlay", "volume", "disk"}, &config.io.targets));
   ISO_RETURN_IF_ERROR(i.IoJobList("jobs", &config.io.jobs));
   ISO_RETURN_IF_ERROR(i.NoUnknownKeys());
   return config;

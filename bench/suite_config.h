@@ -20,6 +20,13 @@ struct StartupConfig {
   int vm_repetitions = 5;
   std::vector<int> parallel = {2, 4, 8, 16};
   std::vector<int> vm_parallel = {2};
+  // Parallel starts run in interleaved rounds too: round r starts K at once on every
+  // backend, for every K. Each round is one sample of the batch's wall time.
+  int parallel_rounds = 8;
+  int vm_parallel_rounds = 3;
+  // One discarded boot per VM backend before the first round (container-like backends
+  // always get one discarded start: it costs milliseconds).
+  bool vm_warmup = true;
   // The qemu-raw reference row (the VM's guest under a plain qemu command line, which
   // measures libvirt's cost): vm_repetitions more boots.
   bool qemu_raw = true;
@@ -31,11 +38,16 @@ struct DensityConfig {
   int max_instances = 32;
   int vm_max_instances = 4;
   std::vector<int> steps = {1, 2, 4, 8, 16, 32};
+  // Every round ramps every backend through the steps once (and tears the pool down):
+  // one sample per step and round. VMs boot for seconds under TCG, so fewer rounds.
+  int rounds = 8;
+  int vm_rounds = 2;
 };
 
 struct OverheadConfig {
   bool enabled = true;
-  int repetitions = 5;
+  // Round r runs every kind on every backend once; `repetitions` is the older name.
+  int rounds = 8;
   int syscall_iterations = 1000000;
   int page_fault_pages = 16384;
   int bandwidth_bytes_mib = 32;
@@ -54,7 +66,13 @@ struct IoJob {
 struct IoConfig {
   bool enabled = true;
   int size_mib = 256;
-  int runtime_s = 4;
+  // fio's time per job and round (`runtime_s` is accepted in whole seconds).
+  int runtime_ms = 4000;
+  // Round r runs every job on every target once: the unit of replication.
+  int rounds = 8;
+  // Which targets run: fs (the host's own file system, the baseline), overlay (a
+  // container's root), volume (a bind mount of a host directory), disk (a VM's disk).
+  std::vector<std::string> targets = {"fs", "overlay", "volume", "disk"};
   // Sequential at 1 MiB and random at 4 KiB, each at queue depth 1 and 32.
   std::vector<IoJob> jobs = {{"read", "1M", 1},     {"read", "1M", 32},     {"write", "1M", 1},
                              {"write", "1M", 32},   {"randread", "4k", 1},  {"randread", "4k", 32},

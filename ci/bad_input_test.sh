@@ -68,6 +68,9 @@ else
   expect "run: missing kernel" "/nonexistent" "$isobench" --workdir "$wd" --kernel /nonexistent run --backends vm --out "$tmp/o3"
   expect "image: missing kernel" "/nonexistent" "$isobench" --workdir "$wd" --kernel /nonexistent image
   expect "run: minimal kernel not built" "vm/kernel/build.sh" "$isobench" --workdir "$wd" run --kernel minimal --backends vm --out "$tmp/o4"
+  expect "ab: missing build of side A" "/nonexistent-build" "$isobench" --workdir "$wd" ab --a /nonexistent-build --out "$tmp/ab1"
+  expect "ab: --b-env without =" "NOVALUE" "$isobench" --workdir "$wd" ab --b-env NOVALUE --out "$tmp/ab2"
+  expect "ab: build directory without the bench" "without bench/isobench_bench" "$isobench" --workdir "$wd" ab --b "$tmp" --out "$tmp/ab3"
   if [[ -x "$bench" ]]; then
     expect "bench: malformed suite (type)" "bad_suite.toml" "$bench" --workdir="$wd" --backends=host --suite="$tmp/bad_suite.toml"
     expect "bench: malformed suite (syntax)" "broken_suite.toml" "$bench" --workdir="$wd" --backends=host --suite="$tmp/broken_suite.toml"

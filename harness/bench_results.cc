@@ -57,46 +57,6 @@ bool IsIdentChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-// Google Benchmark's JSON reporter prints non-finite doubles as bare NaN,
-// Infinity and -Infinity, which no JSON parser accepts. Outside string literals,
-// turn those tokens into strings; ReadNumber maps them back.
-std::string QuoteNonFiniteTokens(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 16);
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      out += c;
-      if (c == '\\' && i + 1 < text.size()) {
-        out += text[++i];
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      out += c;
-      continue;
-    }
-    bool replaced = false;
-    for (std::string_view token : {kNaNToken, kInfToken, kNegInfToken}) {
-      if (text.substr(i, token.size()) == token &&
-          (i + token.size() == text.size() || !IsIdentChar(text[i + token.size()]))) {
-        out += '"';
-        out += token;
-        out += '"';
-        i += token.size() - 1;
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) out += c;
-  }
-  return out;
-}
-
 std::string TypeName(const json& value) {
   if (value.is_number()) return "number";
   return value.type_name();
@@ -295,6 +255,44 @@ bool IsModifier(std::string_view component) {
 }
 
 }  // namespace
+
+std::string QuoteNonFiniteTokens(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 16);
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) {
+        out += text[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out += c;
+      continue;
+    }
+    bool replaced = false;
+    for (std::string_view token : {kNaNToken, kInfToken, kNegInfToken}) {
+      if (text.substr(i, token.size()) == token &&
+          (i + token.size() == text.size() || !IsIdentChar(text[i + token.size()]))) {
+        out += '"';
+        out += token;
+        out += '"';
+        i += token.size() - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += c;
+  }
+  return out;
+}
+
 
 std::string BenchmarkName::CaseKey() const {
   return params.empty() ? family : family + "/" + params;

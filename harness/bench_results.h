@@ -109,6 +109,11 @@ Result<BenchmarkResults> LoadBenchmarkResults(const std::string& path);
 // As LoadBenchmarkResults, from text; `source` names it in error messages.
 Result<BenchmarkResults> ParseBenchmarkResults(std::string_view json_text, std::string_view source);
 
+// Google Benchmark's JSON reporter prints non-finite doubles as bare NaN, Infinity and
+// -Infinity, which no JSON parser accepts. Outside string literals, this turns those
+// tokens into strings ("NaN"), which the loader reads back as numbers.
+std::string QuoteNonFiniteTokens(std::string_view text);
+
 // Seconds per `unit` ("ns", "us", "ms", "s"); an Error for anything else.
 Result<double> TimeUnitSeconds(std::string_view unit);
 

@@ -1,11 +1,13 @@
 #include "harness/environment.h"
 
 #include <sys/statfs.h>
+#include <sched.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "harness/fd.h"
 #include "git_revision.h"  // generated: harness/git_revision.cmake
@@ -71,6 +73,65 @@ std::string Bracketed(const std::string& text) {
 
 }  // namespace
 
+std::string FormatCpuList(const std::vector<int>& cpus) {
+  std::string out;
+  for (size_t i = 0; i < cpus.size();) {
+    size_t j = i;
+    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
+    if (!out.empty()) out += ",";
+    out += std::to_string(cpus[i]);
+    if (j > i) out += "-" + std::to_string(cpus[j]);
+    i = j + 1;
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::map<std::string, std::string> CpuPlacement() {
+  std::map<std::string, std::string> env;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> allowed;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &set)) allowed.push_back(cpu);
+  }
+  long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+  env["env.harness_cpus"] = allowed.empty() ? "unknown" : FormatCpuList(allowed);
+  // "all" when the harness may run anywhere (the OS places it), "pinned" when its
+  // affinity is narrower than the online CPUs (taskset, a cpuset, systemd's AllowedCPUs).
+  env["env.harness_cpu_pinning"] =
+      allowed.empty() ? "unknown"
+                      : static_cast<long>(allowed.size()) < online ? "pinned" : "none (all online CPUs)";
+  env["env.cpus_isolated"] = ReadOr("/sys/devices/system/cpu/isolated", "unavailable");
+  if (env["env.cpus_isolated"].empty()) env["env.cpus_isolated"] = "none";
+  // The cgroup CPU limit the harness runs under, if any (v2 cpu.max or v1 quota): a
+  // throttled run must not pass for an unthrottled one.
+  std::string limit = "none";
+  auto self = ReadFile("/proc/self/cgroup");
+  if (self.ok()) {
+    std::istringstream in(*self);
+    std::string line;
+    while (std::getline(in, line)) {
+      size_t a = line.find(':'), b = line.find(':', a + 1);
+      if (a == std::string::npos || b == std::string::npos) continue;
+      std::string controllers = line.substr(a + 1, b - a - 1);
+      std::string path = line.substr(b + 1);
+      if (controllers.empty()) {
+        std::string max = ReadOr("/sys/fs/cgroup" + path + "/cpu.max", "");
+        if (max.empty()) max = ReadOr("/sys/fs/cgroup/unified" + path + "/cpu.max", "");
+        if (!max.empty() && max.rfind("max", 0) != 0) limit = "cpu.max " + max;
+      } else if (controllers.find("cpu") != std::string::npos &&
+                 controllers.find("cpuset") == std::string::npos) {
+        std::string quota = ReadOr("/sys/fs/cgroup/" + controllers + path + "/cpu.cfs_quota_us", "");
+        std::string period = ReadOr("/sys/fs/cgroup/" + controllers + path + "/cpu.cfs_period_us", "");
+        if (!quota.empty() && quota != "-1") limit = "cfs_quota_us " + quota + " / " + period;
+      }
+    }
+  }
+  env["env.harness_cpu_limit"] = limit;
+  return env;
+}
+
 std::string DetectCgroupMode() {
   struct statfs fs;
   if (::statfs("/sys/fs/cgroup", &fs) != 0) return "none";
@@ -100,6 +161,7 @@ std::map<std::string, std::string> CaptureEnvironment() {
   env["env.cpu_governor"] =
       ReadOr("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", "unavailable");
   env["env.debian_version"] = ReadOr("/etc/debian_version");
+  for (auto& [k, v] : CpuPlacement()) env[k] = v;
   env["env.git_revision"] = ISOBENCH_GIT_REVISION;
 #ifdef ISOBENCH_VERSION
   env["env.isobench_version"] = ISOBENCH_VERSION;

@@ -542,13 +542,15 @@ class CiExamplesTest(unittest.TestCase):
             return f.read()
 
     def test_examples_run_the_gate(self):
+        # Same-host A/B: the merge base and the change built on one runner and run
+        # alternately, then gated; never a stored artifact from another runner.
         for name in ("github-actions.yml", "gitlab-ci.yml"):
             text = self.read(name)
-            self.assertIn("bash ci/main.sh $ISOBENCH_ARGS --out results/pr", text)
-            self.assertIn("ISOBENCH_ARGS: --quick", text)
-            self.assertIn("build/harness/cli/isobench compare results/main/bench.json "
-                          "results/pr/bench.json", text)
-            self.assertIn('"$rc" -eq 3', text)
+            self.assertIn("git merge-base", text)
+            self.assertIn("isobench ab --a ../isobench-base/build --b build --quick", text)
+            self.assertIn("--out results/ab", text)
+            self.assertNotIn("isobench compare results/main", text)
+            self.assertTrue("-eq 3" in text or "3) echo" in text, name)
             self.assertIn("privileged", text)
             self.assertIn("/dev/kvm", text)
 

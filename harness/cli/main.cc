@@ -8,6 +8,7 @@
 //   isobench image                    build (or reuse) the guest image
 //   isobench report --out DIR F.json  render result files
 //   isobench compare BASE.json NEW.json   regression gate (exit 3 regression, 4 cannot judge)
+//   isobench ab --a BASE_BUILD --b BUILD  same-host A/B of two builds, then the gate
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/bench_results.h"
+#include "harness/cli/ab.h"
 #include "harness/child_process.h"
 #include "harness/compare.h"
 #include "harness/cli/builtin_backends.h"
@@ -384,6 +386,9 @@ int main(int argc, char** argv) {
   compare->add_option("--json-out", compare_flags.json_out,
                       "Also write the whole verdict as JSON to this file");
 
+  AbOptions ab_options;
+  auto* ab = AddAbCommand(app, &ab_options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -406,6 +411,13 @@ int main(int argc, char** argv) {
   run.conformance = !no_conformance;
   if (run_cmd->parsed()) return CmdRun(flags, run);
   if (soak->parsed()) return CmdSoak(flags, soak_backends, soak_cycles);
+  if (ab->parsed()) {
+    ab_options.workdir = flags.workdir;
+    ab_options.kernel = flags.kernel;
+    ab_options.vm_uri = flags.vm_uri;
+    ab_options.vm_accel = flags.vm_accel;
+    return RunAb(ab_options);
+  }
   if (report->parsed()) return RunReport(report_out, report_inputs);
   return 2;
 }
