@@ -61,7 +61,66 @@ bool MknodButNoOpen(const nlohmann::json& observed) {
   return seen;
 }
 
+// The runtimes' own defaults (the <rt>-default targets, graded against the hardened
+// baseline where their spec promises nothing).
+constexpr const char* kRuncSpecNoSeccomp =
+    "`runc spec` writes a template without a seccomp profile (Docker and containerd add "
+    "their own); runc runs what it is given.";
+constexpr const char* kRuncSpecNoLimits =
+    "`runc spec` writes no resources: pids, memory and CPU limits are the caller's to set.";
+constexpr const char* kDockerNoNewPrivs =
+    "Docker Engine sets no_new_privs only with --security-opt no-new-privileges (off by "
+    "default in the daemon).";
+constexpr const char* kDockerUlimits =
+    "dockerd applies its own default ulimits (nofile from the daemon's configuration, "
+    "core 0:unlimited) rather than the baseline's.";
+
+bool SeccompMode0(const nlohmann::json& o) { return o.value("Seccomp", "") == "0"; }
+
+// No filter: unshare(CLONE_NEWUSER) succeeds and the calls a filter would deny reach the
+// kernel (their own errnos, never EPERM/ENOSYS).
+bool NoFilterReached(const nlohmann::json& o) {
+  if (o.value("unshare", "") != "0") return false;
+  for (const char* call : {"keyctl", "add_key", "bpf", "perf_event_open", "setns"}) {
+    std::string e = o.value(call, "");
+    if (e.empty() || e == "EPERM" || e == "ENOSYS") return false;
+  }
+  return true;
+}
+bool NoPidsLimit(const nlohmann::json& o) { return o.value("errno", "") == "0"; }
+bool NoMemoryLimit(const nlohmann::json& o) {
+  auto kills = o.value("oom_kills_cgroup", nlohmann::json::array());
+  return !o.value("timed_out", true) && o.value("touched", 0ull) >= o.value("target", ~0ull) &&
+         kills.is_array() && kills.size() == 2 && kills[0] == kills[1];
+}
+bool NoCpuQuota(const nlohmann::json& o) {
+  auto cg = o.value("cgroup", nlohmann::json::object());
+  return cg.is_object() && cg.value("nr_periods", -1) == 0 && cg.value("nr_throttled", -1) == 0;
+}
+bool NoNewPrivs0(const nlohmann::json& o) { return o.value("NoNewPrivs", "") == "0"; }
+bool DockerUlimits(const nlohmann::json& o) {
+  auto core = o.value("core", nlohmann::json::array());
+  auto nofile = o.value("nofile", nlohmann::json::array());
+  return core == nlohmann::json::array({"0", "unlimited"}) && nofile.is_array() &&
+         nofile.size() == 2 && nofile[0] == nofile[1];
+}
+
 const KnownDeviation kDeviations[] = {
+    {"runc", "runc-default", "seccomp_mode", kRuncSpecNoSeccomp, "Seccomp: 0", SeccompMode0,
+     nullptr},
+    {"runc", "runc-default", "seccomp_denied", kRuncSpecNoSeccomp,
+     "unshare(CLONE_NEWUSER) = 0; keyctl, add_key, bpf, perf_event_open, setns reach the kernel",
+     NoFilterReached, nullptr},
+    {"runc", "runc-default", "fork_bomb", kRuncSpecNoLimits, "fork() never fails (errno 0)",
+     NoPidsLimit, nullptr},
+    {"runc", "runc-default", "oom", kRuncSpecNoLimits,
+     "the whole allocation succeeds; the cgroup counts no OOM kill", NoMemoryLimit, nullptr},
+    {"runc", "runc-default", "cpu_quota", kRuncSpecNoLimits,
+     "cpu.stat: nr_periods 0, nr_throttled 0 (no CFS quota)", NoCpuQuota, nullptr},
+    {"docker", "docker-default", "no_new_privs", kDockerNoNewPrivs, "NoNewPrivs: 0", NoNewPrivs0,
+     nullptr},
+    {"docker", "docker-default", "rlimits", kDockerUlimits, "core 0:unlimited, nofile N:N",
+     DockerUlimits, nullptr},
     {"runc", "default", "cgroupfs_read_only", kRuncCgroupTmpfs, kCgroupTmpfsSignature,
      CgroupTmpfsOnly, HostHasCgroupV1},
     {"runc", "hardened", "cgroupfs_read_only", kRuncCgroupTmpfs, kCgroupTmpfsSignature,

@@ -419,7 +419,9 @@ std::vector<Probe> BuildCatalogue() {
         return std::nullopt;
       },
       [](const Expectations&, HostFacts&) {
-        return json{{"path", "/sbin/isobench-agent"}};
+        // The agent's own executable: in the image it belongs to host root, which no
+        // user namespace here maps; on a bare host it is root's, uid 0 (fails).
+        return json{{"path", "/proc/self/exe"}};
       });
   add(12, "setns_foreign", "setns() into a namespace that is not the instance's fails",
       "namespaces", NeedsAny({&S::drop_capabilities, &S::seccomp}, "a capability drop, seccomp"),

@@ -212,13 +212,14 @@ const std::map<std::string, std::vector<std::string>>& MutationTable() {
   // when one of these flips from pass to fail, never when some unrelated probe happens
   // to notice (or a timing-sensitive one wobbles).
   static const std::map<std::string, std::vector<std::string>> table = {
-      {"pid_ns", {"pid1", "pid_visibility"}},
-      {"mount_ns", {"host_mounts", "mount_propagation", "special_filesystems"}},
-      {"uts_ns", {"hostname"}},
-      {"ipc_ns", {"ipc"}},
-      {"net_ns", {"interfaces", "unix_sockets", "host_addresses"}},
-      {"cgroup_ns", {"cgroup_view"}},
-      {"user_ns", {"id_maps", "unmapped_owner"}},
+      {"pid_ns", {"namespaces", "pid1", "pid_visibility"}},
+      {"mount_ns",
+       {"namespaces", "old_root", "host_mounts", "mount_propagation", "special_filesystems"}},
+      {"uts_ns", {"namespaces", "hostname"}},
+      {"ipc_ns", {"namespaces", "ipc"}},
+      {"net_ns", {"namespaces", "interfaces", "unix_sockets", "host_addresses"}},
+      {"cgroup_ns", {"namespaces", "cgroup_view"}},
+      {"user_ns", {"namespaces", "id_maps", "unmapped_owner"}},
       {"pivot_root", {"old_root"}},
       {"read_only_root", {"read_only_root"}},
       {"mask_paths", {"masked_paths", "proc_writable", "core_pattern"}},
@@ -801,6 +802,9 @@ const std::map<std::string, std::string>& CannotFailOnBareHost() {
       {"leaked_fds",
        "the host reference starts the agent with only stdio and its channel; proven able "
        "to fail by ConformanceNegative.LeakedFd (conformance_unit_test)"},
+      {"special_filesystems",
+       "a bare host mounts proc, sysfs, devpts and tmpfs where they belong; the probe checks "
+       "an instance's own mounts are of those kinds (the mount_ns mutation must catch it)"},
       {"cgroup_userns_escape",
        "on a kernel without the CVE-2022-0492 fix a bare host fails it; with the fix "
        "(>= 5.17) it is moot (a skip) wherever the runtime lets the instance in"},
