@@ -52,6 +52,10 @@ std::vector<Target> ProbeTargets();
 const std::vector<std::string>& Weakenings();
 // Switch -> the probes that must catch its weakening (one of them flips pass -> fail).
 const std::map<std::string, std::vector<std::string>>& MutationTable();
+// Why `backend` cannot run `weakening` at all (the runtime refuses the configuration),
+// or nullopt. Only these skip; any other mutant that cannot start fails its test.
+std::optional<std::string> InexpressibleWeakening(const std::string& backend,
+                                                  const std::string& weakening);
 // The profile a weakening is measured against: "hardened" for user_ns and
 // read_only_root (which the default profile does not turn on), "default" otherwise.
 std::string ReferenceProfileFor(const std::string& weakening);
