@@ -689,6 +689,11 @@ MutationOutcome Suite::Mutate(const std::string& weakening) {
     Grade on_ref = GradeAgainst(*ref, probe, ref->own);
     Grade on_mut = GradeAgainst(*mut, probe, ref->own);
     m.verdicts[probe.name] = on_mut.verdict;
+    const auto& table = MutationTable().at(weakening);
+    if (std::find(table.begin(), table.end(), probe.name) != table.end())
+      m.details[probe.name] = {{"reference", on_ref.verdict + ": " + on_ref.detail},
+                               {"mutant", on_mut.verdict + ": " + on_mut.detail},
+                               {"mutant_observed", on_mut.observed}};
     const KnownDeviation* known =
         FindKnownDeviation(options_.mutation_backend, m.reference, probe.name);
     bool ref_holds = on_ref.verdict == "pass" ||
@@ -770,6 +775,7 @@ json Suite::VerdictFile() const {
       r["caught_by"] = m.caught_by;
       r["must_catch"] = MutationTable().at(m.weakening);
       r["caught_by_table"] = m.caught_by_table;
+      r["must_catch_details"] = m.details;
       r["verdicts"] = m.verdicts;
     }
     results.push_back(r);

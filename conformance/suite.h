@@ -111,6 +111,8 @@ struct MutationOutcome {
   std::vector<std::string> caught_by;        // "#2 pid1: ..." for each probe that flipped
   std::vector<std::string> caught_by_table;  // the flipped probes that the table names
   nlohmann::json verdicts = nlohmann::json::object();  // probe -> verdict on the mutant
+  // The table's probes for this switch: both verdicts with details, the mutant's observed.
+  nlohmann::json details = nlohmann::json::object();
 };
 
 class Suite : public ::testing::Environment {
