@@ -14,9 +14,10 @@ out="$build/ctest-output.log"
 ctest --test-dir "$build" --output-on-failure --timeout 900 -j 1 "$@" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 log="$build/Testing/Temporary/LastTest.log"
-if [[ -f "$log" ]] && grep -q '\[  SKIPPED \]' "$log"; then
+if [[ -f "$log" ]] && grep -q -e '\[  SKIPPED \]' -e 'SKIPPED: ' "$log"; then
   echo "Skip reasons:"
-  grep -B2 '^\[  SKIPPED \]' "$log" | grep -v -e '^\[  SKIPPED \]' -e '^--$' -e '^\[ RUN' | sed 's/^/  /' | sort -u
+  { grep -B2 '^\[  SKIPPED \]' "$log" | grep -v -e '^\[  SKIPPED \]' -e '^--$' -e '^\[ RUN'
+    grep -h 'SKIPPED: ' "$log"; } | sed 's/^/  /' | sort -u
 fi
 
 verdicts=()

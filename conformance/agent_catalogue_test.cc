@@ -1,8 +1,13 @@
 // The agent and the suite agree on the probe catalogue, and a probe request round-trips.
 // Runs the freshly built agent as a plain child (no isolation, no root needed).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <seccomp.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <map>
 
@@ -82,6 +87,64 @@ TEST_F(AgentCatalogue, ExpectedValuesComeFromTheRequest) {
               std::chrono::seconds(10))
           .ValueOrThrow();
   EXPECT_EQ(fail.at("verdict"), "fail") << fail.dump();
+}
+
+// Negative tests for probes no profile switch covers and a bare host cannot fail: the
+// agent started with a weakening built for the test must fail them.
+
+// The agent with one more descriptor (fd 7, a pipe) than stdio and its channel.
+TEST(ConformanceNegative, LeakedFd) {
+  int sv[2], extra[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  ASSERT_EQ(::pipe2(extra, O_CLOEXEC), 0);
+  harness::Fd host(sv[0]), guest(sv[1]), leak_r(extra[0]), leak_w(extra[1]);
+  harness::ChildProcess::SpawnOptions options;
+  options.fds = {{guest.get(), 3}, {leak_r.get(), 7}};
+  auto child =
+      harness::ChildProcess::Spawn({ISOBENCH_DEFAULT_AGENT, "--channel-fd", "3"}, options)
+          .ValueOrThrow();
+  guest.Reset();
+  harness::AgentClient agent(std::move(host));
+  agent.WaitReady(harness::Clock::now() + std::chrono::seconds(10)).ValueOrThrow();
+  auto reply = agent.Call({{"op", "probe"}, {"name", "leaked_fds"}}, std::chrono::seconds(10))
+                   .ValueOrThrow();
+  EXPECT_EQ(reply.at("verdict"), "fail") << reply.dump();
+  EXPECT_NE(reply.dump().find("7"), std::string::npos) << reply.dump();
+}
+
+// The agent under a seccomp filter that answers an unknown system call with EPERM (the
+// bug runc patches its filters against): #38 must fail. Unfiltered it passes.
+TEST(ConformanceNegative, UnknownSyscallEperm) {
+  for (bool filtered : {false, true}) {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    harness::Fd host(sv[0]), guest(sv[1]);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      if (::dup2(guest.get(), 3) != 3) _exit(120);
+      if (filtered) {
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+        if (!ctx || ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), 1000, 0) != 0 || seccomp_load(ctx) != 0)
+          _exit(121);
+      }
+      ::execl(ISOBENCH_DEFAULT_AGENT, ISOBENCH_DEFAULT_AGENT, "--channel-fd", "3", nullptr);
+      _exit(122);
+    }
+    guest.Reset();
+    harness::AgentClient agent(std::move(host));
+    auto ready = agent.WaitReady(harness::Clock::now() + std::chrono::seconds(10));
+    ASSERT_TRUE(ready.ok()) << ready.error().message();
+    auto reply =
+        agent
+            .Call({{"op", "probe"}, {"name", "unknown_syscall"}, {"params", {{"number", 1000}}}},
+                  std::chrono::seconds(10))
+            .ValueOrThrow();
+    EXPECT_EQ(reply.at("verdict"), filtered ? "fail" : "pass") << reply.dump();
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
 }
 
 }  // namespace

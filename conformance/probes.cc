@@ -86,6 +86,7 @@ bool UnderAny(const std::string& path, const std::vector<std::string>& prefixes)
 
 ProbeResult MakeResult(std::string verdict, std::string detail, json observed = json::object()) {
   ProbeResult r;
+  r.error = verdict == "error";
   r.verdict = std::move(verdict);
   r.detail = std::move(detail);
   r.observed = std::move(observed);
@@ -108,7 +109,7 @@ ProbeResult RunNamespaces(InstanceUnderTest& t, HostFacts& host, const json& par
   }
   observed["host_pid"] = pid;
   if (inst.empty())
-    return MakeResult("fail", "cannot read /proc/" + std::to_string(pid) + "/ns", observed);
+    return MakeResult("error", "cannot read /proc/" + std::to_string(pid) + "/ns", observed);
   std::string shared_text;
   for (const auto& s : shared) shared_text += (shared_text.empty() ? "" : ",") + s;
   if (t.vm) {
@@ -259,12 +260,16 @@ ProbeResult RunMountPropagation(InstanceUnderTest& t, HostFacts& host, const jso
 ProbeResult RunForkBomb(InstanceUnderTest& t, HostFacts& host, const json& params) {
   ProbeResult inside = CallAgentProbe(t, "fork_bomb", params);
   auto spawned = harness::RunCapture({"/bin/true"}, std::chrono::seconds(10));
+  bool sentinel = host.SentinelAlive();
   inside.observed["host_fork_ok"] = spawned.ok();
-  inside.observed["host_sentinel_alive"] = host.SentinelAlive();
+  inside.observed["host_sentinel_alive"] = sentinel;
   if (!spawned.ok())
     return MakeResult(
         "fail", "the host cannot start a process after the bomb: " + spawned.error().message(),
         inside.observed);
+  if (!sentinel)
+    return MakeResult("fail", "the host's sentinel process died during the fork bomb",
+                      inside.observed);
   return inside;
 }
 
@@ -335,9 +340,17 @@ ProbeResult RunCpuQuota(InstanceUnderTest& t, HostFacts&, const json& params) {
                 "was busy (quota %.3f)",
                 share, wall1 - wall0, quota);
   if (cpu0 < 0 || cpu1 < 0)
-    return MakeResult("fail", "cannot read the hypervisor's CPU time", observed);
-  if (share > quota * 1.10)
-    return MakeResult("fail", std::string(text) + ": above the quota by more than 10 %", observed);
+    return MakeResult("error", "cannot read the hypervisor's CPU time", observed);
+  // The window's edges can each hold part of a period's quota: one period of
+  // allowance on top of the 10 %, as the agent allows where it has no cgroup counters.
+  double periods = (wall1 - wall0) / period;
+  double allowed = quota * (periods + 1) / periods * 1.10;
+  observed["allowed_share"] = allowed;
+  if (share > allowed)
+    return MakeResult("fail",
+                      std::string(text) + ": above the quota (allowed " + std::to_string(allowed) +
+                          " with one period's edge and 10 %)",
+                      observed);
   return MakeResult("pass", text, observed);
 }
 
@@ -397,10 +410,10 @@ std::vector<Probe> BuildCatalogue() {
       });
   add(
       10, "setgroups", "/proc/self/setgroups is `deny` (unprivileged user namespace)", "namespaces",
-      [](const Expectations& e) -> Unpromised {
-        if (!e.switches.user_ns) return "the profile does not promise a user namespace";
-        return "the user namespace's maps are written by a privileged runtime, so setgroups(2) "
-               "stays allowed (user_namespaces(7)); only a rootless runtime promises `deny`";
+      [](const Expectations&) -> Unpromised {
+        return "retired (conformance/README.md): no runtime here promises it; the user "
+               "namespace's maps are written by a privileged runtime, so setgroups(2) stays "
+               "allowed (user_namespaces(7)); only a rootless runtime promises `deny`";
       },
       [](const Expectations&, HostFacts&) {
         return json{{"expect", "deny"}};
@@ -414,7 +427,9 @@ std::vector<Probe> BuildCatalogue() {
         return std::nullopt;
       },
       [](const Expectations&, HostFacts&) {
-        return json{{"path", "/sbin/isobench-agent"}};
+        // The agent's own executable: in the image it belongs to host root, which no
+        // user namespace here maps; on a bare host it is root's, uid 0 (fails).
+        return json{{"path", "/proc/self/exe"}};
       });
   add(12, "setns_foreign", "setns() into a namespace that is not the instance's fails",
       "namespaces", NeedsAny({&S::drop_capabilities, &S::seccomp}, "a capability drop, seccomp"),
@@ -556,8 +571,14 @@ std::vector<Probe> BuildCatalogue() {
       Always, NoParams);
   add(44, "leaked_fds", "no file descriptor leaked from the host beyond stdio and the channel",
       "privileges", Always, NoParams);
-  add(45, "thread_uniformity", "every thread of init shares creds, caps and seccomp", "privileges",
-      Always, NoParams);
+  add(
+      45, "thread_uniformity", "every thread of init shares creds, caps and seccomp", "privileges",
+      [](const Expectations&) -> Unpromised {
+        return "retired (conformance/README.md): after execve(2) init has one thread and every "
+               "later thread is cloned from it, inheriting creds, caps and seccomp, so no "
+               "runtime can make init's threads differ";
+      },
+      NoParams);
 
   // Resources.
   add(
@@ -633,27 +654,47 @@ std::vector<Probe> BuildCatalogue() {
 
 }  // namespace
 
-ProbeResult CallAgentProbe(InstanceUnderTest& target, const std::string& name, const json& params,
-                           std::chrono::milliseconds timeout) {
+ProbeResult ErrorResult(std::string detail, json observed) {
   ProbeResult r;
-  auto reply =
-      target.instance->Call({{"op", "probe"}, {"name", name}, {"params", params}}, timeout);
-  if (!reply.ok()) {
-    r.verdict = "fail";
+  r.verdict = "error";
+  r.error = true;
+  r.detail = std::move(detail);
+  r.observed = std::move(observed);
+  return r;
+}
+
+ProbeResult GradeProbeReply(const json& reply, bool vm) {
+  if (!reply.is_object() || !reply.contains("verdict") || !reply["verdict"].is_string())
+    return ErrorResult("malformed probe reply (no verdict): " + reply.dump().substr(0, 300));
+  ProbeResult r;
+  r.verdict = reply["verdict"].get<std::string>();
+  r.detail = reply.value("detail", "");
+  r.observed = reply.value("observed", json::object());
+  if (!r.observed.is_object()) r.observed = json{{"value", r.observed}};
+  r.error = false;
+  if (r.verdict == "error") {
     r.error = true;
-    r.detail = "the probe did not run: " + reply.error().message();
     return r;
   }
-  try {
-    r.verdict = reply->at("verdict").get<std::string>();
-    r.detail = reply->value("detail", "");
-    r.observed = reply->value("observed", json::object());
-  } catch (const json::exception& e) {
-    r.verdict = "fail";
-    r.error = true;
-    r.detail = std::string("malformed probe reply: ") + e.what();
+  if (r.verdict != "pass" && r.verdict != "fail" && r.verdict != "skip")
+    return ErrorResult("unknown verdict `" + r.verdict + "` (" + r.detail + ")", r.observed);
+  if (vm && r.verdict == "fail" && reply.value("scope", "") == "kernel") {
+    r.observed["raw_verdict"] = "fail";
+    r.observed["guest_kernel_only"] = true;
+    r.verdict = "skip";
+    r.detail = "moot behind the hypervisor: the subject of this probe is the guest's own "
+               "kernel, which the instance owns (observed in the guest: " +
+               r.detail + ")";
   }
   return r;
+}
+
+ProbeResult CallAgentProbe(InstanceUnderTest& target, const std::string& name, const json& params,
+                           std::chrono::milliseconds timeout) {
+  auto reply =
+      target.instance->Call({{"op", "probe"}, {"name", name}, {"params", params}}, timeout);
+  if (!reply.ok()) return ErrorResult("the probe did not run: " + reply.error().message());
+  return GradeProbeReply(*reply, target.vm);
 }
 
 ProbeResult Probe::Run(InstanceUnderTest& target, HostFacts& host, const json& p) const {

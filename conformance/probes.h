@@ -27,12 +27,16 @@ struct InstanceUnderTest {
   bool vm = false;  // the agent is a VM's init: its kernel is the guest's
 };
 
+// Three outcomes, never merged: pass, fail, and error (the probe could not decide: the
+// agent did not answer, its child timed out or crashed, an errno it cannot read, a
+// verdict string nobody defined). A skip says why the probe does not apply.
 struct ProbeResult {
-  std::string verdict = "skip";  // pass | fail | skip
+  std::string verdict = "error";  // pass | fail | skip | error
   std::string detail;
   nlohmann::json observed = nlohmann::json::object();
-  bool error = false;  // the probe could not run (agent unreachable, bad reply)
+  bool error = true;  // verdict == "error"
 };
+ProbeResult ErrorResult(std::string detail, nlohmann::json observed = nlohmann::json::object());
 
 struct Probe {
   int number = 0;
@@ -56,7 +60,14 @@ const std::vector<Probe>& Probes();
 // The probe named `name`; aborts on an unknown name (a typo in a test, not data).
 const Probe& FindProbe(const std::string& name);
 
-// Sends {"op":"probe"} and turns the reply into a ProbeResult.
+// Grades the agent's reply to a probe request: its verdict as is, except that an
+// unknown or missing verdict is an error, and in a VM (`vm`) a fail of a kernel-scope
+// probe ("scope":"kernel") is a skip: its subject is the guest's own kernel, which the
+// hypervisor boundary makes moot (observed.raw_verdict keeps "fail"). An error stays
+// an error everywhere; nothing becomes a pass.
+ProbeResult GradeProbeReply(const nlohmann::json& reply, bool vm);
+
+// Sends {"op":"probe"} and turns the reply into a ProbeResult (GradeProbeReply).
 ProbeResult CallAgentProbe(InstanceUnderTest& target, const std::string& name,
                            const nlohmann::json& params,
                            std::chrono::milliseconds timeout = std::chrono::seconds(90));

@@ -50,6 +50,12 @@ std::ostream& operator<<(std::ostream& out, const Target& target);
 std::vector<Target> ProbeTargets();
 // Names of the SecurityProfile switches a weakened profile turns off, one at a time.
 const std::vector<std::string>& Weakenings();
+// Switch -> the probes that must catch its weakening (one of them flips pass -> fail).
+const std::map<std::string, std::vector<std::string>>& MutationTable();
+// Why `backend` cannot run `weakening` at all (the runtime refuses the configuration),
+// or nullopt. Only these skip; any other mutant that cannot start fails its test.
+std::optional<std::string> InexpressibleWeakening(const std::string& backend,
+                                                  const std::string& weakening);
 // The profile a weakening is measured against: "hardened" for user_ns and
 // read_only_root (which the default profile does not turn on), "default" otherwise.
 std::string ReferenceProfileFor(const std::string& weakening);
@@ -61,20 +67,29 @@ harness::InstanceSpec BaseSpec(const Target& target);
 
 struct SuiteOptions {
   std::vector<std::string> backends;  // empty or {"all"}: every registered backend + host
+  // Backends whose absence fails their targets instead of skipping them (--require=).
+  std::vector<std::string> require;
   std::string workdir = "/var/lib/isobench";
   std::string kernel;
   std::map<std::string, std::string> backend_options;
   std::string mutation_backend = "container";  // empty: no mutation runs
   std::string verdicts_out;                    // empty: no verdict file
 };
-// Takes --backends=, --workdir=, --kernel=, --vm-uri=, --vm-accel=, --option=K=V,
+// Takes --backends=, --require=, --workdir=, --kernel=, --vm-uri=, --vm-accel=, --option=K=V,
 // --mutation_backend=, --verdicts_out= out of argv (ISOBENCH_CONFORMANCE_OUT is the
 // default of the last). Unknown --flags are an error.
 harness::Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv);
 
+// Why `backend` is absent here (not installed, no daemon, no guest kernel), or nullopt
+// when it is present: a present backend that cannot start fails its targets, an absent
+// one skips them unless required.
+std::optional<std::string> AbsenceOf(const std::string& backend,
+                                     const std::map<std::string, std::string>& options,
+                                     const std::string& kernel);
+
 // One probe on one target, graded twice.
 struct Grade {
-  std::string verdict;  // pass | fail | skip
+  std::string verdict;  // pass | fail | skip | error
   std::string detail;
   nlohmann::json observed = nlohmann::json::object();
   bool error = false;
@@ -92,9 +107,12 @@ struct MutationOutcome {
   bool ran = false;
   std::string skip_reason;  // the mutation backend is unusable
   std::string error;        // an instance could not be made
-  bool caught = false;
-  std::vector<std::string> caught_by;                  // "#2 pid1: ..." for each probe that flipped
+  bool caught = false;  // a probe of MutationTable() flipped
+  std::vector<std::string> caught_by;        // "#2 pid1: ..." for each probe that flipped
+  std::vector<std::string> caught_by_table;  // the flipped probes that the table names
   nlohmann::json verdicts = nlohmann::json::object();  // probe -> verdict on the mutant
+  // The table's probes for this switch: both verdicts with details, the mutant's observed.
+  nlohmann::json details = nlohmann::json::object();
 };
 
 class Suite : public ::testing::Environment {
@@ -108,6 +126,10 @@ class Suite : public ::testing::Environment {
 
   Evaluation Evaluate(const Target& target, const Probe& probe);
   MutationOutcome Mutate(const std::string& weakening);
+  // Probes that ran on an instance (any verdict): zero after a run means nothing was
+  // checked, which the binary's exit code reports.
+  int probes_run() const { return probes_run_; }
+  bool not_root() const { return not_root_; }
 
  private:
   struct State;
@@ -126,6 +148,7 @@ class Suite : public ::testing::Environment {
   std::map<std::string, std::unique_ptr<State>> states_;  // by Target::Label()
   std::vector<std::string> state_order_;
   std::vector<MutationOutcome> mutations_;
+  int probes_run_ = 0;
 };
 
 // The base of every probe test: Check() evaluates one probe on GetParam() and turns the

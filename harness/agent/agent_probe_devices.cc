@@ -119,6 +119,10 @@ Outcome ProbeDeniedDevices(const json& params) {
                                            {{"name", "mem"}, {"major", 1}, {"minor", 1}}})));
   std::string dir = DeviceScratchDir();
   json observed = json::object();
+  // Without a directory to mknod in, the device policy for nodes an instance makes
+  // itself is never tried: undecided, not a pass.
+  if (dir.empty())
+    return Undecided("no writable directory under /dev, /tmp or / to mknod in", observed);
   std::vector<std::string> opened;
   for (const auto& d : devices) {
     json o = json::object();
@@ -164,6 +168,8 @@ Outcome ProbeMknodBlock(const json& params) {
   if (!listed.empty())
     problems.push_back("/dev lists block devices (" + listed[0].get<std::string>() + ")");
   std::string dir = DeviceScratchDir();
+  if (dir.empty())
+    return Undecided("no writable directory under /dev, /tmp or / to mknod in", observed);
   for (auto d : disks) {
     d.block = true;
     json made = MknodAndOpen(dir, d);

@@ -147,11 +147,16 @@ Outcome ProbeHostname(const json& params) {
 // visible: their keys and name belong to the host's IPC namespace.
 Outcome ProbeIpc(const json& params) {
   json observed = json::object();
-  std::vector<std::string> seen;
+  std::vector<std::string> seen, unclear;
+  // Only ENOENT says "no such object here". EACCES means the object exists in this
+  // IPC namespace and its mode refuses us: visible. Anything else cannot be read.
   auto check = [&](const char* what, int r) {
     int err = r >= 0 ? 0 : errno;
     observed[what] = ErrnoName(err);
-    if (r >= 0) seen.push_back(what);
+    if (r >= 0 || err == EACCES || err == EPERM)
+      seen.push_back(std::string(what) + (r >= 0 ? "" : " (" + ErrnoName(err) + ")"));
+    else if (err != ENOENT)
+      unclear.push_back(std::string(what) + " " + ErrnoName(err));
   };
   if (params.contains("shm_key")) check("shm", ::shmget(params["shm_key"].get<key_t>(), 0, 0));
   if (params.contains("sem_key")) check("sem", ::semget(params["sem_key"].get<key_t>(), 0, 0));
@@ -170,6 +175,11 @@ Outcome ProbeIpc(const json& params) {
     std::string list;
     for (const auto& s : seen) list += (list.empty() ? "" : ", ") + s;
     return Fail("the host's IPC objects are visible: " + list, observed);
+  }
+  if (!unclear.empty()) {
+    std::string list;
+    for (const auto& s : unclear) list += (list.empty() ? "" : ", ") + s;
+    return Undecided("cannot tell whether the host's IPC objects are visible: " + list, observed);
   }
   return Pass("none of the host's IPC objects is visible (shm, sem, msg, mqueue)", observed);
 }
@@ -263,11 +273,15 @@ Outcome ProbeSetgroups(const json& params) {
 // 11: a file owned by a host uid outside the map shows the overflow uid.
 Outcome ProbeUnmappedOwner(const json& params) {
   std::string path = params.value("path", std::string("/sbin/isobench-agent"));
-  uid_t overflow =
-      static_cast<uid_t>(std::atoi(ReadSmallFile("/proc/sys/kernel/overflowuid").c_str()));
-  if (params.contains("overflow_uid")) overflow = params["overflow_uid"].get<uid_t>();
+  std::string text = Trim(ReadSmallFile("/proc/sys/kernel/overflowuid"));
+  if (!params.contains("overflow_uid") &&
+      (text.empty() || text.find_first_not_of("0123456789") != std::string::npos))
+    return Undecided("cannot read /proc/sys/kernel/overflowuid (`" + text + "`)");
+  uid_t overflow = params.contains("overflow_uid") ? params["overflow_uid"].get<uid_t>()
+                                                   : static_cast<uid_t>(std::stoul(text));
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return Fail("stat `" + path + "`: " + ErrnoText(errno));
+  if (::stat(path.c_str(), &st) != 0)
+    return Undecided("stat `" + path + "`: " + ErrnoText(errno));
   json observed = {
       {"path", path}, {"uid", st.st_uid}, {"gid", st.st_gid}, {"overflow_uid", overflow}};
   if (st.st_uid == overflow)
@@ -279,9 +293,12 @@ Outcome ProbeUnmappedOwner(const json& params) {
               observed);
 }
 
-// 12: no namespace outside the instance's own can be entered. Candidates are the
-// namespace files of every visible process whose inode differs from init's; each is
-// tried with setns() in a throwaway child.
+// 12: no namespace can be entered with setns(). setns(2)'s permission check
+// (CAP_SYS_ADMIN over the target namespace and in the caller's own user namespace) is
+// the protection, and it applies to any target, the caller's own namespaces included:
+// so the uts, ipc and net namespace files of the instance itself are always tried
+// (entering one's own namespace is a no-op where it is allowed), plus one foreign
+// namespace of each kind when a process in one is visible. Each in a throwaway child.
 Outcome ProbeSetnsForeign(const json&) {
   static const char* kKinds[] = {"cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"};
   std::map<std::string, ino_t> own;
@@ -289,6 +306,9 @@ Outcome ProbeSetnsForeign(const json&) {
     struct stat st;
     if (::stat((std::string("/proc/self/ns/") + kind).c_str(), &st) == 0) own[kind] = st.st_ino;
   }
+  std::vector<std::pair<std::string, std::string>> targets;  // label, namespace file
+  for (const char* kind : {"uts", "ipc", "net"})
+    if (own.count(kind)) targets.emplace_back(std::string("own ") + kind, "/proc/self/ns/" + std::string(kind));
   std::map<std::string, std::string> candidate;  // kind -> path of a foreign namespace
   int scanned = 0;
   for (pid_t pid : ListPids()) {
@@ -300,28 +320,39 @@ Outcome ProbeSetnsForeign(const json&) {
       if (::stat(path.c_str(), &st) == 0 && st.st_ino != own[kind]) candidate[kind] = path;
     }
   }
-  json observed = {{"foreign_namespaces", json::object()}};
-  if (candidate.empty())
-    return Pass("no namespace other than the instance's own is reachable through /proc", observed);
-  std::vector<std::string> entered;
-  for (const auto& [kind, path] : candidate) {
+  for (const auto& [kind, path] : candidate) targets.emplace_back("foreign " + kind, path);
+  json observed = {{"attempts", json::object()}};
+  if (targets.empty()) return Undecided("no namespace file under /proc/self/ns to try", observed);
+  std::vector<std::string> entered, unclear;
+  for (const auto& [label, path] : targets) {
     ChildResult r = RunInChild([path = path] {
       int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) return json{{"open", ErrnoName(errno)}};
       int s = ::setns(fd, 0);
       return json{{"open", "0"}, {"setns", ErrnoName(s == 0 ? 0 : errno)}};
     });
-    observed["foreign_namespaces"][kind] = {{"path", path}, {"result", r.value}};
-    if (r.value.value("setns", "") == "0") entered.push_back(kind + std::string(" (") + path + ")");
+    observed["attempts"][label] = {{"path", path}, {"result", r.value}, {"child", r.Describe()}};
+    if (!r.completed) return ChildBroke("the setns child (" + label + ")", r, observed);
+    std::string result = r.value.value("setns", "");
+    if (result == "0")
+      entered.push_back(label + " (" + path + ")");
+    else if (result != "EPERM")
+      unclear.push_back(label + ": open " + r.value.value("open", "?") +
+                        (result.empty() ? "" : ", setns " + result));
   }
   if (!entered.empty()) {
     std::string list;
     for (const auto& e : entered) list += (list.empty() ? "" : ", ") + e;
-    return Fail("setns() into a foreign namespace succeeded: " + list, observed);
+    return Fail("setns() succeeded: " + list, observed);
   }
-  return Pass(
-      std::to_string(candidate.size()) + " foreign namespace(s) visible, none could be entered",
-      observed);
+  if (!unclear.empty()) {
+    std::string list;
+    for (const auto& e : unclear) list += (list.empty() ? "" : "; ") + e;
+    return Undecided("setns() failed other than with EPERM: " + list, observed);
+  }
+  return Pass("setns() refused with EPERM for " + std::to_string(targets.size()) +
+                  " namespace(s) (" + std::to_string(candidate.size()) + " foreign)",
+              observed);
 }
 
 }  // namespace

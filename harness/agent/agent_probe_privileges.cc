@@ -202,6 +202,11 @@ Outcome ProbeModuleLoading(const json&) {
   int r2 = static_cast<int>(::syscall(SYS_init_module, nullptr, 0, ""));
   int e2 = r2 == 0 ? 0 : errno;
   json observed = {{"finit_module", ErrnoName(e1)}, {"init_module", ErrnoName(e2)}};
+  struct stat st;
+  if (e1 == ENOSYS && e2 == ENOSYS && ::stat("/proc/modules", &st) != 0)
+    // A kernel built without module support (no /proc/modules) answers ENOSYS itself:
+    // nothing here says whether the instance could load a module.
+    return Skip("moot on this kernel: no module support (ENOSYS, no /proc/modules)", observed);
   if (Denied(e1) && Denied(e2))
     return Pass("finit_module: " + ErrnoName(e1) + ", init_module: " + ErrnoName(e2), observed);
   return Fail("module loading passes the permission check (finit_module " + ErrnoName(e1) +
@@ -223,20 +228,27 @@ Outcome ProbePtraceOutside(const json& params) {
   std::string cmdline = ReadSmallFile("/proc/" + std::to_string(pid) + "/cmdline");
   for (char& c : cmdline)
     if (c == '\0') c = ' ';
-  if (token.empty() || cmdline.find(token) == std::string::npos) {
-    observed["cmdline"] = cmdline;
+  observed["cmdline"] = cmdline;
+  if (!token.empty() && !cmdline.empty() && cmdline.find(token) == std::string::npos)
     return Pass(
         "pid " + std::to_string(pid) + " is one of the instance's own processes, not the host's",
         observed);
-  }
+  // The sentinel, or a process whose command line cannot be read (it may be the
+  // sentinel): try to seize it either way.
   ChildResult r = RunInChild([pid] {
     long s = ::ptrace(PTRACE_SEIZE, pid, nullptr, nullptr);
     return json{{"seize", ErrnoName(s == 0 ? 0 : errno)}};
   });
   observed["ptrace_seize"] = r.value;
+  if (!r.completed) return ChildBroke("the ptrace child", r, observed);
   std::string result = r.value.value("seize", "?");
-  if (result == "0") return Fail("PTRACE_SEIZE of the host's sentinel succeeded", observed);
-  return Pass("PTRACE_SEIZE of the host's sentinel: " + result, observed);
+  std::string who = cmdline.empty() ? "pid " + std::to_string(pid) + " (command line unreadable)"
+                                    : "the host's sentinel";
+  if (result == "0") return Fail("PTRACE_SEIZE of " + who + " succeeded", observed);
+  if (result != "EPERM" && result != "ESRCH")
+    return Undecided("PTRACE_SEIZE of " + who + ": " + result + ", neither EPERM nor ESRCH",
+                     observed);
+  return Pass("PTRACE_SEIZE of " + who + ": " + result, observed);
 }
 
 // 36: a seccomp filter is installed ("Seccomp: 2").
@@ -289,7 +301,7 @@ Outcome ProbeSeccompDenied(const json& params) {
     return out;
   });
   json observed = r.value;
-  if (!r.completed) return Fail("the probe child " + r.Describe(), observed);
+  if (!r.completed) return ChildBroke("the probe child", r, observed);
   std::vector<std::string> reached;
   for (const auto& [name, err] : observed.items()) {
     std::string e = err.get<std::string>();
@@ -316,7 +328,8 @@ Outcome ProbeUnknownSyscall(const json& params) {
     return json{{"errno", ErrnoName(rv < 0 ? errno : 0)}};
   });
   json observed = {{"number", number}, {"child", r.Describe()}, {"result", r.value}};
-  if (!r.completed)
+  if (r.timed_out) return ChildBroke("the system call child", r, observed);
+  if (!r.completed)  // a filter that kills (SECCOMP_RET_KILL) instead of failing the call
     return Fail("system call " + std::to_string(number) + ": the caller was " + r.Describe(),
                 observed);
   std::string err = r.value.value("errno", "?");
@@ -371,7 +384,7 @@ Outcome ProbeLeakedFds(const json&) {
 // free). The agent starts a second thread so there is something to compare.
 Outcome ProbeThreadUniformity(const json&) {
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Fail("pipe2: " + ErrnoText(errno));
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Undecided("pipe2: " + ErrnoText(errno));
   std::thread waiter([fd = pipe_fds[0]] {
     char c;
     while (::read(fd, &c, 1) < 0 && errno == EINTR) {

@@ -32,7 +32,9 @@ namespace isobench::agent {
 
 using json = nlohmann::json;
 
-enum class Verdict { kPass, kFail, kSkip };
+// kError: the probe could not decide (its child timed out or crashed, a fork failed,
+// an errno it does not know what to make of). Never a pass, never a fail.
+enum class Verdict { kPass, kFail, kSkip, kError };
 const char* VerdictName(Verdict verdict);
 
 struct Outcome {
@@ -43,11 +45,13 @@ struct Outcome {
 Outcome Pass(std::string detail, json observed = json::object());
 Outcome Fail(std::string detail, json observed = json::object());
 Outcome Skip(std::string detail, json observed = json::object());
+Outcome Undecided(std::string detail, json observed = json::object());
 
 // What a failing probe exposes. In a VM the agent runs on the guest's own kernel, so a
 // probe whose subject is "the kernel the instance runs on" (its capabilities, seccomp,
-// /proc/sys, devices, limits) only exposes the guest: the hypervisor is the boundary
-// and such a result passes, saying so (PROBES.md: "in a VM most probes pass trivially").
+// /proc/sys, devices, limits) only exposes the guest. The agent reports the verdict as
+// observed, with the scope; the suite grades it (a kernel-scope fail in a VM is moot
+// behind the hypervisor: a skip with that reason; an error stays an error).
 enum class Scope {
   kInstance,  // the instance's own view (pid 1, hostname, ...): judged as is everywhere
   kKernel,    // the kernel under the instance: a fail inside a VM only exposes the guest
@@ -86,6 +90,9 @@ struct ChildResult {
   std::string Describe() const;  // "exited 0", "killed by SIGKILL", "timed out"
 };
 ChildResult RunInChild(const std::function<json()>& body, int timeout_ms = 10000);
+// The outcome of a RunInChild child that sent no result: a timeout or a crash is the
+// probe breaking, an error; `what` names the child ("the umount child").
+Outcome ChildBroke(const std::string& what, const ChildResult& r, json observed);
 
 struct MountEntry {
   int id = 0;

@@ -282,6 +282,9 @@ int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
     std::cerr << "isobench: running the conformance suite on " << usable << "\n";
     std::vector<std::string> conf = {BinaryDir() + "/conformance/isobench_conformance",
                                      "--backends=" + usable,
+                                     // The backends just benchmarked must be probed too:
+                                     // absent or not starting, they fail, never skip.
+                                     "--require=" + usable,
                                      "--workdir=" + flags.workdir,
                                      "--verdicts_out=" + out + "/conformance.json",
                                      "--gtest_output=xml:" + out + "/conformance-junit.xml",
