@@ -94,10 +94,11 @@ Result<Thresholds> ParseThresholds(std::string_view toml_text, std::string_view 
       ISO_RETURN_IF_ERROR(reason(m->get("report_only"), where + ".report_only", &rule.report_only));
       ISO_RETURN_IF_ERROR(reason(m->get("report_only_stored"), where + ".report_only_stored",
                                  &rule.report_only_stored));
+      ISO_RETURN_IF_ERROR(reason(m->get("profile"), where + ".profile", &rule.profile));
       for (const auto& [key, node] : *m) {
         std::string k(key.str());
         if (k != "match" && k != "threshold" && k != "direction" && k != "gated" &&
-            k != "report_only" && k != "report_only_stored")
+            k != "report_only" && k != "report_only_stored" && k != "profile")
           return Error(src + ": unknown key `" + where + "." + k + "`", EINVAL);
       }
       t.rules.push_back(rule);
@@ -318,8 +319,15 @@ bool Measure(Pending& p, double level) {
 
 Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
                                                  const BenchmarkResults& candidate,
-                                                 const Thresholds& thresholds,
+                                                 const Thresholds& all_thresholds,
                                                  const ComparisonOptions& options) {
+  // Rules limited to a suite profile hold only for results of that profile (the two
+  // files' profiles agree, or the environment check refuses them).
+  Thresholds thresholds = all_thresholds;
+  const std::string profile = base.ContextValue("suite.profile", "");
+  std::erase_if(thresholds.rules, [&](const ThresholdRule& rule) {
+    return rule.profile && *rule.profile != profile;
+  });
   ComparisonReport report;
   report.base_source = base.source;
   report.candidate_source = candidate.source;

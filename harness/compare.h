@@ -62,6 +62,9 @@ struct ThresholdRule {
   // sides).
   std::optional<std::string> report_only;
   std::optional<std::string> report_only_stored;
+  // The rule holds only for results of this suite profile (their `suite.profile`,
+  // "quick" or "default"), e.g. a row the quick suite samples too few times to gate.
+  std::optional<std::string> profile;
 };
 
 struct Thresholds {
@@ -73,7 +76,8 @@ struct Thresholds {
 
 // TOML: `threshold = 0.05`, `alpha = 0.01`, and [[metric]] tables with `match` and
 // any of `threshold`, `direction` ("lower_is_better" | "higher_is_better"),
-// `gated` (bool), `report_only` / `report_only_stored` (a non-empty reason).
+// `gated` (bool), `report_only` / `report_only_stored` (a non-empty reason), `profile`
+// (the suite profile the rule is limited to).
 Result<Thresholds> ParseThresholds(std::string_view toml_text, std::string_view source);
 Result<Thresholds> LoadThresholds(const std::string& path);
 // `path`, or when empty <source dir>/ci/thresholds.toml if readable, else the built-in

@@ -252,6 +252,28 @@ report_only = "TCG boots: 3 per run cannot reach the gate's level"
   EXPECT_EQ(json["rows"][1]["role_reason"], "TCG boots: 3 per run cannot reach the gate's level");
 }
 
+TEST(CompareTest, ProfileRulesHoldOnlyForThatSuiteProfile) {
+  auto t = MustParse(R"(
+[[metric]]
+match = "Startup/vm/*:time"
+profile = "quick"
+report_only = "2 boots per side in the quick suite"
+)");
+  auto run = [](const std::string& source, double at, const std::string& profile) {
+    auto r = MakeResults(source, "Startup/vm/ready", {at, at + 0.1});
+    r.context["suite.profile"] = profile;
+    return r;
+  };
+  auto quick = MustCompare(run("a", 9.0, "quick"), run("b", 19.0, "quick"), t);
+  EXPECT_EQ(FindRow(quick, "Startup/vm/ready")->role, RowRole::kReportOnly);
+  EXPECT_EQ(quick.ExitCode(), kExitCannotJudge) << "nothing gated is no pass";
+  // The same rows from the default suite are gated, and 2 per side cannot be judged.
+  auto full = MustCompare(run("a", 9.0, "default"), run("b", 19.0, "default"), t);
+  EXPECT_EQ(FindRow(full, "Startup/vm/ready")->role, RowRole::kGated);
+  EXPECT_EQ(FindRow(full, "Startup/vm/ready")->status, RowStatus::kCannotJudge);
+  EXPECT_FALSE(ParseThresholds("[[metric]]\nmatch = \"*\"\nprofile = 3\n", "t.toml").ok());
+}
+
 TEST(CompareTest, ReportOnlyStoredAppliesToStoredFilesOnly) {
   auto t = MustParse(R"(
 [[metric]]
