@@ -372,7 +372,9 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
       ComparisonRow& row = p.row;
       row.benchmark = name;
       row.metric = metric;
+      // A same-round ratio row (bench/rounds.h) carries the ratio in its time field.
       row.unit = IsRate(metric) ? "/s" : IsBytes(metric) ? "B"
+                 : metric == "time" && name.starts_with("Ratio/") ? "x"
                  : metric == "time" || metric.ends_with("_s") ? "s" : "";
       row.threshold = Lookup(thresholds, key, &ThresholdRule::threshold)
                           .value_or(thresholds.default_threshold);
