@@ -363,6 +363,7 @@ class RawQemuBackend final : public harness::Backend {
     if (auto accel = Accel(); accel.ok()) {
       facts["qemu-raw.accelerator"] = std::string(AcceleratorName(accel->accelerator));
       facts["qemu-raw.accelerator_reason"] = accel->reason;
+      facts["qemu-raw.nested"] = accel->nested;
     }
     if (auto version = harness::RunCapture({shared_->Binary(), "--version"}); version.ok())
       facts["qemu-raw.qemu_version"] = version->substr(0, version->find('\n'));
@@ -399,9 +400,11 @@ class RawQemuBackend final : public harness::Backend {
       }
       return (*instance)->startup().ready_seconds;
     };
+    KvmFacts facts = ReadKvmFacts();
     ISO_ASSIGN_OR_RETURN(AcceleratorChoice choice,
-                         ChooseAccelerator(shared_->options.accel, ReadKvmFacts(), probe,
-                                           shared_->options.kvm_probe_timeout));
+                         ChooseAccelerator(shared_->options.accel, facts, probe,
+                                           shared_->options.kvm_probe_timeout.value_or(
+                                             DefaultKvmProbeTimeout(facts))));
     shared_->accel = choice;
     return choice;
   }

@@ -389,8 +389,10 @@ class VmBackend final : public harness::Backend {
     if (auto accel = Accel(); accel.ok()) {
       facts["vm.accelerator"] = std::string(AcceleratorName(accel->accelerator));
       facts["vm.accelerator_reason"] = accel->reason;
+      facts["vm.nested"] = accel->nested;
     } else {
       facts["vm.accelerator"] = "unknown";
+      facts["vm.nested"] = "unknown";
       facts["vm.accelerator_reason"] = accel.error().message();
     }
     if (auto conn = shared_->Connection(); conn.ok()) {
@@ -447,9 +449,11 @@ Result<AcceleratorChoice> VmBackend::Accel() {
     ISO_RETURN_IF_ERROR((*instance)->Destroy());
     return ready;
   };
+  KvmFacts facts = ReadKvmFacts();
   ISO_ASSIGN_OR_RETURN(AcceleratorChoice choice,
-                       ChooseAccelerator(shared_->options.accel, ReadKvmFacts(), probe,
-                                         shared_->options.kvm_probe_timeout));
+                       ChooseAccelerator(shared_->options.accel, facts, probe,
+                                         shared_->options.kvm_probe_timeout.value_or(
+                                             DefaultKvmProbeTimeout(facts))));
   LogOnce("vm: accelerator " + choice.reason);
   std::lock_guard<std::mutex> lock(shared_->mu);
   shared_->accel = choice;
