@@ -47,8 +47,21 @@ inside() {
   fi
   note "/dev/kvm: $(stat -c '%A %U:%G' /dev/kvm); modules: $(ls /sys/module | grep -e '^kvm' | tr '\n' ' ')"
 
-  # libvirt: its capability cache came from the host (no usable KVM there).
-  local t=${EPOCHREALTIME/./}
+  # Guest disks: qemu opens them with O_DIRECT (cache=none), which L1's tmpfs overlay
+  # refuses; the host gives L1 a scratch disk for them.
+  local t=${EPOCHREALTIME/./} workdir=/scratch/isobench
+  if [[ ! -b /dev/vda ]]; then step_fail "no scratch disk /dev/vda in L1"; return 1; fi
+  mkfs.ext4 -q -F /dev/vda && mkdir -p /scratch && mount /dev/vda /scratch ||
+    { step_fail "cannot make the scratch file system on /dev/vda"; return 1; }
+  mkdir -p /scratch/vm-test "$workdir" /var/tmp/isobench-vm-test
+  mount --bind /scratch/vm-test /var/tmp/isobench-vm-test
+  timing scratch_disk "$(elapsed "$t")"
+
+  # libvirt: its capability cache came from the host (no usable KVM there). L1's root is
+  # a chroot, where libvirt cannot build qemu's private /dev (qemu then finds neither
+  # /dev/null nor /dev/kvm): qemu shares L1's /dev instead.
+  t=${EPOCHREALTIME/./}
+  echo 'namespaces = [ ]' >> /etc/libvirt/qemu.conf
   rm -rf /var/cache/libvirt/qemu/capabilities
   virtlogd -d && libvirtd -d || { step_fail "virtlogd/libvirtd would not start"; return 1; }
   local up=0
@@ -66,7 +79,7 @@ inside() {
 
   local kernel_flag=() minimal
   minimal=$(ls /var/lib/isobench/kernels/minimal/vmlinuz-* 2>/dev/null | head -1)
-  if [[ -n "$minimal" ]]; then kernel_flag=(--kernel=minimal); fi
+  if [[ -n "$minimal" ]]; then kernel_flag=(--kernel="$minimal"); fi
   note "L2 kernel: ${minimal:-Debian $(ls /boot/vmlinuz-* | sort -V | tail -1)}"
 
   # 1. The boot test, the accelerator left to detection: it must say kvm by probe boot.
@@ -102,7 +115,7 @@ inside() {
   t=${EPOCHREALTIME/./}
   note "conformance --backends=vm ..."
   "$build/conformance/isobench_conformance" --backends=vm --mutation_backend= \
-      --workdir=/var/lib/isobench "${kernel_flag[@]}" \
+      --workdir="$workdir" "${kernel_flag[@]}" \
       --gtest_filter='*vm_default*' --verdicts_out="$out/verdicts.json" \
       --gtest_output=xml:"$out/conformance.xml" > "$out/conformance.log" 2>&1
   r=$?
@@ -114,7 +127,7 @@ inside() {
   t=${EPOCHREALTIME/./}
   note "isobench_bench Startup/vm/ready x2 ..."
   "$build/bench/isobench_bench" --backends=vm --quick --vm-repetitions=2 \
-      --workdir=/var/lib/isobench "${kernel_flag[@]}" \
+      --workdir="$workdir" "${kernel_flag[@]}" \
       --benchmark_filter='^Startup/vm/ready' --benchmark_out="$out/bench.json" \
       --benchmark_out_format=json > "$out/bench.log" 2>&1
   r=$?
@@ -192,6 +205,7 @@ kernel=$(awk '$1 == "kernel" {print $2}' <<<"$image_out")
 say "L1 image: $kernel + $initramfs"
 
 mkdir -p "$tmp/out"
+truncate -s 8G "$tmp/scratch.img"  # sparse: only what L2's disks and images write
 printf 'exec /bin/bash %q --inside %q /isobench-l1\n' "$root/ci/nested_kvm.sh" "$build" \
   > "$tmp/out/run"
 
@@ -211,6 +225,7 @@ setpriv --pdeathsig KILL "$qemu" -accel tcg,thread=multi -cpu max -smp 2 -m 4096
   -serial stdio \
   -virtfs "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap" \
   -virtfs "local,path=$tmp/out,mount_tag=out,security_model=none" \
+  -drive "file=$tmp/scratch.img,format=raw,if=virtio,cache=unsafe" \
   </dev/null > >(stamp > "$tmp/console.log") 2>"$tmp/qemu.stderr" &
 qpid=$!
 say "L1 qemu pid $qpid (-accel tcg, -cpu max, 2 vCPUs, 4 GiB), limit ${limit} s"
@@ -248,8 +263,12 @@ import json, sys
 doc = json.load(open(sys.argv[1]))
 ready = [b for b in doc.get("benchmarks", []) if b.get("run_type") == "iteration"
          and b["name"].startswith("Startup/vm/ready")]
+scale = {"ns": 1e9, "us": 1e6, "ms": 1e3, "s": 1}
 for b in ready:
-    print("  L2 boot to ready     %.2f s (%s)" % (b.get("real_time", 0) / (1e9 if b.get("time_unit") == "ns" else 1e3 if b.get("time_unit") == "ms" else 1), b["name"]))
+    if b.get("error_occurred"):
+        print("  L2 boot to ready     error: %s" % b.get("error_message", "").split("\n")[0])
+    else:
+        print("  L2 boot to ready     %.2f s" % (b["real_time"] / scale.get(b.get("time_unit"), 1)))
 EOF
 fi
 echo "  L1 total             $l1_seconds s (qemu exit: $qrc)"

@@ -370,7 +370,10 @@ ImageOptions L1HostImageOptions(const std::string& workdir) {
   options.agent_binary = DefaultAgentPath();
   options.kernel = "";  // Debian's: the minimal kernel has neither modules nor KVM
   options.want_vm = true;
-  options.modules = {"virtio_pci", "9pnet_virtio", "9p", "overlay", "kvm_amd", "kvm_intel"};
+  // virtio_blk + ext4: a scratch disk for guest disks, which qemu opens with O_DIRECT
+  // (cache=none), which tmpfs refuses.
+  options.modules = {"virtio_pci", "9pnet_virtio", "9p",        "overlay",  "virtio_blk",
+                     "ext4",       "kvm_amd",      "kvm_intel"};
   return options;
 }
 

@@ -84,7 +84,8 @@ ImageOptions L1HostImageOptions(const std::string& workdir);
 
 // The L1 host's /init (a busybox sh script). Its contract with the VM that runs it:
 //   - virtio-9p tag `root`: the host's / (read-only); tag `out`: a writable directory,
-//     mounted at /isobench-l1 inside the new root;
+//     mounted at /isobench-l1 inside the new root; virtio_blk and ext4 are loaded for
+//     the command's use (a scratch disk);
 //   - it mounts the overlay of a tmpfs over `root`, /proc, /sys, /dev, cgroup2 on
 //     /sys/fs/cgroup, tmpfs on /run and /tmp, gives /dev/kvm to group kvm (mode 0660:
 //     there is no udev), then runs `/bin/sh /isobench-l1/run` chrooted there;
