@@ -9,8 +9,9 @@
 # the host's root read-only over virtio-9p under a tmpfs overlay). Inside L1 kvm_amd
 # gives /dev/kvm, and this script, run again with --inside, starts virtlogd and libvirtd
 # and runs against KVM:
-#   1. vm_boot_test: the VM backend's boot and lifecycle checks, accelerator left to
-#      detection, which must pick KVM by module and probe boot;
+#   1. vm_boot_test: the VM backend's boot and lifecycle checks (but the serial
+#      throughput one), accelerator left to detection, which must pick KVM by module and
+#      probe boot;
 #   2. vm_boot_failure_test's panicking guest (failure path, console under kvm);
 #   3. the `vm` conformance target (isobench_conformance --backends=vm), graded under KVM;
 #   4. a two-boot startup benchmark (isobench_bench), whose JSON must say
@@ -83,9 +84,12 @@ inside() {
   note "L2 kernel: ${minimal:-Debian $(ls /boot/vmlinuz-* | sort -V | tail -1)}"
 
   # 1. The boot test, the accelerator left to detection: it must say kvm by probe boot.
+  # Left out for the budget: 230 KB through the emulated UART (~2.5 KiB/s nested, 90 s)
+  # and a second backend's probe boot.
   t=${EPOCHREALTIME/./}
   note "vm_boot_test ..."
-  "$build/vm/vm_boot_test" --gtest_filter='VmBootTest.*' > "$out/vm_boot_test.log" 2>&1
+  "$build/vm/vm_boot_test" \
+      --gtest_filter='VmBootTest.*:-*LargeOutputCrossesTheSerialChannel:*NameClashWithAnotherHarness*' > "$out/vm_boot_test.log" 2>&1
   local r=$?
   timing vm_boot_test "$(elapsed "$t")"
   note "vm_boot_test exit $r in $(elapsed "$t") s"
@@ -211,10 +215,14 @@ printf 'exec /bin/bash %q --inside %q /isobench-l1\n' "$root/ci/nested_kvm.sh" "
 
 # Console lines get the host's seconds since qemu was started. setpriv: qemu dies with
 # this script even when it is SIGKILLed (a CTest timeout), so L1 never outlives the job.
+# L1's own progress lines are shown as they come (fd 3: this script's stdout).
+exec 3>&1
 stamp() {
   local line
   while IFS= read -r line; do
-    printf '%s %s\n' "$(since "$qemu_start")" "${line%$'\r'}"
+    line="$(since "$qemu_start") ${line%$'\r'}"
+    printf '%s\n' "$line"
+    [[ "$line" == *isobench-l1:* ]] && printf '  %s\n' "$line" >&3
   done
 }
 qemu_start=${EPOCHREALTIME/./}
@@ -228,7 +236,8 @@ setpriv --pdeathsig KILL "$qemu" -accel tcg,thread=multi -cpu max -smp 2 -m 4096
   -drive "file=$tmp/scratch.img,format=raw,if=virtio,cache=unsafe" \
   </dev/null > >(stamp > "$tmp/console.log") 2>"$tmp/qemu.stderr" &
 qpid=$!
-say "L1 qemu pid $qpid (-accel tcg, -cpu max, 2 vCPUs, 4 GiB), limit ${limit} s"
+say "L1 qemu pid $qpid (-accel tcg, -cpu max, 2 vCPUs, 4 GiB), limit ${limit} s; its console" \
+  "(seconds since qemu start):"
 
 deadline=$(( ${EPOCHREALTIME/./} + limit * 1000000 ))
 while kill -0 "$qpid" 2>/dev/null; do
@@ -246,8 +255,7 @@ l1_seconds=$(since "$qemu_start")
 rm -rf "$keep"
 mkdir -p "$keep"
 cp -a "$tmp/out/." "$tmp/console.log" "$tmp/qemu.stderr" "$keep/" 2>/dev/null
-say "L1 console (seconds since qemu start):"
-grep -e 'isobench-l1:' -e 'Kernel panic' -e 'WRMSR' "$keep/console.log" | sed 's/^/  /'
+grep -e 'Kernel panic' -e 'WRMSR' "$keep/console.log" | sed 's/^/  /'
 
 # Timings: host clock for L1 as a whole, L1's own clock for its inner steps.
 first() { awk -v pat="$1" 'index($0, pat) {print $1; exit}' "$keep/console.log"; }

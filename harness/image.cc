@@ -371,9 +371,10 @@ ImageOptions L1HostImageOptions(const std::string& workdir) {
   options.kernel = "";  // Debian's: the minimal kernel has neither modules nor KVM
   options.want_vm = true;
   // virtio_blk + ext4: a scratch disk for guest disks, which qemu opens with O_DIRECT
-  // (cache=none), which tmpfs refuses.
-  options.modules = {"virtio_pci", "9pnet_virtio", "9p",        "overlay",  "virtio_blk",
-                     "ext4",       "kvm_amd",      "kvm_intel"};
+  // (cache=none), which tmpfs refuses. ext4 needs a crc32c driver, a soft dependency
+  // modules.dep does not list.
+  options.modules = {"virtio_pci", "9pnet_virtio", "9p",        "overlay",        "virtio_blk",
+                     "crc32c_generic", "ext4",     "kvm_amd",   "kvm_intel"};
   return options;
 }
 

@@ -391,6 +391,7 @@ class RawQemuBackend final : public harness::Backend {
       shared->options = shared_->options;
       shared->options.ready_timeout = timeout;
       shared->options.shutdown_timeout = std::chrono::milliseconds(0);
+      shared->options.cmdline_extra.clear();  // as in vm_backend.cc: probe KVM, not the cmdline
       InstanceSpec spec;
       spec.name = "kvm-probe";
       auto instance = LaunchRaw(shared, spec, Clock::now(), Accelerator::kKvm);

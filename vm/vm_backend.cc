@@ -438,6 +438,10 @@ Result<AcceleratorChoice> VmBackend::Accel() {
     shared->options = shared_->options;
     shared->options.ready_timeout = timeout;
     shared->options.shutdown_timeout = std::chrono::milliseconds(0);
+    // The probe asks whether KVM works, with a guest known to boot: not whether the
+    // caller's kernel command line does (a deliberately panicking guest's
+    // `rdinit=/nonexistent` made KVM look broken and every boot fall back to TCG).
+    shared->options.cmdline_extra.clear();
     ISO_ASSIGN_OR_RETURN(shared->conn, shared_->Connection());
     auto instance = LaunchInstance(shared, spec, Clock::now(), Accelerator::kKvm);
     if (!instance.ok()) {
