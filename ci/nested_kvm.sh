@@ -73,7 +73,9 @@ inside() {
   ((up)) || { step_fail "libvirtd did not answer within 60 s"; return 1; }
   timing libvirtd_up "$(elapsed "$t")"
   note "libvirtd up in $(elapsed "$t") s"
-  if ! virsh -c qemu:///system capabilities | grep -q "<domain type='kvm'"; then
+  local caps
+  caps=$(virsh -c qemu:///system capabilities 2>&1)  # not piped: grep -q + pipefail
+  if ! grep -q "<domain type='kvm'" <<<"$caps"; then
     step_fail "libvirt offers no kvm domain type: $(virsh -c qemu:///system domcapabilities --virttype kvm 2>&1 | head -3 | tr '\n' ' ')"
     return 1
   fi
