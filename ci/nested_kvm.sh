@@ -240,7 +240,7 @@ while kill -0 "$qpid" 2>/dev/null; do
     timed_out=1
     break
   fi
-  sleep 1
+  sleep 1 & wait $!  # wait, unlike a foreground sleep, lets a trapped signal in at once
 done
 if [[ -z "${timed_out:-}" ]]; then wait "$qpid"; qrc=$?; qpid=""; else qrc=timeout; fi
 sleep 0.2  # the stamper drains the pipe
