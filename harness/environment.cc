@@ -1,10 +1,15 @@
 #include "harness/environment.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <sys/statfs.h>
 #include <sched.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -141,6 +146,60 @@ std::string DetectCgroupMode() {
   return "v1";
 }
 
+std::string HypervisorName(std::string_view signature) {
+  // Trailing NULs pad short signatures ("KVMKVMKVM\0\0\0").
+  std::string sig(signature);
+  while (!sig.empty() && (sig.back() == '\0' || sig.back() == ' ')) sig.pop_back();
+  static const std::pair<const char*, const char*> kKnown[] = {
+      {"TCGTCGTCGTCG", "tcg"},   {"KVMKVMKVM", "kvm"},       {"Microsoft Hv", "hyperv"},
+      {"VMwareVMware", "vmware"}, {"XenVMMXenVMM", "xen"},   {"bhyve bhyve", "bhyve"},
+      {"ACRNACRNACRN", "acrn"},  {"QNXQVMBSQG", "qnx"},     {"VBoxVBoxVBox", "virtualbox"},
+      {" lrpepyh  vr", "parallels"}};
+  for (const auto& [known, name] : kKnown)
+    if (sig == known) return name;
+  // Unknown vendor: keep what it says, printable only.
+  std::string out;
+  for (char c : sig) out += (c >= 0x21 && c < 0x7f) ? c : '_';
+  return out.empty() ? "unknown" : out;
+}
+
+std::string HypervisorFrom(bool cpuid_hypervisor_bit, std::string_view signature,
+                           std::string_view cmdline, std::string_view env) {
+  if (cpuid_hypervisor_bit) {
+    std::string name = HypervisorName(signature);
+    if (name != "unknown") return name;
+  }
+  // The marker: the kernel command line first (set by whoever started this VM), then
+  // the environment.
+  std::string line(cmdline);
+  for (size_t at = 0; (at = line.find("isobench.nested=", at)) != std::string::npos; ++at) {
+    if (at != 0 && line[at - 1] != ' ') continue;
+    size_t begin = at + std::strlen("isobench.nested="), end = line.find_first_of(" \n", begin);
+    std::string value = line.substr(begin, end == std::string::npos ? end : end - begin);
+    if (!value.empty()) return value;
+  }
+  if (!env.empty()) return std::string(env);
+  return cpuid_hypervisor_bit ? "unknown" : "none";
+}
+
+std::string DetectHypervisor() {
+  bool bit = false;
+  char signature[12] = {};
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 31))) {
+    bit = true;
+    __cpuid(0x40000000, eax, ebx, ecx, edx);
+    std::memcpy(signature, &ebx, 4);
+    std::memcpy(signature + 4, &ecx, 4);
+    std::memcpy(signature + 8, &edx, 4);
+  }
+#endif
+  const char* env = std::getenv("ISOBENCH_NESTED");
+  return HypervisorFrom(bit, std::string_view(signature, sizeof signature),
+                        ReadOr("/proc/cmdline", ""), env ? env : "");
+}
+
 std::map<std::string, std::string> CaptureEnvironment() {
   std::map<std::string, std::string> env;
   struct utsname uts;
@@ -156,6 +215,7 @@ std::map<std::string, std::string> CaptureEnvironment() {
   env["env.mem_available_kb"] = MeminfoKb("MemAvailable");
   env["env.cgroup_mode"] = DetectCgroupMode();
   env["env.kvm_modules"] = KvmModules();
+  env["env.hypervisor"] = DetectHypervisor();
   env["env.ksm_run"] = ReadOr("/sys/kernel/mm/ksm/run");
   env["env.thp_enabled"] = Bracketed(ReadOr("/sys/kernel/mm/transparent_hugepage/enabled"));
   env["env.cpu_governor"] =

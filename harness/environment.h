@@ -8,6 +8,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace isobench::harness {
@@ -26,5 +27,19 @@ std::string FormatCpuList(const std::vector<int>& cpus);
 
 // "v1", "v2" or "hybrid", from what is mounted at /sys/fs/cgroup.
 std::string DetectCgroupMode();
+
+// The hypervisor this host itself runs under ("env.hypervisor"): "none" on bare metal,
+// else "tcg", "kvm", "hyperv", "vmware", "xen", ... A KVM guest made on such a host is
+// nested, and its timings say nothing about KVM on hardware. Read from CPUID (the
+// hypervisor bit, then the vendor signature of leaf 0x40000000: QEMU's TCG says
+// "TCGTCGTCGTCG"); only where CPUID tells nothing, from the marker a runner of nested
+// hosts sets (`isobench.nested=<name>` on the kernel command line, or $ISOBENCH_NESTED).
+std::string DetectHypervisor();
+
+// Pure parts of DetectHypervisor, for tests. `signature`: the 12 bytes of leaf
+// 0x40000000 (EBX, ECX, EDX); `cmdline`: /proc/cmdline; `env`: $ISOBENCH_NESTED or "".
+std::string HypervisorName(std::string_view signature);
+std::string HypervisorFrom(bool cpuid_hypervisor_bit, std::string_view signature,
+                           std::string_view cmdline, std::string_view env);
 
 }  // namespace isobench::harness

@@ -265,7 +265,11 @@ Result<void> LayOutRootfs(const ImageOptions& options, const std::string& rootfs
     ISO_RETURN_IF_ERROR(Symlink("/bin/busybox", rootfs + "/" + applet));
   }
   ISO_RETURN_IF_ERROR(WriteWholeFile(rootfs + GuestImage::kAgentPath, agent_bytes, 0755));
-  ISO_RETURN_IF_ERROR(Symlink(GuestImage::kAgentPath, rootfs + "/init"));
+  if (options.kind == ImageKind::kL1Host) {
+    ISO_RETURN_IF_ERROR(WriteWholeFile(rootfs + "/init", kL1HostInit, 0755));
+  } else {
+    ISO_RETURN_IF_ERROR(Symlink(GuestImage::kAgentPath, rootfs + "/init"));
+  }
   ISO_RETURN_IF_ERROR(WriteWholeFile(rootfs + "/etc/passwd",
                                      "root:x:0:0:root:/root:/bin/sh\n"
                                      "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"));
@@ -293,6 +297,86 @@ Result<void> LayOutRootfs(const ImageOptions& options, const std::string& rootfs
 }
 
 }  // namespace
+
+// Busybox sh, run as PID 1 of the L1 host. Everything it prints goes to the console
+// (ttyS0), which ci/nested_kvm.sh keeps with host timestamps; lines start with
+// "isobench-l1:" so the host can time the phases.
+const char* const kL1HostInit = R"INIT(#!/bin/sh
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+echo "isobench-l1: init started"
+out_ok=0
+fail() {
+  echo "isobench-l1: init: $*"
+  [ "$out_ok" = 1 ] && echo "init: $*" > /out/exit-status
+  sync
+  poweroff -f
+  exit 1
+}
+# Dependencies come first in the list. Only the KVM module the emulated CPU can run is
+# loaded: the other one refuses with an error that would only confuse the log.
+while read -r m; do
+  [ -n "$m" ] || continue
+  case "$m" in
+    */kvm-intel.ko) grep -qw vmx /proc/cpuinfo || continue ;;
+    */kvm-amd.ko) grep -qw svm /proc/cpuinfo || continue ;;
+  esac
+  insmod "$m" || echo "isobench-l1: insmod $m failed"
+done < /etc/isobench/modules
+mkdir -p /out /host /rw /newroot
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /out || fail "no 9p share 'out'"
+out_ok=1
+# The host's root is read-only and nobody changes it under us: cache it.
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro root /host ||
+  fail "no 9p share 'root'"
+mount -t tmpfs -o mode=0755 rw /rw || fail "tmpfs"
+mkdir -p /rw/upper /rw/work
+mount -t overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work overlay /newroot ||
+  fail "overlay of tmpfs over the host root"
+R=/newroot
+mount -t proc proc $R/proc
+mount -t sysfs sysfs $R/sys
+mount -t devtmpfs devtmpfs $R/dev
+mkdir -p $R/dev/pts $R/dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $R/dev/pts
+mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
+mount -t cgroup2 cgroup2 $R/sys/fs/cgroup || fail "cgroup2"
+mount -t tmpfs -o mode=0755 tmpfs $R/run
+mount -t tmpfs -o mode=1777 tmpfs $R/tmp
+mkdir -p $R/isobench-l1
+mount --bind /out $R/isobench-l1 || fail "bind of the out share"
+hostname isobench-l1
+ip link set lo up
+# No udev: /dev/kvm is root-only, and libvirt runs qemu as a member of group kvm.
+if [ -c $R/dev/kvm ]; then
+  chroot $R chgrp kvm /dev/kvm && chmod 0660 $R/dev/kvm
+fi
+echo "isobench-l1: running /isobench-l1/run"
+chroot $R /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  HOME=/root TERM=dumb LANG=C.UTF-8 /bin/sh /isobench-l1/run
+echo "$?" > /out/exit-status
+echo "isobench-l1: done, exit status $(cat /out/exit-status)"
+sync
+poweroff -f
+exit 1
+)INIT";
+
+ImageOptions L1HostImageOptions(const std::string& workdir) {
+  ImageOptions options;
+  options.kind = ImageKind::kL1Host;
+  options.workdir = workdir;
+  options.agent_binary = DefaultAgentPath();
+  options.kernel = "";  // Debian's: the minimal kernel has neither modules nor KVM
+  options.want_vm = true;
+  // virtio_blk + ext4: a scratch disk for guest disks, which qemu opens with O_DIRECT
+  // (cache=none), which tmpfs refuses. ext4 needs a crc32c driver, a soft dependency
+  // modules.dep does not list.
+  options.modules = {"virtio_pci", "9pnet_virtio", "9p",        "overlay",        "virtio_blk",
+                     "crc32c_generic", "ext4",     "kvm_amd",   "kvm_intel"};
+  return options;
+}
 
 std::string DefaultAgentPath() {
   if (const char* env = std::getenv("ISOBENCH_AGENT"); env && *env) return env;
@@ -434,6 +518,7 @@ Result<GuestImage> BuildImage(const ImageOptions& options) {
 
   Fnv64 hash;
   hash.Add(kLayoutVersion);
+  if (options.kind == ImageKind::kL1Host) hash.Add(kL1HostInit);
   hash.Add(agent_bytes);
   hash.Add(busybox_bytes);
   hash.Add(kernel_bytes);
@@ -486,6 +571,7 @@ Result<GuestImage> BuildImage(const ImageOptions& options) {
       ISO_RETURN_IF_ERROR(WriteWholeFile(tmp + "/vmlinuz", kernel_bytes, 0644));
     }
     nlohmann::json manifest = {{"hash", image.hash},
+                               {"kind", options.kind == ImageKind::kL1Host ? "l1-host" : "guest"},
                                {"layout", kLayoutVersion},
                                {"agent", options.agent_binary},
                                {"busybox", options.busybox},

@@ -13,6 +13,12 @@
 //   options.agent_binary = "/path/to/isobench-agent";
 //   ISO_ASSIGN_OR_RETURN(GuestImage image, BuildImage(options));
 //   // image.rootfs, image.initramfs, image.kernel
+//
+// The same builder makes the L1 host of the nested KVM job (ci/nested_kvm.sh): a VM
+// whose /init is a shell script that mounts the host's root over virtio-9p under a
+// writable tmpfs overlay, loads kvm, and runs a command there (ImageKind::kL1Host).
+//
+//   ISO_ASSIGN_OR_RETURN(GuestImage l1, BuildImage(L1HostImageOptions("/var/lib/isobench")));
 #pragma once
 
 #include <memory>
@@ -44,7 +50,14 @@ struct GuestImage {
 // Other images the cache keeps beside the one being built or reused.
 constexpr int kKeepImages = 3;
 
+// What the image's /init is.
+enum class ImageKind {
+  kGuest,   // the agent: every benchmark and conformance guest
+  kL1Host,  // kL1HostInit: a nested KVM host running the host's own root file system
+};
+
 struct ImageOptions {
+  ImageKind kind = ImageKind::kGuest;
   std::string workdir = "/var/lib/isobench";
   std::string agent_binary;             // required: a static executable
   std::string busybox = "/bin/busybox"; // Debian's busybox-static
@@ -63,6 +76,22 @@ struct ImageOptions {
 };
 
 Result<GuestImage> BuildImage(const ImageOptions& options);
+
+// The L1 host image: Debian's kernel (the newest /boot/vmlinuz-*), the modules that give
+// it virtio-9p, overlayfs and KVM (kvm_amd or kvm_intel, whichever the emulated CPU
+// offers), and kL1HostInit as /init.
+ImageOptions L1HostImageOptions(const std::string& workdir);
+
+// The L1 host's /init (a busybox sh script). Its contract with the VM that runs it:
+//   - virtio-9p tag `root`: the host's / (read-only); tag `out`: a writable directory,
+//     mounted at /isobench-l1 inside the new root; virtio_blk and ext4 are loaded for
+//     the command's use (a scratch disk);
+//   - it mounts the overlay of a tmpfs over `root`, /proc, /sys, /dev, cgroup2 on
+//     /sys/fs/cgroup, tmpfs on /run and /tmp, gives /dev/kvm to group kvm (mode 0660:
+//     there is no udev), then runs `/bin/sh /isobench-l1/run` chrooted there;
+//   - the command's exit status lands in /isobench-l1/exit-status, then the VM powers
+//     off. A failure of init itself lands there too, as "init: <reason>".
+extern const char* const kL1HostInit;
 
 // The newest /boot/vmlinuz-<release>; error naming what is missing otherwise.
 Result<std::string> FindHostGuestKernel();

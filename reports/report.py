@@ -65,8 +65,8 @@ SERIES_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 # sorted. Arrays and objects (caches, load_avg) are left out.
 ENV_ORDER = ("host_name", "env.hostname", "env.cpu_model", "num_cpus", "mhz_per_cpu",
              "env.memory_total_bytes", "env.kernel", "env.cgroup_mode", "vm.accelerator",
-             "env.libvirt_version", "env.qemu_version", "env.ksm", "env.thp",
-             "env.cpu_governor", "env.git_revision", "date", "executable",
+             "vm.nested", "env.hypervisor", "env.libvirt_version", "env.qemu_version",
+             "env.ksm", "env.thp", "env.cpu_governor", "env.git_revision", "date", "executable",
              "library_build_type", "cpu_scaling_enabled")
 
 
@@ -176,6 +176,11 @@ class Series:
         self.host = (self.context.get("env.hostname") or self.context.get("host_name")
                      or "unknown host")
         self.accelerator = self.context.get("vm.accelerator", "")
+        # KVM inside a guest (ci/nested_kvm.sh) is its own environment, never KVM on
+        # hardware: "kvm nested in tcg" wherever the accelerator is named.
+        nested = self.context.get("vm.nested", "none")
+        if self.accelerator and nested not in ("", "none", "unknown"):
+            self.accelerator = "%s nested in %s" % (self.accelerator, nested)
         self.label = self.host
 
     def backend_label(self, backend):

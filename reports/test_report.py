@@ -128,6 +128,19 @@ class ReportTest(ReportCase):
         self.assertIn("host comparison", page)  # another host: labelled so
         self.assertRegex(summary, r"\| Startup/ready \| container \|.*\| -\d+\.\d%, improved \|")
 
+    def test_nested_kvm_is_never_labelled_plain_kvm(self):
+        with open(STARTUP_HOST2, encoding="utf-8") as f:
+            doc = json.load(f)
+        doc["context"].update({"vm.accelerator": "kvm", "vm.nested": "tcg",
+                               "env.hypervisor": "tcg"})
+        nested = os.path.join(self.tmp, "nested.json")
+        with open(nested, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+        _, page, _ = self.render(STARTUP, nested)
+        self.assertIn("vm (tcg / kvm nested in tcg)", page)
+        self.assertIn("vm.nested", page)
+        self.assertNotIn("vm (tcg / kvm)", page)
+
     def test_same_host_inputs_are_labelled_by_file(self):
         base = os.path.join(self.tmp, "base.json")
         new = os.path.join(self.tmp, "new.json")

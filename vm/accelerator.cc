@@ -6,6 +6,8 @@
 
 #include <cstdio>
 
+#include "harness/environment.h"
+
 namespace isobench::vm {
 
 using harness::Error;
@@ -27,6 +29,7 @@ KvmFacts ReadKvmFacts(const std::string& root) {
   facts.kvm_intel = Exists(root + "/sys/module/kvm_intel");
   facts.kvm_amd = Exists(root + "/sys/module/kvm_amd");
   facts.kvm_pvm = Exists(root + "/sys/module/kvm_pvm");
+  if (root.empty()) facts.hypervisor = harness::DetectHypervisor();
   struct stat st;
   std::string dev = root + "/dev/kvm";
   if (::stat(dev.c_str(), &st) == 0 && S_ISCHR(st.st_mode)) {
@@ -41,6 +44,16 @@ KvmFacts ReadKvmFacts(const std::string& root) {
   return facts;
 }
 
+std::string NestingLabel(Accelerator accelerator, const KvmFacts& facts) {
+  if (accelerator != Accelerator::kKvm || facts.hypervisor.empty()) return "none";
+  return facts.hypervisor;
+}
+
+std::chrono::milliseconds DefaultKvmProbeTimeout(const KvmFacts& facts) {
+  if (facts.hypervisor != "none" && !facts.hypervisor.empty()) return std::chrono::seconds(150);
+  return std::chrono::seconds(20);
+}
+
 std::optional<std::string> KvmRuledOutBy(const KvmFacts& facts) {
   if (!facts.dev_kvm) return std::string("/dev/kvm is absent or cannot be opened read-write");
   if (facts.kvm_pvm && !facts.kvm_intel && !facts.kvm_amd)
@@ -52,9 +65,11 @@ std::optional<std::string> KvmRuledOutBy(const KvmFacts& facts) {
   return std::nullopt;
 }
 
-Result<AcceleratorChoice> ChooseAccelerator(std::string_view requested, const KvmFacts& facts,
-                                            const KvmProbeBoot& probe,
-                                            std::chrono::milliseconds probe_timeout) {
+namespace {
+
+Result<AcceleratorChoice> Choose(std::string_view requested, const KvmFacts& facts,
+                                 const KvmProbeBoot& probe,
+                                 std::chrono::milliseconds probe_timeout) {
   if (requested == "tcg") return AcceleratorChoice{Accelerator::kTcg, "tcg: requested"};
   if (requested == "kvm") {
     if (!facts.dev_kvm)
@@ -77,8 +92,20 @@ Result<AcceleratorChoice> ChooseAccelerator(std::string_view requested, const Kv
         "tcg: " + module + " loaded but a KVM probe boot failed: " + ready.error().message()};
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.2f", *ready);
-  return AcceleratorChoice{Accelerator::kKvm,
-                           "kvm: " + module + " loaded, probe boot ready in " + seconds + " s"};
+  std::string nested = NestingLabel(Accelerator::kKvm, facts);
+  return AcceleratorChoice{
+      Accelerator::kKvm, "kvm: " + module + " loaded, probe boot ready in " + seconds + " s" +
+                             (nested == "none" ? "" : "; nested under " + nested)};
+}
+
+}  // namespace
+
+Result<AcceleratorChoice> ChooseAccelerator(std::string_view requested, const KvmFacts& facts,
+                                            const KvmProbeBoot& probe,
+                                            std::chrono::milliseconds probe_timeout) {
+  ISO_ASSIGN_OR_RETURN(AcceleratorChoice choice, Choose(requested, facts, probe, probe_timeout));
+  choice.nested = NestingLabel(choice.accelerator, facts);
+  return choice;
 }
 
 }  // namespace isobench::vm

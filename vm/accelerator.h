@@ -6,6 +6,11 @@
 // probe boot under KVM reaches the agent before a timeout. Every result is labelled with
 // the accelerator used and the reason it was chosen.
 //
+// A KVM guest made on a host that is itself a guest is nested: on the nested KVM host of
+// ci/nested_kvm.sh (an L1 VM under QEMU's TCG that offers AMD-V) it runs at about
+// emulation speed. Such results are labelled vm.nested = <outer hypervisor> and are
+// never a KVM baseline; the probe boot gets longer to answer there.
+//
 //   KvmFacts facts = ReadKvmFacts();
 //   ISO_ASSIGN_OR_RETURN(AcceleratorChoice choice,
 //                        ChooseAccelerator("auto", facts, [&](auto timeout) {
@@ -30,10 +35,24 @@ struct KvmFacts {
   bool kvm_intel = false;  // /sys/module/kvm_intel
   bool kvm_amd = false;    // /sys/module/kvm_amd
   bool kvm_pvm = false;    // /sys/module/kvm_pvm
+  // The hypervisor this host runs under (harness::DetectHypervisor): "none" on bare
+  // metal. Not read from `root`.
+  std::string hypervisor = "none";
 };
 
 // Reads the facts from the running host. `root` prefixes every path (tests).
 KvmFacts ReadKvmFacts(const std::string& root = "");
+
+// "vm.nested": the outer hypervisor when `accelerator` is KVM on a host that is itself
+// a guest ("tcg" on the nested KVM host of ci/nested_kvm.sh), "none" otherwise. TCG is
+// emulation wherever it runs: never nested.
+std::string NestingLabel(Accelerator accelerator, const KvmFacts& facts);
+
+// The probe boot's limit when vm.kvm_probe_timeout_s is not given: 20 s, time for a
+// guest with working KVM and room to spare, enough to tell a PVM hang. On a host that is
+// a guest itself, nested KVM boots Debian's kernel at about emulation speed (~30 s to
+// its first line under TCG-emulated AMD-V on 2 cores), so there the limit is 150 s.
+std::chrono::milliseconds DefaultKvmProbeTimeout(const KvmFacts& facts);
 
 // Why the module facts rule KVM out, or nullopt when a probe boot should decide.
 std::optional<std::string> KvmRuledOutBy(const KvmFacts& facts);
@@ -41,6 +60,7 @@ std::optional<std::string> KvmRuledOutBy(const KvmFacts& facts);
 struct AcceleratorChoice {
   Accelerator accelerator = Accelerator::kTcg;
   std::string reason;  // "kvm: kvm_amd loaded, probe boot ready in 1.2 s", "tcg: ..."
+  std::string nested = "none";  // NestingLabel: "vm.nested" of every result
 };
 
 // Boots a throw-away guest under KVM; ok if its agent became ready within `timeout`.

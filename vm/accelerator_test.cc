@@ -8,7 +8,9 @@
 namespace isobench::vm {
 namespace {
 
-KvmFacts Facts(bool dev, bool intel, bool amd, bool pvm) { return KvmFacts{dev, intel, amd, pvm}; }
+KvmFacts Facts(bool dev, bool intel, bool amd, bool pvm, std::string hypervisor = "none") {
+  return KvmFacts{dev, intel, amd, pvm, std::move(hypervisor)};
+}
 
 KvmProbeBoot ProbeThat(harness::Result<double> outcome, int* calls) {
   return [outcome, calls](std::chrono::milliseconds) {
@@ -71,6 +73,41 @@ TEST(AcceleratorTest, ExplicitRequests) {
   EXPECT_FALSE(ChooseAccelerator("kvm", Facts(false, true, false, false), nullptr).ok());
   EXPECT_FALSE(ChooseAccelerator("hvf", Facts(true, true, false, false), nullptr).ok());
   EXPECT_EQ(calls, 0);
+}
+
+TEST(AcceleratorTest, KvmInsideAGuestIsLabelledNestedAndTcgNever) {
+  int calls = 0;
+  // The nested KVM host of ci/nested_kvm.sh: kvm_amd in a VM under QEMU's TCG.
+  auto choice =
+      ChooseAccelerator("auto", Facts(true, false, true, false, "tcg"), ProbeThat(7.84, &calls));
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->accelerator, Accelerator::kKvm);
+  EXPECT_EQ(choice->nested, "tcg");
+  EXPECT_EQ(choice->reason, "kvm: kvm_amd loaded, probe boot ready in 7.84 s; nested under tcg");
+  choice = ChooseAccelerator("kvm", Facts(true, false, true, false, "kvm"), nullptr);
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->nested, "kvm");
+  // Bare metal: not nested.
+  choice = ChooseAccelerator("auto", Facts(true, true, false, false), ProbeThat(1.0, &calls));
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->nested, "none");
+  // TCG is emulation wherever it runs, in a guest or not.
+  choice = ChooseAccelerator("auto", Facts(true, false, false, true, "kvm"), ProbeThat(1.0, &calls));
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->accelerator, Accelerator::kTcg);
+  EXPECT_EQ(choice->nested, "none");
+  // A probe that fails inside a guest falls back like anywhere else.
+  choice = ChooseAccelerator("auto", Facts(true, false, true, false, "tcg"),
+                             ProbeThat(harness::Error("agent not ready", ETIMEDOUT), &calls));
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->accelerator, Accelerator::kTcg);
+  EXPECT_EQ(choice->nested, "none");
+}
+
+TEST(AcceleratorTest, ProbeWaitsLongerInsideAGuest) {
+  EXPECT_EQ(DefaultKvmProbeTimeout(Facts(true, true, false, false)), std::chrono::seconds(20));
+  EXPECT_GT(DefaultKvmProbeTimeout(Facts(true, false, true, false, "tcg")),
+            std::chrono::seconds(60));
 }
 
 TEST(AcceleratorTest, ReadsFactsFromSysfs) {

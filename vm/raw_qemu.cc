@@ -363,6 +363,7 @@ class RawQemuBackend final : public harness::Backend {
     if (auto accel = Accel(); accel.ok()) {
       facts["qemu-raw.accelerator"] = std::string(AcceleratorName(accel->accelerator));
       facts["qemu-raw.accelerator_reason"] = accel->reason;
+      facts["qemu-raw.nested"] = accel->nested;
     }
     if (auto version = harness::RunCapture({shared_->Binary(), "--version"}); version.ok())
       facts["qemu-raw.qemu_version"] = version->substr(0, version->find('\n'));
@@ -372,8 +373,10 @@ class RawQemuBackend final : public harness::Backend {
   }
 
   Result<std::unique_ptr<harness::Instance>> Create(const InstanceSpec& spec) override {
-    auto start = Clock::now();
+    // Detection first: with a vendor module loaded it boots a probe guest, which is no
+    // part of this instance's startup (the first boot under KVM counted it).
     ISO_ASSIGN_OR_RETURN(AcceleratorChoice accel, Accel());
+    auto start = Clock::now();
     ISO_ASSIGN_OR_RETURN(auto instance, LaunchRaw(shared_, spec, start, accel.accelerator));
     return std::unique_ptr<harness::Instance>(std::move(instance));
   }
@@ -390,6 +393,7 @@ class RawQemuBackend final : public harness::Backend {
       shared->options = shared_->options;
       shared->options.ready_timeout = timeout;
       shared->options.shutdown_timeout = std::chrono::milliseconds(0);
+      shared->options.cmdline_extra.clear();  // as in vm_backend.cc: probe KVM, not the cmdline
       InstanceSpec spec;
       spec.name = "kvm-probe";
       auto instance = LaunchRaw(shared, spec, Clock::now(), Accelerator::kKvm);
@@ -399,9 +403,11 @@ class RawQemuBackend final : public harness::Backend {
       }
       return (*instance)->startup().ready_seconds;
     };
+    KvmFacts facts = ReadKvmFacts();
     ISO_ASSIGN_OR_RETURN(AcceleratorChoice choice,
-                         ChooseAccelerator(shared_->options.accel, ReadKvmFacts(), probe,
-                                           shared_->options.kvm_probe_timeout));
+                         ChooseAccelerator(shared_->options.accel, facts, probe,
+                                           shared_->options.kvm_probe_timeout.value_or(
+                                             DefaultKvmProbeTimeout(facts))));
     shared_->accel = choice;
     return choice;
   }

@@ -389,8 +389,10 @@ class VmBackend final : public harness::Backend {
     if (auto accel = Accel(); accel.ok()) {
       facts["vm.accelerator"] = std::string(AcceleratorName(accel->accelerator));
       facts["vm.accelerator_reason"] = accel->reason;
+      facts["vm.nested"] = accel->nested;
     } else {
       facts["vm.accelerator"] = "unknown";
+      facts["vm.nested"] = "unknown";
       facts["vm.accelerator_reason"] = accel.error().message();
     }
     if (auto conn = shared_->Connection(); conn.ok()) {
@@ -406,8 +408,10 @@ class VmBackend final : public harness::Backend {
   }
 
   Result<std::unique_ptr<Instance>> Create(const InstanceSpec& spec) override {
-    auto start = Clock::now();
+    // Detection first: with a vendor module loaded it boots a probe guest, which is no
+    // part of this instance's startup (the first boot under KVM counted it).
     ISO_ASSIGN_OR_RETURN(AcceleratorChoice accel, Accel());
+    auto start = Clock::now();
     ISO_ASSIGN_OR_RETURN(auto instance, LaunchInstance(shared_, spec, start, accel.accelerator));
     return std::unique_ptr<Instance>(std::move(instance));
   }
@@ -436,6 +440,10 @@ Result<AcceleratorChoice> VmBackend::Accel() {
     shared->options = shared_->options;
     shared->options.ready_timeout = timeout;
     shared->options.shutdown_timeout = std::chrono::milliseconds(0);
+    // The probe asks whether KVM works, with a guest known to boot: not whether the
+    // caller's kernel command line does (a deliberately panicking guest's
+    // `rdinit=/nonexistent` made KVM look broken and every boot fall back to TCG).
+    shared->options.cmdline_extra.clear();
     ISO_ASSIGN_OR_RETURN(shared->conn, shared_->Connection());
     auto instance = LaunchInstance(shared, spec, Clock::now(), Accelerator::kKvm);
     if (!instance.ok()) {
@@ -447,9 +455,11 @@ Result<AcceleratorChoice> VmBackend::Accel() {
     ISO_RETURN_IF_ERROR((*instance)->Destroy());
     return ready;
   };
+  KvmFacts facts = ReadKvmFacts();
   ISO_ASSIGN_OR_RETURN(AcceleratorChoice choice,
-                       ChooseAccelerator(shared_->options.accel, ReadKvmFacts(), probe,
-                                         shared_->options.kvm_probe_timeout));
+                       ChooseAccelerator(shared_->options.accel, facts, probe,
+                                         shared_->options.kvm_probe_timeout.value_or(
+                                             DefaultKvmProbeTimeout(facts))));
   LogOnce("vm: accelerator " + choice.reason);
   std::lock_guard<std::mutex> lock(shared_->mu);
   shared_->accel = choice;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "harness/backend.h"
+#include "harness/environment.h"
 #include "harness/log.h"
 #include "vm/connection.h"
 #include "vm/domain.h"
@@ -92,6 +93,15 @@ TEST_F(VmBootTest, DescribeNamesAcceleratorAndVersions) {
   ASSERT_TRUE(facts.count("vm.accelerator"));
   EXPECT_TRUE(facts["vm.accelerator"] == "kvm" || facts["vm.accelerator"] == "tcg");
   EXPECT_FALSE(facts["vm.accelerator_reason"].empty());
+  // KVM inside a guest is nested and labelled so (ci/nested_kvm.sh); TCG never is.
+  ASSERT_TRUE(facts.count("vm.nested"));
+  if (facts["vm.accelerator"] == "kvm")
+    EXPECT_EQ(facts["vm.nested"], harness::DetectHypervisor());
+  else
+    EXPECT_EQ(facts["vm.nested"], "none");
+  std::cout << "[ accel    ] vm.accelerator=" << facts["vm.accelerator"]
+            << " vm.nested=" << facts["vm.nested"] << " (" << facts["vm.accelerator_reason"]
+            << ")\n";
   EXPECT_FALSE(facts["vm.libvirt_version"].empty());
   EXPECT_FALSE(facts["vm.qemu_version"].empty());
   EXPECT_EQ(facts["vm.guest_kernel_release"], context_->image.kernel_release);

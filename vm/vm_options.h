@@ -6,7 +6,7 @@
 //   vm.cmdline_extra       appended to the guest kernel command line
 //   vm.ready_timeout_s     create -> agent ready limit        120
 //   vm.shutdown_timeout_s  graceful power-off wait on Destroy 5 (0: hard stop at once)
-//   vm.kvm_probe_timeout_s probe boot limit when deciding KVM 20
+//   vm.kvm_probe_timeout_s probe boot limit when deciding KVM 20 (150 nested: DefaultKvmProbeTimeout)
 //   vm.hugepages           0 | 1                              0
 //   vm.pin                 host CPUs for vCPUs, "2,3" (vCPU i -> list[i % n])
 //   vm.disk_cache          none|writeback|writethrough|directsync|unsafe   none
@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,7 @@ struct VmOptions {
   std::string cmdline_extra;
   std::chrono::milliseconds ready_timeout = std::chrono::seconds(120);
   std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(5);
-  std::chrono::milliseconds kvm_probe_timeout = std::chrono::seconds(20);
+  std::optional<std::chrono::milliseconds> kvm_probe_timeout;  // unset: DefaultKvmProbeTimeout
   bool hugepages = false;
   std::vector<int> pin;
   std::string disk_cache = "none";

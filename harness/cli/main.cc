@@ -5,7 +5,8 @@
 //   isobench run [--quick]            default suite on every usable backend + report
 //   isobench cleanup                  remove what a crashed run left behind
 //   isobench soak --cycles 1000       create/destroy cycles; fail on any leak
-//   isobench image                    build (or reuse) the guest image
+//   isobench image [--kind l1-host]   build (or reuse) the guest image (or the nested
+//                                     KVM host's, for ci/nested_kvm.sh)
 //   isobench report --out DIR F.json  render result files
 //   isobench compare BASE.json NEW.json   regression gate (exit 3 regression, 4 cannot judge)
 //   isobench ab --a BASE_BUILD --b BUILD  same-host A/B of two builds, then the gate
@@ -106,11 +107,18 @@ int CmdBackends(const GlobalFlags& flags, bool as_json) {
   return 0;
 }
 
-int CmdImage(const GlobalFlags& flags) {
+int CmdImage(const GlobalFlags& flags, const std::string& kind) {
   ImageOptions options;
-  options.workdir = flags.workdir;
-  options.agent_binary = DefaultAgentPath();
-  options.kernel = flags.kernel;
+  if (kind == "l1-host") {
+    // Debian's kernel always: the minimal one has neither modules nor KVM.
+    if (!flags.kernel.empty())
+      return Fail(Error("an l1-host image runs Debian's kernel; --kernel does not apply", EINVAL));
+    options = L1HostImageOptions(flags.workdir);
+  } else {
+    options.workdir = flags.workdir;
+    options.agent_binary = DefaultAgentPath();
+    options.kernel = flags.kernel;
+  }
   auto image = BuildImage(options);
   if (!image.ok()) return Fail(image.error());
   std::cout << "image " << image->hash << "\n  rootfs    " << image->rootfs << "\n  initramfs "
@@ -338,6 +346,11 @@ int main(int argc, char** argv) {
   backends->add_flag("--json", as_json, "Machine-readable output");
 
   auto* image = app.add_subcommand("image", "Build (or reuse) the guest image");
+  std::string image_kind = "guest";
+  image->add_option("--kind", image_kind,
+                    "guest (the agent as init), or l1-host (the nested KVM host of "
+                    "ci/nested_kvm.sh)")
+      ->check(CLI::IsMember({"guest", "l1-host"}));
   auto* cleanup = app.add_subcommand("cleanup", "Remove what crashed runs left behind");
 
   RunFlags run;
@@ -409,7 +422,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (backends->parsed()) return CmdBackends(flags, as_json);
-  if (image->parsed()) return CmdImage(flags);
+  if (image->parsed()) return CmdImage(flags, image_kind);
   if (cleanup->parsed()) return CmdCleanup(flags);
   run.conformance = !no_conformance;
   if (run_cmd->parsed()) return CmdRun(flags, run);
