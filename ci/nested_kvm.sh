@@ -202,11 +202,6 @@ kernel=$(awk '$1 == "kernel" {print $2}' <<<"$image_out")
 [[ -r "$initramfs" && -r "$kernel" ]] || fail "the L1 image has no kernel/initramfs: $image_out"
 say "L1 image: $kernel + $initramfs"
 
-mkdir -p "$tmp/out"
-truncate -s 8G "$tmp/scratch.img"  # sparse: only what L2's disks and images write
-printf 'exec /bin/bash %q --inside %q /isobench-l1\n' "$root/ci/nested_kvm.sh" "$build" \
-  > "$tmp/out/run"
-
 # Console lines get the host's seconds since qemu was started. setpriv: qemu dies with
 # this script even when it is SIGKILLed (a CTest timeout), so L1 never outlives the job.
 # L1's own progress lines are shown as they come (fd 3: this script's stdout).
@@ -219,33 +214,73 @@ stamp() {
     [[ "$line" == *isobench-l1:* ]] && printf '  %s\n' "$line" >&3
   done
 }
-qemu_start=${EPOCHREALTIME/./}
-setpriv --pdeathsig KILL "$qemu" -accel tcg,thread=multi -cpu max -smp 2 -m 4096 -machine pc \
-  -nodefaults -display none -no-reboot \
-  -kernel "$kernel" -initrd "$initramfs" \
-  -append "console=ttyS0 panic=-1 loglevel=4 isobench.nested=tcg" \
-  -serial stdio \
-  -virtfs "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap" \
-  -virtfs "local,path=$tmp/out,mount_tag=out,security_model=none" \
-  -drive "file=$tmp/scratch.img,format=raw,if=virtio,cache=unsafe" \
-  </dev/null > >(stamp > "$tmp/console.log") 2>"$tmp/qemu.stderr" &
-qpid=$!
-say "L1 qemu pid $qpid (-accel tcg, -cpu max, 2 vCPUs, 4 GiB), limit ${limit} s; its console" \
-  "(seconds since qemu start):"
-
-deadline=$(( ${EPOCHREALTIME/./} + limit * 1000000 ))
-while kill -0 "$qpid" 2>/dev/null; do
-  if (( ${EPOCHREALTIME/./} > deadline )); then
-    say "L1 still running after ${limit} s: killing it"
-    timed_out=1
-    break
+# One boot of L1 running the inside steps, within `limit` seconds.
+boot_l1() {
+  local limit=$1
+  rm -rf "$tmp/out" "$tmp/scratch.img" "$tmp/console.log"
+  timed_out=""
+  mkdir -p "$tmp/out"
+  truncate -s 8G "$tmp/scratch.img"  # sparse: only what L2's disks and images write
+  printf 'exec /bin/bash %q --inside %q /isobench-l1\n' "$root/ci/nested_kvm.sh" "$build" \
+    > "$tmp/out/run"
+  if [[ "${ISOBENCH_NESTED_FAKE_CRASH:-}" == 1 && $attempt == 1 ]]; then
+    # Test of the retry below: an L1 whose kernel "crashes" before the steps.
+    printf '%s\n' "echo '<2>BUG: fake L1 kernel crash (ISOBENCH_NESTED_FAKE_CRASH=1)' > /dev/kmsg" \
+      'echo o > /proc/sysrq-trigger' 'sleep 60' > "$tmp/out/run"
   fi
-  sleep 1 & wait $!  # wait, unlike a foreground sleep, lets a trapped signal in at once
-done
-if [[ -z "${timed_out:-}" ]]; then wait "$qpid"; qrc=$?; qpid=""; else qrc=timeout; fi
-sleep 0.2  # the stamper drains the pipe
-l1_seconds=$(since "$qemu_start")
 
+  qemu_start=${EPOCHREALTIME/./}
+  setpriv --pdeathsig KILL "$qemu" -accel tcg,thread=multi -cpu max -smp 2 -m 4096 -machine pc \
+    -nodefaults -display none -no-reboot \
+    -kernel "$kernel" -initrd "$initramfs" \
+    -append "console=ttyS0 panic=-1 loglevel=4 isobench.nested=tcg" \
+    -serial stdio \
+    -virtfs "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap" \
+    -virtfs "local,path=$tmp/out,mount_tag=out,security_model=none" \
+    -drive "file=$tmp/scratch.img,format=raw,if=virtio,cache=unsafe" \
+    </dev/null > >(stamp > "$tmp/console.log") 2>"$tmp/qemu.stderr" &
+  qpid=$!
+  say "L1 qemu pid $qpid (-accel tcg, -cpu max, 2 vCPUs, 4 GiB), limit ${limit} s; its console" \
+    "(seconds since qemu start):"
+
+  deadline=$(( ${EPOCHREALTIME/./} + limit * 1000000 ))
+  while kill -0 "$qpid" 2>/dev/null; do
+    if (( ${EPOCHREALTIME/./} > deadline )); then
+      say "L1 still running after ${limit} s: killing it"
+      timed_out=1
+      break
+    fi
+    sleep 1 & wait $!  # wait, unlike a foreground sleep, lets a trapped signal in at once
+  done
+  if [[ -z "${timed_out:-}" ]]; then wait "$qpid"; qrc=$?; qpid=""; else qrc=timeout; fi
+  sleep 0.2  # the stamper drains the pipe
+  l1_seconds=$(since "$qemu_start")
+
+}
+
+# TCG's emulation of AMD-V can crash L1's own kernel while it runs L2 (seen: "BUG: TASK
+# stack guard page was hit" in error_entry of qemu's vCPU thread, in about one run of
+# four). That is the emulator under the test, not the KVM path under test: such a crash
+# (an L1 kernel oops and no exit status) is reported and L1 is booted once more, within
+# the job's budget; a second crash, and any other failure, fails the job.
+budget=${ISOBENCH_NESTED_BUDGET:-600}
+rm -rf "$keep.crashed"
+for attempt in 1 2; do
+  left=$(( budget - ( ${EPOCHREALTIME/./} - job_start ) / 1000000 ))
+  (( left < limit )) && this_limit=$left || this_limit=$limit
+  boot_l1 "$this_limit"
+  crash=$(grep -m1 -e 'BUG: ' -e 'Oops' -e 'Kernel panic' -e 'general protection fault' \
+            "$tmp/console.log" 2>/dev/null)
+  if [[ -z "${timed_out:-}" && ! -s "$tmp/out/exit-status" && -n "$crash" && $attempt == 1 ]]; then
+    left=$(( budget - ( ${EPOCHREALTIME/./} - job_start ) / 1000000 ))
+    if (( left > 300 )); then
+      say "L1's kernel crashed under TCG's AMD-V emulation (${crash#* }); booting L1 once more (${left} s left)"
+      mkdir -p "$keep.crashed" && cp -a "$tmp/console.log" "$keep.crashed/" 2>/dev/null
+      continue
+    fi
+  fi
+  break
+done
 rm -rf "$keep"
 mkdir -p "$keep"
 cp -a "$tmp/out/." "$tmp/console.log" "$tmp/qemu.stderr" "$keep/" 2>/dev/null
@@ -262,7 +297,11 @@ echo "  KVM probe boot       ${probe:-none}"
 if [[ -f "$keep/bench.json" ]]; then
   /usr/bin/python3 - "$keep/bench.json" <<'EOF'
 import json, sys
-doc = json.load(open(sys.argv[1]))
+try:
+    doc = json.load(open(sys.argv[1]))
+except ValueError as e:
+    print("  L2 boot to ready     bench.json unreadable (%s)" % e)
+    sys.exit(0)
 ready = [b for b in doc.get("benchmarks", []) if b.get("run_type") == "iteration"
          and b["name"].startswith("Startup/vm/ready")]
 scale = {"ns": 1e9, "us": 1e6, "ms": 1e3, "s": 1}
