@@ -21,6 +21,7 @@
 #include "harness/backend.h"
 #include "harness/bench_results.h"
 #include "harness/child_process.h"
+#include "harness/cli/paths.h"
 #include "harness/compare.h"
 #include "harness/environment.h"
 #include "harness/fd.h"
@@ -31,22 +32,6 @@ extern char** environ;
 
 namespace isobench::harness {
 namespace {
-
-std::string SelfDir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string path(buf, static_cast<size_t>(n));
-  return path.substr(0, path.rfind('/'));
-}
-
-std::string SourceDir() {
-#ifdef ISOBENCH_SOURCE_DIR
-  return ISOBENCH_SOURCE_DIR;
-#else
-  return SelfDir() + "/../../..";
-#endif
-}
 
 // The one call into the compare pipeline: two result files in, the table on stdout,
 // the exit code of `isobench compare` out (0 same, 3 regressed; 1 on an error).

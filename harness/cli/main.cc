@@ -25,6 +25,7 @@
 #include "harness/child_process.h"
 #include "harness/compare.h"
 #include "harness/cli/builtin_backends.h"
+#include "harness/cli/paths.h"
 #include "harness/fd.h"
 #include "harness/interrupt.h"
 #include "harness/log.h"
@@ -53,25 +54,6 @@ SessionOptions MakeSessionOptions(const GlobalFlags& flags, const std::string& b
 }
 
 bool IsSlow(const std::string& backend) { return backend == "vm"; }
-
-std::string SelfDir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string path(buf, static_cast<size_t>(n));
-  return path.substr(0, path.rfind('/'));
-}
-
-// The build tree layout: <bin>/harness/cli/isobench, <bin>/bench/..., <bin>/reports/...
-std::string BinaryDir() { return SelfDir() + "/../.."; }
-
-std::string SourceDir() {
-#ifdef ISOBENCH_SOURCE_DIR
-  return ISOBENCH_SOURCE_DIR;
-#else
-  return BinaryDir() + "/..";
-#endif
-}
 
 int Fail(const Error& error) {
   std::cerr << "isobench: error: " << error.message() << "\n";
