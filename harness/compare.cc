@@ -256,6 +256,7 @@ struct Pending {
   ComparisonRow row;
   std::vector<double> base, candidate;
   std::vector<std::string> problems;  // why it cannot be judged
+  bool broken = false;  // a side is missing, failed, empty or non-finite (SideProblems)
 };
 
 const std::vector<double>* Samples(const RunSamples* run, const std::string& metric) {
@@ -403,6 +404,7 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
       row.candidate = Summarise(c, cs);
       SideProblems("base", row.base, p.base, &p.problems);
       SideProblems("new", row.candidate, p.candidate, &p.problems);
+      p.broken = !p.problems.empty();
       if (p.problems.empty()) {
         row.median_change = RelativeChange(row.base.median, row.candidate.median);
         row.min_p_value = MinimumPValue(p.base.size(), p.candidate.size());
@@ -427,6 +429,10 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
     }
     if (row.role != RowRole::kGated) {
       row.status = row.role == RowRole::kReportOnly ? RowStatus::kReportOnly : RowStatus::kDerived;
+      // Report-only excuses a row's noise, not its absence: a benchmark missing on one
+      // side, failed, or with non-finite samples means the run itself broke.
+      if (row.role == RowRole::kReportOnly && p.broken)
+        row.status = RowStatus::kCannotJudge;
       row.reason = Join(p.problems);
       continue;
     }

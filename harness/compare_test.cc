@@ -274,6 +274,21 @@ report_only = "2 boots per side in the quick suite"
   EXPECT_FALSE(ParseThresholds("[[metric]]\nmatch = \"*\"\nprofile = 3\n", "t.toml").ok());
 }
 
+TEST(CompareTest, ReportOnlyDoesNotHideAMissingOrFailedRow) {
+  auto t = MustParse(R"(
+[[metric]]
+match = "Startup/vm/*:time"
+report_only = "noisy"
+)");
+  SplitMix64 rng(5);
+  auto base = Samples(rng, 20, 1.0, 0.02);
+  auto r = MustCompare(
+      MakeResults("a", {MakeRun("Startup/container/ready", base), MakeRun("Startup/vm/ready", {9.0, 9.1})}),
+      MakeResults("b", {MakeRun("Startup/container/ready", base)}), t);
+  EXPECT_EQ(FindRow(r, "Startup/vm/ready")->status, RowStatus::kCannotJudge);
+  EXPECT_EQ(r.ExitCode(), kExitCannotJudge) << FormatComparison(r);
+}
+
 TEST(CompareTest, ReportOnlyStoredAppliesToStoredFilesOnly) {
   auto t = MustParse(R"(
 [[metric]]
