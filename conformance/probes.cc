@@ -14,6 +14,7 @@
 #include <iostream>
 #include <thread>
 
+#include "conformance/mount_stack.h"
 #include "harness/child_process.h"
 #include "harness/fd.h"
 
@@ -202,11 +203,12 @@ std::optional<std::pair<uint64_t, uint64_t>> MountNamespaceRoot(pid_t pid) {
 }
 
 // 13: the agent's chroot-escape walk, and (not in a VM) from the host: the instance's
-// root is not the host's, and it is the root of its own mount namespace (after a plain
-// chroot the namespace's root is the old root). Neither sees runc's --no-pivot (MS_MOVE
-// of the rootfs onto "/", then chroot): setns() lands on the topmost mount at the
-// namespace root (LOOKUP_DOWN) and `..` cannot climb out of it, so the old root under it
-// is reachable only with CAP_SYS_ADMIN (umount2("/")), which the profile drops.
+// root is not the host's; it is the root of its own mount namespace (after a plain
+// chroot the namespace's root is the old root); and no mount of the host's root file
+// system lies underneath it. The last catches runc's --no-pivot (MS_MOVE of the rootfs
+// onto "/", then chroot), which the first two cannot: setns() lands on the topmost mount
+// at the namespace root and `..` cannot climb out of it, yet the old root is still
+// mounted under it, one umount2("/") away (mount_stack.h).
 ProbeResult RunOldRoot(InstanceUnderTest& t, HostFacts& host, const json& params) {
   ProbeResult inside = CallAgentProbe(t, "old_root", params);
   if (inside.error || t.vm) return inside;
@@ -227,7 +229,32 @@ ProbeResult RunOldRoot(InstanceUnderTest& t, HostFacts& host, const json& params
                       "the instance's root is not the root of its mount namespace: the old root is "
                       "still mounted underneath (chroot, not pivot_root)",
                       inside.observed);
-  if (inside.verdict == "pass") inside.detail += "; its root is its mount namespace's root";
+  auto below = MountsBeneathRoot(pid);
+  auto host_sb = SuperblockOf("/");
+  if (!below.ok() || !host_sb.ok()) {
+    // Before Linux 6.11 the stack under the root cannot be read from outside.
+    inside.observed["mounts_beneath_root"] =
+        "unknown: " + (below.ok() ? host_sb.error() : below.error()).message();
+  } else {
+    json chain = json::array();
+    const StackedMount* old_root = nullptr;
+    for (const StackedMount& m : *below) {
+      chain.push_back(m.fs_type + " " + std::to_string(m.sb_dev.first) + ":" +
+                      std::to_string(m.sb_dev.second) + (m.namespace_bottom ? " (bottom)" : ""));
+      if (m.sb_dev == *host_sb && !old_root) old_root = &m;
+    }
+    inside.observed["mounts_beneath_root"] = chain;
+    if (old_root)
+      return MakeResult("fail",
+                        "the host's root file system (" + old_root->fs_type + ", dev " +
+                            std::to_string(old_root->sb_dev.first) + ":" +
+                            std::to_string(old_root->sb_dev.second) +
+                            ") is still mounted underneath the instance's root: the rootfs was "
+                            "moved onto it and chrooted, not pivot_root",
+                        inside.observed);
+  }
+  if (inside.verdict == "pass")
+    inside.detail += "; its root is its mount namespace's root, with no host mount beneath";
   return inside;
 }
 
