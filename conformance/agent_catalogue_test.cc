@@ -1,13 +1,21 @@
 // The agent and the suite agree on the probe catalogue, and a probe request round-trips.
 // Runs the freshly built agent as a plain child (no isolation, no root needed).
 #include <fcntl.h>
+#include <mqueue.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <gtest/gtest.h>
 #include <seccomp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
 
 #include <map>
 
@@ -17,6 +25,8 @@
 
 namespace isobench::conformance {
 namespace {
+
+using harness::Result;
 
 // The test's own nofile limit, which the agent inherits; `match` false: one off.
 nlohmann::json json_limits(bool match) {
@@ -112,38 +122,100 @@ TEST(ConformanceNegative, LeakedFd) {
   EXPECT_NE(reply.dump().find("7"), std::string::npos) << reply.dump();
 }
 
+// The agent's reply to `request`, the agent exec'd in a forked child after `weaken` ran
+// there (it returns false when it could not, and the child exits 121 before exec).
+Result<nlohmann::json> ProbeWeakenedAgent(const std::function<bool()>& weaken,
+                                          const nlohmann::json& request) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return harness::Error::Errno("socketpair");
+  harness::Fd host(sv[0]), guest(sv[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return harness::Error::Errno("fork");
+  if (pid == 0) {
+    if (::dup2(guest.get(), 3) != 3 || !weaken()) _exit(121);
+    ::execl(ISOBENCH_DEFAULT_AGENT, ISOBENCH_DEFAULT_AGENT, "--channel-fd", "3", nullptr);
+    _exit(122);
+  }
+  guest.Reset();
+  harness::AgentClient agent(std::move(host));
+  auto reply = [&]() -> Result<nlohmann::json> {
+    ISO_RETURN_IF_ERROR(agent.WaitReady(harness::Clock::now() + std::chrono::seconds(10)));
+    return agent.Call(request, std::chrono::seconds(20));
+  }();
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!reply.ok() && WIFEXITED(status) && WEXITSTATUS(status) == 121)
+    return harness::Error("the weakening could not be set up in the agent's child", EPERM);
+  return reply;
+}
+
 // The agent under a seccomp filter that answers an unknown system call with EPERM (the
 // bug runc patches its filters against): #38 must fail. Unfiltered it passes.
 TEST(ConformanceNegative, UnknownSyscallEperm) {
   for (bool filtered : {false, true}) {
-    int sv[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    harness::Fd host(sv[0]), guest(sv[1]);
-    pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      if (::dup2(guest.get(), 3) != 3) _exit(120);
-      if (filtered) {
-        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-        if (!ctx || ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), 1000, 0) != 0 || seccomp_load(ctx) != 0)
-          _exit(121);
-      }
-      ::execl(ISOBENCH_DEFAULT_AGENT, ISOBENCH_DEFAULT_AGENT, "--channel-fd", "3", nullptr);
-      _exit(122);
-    }
-    guest.Reset();
-    harness::AgentClient agent(std::move(host));
-    auto ready = agent.WaitReady(harness::Clock::now() + std::chrono::seconds(10));
-    ASSERT_TRUE(ready.ok()) << ready.error().message();
-    auto reply =
-        agent
-            .Call({{"op", "probe"}, {"name", "unknown_syscall"}, {"params", {{"number", 1000}}}},
-                  std::chrono::seconds(10))
-            .ValueOrThrow();
-    EXPECT_EQ(reply.at("verdict"), filtered ? "fail" : "pass") << reply.dump();
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
+    auto reply = ProbeWeakenedAgent(
+        [filtered] {
+          if (!filtered) return true;
+          scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+          return ctx && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+                 seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), 1000, 0) == 0 &&
+                 seccomp_load(ctx) == 0;
+        },
+        {{"op", "probe"}, {"name", "unknown_syscall"}, {"params", {{"number", 1000}}}});
+    ASSERT_TRUE(reply.ok()) << reply.error().message();
+    EXPECT_EQ(reply->at("verdict"), filtered ? "fail" : "pass") << reply->dump();
+  }
+}
+
+// #5: a host POSIX message queue the agent may not open (mode 0000, the agent without
+// CAP_DAC_OVERRIDE) answers EACCES: it exists in the agent's IPC namespace, so the
+// probe must fail (it once counted EACCES as "not visible"). In an IPC namespace of
+// its own the same queue is ENOENT: pass.
+TEST(ConformanceNegative, IpcObjectRefusedIsStillVisible) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (an IPC namespace, dropping capabilities)";
+  std::string name = "/isobench-neg-ipc-" + std::to_string(::getpid());
+  mqd_t mq = ::mq_open(name.c_str(), O_CREAT | O_EXCL | O_RDONLY, 0000, nullptr);
+  if (mq == static_cast<mqd_t>(-1) && (errno == ENOSYS || errno == EOPNOTSUPP))
+    GTEST_SKIP() << "no POSIX message queues in this kernel";
+  ASSERT_NE(mq, static_cast<mqd_t>(-1)) << "mq_open " << name << ": " << std::strerror(errno);
+  ::mq_close(mq);
+  nlohmann::json request = {{"op", "probe"}, {"name", "ipc"}, {"params", {{"mq_name", name}}}};
+  auto shared = ProbeWeakenedAgent(
+      [] {
+        return ::prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) == 0 &&
+               ::prctl(PR_CAPBSET_DROP, CAP_DAC_READ_SEARCH, 0, 0, 0) == 0;
+      },
+      request);
+  auto own = ProbeWeakenedAgent([] { return ::unshare(CLONE_NEWIPC) == 0; }, request);
+  ::mq_unlink(name.c_str());
+  ASSERT_TRUE(shared.ok()) << shared.error().message();
+  EXPECT_EQ(shared->at("verdict"), "fail") << shared->dump();
+  EXPECT_EQ(shared->at("observed").value("mqueue", ""), "EACCES") << shared->dump();
+  ASSERT_TRUE(own.ok()) << own.error().message();
+  EXPECT_EQ(own->at("verdict"), "pass") << own->dump();
+}
+
+// #28 and #29: with no writable directory under /dev, /tmp or / the agent cannot try
+// mknod, which once made both pass. Now it is an error: the probe could not decide.
+TEST(ConformanceNegative, NoDirectoryToMknodInIsAnError) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (a mount namespace)";
+  auto read_only = [] {
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+      return false;
+    for (const char* dir : {"/dev", "/tmp"})
+      if (::mount("tmpfs", dir, "tmpfs", MS_RDONLY, "size=4k") != 0) return false;
+    return ::mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) == 0;
+  };
+  for (const char* probe : {"denied_devices", "mknod_block"}) {
+    auto reply = ProbeWeakenedAgent(read_only, {{"op", "probe"}, {"name", probe}});
+    ASSERT_TRUE(reply.ok()) << probe << ": " << reply.error().message();
+    EXPECT_EQ(reply->at("verdict"), "error") << probe << ": " << reply->dump();
+    EXPECT_NE(reply->at("detail").get<std::string>().find("no writable directory"),
+              std::string::npos)
+        << reply->dump();
   }
 }
 
