@@ -6,11 +6,12 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <set>
-
 #include <cstring>
 #include <iostream>
+#include <map>
+#include <set>
 
+#include "harness/bench_results.h"
 #include "harness/cli/builtin_backends.h"
 #include "harness/interrupt.h"
 
@@ -72,19 +73,28 @@ std::vector<harness::Backend*> BenchSession::AllRows() {
 
 namespace {
 
-// On a terminal, a status line on stderr after every benchmark: what ran, how many of
-// the registered benchmarks are done, and an estimate of the time left from the mean
-// time per benchmark so far. Off a terminal (CI logs) nothing extra is printed.
-class ProgressReporter : public benchmark::ConsoleReporter {
+// The console table, and what the exit status needs: every errored row with its
+// message. On a terminal also a status line on stderr after every benchmark: what ran,
+// how many of the registered benchmarks are done, and an estimate of the time left from
+// the mean time per benchmark so far (off a terminal, in CI logs, nothing extra).
+class SuiteReporter : public benchmark::ConsoleReporter {
  public:
-  explicit ProgressReporter(size_t total) : total_(total), start_(harness::Clock::now()) {}
+  // Colours only on a terminal, as Google Benchmark's own default display.
+  SuiteReporter(size_t total, bool progress)
+      : benchmark::ConsoleReporter(::isatty(STDOUT_FILENO) ? OO_ColorTabular : OO_None),
+        total_(total),
+        progress_(progress),
+        start_(harness::Clock::now()) {}
 
   void ReportRuns(const std::vector<Run>& runs) override {
     benchmark::ConsoleReporter::ReportRuns(runs);
+    for (const Run& r : runs)
+      if (r.run_type == Run::RT_Iteration && r.error_occurred)
+        errored_.emplace(r.run_name.str(), r.error_message);
     // One call per benchmark instance with its iterations, then one with aggregates.
     bool iterations = std::any_of(runs.begin(), runs.end(),
                                   [](const Run& r) { return r.run_type == Run::RT_Iteration; });
-    if (!iterations) return;
+    if (!progress_ || !iterations) return;
     size_t done = std::min(++done_, total_);
     double elapsed = harness::SecondsBetween(start_, harness::Clock::now());
     double left = done ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - done) : 0;
@@ -92,10 +102,15 @@ class ProgressReporter : public benchmark::ConsoleReporter {
                  total_, elapsed, left, runs.empty() ? "" : runs.back().run_name.str().c_str());
   }
 
+  // Row name -> its first error message.
+  const std::map<std::string, std::string>& errored() const { return errored_; }
+
  private:
   size_t total_;
+  bool progress_;
   harness::Clock::time_point start_;
   size_t done_ = 0;
+  std::map<std::string, std::string> errored_;
 };
 
 }  // namespace
@@ -203,19 +218,24 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
       "row's time in the same round (unitless, in the time field, lower is better)");
 
   register_benchmarks(bench);
-  if (::isatty(STDERR_FILENO) && ::isatty(STDOUT_FILENO)) {
-    ProgressReporter progress(bench.registered);
-    benchmark::RunSpecifiedBenchmarks(&progress);
-  } else {
-    benchmark::RunSpecifiedBenchmarks();
-  }
+  SuiteReporter reporter(bench.registered, ::isatty(STDERR_FILENO) && ::isatty(STDOUT_FILENO));
+  benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   // Instances, then the backends that made them, are destroyed before exit.
   for (auto& cleanup : bench.cleanups) cleanup();
   bench.DestroySharedInstances();
   bench.references.clear();
   bench.session.backends.clear();
-  return harness::Interrupted() ? 128 + harness::InterruptSignal() : 0;
+  if (harness::Interrupted()) return 128 + harness::InterruptSignal();
+  if (!reporter.errored().empty()) {
+    const auto& [row, message] = *reporter.errored().begin();
+    std::cerr << "isobench: error: " << reporter.errored().size() << " benchmark row"
+              << (reporter.errored().size() == 1 ? "" : "s")
+              << " errored (their error_message is in the JSON); first: " << row << ": "
+              << message.substr(0, message.find('\n')) << "\n";
+    return harness::kExitBenchRowsErrored;
+  }
+  return 0;
 }
 
 }  // namespace isobench::bench

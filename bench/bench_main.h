@@ -80,6 +80,7 @@ BenchFlags ParseBenchFlags(int* argc, char** argv);
 // Divides every rounds count of `suite` by `split`, rounded up (at least 1 where it was).
 void SplitRounds(SuiteConfig& suite, int split);
 
+// The exit status: 0, harness::kExitBenchRowsErrored, 1 or 128+N (bench_results.h).
 int Main(int argc, char** argv, const std::function<void(BenchSession&)>& register_benchmarks);
 
 using harness::IsSlowBackend;

@@ -76,6 +76,19 @@ else
     expect "bench: malformed suite (syntax)" "broken_suite.toml" "$bench" --workdir="$wd" --backends=host --suite="$tmp/broken_suite.toml"
     expect "bench: missing suite" "nosuite.toml" "$bench" --workdir="$wd" --backends=host --suite="$tmp/nosuite.toml"
     expect "bench: unknown backend" "nosuch" "$bench" --workdir="$wd" --backends=nosuch
+    # A backend that starts but whose instances cannot: the suite runs to its end, writes
+    # its JSON with the errored rows, and exits non-zero (harness::kExitBenchRowsErrored).
+    release="$(ls /lib/modules 2>/dev/null | head -1)"
+    if [[ -n "$release" ]] && virsh -c qemu:///system version >/dev/null 2>&1; then
+      mkdir -p "$tmp/notakernel" && cp /bin/true "$tmp/notakernel/vmlinuz-$release"
+      expect "bench: a VM kernel that cannot boot" "benchmark row errored" "$bench" \
+        --workdir="$wd" --backends=vm --kernel="$tmp/notakernel/vmlinuz-$release" --quick \
+        --vm-repetitions=1 --benchmark_filter='^Startup/vm/ready/' --benchmark_out="$tmp/rows.json"
+      grep -q '"error_occurred": true' "$tmp/rows.json" 2>/dev/null ||
+        { echo "FAIL  bench: the errored row is not in its JSON"; failures=$((failures + 1)); }
+    else
+      echo "bad_input: the VM boot case was not run: no libvirtd answering or no /lib/modules"
+    fi
   fi
 fi
 # The workdir of the failed runs holds no instance state.

@@ -34,6 +34,12 @@
 
 namespace isobench::harness {
 
+// isobench_bench's exit status when the suite ran to its end and wrote its JSON but some
+// rows errored (an instance that would not start, a fio that failed: each row's
+// error_message says which): a backend asked for did not deliver. 0: every row measured;
+// 1: nothing ran (bad flags, no session); 128+N: interrupted by signal N.
+inline constexpr int kExitBenchRowsErrored = 5;
+
 // A benchmark name split as `Family/backend/params`, e.g.
 // "Startup/vm/ready/iterations:1/repeats:3/manual_time" gives family "Startup",
 // backend "vm", params "ready", modifiers "iterations:1/repeats:3/manual_time".

@@ -258,7 +258,10 @@ int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
     }
   }
   bool complete = WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
-  if (!complete)
+  if (WIFEXITED(*status) && WEXITSTATUS(*status) == kExitBenchRowsErrored)
+    std::cerr << "isobench: benchmark rows errored (above; the report marks them): the run "
+                 "fails\n";
+  else if (!complete)
     std::cerr << "isobench: benchmark suite " << DescribeWaitStatus(*status)
               << (Interrupted() ? " (interrupted)" : "") << "\n";
   if (::access((out + "/bench.json").c_str(), R_OK) != 0) {
