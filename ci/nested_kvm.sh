@@ -84,60 +84,81 @@ inside() {
   if [[ -n "$minimal" ]]; then kernel_flag=(--kernel="$minimal"); fi
   note "L2 kernel: ${minimal:-Debian $(ls /boot/vmlinuz-* | sort -V | tail -1)}"
 
+  # An L2 guest that dies young under TCG's emulated AMD-V (a reset just after the L2
+  # kernel's "random: crng init done", or a probe boot with no sign of the L2 kernel for
+  # 150 s) is the emulator's fault, not the KVM path's: seen about once in twenty L2
+  # boots here. A step whose failure is such a death runs once more and says so (the
+  # host prints every retry); the same death twice, or any other failure, fails the job.
+  l2_death() {
+    grep -m1 -o -e 'stopped before its agent was ready' -e 'agent not ready after [0-9]* s' \
+      -e 'probe boot failed: [^;(]*' "$1"
+  }
+  # l2_step NAME CHECK CMD...: runs CMD (output in $out/NAME.log) until CHECK says it
+  # succeeded, at most twice; a second try only after an L2 death. CHECK sets `why`.
+  l2_step() {
+    local name=$1 check=$2 t died try
+    shift 2
+    for try in 1 2; do
+      t=${EPOCHREALTIME/./}
+      note "$name ..."
+      "$@" > "$out/$name.log" 2>&1
+      step_rc=$?
+      timing "$name" "$(elapsed "$t")"
+      note "$name exit $step_rc in $(elapsed "$t") s"
+      why=""
+      "$check"
+      [[ -z "$why" ]] && return 0
+      died=$(l2_death "$out/$name.log")
+      if [[ -z "$died" || $try == 2 ]]; then step_fail "$why"; return 1; fi
+      note "$name: an L2 guest died under TCG's emulated AMD-V ($died): once more"
+      echo "$name: $died" >> "$out/retries"
+      mv "$out/$name.log" "$out/$name.try1.log"
+    done
+  }
+
   # 1. The boot test, the accelerator left to detection: it must say kvm by probe boot.
   # Left out for the budget: 230 KB through the emulated UART (~2.5 KiB/s nested, 90 s)
   # and a second backend's probe boot.
-  t=${EPOCHREALTIME/./}
-  note "vm_boot_test ..."
-  "$build/vm/vm_boot_test" \
-      --gtest_filter='VmBootTest.*:-*LargeOutputCrossesTheSerialChannel:*NameClashWithAnotherHarness*' > "$out/vm_boot_test.log" 2>&1
-  local r=$?
-  timing vm_boot_test "$(elapsed "$t")"
-  note "vm_boot_test exit $r in $(elapsed "$t") s"
-  ((r == 0)) || step_fail "vm_boot_test exited $r"
-  if grep -q '\[  SKIPPED \]' "$out/vm_boot_test.log"; then
-    step_fail "vm_boot_test skipped: $(grep -m1 -B1 '\[  SKIPPED \]' "$out/vm_boot_test.log" | head -1)"
-  fi
-  # Detection, not a request: the reason names the module and the probe boot.
-  local accel
-  accel=$(grep -m1 '^\[ accel    \]' "$out/vm_boot_test.log")
-  note "${accel:-no accelerator line from vm_boot_test}"
-  if [[ ! "$accel" =~ vm.accelerator=kvm\ vm.nested=tcg\ \(kvm:\ kvm_(amd|intel)\ loaded,\ probe\ boot\ ready\ in ]]; then
-    step_fail "the VM backend did not pick KVM by module and probe boot: ${accel:-no accelerator line}"
-  fi
+  boot_test_ok() {
+    local log="$out/vm_boot_test.log" accel
+    ((step_rc == 0)) || { why="vm_boot_test exited $step_rc"; return; }
+    if grep -q '\[  SKIPPED \]' "$log"; then
+      why="vm_boot_test skipped: $(grep -m1 -B1 '\[  SKIPPED \]' "$log" | head -1)"
+      return
+    fi
+    # Detection, not a request: the reason names the module and the probe boot.
+    accel=$(grep -m1 '^\[ accel    \]' "$log")
+    note "${accel:-no accelerator line from vm_boot_test}"
+    [[ "$accel" =~ vm.accelerator=kvm\ vm.nested=tcg\ \(kvm:\ kvm_(amd|intel)\ loaded,\ probe\ boot\ ready\ in ]] ||
+      why="the VM backend did not pick KVM by module and probe boot: ${accel:-no accelerator line}"
+  }
+  l2_step vm_boot_test boot_test_ok "$build/vm/vm_boot_test" \
+      --gtest_filter='VmBootTest.*:-*LargeOutputCrossesTheSerialChannel:*NameClashWithAnotherHarness*'
 
   # Detection was proven above; the later steps are told kvm, so each does not boot a
-  # probe guest of its own: fewer L2 boots under TCG's emulated AMD-V, where a probe boot
-  # has been seen to hang (150 s, no sign of the L2 kernel) and the bench fell back to TCG.
+  # probe guest of its own: fewer L2 boots.
   local accel_flag=(--vm-accel=kvm)
 
   # Not here: vm_boot_failure_test's panicking guest. Its reboot=t triple fault in L2
   # once crashed L1's own kernel (stack guard page hit in error_entry, in qemu's vCPU
   # thread: TCG's AMD-V emulation), 1 run in 3; a flaky red is worse than none.
 
-  # 2. The vm conformance target, graded under KVM (one probe boot, one boot for probes).
-  t=${EPOCHREALTIME/./}
-  note "conformance --backends=vm ..."
-  "$build/conformance/isobench_conformance" --backends=vm --mutation_backend= \
+  # 2. The vm conformance target, graded under KVM (one boot serves every probe).
+  exit_ok() { ((step_rc == 0)) || why="$1 exited $step_rc"; }
+  conformance_ok() { exit_ok isobench_conformance; }
+  l2_step conformance conformance_ok \
+      "$build/conformance/isobench_conformance" --backends=vm --mutation_backend= \
       --workdir="$workdir" "${kernel_flag[@]}" "${accel_flag[@]}" \
       --gtest_filter='*vm_default*' --verdicts_out="$out/verdicts.json" \
-      --gtest_output=xml:"$out/conformance.xml" > "$out/conformance.log" 2>&1
-  r=$?
-  timing conformance "$(elapsed "$t")"
-  note "conformance exit $r in $(elapsed "$t") s"
-  ((r == 0)) || step_fail "isobench_conformance --backends=vm exited $r"
+      --gtest_output=xml:"$out/conformance.xml"
 
   # 3. Two boots to the agent's ready line; the JSON carries the labels.
-  t=${EPOCHREALTIME/./}
-  note "isobench_bench Startup/vm/ready x2 ..."
-  "$build/bench/isobench_bench" --backends=vm --quick --vm-repetitions=2 \
+  bench_ok() { exit_ok isobench_bench; }
+  l2_step bench bench_ok \
+      "$build/bench/isobench_bench" --backends=vm --quick --vm-repetitions=2 \
       --workdir="$workdir" "${kernel_flag[@]}" "${accel_flag[@]}" \
       --benchmark_filter='^Startup/vm/ready' --benchmark_out="$out/bench.json" \
-      --benchmark_out_format=json > "$out/bench.log" 2>&1
-  r=$?
-  timing bench "$(elapsed "$t")"
-  note "isobench_bench exit $r in $(elapsed "$t") s"
-  ((r == 0)) || step_fail "isobench_bench exited $r"
+      --benchmark_out_format=json
 
   timing inside_total "$(elapsed "$t0")"
   virsh -c qemu:///system list --all > "$out/virsh-list.txt" 2>&1
@@ -297,6 +318,7 @@ echo "timings (host clock since qemu start; inner steps on L1's clock):"
 echo "  L1 init started      $(first 'isobench-l1: init started') s"
 echo "  L1 command started   $(first 'isobench-l1: running') s"
 [[ -f "$keep/timings" ]] && sed 's/^/  /' "$keep/timings"
+[[ -f "$keep/retries" ]] && sed 's/^/  retried after an L2 death: /' "$keep/retries"
 probe=$(grep -ho 'probe boot ready in [0-9.]* s' "$keep"/vm_boot_test.log 2>/dev/null | head -1)
 echo "  KVM probe boot       ${probe:-none}"
 if [[ -f "$keep/bench.json" ]]; then
