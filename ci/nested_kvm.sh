@@ -21,7 +21,12 @@
 # it is not root. L1 is a plain qemu process: killed on error, timeout and signals.
 #
 # Environment: ISOBENCH_NESTED_TIMEOUT (s, default 570: the whole L1 run),
-# ISOBENCH_NESTED_WORKDIR (image cache, default /var/tmp/isobench-nested).
+# ISOBENCH_NESTED_WORKDIR (image cache, default /var/tmp/isobench-nested). For
+# diagnosis: ISOBENCH_NESTED_L1_CPU (qemu -cpu of L1, default max),
+# ISOBENCH_NESTED_L1_APPEND (more of L1's kernel command line, module parameters too:
+# kvm_amd.npt=0), ISOBENCH_NESTED_L2_BOOTS=N (only N L2 boots under KVM, counting the
+# ones that die), ISOBENCH_NESTED_FAKE_CRASH=1 or =wedge (a fake L1 crash or lockup on
+# the first boot, to test the retry).
 set -uo pipefail
 
 # ---------------------------------------------------------------------------------------
@@ -83,6 +88,18 @@ inside() {
   minimal=$(ls /var/lib/isobench/kernels/minimal/vmlinuz-* 2>/dev/null | head -1)
   if [[ -n "$minimal" ]]; then kernel_flag=(--kernel="$minimal"); fi
   note "L2 kernel: ${minimal:-Debian $(ls /boot/vmlinuz-* | sort -V | tail -1)}"
+
+  # Diagnostic (ISOBENCH_NESTED_L2_BOOTS=N): N boots of L2 under KVM and nothing else,
+  # to measure how often an L2 guest dies under the emulation.
+  if [[ -n "${ISOBENCH_NESTED_L2_BOOTS:-}" ]]; then
+    note "diagnostic: $ISOBENCH_NESTED_L2_BOOTS L2 boots under KVM ..."
+    "$build/bench/isobench_bench" --backends=vm --quick --vm-accel=kvm \
+        --vm-repetitions="$ISOBENCH_NESTED_L2_BOOTS" --workdir="$workdir" "${kernel_flag[@]}" \
+        --benchmark_filter='^Startup/vm/ready' --benchmark_out="$out/bench.json" \
+        --benchmark_out_format=json > "$out/bench.log" 2>&1
+    note "diagnostic: isobench_bench exit $? ($(grep -c 'ERROR OCCURRED' "$out/bench.log") errored boots)"
+    return 0
+  fi
 
   # An L2 guest that dies young under TCG's emulated AMD-V (a reset just after the L2
   # kernel's "random: crng init done", or a probe boot with no sign of the L2 kernel for
@@ -177,6 +194,8 @@ build="$(cd "${1:-$root/build}" && pwd)" || { echo "nested_kvm: no build dir ${1
 qemu=/usr/bin/qemu-system-x86_64
 keep="$build/nested_kvm"
 limit=${ISOBENCH_NESTED_TIMEOUT:-570}
+l1_cpu=${ISOBENCH_NESTED_L1_CPU:-max}
+l1_append=${ISOBENCH_NESTED_L1_APPEND:-}  # e.g. kvm_amd.npt=0 (module parameters too)
 image_workdir=${ISOBENCH_NESTED_WORKDIR:-/var/tmp/isobench-nested}
 job_start=${EPOCHREALTIME/./}
 since() { local us=$(( ${EPOCHREALTIME/./} - $1 )); printf '%d.%02d' $((us / 1000000)) $((us % 1000000 / 10000)); }
@@ -208,13 +227,17 @@ say "qemu's TCG -cpu max offers $virt_flag"
 
 tmp=$(mktemp -d /var/tmp/isobench-nested-run.XXXXXX) || fail "mktemp"
 qpid=""
-cleanup() {
+stop_l1() {
   if [[ -n "$qpid" ]] && kill -0 "$qpid" 2>/dev/null; then
     kill -TERM "$qpid" 2>/dev/null
     for _ in $(seq 1 50); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$qpid" 2>/dev/null
     wait "$qpid" 2>/dev/null
   fi
+  qpid=""
+}
+cleanup() {
+  stop_l1
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -247,60 +270,81 @@ boot_l1() {
   timed_out=""
   mkdir -p "$tmp/out"
   truncate -s 8G "$tmp/scratch.img"  # sparse: only what L2's disks and images write
-  printf 'exec /bin/bash %q --inside %q /isobench-l1\n' "$root/ci/nested_kvm.sh" "$build" \
-    > "$tmp/out/run"
+  { [[ -n "${ISOBENCH_NESTED_L2_BOOTS:-}" ]] &&
+      printf 'export ISOBENCH_NESTED_L2_BOOTS=%q\n' "$ISOBENCH_NESTED_L2_BOOTS"
+    printf 'exec /bin/bash %q --inside %q /isobench-l1\n' "$root/ci/nested_kvm.sh" "$build"
+  } > "$tmp/out/run"
   if [[ "${ISOBENCH_NESTED_FAKE_CRASH:-}" == 1 && $attempt == 1 ]]; then
     # Test of the retry below: an L1 whose kernel "crashes" before the steps.
     printf '%s\n' "echo '<2>BUG: fake L1 kernel crash (ISOBENCH_NESTED_FAKE_CRASH=1)' > /dev/kmsg" \
       'echo o > /proc/sysrq-trigger' 'sleep 60' > "$tmp/out/run"
+  elif [[ "${ISOBENCH_NESTED_FAKE_CRASH:-}" == wedge && $attempt == 1 ]]; then
+    # ... or one that wedges: the lockup line, then nothing.
+    printf '%s\n' "echo '<0>watchdog: BUG: soft lockup - CPU#1 stuck for 26s! [fake (ISOBENCH_NESTED_FAKE_CRASH=wedge)]' > /dev/kmsg" \
+      'sleep 600' > "$tmp/out/run"
   fi
 
   qemu_start=${EPOCHREALTIME/./}
-  setpriv --pdeathsig KILL "$qemu" -accel tcg,thread=multi -cpu max -smp 2 -m 4096 -machine pc \
+  setpriv --pdeathsig KILL "$qemu" -accel tcg,thread=multi -cpu "$l1_cpu" -smp 2 -m 4096 -machine pc \
     -nodefaults -display none -no-reboot \
     -kernel "$kernel" -initrd "$initramfs" \
-    -append "console=ttyS0 panic=-1 loglevel=4 isobench.nested=tcg" \
+    -append "console=ttyS0 panic=-1 loglevel=4 isobench.nested=tcg $l1_append" \
     -serial stdio \
     -virtfs "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap" \
     -virtfs "local,path=$tmp/out,mount_tag=out,security_model=none" \
     -drive "file=$tmp/scratch.img,format=raw,if=virtio,cache=unsafe" \
     </dev/null > >(stamp > "$tmp/console.log") 2>"$tmp/qemu.stderr" &
   qpid=$!
-  say "L1 qemu pid $qpid (-accel tcg, -cpu max, 2 vCPUs, 4 GiB), limit ${limit} s; its console" \
+  say "L1 qemu pid $qpid (-accel tcg, -cpu $l1_cpu, 2 vCPUs, 4 GiB), limit ${limit} s; its console" \
     "(seconds since qemu start):"
 
   deadline=$(( ${EPOCHREALTIME/./} + limit * 1000000 ))
+  wedged=""
   while kill -0 "$qpid" 2>/dev/null; do
     if (( ${EPOCHREALTIME/./} > deadline )); then
       say "L1 still running after ${limit} s: killing it"
       timed_out=1
       break
     fi
+    # A CPU of L1 stuck in its KVM running L2 never comes back (seen for 470 s, with
+    # libvirtd blocked behind it): no step can finish, so L1 is stopped at once.
+    wedged=$(grep -a -m1 -e 'soft lockup' -e 'self-detected stall' "$tmp/console.log" 2>/dev/null)
+    if [[ -n "$wedged" ]]; then
+      say "L1 is wedged (${wedged#* }): killing it"
+      break
+    fi
     sleep 1 & wait $!  # wait, unlike a foreground sleep, lets a trapped signal in at once
   done
-  if [[ -z "${timed_out:-}" ]]; then wait "$qpid"; qrc=$?; qpid=""; else qrc=timeout; fi
+  if [[ -z "$timed_out$wedged" ]]; then
+    wait "$qpid"; qrc=$?; qpid=""
+  else
+    qrc=${timed_out:+timeout}${wedged:+killed (wedged)}
+    stop_l1
+  fi
   sleep 0.2  # the stamper drains the pipe
   l1_seconds=$(since "$qemu_start")
 
 }
 
-# TCG's emulation of AMD-V can crash L1's own kernel while it runs L2 (seen: "BUG: TASK
-# stack guard page was hit" in error_entry of qemu's vCPU thread, in about one run of
-# four). That is the emulator under the test, not the KVM path under test: such a crash
-# (an L1 kernel oops and no exit status) is reported and L1 is booted once more, within
-# the job's budget; a second crash, and any other failure, fails the job.
+# TCG's emulation of AMD-V can crash or wedge L1's own kernel while it runs L2 (seen:
+# "BUG: TASK stack guard page was hit" in error_entry of qemu's vCPU thread; a CPU in
+# soft lockup in L2's qemu for good, the L2 guest last printing an XSAVE consistency
+# warning). That is the emulator under the test, not the KVM path under test: such a
+# crash or wedge (and no exit status) is reported and L1 is booted once more, within the
+# job's budget; a second one, and any other failure, fails the job.
 budget=${ISOBENCH_NESTED_BUDGET:-600}
 rm -rf "$keep.crashed"
 for attempt in 1 2; do
   left=$(( budget - ( ${EPOCHREALTIME/./} - job_start ) / 1000000 ))
   (( left < limit )) && this_limit=$left || this_limit=$limit
   boot_l1 "$this_limit"
-  crash=$(grep -m1 -e 'BUG: ' -e 'Oops' -e 'Kernel panic' -e 'general protection fault' \
+  crash=$(grep -a -m1 -e 'BUG: ' -e 'Oops' -e 'Kernel panic' -e 'general protection fault' \
             "$tmp/console.log" 2>/dev/null)
   if [[ -z "${timed_out:-}" && ! -s "$tmp/out/exit-status" && -n "$crash" && $attempt == 1 ]]; then
     left=$(( budget - ( ${EPOCHREALTIME/./} - job_start ) / 1000000 ))
-    if (( left > 300 )); then
-      say "L1's kernel crashed under TCG's AMD-V emulation (${crash#* }); booting L1 once more (${left} s left)"
+    if (( left > 240 )); then
+      what=crashed && [[ -n "$wedged" ]] && what=wedged
+      say "L1's kernel $what under TCG's AMD-V emulation (${crash#* }); booting L1 once more (${left} s left)"
       mkdir -p "$keep.crashed" && cp -a "$tmp/console.log" "$keep.crashed/" 2>/dev/null
       continue
     fi
@@ -343,6 +387,7 @@ echo "  L1 total             $l1_seconds s (qemu exit: $qrc)"
 echo "  job total            $(since "$job_start") s"
 
 [[ "${timed_out:-}" == 1 ]] && fail "L1 did not finish within ${limit} s (console tail above; logs in $keep)"
+[[ -n "$wedged" ]] && fail "L1 wedged under TCG's AMD-V emulation (${wedged#* }); logs in $keep"
 status=$(cat "$keep/exit-status" 2>/dev/null)
 [[ -n "$status" ]] || fail "L1 ended (qemu: $qrc) without an exit status: $(tail -5 "$keep/console.log" | tr '\n' '|')"
 if [[ "$status" != 0 ]]; then

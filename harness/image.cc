@@ -316,14 +316,18 @@ fail() {
   exit 1
 }
 # Dependencies come first in the list. Only the KVM module the emulated CPU can run is
-# loaded: the other one refuses with an error that would only confuse the log.
+# loaded: the other one refuses with an error that would only confuse the log. As
+# modprobe does, `<module>.<param>=<value>` on the kernel command line is passed on.
 while read -r m; do
   [ -n "$m" ] || continue
   case "$m" in
     */kvm-intel.ko) grep -qw vmx /proc/cpuinfo || continue ;;
     */kvm-amd.ko) grep -qw svm /proc/cpuinfo || continue ;;
   esac
-  insmod "$m" || echo "isobench-l1: insmod $m failed"
+  name=$(basename "$m" .ko | tr - _)
+  params=$(tr ' ' '\n' < /proc/cmdline | sed -n "s/^$name\\.//p")
+  [ -n "$params" ] && echo "isobench-l1: $name" $params
+  insmod "$m" $params || echo "isobench-l1: insmod $m failed"
 done < /etc/isobench/modules
 mkdir -p /out /host /rw /newroot
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /out || fail "no 9p share 'out'"
