@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <sstream>
 
 #include "container/cgroup.h"
 #include "container/cgroup_v1.h"
@@ -56,6 +57,32 @@ class CgroupV1Test : public ::testing::Test {
   }
   CgroupMounts mounts_;
 };
+
+// Without any limit the instance still gets a `cpu` group of its own (as runc's do):
+// left in the harness's, it would share the harness's scheduling group and quota.
+TEST_F(CgroupV1Test, UnlimitedInstanceHasItsOwnCpuGroup) {
+  if (!mounts_.controllers.count("cpu")) GTEST_SKIP() << "no cgroup v1 `cpu` controller mounted";
+  const std::string relative = CgroupRelativePath(RunId(), "v1-cpu");
+  auto created = CreateCgroupV1(mounts_, relative, CgroupLimits{});
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  pid_t pid = Sleeper();
+  ASSERT_TRUE((*created)->AddProcess(pid).ok());
+  auto self = harness::ReadFile("/proc/" + std::to_string(pid) + "/cgroup");
+  ASSERT_TRUE(self.ok());
+  bool own_cpu = false;
+  std::istringstream lines(*self);
+  for (std::string line; std::getline(lines, line);) {
+    // "N:cpu:/path" or "N:cpu,cpuacct:/path"
+    auto first = line.find(':'), second = line.find(':', first + 1);
+    std::string controllers = line.substr(first + 1, second - first - 1);
+    if (("," + controllers + ",").find(",cpu,") != std::string::npos)
+      own_cpu = line.substr(second + 1) == "/" + relative;
+  }
+  EXPECT_TRUE(own_cpu) << *self;
+  ASSERT_TRUE((*created)->KillAll().ok());
+  ::waitpid(pid, nullptr, 0);
+  EXPECT_TRUE((*created)->Remove().ok());
+}
 
 TEST_F(CgroupV1Test, CreateLimitJoinKillRemove) {
   CgroupLimits limits;

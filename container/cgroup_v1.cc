@@ -156,8 +156,12 @@ Result<std::unique_ptr<Cgroup>> CreateCgroupV1(const CgroupMounts& mounts,
                        "); it is needed for the instance's " + controller + " limit",
                    ENODEV);
   }
+  // A group of its own in every hierarchy that accounts or schedules, limited or not (as
+  // runc does): left in the harness's `cpu` group, an instance's CPU time would compete
+  // inside the harness's own group and obey any quota set on it (a CPU-limited A/B
+  // side once throttled its containers' workloads, not runc's).
   std::vector<std::string> wanted = RequiredControllers(limits);
-  for (const char* useful : {"memory", "pids", "cpuacct"}) wanted.push_back(useful);
+  for (const char* useful : {"memory", "pids", "cpu", "cpuacct"}) wanted.push_back(useful);
   if (limits.restrict_devices) {
     if (mounts.controllers.count("devices")) {
       wanted.push_back("devices");
