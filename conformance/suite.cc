@@ -411,7 +411,7 @@ void Suite::SetUp() {
     bool wanted = all || std::find(options_.backends.begin(), options_.backends.end(), name) !=
                              options_.backends.end();
     if (wanted)
-      selected.Register(name, builtin.Description(name),
+      selected.Register(name, builtin.Description(name), *builtin.Traits(name),
                         [name](const harness::BackendContext& context) {
                           return harness::BuiltinBackends().Make(name, context);
                         });
