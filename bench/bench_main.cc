@@ -58,10 +58,6 @@ BenchFlags ParseBenchFlags(int* argc, char** argv) {
 
 }  // namespace isobench::bench
 
-namespace isobench::harness {
-bool IsSlowBackend(const std::string& name) { return name == "vm" || name == "qemu-raw"; }
-}  // namespace isobench::harness
-
 namespace isobench::bench {
 
 std::vector<harness::Backend*> BenchSession::AllRows() {
@@ -129,6 +125,14 @@ harness::Result<harness::Instance*> BenchSession::SharedInstance(harness::Backen
 
 void BenchSession::DestroySharedInstances() { shared_.clear(); }
 
+void BenchSession::RecordTraits(const std::string& name, const harness::BackendTraits& traits) {
+  if (!recorded_.insert(name).second) return;
+  std::string key = "backend." + name;
+  benchmark::AddCustomContext(key + ".kind", std::string(harness::KindName(traits.kind)));
+  benchmark::AddCustomContext(key + ".role", std::string(harness::RoleName(traits.role)));
+  benchmark::AddCustomContext(key + ".reference", traits.reference() ? "true" : "false");
+}
+
 void SplitRounds(SuiteConfig& suite, int split) {
   if (split <= 1) return;
   auto part = [split](int& rounds) {
@@ -193,6 +197,7 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
   for (auto& [k, v] : bench.session.environment) benchmark::AddCustomContext(k, v);
   for (auto& [name, why] : bench.session.unusable)
     benchmark::AddCustomContext("backend." + name + ".unusable", why);
+  for (auto& backend : bench.session.backends) bench.RecordTraits(*backend);
   benchmark::AddCustomContext("suite.file", bench.suite.source);
   benchmark::AddCustomContext("suite.profile", bench.flags.quick ? "quick" : "default");
   const SuiteConfig& c = bench.suite;

@@ -12,16 +12,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "bench/suite_config.h"
 #include "harness/backend.h"
 #include "harness/session.h"
-
-namespace isobench::harness {
-// True for backends whose instances take seconds to start (VMs under TCG).
-bool IsSlowBackend(const std::string& name);
-}  // namespace isobench::harness
 
 namespace isobench::bench {
 
@@ -68,9 +64,17 @@ struct BenchSession {
   // program ends: VMs under TCG take seconds to boot, so families share it.
   harness::Result<harness::Instance*> SharedInstance(harness::Backend& backend);
   void DestroySharedInstances();
+  // Puts the row's traits into the JSON context, once per name: backend.<name>.kind
+  // (host|container|vm), .role (product|reference|floor), .reference (true|false).
+  void RecordTraits(const harness::Backend& backend) {
+    RecordTraits(backend.name(), backend.traits());
+  }
+  // For a row measured without a Backend object (the host's own file system).
+  void RecordTraits(const std::string& name, const harness::BackendTraits& traits);
 
  private:
   std::map<std::string, std::unique_ptr<harness::Instance>> shared_;
+  std::set<std::string> recorded_;
 };
 
 // Removes --backends=, --workdir=, --kernel=, --vm-uri=, --vm-accel=, --suite=,
@@ -82,7 +86,5 @@ void SplitRounds(SuiteConfig& suite, int split);
 
 // The exit status: 0, harness::kExitBenchRowsErrored, 1 or 128+N (bench_results.h).
 int Main(int argc, char** argv, const std::function<void(BenchSession&)>& register_benchmarks);
-
-using harness::IsSlowBackend;
 
 }  // namespace isobench::bench

@@ -117,7 +117,7 @@ void RegisterDensity(BenchSession& bench) {
   for (int round = 0; round < rounds; ++round) {
     for (harness::Backend* backend : bench.AllRows()) {
       std::string name = backend->name();
-      bool slow = IsSlowBackend(name);
+      bool slow = backend->traits().slow_start;
       if (round >= (slow ? config.vm_rounds : config.rounds)) continue;
       int max = slow ? config.vm_max_instances : config.max_instances;
       std::vector<int> steps;

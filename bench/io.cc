@@ -20,6 +20,7 @@
 #include "harness/child_process.h"
 #include "harness/cli/builtin_backends.h"
 #include "harness/fd.h"
+#include "harness/host_backend.h"
 #include "harness/interrupt.h"
 
 namespace isobench::bench {
@@ -309,14 +310,15 @@ class IoFamily {
       rig.error = r.error().message();
       return rig;
     }
-    if (!harness::IsSlowBackend(backend)) spec.volumes.push_back({rig.volume_dir, "/vol", false});
+    harness::BackendTraits traits = rig.backend->traits();
+    if (traits.supports_volumes) spec.volumes.push_back({rig.volume_dir, "/vol", false});
     auto instance = rig.backend->Create(spec);
     if (!instance.ok()) {
       rig.error = instance.error().message();
       return rig;
     }
     rig.instance = std::move(*instance);
-    if (harness::IsSlowBackend(backend)) {
+    if (traits.kind == harness::BackendTraits::Kind::kVm) {
       // fio lays a file out (writes it) before reading it, but not a block device: a
       // fresh disk's reads would hit the holes of its sparse backing file and never
       // reach the host's disk. Write it once, as fio does a file.
@@ -369,6 +371,7 @@ void RegisterIo(BenchSession& bench) {
   // Interleaved rounds: round r runs every job on the host's file system, then on every
   // target of every backend, then the round's ratios to the host. One record per round.
   auto book = family->book();
+  if (wants("fs")) bench.RecordTraits("host", harness::HostTraits());
   for (int round = 0; round < config.rounds; ++round) {
     if (wants("fs")) {
       for (const Job& job : config.jobs) {
@@ -388,7 +391,7 @@ void RegisterIo(BenchSession& bench) {
     for (auto& backend : bench.session.backends) {
       std::string name = backend->name();
       std::vector<Target> targets;
-      if (harness::IsSlowBackend(name)) {
+      if (backend->traits().kind == harness::BackendTraits::Kind::kVm) {
         if (wants("disk")) targets.push_back({"disk", "/dev/vda"});
       } else {
         if (wants("overlay")) targets.push_back({"overlay", "/var/tmp/fio.data"});

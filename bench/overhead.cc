@@ -66,9 +66,10 @@ void RegisterOverhead(BenchSession& bench) {
   // Interleaved rounds: round r runs every kind once on every backend, then the round's
   // ratios to the host row. One record per round and row.
   auto book = std::make_shared<RoundBook>();
-  std::vector<harness::Backend*> all = bench.AllRows();
-  bool has_host = std::any_of(all.begin(), all.end(),
-                              [](harness::Backend* b) { return b->name() == "host"; });
+  // The floor every row is divided by: the unisolated host, when startup added it.
+  harness::Backend* host = nullptr;
+  for (harness::Backend* b : bench.AllRows())
+    if (b->traits().kind == harness::BackendTraits::Kind::kHost) host = b;
   for (int round = 0; round < config.rounds; ++round) {
     for (harness::Backend* backend : bench.AllRows()) {
       for (const char* kind : {"syscall", "page_faults", "memory_bandwidth"}) {
@@ -85,11 +86,13 @@ void RegisterOverhead(BenchSession& bench) {
       }
     }
     for (harness::Backend* backend : bench.AllRows()) {
-      if (backend->name() == "host" || !has_host) continue;
+      if (!host || backend == host) continue;
       for (const char* kind : {"syscall", "page_faults", "memory_bandwidth"}) {
         std::string k = kind;
-        RegisterRatio(bench, book, "Overhead/" + backend->name() + "/" + k, "Overhead/host/" + k,
-                      round, RatioName(backend->name(), "Overhead:" + k, "host"));
+        std::string floor = host->name();
+        RegisterRatio(bench, book, "Overhead/" + backend->name() + "/" + k,
+                      "Overhead/" + floor + "/" + k, round,
+                      RatioName(backend->name(), "Overhead:" + k, floor));
       }
     }
   }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <thread>
 #include <vector>
 #include <iostream>
@@ -105,13 +106,15 @@ void RegisterStartup(BenchSession& bench) {
   const StartupConfig& config = bench.suite.startup;
   if (!config.enabled) return;
   bench.references.push_back(std::make_unique<harness::HostBackend>(bench.context));
+  bench.RecordTraits(*bench.references.back());
   std::vector<harness::Backend*> rows = bench.AllRows();
   // The VM's guest under a plain qemu command line: libvirt's overhead, measured.
   static std::vector<std::unique_ptr<harness::Backend>> startup_only;
   for (harness::Backend* b : bench.AllRows()) {
-    if (b->name() != "vm" || !config.qemu_raw) continue;
+    if (b->traits().kind != harness::BackendTraits::Kind::kVm || !config.qemu_raw) continue;
     auto raw = harness::ReferenceBackends().Make("qemu-raw", bench.context);
     if (raw.ok() && (*raw)->Probe().usable) {
+      bench.RecordTraits(**raw);
       rows.push_back(raw->get());
       startup_only.push_back(std::move(*raw));
     }
@@ -121,7 +124,7 @@ void RegisterStartup(BenchSession& bench) {
   std::string warmed;
   for (harness::Backend* backend : rows) {
     std::string name = backend->name();
-    if (IsSlowBackend(name) && !config.vm_warmup) continue;
+    if (backend->traits().slow_start && !config.vm_warmup) continue;
     // Warm-up, discarded: the first start pays for cold caches (the image's files, the
     // kernel and initramfs in the page cache, libvirt's capabilities) and lazy set-up.
     harness::InstanceSpec warm;
@@ -145,14 +148,27 @@ void RegisterStartup(BenchSession& bench) {
   auto has = [&](const std::string& n) {
     return std::any_of(rows.begin(), rows.end(), [&](harness::Backend* b) { return b->name() == n; });
   };
+  auto floor_of = [&](harness::BackendTraits::Kind kind) -> harness::Backend* {
+    for (harness::Backend* b : rows)
+      if (b->traits().role == harness::BackendTraits::Role::kFloor && b->traits().kind == kind)
+        return b;
+    return nullptr;
+  };
+  harness::Backend* host = floor_of(harness::BackendTraits::Kind::kHost);
+  harness::Backend* vm_floor = floor_of(harness::BackendTraits::Kind::kVm);
   std::vector<std::pair<std::string, std::string>> ratios;  // row, reference
+  std::map<std::string, bool> slow_rows;                    // row -> its starts take seconds
   for (harness::Backend* backend : rows) {
-    std::string name = backend->name();
-    if (name == "host" || name == "qemu-raw") continue;
-    ratios.emplace_back(name, "host");
+    harness::BackendTraits traits = backend->traits();
+    slow_rows[backend->name()] = traits.slow_start;
+    if (traits.role == harness::BackendTraits::Role::kFloor) continue;
+    if (host) ratios.emplace_back(backend->name(), host->name());
   }
   if (has("container") && has("runc")) ratios.emplace_back("container", "runc");
-  if (has("vm") && has("qemu-raw")) ratios.emplace_back("vm", "qemu-raw");
+  for (harness::Backend* backend : rows)
+    if (vm_floor && backend->traits().kind == harness::BackendTraits::Kind::kVm &&
+        backend->traits().role == harness::BackendTraits::Role::kProduct)
+      ratios.emplace_back(backend->name(), vm_floor->name());
 
   // Serial starts, interleaved: round r starts one instance of every backend, so slow
   // drift of the host (other load, thermal, page cache) touches every row alike and
@@ -161,12 +177,12 @@ void RegisterStartup(BenchSession& bench) {
   auto book = std::make_shared<RoundBook>();
   int rounds = std::max(config.repetitions, config.vm_repetitions);
   auto rounds_of = [&](const std::string& name) {
-    return IsSlowBackend(name) ? config.vm_repetitions : config.repetitions;
+    return slow_rows.at(name) ? config.vm_repetitions : config.repetitions;
   };
   for (int round = 0; round < rounds; ++round) {
     for (harness::Backend* backend : rows) {
       std::string name = backend->name();
-      bool slow = IsSlowBackend(name);
+      bool slow = backend->traits().slow_start;
       if (round >= rounds_of(name)) continue;
       std::string run = "Startup/" + name + "/ready";
       bench.Register(run,
@@ -191,8 +207,8 @@ void RegisterStartup(BenchSession& bench) {
   for (int round = 0; round < parallel_rounds; ++round) {
     for (harness::Backend* backend : rows) {
       std::string name = backend->name();
-      bool slow = IsSlowBackend(name);
-      if (name == "host" || name == "qemu-raw") continue;
+      bool slow = backend->traits().slow_start;
+      if (backend->traits().role == harness::BackendTraits::Role::kFloor) continue;
       if (round >= (slow ? config.vm_parallel_rounds : config.parallel_rounds)) continue;
       for (int k : slow ? config.vm_parallel : config.parallel) {
         bench.Register("Startup/" + name + "/parallel:" + std::to_string(k),

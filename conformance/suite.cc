@@ -28,13 +28,12 @@ namespace {
 
 Suite* g_suite = nullptr;
 
-// Backends whose instances run an external OCI runtime: they also get a target that
-// runs the runtime's own default spec.
-bool IsOciRuntime(const std::string& backend) {
-  static const char* kRuntimes[] = {"runc", "crun", "youki", "runsc", "oci"};
-  for (const char* r : kRuntimes)
-    if (backend == r) return true;
-  return false;
+// The traits of a target's backend: the host reference's, or the registered ones (a
+// name this build does not know: a product with no extra profiles).
+harness::BackendTraits TraitsOf(const std::string& backend) {
+  if (backend == "host") return harness::HostTraits();
+  const harness::BackendTraits* traits = harness::BuiltinBackends().Traits(backend);
+  return traits ? *traits : harness::BackendTraits{};
 }
 
 bool IsRuntimeDefault(const Target& t) { return t.profile == t.backend + "-default"; }
@@ -175,11 +174,12 @@ std::ostream& operator<<(std::ostream& out, const Target& target) { return out <
 std::vector<Target> ProbeTargets() {
   std::vector<Target> targets = {{"host", "none"}};
   for (const auto& name : harness::BuiltinBackends().Names()) {
+    harness::BackendTraits traits = TraitsOf(name);
     targets.push_back({name, "default"});
-    if (name == "container" || IsOciRuntime(name)) targets.push_back({name, "hardened"});
-    // Docker Engine's own posture (it runs runc with its own default spec) is graded too:
-    // the docker backend saves the OCI config it hands runc as docker.default_spec.
-    if (IsOciRuntime(name) || name == "docker") targets.push_back({name, name + "-default"});
+    if (traits.hardened_profile) targets.push_back({name, "hardened"});
+    // A runtime's own posture (Docker Engine's: the OCI config it hands runc) is graded
+    // too: the backend saves that spec as <name>.default_spec.
+    if (traits.runtime_default_profile) targets.push_back({name, name + "-default"});
   }
   return targets;
 }
@@ -238,7 +238,7 @@ const std::map<std::string, std::vector<std::string>>& MutationTable() {
 
 std::optional<std::string> InexpressibleWeakening(const std::string& backend,
                                                   const std::string& weakening) {
-  if (IsOciRuntime(backend) && weakening == "mount_ns")
+  if (TraitsOf(backend).oci_runtime && weakening == "mount_ns")
     return "an OCI runtime refuses a container without a mount namespace (runc: \"unable to "
            "restrict sys entries without a private MNT namespace\"): not a weakening it can run";
   return std::nullopt;
@@ -282,10 +282,11 @@ harness::InstanceSpec BaseSpec(const Target& target) {
   spec.vcpus = 1;
   // Small enough that four busy workers exceed it even on a loaded host; a VM gets one
   // CPU, so that the quota does not slow its boot (it is measured on the hypervisor).
-  spec.cpu_quota = target.backend == "vm" ? 1.0 : 0.25;
+  bool vm = TraitsOf(target.backend).kind == harness::BackendTraits::Kind::kVm;
+  spec.cpu_quota = vm ? 1.0 : 0.25;
   // A VM needs room for its kernel and initramfs; a container's limit is kept small so
   // the OOM probe is quick.
-  spec.memory_bytes = target.backend == "vm" ? 256ull << 20 : 128ull << 20;
+  spec.memory_bytes = vm ? 256ull << 20 : 128ull << 20;
   spec.pids_limit = 64;
   spec.hostname = "isobench-conf";
   spec.network = "none";
@@ -411,7 +412,7 @@ void Suite::SetUp() {
     bool wanted = all || std::find(options_.backends.begin(), options_.backends.end(), name) !=
                              options_.backends.end();
     if (wanted)
-      selected.Register(name, builtin.Description(name),
+      selected.Register(name, builtin.Description(name), *builtin.Traits(name),
                         [name](const harness::BackendContext& context) {
                           return harness::BuiltinBackends().Make(name, context);
                         });
@@ -477,7 +478,7 @@ Result<void> Suite::Start(State& s) {
     s.unavailable = "backend `" + s.target.backend + "` not selected (--backends)";
     return {};
   }
-  if (s.target.backend == "host") {
+  if (TraitsOf(s.target.backend).kind == harness::BackendTraits::Kind::kHost) {
     if (!host_backend_) return Error("host reference backend: " + session_error_);
     backend = host_backend_.get();
   } else {

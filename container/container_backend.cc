@@ -250,6 +250,7 @@ class ContainerBackend final : public harness::Backend {
   }
 
   std::string name() const override { return "container"; }
+  harness::BackendTraits traits() const override { return ContainerTraits(); }
 
   harness::Availability Probe() override {
     harness::Availability a;
@@ -703,6 +704,13 @@ Result<void> ContainerBackend::AwaitAgent(ContainerInstance& c, StartState& s, p
 
 }  // namespace
 
+harness::BackendTraits ContainerTraits() {
+  harness::BackendTraits t;
+  t.kind = harness::BackendTraits::Kind::kContainer;
+  t.hardened_profile = true;
+  return t;
+}
+
 Result<std::unique_ptr<harness::Backend>> MakeContainerBackend(
     const harness::BackendContext& context) {
   if (context.run_id.empty()) return Error("container backend: empty run id", EINVAL);
@@ -738,7 +746,7 @@ void RegisterContainerBackend(harness::BackendRegistry& registry) {
   registry.Register("container",
                     "native container: namespaces, overlayfs + pivot_root, cgroups v1/v2, "
                     "capabilities, seccomp (no runc/crun/docker)",
-                    MakeContainerBackend);
+                    ContainerTraits(), MakeContainerBackend);
 }
 
 }  // namespace isobench::container

@@ -51,6 +51,9 @@
 
 namespace isobench::container {
 
+// A product of Kind::kContainer.
+harness::BackendTraits ContainerTraits();
+
 // Registers the backend named "container".
 void RegisterContainerBackend(harness::BackendRegistry& registry);
 

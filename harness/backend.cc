@@ -42,9 +42,39 @@ Result<ExecResult> Instance::Exec(const std::vector<std::string>& argv,
   return result;
 }
 
-void BackendRegistry::Register(std::string name, std::string description,
+std::string_view KindName(BackendTraits::Kind kind) {
+  switch (kind) {
+    case BackendTraits::Kind::kHost:
+      return "host";
+    case BackendTraits::Kind::kContainer:
+      return "container";
+    case BackendTraits::Kind::kVm:
+      return "vm";
+  }
+  return "unknown";
+}
+
+std::string_view RoleName(BackendTraits::Role role) {
+  switch (role) {
+    case BackendTraits::Role::kProduct:
+      return "product";
+    case BackendTraits::Role::kReference:
+      return "reference";
+    case BackendTraits::Role::kFloor:
+      return "floor";
+  }
+  return "unknown";
+}
+
+void BackendRegistry::Register(std::string name, std::string description, BackendTraits traits,
                                BackendFactory factory) {
-  entries_.push_back({std::move(name), std::move(description), std::move(factory)});
+  entries_.push_back({std::move(name), std::move(description), traits, std::move(factory)});
+}
+
+const BackendTraits* BackendRegistry::Traits(std::string_view name) const {
+  for (const auto& e : entries_)
+    if (e.name == name) return &e.traits;
+  return nullptr;
 }
 
 std::vector<std::string> BackendRegistry::Names() const {

@@ -146,10 +146,59 @@ struct Availability {
   std::string reason;  // why not; or, when usable, a note (e.g. "tcg: /dev/kvm is PVM")
 };
 
+// What shared code and the report may know about a backend, instead of its name.
+// Each backend module defines its record once and hands the same record to the
+// registry (so a caller can decide before making the backend: target lists, whether
+// the image needs a guest kernel) and returns it from Backend::traits() (for rows that
+// never pass through a registry, such as the host floor). It is a virtual function, not
+// a field, because Backend has no constructor of its own; backend_traits_test checks
+// that both say the same. Results carry it as backend.<name>.kind / .role / .reference.
+//
+//   if (backend.traits().kind == BackendTraits::Kind::kVm) ...;   // a scratch disk is /dev/vda
+//   if (registry.Traits("vm")->boots_guest_kernel) image_options.want_vm = true;
+struct BackendTraits {
+  enum class Kind {
+    kHost,       // the agent as a plain host process: no isolation
+    kContainer,  // processes on the host kernel, isolated by namespaces and cgroups
+    kVm,         // a guest kernel on a hypervisor
+  };
+  enum class Role {
+    kProduct,    // an isolation technology under test
+    kReference,  // one too, but shown as the yardstick of another (runc for the native runtime)
+    kFloor,      // no isolation technology: the host floor, qemu without libvirt; measured
+                 // serially as a reference only (no ratio rows or parallel starts of its own)
+  };
+  Kind kind = Kind::kContainer;
+  Role role = Role::kProduct;
+  bool boots_guest_kernel = false;  // the image must carry a guest kernel (and modules)
+  bool supports_volumes = true;     // InstanceSpec::volumes is honoured (else EOPNOTSUPP)
+  // An external OCI runtime: it refuses a container without a mount namespace.
+  bool oci_runtime = false;
+  // Honours every SecurityProfile switch, user_ns and read_only_root included: the
+  // conformance suite also runs it under its "hardened" profile.
+  bool hardened_profile = false;
+  // Has a profile "<name>-default": the runtime's own default spec, unmodified, saved
+  // at Describe()["<name>.default_spec"]; the conformance suite grades it too.
+  bool runtime_default_profile = false;
+  // One start takes seconds (a guest kernel boots: ~10 s under TCG), not milliseconds
+  // (host ~1 ms, runc ~50 ms, docker ~0.4 s): benchmarks give such a row fewer rounds
+  // ("vm_" settings of the suite) and a coarser unit, soak a warm-up cycle.
+  bool slow_start = false;
+
+  // Drawn as a reference in reports (hatched, after the products).
+  bool reference() const { return role != Role::kProduct; }
+  bool operator==(const BackendTraits&) const = default;
+};
+
+// "host", "container", "vm"; "product", "reference", "floor": the words results carry.
+std::string_view KindName(BackendTraits::Kind kind);
+std::string_view RoleName(BackendTraits::Role role);
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  virtual BackendTraits traits() const = 0;
   virtual Availability Probe() = 0;
   // Facts to label results with ("vm.accelerator": "tcg", versions, kernel, ...).
   virtual std::map<std::string, std::string> Describe() = 0;
@@ -173,10 +222,14 @@ using BackendFactory =
 
 class BackendRegistry {
  public:
-  void Register(std::string name, std::string description, BackendFactory factory);
+  // `traits` must be what the backend's traits() returns.
+  void Register(std::string name, std::string description, BackendTraits traits,
+                BackendFactory factory);
   std::vector<std::string> Names() const;
   bool Has(std::string_view name) const;
   const std::string& Description(std::string_view name) const;
+  // The registered traits; nullptr for an unknown name.
+  const BackendTraits* Traits(std::string_view name) const;
   // Unknown names give an error listing the known ones.
   Result<std::unique_ptr<Backend>> Make(std::string_view name, const BackendContext& context) const;
 
@@ -184,6 +237,7 @@ class BackendRegistry {
   struct Entry {
     std::string name;
     std::string description;
+    BackendTraits traits;
     BackendFactory factory;
   };
   std::vector<Entry> entries_;

@@ -26,6 +26,7 @@ TEST(InstanceNameTest, RejectsTraversalAndOddCharacters) {
 class FakeBackend : public Backend {
  public:
   std::string name() const override { return "fake"; }
+  BackendTraits traits() const override { return {}; }
   Availability Probe() override { return {false, "fake is never usable"}; }
   std::map<std::string, std::string> Describe() override { return {}; }
   Result<std::unique_ptr<Instance>> Create(const InstanceSpec&) override {
@@ -36,7 +37,7 @@ class FakeBackend : public Backend {
 
 TEST(BackendRegistryTest, MakesKnownAndNamesUnknown) {
   BackendRegistry registry;
-  registry.Register("fake", "a test double",
+  registry.Register("fake", "a test double", BackendTraits{},
                     [](const BackendContext&) -> Result<std::unique_ptr<Backend>> {
                       return std::unique_ptr<Backend>(new FakeBackend);
                     });

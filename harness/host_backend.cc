@@ -8,6 +8,14 @@
 #include "harness/proc_stats.h"
 
 namespace isobench::harness {
+
+BackendTraits HostTraits() {
+  BackendTraits t;
+  t.kind = BackendTraits::Kind::kHost;
+  t.role = BackendTraits::Role::kFloor;
+  return t;
+}
+
 namespace {
 
 class HostInstance : public Instance {

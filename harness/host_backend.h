@@ -10,10 +10,14 @@
 
 namespace isobench::harness {
 
+// The host floor: no isolation, a reference row only.
+BackendTraits HostTraits();
+
 class HostBackend : public Backend {
  public:
   explicit HostBackend(BackendContext context) : context_(std::move(context)) {}
   std::string name() const override { return "host"; }
+  BackendTraits traits() const override { return HostTraits(); }
   Availability Probe() override;
   std::map<std::string, std::string> Describe() override { return {}; }
   Result<std::unique_ptr<Instance>> Create(const InstanceSpec& spec) override;

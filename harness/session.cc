@@ -36,7 +36,10 @@ Result<Session> OpenSession(const SessionOptions& options, const BackendRegistry
   image_options.agent_binary = options.agent.empty() ? DefaultAgentPath() : options.agent;
   image_options.kernel = options.kernel;
   image_options.extra_binaries = options.extra_binaries;
-  image_options.want_vm = std::find(wanted.begin(), wanted.end(), "vm") != wanted.end();
+  auto boots_kernel = [&](const std::string& name) {
+    return registry.Traits(name)->boots_guest_kernel;
+  };
+  image_options.want_vm = std::any_of(wanted.begin(), wanted.end(), boots_kernel);
   if (image_options.want_vm && all && options.kernel.empty() && !FindHostGuestKernel().ok()) {
     // With "all", a host without a guest kernel simply has no usable vm backend.
     image_options.want_vm = false;
@@ -65,7 +68,7 @@ Result<Session> OpenSession(const SessionOptions& options, const BackendRegistry
   }
 
   for (const auto& name : wanted) {
-    if (name == "vm" && !image_options.want_vm) {
+    if (boots_kernel(name) && !image_options.want_vm) {
       session.unusable.emplace_back(name, "no guest kernel: /boot/vmlinuz-* not found "
                                           "(install linux-image-amd64)");
       continue;

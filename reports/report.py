@@ -46,11 +46,12 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
-# Backends that the harness does not drive through its Backend interface but
-# measures as yardsticks: a bare fork+exec, runc itself, qemu without libvirt.
-REFERENCE_BACKENDS = ("host", "runc", "crun", "qemu-raw")
-PRIMARY_ORDER = ("container", "vm", "oci", "docker")
-VM_BACKENDS = ("vm", "qemu-raw")
+# What a backend is comes from the results' context, written by the harness from the
+# backend's traits: backend.<name>.kind (host, container, vm) and backend.<name>.reference
+# (true for yardsticks: the host floor, runc, qemu without libvirt). A file without them
+# shows the backend as a product of unknown kind. Order and colour are presentation:
+# a backend keeps its place and colour from report to report.
+DISPLAY_ORDER = ("container", "vm", "oci", "docker", "host", "runc", "crun", "qemu-raw")
 # The VM boot time this project aims for under KVM: QEMU's boot-to-userspace figure in
 # Agache et al., "Firecracker: Lightweight Virtualization for Serverless Applications",
 # NSDI'20. Drawn as a reference line on the startup plot; TCG is far slower.
@@ -183,8 +184,15 @@ class Series:
             self.accelerator = "%s nested in %s" % (self.accelerator, nested)
         self.label = self.host
 
+    def kind(self, backend):
+        """host, container, vm; "" when the file does not say."""
+        return self.context.get("backend.%s.kind" % backend, "")
+
+    def is_reference(self, backend):
+        return self.context.get("backend.%s.reference" % backend) == "true"
+
     def backend_label(self, backend):
-        if backend in VM_BACKENDS and self.accelerator:
+        if self.kind(backend) == "vm" and self.accelerator:
             return "%s (%s)" % (backend, self.accelerator)
         return backend
 
@@ -214,13 +222,13 @@ def joint_backend_label(backend, series, newline=False):
                          " / ".join(s.accelerator or "?" for s in series))
 
 
-def backend_order(backends):
+def backend_order(report, backends):
+    """Products (known ones first), then references."""
     def key(b):
-        if b in PRIMARY_ORDER:
-            return (0, PRIMARY_ORDER.index(b), b)
-        if b in REFERENCE_BACKENDS:
-            return (2, REFERENCE_BACKENDS.index(b), b)
-        return (1, 0, b)
+        known = DISPLAY_ORDER.index(b) if b in DISPLAY_ORDER else len(DISPLAY_ORDER)
+        if report.is_reference(b):
+            return (2, known, b)
+        return (0 if b in DISPLAY_ORDER else 1, known, b)
     return sorted(set(backends), key=key)
 
 
@@ -259,6 +267,13 @@ class Report:
 
     def series_title(self, s):
         return ("host " if self.multi_host else "input ") + s.label
+
+    def is_reference(self, backend):
+        """A yardstick row in any input."""
+        return any(s.is_reference(backend) for s in self.series)
+
+    def is_vm(self, backend):
+        return any(s.kind(backend) == "vm" for s in self.series)
 
     def _label_series(self):
         hosts = [s.host for s in self.series]
@@ -365,7 +380,7 @@ def plot_distribution(report, cells, backends, title):
             rel = [(v / (med * 1e3) - 1) * 100 for v in ms] if med > 0 else []
             color = (backend_color(backend, backends) if nser == 1
                      else SERIES_COLORS[si % len(SERIES_COLORS)])
-            hatch = "//" if backend in REFERENCE_BACKENDS else None
+            hatch = "//" if report.is_reference(backend) else None
             jitter = [x + rng.uniform(-0.28, 0.28) * box_w for _ in ms]
             legend = s.label if nser > 1 and bi == _first_with(cells, backends, si) else None
             for axis, values in ((ax, ms), (spread, rel)):
@@ -387,7 +402,7 @@ def plot_distribution(report, cells, backends, title):
     for b in backends:
         text = joint_backend_label(b, [s for s in series if (b, s.index) in cells],
                                    newline=True)
-        if b in REFERENCE_BACKENDS:
+        if report.is_reference(b):
             text += "\nreference"
         ticks.append(text)
     for axis in (ax, spread):
@@ -398,7 +413,7 @@ def plot_distribution(report, cells, backends, title):
     ax.yaxis.set_major_formatter(_ms_formatter())
     ax.set_ylabel("create request → ready (ms, log scale)")
     lo, hi = ax.get_ylim()
-    if any(b in VM_BACKENDS for b in backends):
+    if any(report.is_vm(b) for b in backends):
         target_ms = VM_BOOT_TARGET_S * 1e3
         lo, hi = min(lo, target_ms / 2), max(hi, target_ms * 2)
         # Labelled on the line, not in the legend, which would hide the top boxes.
@@ -622,7 +637,7 @@ def section_startup(report):
            'on the host. Median with a 95% percentile-bootstrap interval; rows marked '
            '<em>reference</em> are yardsticks outside the harness backends.</p>']
     summary = []
-    if any(c.backend in VM_BACKENDS and c.samples for c in cells_all):
+    if any(c.series.kind(c.backend) == "vm" and c.samples for c in cells_all):
         out.append('<p class="note">The dashed red line on the distribution is the design '
                    'target for a VM under KVM: <b>≤ %g ms</b> from create to ready, QEMU\'s '
                    'boot time in the Firecracker paper (Agache et al., NSDI\'20). VMs run '
@@ -632,7 +647,7 @@ def section_startup(report):
     cases = sorted({c.params for c in cells_all})
     for case in cases:
         cells = {(c.backend, c.series.index): c for c in cells_all if c.params == case}
-        backends = backend_order(b for b, _ in cells)
+        backends = backend_order(report, (b for b, _ in cells))
         slug = "startup-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", case or "all")
         if len(cases) > 1:
             out.append("<h3>%s</h3>" % esc(case or "(no params)"))
@@ -680,7 +695,7 @@ def startup_table(report, cells, backends):
     rows, classes = [], {}
     for r, b in enumerate(backends):
         name = esc(joint_backend_label(b, [s for s in report.series if (b, s.index) in cells]))
-        if b in REFERENCE_BACKENDS:
+        if report.is_reference(b):
             name += ' <span class="tag">reference</span>'
             classes[r] = "reference"
         row = [name]
@@ -742,7 +757,7 @@ def destroy_table(report, cells, backends):
                 continue
             med, lo, hi = report.median_ci(values)
             label = s.backend_label(b) + ("" if len(report.series) == 1 else " — " + s.label)
-            if b in REFERENCE_BACKENDS:
+            if report.is_reference(b):
                 classes[len(rows)] = "reference"
             rows.append([esc(label), str(len(values)), "<b>%s</b>" % fmt_time(med),
                          fmt_interval(lo, hi)])
@@ -755,7 +770,7 @@ def family_table(report, family):
     cells = [c for c in report.cells if c.family == family]
     counters = sorted({k for c in cells for k in c.counters})
     cases = sorted({c.params for c in cells})
-    backends = backend_order(c.backend for c in cells)
+    backends = backend_order(report, (c.backend for c in cells))
     multi = len(report.series) > 1
     headers = (["case", "backend"] + (["series"] if multi else []) +
                ["n", "time (median)", "95% CI"] +
@@ -772,7 +787,7 @@ def family_table(report, family):
                 if cell is None:
                     continue
                 med, lo, hi = report.median_ci(cell.samples)
-                if b in REFERENCE_BACKENDS:
+                if report.is_reference(b):
                     classes[len(rows)] = "reference"
                 row = [esc(case or "–"), esc(s.backend_label(b))]
                 if multi:
@@ -880,7 +895,7 @@ def _density_color(report, backend, backends, si):
 def plot_density(report, groups):
     """Per-instance memory (PSS solid, MemAvailable delta dashed) and the N-th
     instance's startup latency against N, one line per backend."""
-    backends = backend_order(b for b, _ in groups)
+    backends = backend_order(report, (b for b, _ in groups))
     fig, (mem, lat) = plt.subplots(1, 2, figsize=(13, 5.2), layout="constrained")
     all_n, dropped, drawn = set(), 0, 0
     for (b, si), rows in sorted(groups.items(), key=lambda kv: (backends.index(kv[0][0]),
@@ -891,7 +906,7 @@ def plot_density(report, groups):
         color = _density_color(report, b, backends, si)
         label = _density_label(report, b, si)
         style = {"color": color, "marker": "o", "markersize": 5}
-        if b in REFERENCE_BACKENDS:
+        if report.is_reference(b):
             style["alpha"] = 0.6
         for key, ls, what in (("pss_per_instance_bytes", "-", "PSS"),
                               ("mem_available_delta_per_instance_bytes", "--",
@@ -942,7 +957,7 @@ def section_density(report):
     groups = density_cells(report)
     if not groups:
         return "", []
-    backends = backend_order(b for b, _ in groups)
+    backends = backend_order(report, (b for b, _ in groups))
     keys = sorted(groups, key=lambda k: (backends.index(k[0]), k[1]))
     out = ['<section><h2 id="density">Density</h2>',
            '<p class="note">Instances are added one by one up to each N and kept running; '
@@ -969,7 +984,7 @@ def section_density(report):
         def mib(key, cell=last):
             v = median_of(cell.counters.get(key, [math.nan])) / MIB if cell else math.nan
             return "%s MiB" % _fmt_sig(v) if math.isfinite(v) else "–"
-        if b in REFERENCE_BACKENDS:
+        if report.is_reference(b):
             classes[len(rows)] = "reference"
         rows.append([esc(_density_label(report, b, si)),
                      "<b>%d</b>" % reached if reached else "0",
@@ -1149,7 +1164,7 @@ def section_io(report):
     host = {(c.series.index, rw, bs, qd): c for c, _, rw, bs, qd in jobs
             if c.backend == "host" and c.samples}
     target_keys = []
-    backends = backend_order(c.backend for c, *_ in jobs)
+    backends = backend_order(report, (c.backend for c, *_ in jobs))
     for c, target, *_ in sorted(jobs, key=lambda j: (backends.index(j[0].backend), j[1],
                                                      j[0].series.index)):
         key = (c.series.index, c.backend, target)
@@ -1177,7 +1192,7 @@ def section_io(report):
                 for m in ("bw_bytes_per_s", "iops", "lat_p50_s", "lat_p99_s")}
     palette = plt.get_cmap("tab10")
     targets_all = [(tk, tlabel(tk), palette(i % 10),
-                    "//" if tk[1] in REFERENCE_BACKENDS else None)
+                    "//" if report.is_reference(tk[1]) else None)
                    for i, tk in enumerate(target_keys)]
     targets_vs = [t for t in targets_all if t[0][1] != "host"]
 
@@ -1236,7 +1251,7 @@ def section_io(report):
             cell = by_key.get(tk + job)
             if cell is None:
                 continue
-            if tk[1] in REFERENCE_BACKENDS:
+            if report.is_reference(tk[1]):
                 classes[len(rows)] = "reference"
             row = ["%s\u00a0%s\u00a0qd%d" % job, esc(tlabel(tk)).replace(" ", "\u00a0")]
             if not cell.samples:
@@ -1292,7 +1307,7 @@ def section_overhead(report):
         return "", []
     multi = len(report.series) > 1
     tests = sorted({c.params for c in cells})
-    backends = backend_order(c.backend for c in cells)
+    backends = backend_order(report, (c.backend for c in cells))
     rows, classes, points = [], {}, []  # points: (label, slowdown, lo, hi, backend, si, no difference)
     for test in tests:
         group = [c for c in cells if c.params == test]
@@ -1305,7 +1320,7 @@ def section_overhead(report):
                 host = next((c for c in group if c.backend == "host" and c.series is s), None)
                 label = "%s — %s%s" % (test, s.backend_label(b),
                                        (" — " + s.label) if multi else "")
-                if b in REFERENCE_BACKENDS:
+                if report.is_reference(b):
                     classes[len(rows)] = "reference"
                 if not cell.samples:
                     rows.append([esc(test), esc(s.backend_label(b))] + ([esc(s.label)] if multi

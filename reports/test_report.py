@@ -423,6 +423,20 @@ class StartupReferenceLineTest(ReportCase):
         self.assertNotIn("design target for a VM", page)
         self.assertIn('id="startup"', page)
 
+    def test_kinds_and_references_come_from_the_context(self):
+        _, page, _ = self.render(STARTUP)
+        self.assertIn('host <span class="tag">reference</span>', page)
+        self.assertIn("vm (tcg)", page)
+        data = load_json(STARTUP)
+        data["context"] = {k: v for k, v in data["context"].items()
+                           if not k.startswith("backend.")}
+        _, page, _ = self.render(write_json(self.tmp, "untyped.json", data))
+        # Without the keys every row is a product of unknown kind.
+        self.assertNotIn('<span class="tag">reference</span>', page)
+        self.assertNotIn("design target for a VM", page)
+        self.assertNotIn("vm (tcg)", page)
+        self.assertIn('id="startup"', page)
+
 
 class ConformanceSectionTest(ReportCase):
     def test_matrix_and_mutation_table(self):

@@ -346,6 +346,7 @@ class RawQemuBackend final : public harness::Backend {
  public:
   explicit RawQemuBackend(std::shared_ptr<RawShared> shared) : shared_(std::move(shared)) {}
   std::string name() const override { return "qemu-raw"; }
+  harness::BackendTraits traits() const override { return RawQemuTraits(); }
 
   harness::Availability Probe() override {
     if (::access(shared_->Binary().c_str(), X_OK) != 0)
@@ -456,6 +457,16 @@ Result<int> RawQemuBackend::ReclaimStale() {
 
 }  // namespace
 
+harness::BackendTraits RawQemuTraits() {
+  harness::BackendTraits t;
+  t.kind = harness::BackendTraits::Kind::kVm;
+  t.role = harness::BackendTraits::Role::kFloor;
+  t.boots_guest_kernel = true;
+  t.supports_volumes = false;  // Create refuses them
+  t.slow_start = true;
+  return t;
+}
+
 Result<std::unique_ptr<harness::Backend>> MakeRawQemuBackend(const BackendContext& context) {
   ISO_ASSIGN_OR_RETURN(VmOptions options, ParseVmOptions(context.options));
   // The run id names directories and domains: the same character set as instance names.
@@ -469,7 +480,7 @@ Result<std::unique_ptr<harness::Backend>> MakeRawQemuBackend(const BackendContex
 void RegisterRawQemuBackend(harness::BackendRegistry& registry) {
   registry.Register("qemu-raw",
                     "the vm backend's guest started by a bare qemu command line (no libvirt)",
-                    MakeRawQemuBackend);
+                    RawQemuTraits(), MakeRawQemuBackend);
 }
 
 Result<harness::StartupTiming> TimeRawQemuBoot(const BackendContext& context,

@@ -38,6 +38,9 @@ inline constexpr const char* kDefaultQemuBinary = "/usr/bin/qemu-system-x86_64";
 harness::Result<std::vector<std::string>> BuildQemuArgv(
     const GuestConfig& guest, const std::string& qemu_binary = kDefaultQemuBinary);
 
+// The vm backend's traits, as a floor row: the same guest without libvirt.
+harness::BackendTraits RawQemuTraits();
+
 // Registers "qemu-raw" (options: the vm.* keys of vm_options.h; vm.emulator names the
 // qemu binary; vm.uri is unused).
 void RegisterRawQemuBackend(harness::BackendRegistry& registry);

@@ -371,6 +371,7 @@ class VmBackend final : public harness::Backend {
   explicit VmBackend(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
 
   std::string name() const override { return "vm"; }
+  harness::BackendTraits traits() const override { return VmTraits(); }
 
   harness::Availability Probe() override {
     auto conn = shared_->Connection();
@@ -539,6 +540,15 @@ Result<int> VmBackend::ReclaimStale() {
 
 }  // namespace
 
+harness::BackendTraits VmTraits() {
+  harness::BackendTraits t;
+  t.kind = harness::BackendTraits::Kind::kVm;
+  t.boots_guest_kernel = true;
+  t.supports_volumes = false;  // no shared file system in the guest (Create refuses them)
+  t.slow_start = true;
+  return t;
+}
+
 Result<std::unique_ptr<harness::Backend>> MakeVmBackend(const BackendContext& context) {
   ISO_ASSIGN_OR_RETURN(VmOptions options, ParseVmOptions(context.options));
   // The run id names directories and domains: the same character set as instance names.
@@ -550,7 +560,8 @@ Result<std::unique_ptr<harness::Backend>> MakeVmBackend(const BackendContext& co
 }
 
 void RegisterVmBackend(harness::BackendRegistry& registry) {
-  registry.Register("vm", "KVM (or TCG) virtual machines through libvirt", MakeVmBackend);
+  registry.Register("vm", "KVM (or TCG) virtual machines through libvirt", VmTraits(),
+                    MakeVmBackend);
 }
 
 }  // namespace isobench::vm

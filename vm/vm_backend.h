@@ -33,6 +33,9 @@
 
 namespace isobench::vm {
 
+// A product of Kind::kVm: boots a guest kernel, slow to start, no volumes yet.
+harness::BackendTraits VmTraits();
+
 // Registers "vm".
 void RegisterVmBackend(harness::BackendRegistry& registry);
 

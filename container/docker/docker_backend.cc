@@ -405,6 +405,7 @@ class DockerBackend : public harness::Backend {
   }
 
   std::string name() const override { return "docker"; }
+  harness::BackendTraits traits() const override { return DockerTraits(); }
   Availability Probe() override;
   std::map<std::string, std::string> Describe() override;
   Result<std::unique_ptr<Instance>> Create(const InstanceSpec& spec) override;
@@ -614,13 +615,20 @@ Result<int> DockerBackend::ReclaimStale() {
 
 }  // namespace
 
+harness::BackendTraits DockerTraits() {
+  harness::BackendTraits t;
+  t.kind = harness::BackendTraits::Kind::kContainer;
+  t.runtime_default_profile = true;  // docker.default_spec: the config it hands runc
+  return t;
+}
+
 Result<std::unique_ptr<harness::Backend>> MakeDockerBackend(const BackendContext& context) {
   return std::unique_ptr<harness::Backend>(new DockerBackend(context));
 }
 
 void RegisterDockerBackend(harness::BackendRegistry& registry) {
   registry.Register("docker", "Docker Engine containers through its REST API (unix socket)",
-                    [](const BackendContext& c) { return MakeDockerBackend(c); });
+                    DockerTraits(), [](const BackendContext& c) { return MakeDockerBackend(c); });
 }
 
 }  // namespace isobench::container::docker

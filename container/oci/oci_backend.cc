@@ -332,6 +332,7 @@ class OciBackend : public harness::Backend {
   }
 
   std::string name() const override { return name_; }
+  harness::BackendTraits traits() const override { return OciTraits(name_); }
   Availability Probe() override;
   std::map<std::string, std::string> Describe() override;
   Result<std::unique_ptr<Instance>> Create(const InstanceSpec& spec) override;
@@ -563,6 +564,16 @@ Result<int> OciBackend::ReclaimStale() {
 
 }  // namespace
 
+harness::BackendTraits OciTraits(const std::string& name) {
+  harness::BackendTraits t;
+  t.kind = harness::BackendTraits::Kind::kContainer;
+  t.oci_runtime = true;
+  t.hardened_profile = true;
+  t.runtime_default_profile = true;
+  if (name == "runc" || name == "crun") t.role = harness::BackendTraits::Role::kReference;
+  return t;
+}
+
 Result<std::unique_ptr<harness::Backend>> MakeOciBackend(const BackendContext& context,
                                                          const std::string& name,
                                                          const std::string& runtime) {
@@ -573,10 +584,12 @@ Result<std::unique_ptr<harness::Backend>> MakeOciBackend(const BackendContext& c
 
 void RegisterOciBackends(harness::BackendRegistry& registry) {
   registry.Register("runc", "OCI runtime runc, from a config.json generated from the profile",
+                    OciTraits("runc"),
                     [](const BackendContext& c) { return MakeOciBackend(c, "runc", "runc"); });
   registry.Register("crun", "OCI runtime crun, from a config.json generated from the profile",
+                    OciTraits("crun"),
                     [](const BackendContext& c) { return MakeOciBackend(c, "crun", "crun"); });
-  registry.Register("oci", "any OCI runtime given by --option=oci.runtime=PATH",
+  registry.Register("oci", "any OCI runtime given by --option=oci.runtime=PATH", OciTraits("oci"),
                     [](const BackendContext& c) { return MakeOciBackend(c, "oci", ""); });
 }
 

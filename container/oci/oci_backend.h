@@ -42,6 +42,10 @@ namespace isobench::container::oci {
 // refuses to run a container) and "oci" (the runtime given by the oci.runtime option).
 void RegisterOciBackends(harness::BackendRegistry& registry);
 
+// Kind::kContainer, an OCI runtime; "runc" and "crun" are reference rows (the runtimes
+// the native one is measured against), any other name a product.
+harness::BackendTraits OciTraits(const std::string& name);
+
 // `name` is the backend's name; `runtime` a binary name or path ("" for "oci": the
 // oci.runtime option).
 harness::Result<std::unique_ptr<harness::Backend>> MakeOciBackend(

@@ -53,8 +53,6 @@ SessionOptions MakeSessionOptions(const GlobalFlags& flags, const std::string& b
   return options;
 }
 
-bool IsSlow(const std::string& backend) { return backend == "vm"; }
-
 int Fail(const Error& error) {
   std::cerr << "isobench: error: " << error.message() << "\n";
   return 1;
@@ -182,7 +180,7 @@ int CmdSoak(const GlobalFlags& flags, const std::string& backends, int cycles) {
   for (auto& backend : session->backends) {
     SoakOptions options;
     options.cycles = cycles;
-    if (IsSlow(backend->name())) options.warmup_cycles = 1;
+    if (backend->traits().slow_start) options.warmup_cycles = 1;
     options.progress = [&](int done, int total) {
       // Progress on a terminal only; CI logs get the summary.
       if (tty && (done % 10 == 0 || done == total))

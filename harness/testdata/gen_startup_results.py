@@ -44,7 +44,24 @@ def context(host, accelerator, cpu_model, kernel, cgroup_mode, date):
         "env.qemu_version": "7.2.0",
         "env.git_revision": "3f2c1a9e0b7d",
         "vm.accelerator": accelerator,
+        **traits(("container", "host", "qemu-raw", "runc", "vm")),
     }
+
+
+# backend.<name>.kind/.role/.reference, as the harness writes them from each backend's traits.
+TRAITS = {"container": ("container", "product"), "vm": ("vm", "product"),
+          "runc": ("container", "reference"), "host": ("host", "floor"),
+          "qemu-raw": ("vm", "floor")}
+
+
+def traits(backends):
+    out = {}
+    for b in backends:
+        kind, role = TRAITS[b]
+        out["backend.%s.kind" % b] = kind
+        out["backend.%s.role" % b] = role
+        out["backend.%s.reference" % b] = "false" if role == "product" else "true"
+    return out
 
 
 def records(run_name, unit, scale, totals, rng, phases=None, destroy=None, cpu_frac=0.3,
