@@ -30,7 +30,11 @@ namespace isobench::harness {
 struct AbOptions {
   std::string a;  // build directory or isobench_bench path; empty: this build
   std::string b;  // likewise
-  int blocks = 2;
+  // Blocks per side, alternating A B B A ...: 8 is near round by round for the quick
+  // suite (one A/A with 2 blocks under a neighbour's compile raised 3 false alarms, with
+  // 8 none, in the same time: a block costs ~1 s to start). A row with fewer rounds than
+  // blocks gets one per block (the quick suite's 2 VM boots become 8 a side).
+  int blocks = 8;
   bool quick = false;
   std::string suite;
   std::string backends = "all";
