@@ -32,7 +32,9 @@ TEST(SuiteConfigTest, ReadsEveryShippedSuite) {
     ASSERT_TRUE(c.ok()) << c.error().message();
   }
   auto quick = LoadSuiteConfig(std::string(ISOBENCH_SUITES_DIR) + "/quick.toml");
-  EXPECT_EQ(quick->startup.repetitions, 24);
+  EXPECT_EQ(quick->startup.repetitions, 40);
+  EXPECT_EQ(quick->startup.parallel_rounds, 12);
+  EXPECT_EQ(quick->overhead.rounds, 12);
   EXPECT_TRUE(quick->startup.vm_parallel.empty());
   EXPECT_FALSE(quick->startup.qemu_raw);
 }
