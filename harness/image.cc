@@ -348,7 +348,8 @@ mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
 mount -t cgroup2 cgroup2 $R/sys/fs/cgroup || fail "cgroup2"
 mount -t tmpfs -o mode=0755 tmpfs $R/run
-mount -t tmpfs -o mode=1777 tmpfs $R/tmp
+# /tmp stays the host's under the overlay (writable through it): a checkout or build
+# there must be visible in L1, as everywhere else.
 mkdir -p $R/isobench-l1
 mount --bind /out $R/isobench-l1 || fail "bind of the out share"
 hostname isobench-l1
