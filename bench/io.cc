@@ -239,7 +239,7 @@ class IoFamily {
     }
     auto out = harness::RunCapture(
         FioArgs({"host", dir + "/fio.data"}, bench_.suite.io.jobs, bench_.suite.io, /*direct=*/true),
-        std::chrono::minutes(10));
+        std::chrono::minutes(10), /*die_with_parent=*/true);
     if (!out.ok()) fio.error = out.error().message();
     else fio.output = std::move(*out);
     return fio;

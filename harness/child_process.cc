@@ -200,7 +200,7 @@ std::string DescribeWaitStatus(int status) {
 }
 
 Result<std::string> RunCapture(const std::vector<std::string>& argv,
-                               std::chrono::milliseconds timeout) {
+                               std::chrono::milliseconds timeout, bool die_with_parent) {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return Error::Errno("pipe2");
   Fd read_end(pipefd[0]);
@@ -208,6 +208,7 @@ Result<std::string> RunCapture(const std::vector<std::string>& argv,
   ChildProcess::SpawnOptions options;
   options.stdout_fd = write_end.get();
   options.stderr_fd = write_end.get();
+  options.die_with_parent = die_with_parent;
   ISO_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Spawn(argv, options));
   write_end.Reset();
   std::string out;

@@ -76,7 +76,10 @@ class ChildProcess {
 std::string DescribeWaitStatus(int status);
 
 // Runs a command to completion and returns its stdout (stderr appended on failure).
+// `die_with_parent`: as SpawnOptions::die_with_parent, for a long helper (fio) that
+// must not outlive a harness killed mid-run; it forks, so short timed calls leave it off.
 Result<std::string> RunCapture(const std::vector<std::string>& argv,
-                               std::chrono::milliseconds timeout = std::chrono::seconds(60));
+                               std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                               bool die_with_parent = false);
 
 }  // namespace isobench::harness
