@@ -109,6 +109,15 @@ check_clean_after_cleanup() {  # label
   if ! out="$(timeout 120 "$isobench" --workdir "$wd" cleanup 2>&1)"; then
     fail "$1: cleanup failed: $out"
   fi
+  # No process of the run (fio on a file of the workdir, a runtime given its paths) may
+  # outlive it: cleanup reclaims objects, not processes.
+  local stray
+  stray="$(pgrep -af -- "$wd/" | grep -v -e "$isobench --workdir" -e pgrep)"
+  if [[ -n "$stray" ]]; then
+    fail "$1: processes of the killed run still running:"
+    sed 's/^/    /' <<<"$stray"
+    pkill -KILL -f -- "$wd/" 2>/dev/null
+  fi
   local leaks
   leaks="$(leaks_since "$work/before")"
   if [[ -n "$leaks" ]]; then
@@ -205,6 +214,15 @@ interrupt_run() {  # signal to_group delay_ms
   echo "  $label: exit $rc"
   ((rc > 128)) && fail "$label: isobench died by signal $((rc - 128))"
   sleep 0.5
+  # No process of the run (fio on a file of the workdir, a runtime given its paths) may
+  # outlive it: cleanup reclaims objects, not processes.
+  local stray
+  stray="$(pgrep -af -- "$wd/" | grep -v -e "$isobench --workdir" -e pgrep)"
+  if [[ -n "$stray" ]]; then
+    fail "$1: processes of the killed run still running:"
+    sed 's/^/    /' <<<"$stray"
+    pkill -KILL -f -- "$wd/" 2>/dev/null
+  fi
   local leaks
   leaks="$(leaks_since "$work/before")"
   if [[ -n "$leaks" ]]; then
