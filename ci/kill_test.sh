@@ -104,13 +104,9 @@ wait_gone() {  # pid timeout_s
 "$isobench" --workdir "$wd" image >/dev/null 2>&1 || { echo "kill_test: error: image build failed" >&2; exit 1; }
 snapshot >"$work/before"
 
-check_clean_after_cleanup() {  # label
-  local out
-  if ! out="$(timeout 120 "$isobench" --workdir "$wd" cleanup 2>&1)"; then
-    fail "$1: cleanup failed: $out"
-  fi
-  # No process of the run (fio on a file of the workdir, a runtime given its paths) may
-  # outlive it: cleanup reclaims objects, not processes.
+# No process of the run (fio on a file of the workdir, a runtime given its paths) may
+# outlive it: cleanup reclaims objects, not processes.
+fail_on_stray_processes() {  # label
   local stray
   stray="$(pgrep -af -- "$wd/" | grep -v -e "$isobench --workdir" -e pgrep)"
   if [[ -n "$stray" ]]; then
@@ -118,6 +114,14 @@ check_clean_after_cleanup() {  # label
     sed 's/^/    /' <<<"$stray"
     pkill -KILL -f -- "$wd/" 2>/dev/null
   fi
+}
+
+check_clean_after_cleanup() {  # label
+  local out
+  if ! out="$(timeout 120 "$isobench" --workdir "$wd" cleanup 2>&1)"; then
+    fail "$1: cleanup failed: $out"
+  fi
+  fail_on_stray_processes "$1"
   local leaks
   leaks="$(leaks_since "$work/before")"
   if [[ -n "$leaks" ]]; then
@@ -214,15 +218,7 @@ interrupt_run() {  # signal to_group delay_ms
   echo "  $label: exit $rc"
   ((rc > 128)) && fail "$label: isobench died by signal $((rc - 128))"
   sleep 0.5
-  # No process of the run (fio on a file of the workdir, a runtime given its paths) may
-  # outlive it: cleanup reclaims objects, not processes.
-  local stray
-  stray="$(pgrep -af -- "$wd/" | grep -v -e "$isobench --workdir" -e pgrep)"
-  if [[ -n "$stray" ]]; then
-    fail "$1: processes of the killed run still running:"
-    sed 's/^/    /' <<<"$stray"
-    pkill -KILL -f -- "$wd/" 2>/dev/null
-  fi
+  fail_on_stray_processes "$label"
   local leaks
   leaks="$(leaks_since "$work/before")"
   if [[ -n "$leaks" ]]; then
