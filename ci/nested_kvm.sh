@@ -26,7 +26,8 @@
 # ISOBENCH_NESTED_L1_APPEND (more of L1's kernel command line, module parameters too:
 # kvm_amd.npt=0), ISOBENCH_NESTED_L2_BOOTS=N (only N L2 boots under KVM, counting the
 # ones that die), ISOBENCH_NESTED_FAKE_CRASH=1 or =wedge (a fake L1 crash or lockup on
-# the first boot, to test the retry).
+# the first boot, to test the retry), ISOBENCH_NESTED_FAKE_HANG=STEP (the step's first
+# try hangs for 20 s: vm_boot_test, conformance or bench, to test the step watchdog).
 set -uo pipefail
 
 # ---------------------------------------------------------------------------------------
@@ -110,24 +111,68 @@ inside() {
     grep -m1 -o -e 'stopped before its agent was ready' -e 'agent not ready after [0-9]* s' \
       -e 'probe boot failed: [^;(]*' "$1"
   }
-  # l2_step NAME CHECK CMD...: runs CMD (output in $out/NAME.log) until CHECK says it
-  # succeeded, at most twice; a second try only after an L2 death. CHECK sets `why`.
+  # A step still running past its limit (every L2 boot has its own 120 s ready limit, so
+  # only a call into libvirtd or a qemu that never returns gets here; seen once: a
+  # benchmark silent for 440 s, its L2 never reaching the kernel) is stopped, and what
+  # L1 shows of it goes to the console, where the host prints it: the step's last log
+  # lines, the processes involved (state, kernel wait channel, blocked stacks), libvirt's
+  # view and L1's kernel log. Each step's limit is its boots' ready limits with a margin,
+  # and leaves room for its retry within L1's 570 s.
+  hang_report() {
+    local name=$1 pid line
+    note "$name: what L1 shows of the hung step:"
+    tail -n 12 "$out/$name.log" | cut -c1-220 | while IFS= read -r line; do note "  log: $line"; done
+    ps -eo pid,stat,wchan:30,etimes,args | grep -e ' PID ' -e qemu-system -e isobench -e libvirtd |
+      grep -v grep | cut -c1-200 | while IFS= read -r line; do note "  ps: $line"; done
+    for pid in $(ps -eo pid=,stat= | awk '$2 ~ /^D/ {print $1}'); do
+      note "  blocked $pid ($(cat /proc/$pid/comm 2>/dev/null)): $(awk '{print $2}' /proc/$pid/stack 2>/dev/null | head -12 | tr '\n' ' ')"
+    done
+    timeout 15 virsh -c qemu:///system list --all 2>&1 | grep -v -e '^ *$' -e '^---' |
+      while IFS= read -r line; do note "  virsh: $line"; done
+    [[ ${PIPESTATUS[0]} == 124 ]] && note "  virsh: libvirtd did not answer within 15 s"
+    for line in /var/log/libvirt/qemu/*.log; do
+      [[ -f "$line" ]] && tail -n 3 "$line" | cut -c1-200 | sed "s|^|$(basename "$line"): |"
+    done | while IFS= read -r line; do note "  libvirt log: $line"; done
+    dmesg | tail -n 8 | cut -c1-200 | while IFS= read -r line; do note "  dmesg: $line"; done
+  }
+
+  # l2_step NAME LIMIT CHECK CMD...: runs CMD (output in $out/NAME.log, the harness at
+  # debug level so the log shows where it waits) for at most LIMIT s, until CHECK says it
+  # succeeded, at most twice; a second try only after an L2 death or a hang, and only
+  # while libvirtd still answers. CHECK sets `why`.
   l2_step() {
-    local name=$1 check=$2 t died try
-    shift 2
+    local name=$1 limit=$2 check=$3 t died try
+    shift 3
     for try in 1 2; do
       t=${EPOCHREALTIME/./}
       note "$name ..."
-      "$@" > "$out/$name.log" 2>&1
-      step_rc=$?
+      if [[ "${ISOBENCH_NESTED_FAKE_HANG:-}" == "$name" && $try == 1 ]]; then
+        echo "fake hang (ISOBENCH_NESTED_FAKE_HANG=$name)" > "$out/$name.log"
+        timeout -k 5 20 sleep 600; step_rc=$?; limit=20
+      else
+        ISOBENCH_LOG=debug timeout -k 15 "$limit" "$@" > "$out/$name.log" 2>&1
+        step_rc=$?
+      fi
       timing "$name" "$(elapsed "$t")"
       note "$name exit $step_rc in $(elapsed "$t") s"
       why=""
-      "$check"
-      [[ -z "$why" ]] && return 0
-      died=$(l2_death "$out/$name.log")
+      if ((step_rc == 124 || step_rc == 137)); then
+        why="$name hung: still running after $limit s (stopped)"
+        hang_report "$name"
+        died="hung past $limit s"
+        if ! timeout 20 virsh -c qemu:///system list --all >/dev/null 2>&1; then
+          note "L1 wedged: libvirtd does not answer after the hung step"
+          echo "libvirtd does not answer after $name hung" > "$out/wedged"
+          step_fail "$why; libvirtd no longer answers"
+          return 1
+        fi
+      else
+        "$check"
+        [[ -z "$why" ]] && return 0
+        died=$(l2_death "$out/$name.log")
+      fi
       if [[ -z "$died" || $try == 2 ]]; then step_fail "$why"; return 1; fi
-      note "$name: an L2 guest died under TCG's emulated AMD-V ($died): once more"
+      note "$name: an L2 guest died or hung under TCG's emulated AMD-V ($died): once more"
       echo "$name: $died" >> "$out/retries"
       mv "$out/$name.log" "$out/$name.try1.log"
     done
@@ -149,7 +194,7 @@ inside() {
     [[ "$accel" =~ vm.accelerator=kvm\ vm.nested=tcg\ \(kvm:\ kvm_(amd|intel)\ loaded,\ probe\ boot\ ready\ in ]] ||
       why="the VM backend did not pick KVM by module and probe boot: ${accel:-no accelerator line}"
   }
-  l2_step vm_boot_test boot_test_ok "$build/vm/vm_boot_test" \
+  l2_step vm_boot_test 240 boot_test_ok "$build/vm/vm_boot_test" \
       --gtest_filter='VmBootTest.*:-*LargeOutputCrossesTheSerialChannel:*NameClashWithAnotherHarness*'
 
   # Detection was proven above; the later steps are told kvm, so each does not boot a
@@ -163,7 +208,7 @@ inside() {
   # 2. The vm conformance target, graded under KVM (one boot serves every probe).
   exit_ok() { ((step_rc == 0)) || why="$1 exited $step_rc"; }
   conformance_ok() { exit_ok isobench_conformance; }
-  l2_step conformance conformance_ok \
+  l2_step conformance 200 conformance_ok \
       "$build/conformance/isobench_conformance" --backends=vm --mutation_backend= \
       --workdir="$workdir" "${kernel_flag[@]}" "${accel_flag[@]}" \
       --gtest_filter='*vm_default*' --verdicts_out="$out/verdicts.json" \
@@ -171,7 +216,7 @@ inside() {
 
   # 3. Two boots to the agent's ready line; the JSON carries the labels.
   bench_ok() { exit_ok isobench_bench; }
-  l2_step bench bench_ok \
+  l2_step bench 240 bench_ok \
       "$build/bench/isobench_bench" --backends=vm --quick --vm-repetitions=2 \
       --workdir="$workdir" "${kernel_flag[@]}" "${accel_flag[@]}" \
       --benchmark_filter='^Startup/vm/ready' --benchmark_out="$out/bench.json" \
@@ -270,8 +315,9 @@ boot_l1() {
   timed_out=""
   mkdir -p "$tmp/out"
   truncate -s 8G "$tmp/scratch.img"  # sparse: only what L2's disks and images write
-  { [[ -n "${ISOBENCH_NESTED_L2_BOOTS:-}" ]] &&
-      printf 'export ISOBENCH_NESTED_L2_BOOTS=%q\n' "$ISOBENCH_NESTED_L2_BOOTS"
+  { for knob in ISOBENCH_NESTED_L2_BOOTS ISOBENCH_NESTED_FAKE_HANG; do
+      [[ -n "${!knob:-}" ]] && printf 'export %s=%q\n' "$knob" "${!knob}"
+    done
     printf 'exec /bin/bash %q --inside %q /isobench-l1\n' "$root/ci/nested_kvm.sh" "$build"
   } > "$tmp/out/run"
   if [[ "${ISOBENCH_NESTED_FAKE_CRASH:-}" == 1 && $attempt == 1 ]]; then
@@ -308,7 +354,10 @@ boot_l1() {
     fi
     # A CPU of L1 stuck in its KVM running L2 never comes back (seen for 470 s, with
     # libvirtd blocked behind it): no step can finish, so L1 is stopped at once.
-    wedged=$(grep -a -m1 -e 'soft lockup' -e 'self-detected stall' "$tmp/console.log" 2>/dev/null)
+    # An L1 CPU that never leaves L2 (its own watchdog silenced with it) is seen by the
+    # other one: "rcu: INFO: rcu_sched detected stalls on CPUs/tasks".
+    wedged=$(grep -a -m1 -e 'soft lockup' -e 'self-detected stall' -e 'detected stalls on CPUs' \
+               "$tmp/console.log" 2>/dev/null)
     if [[ -n "$wedged" ]]; then
       say "L1 is wedged (${wedged#* }): killing it"
       break
@@ -340,10 +389,15 @@ for attempt in 1 2; do
   boot_l1 "$this_limit"
   crash=$(grep -a -m1 -e 'BUG: ' -e 'Oops' -e 'Kernel panic' -e 'general protection fault' \
             "$tmp/console.log" 2>/dev/null)
-  if [[ -z "${timed_out:-}" && ! -s "$tmp/out/exit-status" && -n "$crash" && $attempt == 1 ]]; then
+  # ... or L1 said it is wedged (libvirtd stuck behind a hung L2): it then has an exit
+  # status, but nothing more can run in it.
+  l1_wedged=$(cat "$tmp/out/wedged" 2>/dev/null)
+  if [[ -z "${timed_out:-}" && -n "$crash$l1_wedged" && $attempt == 1 ]] &&
+     [[ ! -s "$tmp/out/exit-status" || -n "$l1_wedged" ]]; then
     left=$(( budget - ( ${EPOCHREALTIME/./} - job_start ) / 1000000 ))
     if (( left > 240 )); then
-      what=crashed && [[ -n "$wedged" ]] && what=wedged
+      what=crashed && [[ -n "$wedged$l1_wedged" ]] && what=wedged
+      crash=${crash:-x $l1_wedged}
       say "L1's kernel $what under TCG's AMD-V emulation (${crash#* }); booting L1 once more (${left} s left)"
       mkdir -p "$keep.crashed" && cp -a "$tmp/console.log" "$keep.crashed/" 2>/dev/null
       continue
@@ -362,7 +416,7 @@ echo "timings (host clock since qemu start; inner steps on L1's clock):"
 echo "  L1 init started      $(first 'isobench-l1: init started') s"
 echo "  L1 command started   $(first 'isobench-l1: running') s"
 [[ -f "$keep/timings" ]] && sed 's/^/  /' "$keep/timings"
-[[ -f "$keep/retries" ]] && sed 's/^/  retried after an L2 death: /' "$keep/retries"
+[[ -f "$keep/retries" ]] && sed 's/^/  retried after an L2 death or hang: /' "$keep/retries"
 probe=$(grep -ho 'probe boot ready in [0-9.]* s' "$keep"/vm_boot_test.log 2>/dev/null | head -1)
 echo "  KVM probe boot       ${probe:-none}"
 if [[ -f "$keep/bench.json" ]]; then
@@ -386,9 +440,15 @@ fi
 echo "  L1 total             $l1_seconds s (qemu exit: $qrc)"
 echo "  job total            $(since "$job_start") s"
 
+# L1's own kernel lines (hung tasks, RCU stalls, kvm) for any failure below.
+kernel_tail() {
+  echo "L1's kernel log, last lines (host seconds):"
+  grep -av 'isobench-l1:' "$keep/console.log" | tail -n 20 | sed 's/^/  /'
+}
+status=$(cat "$keep/exit-status" 2>/dev/null)
+[[ -n "${timed_out:-}$wedged" || "$status" != 0 ]] && kernel_tail
 [[ "${timed_out:-}" == 1 ]] && fail "L1 did not finish within ${limit} s (console tail above; logs in $keep)"
 [[ -n "$wedged" ]] && fail "L1 wedged under TCG's AMD-V emulation (${wedged#* }); logs in $keep"
-status=$(cat "$keep/exit-status" 2>/dev/null)
 [[ -n "$status" ]] || fail "L1 ended (qemu: $qrc) without an exit status: $(tail -5 "$keep/console.log" | tr '\n' '|')"
 if [[ "$status" != 0 ]]; then
   [[ -f "$keep/failures" ]] && sed 's/^/  /' "$keep/failures"
