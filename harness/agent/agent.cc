@@ -2,6 +2,7 @@
 // (VM mode only: mounts, modules), says ready on its control channel, then serves
 // JSON-line requests one at a time until told to shut down. See protocol.md.
 #include "harness/agent/agent.h"
+#include "harness/agent/agent_serve.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -30,7 +31,6 @@
 namespace isobench::agent {
 namespace {
 
-constexpr size_t kMaxRequestBytes = 16u << 20;
 int g_child_signal_fd = -1;
 
 void Console(const std::string& text) {
@@ -246,8 +246,14 @@ int main(int argc, char** argv) {
     return 3;
   }
 
-  std::string buffer;
-  bool discarding = false;  // inside an over-long line
+  const OpHandlers handlers{
+      .exec = HandleExec,
+      .info = [&](const nlohmann::json& request) { return HandleInfo(request, mode); },
+      .bench = HandleBench,
+      .probe = [&](const nlohmann::json& request) { return HandleProbe(request, mode); },
+  };
+  RequestFramer framer;
+  auto reply = [channel](const nlohmann::json& message) { WriteLine(channel, message); };
   for (;;) {
     struct pollfd fds[2] = {{channel, POLLIN, 0}, {g_child_signal_fd, POLLIN, 0}};
     int r = ::poll(fds, 2, -1);
@@ -267,50 +273,7 @@ int main(int argc, char** argv) {
       ::poll(nullptr, 0, 200);
       continue;
     }
-    buffer.append(chunk, static_cast<size_t>(n));
-    size_t nl;
-    while ((nl = buffer.find('\n')) != std::string::npos) {
-      std::string line = buffer.substr(0, nl);
-      buffer.erase(0, nl + 1);
-      if (discarding) {
-        discarding = false;
-        continue;
-      }
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty()) continue;
-      nlohmann::json reply;
-      nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
-      if (request.is_discarded() || !request.is_object()) {
-        WriteLine(channel, {{"id", 0}, {"ok", false}, {"error", "request is not a JSON object"}});
-        continue;
-      }
-      nlohmann::json id = request.contains("id") ? request["id"] : nlohmann::json(0);
-      // Not value("op", ...): it throws on a non-string "op", outside the try below, and an
-      // exception escaping PID 1 ends the instance (a VM's kernel panics).
-      std::string op = request["op"].is_string() ? request["op"].get<std::string>() : std::string();
-      bool shutdown = false;
-      try {
-        if (!request["op"].is_string()) throw std::runtime_error("missing string field \"op\"");
-        if (op == "ping") reply = nlohmann::json::object();
-        else if (op == "exec") reply = HandleExec(request);
-        else if (op == "info") reply = HandleInfo(request, mode);
-        else if (op == "bench") reply = HandleBench(request);
-        else if (op == "probe") reply = HandleProbe(request, mode);
-        else if (op == "shutdown") { reply = nlohmann::json::object(); shutdown = true; }
-        else throw std::runtime_error("unknown op `" + op + "`");
-        reply["id"] = id;
-        reply["ok"] = true;
-      } catch (const std::exception& e) {
-        reply = {{"id", id}, {"ok", false}, {"error", e.what()}};
-      }
-      WriteLine(channel, reply);
-      if (shutdown) Shutdown(vm_mode);
-    }
-    if (buffer.size() > kMaxRequestBytes) {
-      buffer.clear();
-      discarding = true;
-      WriteLine(channel, {{"id", 0}, {"ok", false}, {"error", "request line over 16 MiB discarded"}});
-    }
+    if (framer.Feed(std::string_view(chunk, static_cast<size_t>(n)), handlers, reply)) break;
   }
   Shutdown(vm_mode);
 }
