@@ -18,6 +18,7 @@
 #include "vm/accelerator.h"
 #include "vm/domain_xml.h"
 #include "vm/guest_files.h"
+#include "vm/guest_from_spec.h"
 #include "vm/guest_session.h"
 #include "vm/unix_socket.h"
 #include "vm/vm_options.h"
@@ -186,15 +187,10 @@ Result<void> RawQemuInstance::Launch(const InstanceSpec& spec, Clock::time_point
   const VmOptions& o = shared_->options;
   const BackendContext& c = shared_->context;
   ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
-  if (!spec.volumes.empty()) return Error("volumes are not supported", EOPNOTSUPP);
-  std::optional<NetworkConfig> network;
-  if (spec.network == "user")
-    network = NetworkConfig{"user", "", ""};
-  else if (spec.network.rfind("bridge:", 0) == 0)
-    network = NetworkConfig{"bridge", spec.network.substr(7), ""};
-  else if (spec.network != "none" && !spec.network.empty())
-    return Error("network `" + spec.network + "` not supported (none, user, bridge:<name>)",
-                 EINVAL);
+  ISO_ASSIGN_OR_RETURN(GuestConfig guest,
+                       GuestFromSpec(spec, o, c, DomainName(c.run_id, spec.name), accel,
+                                     {.dir = shared_->RunSocketDir(),
+                                      .disk_dir = shared_->RunDiskDir(), .tag = ".r"}));
   ISO_RETURN_IF_ERROR(CheckGuestImage(c.image));
   {
     std::lock_guard<std::mutex> lock(shared_->mu);
@@ -203,24 +199,6 @@ Result<void> RawQemuInstance::Launch(const InstanceSpec& spec, Clock::time_point
   }
   reserved_ = true;
 
-  GuestConfig guest;
-  guest.name = DomainName(c.run_id, spec.name);
-  guest.accelerator = accel;
-  guest.machine = o.machine;
-  guest.vcpus = spec.vcpus;
-  guest.memory_bytes = spec.memory_bytes;
-  guest.hugepages = o.hugepages;
-  guest.kernel = c.image.kernel;
-  guest.initrd = c.image.initramfs;
-  guest.cmdline = DefaultKernelCmdline(o.cmdline_extra);
-  guest.network = network;
-  guest.console_socket = shared_->RunSocketDir() + "/" + spec.name + ".rcon";
-  guest.channel_socket = shared_->RunSocketDir() + "/" + spec.name + ".rch";
-  guest.run_id = c.run_id;
-  guest.instance_name = spec.name;
-  if (spec.disk_bytes > 0)
-    guest.disk = DiskConfig{shared_->RunDiskDir() + "/" + spec.name + ".rimg", o.disk_cache,
-                            o.disk_io, false};
   ISO_ASSIGN_OR_RETURN(std::vector<std::string> argv, BuildQemuArgv(guest, shared_->Binary()));
 
   owns_files_ = true;

@@ -46,6 +46,10 @@ TEST(RawQemuBootTest, BootsExecsAndLeavesNothing) {
   auto uname = (*instance)->Exec({"/bin/uname", "-r"});
   ASSERT_TRUE(uname.ok()) << uname.error().message();
   EXPECT_EQ(uname->stdout_text, image->kernel_release + "\n");
+  // The same guest as the libvirt path's: the agent named it after the instance.
+  auto hostname = (*instance)->Exec({"/bin/cat", "/proc/sys/kernel/hostname"});
+  ASSERT_TRUE(hostname.ok()) << hostname.error().message();
+  EXPECT_EQ(hostname->stdout_text, "raw\n");
   auto usage = (*instance)->Usage();
   ASSERT_TRUE(usage.ok()) << usage.error().message();
   EXPECT_GT(usage->pss_bytes, 10u << 20);

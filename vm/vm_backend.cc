@@ -19,6 +19,7 @@
 #include "vm/domain.h"
 #include "vm/domain_xml.h"
 #include "vm/guest_files.h"
+#include "vm/guest_from_spec.h"
 #include "vm/guest_session.h"
 #include "vm/qemu_process.h"
 #include "vm/unix_socket.h"
@@ -147,28 +148,16 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
   const VmOptions& o = shared_->options;
   const BackendContext& c = shared_->context;
   ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
-  if (!spec.volumes.empty())
-    return Error("volumes are not supported (no shared file system in the guest yet)", EOPNOTSUPP);
-  std::optional<NetworkConfig> network;
-  if (spec.network != "none" && !spec.network.empty()) {
-    // "user", "network:<libvirt network>", "bridge:<host bridge>".
-    NetworkConfig n;
-    size_t colon = spec.network.find(':');
-    n.type = spec.network.substr(0, colon);
-    n.source = colon == std::string::npos ? "" : spec.network.substr(colon + 1);
-    if (n.type == "network" && n.source.empty()) n.source = "default";
-    if (n.type != "user" && n.type != "network" && n.type != "bridge")
-      return Error("network `" + spec.network +
-                       "` not supported (none, user, network:<name>, bridge:<name>)",
-                   EINVAL);
-    network = n;
-  }
   // Everything the guest needs is checked before anything is created.
+  ISO_ASSIGN_OR_RETURN(GuestConfig guest,
+                       GuestFromSpec(spec, o, c, DomainName(c.run_id, spec.name), accel,
+                                     {.dir = shared_->RunSocketDir(),
+                                      .disk_dir = shared_->RunDiskDir(), .tag = "."}));
   ISO_RETURN_IF_ERROR(CheckGuestImage(c.image));
 
   ISO_ASSIGN_OR_RETURN(conn_, shared_->Connection());
 
-  domain_name_ = DomainName(c.run_id, spec.name);
+  domain_name_ = guest.name;
   if (!shared_->Reserve(domain_name_))
     return Error("instance `" + spec.name + "` already exists in run " + c.run_id, EEXIST);
   reserved_ = true;
@@ -184,41 +173,6 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
     if (existing.error().errno_value() != ENOENT) return std::move(existing).error();
   }
 
-  GuestConfig guest;
-  guest.name = domain_name_;
-  guest.accelerator = accel;
-  guest.machine = o.machine;
-  guest.vcpus = spec.vcpus;
-  guest.memory_bytes = spec.memory_bytes;
-  if (!o.pin.empty())
-    for (int i = 0; i < spec.vcpus; ++i) guest.vcpu_pins.push_back(o.pin[i % o.pin.size()]);
-  guest.hugepages = o.hugepages;
-  if (spec.profile.cpu_limit) guest.cpu_quota = spec.cpu_quota;
-  guest.kernel = c.image.kernel;
-  guest.initrd = c.image.initramfs;
-  // The agent sets the guest's hostname from this, as the container runtime does from
-  // InstanceSpec::hostname (empty: the instance name). Names are [A-Za-z0-9_.-] only.
-  std::string hostname = spec.hostname.empty() ? spec.name : spec.hostname;
-  if (hostname.size() > 64 ||
-      hostname.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                                 "-._") != std::string::npos)
-    return Error("hostname `" + hostname + "` must be 1..64 of [A-Za-z0-9._-]", EINVAL);
-  std::string extra = "isobench.hostname=" + hostname;
-  if (!o.cmdline_extra.empty()) extra += " " + o.cmdline_extra;
-  guest.cmdline = DefaultKernelCmdline(extra);
-  guest.network = network;
-  guest.console_socket = shared_->RunSocketDir() + "/" + spec.name + ".con";
-  guest.channel_socket = shared_->RunSocketDir() + "/" + spec.name + ".ch";
-  guest.run_id = c.run_id;
-  guest.instance_name = spec.name;
-  guest.emulator = o.emulator;
-  if (spec.disk_bytes > 0) {
-    DiskConfig disk;
-    disk.path = shared_->RunDiskDir() + "/" + spec.name + ".img";
-    disk.cache = o.disk_cache;
-    disk.io = o.disk_io;
-    guest.disk = disk;
-  }
   ISO_ASSIGN_OR_RETURN(std::string xml, BuildDomainXml(guest));
 
   // From here on the files are ours: no domain of this name exists, so any socket at
