@@ -5,6 +5,7 @@ import sys
 
 from .conformance_file import load_conformance
 from .core import REPO, ModuleError, load_stats_module
+from .headline import section_headline
 from .inputs import merge_parts, sniff_conformance
 from .model import Report, Series
 from .page import render_html, render_summary
@@ -108,7 +109,8 @@ def main(argv=None):
         sections.append(("conformance", "Conformance", section_conformance(report, conformance)))
 
     os.makedirs(args.out, exist_ok=True)
-    page = render_html(report, sections, args.title)
+    page = render_html(report, sections, args.title,
+                       section_headline(report, conformance))
     with open(os.path.join(args.out, "report.html"), "w", encoding="utf-8") as f:
         f.write(page)
     for name, data in report.images:

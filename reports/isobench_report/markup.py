@@ -1,5 +1,7 @@
 """HTML pieces shared by the sections: tables and the gate's verdict cells."""
-from .fmt import esc, fmt_change
+import math
+
+from .fmt import esc, fmt_change, fmt_sig
 
 
 def table(headers, rows, classes=None, numeric_from=1, groups=None):
@@ -43,3 +45,16 @@ def comparison_cell(row):
     return '<span class="v-%s">%s<br><small>%s%s<br>%s</small></span>' % (
         esc(row["status"].replace(" ", "-")), fmt_change(row["estimate"]), esc(interval), esc(p),
         esc(verdict_text(row)))
+
+
+def ratio_text(r):
+    """A model.Ratio as "2.1× (95% CI 1.9 – 2.3)", or "no difference" when its interval
+    includes 1."""
+    if not math.isfinite(r.ratio):
+        return "–"
+    text = "%s×" % fmt_sig(r.ratio)
+    if r.no_difference:
+        text = "no difference <small>(%s×)</small>" % fmt_sig(r.ratio)
+    if math.isfinite(r.rlo):
+        text += " <small>(95%% CI %s – %s)</small>" % (fmt_sig(r.rlo), fmt_sig(r.rhi))
+    return text

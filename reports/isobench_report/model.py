@@ -45,8 +45,18 @@ class Series:
         """host, container, vm; "" when the file does not say."""
         return self.context.get("backend.%s.kind" % backend, "")
 
+    def role(self, backend):
+        """product, reference, floor; "" when the file does not say."""
+        return self.context.get("backend.%s.role" % backend, "")
+
     def is_reference(self, backend):
         return self.context.get("backend.%s.reference" % backend) == "true"
+
+    def host_floor(self):
+        """The backends that are the host floor (kind host, role floor) in this file."""
+        return sorted({name[len("backend."):-len(".kind")] for name, v in self.context.items()
+                       if name.startswith("backend.") and name.endswith(".kind") and v == "host"
+                       and self.role(name[len("backend."):-len(".kind")]) == "floor"})
 
     def backend_label(self, backend):
         if self.kind(backend) == "vm" and self.accelerator:

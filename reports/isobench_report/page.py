@@ -41,10 +41,18 @@ details summary { cursor: pointer; color: #333; margin: 8px 0; }
 nav a { margin-right: 14px; font-size: 14px; }
 code { font-size: 12.5px; }
 footer { margin-top: 40px; color: #777; font-size: 12.5px; }
+section.headline { background: #eef4fb; border: 1px solid #c6d6ea; border-radius: 6px;
+        padding: 2px 18px 4px; margin: 14px 0 18px; }
+section.headline h2 { margin-top: 12px; border-bottom-color: #c6d6ea; }
+section.headline table { background: #fff; } section.headline td { vertical-align: middle; }
+.gate { font-size: 14px; margin: 8px 0; } .missing { color: #888; font-style: italic; }
+.nowrap { white-space: nowrap; }
 """
 
 
-def render_html(report, sections, title):
+def render_html(report, sections, title, headline=""):
+    """The page, top-down: the headline, the sections (each opening with its main
+    chart), then the environment, folded."""
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     inputs = "".join(
         "<li><code>%s</code> — %s%s%s</li>" % (
@@ -57,7 +65,7 @@ def render_html(report, sections, title):
         warn = '<div class="warn"><b>Warnings</b><ul>%s</ul></div>' % "".join(
             "<li>%s</li>" % esc(w) for w in report.warnings)
     nav = "".join('<a href="#%s">%s</a>' % (esc(anchor), esc(name)) for anchor, name in
-                  [("environment", "Environment")] + [(a, n) for a, n, _ in sections])
+                  [(a, n) for a, n, _ in sections] + [("environment", "Environment")])
     body = "".join(html_ for _, _, html_ in sections)
     compared = ""
     if len(report.series) > 1:
@@ -76,15 +84,17 @@ def render_html(report, sections, title):
 <style>{css}</style></head><body>
 <h1>{title}</h1>
 <p class="meta">Generated {now} from:</p><ul class="meta">{inputs}</ul>
+{headline}
 <nav>{nav}</nav>
 {warn}
-{env}
 {body}
+{env}
 <footer>Statistics: median and 95% percentile-bootstrap interval (2000 resamples, fixed
 seed).{compared} Computed by the isobench_py module (the C++ core).</footer>
 </body></html>
 """.format(title=esc(title), css=CSS, now=now, inputs=inputs, nav=nav, warn=warn,
-           env=section_environment(report), body=body, compared=compared)
+           env=section_environment(report), body=body, compared=compared,
+           headline=headline)
 
 
 def render_summary(report, summary, title):

@@ -39,6 +39,22 @@ def conformance_model(conf):
     return order, columns, cells, not_run
 
 
+def target_counts(conf):
+    """{(backend, profile): {"pass", "fail", "skip", "error": count}} of every target
+    that ran (the matrix's columns; a probe error is also counted under its verdict),
+    and the targets that did not run [(backend, profile, reason)]."""
+    _, columns, cells, _ = conformance_model(conf)
+    counts = {col: dict({v: 0 for v in VERDICTS}, error=0) for col in columns}
+    for (_, b, p), r in cells.items():
+        if (b, p) in counts:
+            counts[(b, p)][r["verdict"]] += 1
+            counts[(b, p)]["error"] += 1 if r.get("error") else 0
+    not_run = [(t.get("backend", "?"), t.get("profile", ""), t.get("reason", "unavailable"))
+               for t in conf.get("targets") or [] if t.get("status") == "unavailable"
+               and not t.get("profile", "").startswith("weak-")]
+    return counts, not_run
+
+
 def _verdict_td(record, key, detail_key):
     if record is None or key not in record:
         return '<td class="v v-none" title="no record">–</td>'

@@ -12,6 +12,8 @@ ENV_ORDER = ("host_name", "env.hostname", "env.cpu_model", "num_cpus", "mhz_per_
 
 
 def section_environment(report):
+    """The context of every input, folded: it is the last thing a reader needs and the
+    longest (some 60 keys)."""
     keys = set()
     for s in report.series:
         keys.update(k for k, v in s.context.items() if not v.startswith(("[", "{")))
@@ -26,5 +28,11 @@ def section_environment(report):
     headers = ["key"] + [esc(s.label) for s in report.series]
     note = ('<p class="note">Rows that differ between the inputs are highlighted.</p>'
             if len(report.series) > 1 else "")
-    return ('<section><h2 id="environment">Environment</h2>%s%s</section>'
-            % (note, table(headers, rows, classes, numeric_from=99)))
+    fold = "%d context key%s of %s" % (len(rows), "" if len(rows) == 1 else "s",
+                                      "the input" if len(report.series) == 1 else
+                                      "%d inputs" % len(report.series))
+    if len(report.series) > 1:
+        fold += ", %d differ%s between them" % (len(classes), "s" if len(classes) == 1 else "")
+    return ('<section><h2 id="environment">Environment</h2><details><summary>%s</summary>'
+            '%s%s</details></section>'
+            % (esc(fold), note, table(headers, rows, classes, numeric_from=99)))

@@ -3,7 +3,7 @@ import math
 import re
 
 from .fmt import bw_text, esc, fmt_sig, fmt_time, rate_text
-from .markup import table
+from .markup import ratio_text, table
 from .model import Ratio, backend_order
 from .plotting import formatter, pyplot
 from .section_generic import family_table
@@ -26,21 +26,37 @@ def io_jobs(report):
     return out
 
 
+def is_large_block(bs):
+    """A large-block job is judged by its bandwidth, a small-block one by its IOPS."""
+    return bs.endswith("M") or bs.endswith("G")
+
+
+def ratios_to_host(report, series, backend):
+    """[(job, ratio)] for one backend's jobs in one input: bandwidth (large blocks) or
+    IOPS (small blocks) ÷ the host's same job, as the ratio of the medians; NaN when the
+    job failed or the host has no such job. Empty when the backend ran no job."""
+    jobs = io_jobs(report)
+    host = {(rw, bs, qd): c for c, _, rw, bs, qd in jobs
+            if c.series is series and c.backend == "host" and c.samples}
+    out = []
+    for c, target, rw, bs, qd in sorted(
+            (j for j in jobs if j[0].series is series and j[0].backend == backend),
+            key=lambda j: (j[1],) + _job_key(*j[2:])):
+        metric = "bw_bytes_per_s" if is_large_block(bs) else "iops"
+        ref = host.get((rw, bs, qd))
+        ratio = math.nan
+        if c.samples and ref is not None:
+            value = report.median_ci(c.counters.get(metric, []))[0]
+            base = report.median_ci(ref.counters.get(metric, []))[0]
+            if math.isfinite(value) and math.isfinite(base) and base > 0:
+                ratio = value / base
+        out.append(("%s %s %s qd%d" % (target, rw, bs, qd), ratio))
+    return out
+
+
 def _job_key(rw, bs, qd):
     rank = _IO_RW_ORDER.index(rw) if rw in _IO_RW_ORDER else len(_IO_RW_ORDER)
     return (bs, rank, rw, qd)
-
-
-def ratio_text(r):
-    if not math.isfinite(r.ratio):
-        return "–"
-    text = "%s×" % fmt_sig(r.ratio)
-    if r.no_difference:
-        text = "no difference <small>(%s×)</small>" % fmt_sig(r.ratio)
-    if math.isfinite(r.rlo):
-        text += " <small>(95%% CI %s – %s)</small>" % (fmt_sig(r.rlo), fmt_sig(r.rhi))
-    return text
-
 
 
 def plot_io(panels):
@@ -151,14 +167,12 @@ def section_io(report):
             vals = {tk: ratios[(tk, job)][metric] for tk in target_keys if (tk, job) in ratios}
             out.append(("%s %s qd%d" % (job[0], job[1], job[2]), vals))
         return out
-    big = lambda bs: bs.endswith("M") or bs.endswith("G")  # noqa: E731
-    small = lambda bs: not big(bs)  # noqa: E731
     panels = []
-    bw = panel(big, "bw_bytes_per_s")
+    bw = panel(is_large_block, "bw_bytes_per_s")
     if bw and host:
         panels.append(("Bandwidth of the large-block jobs, relative to the host's same job",
                        "bandwidth ÷ host (log scale)", bw, True))
-    iops = panel(small, "iops")
+    iops = panel(lambda bs: not is_large_block(bs), "iops")
     if iops and host:
         panels.append(("IOPS of the small-block jobs, relative to the host's same job",
                        "IOPS ÷ host (log scale)", iops, True))

@@ -214,6 +214,18 @@ def plot_destroy(report, cells, backends):
     return fig
 
 
+_PARALLEL = re.compile(r"(?:^|/)parallel:(\d+)(?:/|$)")
+
+
+def startup_cases(cells):
+    """The Startup cases in reading order: serial starts (create -> ready, one at a time)
+    first, then the parallel:<K> cases by K."""
+    def key(params):
+        m = _PARALLEL.search(params)
+        return (1, int(m.group(1)), params) if m else (0, 0, params)
+    return sorted({c.params for c in cells}, key=key)
+
+
 def section_startup(report):
     cells_all = [c for c in report.cells if c.family == "Startup"]
     if not cells_all:
@@ -230,7 +242,7 @@ def section_startup(report):
                    'under %s here.</p>' % (VM_BOOT_TARGET_S * 1e3, esc(" / ".join(
                        sorted({s.accelerator or "an unknown accelerator"
                                for s in report.series})))))
-    cases = sorted({c.params for c in cells_all})
+    cases = startup_cases(cells_all)
     for case in cases:
         cells = {(c.backend, c.series.index): c for c in cells_all if c.params == case}
         backends = backend_order(report, (b for b, _ in cells))

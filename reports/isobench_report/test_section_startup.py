@@ -64,5 +64,30 @@ class StartupReferenceLineTest(ReportCase):
         self.assertIn('id="startup"', page)
 
 
+class StartupOrderTest(ReportCase):
+    def test_serial_starts_open_the_section_parallel_ones_follow(self):
+        data = load_json(STARTUP)
+        parallel = []
+        for k in (16, 4):
+            for rep, ms in enumerate((20.0, 22.0, 21.0)):
+                name = "Startup/container/parallel:%d/iterations:1/manual_time" % k
+                parallel.append({"name": name, "run_name": name, "run_type": "iteration",
+                                 "repetitions": 3, "repetition_index": rep, "threads": 1,
+                                 "iterations": 1, "real_time": ms * k / 4, "cpu_time": 1,
+                                 "time_unit": "ms"})
+        # Written before the serial rows: the order must not come from the file.
+        data["benchmarks"] = parallel + data["benchmarks"]
+        _, page, _ = self.render(write_json(self.tmp, "parallel.json", data))
+        section = page[page.index('<h2 id="startup">'):page.index('<h2 id="density">')]
+        plots = re.findall(r'<img class="plot" alt="(startup-[^"]+-distribution)"', section)
+        self.assertEqual(plots, ["startup-ready-distribution",
+                                 "startup-parallel-4-distribution",
+                                 "startup-parallel-16-distribution"])
+        # The first thing drawn in the section is the serial chart.
+        first_img = re.search(r'<img class="plot" alt="([^"]+)"', section).group(1)
+        self.assertEqual(first_img, "startup-ready-distribution")
+        self.assertIn("<small>Startup/ready</small>", page)  # the headline's case
+
+
 if __name__ == "__main__":
     unittest.main()
