@@ -1,8 +1,12 @@
 """Tests of the page's order: headline first, the sections, the environment folded last."""
+import os
 import re
+import subprocess
+import sys
 import unittest
 
-from .report_case import DENSITY, IO, OVERHEAD, STARTUP, STARTUP_HOST2, VERDICTS, ReportCase
+from .report_case import (DENSITY, IO, OVERHEAD, REPO, STARTUP, STARTUP_HOST2, VERDICTS,
+                          ReportCase)
 
 
 def positions(page, needles):
@@ -38,6 +42,18 @@ class PageOrderTest(ReportCase):
         self.assertRegex(page, r"<summary>\d+ context keys of 2 inputs, [1-9]\d* differ "
                                r"between them</summary>")
         self.assertIn('class="differs"', page)
+
+
+class ScreenshotSkipTest(unittest.TestCase):
+    def test_without_chromium_the_screenshots_skip_never_pass(self):
+        """report_screenshot_test exits 77 (CTest: skipped) and prints why."""
+        env = dict(os.environ, ISOBENCH_CHROMIUM=os.path.join(REPO, "no-such-chromium"))
+        result = subprocess.run([sys.executable, "-m", "isobench_report.screenshot_test"],
+                                cwd=os.path.join(REPO, "reports"), env=env,
+                                capture_output=True, text=True, timeout=120, check=False)
+        self.assertEqual(result.returncode, 77, result.stdout + result.stderr)
+        self.assertIn("SKIPPED: ISOBENCH_CHROMIUM=", result.stdout)
+        self.assertIn("no-such-chromium is not executable", result.stdout)
 
 
 if __name__ == "__main__":
