@@ -7,6 +7,12 @@ the same PNGs beside it, and DIR/summary.md, a short table for CI logs.
 
   /usr/bin/python3 reports/report.py --out DIR bench.json io.json --conformance verdicts.json
 
+The page reads top-down: a headline first (per backend: the serial start with
+its interval and its ratios to the host floor and to the yardsticks of its kind,
+memory per instance, the I/O ratios to the host, the conformance counts and the
+regression gate's verdict; headline.py), then one section per family, each opening
+with its main chart, and the environment of every input folded at the end.
+
 Benchmarks are named Family/backend/params. The Startup family gets its own
 section (distribution per backend on a log axis with the KVM boot target as a
 reference line, medians with 95% bootstrap intervals, the phases as stacked bars,
@@ -30,6 +36,8 @@ Run with Debian's /usr/bin/python3, which has matplotlib.
 
 One module per concern: core (the isobench_py module), model (inputs, cells,
 backend order and colours), fmt and markup (text and tables), plotting (matplotlib),
-one section_<name> per section, conformance_file (the verdict file's schema), page
-(report.html and summary.md), inputs (sorting and joining the files) and cli.
+headline, one section_<name> per section, conformance_file (the verdict file's
+schema), page (report.html and summary.md), inputs (sorting and joining the files)
+and cli. Each module's tests sit beside it (test_<module>.py; report_case.py holds
+their fixtures); screenshot_test.py shoots the page in headless Chromium.
 """

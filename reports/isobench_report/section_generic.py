@@ -19,8 +19,6 @@ def family_table(report, family):
     rows, classes, summary = [], {}, []
     for case in cases:
         for b in backends:
-            base = next((c for c in cells if c.params == case and c.backend == b
-                         and c.series.index == 0), None)
             for s in report.series:
                 cell = next((c for c in cells if c.params == case and c.backend == b
                              and c.series is s), None)

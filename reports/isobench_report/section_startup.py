@@ -297,7 +297,6 @@ def startup_table(report, cells, backends):
             name += ' <span class="tag">reference</span>'
             classes[r] = "reference"
         row = [name]
-        base_cell = cells.get((b, 0))
         for i, s in enumerate(report.series):
             cell = cells.get((b, s.index))
             if cell is None or not cell.samples:
