@@ -1,0 +1,46 @@
+"""Tests of the Density section."""
+import os
+import re
+import unittest
+
+from .report_case import DENSITY, STARTUP, ReportCase, load_json, write_json
+
+
+class DensitySectionTest(ReportCase):
+    def test_plots_and_density_reached_table(self):
+        _, page, summary = self.render(DENSITY)
+        self.assertIn('<h2 id="density">Density</h2>', page)
+        self.assertIn("Density reached under the budget", page)
+        self.assertTrue(os.path.exists(os.path.join(self.out, "density.png")))
+        rows = re.findall(r"<tr[^>]*><td[^>]*>([^<]+)</td><td[^>]*>(?:<b>)?(\d+)", page)
+        reached = {label: int(n) for label, n in rows}
+        self.assertEqual(reached.get("container"), 8)
+        self.assertEqual(reached.get("vm (tcg)"), 1)
+        self.assertIn("memory budget reached at n=2", page)
+        self.assertIn("the ramp ended before the budget", page)
+        # 252 MiB of PSS for the VM at n=1 (263827456 bytes), 0.227 MiB for containers at 8.
+        self.assertIn("252 MiB", page)
+        self.assertIn("0.227 MiB", page)
+        self.assertIn("256 MiB", page)  # guest RAM
+        self.assertIn("every step with all counters", page)  # raw counters kept
+        self.assertIn("| Density/n:8 | container | 1 |", summary)
+        self.assertIn("vm: memory budget reached at n=2", summary)  # as a warning
+
+    def test_instances_that_stop_answering_end_the_ramp(self):
+        data = load_json(DENSITY)
+        for rec in data["benchmarks"]:
+            if rec["name"].startswith("Density/container/n:8"):
+                rec["answering_fraction"] = 0.75
+        _, page, _ = self.render(write_json(self.tmp, "d.json", data))
+        self.assertIn("at n=8 only 75% of the instances answered", page)
+        self.assertRegex(page, r"<td>container</td><td[^>]*><b>4</b>")
+
+    def test_old_density_schema_falls_back_to_the_generic_table(self):
+        _, page, _ = self.render(STARTUP)  # instances:16 with *_mib counters
+        self.assertIn('id="density"', page)
+        self.assertNotIn("Density reached under the budget", page)
+        self.assertIn("pss_per_instance_mib", page)
+
+
+if __name__ == "__main__":
+    unittest.main()

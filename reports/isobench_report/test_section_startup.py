@@ -1,0 +1,93 @@
+"""Tests of the Startup section."""
+import base64
+import glob
+import os
+import re
+import unittest
+
+from .report_case import STARTUP, ReportCase, load_json, write_json
+
+
+class StartupSectionTest(ReportCase):
+    def test_single_file_has_sections_and_embedded_images(self):
+        _, page, summary = self.render(STARTUP)
+        for needle in ('id="environment"', 'id="startup"', "<h3>Phases", "<h3>Teardown",
+                       'id="density"', "vm (tcg)", "qemu-raw (tcg)", "env.cgroup_mode",
+                       "hybrid", "reference", "× container", "pss_per_instance_mib"):
+            self.assertIn(needle, page)
+        images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+        self.assertGreaterEqual(len(images), 3)
+        for data in images:
+            self.assertTrue(base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n"))
+        pngs = sorted(os.path.basename(p) for p in glob.glob(os.path.join(self.out, "*.png")))
+        self.assertEqual(pngs, ["startup-ready-destroy.png", "startup-ready-distribution.png",
+                                "startup-ready-phases.png"])
+        # No external resources: the page must open from a CI artifact alone.
+        self.assertNotRegex(page, r'(src|href)="(https?:|file:|[^"#d])')
+        self.assertIn("| benchmark | backend | n | median (95% CI) |", summary)
+        self.assertRegex(summary, r"\| Startup/ready \| container \| 20 \| 3\.\d\d ms")
+        self.assertRegex(summary, r"\| Startup/ready \| vm \(tcg\) \| 3 \| 9\.\d\d s")
+
+    def test_phase_durations_from_cumulative_counters(self):
+        _, page, _ = self.render(STARTUP)
+        # Container phases in the order they end, each a duration, not a timestamp.
+        self.assertRegex(page, r"clone <b>[\d.]+ µs</b>.*→ rootfs <b>[\d.]+ ms</b>.*"
+                               r"→ exec <b>[\d.]+ µs</b>.*→ ready")
+        self.assertRegex(page, r"domain_created <b>[\d.]+ ms</b>.*→ first_console_byte.*"
+                               r"→ kernel <b>[\d.]+ s</b>")
+
+
+class StartupReferenceLineTest(ReportCase):
+    def test_reference_line_only_with_a_vm_row(self):
+        _, page, _ = self.render(STARTUP)
+        self.assertIn("design target for a VM under KVM: <b>≤ 250 ms</b>", page)
+        self.assertIn("NSDI'20", page)
+        data = load_json(STARTUP)
+        data["benchmarks"] = [r for r in data["benchmarks"] if "/vm/" not in r["name"]
+                              and "/qemu-raw/" not in r["name"]]
+        _, page, _ = self.render(write_json(self.tmp, "novm.json", data))
+        self.assertNotIn("design target for a VM", page)
+        self.assertIn('id="startup"', page)
+
+    def test_kinds_and_references_come_from_the_context(self):
+        _, page, _ = self.render(STARTUP)
+        self.assertIn('host <span class="tag">reference</span>', page)
+        self.assertIn("vm (tcg)", page)
+        data = load_json(STARTUP)
+        data["context"] = {k: v for k, v in data["context"].items()
+                           if not k.startswith("backend.")}
+        _, page, _ = self.render(write_json(self.tmp, "untyped.json", data))
+        # Without the keys every row is a product of unknown kind.
+        self.assertNotIn('<span class="tag">reference</span>', page)
+        self.assertNotIn("design target for a VM", page)
+        self.assertNotIn("vm (tcg)", page)
+        self.assertIn('id="startup"', page)
+
+
+class StartupOrderTest(ReportCase):
+    def test_serial_starts_open_the_section_parallel_ones_follow(self):
+        data = load_json(STARTUP)
+        parallel = []
+        for k in (16, 4):
+            for rep, ms in enumerate((20.0, 22.0, 21.0)):
+                name = "Startup/container/parallel:%d/iterations:1/manual_time" % k
+                parallel.append({"name": name, "run_name": name, "run_type": "iteration",
+                                 "repetitions": 3, "repetition_index": rep, "threads": 1,
+                                 "iterations": 1, "real_time": ms * k / 4, "cpu_time": 1,
+                                 "time_unit": "ms"})
+        # Written before the serial rows: the order must not come from the file.
+        data["benchmarks"] = parallel + data["benchmarks"]
+        _, page, _ = self.render(write_json(self.tmp, "parallel.json", data))
+        section = page[page.index('<h2 id="startup">'):page.index('<h2 id="density">')]
+        plots = re.findall(r'<img class="plot" alt="(startup-[^"]+-distribution)"', section)
+        self.assertEqual(plots, ["startup-ready-distribution",
+                                 "startup-parallel-4-distribution",
+                                 "startup-parallel-16-distribution"])
+        # The first thing drawn in the section is the serial chart.
+        first_img = re.search(r'<img class="plot" alt="([^"]+)"', section).group(1)
+        self.assertEqual(first_img, "startup-ready-distribution")
+        self.assertIn("<small>Startup/ready</small>", page)  # the headline's case
+
+
+if __name__ == "__main__":
+    unittest.main()
