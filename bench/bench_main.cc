@@ -1,5 +1,6 @@
 #include "bench/bench_main.h"
 
+#include <CLI/CLI.hpp>
 #include <benchmark/benchmark.h>
 #include <signal.h>
 #include <unistd.h>
@@ -17,39 +18,43 @@
 
 namespace isobench::bench {
 
-BenchFlags ParseBenchFlags(int* argc, char** argv) {
+harness::Result<BenchFlags> ParseBenchFlags(int* argc, char** argv) {
   BenchFlags flags;
+  CLI::App app{"isobench_bench: the benchmark suite (Google Benchmark); its --benchmark_* "
+               "flags pass through (--benchmark_list_tests, --benchmark_filter=REGEX, "
+               "--benchmark_out=FILE, ...)",
+               "isobench_bench"};
+  app.allow_extras();  // Google Benchmark's flags, in their order
+  app.add_option("--backends", flags.backends, "comma-separated backends, or all");
+  app.add_option("--workdir", flags.workdir, "images, rootfs and instance state");
+  app.add_option("--kernel", flags.kernel, "guest kernel (default: the host's)");
+  app.add_option("--vm-uri", flags.vm_uri, "libvirt URI");
+  app.add_option("--vm-accel", flags.vm_accel, "kvm, tcg or auto");
+  app.add_option("--suite", flags.suite, "suite file (default: bench/suites/default.toml)");
+  app.add_flag("--quick", flags.quick, "the quick suite (bench/suites/quick.toml)");
+  app.add_option("--repetitions", flags.repetitions, "serial starts per backend")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--vm-repetitions", flags.vm_repetitions, "serial starts per VM backend")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--rounds-split", flags.rounds_split,
+                 "run one of this many blocks of every family's rounds")
+      ->check(CLI::Range(1, 100000));
+  try {
+    app.parse(*argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return harness::Error("help", ECANCELED);
+  } catch (const CLI::ParseError& e) {
+    return harness::Error(e.what(), EINVAL);
+  }
   int out = 1;
-  for (int i = 1; i < *argc; ++i) {
-    std::string arg = argv[i];
-    auto take = [&](const char* prefix, std::string* into) {
-      size_t n = std::strlen(prefix);
-      if (arg.compare(0, n, prefix) != 0) return false;
-      *into = arg.substr(n);
-      return true;
-    };
-    std::string number;
-    if (take("--backends=", &flags.backends) || take("--workdir=", &flags.workdir) ||
-        take("--kernel=", &flags.kernel) || take("--vm-uri=", &flags.vm_uri) ||
-        take("--vm-accel=", &flags.vm_accel) || take("--suite=", &flags.suite))
-      continue;
-    if (arg == "--quick") {
-      flags.quick = true;
-      continue;
-    }
-    if (take("--repetitions=", &number)) {
-      flags.repetitions = std::max(1, std::atoi(number.c_str()));
-      continue;
-    }
-    if (take("--vm-repetitions=", &number)) {
-      flags.vm_repetitions = std::max(1, std::atoi(number.c_str()));
-      continue;
-    }
-    if (take("--rounds-split=", &number)) {
-      flags.rounds_split = std::max(1, std::atoi(number.c_str()));
-      continue;
-    }
-    argv[out++] = argv[i];
+  for (const std::string& extra : app.remaining()) {
+    // remaining() returns copies; point argv at the original strings.
+    for (int i = 1; i < *argc; ++i)
+      if (extra == argv[i]) {
+        argv[out++] = argv[i];
+        break;
+      }
   }
   *argc = out;
   argv[out] = nullptr;
@@ -152,7 +157,13 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
   ::signal(SIGPIPE, SIG_IGN);
   harness::InstallInterruptHandlers();
   BenchSession bench;
-  bench.flags = ParseBenchFlags(&argc, argv);
+  auto flags = ParseBenchFlags(&argc, argv);
+  if (!flags.ok()) {
+    if (flags.error().errno_value() == ECANCELED) return 0;  // --help
+    std::cerr << "isobench_bench: error: " << flags.error().message() << "\n";
+    return 2;
+  }
+  bench.flags = std::move(*flags);
   // Off a terminal (CI), print only the aggregates of repeated benchmarks; the JSON
   // file still gets every repetition.
   std::vector<char*> args(argv, argv + argc);

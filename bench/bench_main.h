@@ -77,9 +77,12 @@ struct BenchSession {
   std::set<std::string> recorded_;
 };
 
-// Removes --backends=, --workdir=, --kernel=, --vm-uri=, --vm-accel=, --suite=,
-// --quick, --repetitions=, --vm-repetitions=, --rounds-split= from argv.
-BenchFlags ParseBenchFlags(int* argc, char** argv);
+// Takes the suite's own flags (--backends, --workdir, --kernel, --vm-uri, --vm-accel,
+// --suite, --quick, --repetitions, --vm-repetitions, --rounds-split; `--name=value` or
+// `--name value`) out of argv, leaving the rest (Google Benchmark's) in order. A bad
+// value (--repetitions=0, --repetitions=many) is EINVAL naming the flag; --help prints
+// the flags and is ECANCELED.
+harness::Result<BenchFlags> ParseBenchFlags(int* argc, char** argv);
 
 // Divides every rounds count of `suite` by `split`, rounded up (at least 1 where it was).
 void SplitRounds(SuiteConfig& suite, int split);

@@ -1,0 +1,58 @@
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "bench/bench_main.h"
+
+namespace isobench::bench {
+namespace {
+
+// argv as main() gets it, from strings the test owns.
+struct Argv {
+  explicit Argv(std::vector<std::string> args) : strings(std::move(args)) {
+    for (auto& s : strings) pointers.push_back(s.data());
+    pointers.push_back(nullptr);
+    argc = static_cast<int>(strings.size());
+  }
+  std::vector<std::string> Rest() const { return {pointers.begin(), pointers.begin() + argc}; }
+  std::vector<std::string> strings;
+  std::vector<char*> pointers;
+  int argc;
+};
+
+TEST(ParseBenchFlags, TakesItsOwnAndLeavesGoogleBenchmarksInOrder) {
+  Argv a({"isobench_bench", "--benchmark_filter=^Startup/", "--backends=container,runc",
+          "--quick", "--workdir", "/tmp/w", "--repetitions=7", "--benchmark_out=x.json",
+          "--rounds-split=4", "--vm-accel=kvm"});
+  auto flags = ParseBenchFlags(&a.argc, a.pointers.data());
+  ASSERT_TRUE(flags.ok()) << flags.error().message();
+  EXPECT_EQ(flags->backends, "container,runc");
+  EXPECT_TRUE(flags->quick);
+  EXPECT_EQ(flags->workdir, "/tmp/w");
+  EXPECT_EQ(flags->repetitions, 7);
+  EXPECT_EQ(flags->rounds_split, 4);
+  EXPECT_EQ(flags->vm_accel, "kvm");
+  EXPECT_EQ(flags->vm_repetitions, 0);
+  EXPECT_EQ(a.Rest(), (std::vector<std::string>{"isobench_bench", "--benchmark_filter=^Startup/",
+                                                  "--benchmark_out=x.json"}));
+  EXPECT_EQ(a.pointers[a.argc], nullptr);
+}
+
+TEST(ParseBenchFlags, BadNumbersAreErrorsNamingTheFlag) {
+  for (const char* bad : {"--repetitions=0", "--repetitions=many", "--vm-repetitions=-2",
+                          "--rounds-split=1.5x"}) {
+    Argv a({"isobench_bench", bad});
+    auto flags = ParseBenchFlags(&a.argc, a.pointers.data());
+    ASSERT_FALSE(flags.ok()) << bad;
+    EXPECT_EQ(flags.error().errno_value(), EINVAL);
+    std::string name = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_NE(flags.error().message().find(name), std::string::npos) << flags.error().message();
+  }
+  Argv missing({"isobench_bench", "--backends"});
+  EXPECT_FALSE(ParseBenchFlags(&missing.argc, missing.pointers.data()).ok());
+}
+
+}  // namespace
+}  // namespace isobench::bench
