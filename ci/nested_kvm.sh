@@ -141,25 +141,29 @@ inside() {
   # succeeded, at most twice; a second try only after an L2 death or a hang, and only
   # while libvirtd still answers. CHECK sets `why`.
   l2_step() {
-    local name=$1 limit=$2 check=$3 t died try
+    local name=$1 limit=$2 check=$3 t died try lim
     shift 3
     for try in 1 2; do
       t=${EPOCHREALTIME/./}
       note "$name ..."
+      lim=$limit
       if [[ "${ISOBENCH_NESTED_FAKE_HANG:-}" == "$name" && $try == 1 ]]; then
         echo "fake hang (ISOBENCH_NESTED_FAKE_HANG=$name)" > "$out/$name.log"
-        timeout -k 5 20 sleep 600; step_rc=$?; limit=20
+        lim=20
+        timeout -k 5 "$lim" sleep 600
       else
-        ISOBENCH_LOG=debug timeout -k 15 "$limit" "$@" > "$out/$name.log" 2>&1
-        step_rc=$?
+        # In a subshell whose output is the log: bash's "Killed" for a command that
+        # outlived its grace goes there too, not onto L1's console.
+        (ISOBENCH_LOG=debug timeout -k 15 "$lim" "$@") > "$out/$name.log" 2>&1
       fi
+      step_rc=$?
       timing "$name" "$(elapsed "$t")"
       note "$name exit $step_rc in $(elapsed "$t") s"
       why=""
       if ((step_rc == 124 || step_rc == 137)); then
-        why="$name hung: still running after $limit s (stopped)"
+        why="$name hung: still running after $lim s (stopped)"
         hang_report "$name"
-        died="hung past $limit s"
+        died="hung past $lim s"
         if ! timeout 20 virsh -c qemu:///system list --all >/dev/null 2>&1; then
           note "L1 wedged: libvirtd does not answer after the hung step"
           echo "libvirtd does not answer after $name hung" > "$out/wedged"
