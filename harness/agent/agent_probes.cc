@@ -41,6 +41,8 @@ const std::vector<ProbeDef>& Catalogue() {
     std::vector<ProbeDef> all;
     AddNamespaceProbes(&all);
     AddFilesystemProbes(&all);
+    AddCgroupfsProbes(&all);
+    AddHostPathProbes(&all);
     AddDeviceProbes(&all);
     AddPrivilegeProbes(&all);
     AddResourceProbes(&all);
@@ -253,6 +255,12 @@ std::vector<pid_t> ListPids() {
   return pids;
 }
 
+std::string JoinList(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
 std::string Trim(std::string text) {
   size_t b = text.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return {};
@@ -303,6 +311,15 @@ std::string MakeScratchDir(const std::string& tag) {
     if (::mkdir(path.c_str(), 0700) == 0) return path;
   }
   return {};
+}
+
+std::string MountPointFor(const std::string& tag, bool* created) {
+  std::string dir = MakeScratchDir(tag);
+  *created = !dir.empty();
+  if (!dir.empty()) return dir;
+  struct stat st;
+  if (::stat("/tmp", &st) == 0 && S_ISDIR(st.st_mode)) return "/tmp";
+  return "/mnt";
 }
 
 int EnterPrivateMountNamespace() {

@@ -66,7 +66,9 @@ struct ProbeDef {
 
 // The per-feature tables (agent_probe_<feature>.cc).
 void AddNamespaceProbes(std::vector<ProbeDef>* probes);
-void AddFilesystemProbes(std::vector<ProbeDef>* probes);
+void AddFilesystemProbes(std::vector<ProbeDef>* probes);  // 13-20: root and /proc
+void AddCgroupfsProbes(std::vector<ProbeDef>* probes);    // 21-23: cgroupfs, release_agent
+void AddHostPathProbes(std::vector<ProbeDef>* probes);    // 24-26: what of the host is mounted in
 void AddDeviceProbes(std::vector<ProbeDef>* probes);
 void AddPrivilegeProbes(std::vector<ProbeDef>* probes);
 void AddResourceProbes(std::vector<ProbeDef>* probes);
@@ -129,11 +131,17 @@ std::string StatusField(const std::string& status_text, std::string_view key);
 // The entries of a directory (without . and ..); empty if it cannot be opened.
 std::vector<std::string> ListDirectory(const std::string& path, int* error = nullptr);
 std::string Trim(std::string text);
+// "a, b, c"
+std::string JoinList(const std::vector<std::string>& items);
 std::vector<std::string> SplitLines(const std::string& text);
 
 // A fresh directory for a probe to work in: under the first of /dev/shm, /tmp, /run, /
 // that accepts mkdir. Empty if none does (a read-only instance without tmpfs).
 std::string MakeScratchDir(const std::string& tag);
+// A directory that exists and can carry a mount: a fresh scratch directory when the
+// instance has somewhere writable (*created: remove it after), /tmp or /mnt otherwise
+// (for a private mount namespace only).
+std::string MountPointFor(const std::string& tag, bool* created);
 
 // In a child about to mount things: a private copy of the mount namespace, so nothing
 // it mounts can reach the instance's namespace (or, without a mount namespace, the
