@@ -26,8 +26,8 @@ Suite* g_suite = nullptr;
 json ExpectationsJson(const Expectations& e) {
   const auto& s = e.switches;
   json switches = json::object();
-  for (const auto& [name, member] : SwitchTable()) switches[name] = s.*member;
-  switches["time_ns"] = s.time_ns;
+  for (const harness::ProfileSwitch& sw : harness::ProfileSwitches())
+    switches[sw.name] = s.*sw.member;
   json out = {{"switches", switches}, {"hostname", e.hostname}};
   if (s.drop_capabilities)
     out["capabilities"] = {{"bounding", CapabilityNames(e.caps.bounding)},

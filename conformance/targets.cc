@@ -5,6 +5,7 @@
 
 #include "harness/cli/builtin_backends.h"
 #include "harness/host_backend.h"
+#include "harness/security_defaults.h"
 
 namespace isobench::conformance {
 
@@ -15,30 +16,6 @@ harness::BackendTraits TraitsOf(const std::string& backend) {
 }
 
 bool IsRuntimeDefault(const Target& t) { return t.profile == t.backend + "-default"; }
-
-const std::map<std::string, Switch>& SwitchTable() {
-  using S = harness::SecurityProfile;
-  static const std::map<std::string, Switch> table = {{"pid_ns", &S::pid_ns},
-                                                      {"mount_ns", &S::mount_ns},
-                                                      {"uts_ns", &S::uts_ns},
-                                                      {"ipc_ns", &S::ipc_ns},
-                                                      {"net_ns", &S::net_ns},
-                                                      {"cgroup_ns", &S::cgroup_ns},
-                                                      {"user_ns", &S::user_ns},
-                                                      {"pivot_root", &S::pivot_root},
-                                                      {"read_only_root", &S::read_only_root},
-                                                      {"mask_paths", &S::mask_paths},
-                                                      {"minimal_dev", &S::minimal_dev},
-                                                      {"read_only_sys", &S::read_only_sys},
-                                                      {"drop_capabilities", &S::drop_capabilities},
-                                                      {"no_new_privs", &S::no_new_privs},
-                                                      {"seccomp", &S::seccomp},
-                                                      {"memory_limit", &S::memory_limit},
-                                                      {"pids_limit", &S::pids_limit},
-                                                      {"cpu_limit", &S::cpu_limit},
-                                                      {"rlimits", &S::rlimits}};
-  return table;
-}
 
 namespace {
 
@@ -70,25 +47,12 @@ std::vector<Target> ProbeTargets() {
 }
 
 const std::vector<std::string>& Weakenings() {
-  static const std::vector<std::string> names = {"pid_ns",
-                                                 "mount_ns",
-                                                 "uts_ns",
-                                                 "ipc_ns",
-                                                 "net_ns",
-                                                 "cgroup_ns",
-                                                 "user_ns",
-                                                 "pivot_root",
-                                                 "read_only_root",
-                                                 "mask_paths",
-                                                 "minimal_dev",
-                                                 "read_only_sys",
-                                                 "drop_capabilities",
-                                                 "no_new_privs",
-                                                 "seccomp",
-                                                 "memory_limit",
-                                                 "pids_limit",
-                                                 "cpu_limit",
-                                                 "rlimits"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> weakened;
+    for (const harness::ProfileSwitch& s : harness::ProfileSwitches())
+      if (s.weakened) weakened.push_back(s.name);
+    return weakened;
+  }();
   return names;
 }
 
@@ -144,17 +108,19 @@ std::optional<harness::SecurityProfile> ProfileNamed(const std::string& name) {
   }
   if (name == "none") {
     p.name = name;
-    for (const auto& [n, member] : SwitchTable()) p.*member = false;
-    p.time_ns = false;
+    for (const harness::ProfileSwitch& s : harness::ProfileSwitches()) p.*s.member = false;
     return p;
   }
   if (name.rfind("weak-", 0) == 0) {
     std::string weakening = name.substr(5);
-    auto it = SwitchTable().find(weakening);
-    if (it == SwitchTable().end()) return std::nullopt;
+    const auto& switches = harness::ProfileSwitches();
+    auto it = std::find_if(switches.begin(), switches.end(), [&](const harness::ProfileSwitch& s) {
+      return s.weakened && s.name == weakening;
+    });
+    if (it == switches.end()) return std::nullopt;
     auto reference = ProfileNamed(ReferenceProfileFor(weakening));
     reference->name = name;
-    (*reference).*(it->second) = false;
+    (*reference).*(it->member) = false;
     return reference;
   }
   return std::nullopt;

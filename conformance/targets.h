@@ -49,10 +49,8 @@ harness::BackendTraits TraitsOf(const std::string& backend);
 // True for "<backend>/<backend>-default": the runtime's own default spec.
 bool IsRuntimeDefault(const Target& target);
 
-// The SecurityProfile switches by name (time_ns aside: no profile here turns it on).
-using Switch = bool harness::SecurityProfile::*;
-const std::map<std::string, Switch>& SwitchTable();
-// Names of the SecurityProfile switches a weakened profile turns off, one at a time.
+// Names of the SecurityProfile switches a weakened profile turns off, one at a time
+// (harness::ProfileSwitches() that are `weakened`, in declaration order).
 const std::vector<std::string>& Weakenings();
 // Switch -> the probes that must catch its weakening (one of them flips pass -> fail).
 const std::map<std::string, std::vector<std::string>>& MutationTable();
