@@ -29,6 +29,12 @@ PromiseCheck NeedsAny(std::vector<bool harness::SecurityProfile::*> flags, std::
   };
 }
 
+PromiseCheck Retired(std::string why) {
+  return [why](const Expectations&) -> Unpromised {
+    return "retired (conformance/README.md): " + why;
+  };
+}
+
 json NoParams(const Expectations&, HostFacts&) { return json::object(); }
 
 json SentinelParams(const Expectations&, HostFacts& host) {

@@ -52,6 +52,8 @@ Unpromised Always(const Expectations&);
 PromiseCheck Needs(bool harness::SecurityProfile::*flag, std::string why);
 // Promised when any of the flags holds (several protections each block the attack).
 PromiseCheck NeedsAny(std::vector<bool harness::SecurityProfile::*> flags, std::string why);
+// Never promised: the probe is retired (conformance/README.md), for the reason `why`.
+PromiseCheck Retired(std::string why);
 
 // No parameters.
 nlohmann::json NoParams(const Expectations&, HostFacts&);

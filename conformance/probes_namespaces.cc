@@ -157,11 +157,9 @@ void AddNamespaceProbes(Catalogue& add) {
       });
   add(
       10, "setgroups", "/proc/self/setgroups is `deny` (unprivileged user namespace)", "namespaces",
-      [](const Expectations&) -> Unpromised {
-        return "retired (conformance/README.md): no runtime here promises it; the user "
-               "namespace's maps are written by a privileged runtime, so setgroups(2) stays "
-               "allowed (user_namespaces(7)); only a rootless runtime promises `deny`";
-      },
+      Retired("no runtime here promises it; the user namespace's maps are written by a "
+              "privileged runtime, so setgroups(2) stays allowed (user_namespaces(7)); only a "
+              "rootless runtime promises `deny`"),
       [](const Expectations&, HostFacts&) {
         return json{{"expect", "deny"}};
       });

@@ -59,11 +59,8 @@ void AddPrivilegeProbes(Catalogue& add) {
       "privileges", Always, NoParams);
   add(
       45, "thread_uniformity", "every thread of init shares creds, caps and seccomp", "privileges",
-      [](const Expectations&) -> Unpromised {
-        return "retired (conformance/README.md): after execve(2) init has one thread and every "
-               "later thread is cloned from it, inheriting creds, caps and seccomp, so no "
-               "runtime can make init's threads differ";
-      },
+      Retired("after execve(2) init has one thread and every later thread is cloned from it, "
+              "inheriting creds, caps and seccomp, so no runtime can make init's threads differ"),
       NoParams);
 }
 

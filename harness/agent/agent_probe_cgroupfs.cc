@@ -139,31 +139,16 @@ Outcome ProbeCgroupUsernsEscape(const json&) {
   std::string dir = MountPointFor("cve", &created);
   ChildResult r = RunInChild([uid, gid, dir] {
     json out = json::object();
-    if (::unshare(CLONE_NEWUSER) != 0) {
-      out["unshare_user"] = ErrnoName(errno);
+    if (!EnterNamespacesAsRoot(uid, gid, CLONE_NEWNS | CLONE_NEWCGROUP, "unshare_mnt_cgroup", &out))
       return out;
-    }
-    out["unshare_user"] = "0";
-    out["map"] = ErrnoName(MapSelfAsRoot(uid, gid));
-    if (::unshare(CLONE_NEWNS | CLONE_NEWCGROUP) != 0) {
-      out["unshare_mnt_cgroup"] = ErrnoName(errno);
-      return out;
-    }
-    out["unshare_mnt_cgroup"] = "0";
-    ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
     out["result"] = TryReleaseAgent(dir);
     return out;
   });
   if (created) ::rmdir(dir.c_str());
   json observed = r.value;
   if (!r.completed) return ChildBroke("the probe child", r, observed);
-  if (observed.value("unshare_user", "") != "0")
-    return Pass("unshare(CLONE_NEWUSER) refused: " + observed.value("unshare_user", std::string()),
-                observed);
-  if (observed.value("unshare_mnt_cgroup", "") != "0")
-    return Pass(
-        "unshare(mnt|cgroup) refused: " + observed.value("unshare_mnt_cgroup", std::string()),
-        observed);
+  if (auto refused = NamespacesRefused(observed, "unshare_mnt_cgroup", "mnt|cgroup"))
+    return *refused;
   json result = observed.value("result", json::object());
   // notify_on_release alone runs nothing: the escape needs release_agent.
   if (Wrote(result, "release_agent"))

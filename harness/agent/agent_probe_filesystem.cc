@@ -295,18 +295,7 @@ Outcome ProbeProcRemountSysrq(const json&) {
   std::string dir = MountPointFor("proc", &created);
   ChildResult r = RunInChild([uid, gid, dir] {
     json out = json::object();
-    if (::unshare(CLONE_NEWUSER) != 0) {
-      out["unshare_user"] = ErrnoName(errno);
-      return out;
-    }
-    out["unshare_user"] = "0";
-    out["map"] = ErrnoName(MapSelfAsRoot(uid, gid));
-    if (::unshare(CLONE_NEWNS | CLONE_NEWPID) != 0) {
-      out["unshare_mnt_pid"] = ErrnoName(errno);
-      return out;
-    }
-    out["unshare_mnt_pid"] = "0";
-    ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
+    if (!EnterNamespacesAsRoot(uid, gid, CLONE_NEWNS | CLONE_NEWPID, "unshare_mnt_pid", &out)) return out;
     // The first child is pid 1 of the new pid namespace; it owns the fresh proc.
     ChildResult inner = RunInChild([dir] {
       json o = json::object();
@@ -327,12 +316,7 @@ Outcome ProbeProcRemountSysrq(const json&) {
   if (created) ::rmdir(dir.c_str());
   json observed = r.value;
   if (!r.completed) return ChildBroke("the probe child", r, observed);
-  if (observed.value("unshare_user", "") != "0")
-    return Pass("unshare(CLONE_NEWUSER) refused: " + observed.value("unshare_user", std::string()),
-                observed);
-  if (observed.value("unshare_mnt_pid", "") != "0")
-    return Pass("unshare(mnt|pid) refused: " + observed.value("unshare_mnt_pid", std::string()),
-                observed);
+  if (auto refused = NamespacesRefused(observed, "unshare_mnt_pid", "mnt|pid")) return *refused;
   json pid1 = observed.value("pid1", json::object());
   if (pid1.value("mount_proc", "") != "0")
     return Pass("mounting a fresh proc refused: " + pid1.value("mount_proc", std::string("?")),

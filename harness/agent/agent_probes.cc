@@ -345,6 +345,33 @@ int MapSelfAsRoot(uid_t outer_uid, gid_t outer_gid) {
   return write_file("/proc/self/gid_map", "0 " + std::to_string(outer_gid) + " 1\n");
 }
 
+bool EnterNamespacesAsRoot(uid_t outer_uid, gid_t outer_gid, int flags, const char* key,
+                           json* out) {
+  if (::unshare(CLONE_NEWUSER) != 0) {
+    (*out)["unshare_user"] = ErrnoName(errno);
+    return false;
+  }
+  (*out)["unshare_user"] = "0";
+  (*out)["map"] = ErrnoName(MapSelfAsRoot(outer_uid, outer_gid));
+  if (::unshare(flags) != 0) {
+    (*out)[key] = ErrnoName(errno);
+    return false;
+  }
+  (*out)[key] = "0";
+  ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
+  return true;
+}
+
+std::optional<Outcome> NamespacesRefused(const json& observed, const char* key, const char* what) {
+  if (observed.value("unshare_user", "") != "0")
+    return Pass("unshare(CLONE_NEWUSER) refused: " + observed.value("unshare_user", std::string()),
+                observed);
+  if (observed.value(key, "") != "0")
+    return Pass(std::string("unshare(") + what + ") refused: " + observed.value(key, std::string()),
+                observed);
+  return std::nullopt;
+}
+
 int ChannelFdFromCommandLine() {
   std::string cmdline = ReadSmallFile("/proc/self/cmdline");
   std::vector<std::string> args;

@@ -24,6 +24,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -151,6 +152,15 @@ int EnterPrivateMountNamespace();
 // Writes "0 <euid> 1" / "0 <egid> 1" maps after unshare(CLONE_NEWUSER), the maps an
 // unprivileged process may write for itself (user_namespaces(7)). 0 or an errno.
 int MapSelfAsRoot(uid_t outer_uid, gid_t outer_gid);
+// In a child: root of a new user namespace (unshare(CLONE_NEWUSER), MapSelfAsRoot()),
+// then unshare(`flags`) with every mount made private (when `flags` has CLONE_NEWNS
+// nothing mounted afterwards propagates). Records "unshare_user" and `key` (errno names,
+// "0" on success) and "map" in `out`; false when an unshare failed.
+bool EnterNamespacesAsRoot(uid_t outer_uid, gid_t outer_gid, int flags, const char* key, json* out);
+// When EnterNamespacesAsRoot() failed in a probe's child (its `observed`): the refusal is
+// the protection holding, a pass that names the unshare refused ("mnt|pid" for `what`).
+// nullopt when both unshares worked.
+std::optional<Outcome> NamespacesRefused(const json& observed, const char* key, const char* what);
 
 // Agent state the probes may inspect (set by agent_probes.cc from the process).
 int ChannelFdFromCommandLine();  // --channel-fd N, or -1
