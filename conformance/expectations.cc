@@ -26,52 +26,14 @@ HostLimits ReadHostLimits() {
   return host;
 }
 
-const std::vector<std::string>& DockerDefaultCapabilities() {
-  static const std::vector<std::string> caps = {
-      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-      "CAP_KILL",    "CAP_AUDIT_WRITE"};
-  return caps;
-}
-
 uint64_t ForbiddenByDefault() {
   return (1ull << CAP_SYS_ADMIN) | (1ull << CAP_SYS_PTRACE) | (1ull << CAP_SYS_MODULE) |
          (1ull << CAP_SYS_RAWIO) | (1ull << CAP_DAC_READ_SEARCH);
 }
 
-const std::vector<std::string>& DefaultMaskedPaths() {
-  static const std::vector<std::string> paths = {"/proc/acpi",
-                                                 "/proc/asound",
-                                                 "/proc/kcore",
-                                                 "/proc/keys",
-                                                 "/proc/latency_stats",
-                                                 "/proc/timer_list",
-                                                 "/proc/timer_stats",
-                                                 "/proc/sched_debug",
-                                                 "/proc/scsi",
-                                                 "/sys/firmware",
-                                                 "/sys/devices/virtual/powercap"};
-  return paths;
-}
-
-const std::vector<std::string>& DefaultReadonlyPaths() {
-  static const std::vector<std::string> paths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                                                 "/proc/sysrq-trigger"};
-  return paths;
-}
-
 std::map<std::string, RlimitPair> DefaultRlimits(const HostLimits& host) {
-  struct Want {
-    const char* name;
-    int resource;
-    uint64_t soft, hard;
-  };
-  static const Want kWant[] = {{"nofile", RLIMIT_NOFILE, 1024, 4096},
-                               {"core", RLIMIT_CORE, 0, 0},
-                               {"memlock", RLIMIT_MEMLOCK, 8ull << 20, 8ull << 20}};
   std::map<std::string, RlimitPair> out;
-  for (const auto& w : kWant) {
+  for (const harness::DefaultRlimit& w : harness::DefaultRlimits()) {
     RlimitPair p{w.soft, w.hard};
     auto it = host.rlimits.find(w.resource);
     if (it != host.rlimits.end()) {
@@ -150,14 +112,12 @@ Result<Expectations> ExpectationsFor(const harness::InstanceSpec& spec, const Ho
   Expectations e;
   e.profile_name = p.name;
   e.switches = p;
-  e.isolated = p.pid_ns || p.mount_ns || p.uts_ns || p.ipc_ns || p.net_ns || p.cgroup_ns ||
-               p.user_ns || p.time_ns || p.pivot_root || p.read_only_root || p.mask_paths ||
-               p.minimal_dev || p.read_only_sys || p.drop_capabilities || p.no_new_privs ||
-               p.seccomp || p.memory_limit || p.pids_limit || p.cpu_limit || p.rlimits;
+  e.isolated = false;
+  for (const harness::ProfileSwitch& s : harness::ProfileSwitches()) e.isolated |= p.*s.member;
   e.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
   if (p.drop_capabilities) {
     bool defaults = p.capabilities.empty();
-    auto mask = CapabilityMask(defaults ? DockerDefaultCapabilities() : p.capabilities);
+    auto mask = CapabilityMask(defaults ? harness::DockerDefaultCapabilities() : p.capabilities);
     if (!mask.ok()) return std::move(mask).error();
     // Defaults the host lacks are left out; an explicit request the host cannot grant
     // fails instance creation, so it never reaches a probe.
@@ -176,8 +136,8 @@ Result<Expectations> ExpectationsFor(const harness::InstanceSpec& spec, const Ho
   if (p.pids_limit && spec.pids_limit > 0) e.pids_limit = spec.pids_limit;
   if (p.cpu_limit && spec.cpu_quota > 0) e.cpu_quota = spec.cpu_quota;
   if (p.mask_paths) {
-    e.masked_paths = DefaultMaskedPaths();
-    e.readonly_paths = DefaultReadonlyPaths();
+    e.masked_paths = harness::DefaultMaskedPaths();
+    e.readonly_paths = harness::DefaultReadonlyPaths();
   }
   for (const auto& v : spec.volumes) e.volume_targets.push_back(v.guest_path);
   return e;

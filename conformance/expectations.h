@@ -23,6 +23,7 @@
 
 #include "harness/backend.h"
 #include "harness/error.h"
+#include "harness/security_defaults.h"
 
 namespace isobench::conformance {
 
@@ -70,16 +71,10 @@ struct Expectations {
   std::vector<std::string> volume_targets;  // guest paths bound in on purpose
 };
 
-// Docker's default capability set (moby oci/caps/defaults.go), which SecurityProfile
-// promises when `capabilities` is empty.
-const std::vector<std::string>& DockerDefaultCapabilities();
 // SYS_ADMIN, SYS_PTRACE, SYS_MODULE, SYS_RAWIO, DAC_READ_SEARCH (PROBES.md 30).
 uint64_t ForbiddenByDefault();
-// runc's and Docker's maskedPaths / readonlyPaths.
-const std::vector<std::string>& DefaultMaskedPaths();
-const std::vector<std::string>& DefaultReadonlyPaths();
-// The project's default rlimits (SecurityProfile::rlimits): nofile 1024:4096,
-// core 0:0, memlock 8 MiB:8 MiB, each hard limit clamped to the harness's own (a
+// The project's default rlimits (harness::DefaultRlimits(): nofile 1024:4096,
+// core 0:0, memlock 8 MiB:8 MiB), each hard limit clamped to the harness's own (a
 // runtime cannot raise a hard limit without CAP_SYS_RESOURCE).
 std::map<std::string, RlimitPair> DefaultRlimits(const HostLimits& host);
 // The id map of user-namespaced instances: "100000" (base, 65536 ids) or

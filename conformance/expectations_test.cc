@@ -36,6 +36,30 @@ TEST(Expectations, DefaultProfilePromisesDockerCapabilitiesAndLimits) {
   EXPECT_FALSE(e.masked_paths.empty());
 }
 
+// The suite expects exactly what the runtimes apply: the shared table of
+// harness/security_defaults.h, not a copy of it.
+TEST(Expectations, DefaultPromisesAreTheSharedSecurityDefaults) {
+  harness::InstanceSpec spec;
+  spec.name = "c1";
+  auto e = ExpectationsFor(spec, FullHost()).ValueOrThrow();
+  EXPECT_EQ(e.masked_paths, harness::DefaultMaskedPaths());
+  EXPECT_EQ(e.readonly_paths, harness::DefaultReadonlyPaths());
+  EXPECT_EQ(e.caps.bounding, CapabilityMask(harness::DockerDefaultCapabilities()).ValueOrThrow());
+  ASSERT_EQ(e.rlimits.size(), harness::DefaultRlimits().size());
+  for (const harness::DefaultRlimit& r : harness::DefaultRlimits())
+    EXPECT_EQ(e.rlimits.at(r.name), (RlimitPair{r.soft, r.hard})) << r.name;
+  // Every switch on: isolated; every switch off: the host reference row.
+  harness::InstanceSpec none = spec;
+  for (const harness::ProfileSwitch& s : harness::ProfileSwitches()) none.profile.*s.member = false;
+  EXPECT_TRUE(e.isolated);
+  EXPECT_FALSE(ExpectationsFor(none, FullHost()).ValueOrThrow().isolated);
+  for (const harness::ProfileSwitch& s : harness::ProfileSwitches()) {
+    harness::InstanceSpec one = none;
+    one.profile.*s.member = true;
+    EXPECT_TRUE(ExpectationsFor(one, FullHost()).ValueOrThrow().isolated) << s.name;
+  }
+}
+
 TEST(Expectations, DefaultsTheHostLacksAreLeftOutAndHardLimitsClamped) {
   harness::InstanceSpec spec;
   spec.name = "c1";

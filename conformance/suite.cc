@@ -1,14 +1,9 @@
 #include "conformance/suite.h"
 
-#include <dirent.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <iostream>
 
@@ -28,127 +23,11 @@ namespace {
 
 Suite* g_suite = nullptr;
 
-// The traits of a target's backend: the host reference's, or the registered ones (a
-// name this build does not know: a product with no extra profiles).
-harness::BackendTraits TraitsOf(const std::string& backend) {
-  if (backend == "host") return harness::HostTraits();
-  const harness::BackendTraits* traits = harness::BuiltinBackends().Traits(backend);
-  return traits ? *traits : harness::BackendTraits{};
-}
-
-bool IsRuntimeDefault(const Target& t) { return t.profile == t.backend + "-default"; }
-
-bool Listed(const std::vector<std::string>& list, const std::string& name) {
-  return std::find(list.begin(), list.end(), name) != list.end();
-}
-
-std::string OptionOr(const std::map<std::string, std::string>& options, const std::string& key,
-                     const std::string& fallback) {
-  auto it = options.find(key);
-  return it == options.end() || it->second.empty() ? fallback : it->second;
-}
-
-bool ExecutableOnPath(const std::string& binary) {
-  if (binary.find('/') != std::string::npos) return ::access(binary.c_str(), X_OK) == 0;
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (const auto& dir : harness::SplitList(dirs.empty() ? "/usr/bin" : dirs))
-    if (::access((dir + "/" + binary).c_str(), X_OK) == 0) return true;
-  return false;
-}
-
-// True when something listens on the unix socket at `path`.
-bool SocketAnswers(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  struct sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-  bool ok = ::connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
-}  // namespace
-
-std::optional<std::string> AbsenceOf(const std::string& backend,
-                                     const std::map<std::string, std::string>& options,
-                                     const std::string& kernel) {
-  if (backend == "runc" || backend == "crun" || backend == "youki" || backend == "runsc") {
-    std::string binary = OptionOr(options, backend + ".path", backend);
-    if (!ExecutableOnPath(binary)) return "`" + binary + "` is not installed";
-    return std::nullopt;
-  }
-  if (backend == "oci") {
-    std::string binary = OptionOr(options, "oci.path", OptionOr(options, "oci.runtime", ""));
-    if (binary.empty()) return std::string("no runtime given (--option=oci.runtime=PATH)");
-    if (!ExecutableOnPath(binary)) return "`" + binary + "` is not installed";
-    return std::nullopt;
-  }
-  if (backend == "docker") {
-    if (options.count("docker.host") || std::getenv("DOCKER_HOST")) return std::nullopt;
-    for (const char* sock : {"/run/docker.sock", "/var/run/docker.sock"})
-      if (SocketAnswers(sock)) return std::nullopt;
-    return std::string("no Docker Engine: nothing answers on /run/docker.sock");
-  }
-  if (backend == "vm") {
-    std::string uri = OptionOr(options, "vm.uri", "qemu:///system");
-    if (uri == "qemu:///system" && !SocketAnswers("/run/libvirt/libvirt-sock") &&
-        !SocketAnswers("/var/run/libvirt/libvirt-sock"))
-      return std::string("no libvirtd: nothing answers on /run/libvirt/libvirt-sock");
-    if (kernel.empty()) {
-      bool any = false;
-      if (DIR* boot = ::opendir("/boot")) {
-        while (struct dirent* e = ::readdir(boot))
-          if (std::string(e->d_name).rfind("vmlinuz-", 0) == 0) any = true;
-        ::closedir(boot);
-      }
-      if (!any) return std::string("no guest kernel: /boot/vmlinuz-* not found");
-    }
-    return std::nullopt;
-  }
-  return std::nullopt;  // the native runtime and the host reference are always present
-}
-
-namespace {
-
-using Switch = bool harness::SecurityProfile::*;
-
-const std::map<std::string, Switch>& SwitchTable() {
-  using S = harness::SecurityProfile;
-  static const std::map<std::string, Switch> table = {{"pid_ns", &S::pid_ns},
-                                                      {"mount_ns", &S::mount_ns},
-                                                      {"uts_ns", &S::uts_ns},
-                                                      {"ipc_ns", &S::ipc_ns},
-                                                      {"net_ns", &S::net_ns},
-                                                      {"cgroup_ns", &S::cgroup_ns},
-                                                      {"user_ns", &S::user_ns},
-                                                      {"pivot_root", &S::pivot_root},
-                                                      {"read_only_root", &S::read_only_root},
-                                                      {"mask_paths", &S::mask_paths},
-                                                      {"minimal_dev", &S::minimal_dev},
-                                                      {"read_only_sys", &S::read_only_sys},
-                                                      {"drop_capabilities", &S::drop_capabilities},
-                                                      {"no_new_privs", &S::no_new_privs},
-                                                      {"seccomp", &S::seccomp},
-                                                      {"memory_limit", &S::memory_limit},
-                                                      {"pids_limit", &S::pids_limit},
-                                                      {"cpu_limit", &S::cpu_limit},
-                                                      {"rlimits", &S::rlimits}};
-  return table;
-}
-
-std::string Sanitize(std::string s) {
-  for (char& c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return s;
-}
-
 json ExpectationsJson(const Expectations& e) {
   const auto& s = e.switches;
   json switches = json::object();
-  for (const auto& [name, member] : SwitchTable()) switches[name] = s.*member;
-  switches["time_ns"] = s.time_ns;
+  for (const harness::ProfileSwitch& sw : harness::ProfileSwitches())
+    switches[sw.name] = s.*sw.member;
   json out = {{"switches", switches}, {"hostname", e.hostname}};
   if (s.drop_capabilities)
     out["capabilities"] = {{"bounding", CapabilityNames(e.caps.bounding)},
@@ -164,193 +43,6 @@ json ExpectationsJson(const Expectations& e) {
 }
 
 }  // namespace
-
-std::string TargetName(const ::testing::TestParamInfo<Target>& info) {
-  return Sanitize(info.param.backend + "_" + info.param.profile);
-}
-
-std::ostream& operator<<(std::ostream& out, const Target& target) { return out << target.Label(); }
-
-std::vector<Target> ProbeTargets() {
-  std::vector<Target> targets = {{"host", "none"}};
-  for (const auto& name : harness::BuiltinBackends().Names()) {
-    harness::BackendTraits traits = TraitsOf(name);
-    targets.push_back({name, "default"});
-    if (traits.hardened_profile) targets.push_back({name, "hardened"});
-    // A runtime's own posture (Docker Engine's: the OCI config it hands runc) is graded
-    // too: the backend saves that spec as <name>.default_spec.
-    if (traits.runtime_default_profile) targets.push_back({name, name + "-default"});
-  }
-  return targets;
-}
-
-const std::vector<std::string>& Weakenings() {
-  static const std::vector<std::string> names = {"pid_ns",
-                                                 "mount_ns",
-                                                 "uts_ns",
-                                                 "ipc_ns",
-                                                 "net_ns",
-                                                 "cgroup_ns",
-                                                 "user_ns",
-                                                 "pivot_root",
-                                                 "read_only_root",
-                                                 "mask_paths",
-                                                 "minimal_dev",
-                                                 "read_only_sys",
-                                                 "drop_capabilities",
-                                                 "no_new_privs",
-                                                 "seccomp",
-                                                 "memory_limit",
-                                                 "pids_limit",
-                                                 "cpu_limit",
-                                                 "rlimits"};
-  return names;
-}
-
-const std::map<std::string, std::vector<std::string>>& MutationTable() {
-  // Each switch with the probes whose subject it is: a weakening counts as caught only
-  // when one of these flips from pass to fail, never when some unrelated probe happens
-  // to notice (or a timing-sensitive one wobbles).
-  static const std::map<std::string, std::vector<std::string>> table = {
-      {"pid_ns", {"namespaces", "pid1", "pid_visibility"}},
-      {"mount_ns",
-       {"namespaces", "old_root", "host_mounts", "mount_propagation", "special_filesystems"}},
-      {"uts_ns", {"namespaces", "hostname"}},
-      {"ipc_ns", {"namespaces", "ipc"}},
-      {"net_ns", {"namespaces", "interfaces", "unix_sockets", "host_addresses"}},
-      {"cgroup_ns", {"namespaces", "cgroup_view"}},
-      {"user_ns", {"namespaces", "id_maps", "unmapped_owner"}},
-      {"pivot_root", {"old_root"}},
-      {"read_only_root", {"read_only_root"}},
-      {"mask_paths", {"masked_paths", "proc_writable", "core_pattern"}},
-      {"minimal_dev", {"dev_contents", "denied_devices"}},
-      {"read_only_sys", {"cgroupfs_read_only"}},
-      {"drop_capabilities", {"capabilities", "capabilities_not_full"}},
-      {"no_new_privs", {"no_new_privs"}},
-      {"seccomp", {"seccomp_mode", "seccomp_denied"}},
-      {"memory_limit", {"oom"}},
-      {"pids_limit", {"fork_bomb"}},
-      {"cpu_limit", {"cpu_quota"}},
-      {"rlimits", {"rlimits"}},
-  };
-  return table;
-}
-
-std::optional<std::string> InexpressibleWeakening(const std::string& backend,
-                                                  const std::string& weakening) {
-  if (TraitsOf(backend).oci_runtime && weakening == "mount_ns")
-    return "an OCI runtime refuses a container without a mount namespace (runc: \"unable to "
-           "restrict sys entries without a private MNT namespace\"): not a weakening it can run";
-  return std::nullopt;
-}
-
-std::string ReferenceProfileFor(const std::string& weakening) {
-  return weakening == "user_ns" || weakening == "read_only_root" ? "hardened" : "default";
-}
-
-std::optional<harness::SecurityProfile> ProfileNamed(const std::string& name) {
-  harness::SecurityProfile p;
-  if (name == "default") return p;
-  if (name == "hardened") {
-    p.name = name;
-    p.user_ns = true;
-    p.read_only_root = true;
-    return p;
-  }
-  if (name == "none") {
-    p.name = name;
-    for (const auto& [n, member] : SwitchTable()) p.*member = false;
-    p.time_ns = false;
-    return p;
-  }
-  if (name.rfind("weak-", 0) == 0) {
-    std::string weakening = name.substr(5);
-    auto it = SwitchTable().find(weakening);
-    if (it == SwitchTable().end()) return std::nullopt;
-    auto reference = ProfileNamed(ReferenceProfileFor(weakening));
-    reference->name = name;
-    (*reference).*(it->second) = false;
-    return reference;
-  }
-  return std::nullopt;
-}
-
-harness::InstanceSpec BaseSpec(const Target& target) {
-  harness::InstanceSpec spec;
-  spec.name = Sanitize("conf-" + target.backend + "-" + target.profile);
-  std::replace(spec.name.begin(), spec.name.end(), '_', '-');
-  spec.vcpus = 1;
-  // Small enough that four busy workers exceed it even on a loaded host; a VM gets one
-  // CPU, so that the quota does not slow its boot (it is measured on the hypervisor).
-  bool vm = TraitsOf(target.backend).kind == harness::BackendTraits::Kind::kVm;
-  spec.cpu_quota = vm ? 1.0 : 0.25;
-  // A VM needs room for its kernel and initramfs; a container's limit is kept small so
-  // the OOM probe is quick.
-  spec.memory_bytes = vm ? 256ull << 20 : 128ull << 20;
-  spec.pids_limit = 64;
-  spec.hostname = "isobench-conf";
-  spec.network = "none";
-  if (auto profile = ProfileNamed(target.profile))
-    spec.profile = *profile;
-  else
-    spec.profile.name = target.profile;
-  return spec;
-}
-
-Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv) {
-  SuiteOptions options;
-  if (const char* out = std::getenv("ISOBENCH_CONFORMANCE_OUT")) options.verdicts_out = out;
-  int kept = 1;
-  for (int i = 1; i < *argc; ++i) {
-    std::string arg = argv[i];
-    auto take = [&](const char* prefix, std::string* into) {
-      size_t n = std::strlen(prefix);
-      if (arg.compare(0, n, prefix) != 0) return false;
-      *into = arg.substr(n);
-      return true;
-    };
-    std::string value;
-    if (take("--backends=", &value)) {
-      options.backends = harness::SplitList(value);
-    } else if (take("--require=", &value)) {
-      for (const auto& name : harness::SplitList(value))
-        if (name != "all") options.require.push_back(name);
-    } else if (take("--workdir=", &options.workdir) || take("--kernel=", &options.kernel) ||
-               take("--mutation_backend=", &options.mutation_backend) ||
-               take("--verdicts_out=", &options.verdicts_out)) {
-    } else if (take("--vm-uri=", &value)) {
-      options.backend_options["vm.uri"] = value;
-    } else if (take("--vm-accel=", &value)) {
-      options.backend_options["vm.accel"] = value;
-    } else if (take("--option=", &value)) {
-      size_t eq = value.find('=');
-      if (eq == std::string::npos)
-        return Error("--option wants KEY=VALUE, got `" + value + "`", EINVAL);
-      options.backend_options[value.substr(0, eq)] = value.substr(eq + 1);
-    } else if (arg.rfind("--", 0) == 0) {
-      return Error("unknown flag `" + arg +
-                       "` (isobench flags: --backends= --require= --workdir= --kernel= --vm-uri= --vm-accel= "
-                       "--option=K=V --mutation_backend= --verdicts_out=)",
-                   EINVAL);
-    } else {
-      argv[kept++] = argv[i];
-    }
-  }
-  *argc = kept;
-  argv[kept] = nullptr;
-  // A required backend is selected, and must be one this build knows.
-  for (const auto& name : options.require) {
-    if (name != "host" && !harness::BuiltinBackends().Has(name)) {
-      std::string known = "host";
-      for (const auto& n : harness::BuiltinBackends().Names()) known += ", " + n;
-      return Error("--require: unknown backend `" + name + "` (known: " + known + ")", EINVAL);
-    }
-    bool all = options.backends.empty() ||
-               (options.backends.size() == 1 && options.backends[0] == "all");
-    if (!all && !Listed(options.backends, name)) options.backends.push_back(name);
-  }
-  return options;
-}
 
 // --- Suite ---------------------------------------------------------------------------
 
@@ -497,7 +189,8 @@ Result<void> Suite::Start(State& s) {
         why = session_error_;
       }
       auto absent = AbsenceOf(s.target.backend, options_.backend_options, options_.kernel);
-      bool required = Listed(options_.require, s.target.backend);
+      bool required = std::find(options_.require.begin(), options_.require.end(),
+                                s.target.backend) != options_.require.end();
       if (absent && !required) {
         s.unavailable = "backend `" + s.target.backend + "` is not present here: " + *absent;
         return {};
@@ -816,90 +509,6 @@ void Suite::TearDown() {
   host_backend_.reset();
   session_.reset();
   host_.reset();
-}
-
-namespace {
-
-// Probes a bare host cannot fail, each with the reason; every other probe must fail on
-// the host/none row (the negative control).
-const std::map<std::string, std::string>& CannotFailOnBareHost() {
-  static const std::map<std::string, std::string> table = {
-      {"unknown_syscall",
-       "the host kernel answers an unknown system call with ENOSYS itself; proven able to fail "
-       "by ConformanceNegative.UnknownSyscallEperm (conformance_unit_test)"},
-      {"leaked_fds",
-       "the host reference starts the agent with only stdio and its channel; proven able "
-       "to fail by ConformanceNegative.LeakedFd (conformance_unit_test)"},
-      {"special_filesystems",
-       "a bare host mounts proc, sysfs, devpts and tmpfs where they belong; the probe checks "
-       "an instance's own mounts are of those kinds (the mount_ns mutation must catch it)"},
-      {"cgroup_userns_escape",
-       "on a kernel without the CVE-2022-0492 fix a bare host fails it; with the fix "
-       "(>= 5.17) it is moot (a skip) wherever the runtime lets the instance in"},
-  };
-  return table;
-}
-
-}  // namespace
-
-void ProbeTest::Check(const std::string& probe_name) {
-  const Probe& probe = FindProbe(probe_name);
-  Evaluation ev = Suite::Get().Evaluate(GetParam(), probe);
-  if (!ev.available) GTEST_SKIP() << ev.unavailable_reason;
-  if (!ev.creation_error.empty())
-    FAIL() << "the instance could not be created: " << ev.creation_error;
-  RecordProperty("verdict", ev.own.verdict);
-  RecordProperty("baseline_verdict", ev.baseline.verdict);
-  std::string context = "#" + std::to_string(probe.number) + " " + probe.title;
-  const Target& target = GetParam();
-  auto describe = [](const Grade& g) {
-    return g.verdict + ": " + g.detail + "\n  observed: " + g.observed.dump().substr(0, 2000);
-  };
-
-  if (target.profile == "none") {
-    // Negative control: the bare host must fail every probe that can fail there.
-    auto exempt = CannotFailOnBareHost().find(probe.name);
-    if (ev.own.verdict == "error") FAIL() << context << ": error on the bare host: " << describe(ev.own);
-    if (exempt != CannotFailOnBareHost().end())
-      GTEST_SKIP() << context << ": cannot fail on a bare host: " << exempt->second << " (observed "
-                   << ev.own.verdict << ")";
-    if (ev.own.verdict == "skip") GTEST_SKIP() << context << ": " << ev.own.detail;
-    if (ev.own.verdict != "fail")
-      FAIL() << context << ": negative control: the probe passes on the bare host, so it cannot "
-             << "tell an isolated instance from none\n  " << describe(ev.own);
-    SUCCEED() << "fails on the bare host as it must: " << ev.own.detail;
-    return;
-  }
-
-  const KnownDeviation* d = FindKnownDeviation(target.backend, target.profile, probe.name);
-  // The grade that decides: the target's own promise; for a runtime's own default spec
-  // that does not promise this protection, the hardened baseline (a runtime dropping a
-  // protection fails, it does not skip).
-  const Grade* g = &ev.own;
-  std::string against = "its own promise";
-  if (ev.own.verdict == "skip" && IsRuntimeDefault(target) && ev.baseline.verdict != "skip") {
-    g = &ev.baseline;
-    against = "the hardened baseline (the runtime's default spec does not promise it: " +
-              ev.own.detail + ")";
-  }
-  if (g->verdict == "error")
-    FAIL() << context << ": error, the probe could not decide (against " << against << ")\n  "
-           << describe(*g);
-  if (g->verdict == "skip") GTEST_SKIP() << context << ": " << g->detail;
-  if (d) {
-    RecordProperty("known_deviation", d->reason);
-    if (Excuses(*d, g->verdict, g->observed))
-      GTEST_SKIP() << context << ": known deviation of " << target.Label() << ": " << d->reason
-                   << "\n  signature: " << d->signature << "\n  observed: " << g->detail;
-    if (g->verdict == "fail")
-      FAIL() << context << ": fails, and not as its known deviation (" << d->signature
-             << ") excuses\n  " << describe(*g);
-    FAIL() << context << ": listed as a known deviation of " << target.Label()
-           << " but passes; remove it from conformance/known_deviations.cc";
-  }
-  if (g->verdict == "fail") FAIL() << context << " (against " << against << ")\n  " << describe(*g);
-  if (g->verdict != "pass") FAIL() << context << ": unknown verdict " << describe(*g);
-  SUCCEED() << g->detail;
 }
 
 }  // namespace isobench::conformance

@@ -8,15 +8,7 @@
 //   INSTANTIATE_TEST_SUITE_P(Targets, NamespaceProbes, ::testing::ValuesIn(ProbeTargets()),
 //                            TargetName);
 //
-// A target is a backend plus a profile:
-//   host/none               the agent with no isolation at all: every promise is absent, so
-//                           every probe skips, while its baseline verdicts show the probes fail
-//   <backend>/default       SecurityProfile{} (the baseline when the backend is "container")
-//   <backend>/hardened      default + user namespace + read-only root (the native and the
-//                           OCI runtimes)
-//   <oci runtime>/<rt>-default   the runtime's own `spec` defaults, graded by what that spec
-//                           promises (e.g. runc/runc-default)
-//   <mutation backend>/weak-<switch>   one SecurityProfile switch turned off (MutationTest)
+// The targets and their profiles: targets.h; the binary's flags: suite_options.h.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -31,61 +23,12 @@
 #include "conformance/expectations.h"
 #include "conformance/host_facts.h"
 #include "conformance/probes.h"
+#include "conformance/suite_options.h"
+#include "conformance/targets.h"
 #include "harness/backend.h"
 #include "harness/session.h"
 
 namespace isobench::conformance {
-
-struct Target {
-  std::string backend;
-  std::string profile;
-  std::string Label() const { return backend + "/" + profile; }
-};
-// "container_default": a GoogleTest parameter name.
-std::string TargetName(const ::testing::TestParamInfo<Target>& info);
-std::ostream& operator<<(std::ostream& out, const Target& target);
-
-// Every target the probe tests run on: host/none and, for every backend this build
-// registers, its default profile plus the extra profiles above.
-std::vector<Target> ProbeTargets();
-// Names of the SecurityProfile switches a weakened profile turns off, one at a time.
-const std::vector<std::string>& Weakenings();
-// Switch -> the probes that must catch its weakening (one of them flips pass -> fail).
-const std::map<std::string, std::vector<std::string>>& MutationTable();
-// Why `backend` cannot run `weakening` at all (the runtime refuses the configuration),
-// or nullopt. Only these skip; any other mutant that cannot start fails its test.
-std::optional<std::string> InexpressibleWeakening(const std::string& backend,
-                                                  const std::string& weakening);
-// The profile a weakening is measured against: "hardened" for user_ns and
-// read_only_root (which the default profile does not turn on), "default" otherwise.
-std::string ReferenceProfileFor(const std::string& weakening);
-// The SecurityProfile a target profile name stands for (not "<rt>-default", which the
-// runtime defines).
-std::optional<harness::SecurityProfile> ProfileNamed(const std::string& name);
-// The InstanceSpec every target starts from.
-harness::InstanceSpec BaseSpec(const Target& target);
-
-struct SuiteOptions {
-  std::vector<std::string> backends;  // empty or {"all"}: every registered backend + host
-  // Backends whose absence fails their targets instead of skipping them (--require=).
-  std::vector<std::string> require;
-  std::string workdir = "/var/lib/isobench";
-  std::string kernel;
-  std::map<std::string, std::string> backend_options;
-  std::string mutation_backend = "container";  // empty: no mutation runs
-  std::string verdicts_out;                    // empty: no verdict file
-};
-// Takes --backends=, --require=, --workdir=, --kernel=, --vm-uri=, --vm-accel=, --option=K=V,
-// --mutation_backend=, --verdicts_out= out of argv (ISOBENCH_CONFORMANCE_OUT is the
-// default of the last). Unknown --flags are an error.
-harness::Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv);
-
-// Why `backend` is absent here (not installed, no daemon, no guest kernel), or nullopt
-// when it is present: a present backend that cannot start fails its targets, an absent
-// one skips them unless required.
-std::optional<std::string> AbsenceOf(const std::string& backend,
-                                     const std::map<std::string, std::string>& options,
-                                     const std::string& kernel);
 
 // One probe on one target, graded twice.
 struct Grade {

@@ -12,16 +12,6 @@
 
 namespace isobench::container {
 
-const std::vector<std::string>& DockerDefaultCapabilities() {
-  static const std::vector<std::string> kDefaults = {
-      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-      "CAP_KILL",    "CAP_AUDIT_WRITE",
-  };
-  return kDefaults;
-}
-
 Result<uint64_t> ParseCapabilities(const std::vector<std::string>& names) {
   uint64_t mask = 0;
   for (const std::string& name : names) {
@@ -85,7 +75,7 @@ Result<CapabilityPlan> PlanCapabilities(const harness::SecurityProfile& profile,
     return plan;
   }
   if (profile.capabilities.empty()) {
-    ISO_ASSIGN_OR_RETURN(uint64_t defaults, ParseCapabilities(DockerDefaultCapabilities()));
+    ISO_ASSIGN_OR_RETURN(uint64_t defaults, ParseCapabilities(harness::DockerDefaultCapabilities()));
     plan.keep = defaults & host_bounding;
     return plan;
   }

@@ -19,11 +19,9 @@
 
 #include "container/child_status.h"
 #include "harness/backend.h"
+#include "harness/security_defaults.h"
 
 namespace isobench::container {
-
-// Docker's default set (moby oci/caps/defaults.go).
-const std::vector<std::string>& DockerDefaultCapabilities();
 
 // Names to a bit mask; accepts "CAP_CHOWN", "cap_chown" and "chown". Unknown names are
 // an error naming them.
@@ -43,7 +41,7 @@ struct CapabilityPlan {
 };
 
 // drop_capabilities=false keeps the whole host bounding set. Otherwise keeps
-// profile.capabilities (or Docker's default set): explicitly requested capabilities the
+// profile.capabilities (or Docker's default set, harness::DockerDefaultCapabilities()): explicitly requested capabilities the
 // host lacks are an error; defaults the host lacks are left out.
 Result<CapabilityPlan> PlanCapabilities(const harness::SecurityProfile& profile,
                                         uint64_t host_bounding);

@@ -25,7 +25,7 @@ TEST(CapabilitiesTest, FormatsInBitOrder) {
 }
 
 TEST(CapabilitiesTest, DockerDefaultsAreFourteenAndExcludeTheDangerousOnes) {
-  auto mask = ParseCapabilities(DockerDefaultCapabilities());
+  auto mask = ParseCapabilities(harness::DockerDefaultCapabilities());
   ASSERT_TRUE(mask.ok());
   EXPECT_EQ(__builtin_popcountll(*mask), 14);
   for (int cap : {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_DAC_READ_SEARCH,
@@ -55,7 +55,7 @@ TEST(CapabilityPlanTest, DefaultsAreIntersectedWithTheHost) {
   harness::SecurityProfile profile;
   auto plan = PlanCapabilities(profile, kHostWithoutSysResource);
   ASSERT_TRUE(plan.ok());
-  auto defaults = ParseCapabilities(DockerDefaultCapabilities());
+  auto defaults = ParseCapabilities(harness::DockerDefaultCapabilities());
   ASSERT_TRUE(defaults.ok());
   EXPECT_EQ(plan->keep, *defaults);
   // A host lacking a default capability: left out, not an error.

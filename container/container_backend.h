@@ -2,7 +2,7 @@
 // namespaces, on an overlay of the shared image, in its own cgroups, built directly
 // with system calls (no runc, crun or docker). Each kernel feature lives in its own
 // file pair (namespaces, idmap, rootfs, mounts, cgroup_v1/_v2, capabilities, seccomp,
-// rlimits, network); StartContainer() in container_backend.cc sequences them.
+// rlimits, network); StartContainer() in container_start.cc sequences them.
 //
 //   harness::BackendRegistry registry;
 //   RegisterContainerBackend(registry);

@@ -158,7 +158,7 @@ TEST_P(ContainerLifecycleTest, StartsExecsAndDestroysLeavingNothing) {
   EXPECT_EQ((*info)["interfaces"], nlohmann::json::array({"lo"}));
   EXPECT_EQ((*info)["status"]["NoNewPrivs"], "1");
   EXPECT_EQ((*info)["status"]["Seccomp"], "2");
-  auto defaults = ParseCapabilities(DockerDefaultCapabilities());
+  auto defaults = ParseCapabilities(harness::DockerDefaultCapabilities());
   ASSERT_TRUE(defaults.ok());
   auto bounding = ParseCapabilityMask((*info)["status"]["CapBnd"].get<std::string>());
   ASSERT_TRUE(bounding.ok());

@@ -306,7 +306,7 @@ TEST_F(ProfileTest, ReadOnlySys) {
 
 TEST_F(ProfileTest, Capabilities) {
   auto host = HostBoundingSet();
-  auto defaults = ParseCapabilities(DockerDefaultCapabilities());
+  auto defaults = ParseCapabilities(harness::DockerDefaultCapabilities());
   ASSERT_TRUE(host.ok() && defaults.ok());
   auto strong = Start({});
   auto weak = Start(Flip(&SecurityProfile::drop_capabilities));

@@ -9,6 +9,8 @@
 
 #include <cstdio>
 
+#include "harness/security_defaults.h"
+
 namespace isobench::container {
 namespace {
 
@@ -145,31 +147,6 @@ const std::vector<DeviceNode>& DefaultDevices() {
   return kDevices;
 }
 
-const std::vector<std::string>& MaskedPaths() {
-  // The default maskedPaths of runc's `spec` and of Docker.
-  static const std::vector<std::string> kPaths = {
-      "/proc/acpi",
-      "/proc/asound",
-      "/proc/kcore",
-      "/proc/keys",
-      "/proc/latency_stats",
-      "/proc/timer_list",
-      "/proc/timer_stats",
-      "/proc/sched_debug",
-      "/proc/scsi",
-      "/sys/firmware",
-      "/sys/devices/virtual/powercap",
-  };
-  return kPaths;
-}
-
-const std::vector<std::string>& ReadOnlyPaths() {
-  static const std::vector<std::string> kPaths = {
-      "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-  };
-  return kPaths;
-}
-
 std::vector<MountStep> BuildMountTable(const MountTableOptions& o) {
   using Kind = MountStep::Kind;
   const std::string& r = o.root;
@@ -243,12 +220,12 @@ std::vector<MountStep> BuildMountTable(const MountTableOptions& o) {
   }
 
   if (o.mask_paths) {
-    for (const auto& path : MaskedPaths()) {
+    for (const auto& path : harness::DefaultMaskedPaths()) {
       MountStep s = Simple(Kind::kMask, r + path);
       s.optional = true;
       t.push_back(s);
     }
-    for (const auto& path : ReadOnlyPaths()) {
+    for (const auto& path : harness::DefaultReadonlyPaths()) {
       MountStep s = Simple(Kind::kReadOnly, r + path);
       s.optional = true;
       t.push_back(s);

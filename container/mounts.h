@@ -58,10 +58,6 @@ struct DeviceNode {
 };
 // null, zero, full, random, urandom, tty (OCI runtime-spec "Default Devices").
 const std::vector<DeviceNode>& DefaultDevices();
-// runc's and crun's lists: masked (/proc/kcore, /proc/keys, ...) and read-only
-// (/proc/sys, /proc/sysrq-trigger, ...), as paths inside the container.
-const std::vector<std::string>& MaskedPaths();
-const std::vector<std::string>& ReadOnlyPaths();
 
 struct MountTableOptions {
   std::string root;  // host path of the new root (the overlay's merged directory)

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 
+#include "harness/security_defaults.h"
+
 namespace isobench::container {
 namespace {
 
@@ -114,20 +116,20 @@ TEST(MountTableTest, WeakenedSwitches) {
 
 TEST(MountTableTest, MasksAndReadOnlyPathsAreOptional) {
   auto table = BuildMountTable(Defaults());
-  for (const auto& path : MaskedPaths()) {
+  for (const auto& path : harness::DefaultMaskedPaths()) {
     const MountStep* s = Find(table, "/r" + path, MountStep::Kind::kMask);
     ASSERT_NE(s, nullptr) << path;
     EXPECT_TRUE(s->optional) << path;
   }
-  for (const auto& path : ReadOnlyPaths()) {
+  for (const auto& path : harness::DefaultReadonlyPaths()) {
     const MountStep* s = Find(table, "/r" + path, MountStep::Kind::kReadOnly);
     ASSERT_NE(s, nullptr) << path;
     EXPECT_TRUE(s->optional) << path;
   }
-  EXPECT_NE(std::find(MaskedPaths().begin(), MaskedPaths().end(), "/proc/keys"),
-            MaskedPaths().end());
-  EXPECT_NE(std::find(ReadOnlyPaths().begin(), ReadOnlyPaths().end(), "/proc/sysrq-trigger"),
-            ReadOnlyPaths().end());
+  EXPECT_NE(std::find(harness::DefaultMaskedPaths().begin(), harness::DefaultMaskedPaths().end(), "/proc/keys"),
+            harness::DefaultMaskedPaths().end());
+  EXPECT_NE(std::find(harness::DefaultReadonlyPaths().begin(), harness::DefaultReadonlyPaths().end(), "/proc/sysrq-trigger"),
+            harness::DefaultReadonlyPaths().end());
 }
 
 TEST(MountTableTest, CgroupV2ViewIsBoundDirectly) {

@@ -5,14 +5,17 @@
 
 #include <algorithm>
 
+#include "harness/security_defaults.h"
+
 namespace isobench::container {
 
 const std::vector<RlimitSetting>& DefaultRlimits() {
-  static const std::vector<RlimitSetting> kDefaults = {
-      {RLIMIT_NOFILE, "nofile", {1024, 4096}},
-      {RLIMIT_CORE, "core", {0, 0}},
-      {RLIMIT_MEMLOCK, "memlock", {8u << 20, 8u << 20}},
-  };
+  static const std::vector<RlimitSetting> kDefaults = [] {
+    std::vector<RlimitSetting> settings;
+    for (const harness::DefaultRlimit& d : harness::DefaultRlimits())
+      settings.push_back({d.resource, d.name, {d.soft, d.hard}});
+    return settings;
+  }();
   return kDefaults;
 }
 

@@ -4,7 +4,8 @@
 //   // child:
 //   CHILD_RETURN_IF_ERROR(ApplyRlimits(limits));
 //
-// Defaults: nofile 1024:4096, core 0:0, memlock 8 MiB:8 MiB. A hard limit above the
+// Defaults: harness::DefaultRlimits() (nofile 1024:4096, core 0:0, memlock 8 MiB:8 MiB),
+// as RlimitSettings by DefaultRlimits() here. A hard limit above the
 // caller's own is clamped to it: raising a hard limit needs CAP_SYS_RESOURCE, which a
 // host (like the one this project is tested on) may not grant even to root.
 #pragma once

@@ -8,6 +8,7 @@
 #include "container/mounts.h"
 #include "container/rlimits.h"
 #include "container/seccomp.h"
+#include "harness/security_defaults.h"
 
 namespace isobench::container::oci {
 
@@ -110,7 +111,7 @@ Result<json> ConfigForSpec(const json& default_spec, const harness::InstanceSpec
   uint64_t keep = bundle.host_bounding;
   if (p.drop_capabilities) {
     bool defaults = p.capabilities.empty();
-    ISO_ASSIGN_OR_RETURN(uint64_t wanted, ParseCapabilities(defaults ? DockerDefaultCapabilities()
+    ISO_ASSIGN_OR_RETURN(uint64_t wanted, ParseCapabilities(defaults ? harness::DockerDefaultCapabilities()
                                                                      : p.capabilities));
     if (!defaults && (wanted & ~bundle.host_bounding))
       return Error(
@@ -228,8 +229,8 @@ Result<json> ConfigForSpec(const json& default_spec, const harness::InstanceSpec
   linux.erase("maskedPaths");
   linux.erase("readonlyPaths");
   if (p.mask_paths) {
-    linux["maskedPaths"] = MaskedPaths();
-    linux["readonlyPaths"] = ReadOnlyPaths();
+    linux["maskedPaths"] = harness::DefaultMaskedPaths();
+    linux["readonlyPaths"] = harness::DefaultReadonlyPaths();
   }
   json resources = json::object();
   // Deny every device, then the runtime adds the OCI default set (null, zero, full,

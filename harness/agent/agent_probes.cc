@@ -41,6 +41,8 @@ const std::vector<ProbeDef>& Catalogue() {
     std::vector<ProbeDef> all;
     AddNamespaceProbes(&all);
     AddFilesystemProbes(&all);
+    AddCgroupfsProbes(&all);
+    AddHostPathProbes(&all);
     AddDeviceProbes(&all);
     AddPrivilegeProbes(&all);
     AddResourceProbes(&all);
@@ -253,6 +255,12 @@ std::vector<pid_t> ListPids() {
   return pids;
 }
 
+std::string JoinList(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
 std::string Trim(std::string text) {
   size_t b = text.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return {};
@@ -305,6 +313,15 @@ std::string MakeScratchDir(const std::string& tag) {
   return {};
 }
 
+std::string MountPointFor(const std::string& tag, bool* created) {
+  std::string dir = MakeScratchDir(tag);
+  *created = !dir.empty();
+  if (!dir.empty()) return dir;
+  struct stat st;
+  if (::stat("/tmp", &st) == 0 && S_ISDIR(st.st_mode)) return "/tmp";
+  return "/mnt";
+}
+
 int EnterPrivateMountNamespace() {
   if (::unshare(CLONE_NEWNS) != 0) return errno;
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return errno;
@@ -326,6 +343,33 @@ int MapSelfAsRoot(uid_t outer_uid, gid_t outer_gid) {
   if ((e = write_file("/proc/self/uid_map", "0 " + std::to_string(outer_uid) + " 1\n")) != 0)
     return e;
   return write_file("/proc/self/gid_map", "0 " + std::to_string(outer_gid) + " 1\n");
+}
+
+bool EnterNamespacesAsRoot(uid_t outer_uid, gid_t outer_gid, int flags, const char* key,
+                           json* out) {
+  if (::unshare(CLONE_NEWUSER) != 0) {
+    (*out)["unshare_user"] = ErrnoName(errno);
+    return false;
+  }
+  (*out)["unshare_user"] = "0";
+  (*out)["map"] = ErrnoName(MapSelfAsRoot(outer_uid, outer_gid));
+  if (::unshare(flags) != 0) {
+    (*out)[key] = ErrnoName(errno);
+    return false;
+  }
+  (*out)[key] = "0";
+  ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
+  return true;
+}
+
+std::optional<Outcome> NamespacesRefused(const json& observed, const char* key, const char* what) {
+  if (observed.value("unshare_user", "") != "0")
+    return Pass("unshare(CLONE_NEWUSER) refused: " + observed.value("unshare_user", std::string()),
+                observed);
+  if (observed.value(key, "") != "0")
+    return Pass(std::string("unshare(") + what + ") refused: " + observed.value(key, std::string()),
+                observed);
+  return std::nullopt;
 }
 
 int ChannelFdFromCommandLine() {

@@ -24,6 +24,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,7 +67,9 @@ struct ProbeDef {
 
 // The per-feature tables (agent_probe_<feature>.cc).
 void AddNamespaceProbes(std::vector<ProbeDef>* probes);
-void AddFilesystemProbes(std::vector<ProbeDef>* probes);
+void AddFilesystemProbes(std::vector<ProbeDef>* probes);  // 13-20: root and /proc
+void AddCgroupfsProbes(std::vector<ProbeDef>* probes);    // 21-23: cgroupfs, release_agent
+void AddHostPathProbes(std::vector<ProbeDef>* probes);    // 24-26: what of the host is mounted in
 void AddDeviceProbes(std::vector<ProbeDef>* probes);
 void AddPrivilegeProbes(std::vector<ProbeDef>* probes);
 void AddResourceProbes(std::vector<ProbeDef>* probes);
@@ -129,11 +132,17 @@ std::string StatusField(const std::string& status_text, std::string_view key);
 // The entries of a directory (without . and ..); empty if it cannot be opened.
 std::vector<std::string> ListDirectory(const std::string& path, int* error = nullptr);
 std::string Trim(std::string text);
+// "a, b, c"
+std::string JoinList(const std::vector<std::string>& items);
 std::vector<std::string> SplitLines(const std::string& text);
 
 // A fresh directory for a probe to work in: under the first of /dev/shm, /tmp, /run, /
 // that accepts mkdir. Empty if none does (a read-only instance without tmpfs).
 std::string MakeScratchDir(const std::string& tag);
+// A directory that exists and can carry a mount: a fresh scratch directory when the
+// instance has somewhere writable (*created: remove it after), /tmp or /mnt otherwise
+// (for a private mount namespace only).
+std::string MountPointFor(const std::string& tag, bool* created);
 
 // In a child about to mount things: a private copy of the mount namespace, so nothing
 // it mounts can reach the instance's namespace (or, without a mount namespace, the
@@ -143,6 +152,15 @@ int EnterPrivateMountNamespace();
 // Writes "0 <euid> 1" / "0 <egid> 1" maps after unshare(CLONE_NEWUSER), the maps an
 // unprivileged process may write for itself (user_namespaces(7)). 0 or an errno.
 int MapSelfAsRoot(uid_t outer_uid, gid_t outer_gid);
+// In a child: root of a new user namespace (unshare(CLONE_NEWUSER), MapSelfAsRoot()),
+// then unshare(`flags`) with every mount made private (when `flags` has CLONE_NEWNS
+// nothing mounted afterwards propagates). Records "unshare_user" and `key` (errno names,
+// "0" on success) and "map" in `out`; false when an unshare failed.
+bool EnterNamespacesAsRoot(uid_t outer_uid, gid_t outer_gid, int flags, const char* key, json* out);
+// When EnterNamespacesAsRoot() failed in a probe's child (its `observed`): the refusal is
+// the protection holding, a pass that names the unshare refused ("mnt|pid" for `what`).
+// nullopt when both unshares worked.
+std::optional<Outcome> NamespacesRefused(const json& observed, const char* key, const char* what);
 
 // Agent state the probes may inspect (set by agent_probes.cc from the process).
 int ChannelFdFromCommandLine();  // --channel-fd N, or -1

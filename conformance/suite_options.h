@@ -1,0 +1,39 @@
+// The conformance binary's own flags, and which backends this machine lacks.
+//
+//   ::testing::InitGoogleTest(&argc, argv);            // GoogleTest takes its own flags
+//   ISO_ASSIGN_OR_RETURN(SuiteOptions options, ParseSuiteOptions(&argc, argv));
+//   if (auto why = AbsenceOf("docker", options.backend_options, options.kernel)) ...
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/error.h"
+
+namespace isobench::conformance {
+
+struct SuiteOptions {
+  std::vector<std::string> backends;  // empty or {"all"}: every registered backend + host
+  // Backends whose absence fails their targets instead of skipping them (--require=).
+  std::vector<std::string> require;
+  std::string workdir = "/var/lib/isobench";
+  std::string kernel;
+  std::map<std::string, std::string> backend_options;
+  std::string mutation_backend = "container";  // empty: no mutation runs
+  std::string verdicts_out;                    // empty: no verdict file
+};
+// Takes --backends=, --require=, --workdir=, --kernel=, --vm-uri=, --vm-accel=, --option=K=V,
+// --mutation_backend=, --verdicts_out= out of argv (ISOBENCH_CONFORMANCE_OUT is the
+// default of the last). Unknown --flags are an error.
+harness::Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv);
+
+// Why `backend` is absent here (not installed, no daemon, no guest kernel), or nullopt
+// when it is present: a present backend that cannot start fails its targets, an absent
+// one skips them unless required.
+std::optional<std::string> AbsenceOf(const std::string& backend,
+                                     const std::map<std::string, std::string>& options,
+                                     const std::string& kernel);
+
+}  // namespace isobench::conformance
