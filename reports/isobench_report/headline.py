@@ -62,7 +62,7 @@ def _ratio_to(report, case, cells, s, backend, ref):
     if paired is not None:
         med, lo, hi = report.median_ci(paired.samples)
         n = len(paired.samples)
-        return _ratio_cell("%s×" % fmt_sig(med), ref, "95%% CI %s – %s, %d paired rounds"
+        return _ratio_cell("%s×" % fmt_sig(med), ref, "95%% CI %s–%s · %d paired rounds"
                            % (fmt_sig(lo), fmt_sig(hi), n)
                            if n > 1 and math.isfinite(lo) else "one paired round")
     cell, base = cells.get((backend, s.index)), cells.get((ref, s.index))
@@ -74,7 +74,7 @@ def _ratio_to(report, case, cells, s, backend, ref):
     if not math.isfinite(r.ratio):
         return _missing("no ratio")
     main = ("no difference (%s×)" if r.no_difference else "%s×") % fmt_sig(r.ratio)
-    return _ratio_cell(main, ref, "95%% CI %s – %s" % (fmt_sig(r.rlo), fmt_sig(r.rhi))
+    return _ratio_cell(main, ref, "95%% CI %s–%s" % (fmt_sig(r.rlo), fmt_sig(r.rhi))
                        if math.isfinite(r.rlo) else "no interval: n=%d vs %d"
                        % (len(cell.samples), len(base.samples)))
 
@@ -146,7 +146,7 @@ def _conformance_text(counts, not_run, backend):
     for (b, profile), c in counts.items():
         if b != backend:
             continue
-        lines.append('<small>%s</small><br><span class="nowrap">%s</span>' % (
+        lines.append('<small>%s</small><br>%s' % (
             esc(profile or "–"), " · ".join(
                 ('<span class="v v-fail">%d fail</span>' if v == "fail" and c[v] else "%d " + v)
                 % c[v] for v in ("pass", "fail", "skip", "error"))))
@@ -197,7 +197,10 @@ def section_headline(report, conformance=None):
     present = {(c.backend, c.series.index) for c in report.cells
                if c.family != "Ratio" and c.backend != "–"}
     graded = {b for b, _ in counts} | {b for b, _, _ in not_run}
-    backends = backend_order(report, {b for b, _ in present} | graded)
+    # A backend with no figure and no graded profile (absent here, its conformance
+    # targets not run) is named under the table, not given a row of blanks.
+    unused = sorted(graded - {b for b, _ in present} - {b for b, _ in counts})
+    backends = backend_order(report, ({b for b, _ in present} | graded) - set(unused))
     if not backends:
         return ""
     columns = [("backend", None)] + ([("input", None)] if multi else [])
@@ -262,6 +265,9 @@ def section_headline(report, conformance=None):
                      "each job).")
     if absent:
         notes.append("Not in these inputs: %s." % ", ".join(absent))
+    if unused:
+        notes.append("Not run: %s (why: the Conformance section)." % ", ".join(
+            esc(b) for b in unused))
     return ('<section class="headline"><h2 id="headline">Headline</h2>%s'
             '<div class="scroll"><table><thead><tr>%s</tr></thead><tbody>%s</tbody></table></div>'
             '<p class="note">%s</p></section>'

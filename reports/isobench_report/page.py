@@ -45,6 +45,8 @@ section.headline { background: #eef4fb; border: 1px solid #c6d6ea; border-radius
         padding: 2px 18px 4px; margin: 14px 0 18px; }
 section.headline h2 { margin-top: 12px; border-bottom-color: #c6d6ea; }
 section.headline table { background: #fff; } section.headline td { vertical-align: middle; }
+section.headline td.num small { white-space: normal; display: inline-block; max-width: 190px; }
+section.headline td:last-child { min-width: 190px; }
 .gate { font-size: 14px; margin: 8px 0; } .missing { color: #888; font-style: italic; }
 .nowrap { white-space: nowrap; }
 """

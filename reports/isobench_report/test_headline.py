@@ -31,7 +31,7 @@ class HeadlineTest(ReportCase):
         # and to runc (the container kind's yardstick in the context).
         self.assertRegex(container, r"<b>3\.10 ms</b><br><small>95% CI 3\.00 ms – 3\.2\d ms "
                                     r"· n=20</small>")
-        self.assertRegex(container, r"<b>3\.56×</b><br><small>vs host · 95% CI [\d.]+ – [\d.]+")
+        self.assertRegex(container, r"<b>3\.56×</b><br><small>vs host · 95% CI [\d.]+–[\d.]+")
         self.assertIn("vs runc", container)
         self.assertNotIn("vs qemu-raw", container)
         self.assertIn("vs qemu-raw", rows["vm (tcg)"][0])  # the VM kind's yardstick
@@ -49,6 +49,17 @@ class HeadlineTest(ReportCase):
         self.assertIn("not graded", rows["qemu-raw (tcg)"][0])
         self.assertNotIn("Not in these inputs", html_)
         self.assertNotIn("Regression gate", html_)  # one input: no gate
+
+    def test_a_backend_with_nothing_measured_or_graded_gets_no_row(self):
+        verdicts = load_json(VERDICTS)
+        verdicts["targets"].append({"backend": "crun", "profile": "default",
+                                    "status": "unavailable", "reason": "crun is not installed"})
+        _, page, _ = self.render(STARTUP, extra=["--conformance",
+                                                 write_json(self.tmp, "v.json", verdicts)])
+        html_, rows = headline(page)
+        self.assertNotIn("crun", rows)
+        self.assertIn("Not run: crun (why: the Conformance section).", html_)
+        self.assertIn("vm (tcg)", rows)  # measured, its target not run: still a row
 
     def test_a_column_the_inputs_lack_is_named(self):
         _, page, _ = self.render(DENSITY)
@@ -81,7 +92,7 @@ class HeadlineTest(ReportCase):
         _, page, _ = self.render(write_json(self.tmp, "paired.json", data))
         _, rows = headline(page)
         self.assertRegex(rows["container"][0], r"<b>3\.60×</b><br><small>vs host · 95% CI "
-                                               r"[\d.]+ – [\d.]+, 5 paired rounds</small>")
+                                               r"[\d.]+–[\d.]+ · 5 paired rounds</small>")
         self.assertNotIn("paired rounds", rows["vm (tcg)"][0])  # none written for the VM
 
     def test_kinds_and_roles_come_from_the_context(self):
