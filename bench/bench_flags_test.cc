@@ -40,6 +40,16 @@ TEST(ParseBenchFlags, TakesItsOwnAndLeavesGoogleBenchmarksInOrder) {
   EXPECT_EQ(a.pointers[a.argc], nullptr);
 }
 
+TEST(ParseBenchFlags, AnEmptyValueDoesNotTakeTheNextArgument) {
+  Argv a({"isobench_bench", "--kernel=", "--workdir=/w", "--suite=", "--benchmark_list_tests"});
+  auto flags = ParseBenchFlags(&a.argc, a.pointers.data());
+  ASSERT_TRUE(flags.ok()) << flags.error().message();
+  EXPECT_EQ(flags->kernel, "");
+  EXPECT_EQ(flags->suite, "");
+  EXPECT_EQ(flags->workdir, "/w");
+  EXPECT_EQ(a.Rest(), (std::vector<std::string>{"isobench_bench", "--benchmark_list_tests"}));
+}
+
 TEST(ParseBenchFlags, BadNumbersAreErrorsNamingTheFlag) {
   for (const char* bad : {"--repetitions=0", "--repetitions=many", "--vm-repetitions=-2",
                           "--rounds-split=1.5x"}) {

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "harness/bench_results.h"
+#include "harness/empty_flag_values.h"
 #include "harness/cli/builtin_backends.h"
 #include "harness/interrupt.h"
 
@@ -39,8 +40,16 @@ harness::Result<BenchFlags> ParseBenchFlags(int* argc, char** argv) {
   app.add_option("--rounds-split", flags.rounds_split,
                  "run one of this many blocks of every family's rounds")
       ->check(CLI::Range(1, 100000));
+  std::vector<char*> args = harness::TakeEmptyFlagValues(
+      *argc, argv,
+      {{"--backends", &flags.backends},
+       {"--workdir", &flags.workdir},
+       {"--kernel", &flags.kernel},
+       {"--vm-uri", &flags.vm_uri},
+       {"--vm-accel", &flags.vm_accel},
+       {"--suite", &flags.suite}});
   try {
-    app.parse(*argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
     return harness::Error("help", ECANCELED);

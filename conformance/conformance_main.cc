@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cerrno>
 #include <iostream>
 
 #include "conformance/suite.h"
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   auto options = isobench::conformance::ParseSuiteOptions(&argc, argv);
   if (!options.ok()) {
+    if (options.error().errno_value() == ECANCELED) return 0;  // --help
     std::cerr << "isobench_conformance: " << options.error().message() << "\n";
     return 2;
   }

@@ -5,11 +5,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <iostream>
 #include <cstdlib>
 #include <cstring>
 
 #include "harness/cli/builtin_backends.h"
+#include "harness/empty_flag_values.h"
 #include "harness/session.h"
 
 namespace isobench::conformance {
@@ -94,44 +97,69 @@ std::optional<std::string> AbsenceOf(const std::string& backend,
 Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv) {
   SuiteOptions options;
   if (const char* out = std::getenv("ISOBENCH_CONFORMANCE_OUT")) options.verdicts_out = out;
+  CLI::App app{"isobench_conformance: the isolation probes on every backend (GoogleTest; "
+               "its --gtest_* flags are taken first)",
+               "isobench_conformance"};
+  app.allow_extras();  // GoogleTest's positional leftovers; unknown --flags are refused below
+  std::string backends, require, vm_uri, vm_accel;
+  std::vector<std::string> pairs;
+  app.add_option("--backends", backends, "comma-separated backends, or all (default)");
+  app.add_option("--require", require,
+                 "backends whose absence fails their targets instead of skipping them");
+  app.add_option("--workdir", options.workdir, "images, rootfs and instance state");
+  app.add_option("--kernel", options.kernel, "guest kernel (default: the host's)");
+  app.add_option("--vm-uri", vm_uri, "libvirt URI (vm.uri)");
+  app.add_option("--vm-accel", vm_accel, "kvm, tcg or auto (vm.accel)");
+  app.add_option("--option", pairs, "a backend option KEY=VALUE (repeatable)");
+  app.add_option("--mutation_backend", options.mutation_backend,
+                 "backend of the mutation analysis (empty: none)");
+  app.add_option("--verdicts_out", options.verdicts_out,
+                 "verdict file (default: $ISOBENCH_CONFORMANCE_OUT)");
+  // An empty value means something here (--mutation_backend=: no mutation runs).
+  std::vector<char*> args = harness::TakeEmptyFlagValues(
+      *argc, argv,
+      {{"--backends", &backends},
+       {"--require", &require},
+       {"--workdir", &options.workdir},
+       {"--kernel", &options.kernel},
+       {"--vm-uri", &vm_uri},
+       {"--vm-accel", &vm_accel},
+       {"--mutation_backend", &options.mutation_backend},
+       {"--verdicts_out", &options.verdicts_out}});
+  try {
+    app.parse(static_cast<int>(args.size()), args.data());
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return Error("help", ECANCELED);
+  } catch (const CLI::ParseError& e) {
+    return Error(e.what(), EINVAL);
+  }
   int kept = 1;
-  for (int i = 1; i < *argc; ++i) {
-    std::string arg = argv[i];
-    auto take = [&](const char* prefix, std::string* into) {
-      size_t n = std::strlen(prefix);
-      if (arg.compare(0, n, prefix) != 0) return false;
-      *into = arg.substr(n);
-      return true;
-    };
-    std::string value;
-    if (take("--backends=", &value)) {
-      options.backends = harness::SplitList(value);
-    } else if (take("--require=", &value)) {
-      for (const auto& name : harness::SplitList(value))
-        if (name != "all") options.require.push_back(name);
-    } else if (take("--workdir=", &options.workdir) || take("--kernel=", &options.kernel) ||
-               take("--mutation_backend=", &options.mutation_backend) ||
-               take("--verdicts_out=", &options.verdicts_out)) {
-    } else if (take("--vm-uri=", &value)) {
-      options.backend_options["vm.uri"] = value;
-    } else if (take("--vm-accel=", &value)) {
-      options.backend_options["vm.accel"] = value;
-    } else if (take("--option=", &value)) {
-      size_t eq = value.find('=');
-      if (eq == std::string::npos)
-        return Error("--option wants KEY=VALUE, got `" + value + "`", EINVAL);
-      options.backend_options[value.substr(0, eq)] = value.substr(eq + 1);
-    } else if (arg.rfind("--", 0) == 0) {
-      return Error("unknown flag `" + arg +
-                       "` (isobench flags: --backends= --require= --workdir= --kernel= --vm-uri= --vm-accel= "
-                       "--option=K=V --mutation_backend= --verdicts_out=)",
+  for (const std::string& extra : app.remaining()) {
+    if (extra.rfind("--", 0) == 0)
+      return Error("unknown flag `" + extra + "` (isobench flags: --backends= --require= "
+                       "--workdir= --kernel= --vm-uri= --vm-accel= --option=K=V "
+                       "--mutation_backend= --verdicts_out=)",
                    EINVAL);
-    } else {
-      argv[kept++] = argv[i];
-    }
+    for (int i = kept; i < *argc; ++i)
+      if (extra == argv[i]) {
+        std::swap(argv[kept++], argv[i]);
+        break;
+      }
   }
   *argc = kept;
   argv[kept] = nullptr;
+  if (!backends.empty()) options.backends = harness::SplitList(backends);
+  for (const auto& name : harness::SplitList(require))
+    if (name != "all") options.require.push_back(name);
+  if (!vm_uri.empty()) options.backend_options["vm.uri"] = vm_uri;
+  if (!vm_accel.empty()) options.backend_options["vm.accel"] = vm_accel;
+  for (const auto& pair : pairs) {
+    size_t eq = pair.find('=');
+    if (eq == std::string::npos)
+      return Error("--option wants KEY=VALUE, got `" + pair + "`", EINVAL);
+    options.backend_options[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
   // A required backend is selected, and must be one this build knows.
   for (const auto& name : options.require) {
     if (name != "host" && !harness::BuiltinBackends().Has(name)) {

@@ -24,9 +24,10 @@ struct SuiteOptions {
   std::string mutation_backend = "container";  // empty: no mutation runs
   std::string verdicts_out;                    // empty: no verdict file
 };
-// Takes --backends=, --require=, --workdir=, --kernel=, --vm-uri=, --vm-accel=, --option=K=V,
-// --mutation_backend=, --verdicts_out= out of argv (ISOBENCH_CONFORMANCE_OUT is the
-// default of the last). Unknown --flags are an error.
+// Takes --backends, --require, --workdir, --kernel, --vm-uri, --vm-accel, --option K=V
+// (repeatable), --mutation_backend (empty: no mutation runs) and --verdicts_out (default
+// $ISOBENCH_CONFORMANCE_OUT) out of argv, as `--name=value` or `--name value`; what is
+// left keeps its order. Unknown --flags are EINVAL; --help prints the flags (ECANCELED).
 harness::Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv);
 
 // Why `backend` is absent here (not installed, no daemon, no guest kernel), or nullopt
