@@ -56,6 +56,10 @@ std::vector<std::string> FioArgs(const Target& target, const std::vector<Job>& j
                                    direct ? "--direct=1" : "--direct=0",
                                    "--runtime=" + std::to_string(config.runtime_ms) + "ms",
                                    "--time_based",
+                                   // Jobs as threads of the one process: the process the
+                                   // harness starts is the whole of fio, so it dies with
+                                   // the benchmark (a forked job outlived a killed run).
+                                   "--thread",
                                    "--output-format=json"};
   for (const Job& job : jobs) {
     args.push_back("--name=" + job.Name());
