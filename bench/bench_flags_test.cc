@@ -23,9 +23,9 @@ struct Argv {
 };
 
 TEST(ParseBenchFlags, TakesItsOwnAndLeavesGoogleBenchmarksInOrder) {
-  Argv a({"isobench_bench", "--benchmark_filter=^Startup/", "--backends=container,runc",
-          "--quick", "--workdir", "/tmp/w", "--repetitions=7", "--benchmark_out=x.json",
-          "--rounds-split=4", "--vm-accel=kvm"});
+  Argv a({"isobench_bench", "--benchmark_filter=^Startup/", "--backends=container,runc", "--quick",
+          "--workdir", "/tmp/w", "--repetitions=7", "--benchmark_out=x.json", "--rounds-split=4",
+          "--vm-accel=kvm"});
   auto flags = ParseBenchFlags(&a.argc, a.pointers.data());
   ASSERT_TRUE(flags.ok()) << flags.error().message();
   EXPECT_EQ(flags->backends, "container,runc");
@@ -36,7 +36,7 @@ TEST(ParseBenchFlags, TakesItsOwnAndLeavesGoogleBenchmarksInOrder) {
   EXPECT_EQ(flags->vm_accel, "kvm");
   EXPECT_EQ(flags->vm_repetitions, 0);
   EXPECT_EQ(a.Rest(), (std::vector<std::string>{"isobench_bench", "--benchmark_filter=^Startup/",
-                                                  "--benchmark_out=x.json"}));
+                                                "--benchmark_out=x.json"}));
   EXPECT_EQ(a.pointers[a.argc], nullptr);
 }
 
@@ -51,8 +51,8 @@ TEST(ParseBenchFlags, AnEmptyValueDoesNotTakeTheNextArgument) {
 }
 
 TEST(ParseBenchFlags, BadNumbersAreErrorsNamingTheFlag) {
-  for (const char* bad : {"--repetitions=0", "--repetitions=many", "--vm-repetitions=-2",
-                          "--rounds-split=1.5x"}) {
+  for (const char* bad :
+       {"--repetitions=0", "--repetitions=many", "--vm-repetitions=-2", "--rounds-split=1.5x"}) {
     Argv a({"isobench_bench", bad});
     auto flags = ParseBenchFlags(&a.argc, a.pointers.data());
     ASSERT_FALSE(flags.ok()) << bad;

@@ -1,10 +1,10 @@
 #include "bench/bench_main.h"
 
-#include <CLI/CLI.hpp>
 #include <benchmark/benchmark.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -13,18 +13,19 @@
 #include <set>
 
 #include "harness/bench_results.h"
-#include "harness/empty_flag_values.h"
 #include "harness/cli/builtin_backends.h"
+#include "harness/empty_flag_values.h"
 #include "harness/interrupt.h"
 
 namespace isobench::bench {
 
 harness::Result<BenchFlags> ParseBenchFlags(int* argc, char** argv) {
   BenchFlags flags;
-  CLI::App app{"isobench_bench: the benchmark suite (Google Benchmark); its --benchmark_* "
-               "flags pass through (--benchmark_list_tests, --benchmark_filter=REGEX, "
-               "--benchmark_out=FILE, ...)",
-               "isobench_bench"};
+  CLI::App app{
+      "isobench_bench: the benchmark suite (Google Benchmark); its --benchmark_* "
+      "flags pass through (--benchmark_list_tests, --benchmark_filter=REGEX, "
+      "--benchmark_out=FILE, ...)",
+      "isobench_bench"};
   app.allow_extras();  // Google Benchmark's flags, in their order
   app.add_option("--backends", flags.backends, "comma-separated backends, or all");
   app.add_option("--workdir", flags.workdir, "images, rootfs and instance state");
@@ -40,14 +41,13 @@ harness::Result<BenchFlags> ParseBenchFlags(int* argc, char** argv) {
   app.add_option("--rounds-split", flags.rounds_split,
                  "run one of this many blocks of every family's rounds")
       ->check(CLI::Range(1, 100000));
-  std::vector<char*> args = harness::TakeEmptyFlagValues(
-      *argc, argv,
-      {{"--backends", &flags.backends},
-       {"--workdir", &flags.workdir},
-       {"--kernel", &flags.kernel},
-       {"--vm-uri", &flags.vm_uri},
-       {"--vm-accel", &flags.vm_accel},
-       {"--suite", &flags.suite}});
+  std::vector<char*> args = harness::TakeEmptyFlagValues(*argc, argv,
+                                                         {{"--backends", &flags.backends},
+                                                          {"--workdir", &flags.workdir},
+                                                          {"--kernel", &flags.kernel},
+                                                          {"--vm-uri", &flags.vm_uri},
+                                                          {"--vm-accel", &flags.vm_accel},
+                                                          {"--suite", &flags.suite}});
   try {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::CallForHelp&) {
@@ -107,7 +107,8 @@ class SuiteReporter : public benchmark::ConsoleReporter {
     if (!progress_ || !iterations) return;
     size_t done = std::min(++done_, total_);
     double elapsed = harness::SecondsBetween(start_, harness::Clock::now());
-    double left = done ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - done) : 0;
+    double left =
+        done ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - done) : 0;
     std::fprintf(stderr, "\r\033[K[%zu/%zu benchmarks, %.0f s elapsed, ~%.0f s left] %s\n", done,
                  total_, elapsed, left, runs.empty() ? "" : runs.back().run_name.str().c_str());
   }
@@ -186,7 +187,8 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
 
   std::string suite_path = bench.flags.suite;
   if (suite_path.empty())
-    suite_path = std::string(ISOBENCH_SUITES_DIR) + (bench.flags.quick ? "/quick.toml" : "/default.toml");
+    suite_path =
+        std::string(ISOBENCH_SUITES_DIR) + (bench.flags.quick ? "/quick.toml" : "/default.toml");
   auto suite = LoadSuiteConfig(suite_path);
   if (!suite.ok()) {
     std::cerr << "isobench: error: " << suite.error().message() << "\n";
@@ -194,7 +196,8 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
   }
   bench.suite = std::move(*suite);
   if (bench.flags.repetitions > 0) bench.suite.startup.repetitions = bench.flags.repetitions;
-  if (bench.flags.vm_repetitions > 0) bench.suite.startup.vm_repetitions = bench.flags.vm_repetitions;
+  if (bench.flags.vm_repetitions > 0)
+    bench.suite.startup.vm_repetitions = bench.flags.vm_repetitions;
   SplitRounds(bench.suite, bench.flags.rounds_split);
 
   harness::SessionOptions options;
@@ -224,7 +227,8 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
   benchmark::AddCustomContext(
       "bench.rounds",
       "interleaved rounds (every backend once per round; one record per round and row): "
-      "startup " + std::to_string(c.startup.repetitions) + " (VMs " +
+      "startup " +
+          std::to_string(c.startup.repetitions) + " (VMs " +
           std::to_string(c.startup.vm_repetitions) + "), parallel " +
           std::to_string(c.startup.parallel_rounds) + " (VMs " +
           std::to_string(c.startup.vm_parallel_rounds) + "), density " +

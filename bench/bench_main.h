@@ -27,7 +27,7 @@ struct BenchFlags {
   std::string kernel;
   std::string vm_uri;
   std::string vm_accel;
-  std::string suite;        // suite file; empty: bench/suites/{default,quick}.toml
+  std::string suite;  // suite file; empty: bench/suites/{default,quick}.toml
   bool quick = false;
   int repetitions = 0;     // overrides startup.repetitions when > 0
   int vm_repetitions = 0;  // overrides startup.vm_repetitions when > 0

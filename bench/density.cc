@@ -3,8 +3,8 @@
 //
 // One benchmark per step, Density/<backend>/n:<N>, run in order; the pool of live
 // instances grows from step to step and is destroyed after the last one. The ramp is
-// repeated in interleaved rounds (every backend once per round), one sample per round. Manual time is
-// the create->ready time of the N-th instance (latency under load).
+// repeated in interleaved rounds (every backend once per round), one sample per round. Manual time
+// is the create->ready time of the N-th instance (latency under load).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -62,9 +62,9 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
   if (!pool.failure.empty() || !reached) {
     for (auto _ : state) {
       state.SkipWithError((backend.name() + ": " +
-                           (pool.failure.empty()
-                                ? "memory budget reached at n=" + std::to_string(pool.instances.size())
-                                : pool.failure))
+                           (pool.failure.empty() ? "memory budget reached at n=" +
+                                                       std::to_string(pool.instances.size())
+                                                 : pool.failure))
                               .c_str());
       break;
     }
@@ -128,10 +128,11 @@ void RegisterDensity(BenchSession& bench) {
       for (size_t i = 0; i < steps.size(); ++i) {
         int n = steps[i];
         bool last = i + 1 == steps.size();
-        bench.Register("Density/" + name + "/n:" + std::to_string(n),
-                       [backend, pool, n, last, budget](benchmark::State& state) {
-                         Step(state, *backend, *pool, n, last, budget);
-                       })
+        bench
+            .Register("Density/" + name + "/n:" + std::to_string(n),
+                      [backend, pool, n, last, budget](benchmark::State& state) {
+                        Step(state, *backend, *pool, n, last, budget);
+                      })
             ->Iterations(1)
             ->UseManualTime()
             ->Unit(slow ? benchmark::kSecond : benchmark::kMillisecond);

@@ -31,8 +31,8 @@ constexpr const char* kFio = "/usr/bin/fio";
 using Job = IoJob;
 
 struct Target {
-  std::string name;   // host, overlay, volume, disk
-  std::string path;   // file or block device, as the process running fio sees it
+  std::string name;  // host, overlay, volume, disk
+  std::string path;  // file or block device, as the process running fio sees it
 };
 
 // What one backend needs for the I/O family: its own image (with fio), a backend made
@@ -49,18 +49,14 @@ struct Rig {
 // target and round instead of one per job, which under TCG costs more than a job.
 std::vector<std::string> FioArgs(const Target& target, const std::vector<Job>& jobs,
                                  const IoConfig& config, bool direct) {
-  std::vector<std::string> args = {kFio,
-                                   "--filename=" + target.path,
-                                   "--size=" + std::to_string(config.size_mib) + "M",
-                                   "--ioengine=libaio",
-                                   direct ? "--direct=1" : "--direct=0",
-                                   "--runtime=" + std::to_string(config.runtime_ms) + "ms",
-                                   "--time_based",
-                                   // Jobs as threads of the one process: the process the
-                                   // harness starts is the whole of fio, so it dies with
-                                   // the benchmark (a forked job outlived a killed run).
-                                   "--thread",
-                                   "--output-format=json"};
+  std::vector<std::string> args = {
+      kFio, "--filename=" + target.path, "--size=" + std::to_string(config.size_mib) + "M",
+      "--ioengine=libaio", direct ? "--direct=1" : "--direct=0",
+      "--runtime=" + std::to_string(config.runtime_ms) + "ms", "--time_based",
+      // Jobs as threads of the one process: the process the
+      // harness starts is the whole of fio, so it dies with
+      // the benchmark (a forked job outlived a killed run).
+      "--thread", "--output-format=json"};
   for (const Job& job : jobs) {
     args.push_back("--name=" + job.Name());
     args.push_back("--rw=" + job.rw);
@@ -84,7 +80,8 @@ bool ReadFio(const std::string& text, const Job& job, benchmark::State& state, s
              double* seconds_per_io) {
   // fio may print warnings before the JSON document.
   size_t brace = text.find('{');
-  auto doc = nlohmann::json::parse(brace == std::string::npos ? text : text.substr(brace), nullptr, false);
+  auto doc =
+      nlohmann::json::parse(brace == std::string::npos ? text : text.substr(brace), nullptr, false);
   if (doc.is_discarded() || !doc.contains("jobs") || doc["jobs"].empty()) {
     *why = "fio did not write JSON: " + text.substr(0, 400);
     return false;
@@ -156,8 +153,7 @@ class IoFamily {
         std::string label = "cache=" + CachePolicy(target.name, fio.direct) + "; primary=time";
         auto host = book_->Get(host_run, round);
         if (host && seconds > 0) {
-          std::string flag =
-              FasterThanHostFlag(seconds / *host, target.name, job.rw, fio.direct);
+          std::string flag = FasterThanHostFlag(seconds / *host, target.name, job.rw, fio.direct);
           if (!flag.empty()) label += "; " + flag;
         }
         state.SetLabel(label);
@@ -190,21 +186,24 @@ class IoFamily {
     if (!direct) {
       cause = "page cache (buffered I/O)";
     } else if (target == "overlay") {
-      cause = "loop device: the upper's ext4 image is written through the host's page cache "
-              "when the loop device cannot use direct I/O";
+      cause =
+          "loop device: the upper's ext4 image is written through the host's page cache "
+          "when the loop device cannot use direct I/O";
     } else if (target == "disk" && rw.find("read") != std::string::npos) {
-      cause = "VM disk: the host's page cache (disk cache mode other than none) or reads of "
-              "never-written blocks of a sparse backing file";
+      cause =
+          "VM disk: the host's page cache (disk cache mode other than none) or reads of "
+          "never-written blocks of a sparse backing file";
     } else if (target == "disk") {
       // Writes: the image was prefilled, and cache=none keeps the host's page cache out.
-      cause = "nothing known: VM disk writes with the image prefilled; under cache=none the "
-              "host's page cache is out of the path (suspects: request merging in the guest, "
-              "the write cache virtio-blk shows the guest). Not a figure to publish as is";
+      cause =
+          "nothing known: VM disk writes with the image prefilled; under cache=none the "
+          "host's page cache is out of the path (suspects: request merging in the guest, "
+          "the write cache virtio-blk shows the guest). Not a figure to publish as is";
     } else {
       cause = "run-to-run noise of a shared host (same file system as the baseline)";
     }
-    return std::string("flag=above 1.3x the host (") + ratio + "x): " +
-           (cause.rfind("nothing known", 0) == 0 ? "" : "likely ") + cause;
+    return std::string("flag=above 1.3x the host (") + ratio +
+           "x): " + (cause.rfind("nothing known", 0) == 0 ? "" : "likely ") + cause;
   }
 
   std::string Refusals() const {
@@ -241,11 +240,13 @@ class IoFamily {
       fio.error = r.error().message();
       return fio;
     }
-    auto out = harness::RunCapture(
-        FioArgs({"host", dir + "/fio.data"}, bench_.suite.io.jobs, bench_.suite.io, /*direct=*/true),
-        std::chrono::minutes(10), /*die_with_parent=*/true);
-    if (!out.ok()) fio.error = out.error().message();
-    else fio.output = std::move(*out);
+    auto out = harness::RunCapture(FioArgs({"host", dir + "/fio.data"}, bench_.suite.io.jobs,
+                                           bench_.suite.io, /*direct=*/true),
+                                   std::chrono::minutes(10), /*die_with_parent=*/true);
+    if (!out.ok())
+      fio.error = out.error().message();
+    else
+      fio.output = std::move(*out);
     return fio;
   }
 
@@ -263,7 +264,8 @@ class IoFamily {
     fio.direct = !refused_.count(key);
     auto r = rig.instance->Exec(FioArgs(target, jobs, bench_.suite.io, fio.direct),
                                 std::chrono::minutes(10));
-    if (r.ok() && r->exit_code != 0 && fio.direct && RefusedDirect(r->stderr_text + r->stdout_text)) {
+    if (r.ok() && r->exit_code != 0 && fio.direct &&
+        RefusedDirect(r->stderr_text + r->stdout_text)) {
       // The target refuses O_DIRECT: measure it buffered from now on, and say so in
       // every record of it (a buffered figure includes the page cache).
       fio.direct = false;
@@ -274,7 +276,8 @@ class IoFamily {
     if (!r.ok()) {
       fio.error = r.error().message();
     } else if (r->exit_code != 0) {
-      fio.error = "fio exited " + std::to_string(r->exit_code) + ": " + r->stderr_text.substr(0, 400);
+      fio.error =
+          "fio exited " + std::to_string(r->exit_code) + ": " + r->stderr_text.substr(0, 400);
     } else {
       fio.output = std::move(r->stdout_text);
     }
@@ -365,13 +368,16 @@ void RegisterIo(BenchSession& bench) {
   auto family = std::make_shared<IoFamily>(bench);
   bench.cleanups.push_back([family] {
     std::string refused = family->Refusals();
-    if (!refused.empty()) std::cerr << "isobench: I/O: O_DIRECT refused, measured buffered: " << refused << "\n";
+    if (!refused.empty())
+      std::cerr << "isobench: I/O: O_DIRECT refused, measured buffered: " << refused << "\n";
     family->Teardown();
   });
-  benchmark::AddCustomContext("bench.io.policy",
-                              "O_DIRECT on every target that accepts it (else buffered, said in the "
-                              "row's label); " + std::to_string(config.rounds) + " interleaved rounds of " +
-                              std::to_string(config.runtime_ms) + " ms per job");
+  benchmark::AddCustomContext(
+      "bench.io.policy",
+      "O_DIRECT on every target that accepts it (else buffered, said in the "
+      "row's label); " +
+          std::to_string(config.rounds) + " interleaved rounds of " +
+          std::to_string(config.runtime_ms) + " ms per job");
   // Interleaved rounds: round r runs every job on the host's file system, then on every
   // target of every backend, then the round's ratios to the host. One record per round.
   auto book = family->book();
@@ -380,9 +386,11 @@ void RegisterIo(BenchSession& bench) {
     if (wants("fs")) {
       for (const Job& job : config.jobs) {
         std::string run = "Io/host/fs:" + job.Name();
-        bench.Register(run, [family, job, run, round](benchmark::State& state) {
-               family->RunOnHost(state, job, run, round);
-             })
+        bench
+            .Register(run,
+                      [family, job, run, round](benchmark::State& state) {
+                        family->RunOnHost(state, job, run, round);
+                      })
             ->Iterations(1)
             ->UseManualTime()
             ->Unit(benchmark::kMicrosecond);
@@ -405,9 +413,11 @@ void RegisterIo(BenchSession& bench) {
         for (const Job& job : config.jobs) {
           std::string run = "Io/" + name + "/" + target.name + ":" + job.Name();
           std::string host_run = "Io/host/fs:" + job.Name();
-          bench.Register(run, [family, name, target, job, run, host_run, round](benchmark::State& state) {
-                 family->RunInInstance(state, name, target, job, run, host_run, round);
-               })
+          bench
+              .Register(run,
+                        [family, name, target, job, run, host_run, round](benchmark::State& state) {
+                          family->RunInInstance(state, name, target, job, run, host_run, round);
+                        })
               ->Iterations(1)
               ->UseManualTime()
               ->Unit(benchmark::kMicrosecond);

@@ -52,7 +52,8 @@ double Measure(benchmark::State& state, BenchSession& bench, harness::Backend& b
       seconds = ns * 1e-9;
       state.SetIterationTime(seconds);
       state.counters["ns_per_op"] = ns;
-      if (kind == "page_faults") state.counters["faults_per_s"] = (*reply)["faults_per_s"].get<double>();
+      if (kind == "page_faults")
+        state.counters["faults_per_s"] = (*reply)["faults_per_s"].get<double>();
     }
   }
   return seconds;
@@ -75,11 +76,12 @@ void RegisterOverhead(BenchSession& bench) {
       for (const char* kind : {"syscall", "page_faults", "memory_bandwidth"}) {
         std::string k = kind;
         std::string run = "Overhead/" + backend->name() + "/" + k;
-        bench.Register(run,
-                       [&bench, backend, k, book, run, round](benchmark::State& state) {
-                         double value = Measure(state, bench, *backend, k);
-                         if (value > 0) book->Put(run, round, value);
-                       })
+        bench
+            .Register(run,
+                      [&bench, backend, k, book, run, round](benchmark::State& state) {
+                        double value = Measure(state, bench, *backend, k);
+                        if (value > 0) book->Put(run, round, value);
+                      })
             ->Iterations(1)
             ->UseManualTime()
             ->Unit(benchmark::kNanosecond);

@@ -8,10 +8,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iostream>
 #include <map>
 #include <thread>
 #include <vector>
-#include <iostream>
 
 #include "bench/bench_main.h"
 #include "bench/families.h"
@@ -146,7 +146,8 @@ void RegisterStartup(BenchSession& bench) {
   // Same-run ratios: every backend to the host's floor, the native runtime to runc (the
   // reference runtime), the VM to its guest under plain qemu (libvirt's cost).
   auto has = [&](const std::string& n) {
-    return std::any_of(rows.begin(), rows.end(), [&](harness::Backend* b) { return b->name() == n; });
+    return std::any_of(rows.begin(), rows.end(),
+                       [&](harness::Backend* b) { return b->name() == n; });
   };
   auto floor_of = [&](harness::BackendTraits::Kind kind) -> harness::Backend* {
     for (harness::Backend* b : rows)
@@ -185,13 +186,14 @@ void RegisterStartup(BenchSession& bench) {
       bool slow = backend->traits().slow_start;
       if (round >= rounds_of(name)) continue;
       std::string run = "Startup/" + name + "/ready";
-      bench.Register(run,
-                     [backend, name, book, run, round](benchmark::State& state) {
-                       for (auto _ : state) {
-                         if (!OneStart(state, *backend, name)) break;
-                         book->Put(run, round, LastReady());
-                       }
-                     })
+      bench
+          .Register(run,
+                    [backend, name, book, run, round](benchmark::State& state) {
+                      for (auto _ : state) {
+                        if (!OneStart(state, *backend, name)) break;
+                        book->Put(run, round, LastReady());
+                      }
+                    })
           ->Iterations(1)
           ->UseManualTime()
           ->Unit(slow ? benchmark::kSecond : benchmark::kMillisecond);
@@ -211,11 +213,12 @@ void RegisterStartup(BenchSession& bench) {
       if (backend->traits().role == harness::BackendTraits::Role::kFloor) continue;
       if (round >= (slow ? config.vm_parallel_rounds : config.parallel_rounds)) continue;
       for (int k : slow ? config.vm_parallel : config.parallel) {
-        bench.Register("Startup/" + name + "/parallel:" + std::to_string(k),
-                       [backend, name, k](benchmark::State& state) {
-                         for (auto _ : state)
-                           if (!ParallelStart(state, *backend, name, k)) break;
-                       })
+        bench
+            .Register("Startup/" + name + "/parallel:" + std::to_string(k),
+                      [backend, name, k](benchmark::State& state) {
+                        for (auto _ : state)
+                          if (!ParallelStart(state, *backend, name, k)) break;
+                      })
             ->Iterations(1)
             ->UseManualTime()
             ->Unit(slow ? benchmark::kSecond : benchmark::kMillisecond);

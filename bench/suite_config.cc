@@ -1,8 +1,9 @@
 #include "bench/suite_config.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <set>
-#include <toml++/toml.h>
 
 #include "harness/fd.h"
 
@@ -51,8 +52,8 @@ class Reader {
       auto v = item.value<int64_t>();
       if (!item.is_integer() || !v) return Bad(key, "must be an array of integers");
       if (*v < min || *v > max)
-        return Bad(key, "entries must be between " + std::to_string(min) + " and " +
-                            std::to_string(max));
+        return Bad(
+            key, "entries must be between " + std::to_string(min) + " and " + std::to_string(max));
       values.push_back(static_cast<int>(*v));
     }
     *out = std::move(values);
@@ -72,7 +73,8 @@ class Reader {
     std::vector<std::string> values;
     for (const auto& item : *array) {
       auto v = item.value<std::string>();
-      if (!item.is_string() || !v) return Bad(key, "must be an array of strings (known: " + known + ")");
+      if (!item.is_string() || !v)
+        return Bad(key, "must be an array of strings (known: " + known + ")");
       if (!allowed.count(*v)) return Bad(key, "has `" + *v + "` (known: " + known + ")");
       if (std::find(values.begin(), values.end(), *v) != values.end())
         return Bad(key, "lists `" + *v + "` twice");
@@ -102,7 +104,8 @@ class Reader {
     std::set<std::string> names;
     for (const auto& item : *array) {
       auto text = item.value<std::string>();
-      if (!item.is_string() || !text) return Bad(key, "must be an array of strings like \"randread:4k:qd32\"");
+      if (!item.is_string() || !text)
+        return Bad(key, "must be an array of strings like \"randread:4k:qd32\"");
       auto job = ParseIoJob(*text);
       if (!job.ok()) return Bad(key, job.error().message());
       if (!names.insert(job->Name()).second) return Bad(key, "lists `" + job->Name() + "` twice");
@@ -147,22 +150,26 @@ Result<IoJob> ParseIoJob(std::string_view text) {
   job.bs = std::string(text.substr(a + 1, b - a - 1));
   std::string_view qd = text.substr(b + 1);
   static const std::set<std::string> kRw = {"read", "write", "randread", "randwrite"};
-  if (!kRw.count(job.rw)) return bad("has rw `" + job.rw + "` (known: read, write, randread, randwrite)");
+  if (!kRw.count(job.rw))
+    return bad("has rw `" + job.rw + "` (known: read, write, randread, randwrite)");
   // Block size: digits and an optional k or M, 512 bytes to 64 MiB.
   size_t digits = 0;
   while (digits < job.bs.size() && job.bs[digits] >= '0' && job.bs[digits] <= '9') ++digits;
   std::string suffix = job.bs.substr(digits);
   if (digits == 0 || digits > 8 || !(suffix.empty() || suffix == "k" || suffix == "M"))
     return bad("has block size `" + job.bs + "` (digits and an optional k or M, e.g. 4k, 1M)");
-  uint64_t bytes = std::stoull(job.bs.substr(0, digits)) *
-                   (suffix == "k" ? 1024ull : suffix == "M" ? 1024ull * 1024 : 1ull);
+  uint64_t bytes = std::stoull(job.bs.substr(0, digits)) * (suffix == "k"   ? 1024ull
+                                                            : suffix == "M" ? 1024ull * 1024
+                                                                            : 1ull);
   if (bytes < 512 || bytes > (64ull << 20) || bytes % 512 != 0)
-    return bad("has block size `" + job.bs + "`: direct I/O needs a multiple of 512 bytes, at most 64M");
+    return bad("has block size `" + job.bs +
+               "`: direct I/O needs a multiple of 512 bytes, at most 64M");
   if (qd.size() < 3 || qd.size() > 6 || qd.substr(0, 2) != "qd" ||
       qd.find_first_not_of("0123456789", 2) != std::string_view::npos)
     return bad("has queue depth `" + std::string(qd) + "` (qd1 to qd1024)");
   job.iodepth = std::stoi(std::string(qd.substr(2)));
-  if (job.iodepth < 1 || job.iodepth > 1024) return bad("has queue depth `" + std::string(qd) + "` (qd1 to qd1024)");
+  if (job.iodepth < 1 || job.iodepth > 1024)
+    return bad("has queue depth `" + std::string(qd) + "` (qd1 to qd1024)");
   return job;
 }
 
@@ -219,7 +226,8 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   Reader o(section("overhead"), "overhead", src);
   ISO_RETURN_IF_ERROR(o.Bool("enabled", &config.overhead.enabled));
   ISO_RETURN_IF_ERROR(o.IntAlias("rounds", "repetitions", 1, 1000, &config.overhead.rounds));
-  ISO_RETURN_IF_ERROR(o.Int("syscall_iterations", 1, 1000000000, &config.overhead.syscall_iterations));
+  ISO_RETURN_IF_ERROR(
+      o.Int("syscall_iterations", 1, 1000000000, &config.overhead.syscall_iterations));
   ISO_RETURN_IF_ERROR(o.Int("page_fault_pages", 1, 1 << 22, &config.overhead.page_fault_pages));
   ISO_RETURN_IF_ERROR(o.Int("bandwidth_bytes_mib", 1, 1024, &config.overhead.bandwidth_bytes_mib));
   ISO_RETURN_IF_ERROR(o.NoUnknownKeys());
@@ -232,11 +240,13 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(i.Int("runtime_ms", 100, 3600000, &config.io.runtime_ms));
   if (runtime_s > 0) {
     if (section("io").get("runtime_ms"))
-      return Error(src + ": `io.runtime_s` and `io.runtime_ms` both given: give one of them", EINVAL);
+      return Error(src + ": `io.runtime_s` and `io.runtime_ms` both given: give one of them",
+                   EINVAL);
     config.io.runtime_ms = runtime_s * 1000;
   }
   ISO_RETURN_IF_ERROR(i.Int("rounds", 1, 1000, &config.io.rounds));
-  ISO_RETURN_IF_ERROR(i.StringList("targets", {"fs", "overlay", "volume", "disk"}, &config.io.targets));
+  ISO_RETURN_IF_ERROR(
+      i.StringList("targets", {"fs", "overlay", "volume", "disk"}, &config.io.targets));
   ISO_RETURN_IF_ERROR(i.IoJobList("jobs", &config.io.jobs));
   ISO_RETURN_IF_ERROR(i.NoUnknownKeys());
   return config;

@@ -74,8 +74,8 @@ struct IoConfig {
   // container's root), volume (a bind mount of a host directory), disk (a VM's disk).
   std::vector<std::string> targets = {"fs", "overlay", "volume", "disk"};
   // Sequential at 1 MiB and random at 4 KiB, each at queue depth 1 and 32.
-  std::vector<IoJob> jobs = {{"read", "1M", 1},     {"read", "1M", 32},     {"write", "1M", 1},
-                             {"write", "1M", 32},   {"randread", "4k", 1},  {"randread", "4k", 32},
+  std::vector<IoJob> jobs = {{"read", "1M", 1},      {"read", "1M", 32},     {"write", "1M", 1},
+                             {"write", "1M", 32},    {"randread", "4k", 1},  {"randread", "4k", 32},
                              {"randwrite", "4k", 1}, {"randwrite", "4k", 32}};
 };
 

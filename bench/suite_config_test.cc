@@ -1,8 +1,8 @@
 #include "bench/suite_config.h"
 
-#include "bench/bench_main.h"
-
 #include <gtest/gtest.h>
+
+#include "bench/bench_main.h"
 
 namespace isobench::bench {
 namespace {
@@ -90,7 +90,8 @@ TEST(SuiteConfigTest, ErrorsNameFileKeyAndReason) {
       {"[startup]\nrepetitons = 3\n", "unknown key `startup.repetitons`"},
       {"[gpu]\nx = 1\n", "unknown section `gpu`"},
       {"[startup]\nparallel = [1, \"x\"]\n", "`startup.parallel` must be an array of integers"},
-      {"[density]\nmemory_budget_mib = 99999999999\n", "`density.memory_budget_mib` must be between"},
+      {"[density]\nmemory_budget_mib = 99999999999\n",
+       "`density.memory_budget_mib` must be between"},
       {"[startup\n", "s.toml:1:"},
       {"startup = 3\n", "`startup` must be a table"},
       {"[io]\njobs = [\"randread:4k\"]\n", "`io.jobs` entry `randread:4k` is not rw:bs:qdN"},
@@ -103,7 +104,8 @@ TEST(SuiteConfigTest, ErrorsNameFileKeyAndReason) {
       {"[io]\njobs = [\"read:4k:qd1\", \"read:4k:qd1\"]\n", "lists `read:4k:qd1` twice"},
       {"[io]\njobs = []\n", "`io.jobs` is empty"},
       {"[io]\njobs = [1]\n", "`io.jobs` must be an array of strings"},
-      {"[io]\ntargets = [\"tmpfs\"]\n", "`io.targets` has `tmpfs` (known: disk, fs, overlay, volume)"},
+      {"[io]\ntargets = [\"tmpfs\"]\n",
+       "`io.targets` has `tmpfs` (known: disk, fs, overlay, volume)"},
       {"[io]\ntargets = [\"fs\", \"fs\"]\n", "`io.targets` lists `fs` twice"},
       {"[io]\ntargets = []\n", "`io.targets` is empty"},
       {"[io]\nruntime_ms = 50\n", "`io.runtime_ms` must be between 100"},

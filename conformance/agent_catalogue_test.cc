@@ -1,24 +1,23 @@
 // The agent and the suite agree on the probe catalogue, and a probe request round-trips.
 // Runs the freshly built agent as a plain child (no isolation, no root needed).
 #include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <mqueue.h>
 #include <sched.h>
-#include <sys/mount.h>
-#include <gtest/gtest.h>
 #include <seccomp.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <linux/capability.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <functional>
-#include <string_view>
-
 #include <map>
+#include <string_view>
 
 #include "conformance/probes.h"
 #include "harness/agent_client.h"
@@ -111,9 +110,8 @@ TEST(ConformanceNegative, LeakedFd) {
   harness::Fd host(sv[0]), guest(sv[1]), leak_r(extra[0]), leak_w(extra[1]);
   harness::ChildProcess::SpawnOptions options;
   options.fds = {{guest.get(), 3}, {leak_r.get(), 7}};
-  auto child =
-      harness::ChildProcess::Spawn({ISOBENCH_DEFAULT_AGENT, "--channel-fd", "3"}, options)
-          .ValueOrThrow();
+  auto child = harness::ChildProcess::Spawn({ISOBENCH_DEFAULT_AGENT, "--channel-fd", "3"}, options)
+                   .ValueOrThrow();
   guest.Reset();
   harness::AgentClient agent(std::move(host));
   agent.WaitReady(harness::Clock::now() + std::chrono::seconds(10)).ValueOrThrow();

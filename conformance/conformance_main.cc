@@ -36,8 +36,7 @@ int main(int argc, char** argv) {
   bool probe_tests = false;
   for (int i = 0; i < unit->total_test_suite_count(); ++i) {
     std::string name = unit->GetTestSuite(i)->name();
-    if (unit->GetTestSuite(i)->test_to_run_count() > 0 &&
-        name.find("Probes") != std::string::npos)
+    if (unit->GetTestSuite(i)->test_to_run_count() > 0 && name.find("Probes") != std::string::npos)
       probe_tests = true;
   }
   if (rc == 0 && probe_tests && suite->probes_run() == 0) {

@@ -25,7 +25,7 @@
 namespace isobench::conformance {
 
 struct StackedMount {
-  uint64_t mnt_id = 0;                  // unique (64-bit) mount id
+  uint64_t mnt_id = 0;                   // unique (64-bit) mount id
   std::pair<unsigned, unsigned> sb_dev;  // the superblock's device (major, minor)
   std::string fs_type;
   bool namespace_bottom = false;  // its parent is itself: the namespace's first mount

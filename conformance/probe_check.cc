@@ -1,9 +1,8 @@
-#include "conformance/suite.h"
-
 #include <map>
 #include <string>
 
 #include "conformance/known_deviations.h"
+#include "conformance/suite.h"
 
 namespace isobench::conformance {
 
@@ -48,7 +47,8 @@ void ProbeTest::Check(const std::string& probe_name) {
   if (target.profile == "none") {
     // Negative control: the bare host must fail every probe that can fail there.
     auto exempt = CannotFailOnBareHost().find(probe.name);
-    if (ev.own.verdict == "error") FAIL() << context << ": error on the bare host: " << describe(ev.own);
+    if (ev.own.verdict == "error")
+      FAIL() << context << ": error on the bare host: " << describe(ev.own);
     if (exempt != CannotFailOnBareHost().end())
       GTEST_SKIP() << context << ": cannot fail on a bare host: " << exempt->second << " (observed "
                    << ev.own.verdict << ")";
@@ -68,8 +68,9 @@ void ProbeTest::Check(const std::string& probe_name) {
   std::string against = "its own promise";
   if (ev.own.verdict == "skip" && IsRuntimeDefault(target) && ev.baseline.verdict != "skip") {
     g = &ev.baseline;
-    against = "the hardened baseline (the runtime's default spec does not promise it: " +
-              ev.own.detail + ")";
+    against =
+        "the hardened baseline (the runtime's default spec does not promise it: " + ev.own.detail +
+        ")";
   }
   if (g->verdict == "error")
     FAIL() << context << ": error, the probe could not decide (against " << against << ")\n  "

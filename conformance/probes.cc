@@ -103,9 +103,10 @@ ProbeResult GradeProbeReply(const json& reply, bool vm) {
     r.observed["raw_verdict"] = "fail";
     r.observed["guest_kernel_only"] = true;
     r.verdict = "skip";
-    r.detail = "moot behind the hypervisor: the subject of this probe is the guest's own "
-               "kernel, which the instance owns (observed in the guest: " +
-               r.detail + ")";
+    r.detail =
+        "moot behind the hypervisor: the subject of this probe is the guest's own "
+        "kernel, which the instance owns (observed in the guest: " +
+        r.detail + ")";
   }
   return r;
 }

@@ -92,8 +92,9 @@ ProbeResult RunOldRoot(InstanceUnderTest& t, HostFacts& host, const json& params
     // other failure means this check broke: an error, not a pass.
     int e = why.errno_value();
     if (e != ENOSYS && e != EINVAL && e != ENOTTY)
-      return MakeResult("error", "cannot read the mounts under the instance's root: " +
-                                     why.message(), inside.observed);
+      return MakeResult("error",
+                        "cannot read the mounts under the instance's root: " + why.message(),
+                        inside.observed);
     inside.observed["mounts_beneath_root"] = "unknown: " + why.message();
   } else {
     json chain = json::array();

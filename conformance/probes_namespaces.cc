@@ -155,8 +155,7 @@ void AddNamespaceProbes(Catalogue& add) {
       Needs(&S::user_ns, "a user namespace"), [](const Expectations& e, HostFacts&) {
         return json{{"uid_map", IdMapJson(e.uid_map)}, {"gid_map", IdMapJson(e.gid_map)}};
       });
-  add(
-      10, "setgroups", "/proc/self/setgroups is `deny` (unprivileged user namespace)", "namespaces",
+  add(10, "setgroups", "/proc/self/setgroups is `deny` (unprivileged user namespace)", "namespaces",
       Retired("no runtime here promises it; the user namespace's maps are written by a "
               "privileged runtime, so setgroups(2) stays allowed (user_namespaces(7)); only a "
               "rootless runtime promises `deny`"),

@@ -57,8 +57,7 @@ void AddPrivilegeProbes(Catalogue& add) {
       Always, NoParams);
   add(44, "leaked_fds", "no file descriptor leaked from the host beyond stdio and the channel",
       "privileges", Always, NoParams);
-  add(
-      45, "thread_uniformity", "every thread of init shares creds, caps and seccomp", "privileges",
+  add(45, "thread_uniformity", "every thread of init shares creds, caps and seccomp", "privileges",
       Retired("after execve(2) init has one thread and every later thread is cloned from it, "
               "inheriting creds, caps and seccomp, so no runtime can make init's threads differ"),
       NoParams);

@@ -196,8 +196,8 @@ Result<void> Suite::Start(State& s) {
         return {};
       }
       if (absent)
-        return Error("backend `" + s.target.backend + "` is required (--require) but absent: " +
-                     *absent);
+        return Error("backend `" + s.target.backend +
+                     "` is required (--require) but absent: " + *absent);
       return Error("backend `" + s.target.backend + "` is present but cannot start: " +
                    (why.empty() ? std::string("no reason given") : why));
     }
@@ -390,8 +390,8 @@ MutationOutcome Suite::Mutate(const std::string& weakening) {
                                {"mutant_observed", on_mut.observed}};
     const KnownDeviation* known =
         FindKnownDeviation(options_.mutation_backend, m.reference, probe.name);
-    bool ref_holds = on_ref.verdict == "pass" ||
-                     (known && Excuses(*known, on_ref.verdict, on_ref.observed));
+    bool ref_holds =
+        on_ref.verdict == "pass" || (known && Excuses(*known, on_ref.verdict, on_ref.observed));
     bool mut_fails = on_mut.verdict == "fail" && !on_mut.error &&
                      !(known && Excuses(*known, on_mut.verdict, on_mut.observed));
     if (ref_holds && mut_fails) {

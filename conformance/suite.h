@@ -48,11 +48,11 @@ struct Evaluation {
 struct MutationOutcome {
   std::string weakening, reference, profile;
   bool ran = false;
-  std::string skip_reason;  // the mutation backend is unusable
-  std::string error;        // an instance could not be made
-  bool caught = false;  // a probe of MutationTable() flipped
-  std::vector<std::string> caught_by;        // "#2 pid1: ..." for each probe that flipped
-  std::vector<std::string> caught_by_table;  // the flipped probes that the table names
+  std::string skip_reason;                             // the mutation backend is unusable
+  std::string error;                                   // an instance could not be made
+  bool caught = false;                                 // a probe of MutationTable() flipped
+  std::vector<std::string> caught_by;                  // "#2 pid1: ..." for each probe that flipped
+  std::vector<std::string> caught_by_table;            // the flipped probes that the table names
   nlohmann::json verdicts = nlohmann::json::object();  // probe -> verdict on the mutant
   // The table's probes for this switch: both verdicts with details, the mutant's observed.
   nlohmann::json details = nlohmann::json::object();

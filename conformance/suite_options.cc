@@ -7,9 +7,9 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <iostream>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 
 #include "harness/cli/builtin_backends.h"
 #include "harness/empty_flag_values.h"
@@ -97,9 +97,10 @@ std::optional<std::string> AbsenceOf(const std::string& backend,
 Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv) {
   SuiteOptions options;
   if (const char* out = std::getenv("ISOBENCH_CONFORMANCE_OUT")) options.verdicts_out = out;
-  CLI::App app{"isobench_conformance: the isolation probes on every backend (GoogleTest; "
-               "its --gtest_* flags are taken first)",
-               "isobench_conformance"};
+  CLI::App app{
+      "isobench_conformance: the isolation probes on every backend (GoogleTest; "
+      "its --gtest_* flags are taken first)",
+      "isobench_conformance"};
   app.allow_extras();  // GoogleTest's positional leftovers; unknown --flags are refused below
   std::string backends, require, vm_uri, vm_accel;
   std::vector<std::string> pairs;
@@ -116,16 +117,16 @@ Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv) {
   app.add_option("--verdicts_out", options.verdicts_out,
                  "verdict file (default: $ISOBENCH_CONFORMANCE_OUT)");
   // An empty value means something here (--mutation_backend=: no mutation runs).
-  std::vector<char*> args = harness::TakeEmptyFlagValues(
-      *argc, argv,
-      {{"--backends", &backends},
-       {"--require", &require},
-       {"--workdir", &options.workdir},
-       {"--kernel", &options.kernel},
-       {"--vm-uri", &vm_uri},
-       {"--vm-accel", &vm_accel},
-       {"--mutation_backend", &options.mutation_backend},
-       {"--verdicts_out", &options.verdicts_out}});
+  std::vector<char*> args =
+      harness::TakeEmptyFlagValues(*argc, argv,
+                                   {{"--backends", &backends},
+                                    {"--require", &require},
+                                    {"--workdir", &options.workdir},
+                                    {"--kernel", &options.kernel},
+                                    {"--vm-uri", &vm_uri},
+                                    {"--vm-accel", &vm_accel},
+                                    {"--mutation_backend", &options.mutation_backend},
+                                    {"--verdicts_out", &options.verdicts_out}});
   try {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::CallForHelp&) {
@@ -137,7 +138,8 @@ Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv) {
   int kept = 1;
   for (const std::string& extra : app.remaining()) {
     if (extra.rfind("--", 0) == 0)
-      return Error("unknown flag `" + extra + "` (isobench flags: --backends= --require= "
+      return Error("unknown flag `" + extra +
+                       "` (isobench flags: --backends= --require= "
                        "--workdir= --kernel= --vm-uri= --vm-accel= --option=K=V "
                        "--mutation_backend= --verdicts_out=)",
                    EINVAL);
@@ -167,8 +169,8 @@ Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv) {
       for (const auto& n : harness::BuiltinBackends().Names()) known += ", " + n;
       return Error("--require: unknown backend `" + name + "` (known: " + known + ")", EINVAL);
     }
-    bool all = options.backends.empty() ||
-               (options.backends.size() == 1 && options.backends[0] == "all");
+    bool all =
+        options.backends.empty() || (options.backends.size() == 1 && options.backends[0] == "all");
     if (!all && !Listed(options.backends, name)) options.backends.push_back(name);
   }
   return options;

@@ -23,8 +23,8 @@ struct Argv {
 
 TEST(ParseSuiteOptions, FlagsOptionsAndWhatIsLeft) {
   Argv a({"isobench_conformance", "--backends=vm,runc", "left", "--mutation_backend=",
-          "--option=vm.ready_timeout_s=90", "--option", "container.userns_map=1",
-          "--vm-accel=kvm", "--require=docker", "--verdicts_out", "/tmp/v.json"});
+          "--option=vm.ready_timeout_s=90", "--option", "container.userns_map=1", "--vm-accel=kvm",
+          "--require=docker", "--verdicts_out", "/tmp/v.json"});
   auto o = ParseSuiteOptions(&a.argc, a.pointers.data());
   ASSERT_TRUE(o.ok()) << o.error().message();
   EXPECT_EQ(o->backends, (std::vector<std::string>{"vm", "runc", "docker"}));

@@ -75,7 +75,8 @@ Result<CapabilityPlan> PlanCapabilities(const harness::SecurityProfile& profile,
     return plan;
   }
   if (profile.capabilities.empty()) {
-    ISO_ASSIGN_OR_RETURN(uint64_t defaults, ParseCapabilities(harness::DockerDefaultCapabilities()));
+    ISO_ASSIGN_OR_RETURN(uint64_t defaults,
+                         ParseCapabilities(harness::DockerDefaultCapabilities()));
     plan.keep = defaults & host_bounding;
     return plan;
   }

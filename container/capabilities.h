@@ -41,8 +41,8 @@ struct CapabilityPlan {
 };
 
 // drop_capabilities=false keeps the whole host bounding set. Otherwise keeps
-// profile.capabilities (or Docker's default set, harness::DockerDefaultCapabilities()): explicitly requested capabilities the
-// host lacks are an error; defaults the host lacks are left out.
+// profile.capabilities (or Docker's default set, harness::DockerDefaultCapabilities()): explicitly
+// requested capabilities the host lacks are an error; defaults the host lacks are left out.
 Result<CapabilityPlan> PlanCapabilities(const harness::SecurityProfile& profile,
                                         uint64_t host_bounding);
 

@@ -96,14 +96,14 @@ std::map<std::string, std::string> ContainerBackend::Describe() {
   return d;
 }
 
-Result<std::unique_ptr<harness::Instance>> ContainerBackend::Create(const harness::InstanceSpec& spec) {
+Result<std::unique_ptr<harness::Instance>> ContainerBackend::Create(
+    const harness::InstanceSpec& spec) {
   const Clock::time_point t0 = Clock::now();
   const double cpu0 = ThreadCpuSeconds();
   ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
   auto instance = std::make_unique<ContainerInstance>(spec.name, live_instances_);
   // On failure `instance` is destroyed here, which tears down whatever was built.
-  ISO_RETURN_IF_ERROR(
-      StartContainer(*instance, spec, t0).Context("container `" + spec.name + "`"));
+  ISO_RETURN_IF_ERROR(StartContainer(*instance, spec, t0).Context("container `" + spec.name + "`"));
   instance->timing_.host_cpu_seconds += ThreadCpuSeconds() - cpu0;
   return std::unique_ptr<harness::Instance>(std::move(instance));
 }
@@ -178,8 +178,7 @@ Result<std::unique_ptr<harness::Backend>> MakeContainerBackend(
 
   ISO_ASSIGN_OR_RETURN(CgroupMounts mounts, DetectCgroupMounts());
   CgroupMode mode = ModeOf(mounts);
-  std::string v2_mount =
-      options.cgroup_v2_mount.empty() ? mounts.unified : options.cgroup_v2_mount;
+  std::string v2_mount = options.cgroup_v2_mount.empty() ? mounts.unified : options.cgroup_v2_mount;
   bool use_v2 = options.cgroup == CgroupDriver::kV2 ||
                 (options.cgroup == CgroupDriver::kAuto && mode == CgroupMode::kV2);
   if (options.cgroup == CgroupDriver::kV1 && mounts.controllers.empty())
@@ -193,10 +192,10 @@ Result<std::unique_ptr<harness::Backend>> MakeContainerBackend(
   }
   ISO_ASSIGN_OR_RETURN(auto seccomp, SeccompFilter::CompileDefault());
   ISO_ASSIGN_OR_RETURN(uint64_t bounding, HostBoundingSet());
-  return std::unique_ptr<harness::Backend>(new ContainerBackend(
-      context, std::move(mounts), mode, use_v2, v2_mount, std::move(seccomp), bounding,
-      std::move(options.userns_map), options.ready_timeout, options.upper,
-      options.one_step_allowed));
+  return std::unique_ptr<harness::Backend>(
+      new ContainerBackend(context, std::move(mounts), mode, use_v2, v2_mount, std::move(seccomp),
+                           bounding, std::move(options.userns_map), options.ready_timeout,
+                           options.upper, options.one_step_allowed));
 }
 
 void RegisterContainerBackend(harness::BackendRegistry& registry) {

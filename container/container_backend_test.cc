@@ -2,12 +2,10 @@
 // talk to the agent, check the isolation basics, destroy, and prove nothing is left.
 // Also every kind of bad input, each of which must leave nothing behind either.
 #include "container/container_backend.h"
-#include "container/network.h"
-#include "harness/child_process.h"
 
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <linux/magic.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -22,7 +20,9 @@
 #include "container/capabilities.h"
 #include "container/cgroup.h"
 #include "container/namespaces.h"
+#include "container/network.h"
 #include "container/test_image.h"
+#include "harness/child_process.h"
 #include "harness/fd.h"
 #include "harness/image.h"
 #include "harness/mount.h"
@@ -593,7 +593,8 @@ TEST_F(ContainerBackendTest, ReclaimStaleRemovesWhatACrashedRunLeft) {
   ASSERT_EQ(::kill(orphan, 0), 0) << "the orphan should outlive its harness";
   ASSERT_FALSE(RunCgroupDirs(crashed_run).empty());
   ASSERT_TRUE(PathExists(context_.workdir + "/containers/" + crashed_run + "/owner"));
-  ASSERT_NE(LoopDevicesLabelled(crashed_run), "") << "the crashed run's disk should still be mounted";
+  ASSERT_NE(LoopDevicesLabelled(crashed_run), "")
+      << "the crashed run's disk should still be mounted";
 
   auto backend = MakeBackend();
   ASSERT_TRUE(backend);

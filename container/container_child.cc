@@ -99,10 +99,8 @@ ChildStatus ContainChild(const ChildPlan& p) {
 
 int RunChildOnItsStack(void* plan) { RunChild(*static_cast<const ChildPlan*>(plan)); }
 
-bool StartsInOneStep(const harness::SecurityProfile& profile, const VethPlan& veth,
-                     bool allowed) {
+bool StartsInOneStep(const harness::SecurityProfile& profile, const VethPlan& veth, bool allowed) {
   return allowed && CanCloneAndRun() && !profile.user_ns && !profile.time_ns && !veth.enabled;
 }
-
 
 }  // namespace isobench::container

@@ -60,7 +60,6 @@ int RunChildOnItsStack(void* plan);
 // to move in (bridge network). Its child then shares the harness's memory until execve
 // (Clone3AndRun), which saves copying the page tables of a large harness process, and
 // moves itself into its cgroups. A time namespace cannot be combined with CLONE_VM.
-bool StartsInOneStep(const harness::SecurityProfile& profile, const VethPlan& veth,
-                     bool allowed);
+bool StartsInOneStep(const harness::SecurityProfile& profile, const VethPlan& veth, bool allowed);
 
 }  // namespace isobench::container

@@ -31,10 +31,14 @@ Result<ContainerOptions> ParseContainerOptions(const std::map<std::string, std::
   for (const auto& [key, value] : options) {
     if (!key.starts_with(kPrefix)) continue;
     if (key == "container.cgroup") {
-      if (value == "auto") o.cgroup = CgroupDriver::kAuto;
-      else if (value == "v1") o.cgroup = CgroupDriver::kV1;
-      else if (value == "v2") o.cgroup = CgroupDriver::kV2;
-      else return Error("container.cgroup must be auto, v1 or v2, not `" + value + "`", EINVAL);
+      if (value == "auto")
+        o.cgroup = CgroupDriver::kAuto;
+      else if (value == "v1")
+        o.cgroup = CgroupDriver::kV1;
+      else if (value == "v2")
+        o.cgroup = CgroupDriver::kV2;
+      else
+        return Error("container.cgroup must be auto, v1 or v2, not `" + value + "`", EINVAL);
     } else if (key == "container.cgroup_v2_mount") {
       if (value.empty() || value.front() != '/')
         return Error("container.cgroup_v2_mount must be an absolute path, not `" + value + "`",
@@ -46,14 +50,21 @@ Result<ContainerOptions> ParseContainerOptions(const std::map<std::string, std::
     } else if (key == "container.ready_timeout_ms") {
       ISO_ASSIGN_OR_RETURN(o.ready_timeout, ParsePositiveMillis(key, value));
     } else if (key == "container.upper") {
-      if (value == "auto") o.upper = UpperLayer::kAuto;
-      else if (value == "tmpfs") o.upper = UpperLayer::kTmpfs;
-      else if (value == "disk") o.upper = UpperLayer::kDisk;
-      else return Error("container.upper must be auto, tmpfs or disk, not `" + value + "`", EINVAL);
+      if (value == "auto")
+        o.upper = UpperLayer::kAuto;
+      else if (value == "tmpfs")
+        o.upper = UpperLayer::kTmpfs;
+      else if (value == "disk")
+        o.upper = UpperLayer::kDisk;
+      else
+        return Error("container.upper must be auto, tmpfs or disk, not `" + value + "`", EINVAL);
     } else if (key == "container.spawn") {
-      if (value == "vfork") o.one_step_allowed = true;
-      else if (value == "fork") o.one_step_allowed = false;
-      else return Error("container.spawn must be vfork or fork, not `" + value + "`", EINVAL);
+      if (value == "vfork")
+        o.one_step_allowed = true;
+      else if (value == "fork")
+        o.one_step_allowed = false;
+      else
+        return Error("container.spawn must be vfork or fork, not `" + value + "`", EINVAL);
     } else {
       return Error("unknown option `" + key +
                        "` (container.* keys: cgroup, cgroup_v2_mount, userns_map, "

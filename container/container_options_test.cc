@@ -38,10 +38,10 @@ TEST(ContainerOptionsTest, EveryKeyIsRead) {
 
 TEST(ContainerOptionsTest, BadValuesAndUnknownKeysNameTheKey) {
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"container.cgroup", "v3"},          {"container.cgroup_v2_mount", "relative/path"},
-      {"container.userns_map", "x"},       {"container.ready_timeout_ms", "0"},
+      {"container.cgroup", "v3"},           {"container.cgroup_v2_mount", "relative/path"},
+      {"container.userns_map", "x"},        {"container.ready_timeout_ms", "0"},
       {"container.ready_timeout_ms", "5s"}, {"container.upper", "nfs"},
-      {"container.spawn", "clone"},        {"container.upper_layer", "disk"},
+      {"container.spawn", "clone"},         {"container.upper_layer", "disk"},
   };
   for (const auto& [key, value] : bad) {
     auto o = ParseContainerOptions({{key, value}});

@@ -381,7 +381,8 @@ TEST_F(ProfileTest, CgroupLimits) {
   EXPECT_EQ(read("pids", "p2", "pids.max"), "max\n");
   EXPECT_EQ(read("cpu", "p0", "cpu.cfs_quota_us"), "50000\n");
   // Unlimited, the instance still has a `cpu` group of its own, with no quota.
-  EXPECT_EQ(read("cpu", "p3", "cpu.cfs_quota_us"), mounts->controllers.count("cpu") ? "-1\n" : "absent");
+  EXPECT_EQ(read("cpu", "p3", "cpu.cfs_quota_us"),
+            mounts->controllers.count("cpu") ? "-1\n" : "absent");
   // The pids limit holds inside.
   auto r = Sh(*strong, "for i in $(seq 100); do sleep 0.3 & done; wait");
   EXPECT_NE(r.stderr_text.find("Resource temporarily unavailable"), std::string::npos)

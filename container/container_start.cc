@@ -178,10 +178,10 @@ Result<void> ContainerBackend::PrepareRoot(ContainerInstance& c, const harness::
   if (upper_on_disk && spec.disk_bytes > 0) {
     disk_dir = instance_dir + "/disk";
     if (::mkdir(disk_dir.c_str(), 0755) != 0) return Error::Errno("mkdir", disk_dir);
-    ISO_ASSIGN_OR_RETURN(c.disk_, MountLoopDisk(instance_dir + "/disk.img", spec.disk_bytes,
-                                                disk_dir,
-                                                "isobench:" + context_.run_id + "/" + spec.name)
-                                      .Context("disk upper layer"));
+    ISO_ASSIGN_OR_RETURN(c.disk_,
+                         MountLoopDisk(instance_dir + "/disk.img", spec.disk_bytes, disk_dir,
+                                       "isobench:" + context_.run_id + "/" + spec.name)
+                             .Context("disk upper layer"));
   }
   s.plan.rootfs = PlanRootfs(context_.image.rootfs, s.scratch, upper_on_disk ? disk_dir : "",
                              profile, upper_on_disk ? 0 : spec.disk_bytes);

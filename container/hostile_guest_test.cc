@@ -50,8 +50,8 @@ class HostileGuestTest : public ::testing::Test {
     // create and remove instances meanwhile.
     std::vector<std::string> ours;
     for (const auto& line : DiffHostState(before_, CaptureHostState(context_.workdir))) {
-      bool own_process = line.find(" descendant ") != std::string::npos ||
-                         line.find(" fd ") != std::string::npos;
+      bool own_process =
+          line.find(" descendant ") != std::string::npos || line.find(" fd ") != std::string::npos;
       if (own_process || line.find(context_.run_id) != std::string::npos ||
           line.find(context_.workdir) != std::string::npos)
         ours.push_back(line);
@@ -164,10 +164,10 @@ TEST_F(HostileGuestTest, ForkBombStopsAtPidsLimit) {
 // Fills the instance's disk (the overlay upper layer) and expects ENOSPC, not a hang.
 void FillDisk(Instance& instance, int mib) {
   auto t0 = Clock::now();
-  auto r = instance.Exec({"/bin/sh", "-c",
-                          "mkdir -p /var/tmp && dd if=/dev/zero of=/var/tmp/fill bs=1M count=" +
-                              std::to_string(mib)},
-                         20s);
+  auto r = instance.Exec(
+      {"/bin/sh", "-c",
+       "mkdir -p /var/tmp && dd if=/dev/zero of=/var/tmp/fill bs=1M count=" + std::to_string(mib)},
+      20s);
   EXPECT_LT(Since(t0), 20 + 5.5);
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_FALSE(r->timed_out);

@@ -38,7 +38,8 @@ Result<std::pair<Fd, std::string>> AttachLoop(int backing, const std::string& la
     config.info.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO;
     std::strncpy(reinterpret_cast<char*>(config.info.lo_file_name), label.c_str(),
                  LO_NAME_SIZE - 1);
-    if (::ioctl(loop.get(), LOOP_CONFIGURE, &config) == 0) return std::make_pair(std::move(loop), device);
+    if (::ioctl(loop.get(), LOOP_CONFIGURE, &config) == 0)
+      return std::make_pair(std::move(loop), device);
     if (errno == EBUSY) continue;
     if (errno == EINVAL) {
       // The backing file system refuses O_DIRECT: buffered I/O through the page cache.
@@ -61,7 +62,8 @@ Result<harness::Mount> MountLoopDisk(const std::string& image, uint64_t bytes,
                      std::to_string(kMinLoopDiskBytes >> 20) + " MiB an ext4 upper layer needs",
                  EINVAL);
   if (::access(kMke2fs, X_OK) != 0)
-    return Error::Errno("access", kMke2fs).Context("a size-limited upper layer needs mke2fs (apt-get install e2fsprogs)");
+    return Error::Errno("access", kMke2fs)
+        .Context("a size-limited upper layer needs mke2fs (apt-get install e2fsprogs)");
   {
     Fd file(::open(image.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!file.valid()) return Error::Errno("create", image);
@@ -71,17 +73,17 @@ Result<harness::Mount> MountLoopDisk(const std::string& image, uint64_t bytes,
   // No journal (scratch space: nothing to recover after a crash), no blocks reserved
   // for root, inode tables written now rather than by ext4lazyinit during a benchmark,
   // 4 KiB blocks whatever the size.
-  ISO_RETURN_IF_ERROR(harness::RunCapture({kMke2fs, "-q", "-F", "-t", "ext4", "-b", "4096",
-                                           "-O", "^has_journal", "-m", "0", "-E",
-                                           "lazy_itable_init=0,nodiscard", image},
-                                          std::chrono::seconds(60))
-                          .Context("mke2fs " + image));
+  ISO_RETURN_IF_ERROR(
+      harness::RunCapture({kMke2fs, "-q", "-F", "-t", "ext4", "-b", "4096", "-O", "^has_journal",
+                           "-m", "0", "-E", "lazy_itable_init=0,nodiscard", image},
+                          std::chrono::seconds(60))
+          .Context("mke2fs " + image));
   Fd backing(::open(image.c_str(), O_RDWR | O_CLOEXEC));
   if (!backing.valid()) return Error::Errno("open", image);
   ISO_ASSIGN_OR_RETURN(auto loop, AttachLoop(backing.get(), label));
-  ISO_ASSIGN_OR_RETURN(harness::Mount mount,
-                       harness::Mount::Create(loop.second, target, "ext4",
-                                              MS_NOSUID | MS_NODEV | MS_NOATIME));
+  ISO_ASSIGN_OR_RETURN(
+      harness::Mount mount,
+      harness::Mount::Create(loop.second, target, "ext4", MS_NOSUID | MS_NODEV | MS_NOATIME));
   // From here the mount holds the device; closing our descriptor lets autoclear detach
   // it when the mount goes.
   return mount;

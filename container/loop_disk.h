@@ -32,7 +32,6 @@ constexpr uint64_t kMinLoopDiskBytes = 8ull << 20;
 // a journal or reserved blocks, attaches it to a free loop device and mounts it on
 // `target` (nosuid, nodev, noatime).
 harness::Result<harness::Mount> MountLoopDisk(const std::string& image, uint64_t bytes,
-                                              const std::string& target,
-                                              const std::string& label);
+                                              const std::string& target, const std::string& label);
 
 }  // namespace isobench::container

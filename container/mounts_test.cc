@@ -126,9 +126,11 @@ TEST(MountTableTest, MasksAndReadOnlyPathsAreOptional) {
     ASSERT_NE(s, nullptr) << path;
     EXPECT_TRUE(s->optional) << path;
   }
-  EXPECT_NE(std::find(harness::DefaultMaskedPaths().begin(), harness::DefaultMaskedPaths().end(), "/proc/keys"),
+  EXPECT_NE(std::find(harness::DefaultMaskedPaths().begin(), harness::DefaultMaskedPaths().end(),
+                      "/proc/keys"),
             harness::DefaultMaskedPaths().end());
-  EXPECT_NE(std::find(harness::DefaultReadonlyPaths().begin(), harness::DefaultReadonlyPaths().end(), "/proc/sysrq-trigger"),
+  EXPECT_NE(std::find(harness::DefaultReadonlyPaths().begin(),
+                      harness::DefaultReadonlyPaths().end(), "/proc/sysrq-trigger"),
             harness::DefaultReadonlyPaths().end());
 }
 

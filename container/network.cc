@@ -52,7 +52,8 @@ bool LinkExists(const std::string& name) {
 Result<int> EnsureBridge(struct nl_sock* sock) {
   if (!LinkExists(kBridgeName)) {
     int err = rtnl_link_bridge_add(sock, kBridgeName);
-    if (err < 0 && err != -NLE_EXIST) return NlError(err, std::string("create bridge `") + kBridgeName + "`");
+    if (err < 0 && err != -NLE_EXIST)
+      return NlError(err, std::string("create bridge `") + kBridgeName + "`");
   }
   struct rtnl_link* raw = nullptr;
   int err = rtnl_link_get_kernel(sock, 0, kBridgeName, &raw);
@@ -90,11 +91,14 @@ struct sockaddr_in Inet(uint32_t host_order) {
 Result<void> ValidateNetwork(const std::string& network, bool net_ns) {
   if (network == "none" || network.empty()) return {};
   if (network == "bridge") {
-    if (!net_ns) return Error("network `bridge` needs a network namespace (profile.net_ns)", EINVAL);
+    if (!net_ns)
+      return Error("network `bridge` needs a network namespace (profile.net_ns)", EINVAL);
     return {};
   }
-  return Error("network `" + network + "` is not supported by the container backend (\"none\": "
-               "loopback only; \"bridge\": veth into the host bridge " + kBridgeName + ")",
+  return Error("network `" + network +
+                   "` is not supported by the container backend (\"none\": "
+                   "loopback only; \"bridge\": veth into the host bridge " +
+                   kBridgeName + ")",
                EINVAL);
 }
 

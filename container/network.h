@@ -37,8 +37,8 @@ ChildStatus BringUpLoopback(bool net_ns);
 
 struct VethPlan {
   bool enabled = false;
-  std::string host_name;  // "isbv<hex>", at most 15 characters
-  std::string address;    // the instance's IPv4 address, dotted
+  std::string host_name;                                     // "isbv<hex>", at most 15 characters
+  std::string address;                                       // the instance's IPv4 address, dotted
   struct sockaddr_in addr = {}, netmask = {}, gateway = {};  // preformatted for the child
 };
 

@@ -38,9 +38,9 @@ Result<std::string> AgentClient::ReadLine(Clock::time_point deadline) {
     if (now >= deadline) return Error("timed out waiting for the agent", ETIMEDOUT);
     auto wait = std::min<Clock::duration>(deadline - now, kSlice);
     struct pollfd pfd = {fd_.get(), POLLIN, 0};
-    int r = ::poll(&pfd, 1,
-                   static_cast<int>(
-                       std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()) + 1);
+    int r = ::poll(
+        &pfd, 1,
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()) + 1);
     if (r < 0 && errno != EINTR) return Error::Errno("poll", "agent channel");
     if (r <= 0) {
       if (liveness_) ISO_RETURN_IF_ERROR(liveness_());
@@ -68,7 +68,8 @@ Result<nlohmann::json> AgentClient::WaitReady(Clock::time_point deadline) {
     if (message.is_discarded() || !message.is_object()) continue;
     // Not value("event", ""), which throws when a hostile agent sends a non-string.
     auto event = message.find("event");
-    if (event != message.end() && event->is_string() && event->get_ref<const std::string&>() == "ready") {
+    if (event != message.end() && event->is_string() &&
+        event->get_ref<const std::string&>() == "ready") {
       ready_at_ = Clock::now();
       return message;
     }
@@ -104,7 +105,8 @@ Result<nlohmann::json> AgentClient::Call(nlohmann::json request,
   request["id"] = id;
   // Not value("op", "?"), which throws when "op" is not a string.
   auto op_field = request.find("op");
-  std::string op = op_field != request.end() && op_field->is_string() ? op_field->get<std::string>() : "?";
+  std::string op =
+      op_field != request.end() && op_field->is_string() ? op_field->get<std::string>() : "?";
   ISO_RETURN_IF_ERROR(Send(request));
   auto deadline = Clock::now() + timeout;
   for (;;) {

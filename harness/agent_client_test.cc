@@ -44,14 +44,15 @@ TEST_F(AgentProtocolTest, ReadyThenExecInfoShutdown) {
   auto pong = client_.Call({{"op", "ping"}}, seconds(5));
   ASSERT_TRUE(pong.ok()) << pong.error().message();
 
-  auto exec = client_.Call({{"op", "exec"}, {"argv", {"/bin/sh", "-c", "echo out; echo err >&2; exit 7"}}},
-                           seconds(10));
+  auto exec = client_.Call(
+      {{"op", "exec"}, {"argv", {"/bin/sh", "-c", "echo out; echo err >&2; exit 7"}}}, seconds(10));
   ASSERT_TRUE(exec.ok()) << exec.error().message();
   EXPECT_EQ((*exec)["exit_code"], 7);
   EXPECT_EQ((*exec)["stdout"], "out\n");
   EXPECT_EQ((*exec)["stderr"], "err\n");
 
-  auto with_stdin = client_.Call({{"op", "exec"}, {"argv", {"cat"}}, {"stdin", "fed\n"}}, seconds(10));
+  auto with_stdin =
+      client_.Call({{"op", "exec"}, {"argv", {"cat"}}, {"stdin", "fed\n"}}, seconds(10));
   ASSERT_TRUE(with_stdin.ok()) << with_stdin.error().message();
   EXPECT_EQ((*with_stdin)["stdout"], "fed\n");
 
@@ -98,15 +99,18 @@ TEST_F(AgentProtocolTest, BadRequestsGetErrorsAndTheAgentSurvives) {
 
 TEST_F(AgentProtocolTest, MicrobenchmarksReportRates) {
   ASSERT_TRUE(client_.WaitReady(Clock::now() + seconds(10)).ok());
-  auto sys = client_.Call({{"op", "bench"}, {"kind", "syscall"}, {"iterations", 10000}}, seconds(10));
+  auto sys =
+      client_.Call({{"op", "bench"}, {"kind", "syscall"}, {"iterations", 10000}}, seconds(10));
   ASSERT_TRUE(sys.ok()) << sys.error().message();
   EXPECT_GT((*sys)["ns_per_op"].get<double>(), 0.0);
   EXPECT_EQ((*sys)["ops"], 10000);
-  auto faults = client_.Call({{"op", "bench"}, {"kind", "page_faults"}, {"pages", 256}}, seconds(10));
+  auto faults =
+      client_.Call({{"op", "bench"}, {"kind", "page_faults"}, {"pages", 256}}, seconds(10));
   ASSERT_TRUE(faults.ok()) << faults.error().message();
   EXPECT_GT((*faults)["faults_per_s"].get<double>(), 0.0);
-  auto bw = client_.Call({{"op", "bench"}, {"kind", "memory_bandwidth"}, {"bytes", 1 << 20}, {"rounds", 2}},
-                         seconds(10));
+  auto bw = client_.Call(
+      {{"op", "bench"}, {"kind", "memory_bandwidth"}, {"bytes", 1 << 20}, {"rounds", 2}},
+      seconds(10));
   ASSERT_TRUE(bw.ok()) << bw.error().message();
   EXPECT_GT((*bw)["bytes_per_s"].get<double>(), 0.0);
   auto bad = client_.Call({{"op", "bench"}, {"kind", "syscall"}, {"iterations", -1}}, seconds(10));

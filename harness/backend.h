@@ -58,19 +58,19 @@ struct SecurityProfile {
   bool cgroup_ns = true;
   bool user_ns = false;
   bool time_ns = false;
-  bool pivot_root = true;       // false: chroot only (old root stays reachable)
+  bool pivot_root = true;  // false: chroot only (old root stays reachable)
   bool read_only_root = false;
-  bool mask_paths = true;       // /proc/kcore, /proc/keys, ... masked; /proc/sys, ... read-only
-  bool minimal_dev = true;      // /dev: tmpfs with only null zero full random urandom tty ptmx
-  bool read_only_sys = true;    // /sys and /sys/fs/cgroup mounted read-only
+  bool mask_paths = true;         // /proc/kcore, /proc/keys, ... masked; /proc/sys, ... read-only
+  bool minimal_dev = true;        // /dev: tmpfs with only null zero full random urandom tty ptmx
+  bool read_only_sys = true;      // /sys and /sys/fs/cgroup mounted read-only
   bool drop_capabilities = true;  // false: keep every capability the host's bounding set has
   std::vector<std::string> capabilities;  // empty: Docker's default set ("CAP_CHOWN", ...)
   bool no_new_privs = true;
-  bool seccomp = true;          // Docker-like default filter
-  bool memory_limit = true;     // apply InstanceSpec::memory_bytes
-  bool pids_limit = true;       // apply InstanceSpec::pids_limit
-  bool cpu_limit = true;        // apply InstanceSpec::cpu_quota
-  bool rlimits = true;          // default rlimits (nofile 1024:4096, ...)
+  bool seccomp = true;       // Docker-like default filter
+  bool memory_limit = true;  // apply InstanceSpec::memory_bytes
+  bool pids_limit = true;    // apply InstanceSpec::pids_limit
+  bool cpu_limit = true;     // apply InstanceSpec::cpu_quota
+  bool rlimits = true;       // default rlimits (nofile 1024:4096, ...)
 };
 
 struct InstanceSpec {
@@ -111,9 +111,9 @@ struct ExecResult {
 };
 
 struct ResourceUsage {
-  uint64_t pss_bytes = 0;           // PSS of host processes that exist for this instance
-  uint64_t rss_bytes = 0;           // RSS of the same processes (counts shared pages fully)
-  uint64_t guest_memory_bytes = 0;  // VM guest RAM (accounted separately); 0 for containers
+  uint64_t pss_bytes = 0;             // PSS of host processes that exist for this instance
+  uint64_t rss_bytes = 0;             // RSS of the same processes (counts shared pages fully)
+  uint64_t guest_memory_bytes = 0;    // VM guest RAM (accounted separately); 0 for containers
   uint64_t memory_current_bytes = 0;  // cgroup memory usage where known
   uint64_t memory_peak_bytes = 0;     // cgroup high-water mark where known
   double cpu_seconds = 0;
@@ -211,9 +211,9 @@ class Backend {
 
 // What a backend gets from the harness.
 struct BackendContext {
-  std::string workdir = "/var/lib/isobench";  // state root
-  GuestImage image;                           // the shared userland
-  std::string run_id;                         // labels everything this run creates
+  std::string workdir = "/var/lib/isobench";   // state root
+  GuestImage image;                            // the shared userland
+  std::string run_id;                          // labels everything this run creates
   std::map<std::string, std::string> options;  // backend-specific ("vm.uri", "vm.accel", ...)
 };
 

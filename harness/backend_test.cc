@@ -11,8 +11,8 @@ TEST(InstanceNameTest, AcceptsPlainNames) {
 }
 
 TEST(InstanceNameTest, RejectsTraversalAndOddCharacters) {
-  for (const char* name : {"", "../etc", "a/b", "..", ".hidden", "-flag", "a b", "x..y",
-                           "name\n", "ü"}) {
+  for (const char* name :
+       {"", "../etc", "a/b", "..", ".hidden", "-flag", "a b", "x..y", "name\n", "ü"}) {
     auto r = ValidateInstanceName(name);
     EXPECT_FALSE(r.ok()) << name;
     if (!r.ok()) {

@@ -293,7 +293,6 @@ std::string QuoteNonFiniteTokens(std::string_view text) {
   return out;
 }
 
-
 std::string BenchmarkName::CaseKey() const {
   return params.empty() ? family : family + "/" + params;
 }

@@ -2,9 +2,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/prctl.h>
-#include <spawn.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,17 +99,19 @@ Result<ChildProcess> ChildProcess::Spawn(const std::vector<std::string>& argv,
   cenv.push_back(nullptr);
 
   if (options.die_with_parent) {
-    ISO_ASSIGN_OR_RETURN(pid_t pid, ForkExecDyingWithParent(
-                                        cargv.data(), options.env.empty() ? environ : cenv.data(),
-                                        options));
+    ISO_ASSIGN_OR_RETURN(
+        pid_t pid, ForkExecDyingWithParent(cargv.data(),
+                                           options.env.empty() ? environ : cenv.data(), options));
     return Adopt(pid);
   }
   // posix_spawn (clone with CLONE_VM|CLONE_VFORK in glibc) does not copy the parent's
   // page tables, so a start costs the same whatever the harness's size.
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  if (options.stdout_fd >= 0) posix_spawn_file_actions_adddup2(&actions, options.stdout_fd, STDOUT_FILENO);
-  if (options.stderr_fd >= 0) posix_spawn_file_actions_adddup2(&actions, options.stderr_fd, STDERR_FILENO);
+  if (options.stdout_fd >= 0)
+    posix_spawn_file_actions_adddup2(&actions, options.stdout_fd, STDOUT_FILENO);
+  if (options.stderr_fd >= 0)
+    posix_spawn_file_actions_adddup2(&actions, options.stderr_fd, STDERR_FILENO);
   // dup2 onto itself clears FD_CLOEXEC (POSIX 2024, glibc >= 2.29).
   for (auto [from, to] : options.fds) posix_spawn_file_actions_adddup2(&actions, from, to);
   posix_spawnattr_t attr;

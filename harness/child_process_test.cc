@@ -94,7 +94,8 @@ bool DeadWithin(pid_t pid, std::chrono::milliseconds timeout) {
     std::string rest;
     std::getline(stat, rest);
     auto close = rest.rfind(')');
-    if (close != std::string::npos && close + 2 < rest.size() && rest[close + 2] == 'Z') return true;
+    if (close != std::string::npos && close + 2 < rest.size() && rest[close + 2] == 'Z')
+      return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   } while (std::chrono::steady_clock::now() < deadline);
   return false;

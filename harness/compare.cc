@@ -1,13 +1,13 @@
 #include "harness/compare.h"
 
 #include <fnmatch.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
-#include <toml++/toml.h>
 
 #include "harness/fd.h"
 
@@ -23,9 +23,9 @@ Result<Thresholds> ParseThresholds(std::string_view toml_text, std::string_view 
   try {
     root = toml::parse(toml_text, source);
   } catch (const toml::parse_error& e) {
-    return Error(src + ":" + std::to_string(e.source().begin.line) + ": " +
-                     std::string(e.description()),
-                 EINVAL);
+    return Error(
+        src + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()),
+        EINVAL);
   }
   Thresholds t;
   t.source = src;
@@ -47,7 +47,8 @@ Result<Thresholds> ParseThresholds(std::string_view toml_text, std::string_view 
     if (!node) return {};
     auto text = node->value<std::string>();
     if (!node->is_string() || !text || text->empty())
-      return Error(src + ": `" + key + "` must be a non-empty string: the reason the row is "
+      return Error(src + ": `" + key +
+                       "` must be a non-empty string: the reason the row is "
                        "not gated",
                    EINVAL);
     *out = *text;
@@ -80,15 +81,18 @@ Result<Thresholds> ParseThresholds(std::string_view toml_text, std::string_view 
       }
       if (auto d = m->get("direction")) {
         auto text = d->value<std::string>();
-        if (text && *text == "lower_is_better") rule.direction = Direction::kLowerIsBetter;
-        else if (text && *text == "higher_is_better") rule.direction = Direction::kHigherIsBetter;
+        if (text && *text == "lower_is_better")
+          rule.direction = Direction::kLowerIsBetter;
+        else if (text && *text == "higher_is_better")
+          rule.direction = Direction::kHigherIsBetter;
         else
           return Error(src + ": `" + where +
                            ".direction` must be \"lower_is_better\" or \"higher_is_better\"",
                        EINVAL);
       }
       if (auto g = m->get("gated")) {
-        if (!g->is_boolean()) return Error(src + ": `" + where + ".gated` must be true or false", EINVAL);
+        if (!g->is_boolean())
+          return Error(src + ": `" + where + ".gated` must be true or false", EINVAL);
         rule.gated = *g->value<bool>();
       }
       ISO_RETURN_IF_ERROR(reason(m->get("report_only"), where + ".report_only", &rule.report_only));
@@ -114,21 +118,30 @@ Result<Thresholds> LoadThresholds(const std::string& path) {
 
 std::string_view RowRoleName(RowRole role) {
   switch (role) {
-    case RowRole::kGated: return "gated";
-    case RowRole::kReportOnly: return "report-only";
-    case RowRole::kDerived: return "derived";
+    case RowRole::kGated:
+      return "gated";
+    case RowRole::kReportOnly:
+      return "report-only";
+    case RowRole::kDerived:
+      return "derived";
   }
   return "unknown";
 }
 
 std::string_view RowStatusName(RowStatus status) {
   switch (status) {
-    case RowStatus::kSame: return "same";
-    case RowStatus::kImproved: return "improved";
-    case RowStatus::kRegressed: return "regressed";
-    case RowStatus::kCannotJudge: return "cannot judge";
-    case RowStatus::kReportOnly: return "report-only";
-    case RowStatus::kDerived: return "derived";
+    case RowStatus::kSame:
+      return "same";
+    case RowStatus::kImproved:
+      return "improved";
+    case RowStatus::kRegressed:
+      return "regressed";
+    case RowStatus::kCannotJudge:
+      return "cannot judge";
+    case RowStatus::kReportOnly:
+      return "report-only";
+    case RowStatus::kDerived:
+      return "derived";
   }
   return "unknown";
 }
@@ -139,7 +152,7 @@ const std::vector<std::string>& EnvironmentKeys() {
   // kernel, the cgroup mode, and the suite profile. Not the hostname (CI runners of
   // one image differ by name only) nor the git revision (the thing under test).
   static const std::vector<std::string> keys = {
-      "env.cpu_model", "env.arch",      "vm.accelerator", "vm.nested",
+      "env.cpu_model", "env.arch",        "vm.accelerator", "vm.nested",
       "env.kernel",    "env.cgroup_mode", "suite.profile",
   };
   return keys;
@@ -161,8 +174,8 @@ std::vector<EnvironmentDifference> EnvironmentDifferences(const BenchmarkResults
 }
 
 std::size_t ComparisonReport::Count(RowStatus status) const {
-  return static_cast<std::size_t>(
-      std::count_if(rows.begin(), rows.end(), [&](const ComparisonRow& r) { return r.status == status; }));
+  return static_cast<std::size_t>(std::count_if(
+      rows.begin(), rows.end(), [&](const ComparisonRow& r) { return r.status == status; }));
 }
 
 int ComparisonReport::ExitCode() const {
@@ -223,10 +236,14 @@ std::string Human(double value, const std::string& unit) {
   char buf[64];
   if (unit == "s") {
     double a = std::fabs(value);
-    if (a >= 1) std::snprintf(buf, sizeof buf, "%.3g s", value);
-    else if (a >= 1e-3) std::snprintf(buf, sizeof buf, "%.3g ms", value * 1e3);
-    else if (a >= 1e-6) std::snprintf(buf, sizeof buf, "%.3g us", value * 1e6);
-    else std::snprintf(buf, sizeof buf, "%.3g ns", value * 1e9);
+    if (a >= 1)
+      std::snprintf(buf, sizeof buf, "%.3g s", value);
+    else if (a >= 1e-3)
+      std::snprintf(buf, sizeof buf, "%.3g ms", value * 1e3);
+    else if (a >= 1e-6)
+      std::snprintf(buf, sizeof buf, "%.3g us", value * 1e6);
+    else
+      std::snprintf(buf, sizeof buf, "%.3g ns", value * 1e9);
   } else {
     std::snprintf(buf, sizeof buf, "%.4g%s", value, unit.c_str());
   }
@@ -285,8 +302,8 @@ void SideProblems(const char* side, const SideSummary& s, const std::vector<doub
   }
   if (s.errors > 0) {
     problems->push_back(std::string(side) + ": " + std::to_string(s.errors) + " of " +
-                        std::to_string(s.errors + s.n) + " repetitions failed (" +
-                        s.first_error + ")");
+                        std::to_string(s.errors + s.n) + " repetitions failed (" + s.first_error +
+                        ")");
   } else if (samples.empty()) {
     problems->push_back(std::string("no samples in ") + side);
   }
@@ -349,9 +366,9 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
     for (const RunSamples& run : results->runs)
       if (seen.insert(run.run_name).second) names.push_back(run.run_name);
   if (names.empty())
-    return Error("compare: neither `" + base.source + "` nor `" + candidate.source +
-                     "` holds a benchmark",
-                 ENOENT);
+    return Error(
+        "compare: neither `" + base.source + "` nor `" + candidate.source + "` holds a benchmark",
+        ENOENT);
 
   std::vector<Pending> pending;
   for (const std::string& name : names) {
@@ -374,14 +391,16 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
       row.benchmark = name;
       row.metric = metric;
       // A same-round ratio row (bench/rounds.h) carries the ratio in its time field.
-      row.unit = IsRate(metric) ? "/s" : IsBytes(metric) ? "B"
+      row.unit = IsRate(metric)                                   ? "/s"
+                 : IsBytes(metric)                                ? "B"
                  : metric == "time" && name.starts_with("Ratio/") ? "x"
-                 : metric == "time" || metric.ends_with("_s") ? "s" : "";
-      row.threshold = Lookup(thresholds, key, &ThresholdRule::threshold)
-                          .value_or(thresholds.default_threshold);
-      row.direction = Lookup(thresholds, key, &ThresholdRule::direction)
-                          .value_or(IsRate(metric) ? Direction::kHigherIsBetter
-                                                   : Direction::kLowerIsBetter);
+                 : metric == "time" || metric.ends_with("_s")     ? "s"
+                                                                  : "";
+      row.threshold =
+          Lookup(thresholds, key, &ThresholdRule::threshold).value_or(thresholds.default_threshold);
+      row.direction =
+          Lookup(thresholds, key, &ThresholdRule::direction)
+              .value_or(IsRate(metric) ? Direction::kHigherIsBetter : Direction::kLowerIsBetter);
       auto report_only = Lookup(thresholds, key, &ThresholdRule::report_only);
       if (!report_only && !options.interleaved)
         report_only = Lookup(thresholds, key, &ThresholdRule::report_only_stored);
@@ -419,7 +438,8 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
   std::vector<Pending*> family;
   for (Pending& p : pending)
     if (p.row.role == RowRole::kGated) ++report.family_size;
-  const double strictest = alpha / static_cast<double>(std::max<std::size_t>(report.family_size, 1));
+  const double strictest =
+      alpha / static_cast<double>(std::max<std::size_t>(report.family_size, 1));
 
   for (Pending& p : pending) {
     ComparisonRow& row = p.row;
@@ -431,17 +451,16 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
       row.status = row.role == RowRole::kReportOnly ? RowStatus::kReportOnly : RowStatus::kDerived;
       // Report-only excuses a row's noise, not its absence: a benchmark missing on one
       // side, failed, or with non-finite samples means the run itself broke.
-      if (row.role == RowRole::kReportOnly && p.broken)
-        row.status = RowStatus::kCannotJudge;
+      if (row.role == RowRole::kReportOnly && p.broken) row.status = RowStatus::kCannotJudge;
       row.reason = Join(p.problems);
       continue;
     }
     if (p.problems.empty() && row.min_p_value > strictest) {
-      p.problems.push_back("too few samples: n=" + std::to_string(p.base.size()) + " vs " +
-                           std::to_string(p.candidate.size()) + " can reach p=" +
-                           Sci(row.min_p_value) + " at best, the gate needs p<=" +
-                           Sci(strictest) + " (alpha " + Sci(alpha) + " / " +
-                           std::to_string(report.family_size) + " gated rows)");
+      p.problems.push_back(
+          "too few samples: n=" + std::to_string(p.base.size()) + " vs " +
+          std::to_string(p.candidate.size()) + " can reach p=" + Sci(row.min_p_value) +
+          " at best, the gate needs p<=" + Sci(strictest) + " (alpha " + Sci(alpha) + " / " +
+          std::to_string(report.family_size) + " gated rows)");
     }
     if (p.problems.empty()) {
       // Ranked by p below; measured at the family level until then.
@@ -457,7 +476,8 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
       row.status = RowStatus::kCannotJudge;
       // Shown for information when the samples allow it; never a verdict.
       if (!row.base.present || !row.candidate.present || p.base.empty() || p.candidate.empty() ||
-          !AllFinite(p.base) || !AllFinite(p.candidate)) continue;
+          !AllFinite(p.base) || !AllFinite(p.candidate))
+        continue;
       std::vector<std::string> kept = p.problems;
       Measure(p, alpha);
       p.problems = kept;
@@ -469,8 +489,9 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
   // the stricter of the two decides, which keeps the family-wise level). The first
   // step that does not reject stops the procedure; later rows keep its level, at
   // which their intervals include no change too, so what is shown agrees.
-  std::stable_sort(family.begin(), family.end(),
-                   [](const Pending* a, const Pending* b) { return a->row.p_value < b->row.p_value; });
+  std::stable_sort(family.begin(), family.end(), [](const Pending* a, const Pending* b) {
+    return a->row.p_value < b->row.p_value;
+  });
   bool stopped = false;
   double stop_level = 0, running_adjusted = 0;
   const auto m = static_cast<double>(report.family_size);
@@ -478,11 +499,15 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
     Pending& p = *family[k];
     ComparisonRow& row = p.row;
     const double level = stopped ? stop_level : alpha / (m - static_cast<double>(k));
-    running_adjusted = std::max(running_adjusted, std::min(1.0, (m - static_cast<double>(k)) * row.p_value));
+    running_adjusted =
+        std::max(running_adjusted, std::min(1.0, (m - static_cast<double>(k)) * row.p_value));
     row.adjusted_p = running_adjusted;
     if (!Measure(p, level)) {
       row.status = RowStatus::kCannotJudge;
-      if (!stopped) { stopped = true; stop_level = level; }
+      if (!stopped) {
+        stopped = true;
+        stop_level = level;
+      }
       continue;
     }
     const bool excludes_zero = row.ci_low > 0 || row.ci_high < 0;
@@ -492,9 +517,12 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
       stop_level = level;
     }
     const double worse = row.direction == Direction::kLowerIsBetter ? row.estimate : -row.estimate;
-    if (row.significant && worse > row.threshold) row.status = RowStatus::kRegressed;
-    else if (row.significant && worse < -row.threshold) row.status = RowStatus::kImproved;
-    else row.status = RowStatus::kSame;
+    if (row.significant && worse > row.threshold)
+      row.status = RowStatus::kRegressed;
+    else if (row.significant && worse < -row.threshold)
+      row.status = RowStatus::kImproved;
+    else
+      row.status = RowStatus::kSame;
   }
 
   for (Pending& p : pending) {
@@ -542,11 +570,13 @@ std::string FormatComparison(const ComparisonReport& report) {
   std::string out;
   char line[1024];
   if (report.cross_host && !report.environment_differences.empty()) {
-    out += "HOST COMPARISON: the files come from different environments, so a change may be "
-           "the host's as much as the build's:\n";
+    out +=
+        "HOST COMPARISON: the files come from different environments, so a change may be "
+        "the host's as much as the build's:\n";
   } else if (report.environment_refused) {
-    out += "REFUSED: the files come from different environments; no row is judged (pass "
-           "--cross-host for a host comparison):\n";
+    out +=
+        "REFUSED: the files come from different environments; no row is judged (pass "
+        "--cross-host for a host comparison):\n";
   }
   for (const auto& d : report.environment_differences)
     out += "  " + d.key + ": base `" + d.base + "`, new `" + d.candidate + "`\n";
@@ -563,12 +593,13 @@ std::string FormatComparison(const ComparisonReport& report) {
       if (!s.present) return std::string("missing");
       return Human(s.median, r.unit) + " (" + std::to_string(s.n) + ")";
     };
-    std::string interval = std::isnan(r.ci_low)
-                               ? "-"
-                               : "[" + Percent(r.ci_low) + ", " + Percent(r.ci_high) + "]";
+    std::string interval =
+        std::isnan(r.ci_low) ? "-" : "[" + Percent(r.ci_low) + ", " + Percent(r.ci_high) + "]";
     std::string verdict(RowStatusName(r.status));
-    if (!r.reason.empty()) verdict += ": " + r.reason;
-    else if (r.role != RowRole::kGated) verdict += ": " + r.role_reason;
+    if (!r.reason.empty())
+      verdict += ": " + r.reason;
+    else if (r.role != RowRole::kGated)
+      verdict += ": " + r.role_reason;
     std::snprintf(line, sizeof line, "%-52s %-14s %-11s %14s %14s %8s %21s %8s %8s  %s\n",
                   name.c_str(), metric.c_str(), std::string(RowRoleName(r.role)).c_str(),
                   side(r.base).c_str(), side(r.candidate).c_str(), Percent(r.estimate).c_str(),
@@ -576,8 +607,8 @@ std::string FormatComparison(const ComparisonReport& report) {
                   std::isnan(r.level) ? "-" : Sci(r.level).c_str(), verdict.c_str());
     out += line;
   }
-  out += "\n" + std::to_string(report.rows.size()) + " rows: " +
-         std::to_string(report.family_size) + " gated (" +
+  out += "\n" + std::to_string(report.rows.size()) +
+         " rows: " + std::to_string(report.family_size) + " gated (" +
          std::to_string(report.Count(RowStatus::kRegressed)) + " regressed, " +
          std::to_string(report.Count(RowStatus::kImproved)) + " improved, " +
          std::to_string(report.Count(RowStatus::kSame)) + " same, " +
@@ -603,8 +634,11 @@ nlohmann::json Number(double v) {
 }
 
 nlohmann::json SideJson(const SideSummary& s) {
-  return {{"present", s.present}, {"n", s.n},          {"errors", s.errors},
-          {"first_error", s.first_error}, {"median", Number(s.median)}};
+  return {{"present", s.present},
+          {"n", s.n},
+          {"errors", s.errors},
+          {"first_error", s.first_error},
+          {"median", Number(s.median)}};
 }
 
 }  // namespace
@@ -630,7 +664,8 @@ nlohmann::json ComparisonToJson(const ComparisonReport& report) {
         {"estimate", Number(r.estimate)},
         {"ci_low", Number(r.ci_low)},
         {"ci_high", Number(r.ci_high)},
-        {"ci_confidence", std::isnan(r.level) ? nlohmann::json(nullptr) : nlohmann::json(1 - r.level)},
+        {"ci_confidence",
+         std::isnan(r.level) ? nlohmann::json(nullptr) : nlohmann::json(1 - r.level)},
         {"p_value", Number(r.p_value)},
         {"adjusted_p", Number(r.adjusted_p)},
         {"level", Number(r.level)},
@@ -648,23 +683,28 @@ nlohmann::json ComparisonToJson(const ComparisonReport& report) {
       {"base", report.base_source},
       {"new", report.candidate_source},
       {"thresholds", report.thresholds_source},
-      {"kind", report.cross_host && !report.environment_differences.empty()
-                   ? "host comparison"
-                   : report.interleaved ? "interleaved same-host A/B" : "stored files"},
+      {"kind", report.cross_host && !report.environment_differences.empty() ? "host comparison"
+               : report.interleaved ? "interleaved same-host A/B"
+                                    : "stored files"},
       {"environment",
-       {{"keys", EnvironmentKeys()}, {"differences", env}, {"refused", report.environment_refused},
+       {{"keys", EnvironmentKeys()},
+        {"differences", env},
+        {"refused", report.environment_refused},
         {"cross_host", report.cross_host}}},
       {"method",
-       {{"test", "two-sided Mann-Whitney U; exact permutation distribution (ties included) "
-                 "when n1 + n2 <= " + std::to_string(kExactMaxTotal) +
-                 ", else normal approximation with tie and continuity correction"},
+       {{"test",
+         "two-sided Mann-Whitney U; exact permutation distribution (ties included) "
+         "when n1 + n2 <= " +
+             std::to_string(kExactMaxTotal) +
+             ", else normal approximation with tie and continuity correction"},
         {"family", "Holm step-down over the gated rows"},
         {"family_alpha", report.family_alpha},
         {"family_size", report.family_size},
         {"estimate", "Hodges-Lehmann shift (log scale: ratio - 1)"},
         {"interval", "Moses interval inverting the test at the row's Holm level"},
-        {"verdict", "regressed/improved iff significant at the row's Holm level, the interval "
-                    "excludes 0 and the estimate is beyond the row's threshold"}}},
+        {"verdict",
+         "regressed/improved iff significant at the row's Holm level, the interval "
+         "excludes 0 and the estimate is beyond the row's threshold"}}},
       {"rows", rows},
       {"summary",
        {{"rows", report.rows.size()},

@@ -32,12 +32,11 @@
 #pragma once
 
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "harness/bench_results.h"
 #include "harness/error.h"
@@ -163,8 +162,8 @@ struct ComparisonReport {
   std::vector<ComparisonRow> rows;
 
   std::size_t Count(RowStatus status) const;
-  int ExitCode() const;                // kExitNoRegression, kExitRegression, kExitCannotJudge
-  std::string ExitMeaning() const;     // one line
+  int ExitCode() const;             // kExitNoRegression, kExitRegression, kExitCannotJudge
+  std::string ExitMeaning() const;  // one line
 };
 
 // The whole gate on loaded results. Errors: nothing pairs and nothing is missing

@@ -36,8 +36,10 @@ RunSamples MakeRun(const std::string& name, const std::vector<double>& seconds) 
 BenchmarkResults MakeResults(const std::string& source, std::vector<RunSamples> runs) {
   BenchmarkResults r;
   r.source = source;
-  r.context = {{"env.cpu_model", "Test CPU"}, {"env.kernel", "6.1.0-test"},
-               {"env.cgroup_mode", "hybrid"}, {"suite.profile", "quick"}};
+  r.context = {{"env.cpu_model", "Test CPU"},
+               {"env.kernel", "6.1.0-test"},
+               {"env.cgroup_mode", "hybrid"},
+               {"suite.profile", "quick"}};
   r.runs = std::move(runs);
   return r;
 }
@@ -107,7 +109,8 @@ Family MakeFamily(SplitMix64& rng, size_t n, double offset, int slowed_metric, d
   for (int m = 0; m < kMetrics; ++m) {
     // Medians from microseconds (overhead rows) to seconds (VM boots).
     const double median = 1e-5 * std::pow(10.0, m % 6);
-    const std::string name = "Fam" + std::to_string(m % 4) + "/backend" + std::to_string(m) + "/case";
+    const std::string name =
+        "Fam" + std::to_string(m % 4) + "/backend" + std::to_string(m) + "/case";
     double factor = 1 + offset;
     if (m == slowed_metric) factor *= 1 + slowdown;
     a.push_back(MakeRun(name, Samples(rng, n, median, kCv, kOutliers)));
@@ -207,11 +210,11 @@ TEST(CompareTest, TooFewSamplesCannotBeJudgedNeverPass) {
   EXPECT_NEAR(row->min_p_value, 2.0 / 70, 1e-12);
   // 5 per side reach 2 / 252 = 0.0079 alone, but not 0.01 / 2 beside a second gated row.
   SplitMix64 rng(21);
-  auto five = MustCompare(
-      MakeResults("a", {MakeRun("Startup/vm/ready", {9.0, 9.1, 9.2, 9.3, 9.4}),
-                        MakeRun("Startup/c/ready", Samples(rng, 20, 1.0, 0.02))}),
-      MakeResults("b", {MakeRun("Startup/vm/ready", {12.0, 12.1, 12.2, 12.3, 12.4}),
-                        MakeRun("Startup/c/ready", Samples(rng, 20, 1.0, 0.02))}));
+  auto five =
+      MustCompare(MakeResults("a", {MakeRun("Startup/vm/ready", {9.0, 9.1, 9.2, 9.3, 9.4}),
+                                    MakeRun("Startup/c/ready", Samples(rng, 20, 1.0, 0.02))}),
+                  MakeResults("b", {MakeRun("Startup/vm/ready", {12.0, 12.1, 12.2, 12.3, 12.4}),
+                                    MakeRun("Startup/c/ready", Samples(rng, 20, 1.0, 0.02))}));
   EXPECT_EQ(FindRow(five, "Startup/vm/ready")->status, RowStatus::kCannotJudge);
   EXPECT_NE(FindRow(five, "Startup/vm/ready")->reason.find("alpha 0.01 / 2 gated rows"),
             std::string::npos)
@@ -222,8 +225,9 @@ TEST(CompareTest, TooFewSamplesCannotBeJudgedNeverPass) {
 
 TEST(CompareTest, EightPerSideCanFailAlone) {
   // One gated row: the strictest level is alpha = 0.01; 2 / C(16, 8) = 1.6e-4 < 0.01.
-  auto r = MustCompare(MakeResults("a", "Startup/vm/ready", {9.0, 9.1, 9.2, 9.3, 9.4, 9.5, 9.6, 9.7}),
-                       MakeResults("b", "Startup/vm/ready", {12.0, 12.1, 12.2, 12.3, 12.4, 12.5, 12.6, 12.7}));
+  auto r = MustCompare(
+      MakeResults("a", "Startup/vm/ready", {9.0, 9.1, 9.2, 9.3, 9.4, 9.5, 9.6, 9.7}),
+      MakeResults("b", "Startup/vm/ready", {12.0, 12.1, 12.2, 12.3, 12.4, 12.5, 12.6, 12.7}));
   EXPECT_EQ(FindRow(r, "Startup/vm/ready")->status, RowStatus::kRegressed) << FormatComparison(r);
   EXPECT_EQ(FindRow(r, "Startup/vm/ready")->method, "exact");
 }
@@ -236,10 +240,11 @@ report_only = "TCG boots: 3 per run cannot reach the gate's level"
 )");
   SplitMix64 rng(2);
   auto base = Samples(rng, 20, 1.0, 0.02);
-  auto r = MustCompare(
-      MakeResults("a", {MakeRun("Startup/container/ready", base), MakeRun("Startup/vm/ready", {9.0, 9.1, 9.2})}),
-      MakeResults("b", {MakeRun("Startup/container/ready", base), MakeRun("Startup/vm/ready", {19.0, 19.1, 19.2})}),
-      t);
+  auto r = MustCompare(MakeResults("a", {MakeRun("Startup/container/ready", base),
+                                         MakeRun("Startup/vm/ready", {9.0, 9.1, 9.2})}),
+                       MakeResults("b", {MakeRun("Startup/container/ready", base),
+                                         MakeRun("Startup/vm/ready", {19.0, 19.1, 19.2})}),
+                       t);
   const ComparisonRow* vm = FindRow(r, "Startup/vm/ready");
   EXPECT_EQ(vm->role, RowRole::kReportOnly);
   EXPECT_EQ(vm->status, RowStatus::kReportOnly);
@@ -282,9 +287,9 @@ report_only = "noisy"
 )");
   SplitMix64 rng(5);
   auto base = Samples(rng, 20, 1.0, 0.02);
-  auto r = MustCompare(
-      MakeResults("a", {MakeRun("Startup/container/ready", base), MakeRun("Startup/vm/ready", {9.0, 9.1})}),
-      MakeResults("b", {MakeRun("Startup/container/ready", base)}), t);
+  auto r = MustCompare(MakeResults("a", {MakeRun("Startup/container/ready", base),
+                                         MakeRun("Startup/vm/ready", {9.0, 9.1})}),
+                       MakeResults("b", {MakeRun("Startup/container/ready", base)}), t);
   EXPECT_EQ(FindRow(r, "Startup/vm/ready")->status, RowStatus::kCannotJudge);
   EXPECT_EQ(r.ExitCode(), kExitCannotJudge) << FormatComparison(r);
 }
@@ -373,7 +378,8 @@ TEST(CompareTest, DifferentEnvironmentsAreRefusedUnlessCrossHost) {
   ASSERT_EQ(refused.environment_differences.size(), 2u);
   EXPECT_EQ(refused.rows[0].status, RowStatus::kCannotJudge);
   EXPECT_NE(refused.rows[0].reason.find("env.kernel `6.1.0-test` vs `6.12.0-other`"),
-            std::string::npos) << refused.rows[0].reason;
+            std::string::npos)
+      << refused.rows[0].reason;
   EXPECT_NE(refused.rows[0].reason.find("vm.nested `(absent)` vs `true`"), std::string::npos);
   EXPECT_EQ(refused.ExitCode(), kExitCannotJudge);
   EXPECT_NE(FormatComparison(refused).find("REFUSED"), std::string::npos);
@@ -495,8 +501,9 @@ TEST(CompareTest, JsonCarriesTheWholeVerdict) {
 
 TEST(CompareTest, RunComparisonReadsFiles) {
   const std::string dir = ISOBENCH_TESTDATA;
-  auto same = RunComparison(dir + "/startup_results.json", dir + "/startup_results.json",
-                            {.thresholds_path = std::string(ISOBENCH_SOURCE_DIR) + "/ci/thresholds.toml"});
+  auto same =
+      RunComparison(dir + "/startup_results.json", dir + "/startup_results.json",
+                    {.thresholds_path = std::string(ISOBENCH_SOURCE_DIR) + "/ci/thresholds.toml"});
   ASSERT_TRUE(same.ok()) << same.error().message();
   EXPECT_EQ(same->Count(RowStatus::kRegressed), 0u);
   // The second file is another host (CPU, kernel, accelerator): refused.
@@ -519,7 +526,8 @@ TEST(CompareTest, ThresholdFileErrorsAreNamed) {
            {"colour = 1", "unknown key `colour`"},
            {"[[metric]]\nthreshold = 0.1", "`metric[0].match` must be a string"},
            {"[[metric]]\nmatch = \"x\"\ndirection = \"up\"", "`metric[0].direction` must be"},
-           {"[[metric]]\nmatch = \"x\"\nreport_only = \"\"", "`metric[0].report_only` must be a non-empty"},
+           {"[[metric]]\nmatch = \"x\"\nreport_only = \"\"",
+            "`metric[0].report_only` must be a non-empty"},
            {"[[metric]]\nmatch = \"x\"\nreport_only = true", "`metric[0].report_only` must be"},
            {"[[metric]]\nmatch = \"x\"\ngated = 1", "`metric[0].gated` must be true or false"},
            {"[[metric]]\nmatch = \"x\"\nreport_only_stored = 3", "report_only_stored` must be"},
@@ -543,12 +551,14 @@ threshold = 0.20
 )");
   SplitMix64 rng(13);
   auto s = Samples(rng, 12, 1.0, 0.02);
-  auto r = MustCompare(MakeResults("a", {MakeRun("Startup/vm/ready", s), MakeRun("Startup/c/ready", s)}),
-                       MakeResults("b", {MakeRun("Startup/vm/ready", s), MakeRun("Startup/c/ready", s)}), t,
-                       {.interleaved = true});
+  auto r =
+      MustCompare(MakeResults("a", {MakeRun("Startup/vm/ready", s), MakeRun("Startup/c/ready", s)}),
+                  MakeResults("b", {MakeRun("Startup/vm/ready", s), MakeRun("Startup/c/ready", s)}),
+                  t, {.interleaved = true});
   EXPECT_EQ(FindRow(r, "Startup/vm/ready")->threshold, 0.50);
   EXPECT_EQ(FindRow(r, "Startup/c/ready")->threshold, 0.20);
-  r = MustCompare(MakeResults("a", "Startup/vm/ready", s), MakeResults("b", "Startup/vm/ready", s), t);
+  r = MustCompare(MakeResults("a", "Startup/vm/ready", s), MakeResults("b", "Startup/vm/ready", s),
+                  t);
   EXPECT_EQ(r.rows[0].role, RowRole::kReportOnly);
   EXPECT_EQ(r.rows[0].role_reason, "drift");
 }
@@ -557,9 +567,9 @@ TEST(CompareTest, NothingAtAllIsAnError) {
   auto r = CompareBenchmarkResults(MakeResults("a", {}), MakeResults("b", {}), Thresholds{});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message().find("holds a benchmark"), std::string::npos);
-  auto bad_alpha = CompareBenchmarkResults(MakeResults("a", "A/x/y", {1, 2}),
-                                           MakeResults("b", "A/x/y", {1, 2}), Thresholds{},
-                                           {.alpha = 1.5});
+  auto bad_alpha =
+      CompareBenchmarkResults(MakeResults("a", "A/x/y", {1, 2}), MakeResults("b", "A/x/y", {1, 2}),
+                              Thresholds{}, {.alpha = 1.5});
   EXPECT_FALSE(bad_alpha.ok());
 }
 

@@ -3,8 +3,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
-#include <sys/statfs.h>
 #include <sched.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -14,8 +14,8 @@
 #include <sstream>
 #include <vector>
 
-#include "harness/fd.h"
 #include "git_revision.h"  // generated: harness/git_revision.cmake
+#include "harness/fd.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -104,9 +104,10 @@ std::map<std::string, std::string> CpuPlacement() {
   env["env.harness_cpus"] = allowed.empty() ? "unknown" : FormatCpuList(allowed);
   // "all" when the harness may run anywhere (the OS places it), "pinned" when its
   // affinity is narrower than the online CPUs (taskset, a cpuset, systemd's AllowedCPUs).
-  env["env.harness_cpu_pinning"] =
-      allowed.empty() ? "unknown"
-                      : static_cast<long>(allowed.size()) < online ? "pinned" : "none (all online CPUs)";
+  env["env.harness_cpu_pinning"] = allowed.empty() ? "unknown"
+                                   : static_cast<long>(allowed.size()) < online
+                                       ? "pinned"
+                                       : "none (all online CPUs)";
   env["env.cpus_isolated"] = ReadOr("/sys/devices/system/cpu/isolated", "unavailable");
   if (env["env.cpus_isolated"].empty()) env["env.cpus_isolated"] = "none";
   // The cgroup CPU limit the harness runs under, if any (v2 cpu.max or v1 quota): a
@@ -127,8 +128,10 @@ std::map<std::string, std::string> CpuPlacement() {
         if (!max.empty() && max.rfind("max", 0) != 0) limit = "cpu.max " + max;
       } else if (controllers.find("cpu") != std::string::npos &&
                  controllers.find("cpuset") == std::string::npos) {
-        std::string quota = ReadOr("/sys/fs/cgroup/" + controllers + path + "/cpu.cfs_quota_us", "");
-        std::string period = ReadOr("/sys/fs/cgroup/" + controllers + path + "/cpu.cfs_period_us", "");
+        std::string quota =
+            ReadOr("/sys/fs/cgroup/" + controllers + path + "/cpu.cfs_quota_us", "");
+        std::string period =
+            ReadOr("/sys/fs/cgroup/" + controllers + path + "/cpu.cfs_period_us", "");
         if (!quota.empty() && quota != "-1") limit = "cfs_quota_us " + quota + " / " + period;
       }
     }
@@ -151,9 +154,9 @@ std::string HypervisorName(std::string_view signature) {
   std::string sig(signature);
   while (!sig.empty() && (sig.back() == '\0' || sig.back() == ' ')) sig.pop_back();
   static const std::pair<const char*, const char*> kKnown[] = {
-      {"TCGTCGTCGTCG", "tcg"},   {"KVMKVMKVM", "kvm"},       {"Microsoft Hv", "hyperv"},
-      {"VMwareVMware", "vmware"}, {"XenVMMXenVMM", "xen"},   {"bhyve bhyve", "bhyve"},
-      {"ACRNACRNACRN", "acrn"},  {"QNXQVMBSQG", "qnx"},     {"VBoxVBoxVBox", "virtualbox"},
+      {"TCGTCGTCGTCG", "tcg"},      {"KVMKVMKVM", "kvm"},    {"Microsoft Hv", "hyperv"},
+      {"VMwareVMware", "vmware"},   {"XenVMMXenVMM", "xen"}, {"bhyve bhyve", "bhyve"},
+      {"ACRNACRNACRN", "acrn"},     {"QNXQVMBSQG", "qnx"},   {"VBoxVBoxVBox", "virtualbox"},
       {" lrpepyh  vr", "parallels"}};
   for (const auto& [known, name] : kKnown)
     if (sig == known) return name;

@@ -19,8 +19,7 @@ TEST(EnvironmentTest, CpuidWinsOverTheMarkerWhichFillsInWhereCpuidIsSilent) {
             "tcg");
   // The hypervisor bit without a vendor: the kernel command line, then the environment.
   std::string_view blank("\0\0\0\0\0\0\0\0\0\0\0\0", 12);
-  EXPECT_EQ(HypervisorFrom(true, blank, "console=ttyS0 isobench.nested=tcg panic=-1\n", ""),
-            "tcg");
+  EXPECT_EQ(HypervisorFrom(true, blank, "console=ttyS0 isobench.nested=tcg panic=-1\n", ""), "tcg");
   EXPECT_EQ(HypervisorFrom(true, blank, "console=ttyS0", "tcg"), "tcg");
   EXPECT_EQ(HypervisorFrom(true, blank, "", ""), "unknown");
   // No hypervisor bit (bare metal, or one that hides): only a marker says otherwise.

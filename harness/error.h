@@ -70,7 +70,7 @@ class ErrorException : public std::runtime_error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
 
   bool ok() const { return v_.index() == 0; }
@@ -132,9 +132,9 @@ class [[nodiscard]] Result<void> {
 #define ISO_CONCAT_(a, b) ISO_CONCAT_INNER_(a, b)
 
 // Returns the error of `expr` (a Result) from the enclosing function.
-#define ISO_RETURN_IF_ERROR(expr)                              \
-  do {                                                         \
-    auto iso_result_ = (expr);                                 \
+#define ISO_RETURN_IF_ERROR(expr)                                 \
+  do {                                                            \
+    auto iso_result_ = (expr);                                    \
     if (!iso_result_.ok()) return std::move(iso_result_).error(); \
   } while (0)
 

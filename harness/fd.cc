@@ -80,20 +80,23 @@ Result<void> MakeDirs(const std::string& path, int mode) {
   }
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return Error::Errno("stat", path);
-  if (!S_ISDIR(st.st_mode)) return Error("mkdir `" + path + "`: exists and is not a directory", ENOTDIR);
+  if (!S_ISDIR(st.st_mode))
+    return Error("mkdir `" + path + "`: exists and is not a directory", ENOTDIR);
   return {};
 }
 
 namespace {
 
-Result<void> RemoveAt(int parent_fd, const std::string& name, const std::string& display, dev_t dev) {
+Result<void> RemoveAt(int parent_fd, const std::string& name, const std::string& display,
+                      dev_t dev) {
   struct stat st;
   if (::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return {};
     return Error::Errno("stat", display);
   }
   if (S_ISDIR(st.st_mode)) {
-    if (st.st_dev != dev) return Error("refusing to remove `" + display + "`: it is a mount point", EXDEV);
+    if (st.st_dev != dev)
+      return Error("refusing to remove `" + display + "`: it is a mount point", EXDEV);
     int dfd = ::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0) return Error::Errno("open", display);
     DIR* dir = ::fdopendir(dfd);
@@ -114,7 +117,8 @@ Result<void> RemoveAt(int parent_fd, const std::string& name, const std::string&
       return Error::Errno("rmdir", display);
     return {};
   }
-  if (::unlinkat(parent_fd, name.c_str(), 0) != 0 && errno != ENOENT) return Error::Errno("unlink", display);
+  if (::unlinkat(parent_fd, name.c_str(), 0) != 0 && errno != ENOENT)
+    return Error::Errno("unlink", display);
   return {};
 }
 

@@ -9,9 +9,9 @@
 // unspecified after EINTR and retrying could close an fd another thread just opened.
 #pragma once
 
-#include <string>
 #include <fcntl.h>
 
+#include <string>
 #include <string_view>
 #include <utility>
 

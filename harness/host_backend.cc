@@ -21,7 +21,9 @@ namespace {
 class HostInstance : public Instance {
  public:
   HostInstance(std::string name, ChildProcess child, AgentClient agent, StartupTiming timing)
-      : name_(std::move(name)), child_(std::move(child)), agent_(std::move(agent)),
+      : name_(std::move(name)),
+        child_(std::move(child)),
+        agent_(std::move(agent)),
         timing_(std::move(timing)) {}
   ~HostInstance() override { (void)Destroy(); }
 
@@ -63,7 +65,8 @@ Result<std::unique_ptr<Instance>> HostBackend::Create(const InstanceSpec& spec) 
   auto start = Clock::now();
   ISO_RETURN_IF_ERROR(ValidateInstanceName(spec.name));
   int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return Error::Errno("socketpair");
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return Error::Errno("socketpair");
   Fd host(sv[0]), guest(sv[1]);
   ChildProcess::SpawnOptions options;
   options.fds = {{guest.get(), 3}};

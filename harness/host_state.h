@@ -15,16 +15,16 @@
 namespace isobench::harness {
 
 struct HostState {
-  std::set<std::string> mounts;          // "<mount point> <fstype>" from /proc/self/mountinfo
-  std::set<std::string> cgroup_dirs;     // every dir named isobench* under /sys/fs/cgroup
-  std::set<std::string> netns;           // /run/netns entries and distinct net ns of processes
-  std::set<std::string> links;           // host network interfaces
-  std::set<std::string> loop_devices;    // "loopN <backing file>" of every bound loop device
-  std::set<std::string> descendants;     // "<pid> <comm>" of this process's descendants
+  std::set<std::string> mounts;        // "<mount point> <fstype>" from /proc/self/mountinfo
+  std::set<std::string> cgroup_dirs;   // every dir named isobench* under /sys/fs/cgroup
+  std::set<std::string> netns;         // /run/netns entries and distinct net ns of processes
+  std::set<std::string> links;         // host network interfaces
+  std::set<std::string> loop_devices;  // "loopN <backing file>" of every bound loop device
+  std::set<std::string> descendants;   // "<pid> <comm>" of this process's descendants
   // "<pid> <comm>" of isobench's qemu processes (libvirtd is their parent, not us).
   std::set<std::string> hypervisors;
-  std::set<std::string> fds;             // "<fd> -> <target>" of this process
-  std::set<std::string> workdir_entries; // paths under <workdir>/{containers,vms,run}
+  std::set<std::string> fds;              // "<fd> -> <target>" of this process
+  std::set<std::string> workdir_entries;  // paths under <workdir>/{containers,vms,run}
 };
 
 // `workdir_subdirs`: directories under workdir whose contents must be empty after a

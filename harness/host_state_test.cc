@@ -71,7 +71,8 @@ TEST_F(HostStateTest, HostBackendLeavesNothingBehind) {
   options.workdir = workdir_;
   options.agent_binary = DefaultAgentPath();
   options.want_vm = false;
-  if (::access(options.busybox.c_str(), X_OK) != 0) GTEST_SKIP() << "busybox-static is not installed";
+  if (::access(options.busybox.c_str(), X_OK) != 0)
+    GTEST_SKIP() << "busybox-static is not installed";
   auto image = BuildImage(options);
   ASSERT_TRUE(image.ok()) << image.error().message();
   BackendContext context;

@@ -72,7 +72,8 @@ Result<void> CheckStaticElf(const std::string& path, const std::string& bytes) {
     Elf64_Phdr ph;
     std::memcpy(&ph, bytes.data() + off, sizeof ph);
     if (ph.p_type == PT_INTERP)
-      return Error("`" + path + "` is dynamically linked; the guest has no libc to run it", ENOEXEC);
+      return Error("`" + path + "` is dynamically linked; the guest has no libc to run it",
+                   ENOEXEC);
   }
   return {};
 }
@@ -248,9 +249,9 @@ Result<void> LayOutRootfs(const ImageOptions& options, const std::string& rootfs
                           const std::string& agent_bytes, const std::string& kernel_release,
                           const std::vector<std::string>& module_paths,
                           std::vector<std::string>* guest_module_paths) {
-  for (const char* d : {"bin", "sbin", "etc", "etc/isobench", "proc", "sys", "dev", "tmp", "run",
-                        "root", "var", "var/tmp", "mnt", "usr", "usr/bin", "usr/sbin", "lib",
-                        "lib64", "work"}) {
+  for (const char* d :
+       {"bin", "sbin", "etc", "etc/isobench", "proc", "sys", "dev", "tmp", "run", "root", "var",
+        "var/tmp", "mnt", "usr", "usr/bin", "usr/sbin", "lib", "lib64", "work"}) {
     ISO_RETURN_IF_ERROR(MakeDirs(rootfs + "/" + d, 0755));
   }
   ::chmod((rootfs + "/tmp").c_str(), 01777);
@@ -279,7 +280,8 @@ Result<void> LayOutRootfs(const ImageOptions& options, const std::string& rootfs
   for (const auto& rel : module_paths) {
     std::string guest = "/lib/modules/" + kernel_release + "/" + rel;
     ISO_RETURN_IF_ERROR(MakeDirs(rootfs + ParentDir(guest), 0755));
-    ISO_RETURN_IF_ERROR(CopyFile("/lib/modules/" + kernel_release + "/" + rel, rootfs + guest, 0644));
+    ISO_RETURN_IF_ERROR(
+        CopyFile("/lib/modules/" + kernel_release + "/" + rel, rootfs + guest, 0644));
     module_list += guest + "\n";
     guest_module_paths->push_back(guest);
   }
@@ -378,8 +380,8 @@ ImageOptions L1HostImageOptions(const std::string& workdir) {
   // virtio_blk + ext4: a scratch disk for guest disks, which qemu opens with O_DIRECT
   // (cache=none), which tmpfs refuses. ext4 needs a crc32c driver, a soft dependency
   // modules.dep does not list.
-  options.modules = {"virtio_pci", "9pnet_virtio", "9p",        "overlay",        "virtio_blk",
-                     "crc32c_generic", "ext4",     "kvm_amd",   "kvm_intel"};
+  options.modules = {"virtio_pci",     "9pnet_virtio", "9p",      "overlay",  "virtio_blk",
+                     "crc32c_generic", "ext4",         "kvm_amd", "kvm_intel"};
   return options;
 }
 
@@ -485,7 +487,8 @@ void PruneImages(const std::string& images_dir, const std::string& keep) {
     if (::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) continue;  // in use
     if (RemoveTree(complete[i].dir).ok()) ++removed;
   }
-  if (removed > 0) ISO_LOG(kInfo) << "pruned " << removed << " old guest image(s) in " << images_dir;
+  if (removed > 0)
+    ISO_LOG(kInfo) << "pruned " << removed << " old guest image(s) in " << images_dir;
 }
 
 }  // namespace
@@ -493,10 +496,11 @@ void PruneImages(const std::string& images_dir, const std::string& keep) {
 Result<GuestImage> BuildImage(const ImageOptions& options) {
   if (options.agent_binary.empty()) return Error("image: no agent binary given", EINVAL);
   if (!IsExecutableFile(options.agent_binary))
-    return Error("image: agent `" + options.agent_binary + "` is missing or not executable", ENOENT);
+    return Error("image: agent `" + options.agent_binary + "` is missing or not executable",
+                 ENOENT);
   if (!IsExecutableFile(options.busybox))
-    return Error("image: busybox `" + options.busybox +
-                     "` is missing (install busybox-static)", ENOENT);
+    return Error("image: busybox `" + options.busybox + "` is missing (install busybox-static)",
+                 ENOENT);
   ISO_ASSIGN_OR_RETURN(std::string agent_bytes, ReadFile(options.agent_binary));
   ISO_RETURN_IF_ERROR(CheckStaticElf(options.agent_binary, agent_bytes).Context("image"));
   ISO_ASSIGN_OR_RETURN(std::string busybox_bytes, ReadFile(options.busybox));
@@ -514,7 +518,8 @@ Result<GuestImage> BuildImage(const ImageOptions& options) {
     if (!options.modules.empty() && !monolithic) {
       if (kernel_release.empty())
         return Error("image: cannot tell the release of kernel `" + kernel_path +
-                         "` to find its modules (name it vmlinuz-<release>)", EINVAL);
+                         "` to find its modules (name it vmlinuz-<release>)",
+                     EINVAL);
       ISO_ASSIGN_OR_RETURN(module_paths, ResolveModules(kernel_release, options.modules));
     }
   }

@@ -32,14 +32,14 @@ namespace isobench::harness {
 
 struct GuestImage {
   std::string hash;
-  std::string dir;        // <workdir>/images/<hash>
-  std::string rootfs;     // directory tree: overlay lowerdir
-  std::string initramfs;  // newc cpio of rootfs (empty when not built)
-  std::string kernel;     // copy of the guest kernel, readable by qemu (empty if none)
-  std::string kernel_release;                // e.g. "6.1.0-56-amd64"
-  std::string kernel_source;                 // the kernel file the copy was made from
-  bool kernel_monolithic = false;            // built without modules (the minimal kernel)
-  std::vector<std::string> modules;          // module names loaded by the agent in a VM
+  std::string dir;                   // <workdir>/images/<hash>
+  std::string rootfs;                // directory tree: overlay lowerdir
+  std::string initramfs;             // newc cpio of rootfs (empty when not built)
+  std::string kernel;                // copy of the guest kernel, readable by qemu (empty if none)
+  std::string kernel_release;        // e.g. "6.1.0-56-amd64"
+  std::string kernel_source;         // the kernel file the copy was made from
+  bool kernel_monolithic = false;    // built without modules (the minimal kernel)
+  std::vector<std::string> modules;  // module names loaded by the agent in a VM
   static constexpr const char* kAgentPath = "/sbin/isobench-agent";  // inside the image
   // A shared flock on <dir>/.complete while any copy lives: keeps the cache pruning of
   // other processes (and of this one) away from an image in use. Null when the image
@@ -59,8 +59,8 @@ enum class ImageKind {
 struct ImageOptions {
   ImageKind kind = ImageKind::kGuest;
   std::string workdir = "/var/lib/isobench";
-  std::string agent_binary;             // required: a static executable
-  std::string busybox = "/bin/busybox"; // Debian's busybox-static
+  std::string agent_binary;              // required: a static executable
+  std::string busybox = "/bin/busybox";  // Debian's busybox-static
   // Guest kernel: empty = the newest /boot/vmlinuz-*; "minimal" = the kernel built by
   // vm/kernel/build.sh under <workdir>/kernels/minimal; anything else is a path. With
   // `want_vm` false no kernel is needed.

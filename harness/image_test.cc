@@ -70,8 +70,8 @@ TEST_F(ImageTest, CacheKeepsRecentAndHeldImagesAndPrunesTheRest) {
   // build makes. The first stays held (as by a run still using it); the others are
   // released once the next one is built.
   std::vector<GuestImage> images;
-  for (const char* extra : {"/bin/true", "/bin/false", "/bin/echo", "/bin/cat", "/bin/ls",
-                            "/bin/sleep"}) {
+  for (const char* extra :
+       {"/bin/true", "/bin/false", "/bin/echo", "/bin/cat", "/bin/ls", "/bin/sleep"}) {
     options_.extra_binaries = {extra};
     auto image = BuildImage(options_);
     ASSERT_TRUE(image.ok()) << image.error().message();
@@ -82,7 +82,7 @@ TEST_F(ImageTest, CacheKeepsRecentAndHeldImagesAndPrunesTheRest) {
   ASSERT_TRUE(WriteWholeFile(images[0].rootfs + "/marker", "held").ok());
   const std::string dir = workdir_ + "/images";
   ASSERT_TRUE(MakeDirs(dir + "/0000000000000000.tmp").ok());  // an interrupted build
-  options_.extra_binaries = {"/bin/true"};  // the first again: another prune
+  options_.extra_binaries = {"/bin/true"};                    // the first again: another prune
   auto again = BuildImage(options_);
   ASSERT_TRUE(again.ok()) << again.error().message();
   ASSERT_EQ(again->hash, images[0].hash);
@@ -96,8 +96,7 @@ TEST_F(ImageTest, CacheKeepsRecentAndHeldImagesAndPrunesTheRest) {
     if (e->d_name[0] != '.') left.insert(e->d_name);
   ::closedir(d);
   // The one asked for (also held), and the three most recently used of the others.
-  std::set<std::string> expected = {images[0].hash, images[3].hash, images[4].hash,
-                                    images[5].hash};
+  std::set<std::string> expected = {images[0].hash, images[3].hash, images[4].hash, images[5].hash};
   ASSERT_EQ(kKeepImages, 3);
   EXPECT_EQ(left, expected);
 }
@@ -152,7 +151,8 @@ TEST_F(ImageTest, BadInputsAreNamed) {
     EXPECT_NE(no_module.error().message().find("no_such_module_xyz"), std::string::npos);
   }
   // Nothing half-built is left behind.
-  auto entries = RunCapture({"/bin/sh", "-c", "ls -A " + workdir_ + "/images 2>/dev/null | grep -v '^.lock$' || true"});
+  auto entries = RunCapture(
+      {"/bin/sh", "-c", "ls -A " + workdir_ + "/images 2>/dev/null | grep -v '^.lock$' || true"});
   ASSERT_TRUE(entries.ok());
   EXPECT_EQ(*entries, "");
 }

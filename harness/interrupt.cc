@@ -40,8 +40,9 @@ void OnSignal(int signo) {
     ::raise(signo);
     return;
   }
-  const char msg[] = "\nisobench: interrupted; finishing the current step and cleaning up "
-                     "(send again to stop at once)\n";
+  const char msg[] =
+      "\nisobench: interrupted; finishing the current step and cleaning up "
+      "(send again to stop at once)\n";
   ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
   (void)ignored;
 }

@@ -38,10 +38,10 @@ struct LogVoidify {
 };
 }  // namespace isobench::harness
 
-#define ISO_LOG(level)                                                                  \
-  (::isobench::harness::LogLevel::level < ::isobench::harness::GetLogLevel())           \
-      ? (void)0                                                                         \
-      : ::isobench::harness::LogVoidify() &                                             \
+#define ISO_LOG(level)                                                                      \
+  (::isobench::harness::LogLevel::level < ::isobench::harness::GetLogLevel())               \
+      ? (void)0                                                                             \
+      : ::isobench::harness::LogVoidify() &                                                 \
             ::isobench::harness::LogMessage(::isobench::harness::LogLevel::level, __FILE__, \
-                                            __LINE__)                                   \
+                                            __LINE__)                                       \
                 .stream()

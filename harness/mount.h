@@ -21,8 +21,7 @@ class Mount {
                               const std::string& fstype, unsigned long flags,
                               const std::string& data = {});
   // Bind mount; `read_only` remounts it MS_RDONLY (a bind ignores MS_RDONLY at first).
-  static Result<Mount> Bind(const std::string& source, const std::string& target,
-                            bool read_only);
+  static Result<Mount> Bind(const std::string& source, const std::string& target, bool read_only);
 
   Mount(Mount&& other) noexcept : target_(std::move(other.target_)) { other.target_.clear(); }
   Mount& operator=(Mount&& other) noexcept;

@@ -40,7 +40,8 @@ Result<double> ProcessCpuSeconds(pid_t pid, bool with_children) {
   // [11] utime (field 14), [12] stime, [13] cutime, [14] cstime, as numbered in proc(5).
   std::vector<std::string> f = ProcessStatFields(pid);
   if (f.size() < 15)
-    return Error("cannot read `/proc/" + std::to_string(pid) + "/stat`", f.empty() ? ESRCH : EPROTO);
+    return Error("cannot read `/proc/" + std::to_string(pid) + "/stat`",
+                 f.empty() ? ESRCH : EPROTO);
   auto ticks_of = [&](size_t i) { return std::strtoull(f[i].c_str(), nullptr, 10); };
   uint64_t total = ticks_of(11) + ticks_of(12) + (with_children ? ticks_of(13) + ticks_of(14) : 0);
   return static_cast<double>(total) / static_cast<double>(::sysconf(_SC_CLK_TCK));

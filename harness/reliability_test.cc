@@ -36,7 +36,7 @@ TEST(InterruptTest, FirstSignalSetsTheFlagOnly) {
 
 TEST(InterruptTest, SameRequestArrivingTwiceIsOneRequest) {
   int status = InChild([] {
-    ::raise(SIGINT);   // Ctrl-C to the process group
+    ::raise(SIGINT);  // Ctrl-C to the process group
     ::usleep(200 * 1000);
     ::raise(SIGTERM);  // forwarded by the parent 200 ms later
     return Interrupted() && InterruptSignal() == SIGINT ? 0 : 1;

@@ -21,8 +21,8 @@ Result<Session> OpenSession(const SessionOptions& options, const BackendRegistry
   Session session;
   session.run_id = NewRunId();
 
-  bool all = options.backends.empty() ||
-             (options.backends.size() == 1 && options.backends[0] == "all");
+  bool all =
+      options.backends.empty() || (options.backends.size() == 1 && options.backends[0] == "all");
   std::vector<std::string> wanted = all ? registry.Names() : options.backends;
   for (const auto& name : wanted)
     if (!registry.Has(name)) {
@@ -69,8 +69,9 @@ Result<Session> OpenSession(const SessionOptions& options, const BackendRegistry
 
   for (const auto& name : wanted) {
     if (boots_kernel(name) && !image_options.want_vm) {
-      session.unusable.emplace_back(name, "no guest kernel: /boot/vmlinuz-* not found "
-                                          "(install linux-image-amd64)");
+      session.unusable.emplace_back(name,
+                                    "no guest kernel: /boot/vmlinuz-* not found "
+                                    "(install linux-image-amd64)");
       continue;
     }
     auto backend = registry.Make(name, context);
@@ -81,7 +82,8 @@ Result<Session> OpenSession(const SessionOptions& options, const BackendRegistry
       availability = {false, backend.error().message()};
     }
     if (!availability.usable) {
-      if (!all) return Error("backend `" + name + "` is not usable here: " + availability.reason, ENODEV);
+      if (!all)
+        return Error("backend `" + name + "` is not usable here: " + availability.reason, ENODEV);
       ISO_LOG(kInfo) << "backend " << name << " skipped: " << availability.reason;
       session.unusable.emplace_back(name, availability.reason);
       continue;

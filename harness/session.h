@@ -26,8 +26,8 @@ struct SessionOptions {
   // (unusable ones are listed with their reason). A backend named explicitly that is
   // unusable is an error.
   std::vector<std::string> backends;
-  std::string kernel;       // guest kernel override; empty: the host's newest
-  std::string agent;        // agent binary override; empty: DefaultAgentPath()
+  std::string kernel;  // guest kernel override; empty: the host's newest
+  std::string agent;   // agent binary override; empty: DefaultAgentPath()
   std::map<std::string, std::string> backend_options;  // "vm.uri", "vm.accel", ...
   std::vector<std::string> extra_binaries;             // copied into the image (fio)
   // Guest kernel modules a VM loads at boot: Debian's kernel builds virtio-pci and
@@ -39,8 +39,8 @@ struct SessionOptions {
 struct Session {
   std::string run_id;
   GuestImage image;
-  std::vector<std::string> image_modules;  // as asked for (names), to build variants
-  std::vector<std::unique_ptr<Backend>> backends;        // usable, in the order asked
+  std::vector<std::string> image_modules;          // as asked for (names), to build variants
+  std::vector<std::unique_ptr<Backend>> backends;  // usable, in the order asked
   std::vector<std::pair<std::string, std::string>> unusable;  // name, reason
   // CaptureEnvironment() plus every backend's Describe() and "run.id".
   std::map<std::string, std::string> environment;

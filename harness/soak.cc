@@ -43,7 +43,8 @@ Result<void> OneCycle(Backend& backend, int i, bool exec) {
 
 }  // namespace
 
-Result<SoakReport> RunSoak(Backend& backend, const std::string& workdir, const SoakOptions& options) {
+Result<SoakReport> RunSoak(Backend& backend, const std::string& workdir,
+                           const SoakOptions& options) {
   SoakReport report;
   for (int i = 0; i < options.warmup_cycles; ++i)
     ISO_RETURN_IF_ERROR(OneCycle(backend, -1 - i, options.exec_each_cycle).Context("soak warm-up"));

@@ -19,7 +19,7 @@ namespace isobench::harness {
 
 struct SoakOptions {
   int cycles = 1000;
-  int warmup_cycles = 5;  // before the first snapshot: lazy initialisation is not a leak
+  int warmup_cycles = 5;        // before the first snapshot: lazy initialisation is not a leak
   bool exec_each_cycle = true;  // run /bin/true through the agent in every instance
   uint64_t rss_bound_bytes = 4u << 20;
   std::function<void(int done, int total)> progress;  // optional
@@ -37,7 +37,8 @@ struct SoakReport {
   bool interrupted = false;
 };
 
-Result<SoakReport> RunSoak(Backend& backend, const std::string& workdir, const SoakOptions& options);
+Result<SoakReport> RunSoak(Backend& backend, const std::string& workdir,
+                           const SoakOptions& options);
 
 // VmRSS of this process, bytes.
 int64_t SelfRssBytes();

@@ -261,8 +261,7 @@ Ranked Rank(std::span<const double> x, std::span<const double> y) {
   return r;
 }
 
-MannWhitneyMethod Resolve(MannWhitneyMethod method, std::size_t n1, std::size_t n2,
-                          bool has_ties) {
+MannWhitneyMethod Resolve(MannWhitneyMethod method, std::size_t n1, std::size_t n2, bool has_ties) {
   if (method == MannWhitneyMethod::kAuto)
     return (n1 > 8 && n2 > 8) || has_ties ? MannWhitneyMethod::kAsymptotic
                                           : MannWhitneyMethod::kExact;
@@ -289,8 +288,10 @@ double NormalQuantileUpper(double tail) {
   double lo = -40, hi = 40;
   for (int i = 0; i < 200; ++i) {
     const double mid = (lo + hi) / 2;
-    if (NormalSf(mid) > tail) lo = mid;
-    else hi = mid;
+    if (NormalSf(mid) > tail)
+      lo = mid;
+    else
+      hi = mid;
   }
   return (lo + hi) / 2;
 }

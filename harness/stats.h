@@ -142,9 +142,9 @@ struct ChangeInterval {
 
 // Errors: empty or non-finite samples, alpha outside (0, 1), a base median of 0 on
 // the difference scale.
-Result<ChangeInterval> EstimateChange(std::span<const double> base,
-                                      std::span<const double> candidate, double alpha,
-                                      MannWhitneyMethod method = MannWhitneyMethod::kExactWhenSmall);
+Result<ChangeInterval> EstimateChange(
+    std::span<const double> base, std::span<const double> candidate, double alpha,
+    MannWhitneyMethod method = MannWhitneyMethod::kExactWhenSmall);
 
 enum class Direction {
   kLowerIsBetter,   // times, memory

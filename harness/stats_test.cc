@@ -196,7 +196,8 @@ double BruteForceP(const std::vector<double>& x, const std::vector<double>& y) {
     double u = 0;
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t j = 0; j < n; ++j)
-        if (first[i] && !first[j]) u += pooled[i] > pooled[j] ? 1 : pooled[i] == pooled[j] ? 0.5 : 0;
+        if (first[i] && !first[j])
+          u += pooled[i] > pooled[j] ? 1 : pooled[i] == pooled[j] ? 0.5 : 0;
     return u;
   };
   std::vector<bool> observed(n, false);
@@ -235,8 +236,8 @@ TEST(MannWhitneyTest, Errors) {
 }
 
 TEST(MinimumPValueTest, ExactAndAsymptotic) {
-  EXPECT_NEAR(MinimumPValue(3, 3), 0.1, 1e-15);            // 2 / C(6, 3)
-  EXPECT_NEAR(MinimumPValue(5, 5), 2.0 / 252, 1e-15);      // VM boots, n = 5
+  EXPECT_NEAR(MinimumPValue(3, 3), 0.1, 1e-15);        // 2 / C(6, 3)
+  EXPECT_NEAR(MinimumPValue(5, 5), 2.0 / 252, 1e-15);  // VM boots, n = 5
   EXPECT_NEAR(MinimumPValue(8, 8), 2.0 / 12870, 1e-15);
   EXPECT_NEAR(MinimumPValue(1, 1), 1.0, 1e-15);
   EXPECT_EQ(MinimumPValue(0, 5), 1.0);
@@ -314,8 +315,8 @@ TEST(EstimateChangeTest, IntervalAgreesWithTheTest) {
       ASSERT_TRUE(c.ok());
       const bool excludes = c->low > 0 || c->high < 0;
       EXPECT_EQ(excludes, test->p_value <= alpha)
-          << "seed " << seed << " alpha " << alpha << " p " << test->p_value << " ["
-          << c->low << ", " << c->high << "]";
+          << "seed " << seed << " alpha " << alpha << " p " << test->p_value << " [" << c->low
+          << ", " << c->high << "]";
       significant += excludes;
       ++checked;
     }
@@ -354,12 +355,14 @@ TEST(EstimateChangeTest, UnreachableLevelGivesAnUnboundedInterval) {
 
 TEST(EstimateChangeTest, DifferenceScaleAndErrors) {
   // A zero makes ratios meaningless: differences relative to the base median.
-  auto c = EstimateChange(std::vector<double>{0, 1, 2, 3, 4}, std::vector<double>{2, 3, 4, 5, 6}, 0.05);
+  auto c =
+      EstimateChange(std::vector<double>{0, 1, 2, 3, 4}, std::vector<double>{2, 3, 4, 5, 6}, 0.05);
   ASSERT_TRUE(c.ok());
   EXPECT_FALSE(c->log_scale);
   EXPECT_NEAR(c->estimate, 1.0, 1e-12);  // +2 on a base median of 2
   EXPECT_FALSE(EstimateChange(std::vector<double>{0, 0, 0}, std::vector<double>{1, 2}, 0.05).ok());
-  EXPECT_FALSE(EstimateChange(std::vector<double>{1, INFINITY}, std::vector<double>{1, 2}, 0.05).ok());
+  EXPECT_FALSE(
+      EstimateChange(std::vector<double>{1, INFINITY}, std::vector<double>{1, 2}, 0.05).ok());
   EXPECT_FALSE(EstimateChange(std::vector<double>{}, std::vector<double>{1, 2}, 0.05).ok());
   EXPECT_FALSE(EstimateChange(std::vector<double>{1, 2}, std::vector<double>{1, 2}, 0).ok());
 }

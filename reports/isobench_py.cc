@@ -117,10 +117,9 @@ MannWhitneyMethod ParseMethod(const std::string& method) {
   if (method == "exact") return MannWhitneyMethod::kExact;
   if (method == "auto") return MannWhitneyMethod::kAuto;
   if (method == "exact_when_small") return MannWhitneyMethod::kExactWhenSmall;
-  throw py::value_error("method must be 'asymptotic', 'exact', 'auto' or 'exact_when_small', got '" +
-                        method + "'");
+  throw py::value_error(
+      "method must be 'asymptotic', 'exact', 'auto' or 'exact_when_small', got '" + method + "'");
 }
-
 
 }  // namespace
 

@@ -93,9 +93,9 @@ Result<AcceleratorChoice> Choose(std::string_view requested, const KvmFacts& fac
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.2f", *ready);
   std::string nested = NestingLabel(Accelerator::kKvm, facts);
-  return AcceleratorChoice{
-      Accelerator::kKvm, "kvm: " + module + " loaded, probe boot ready in " + seconds + " s" +
-                             (nested == "none" ? "" : "; nested under " + nested)};
+  return AcceleratorChoice{Accelerator::kKvm,
+                           "kvm: " + module + " loaded, probe boot ready in " + seconds + " s" +
+                               (nested == "none" ? "" : "; nested under " + nested)};
 }
 
 }  // namespace

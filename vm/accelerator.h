@@ -59,7 +59,7 @@ std::optional<std::string> KvmRuledOutBy(const KvmFacts& facts);
 
 struct AcceleratorChoice {
   Accelerator accelerator = Accelerator::kTcg;
-  std::string reason;  // "kvm: kvm_amd loaded, probe boot ready in 1.2 s", "tcg: ..."
+  std::string reason;           // "kvm: kvm_amd loaded, probe boot ready in 1.2 s", "tcg: ..."
   std::string nested = "none";  // NestingLabel: "vm.nested" of every result
 };
 

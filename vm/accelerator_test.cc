@@ -92,7 +92,8 @@ TEST(AcceleratorTest, KvmInsideAGuestIsLabelledNestedAndTcgNever) {
   ASSERT_TRUE(choice.ok());
   EXPECT_EQ(choice->nested, "none");
   // TCG is emulation wherever it runs, in a guest or not.
-  choice = ChooseAccelerator("auto", Facts(true, false, false, true, "kvm"), ProbeThat(1.0, &calls));
+  choice =
+      ChooseAccelerator("auto", Facts(true, false, false, true, "kvm"), ProbeThat(1.0, &calls));
   ASSERT_TRUE(choice.ok());
   EXPECT_EQ(choice->accelerator, Accelerator::kTcg);
   EXPECT_EQ(choice->nested, "none");

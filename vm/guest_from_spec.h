@@ -42,8 +42,7 @@ harness::Result<std::optional<NetworkConfig>> ParseGuestNetwork(std::string_view
 // network ParseGuestNetwork refuses. No file-system access.
 harness::Result<GuestConfig> GuestFromSpec(const harness::InstanceSpec& spec,
                                            const VmOptions& options,
-                                           const harness::BackendContext& context,
-                                           std::string name, Accelerator accelerator,
-                                           const GuestPaths& paths);
+                                           const harness::BackendContext& context, std::string name,
+                                           Accelerator accelerator, const GuestPaths& paths);
 
 }  // namespace isobench::vm

@@ -187,10 +187,11 @@ Result<void> RawQemuInstance::Launch(const InstanceSpec& spec, Clock::time_point
   const VmOptions& o = shared_->options;
   const BackendContext& c = shared_->context;
   ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
-  ISO_ASSIGN_OR_RETURN(GuestConfig guest,
-                       GuestFromSpec(spec, o, c, DomainName(c.run_id, spec.name), accel,
-                                     {.dir = shared_->RunSocketDir(),
-                                      .disk_dir = shared_->RunDiskDir(), .tag = ".r"}));
+  ISO_ASSIGN_OR_RETURN(
+      GuestConfig guest,
+      GuestFromSpec(
+          spec, o, c, DomainName(c.run_id, spec.name), accel,
+          {.dir = shared_->RunSocketDir(), .disk_dir = shared_->RunDiskDir(), .tag = ".r"}));
   ISO_RETURN_IF_ERROR(CheckGuestImage(c.image));
   {
     std::lock_guard<std::mutex> lock(shared_->mu);
@@ -386,7 +387,7 @@ class RawQemuBackend final : public harness::Backend {
     ISO_ASSIGN_OR_RETURN(AcceleratorChoice choice,
                          ChooseAccelerator(shared_->options.accel, facts, probe,
                                            shared_->options.kvm_probe_timeout.value_or(
-                                             DefaultKvmProbeTimeout(facts))));
+                                               DefaultKvmProbeTimeout(facts))));
     shared_->accel = choice;
     return choice;
   }

@@ -149,10 +149,11 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
   const BackendContext& c = shared_->context;
   ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
   // Everything the guest needs is checked before anything is created.
-  ISO_ASSIGN_OR_RETURN(GuestConfig guest,
-                       GuestFromSpec(spec, o, c, DomainName(c.run_id, spec.name), accel,
-                                     {.dir = shared_->RunSocketDir(),
-                                      .disk_dir = shared_->RunDiskDir(), .tag = "."}));
+  ISO_ASSIGN_OR_RETURN(
+      GuestConfig guest,
+      GuestFromSpec(
+          spec, o, c, DomainName(c.run_id, spec.name), accel,
+          {.dir = shared_->RunSocketDir(), .disk_dir = shared_->RunDiskDir(), .tag = "."}));
   ISO_RETURN_IF_ERROR(CheckGuestImage(c.image));
 
   ISO_ASSIGN_OR_RETURN(conn_, shared_->Connection());

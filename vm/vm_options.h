@@ -6,12 +6,11 @@
 //   vm.cmdline_extra       appended to the guest kernel command line
 //   vm.ready_timeout_s     create -> agent ready limit        120
 //   vm.shutdown_timeout_s  graceful power-off wait on Destroy 5 (0: hard stop at once)
-//   vm.kvm_probe_timeout_s probe boot limit when deciding KVM 20 (150 nested: DefaultKvmProbeTimeout)
-//   vm.hugepages           0 | 1                              0
-//   vm.pin                 host CPUs for vCPUs, "2,3" (vCPU i -> list[i % n])
-//   vm.disk_cache          none|writeback|writethrough|directsync|unsafe   none
-//   vm.disk_io             native | threads | io_uring        native
-//   vm.socket_dir          where serial-port sockets live     /run/isobench-vm
+//   vm.kvm_probe_timeout_s probe boot limit when deciding KVM 20 (150 nested:
+//   DefaultKvmProbeTimeout) vm.hugepages           0 | 1                              0 vm.pin host
+//   CPUs for vCPUs, "2,3" (vCPU i -> list[i % n]) vm.disk_cache
+//   none|writeback|writethrough|directsync|unsafe   none vm.disk_io             native | threads |
+//   io_uring        native vm.socket_dir          where serial-port sockets live /run/isobench-vm
 //   vm.emulator            qemu binary (empty: libvirt's default)
 //
 // Unknown "vm.*" keys are an error, so a typo never silently measures the default.

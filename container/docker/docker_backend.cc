@@ -12,8 +12,8 @@
 #include <cctype>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 
@@ -38,7 +38,8 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string Option(const BackendContext& context, const std::string& key, const std::string& fallback) {
+std::string Option(const BackendContext& context, const std::string& key,
+                   const std::string& fallback) {
   auto it = context.options.find(key);
   return it == context.options.end() || it->second.empty() ? fallback : it->second;
 }
@@ -130,7 +131,8 @@ std::optional<harness::ResourceUsage> UsageFromCgroupFiles(const CgroupDirs& dir
     usage.memory_current_bytes = *current;
     usage.memory_peak_bytes = read(memory->second + "/memory.max_usage_in_bytes").value_or(0);
     if (auto cpu = dirs.v1.find("cpuacct"); cpu != dirs.v1.end())
-      usage.cpu_seconds = static_cast<double>(read(cpu->second + "/cpuacct.usage").value_or(0)) * 1e-9;
+      usage.cpu_seconds =
+          static_cast<double>(read(cpu->second + "/cpuacct.usage").value_or(0)) * 1e-9;
     if (auto pids = dirs.v1.find("pids"); pids != dirs.v1.end())
       usage.pids = static_cast<int64_t>(read(pids->second + "/pids.current").value_or(0));
     return usage;
@@ -187,8 +189,9 @@ Result<Fd> ListenUnix(const std::string& path) {
   std::memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path)
-    return Error("docker: channel socket path `" + path + "` is longer than a unix socket address allows",
-                 ENAMETOOLONG);
+    return Error(
+        "docker: channel socket path `" + path + "` is longer than a unix socket address allows",
+        ENAMETOOLONG);
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) return Error::Errno("socket", "AF_UNIX");
@@ -203,7 +206,8 @@ class Daemon {
  public:
   explicit Daemon(DockerClient client) : client_(std::move(client)) {}
   Result<json> Call(std::string_view method, const std::string& path, const json& body = nullptr,
-                    bool not_found_ok = false, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+                    bool not_found_ok = false,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
     std::lock_guard<std::mutex> lock(mu_);
     return client_.Call(method, path, body, not_found_ok, timeout);
   }
@@ -225,7 +229,8 @@ class Daemon {
 
 class DockerInstance : public Instance {
  public:
-  DockerInstance(std::shared_ptr<Daemon> daemon, std::string name, std::string container_name, std::string dir)
+  DockerInstance(std::shared_ptr<Daemon> daemon, std::string name, std::string container_name,
+                 std::string dir)
       : daemon_(std::move(daemon)),
         name_(std::move(name)),
         container_name_(std::move(container_name)),
@@ -251,7 +256,8 @@ class DockerInstance : public Instance {
   }
   Result<void> CreateContainer(const json& body);
   Result<void> Start() {
-    ISO_RETURN_IF_ERROR(daemon_->Call("POST", "/containers/" + id_ + "/start").Context("starting " + container_name_));
+    ISO_RETURN_IF_ERROR(daemon_->Call("POST", "/containers/" + id_ + "/start")
+                            .Context("starting " + container_name_));
     return {};
   }
   Result<void> Inspect();
@@ -281,8 +287,9 @@ class DockerInstance : public Instance {
 };
 
 Result<void> DockerInstance::CreateContainer(const json& body) {
-  ISO_ASSIGN_OR_RETURN(json created, daemon_->Call("POST", "/containers/create?name=" + UrlEncode(container_name_),
-                                                   body));
+  ISO_ASSIGN_OR_RETURN(
+      json created,
+      daemon_->Call("POST", "/containers/create?name=" + UrlEncode(container_name_), body));
   id_ = created.is_object() ? created.value("Id", "") : "";
   if (id_.empty()) return Error("docker: POST /containers/create: no Id in the reply", EPROTO);
   return {};
@@ -293,8 +300,9 @@ Result<void> DockerInstance::Inspect() {
   json state = info.value("State", json::object());
   pid_ = state.value("Pid", 0);
   if (pid_ <= 0)
-    return Error("docker: container " + container_name_ + " is not running (" + state.value("Status", "?") +
-                     ", exit code " + std::to_string(state.value("ExitCode", -1)) + "): " + LogTail(),
+    return Error("docker: container " + container_name_ + " is not running (" +
+                     state.value("Status", "?") + ", exit code " +
+                     std::to_string(state.value("ExitCode", -1)) + "): " + LogTail(),
                  ECHILD);
   auto pidfd = PidFd(pid_);
   if (!pidfd.ok()) {
@@ -336,10 +344,14 @@ Result<void> DockerInstance::Accept(Clock::time_point deadline) {
     ISO_RETURN_IF_ERROR(Alive());
     auto now = Clock::now();
     if (now >= deadline)
-      return Error("docker: the agent in " + container_name_ + " did not connect to its channel in time: " + LogTail(),
+      return Error("docker: the agent in " + container_name_ +
+                       " did not connect to its channel in time: " + LogTail(),
                    ETIMEDOUT);
     struct pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {pidfd_.get(), POLLIN, 0}};
-    int wait_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()) + 1;
+    int wait_ms =
+        static_cast<int>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()) +
+        1;
     ::poll(fds, 2, std::min(wait_ms, 100));
   }
 }
@@ -356,7 +368,8 @@ Result<void> DockerInstance::Destroy() {
     // the container behind.
     auto deadline = Clock::now() + std::chrono::seconds(15);
     for (;;) {
-      auto removed = daemon_->Call("DELETE", "/containers/" + id_ + "?force=1&v=1", nullptr, /*not_found_ok=*/true);
+      auto removed = daemon_->Call("DELETE", "/containers/" + id_ + "?force=1&v=1", nullptr,
+                                   /*not_found_ok=*/true);
       if (removed.ok()) break;
       bool unreachable = removed.error().message().rfind("cannot reach", 0) == 0;
       if (!unreachable || Clock::now() >= deadline) {
@@ -369,12 +382,14 @@ Result<void> DockerInstance::Destroy() {
   auto tree = harness::RemoveTree(dir_);
   if (!tree.ok() && result.ok()) result = std::move(tree).error();
   if (!result.ok())
-    ISO_LOG(kWarning) << "docker: destroying " << container_name_ << ": " << result.error().message();
+    ISO_LOG(kWarning) << "docker: destroying " << container_name_ << ": "
+                      << result.error().message();
   return result;
 }
 
 Result<harness::ResourceUsage> DockerInstance::Usage() {
-  if (destroyed_ || id_.empty()) return Error("docker: instance " + name_ + " is not running", ESRCH);
+  if (destroyed_ || id_.empty())
+    return Error("docker: instance " + name_ + " is not running", ESRCH);
   CgroupDirs dirs = pid_ > 0 ? CgroupDirsOf(pid_) : CgroupDirs{};
   std::optional<harness::ResourceUsage> from_files = UsageFromCgroupFiles(dirs);
   harness::ResourceUsage usage;
@@ -382,7 +397,8 @@ Result<harness::ResourceUsage> DockerInstance::Usage() {
     usage = *from_files;
   } else {
     // one-shot: the daemon would otherwise sample twice, a second apart, for precpu_stats.
-    ISO_ASSIGN_OR_RETURN(json stats, daemon_->Call("GET", "/containers/" + id_ + "/stats?stream=false&one-shot=true"));
+    ISO_ASSIGN_OR_RETURN(json stats, daemon_->Call("GET", "/containers/" + id_ +
+                                                              "/stats?stream=false&one-shot=true"));
     usage = UsageFromStats(stats);
   }
   // PSS of every process in the container's cgroup plus its monitor (the shim).
@@ -435,7 +451,8 @@ Result<void> DockerBackend::Connect() {
   daemon_ = std::make_shared<Daemon>(std::move(client));
   auto info = daemon_->Call("GET", "/info");
   if (info.ok()) info_ = *info;
-  ISO_ASSIGN_OR_RETURN(image_, daemon_->With([&](DockerClient& c) { return EnsureGuestImage(c, context_.image); }));
+  ISO_ASSIGN_OR_RETURN(
+      image_, daemon_->With([&](DockerClient& c) { return EnsureGuestImage(c, context_.image); }));
   daemon_pids_ = DaemonPids();
   return {};
 }
@@ -448,7 +465,8 @@ Availability DockerBackend::Probe() {
     availability_ = Availability{false, connected.error().message()};
     return *availability_;
   }
-  std::string version = daemon_->With([](DockerClient& c) { return c.version().value("Version", "?"); });
+  std::string version =
+      daemon_->With([](DockerClient& c) { return c.version().value("Version", "?"); });
   availability_ = Availability{true, "Docker Engine " + version + " at " + socket_path_};
   return *availability_;
 }
@@ -466,7 +484,8 @@ std::map<std::string, std::string> DockerBackend::Describe() {
   facts["docker.image"] = image_.tag;
   if (!default_spec_path_) {
     auto saved = SaveDefaultSpec();
-    if (!saved.ok()) ISO_LOG(kWarning) << "docker: saving Docker's default spec: " << saved.error().message();
+    if (!saved.ok())
+      ISO_LOG(kWarning) << "docker: saving Docker's default spec: " << saved.error().message();
     default_spec_path_ = saved.ok() ? *saved : std::string();
   }
   if (!default_spec_path_->empty()) facts["docker.default_spec"] = *default_spec_path_;
@@ -502,7 +521,8 @@ Result<std::string> DockerBackend::SaveDefaultSpec() {
   std::string config_path = std::string(bundle, static_cast<size_t>(n)) + "/config.json";
   ISO_ASSIGN_OR_RETURN(std::string text, harness::ReadFile(config_path));
   json config = json::parse(text, nullptr, false);
-  if (!config.is_object()) return Error("docker: `" + config_path + "` is not a JSON object", EPROTO);
+  if (!config.is_object())
+    return Error("docker: `" + config_path + "` is not a JSON object", EPROTO);
   config.erase("hostname");
   ISO_RETURN_IF_ERROR(instance->Destroy());
   std::string path = base_dir_ + "/default-spec.json";
@@ -528,11 +548,13 @@ Result<std::unique_ptr<Instance>> DockerBackend::Create(const InstanceSpec& spec
   auto start = Clock::now();
   double daemon_cpu_before = DaemonCpuSeconds(daemon_pids_);
   ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
-  if (!availability.usable) return Error("docker backend is not usable: " + availability.reason, ENODEV);
+  if (!availability.usable)
+    return Error("docker backend is not usable: " + availability.reason, ENODEV);
   ISO_ASSIGN_OR_RETURN(std::string run_dir, RunDir());
   std::string dir = run_dir + "/" + spec.name;
   struct stat st;
-  if (::stat(dir.c_str(), &st) == 0) return Error("docker: instance `" + spec.name + "` exists", EEXIST);
+  if (::stat(dir.c_str(), &st) == 0)
+    return Error("docker: instance `" + spec.name + "` exists", EEXIST);
 
   ContainerParams params;
   params.image = image_.tag;
@@ -542,8 +564,8 @@ Result<std::unique_ptr<Instance>> DockerBackend::Create(const InstanceSpec& spec
   ISO_ASSIGN_OR_RETURN(json body, ContainerCreateBody(spec, params));
 
   ISO_RETURN_IF_ERROR(harness::MakeDirs(dir, 0700));
-  auto instance =
-      std::make_unique<DockerInstance>(daemon_, spec.name, ContainerName(context_.run_id, spec.name), dir);
+  auto instance = std::make_unique<DockerInstance>(daemon_, spec.name,
+                                                   ContainerName(context_.run_id, spec.name), dir);
   ISO_RETURN_IF_ERROR(instance->Listen());
   ISO_RETURN_IF_ERROR(instance->CreateContainer(body));
   auto created = Clock::now();
@@ -567,7 +589,8 @@ Result<std::unique_ptr<Instance>> DockerBackend::Create(const InstanceSpec& spec
   timing.ready_seconds = harness::SecondsBetween(start, ready);
   // dockerd and containerd's share, plus the instance's own shim (and the runc it ran).
   timing.host_cpu_seconds = DaemonCpuSeconds(daemon_pids_) - daemon_cpu_before;
-  if (pid_t shim = ParentPid(instance->host_pid()); shim > 1) timing.host_cpu_seconds += CpuSeconds(shim, true);
+  if (pid_t shim = ParentPid(instance->host_pid()); shim > 1)
+    timing.host_cpu_seconds += CpuSeconds(shim, true);
   return std::unique_ptr<Instance>(std::move(instance));
 }
 
@@ -575,7 +598,8 @@ Result<int> DockerBackend::ReclaimStale() {
   int reclaimed = 0;
   if (Probe().usable) {
     json filters = {{"label", json::array({std::string(kLabel) + "=1"})}};
-    ISO_ASSIGN_OR_RETURN(json list, daemon_->Call("GET", "/containers/json?all=1&filters=" + UrlEncode(filters.dump())));
+    ISO_ASSIGN_OR_RETURN(json list, daemon_->Call("GET", "/containers/json?all=1&filters=" +
+                                                             UrlEncode(filters.dump())));
     for (const auto& c : list) {
       json labels = c.value("Labels", json::object());
       if (!labels.is_object()) continue;
@@ -584,12 +608,15 @@ Result<int> DockerBackend::ReclaimStale() {
       // Ours only: the name this backend gives, as well as the labels.
       bool named = false;
       for (const auto& n : c.value("Names", json::array()))
-        if (n.is_string() && n.get<std::string>().rfind("/isobench-" + run + "-", 0) == 0) named = true;
+        if (n.is_string() && n.get<std::string>().rfind("/isobench-" + run + "-", 0) == 0)
+          named = true;
       if (!named || OwnerIsLive(owner)) continue;
       std::string id = c.value("Id", "");
       auto removed = daemon_->Call("DELETE", "/containers/" + id + "?force=1&v=1", nullptr, true);
-      if (removed.ok()) ++reclaimed;
-      else ISO_LOG(kWarning) << "docker: reclaiming " << id << ": " << removed.error().message();
+      if (removed.ok())
+        ++reclaimed;
+      else
+        ISO_LOG(kWarning) << "docker: reclaiming " << id << ": " << removed.error().message();
     }
   }
   DIR* dir = ::opendir(base_dir_.c_str());
@@ -607,8 +634,10 @@ Result<int> DockerBackend::ReclaimStale() {
   ::closedir(dir);
   for (const auto& path : stale) {
     auto removed = harness::RemoveTree(path);
-    if (removed.ok()) ++reclaimed;
-    else ISO_LOG(kWarning) << "docker: removing " << path << ": " << removed.error().message();
+    if (removed.ok())
+      ++reclaimed;
+    else
+      ISO_LOG(kWarning) << "docker: removing " << path << ": " << removed.error().message();
   }
   return reclaimed;
 }

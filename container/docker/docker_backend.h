@@ -42,6 +42,7 @@ void RegisterDockerBackend(harness::BackendRegistry& registry);
 // A product of Kind::kContainer (Docker runs runc, but through its own daemon and spec).
 harness::BackendTraits DockerTraits();
 
-harness::Result<std::unique_ptr<harness::Backend>> MakeDockerBackend(const harness::BackendContext& context);
+harness::Result<std::unique_ptr<harness::Backend>> MakeDockerBackend(
+    const harness::BackendContext& context);
 
 }  // namespace isobench::container::docker

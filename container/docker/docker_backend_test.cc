@@ -5,8 +5,8 @@
 // Skipped with the reason where root or the daemon is missing.
 #include "container/docker/docker_backend.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,7 +76,8 @@ class DockerBackendTest : public ::testing::Test {
   // Containers carrying `label` (e.g. "isobench.run=<id>"), stopped ones included.
   json Containers(const std::string& label) {
     json filters = {{"label", json::array({label})}};
-    return client_.Call("GET", "/containers/json?all=1&filters=" + UrlEncode(filters.dump())).ValueOrThrow();
+    return client_.Call("GET", "/containers/json?all=1&filters=" + UrlEncode(filters.dump()))
+        .ValueOrThrow();
   }
   size_t ImageCount() { return client_.Call("GET", "/images/json?all=1").ValueOrThrow().size(); }
 
@@ -125,7 +126,8 @@ TEST_F(DockerBackendTest, InstanceLivesAnswersAndLeavesNothing) {
   EXPECT_EQ(info["hostname"], "t1");
   EXPECT_EQ(info["status"]["NoNewPrivs"], "1") << "the default profile asks for no-new-privileges";
   EXPECT_EQ(info["status"]["Seccomp"], "2");
-  auto limit = instance->Exec({"/bin/cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}).ValueOrThrow();
+  auto limit =
+      instance->Exec({"/bin/cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}).ValueOrThrow();
   if (limit.exit_code == 0) {
     EXPECT_EQ(limit.stdout_text, std::to_string(64ull << 20) + "\n");
   }
@@ -137,8 +139,10 @@ TEST_F(DockerBackendTest, InstanceLivesAnswersAndLeavesNothing) {
   // Read from the container's cgroup files: the same figures as the daemon's stats.
   auto listed = Containers("isobench.run=" + run);
   ASSERT_EQ(listed.size(), 1u);
-  json stats = client_.Call("GET", "/containers/" + listed[0]["Id"].get<std::string>() +
-                                       "/stats?stream=false&one-shot=true").ValueOrThrow();
+  json stats = client_
+                   .Call("GET", "/containers/" + listed[0]["Id"].get<std::string>() +
+                                    "/stats?stream=false&one-shot=true")
+                   .ValueOrThrow();
   EXPECT_EQ(usage.pids, stats["pids_stats"]["current"].get<int64_t>());
   double daemon_memory = stats["memory_stats"]["usage"].get<double>();
   // Read moments apart, and page counters move in batches: the same order, not the same bytes.
@@ -181,7 +185,8 @@ TEST_F(DockerBackendTest, ReadOnlyRootAndVolumes) {
   spec.profile.read_only_root = true;
   spec.volumes = {{shared, "/data", false}};
   auto instance = backend->Create(spec).ValueOrThrow();
-  EXPECT_NE(instance->Exec({"/bin/touch", "/root-file"}).ValueOrThrow().exit_code, 0) << "the root is read-only";
+  EXPECT_NE(instance->Exec({"/bin/touch", "/root-file"}).ValueOrThrow().exit_code, 0)
+      << "the root is read-only";
   EXPECT_EQ(instance->Exec({"/bin/sh", "-c", "echo hi > /data/out"}).ValueOrThrow().exit_code, 0);
   EXPECT_EQ(harness::ReadFile(shared + "/out").ValueOrThrow(), "hi\n");
   // The run's directory (owner file, per-instance state) goes with the run.
@@ -231,8 +236,10 @@ TEST_F(DockerBackendTest, StartFailureIsTheDaemonsErrorWithNothingLeft) {
   auto instance = backend->Create(spec);
   ASSERT_FALSE(instance.ok());
   std::cout << "start error: " << instance.error().message() << "\n";
-  EXPECT_NE(instance.error().message().find("/start"), std::string::npos) << instance.error().message();
-  EXPECT_NE(instance.error().message().find("isobench-agent"), std::string::npos) << instance.error().message();
+  EXPECT_NE(instance.error().message().find("/start"), std::string::npos)
+      << instance.error().message();
+  EXPECT_NE(instance.error().message().find("isobench-agent"), std::string::npos)
+      << instance.error().message();
   EXPECT_TRUE(Containers("isobench.run=" + run).empty());
 }
 
@@ -251,7 +258,8 @@ TEST_F(DockerBackendTest, AgentThatExitsBeforeReadyIsAnErrorWithNothingLeft) {
   EXPECT_NE(instance.error().message().find("isobench-" + run + "-nochan"), std::string::npos)
       << instance.error().message();
   std::cout << "agent error: " << instance.error().message() << "\n";
-  EXPECT_NE(instance.error().message().find("exited"), std::string::npos) << instance.error().message();
+  EXPECT_NE(instance.error().message().find("exited"), std::string::npos)
+      << instance.error().message();
   EXPECT_TRUE(Containers("isobench.run=" + run).empty());
 }
 
@@ -268,23 +276,29 @@ TEST_F(DockerBackendTest, ReclaimsADeadRunsContainersAndNobodyElses) {
   // The image must exist: a backend's Probe() builds it.
   auto live = MakeDockerBackend(Context(harness::NewRunId())).ValueOrThrow();
   ASSERT_TRUE(live->Probe().usable);
-  std::string orphan = client_.Call("POST", "/containers/create?name=" + ContainerName(dead_run, "orphan"), body)
-                           .ValueOrThrow()["Id"];
+  std::string orphan =
+      client_.Call("POST", "/containers/create?name=" + ContainerName(dead_run, "orphan"), body)
+          .ValueOrThrow()["Id"];
   // Someone else's container from the same image: it inherits the image's isobench=1
   // label but is not one of ours.
   json foreign_body = {{"Image", ImageTag(image_.hash)},
                        {"Cmd", json::array({"/bin/true"})},
                        {"Labels", {{"owner", "someone-else"}}}};
-  std::string foreign = client_.Call("POST", "/containers/create?name=not-isobench-" + std::to_string(::getpid()),
-                                     foreign_body)
-                            .ValueOrThrow()["Id"];
+  std::string foreign =
+      client_
+          .Call("POST", "/containers/create?name=not-isobench-" + std::to_string(::getpid()),
+                foreign_body)
+          .ValueOrThrow()["Id"];
   harness::MakeDirs(workdir_ + "/docker/" + dead_run).ValueOrThrow();
   harness::WriteWholeFile(workdir_ + "/docker/" + dead_run + "/owner", "999999 1\n").ValueOrThrow();
 
   int reclaimed = live->ReclaimStale().ValueOrThrow();
   EXPECT_GE(reclaimed, 2) << "the container and the run directory";
-  EXPECT_TRUE(client_.Call("GET", "/containers/" + orphan + "/json", nullptr, true).ValueOrThrow().is_null());
-  EXPECT_TRUE(client_.Call("GET", "/containers/" + foreign + "/json").ok()) << "not ours: untouched";
+  EXPECT_TRUE(client_.Call("GET", "/containers/" + orphan + "/json", nullptr, true)
+                  .ValueOrThrow()
+                  .is_null());
+  EXPECT_TRUE(client_.Call("GET", "/containers/" + foreign + "/json").ok())
+      << "not ours: untouched";
   EXPECT_FALSE(harness::ReadFile(workdir_ + "/docker/" + dead_run + "/owner").ok());
   client_.Call("DELETE", "/containers/" + foreign + "?force=1", nullptr, true).ValueOrThrow();
 }
@@ -294,7 +308,8 @@ TEST_F(DockerBackendTest, FailedBuildSaysWhyAndLeavesNoImage) {
   // A first layer no cache holds, then a COPY of something the context lacks.
   std::string root = workdir_ + "/badctx";
   harness::MakeDirs(root + "/sbin").ValueOrThrow();
-  harness::WriteWholeFile(root + "/unique", harness::NewRunId() + std::to_string(::getpid())).ValueOrThrow();
+  harness::WriteWholeFile(root + "/unique", harness::NewRunId() + std::to_string(::getpid()))
+      .ValueOrThrow();
   harness::WriteWholeFile(root + "/sbin/isobench-agent", "x", 0755).ValueOrThrow();
   std::string tar =
       BuildContextTar(root, "FROM scratch\nCOPY userland/ /\nCOPY missing/ /\n").ValueOrThrow();
@@ -305,7 +320,9 @@ TEST_F(DockerBackendTest, FailedBuildSaysWhyAndLeavesNoImage) {
       << built.error().message();
   EXPECT_NE(built.error().message().find("missing"), std::string::npos) << built.error().message();
   EXPECT_EQ(ImageCount(), images_before) << "the failed build's layer is removed";
-  EXPECT_TRUE(client_.Call("GET", "/images/isobench/broken:test/json", nullptr, true).ValueOrThrow().is_null());
+  EXPECT_TRUE(client_.Call("GET", "/images/isobench/broken:test/json", nullptr, true)
+                  .ValueOrThrow()
+                  .is_null());
 }
 
 TEST_F(DockerBackendTest, OldGuestImagesArePrunedButNotOneInUse) {
@@ -319,7 +336,8 @@ TEST_F(DockerBackendTest, OldGuestImagesArePrunedButNotOneInUse) {
     std::string hash = "prunetest-" + unique + "-" + std::to_string(i);
     harness::WriteWholeFile(root + "/n", hash).ValueOrThrow();
     std::string tar = BuildContextTar(root, "FROM scratch\nCOPY userland/ /\n").ValueOrThrow();
-    BuildFromContext(client_, tar, ImageTag(hash), {{"isobench", "1"}, {kLabelImageHash, hash}}).ValueOrThrow();
+    BuildFromContext(client_, tar, ImageTag(hash), {{"isobench", "1"}, {kLabelImageHash, hash}})
+        .ValueOrThrow();
     hashes.push_back(hash);
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   }
@@ -328,15 +346,19 @@ TEST_F(DockerBackendTest, OldGuestImagesArePrunedButNotOneInUse) {
   json made = client_.Call("POST", "/containers/create", body).ValueOrThrow();
   std::string user = made["Id"];
   auto exists = [&](const std::string& hash) {
-    return !client_.Call("GET", "/images/" + ImageTag(hash) + "/json", nullptr, true).ValueOrThrow().is_null();
+    return !client_.Call("GET", "/images/" + ImageTag(hash) + "/json", nullptr, true)
+                .ValueOrThrow()
+                .is_null();
   };
   PruneGuestImages(client_, image_.hash, /*min_age_seconds=*/0);
   EXPECT_TRUE(exists(hashes[0])) << "an image a container uses was removed";
   EXPECT_FALSE(exists(hashes[1]));
-  for (int i = 2; i < 5; ++i) EXPECT_TRUE(exists(hashes[i])) << "one of the three newest went: " << i;
+  for (int i = 2; i < 5; ++i)
+    EXPECT_TRUE(exists(hashes[i])) << "one of the three newest went: " << i;
   EXPECT_TRUE(exists(image_.hash)) << "the image asked for went";
   client_.Call("DELETE", "/containers/" + user + "?force=1", nullptr, true).ValueOrThrow();
-  for (const auto& hash : hashes) (void)client_.Call("DELETE", "/images/" + ImageTag(hash), nullptr, true);
+  for (const auto& hash : hashes)
+    (void)client_.Call("DELETE", "/images/" + ImageTag(hash), nullptr, true);
 }
 
 TEST_F(DockerBackendTest, AbsentDaemonIsUnusableWithTheReason) {
@@ -346,8 +368,9 @@ TEST_F(DockerBackendTest, AbsentDaemonIsUnusableWithTheReason) {
   auto availability = backend->Probe();
   EXPECT_FALSE(availability.usable);
   std::cout << "unusable: " << availability.reason << "\n";
-  EXPECT_NE(availability.reason.find("cannot reach the Docker daemon at " + workdir_ + "/no-daemon.sock"),
-            std::string::npos)
+  EXPECT_NE(
+      availability.reason.find("cannot reach the Docker daemon at " + workdir_ + "/no-daemon.sock"),
+      std::string::npos)
       << availability.reason;
   harness::InstanceSpec spec;
   spec.name = "x";
@@ -359,8 +382,9 @@ TEST_F(DockerBackendTest, AbsentDaemonIsUnusableWithTheReason) {
 
 // Create -> ready over ISOBENCH_DOCKER_STARTS starts (default 5); the median is printed.
 TEST_F(DockerBackendTest, CreateToReadyTimes) {
-  int starts = std::max(1, std::atoi(std::getenv("ISOBENCH_DOCKER_STARTS") ? std::getenv("ISOBENCH_DOCKER_STARTS")
-                                                                              : "5"));
+  int starts = std::max(
+      1, std::atoi(std::getenv("ISOBENCH_DOCKER_STARTS") ? std::getenv("ISOBENCH_DOCKER_STARTS")
+                                                         : "5"));
   std::string run = harness::NewRunId();
   auto backend = MakeDockerBackend(Context(run)).ValueOrThrow();
   ASSERT_TRUE(backend->Probe().usable);
@@ -379,10 +403,10 @@ TEST_F(DockerBackendTest, CreateToReadyTimes) {
     std::sort(v.begin(), v.end());
     return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
   };
-  std::cout << "docker create->ready over " << starts << " starts: median " << median(ready) * 1e3 << " ms, min "
-            << *std::min_element(ready.begin(), ready.end()) * 1e3 << " ms, max "
-            << *std::max_element(ready.begin(), ready.end()) * 1e3 << " ms; host cpu median " << median(cpu) * 1e3
-            << " ms; phases (median ms):";
+  std::cout << "docker create->ready over " << starts << " starts: median " << median(ready) * 1e3
+            << " ms, min " << *std::min_element(ready.begin(), ready.end()) * 1e3 << " ms, max "
+            << *std::max_element(ready.begin(), ready.end()) * 1e3 << " ms; host cpu median "
+            << median(cpu) * 1e3 << " ms; phases (median ms):";
   for (const char* name : {"create", "start", "inspect", "connected", "ready"})
     std::cout << " " << name << "=" << median(phases[name]) * 1e3;
   std::cout << "\n";
@@ -407,7 +431,8 @@ TEST_F(DockerBackendTest, DaemonRestartMidRun) {
   std::string pid_text = harness::ReadFile("/var/run/docker.pid").ValueOrThrow();
   pid_t dockerd = static_cast<pid_t>(std::atoi(pid_text.c_str()));
   ASSERT_GT(dockerd, 0);
-  std::string cmdline = harness::ReadFile("/proc/" + std::to_string(dockerd) + "/cmdline").ValueOrThrow();
+  std::string cmdline =
+      harness::ReadFile("/proc/" + std::to_string(dockerd) + "/cmdline").ValueOrThrow();
   std::vector<std::string> args;
   for (size_t pos = 0; pos < cmdline.size();) {
     size_t end = cmdline.find('\0', pos);
@@ -422,7 +447,8 @@ TEST_F(DockerBackendTest, DaemonRestartMidRun) {
   if (child == 0) {
     if (::fork() == 0) {
       ::setsid();
-      int log = ::open("/var/log/isobench-dockerd.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      int log =
+          ::open("/var/log/isobench-dockerd.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
       int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
       ::dup2(null, 0);
       ::dup2(log, 1);

@@ -22,7 +22,8 @@ size_t AppendBody(char* data, size_t size, size_t count, void* user) {
 }
 
 std::string Trim(std::string_view s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+    s.remove_suffix(1);
   while (!s.empty() && (s.front() == '\n' || s.front() == ' ')) s.remove_prefix(1);
   return std::string(s);
 }
@@ -51,8 +52,9 @@ Result<std::string> DockerSocketPath(const std::string& docker_host) {
   std::string path = host;
   if (host.rfind("unix://", 0) == 0) path = host.substr(7);
   if (path.empty() || path[0] != '/')
-    return Error("docker: unsupported DOCKER_HOST `" + host + "`: only unix:///<path> sockets are supported",
-                 EINVAL);
+    return Error(
+        "docker: unsupported DOCKER_HOST `" + host + "`: only unix:///<path> sockets are supported",
+        EINVAL);
   return path;
 }
 
@@ -75,7 +77,8 @@ int CompareApiVersions(std::string_view a, std::string_view b) {
   auto parse = [](std::string_view v) {
     int major = std::atoi(std::string(v).c_str());
     size_t dot = v.find('.');
-    int minor = dot == std::string_view::npos ? 0 : std::atoi(std::string(v.substr(dot + 1)).c_str());
+    int minor =
+        dot == std::string_view::npos ? 0 : std::atoi(std::string(v.substr(dot + 1)).c_str());
     return std::pair<int, int>(major, minor);
   };
   auto pa = parse(a), pb = parse(b);
@@ -100,25 +103,30 @@ Result<DockerClient> DockerClient::Connect(const std::string& socket_path) {
   client.handle_->curl = curl_easy_init();
   if (client.handle_->curl == nullptr) return Error("docker: curl_easy_init failed", ENOMEM);
   // /version is served unversioned: it is how a client learns what to ask for.
-  ISO_ASSIGN_OR_RETURN(HttpResponse r, client.Send("GET", "/version", {}, {}, std::chrono::seconds(10)));
+  ISO_ASSIGN_OR_RETURN(HttpResponse r,
+                       client.Send("GET", "/version", {}, {}, std::chrono::seconds(10)));
   if (r.status != 200)
-    return Error("docker: GET /version: " + DaemonMessage(r.body) + " (HTTP " + std::to_string(r.status) + ")",
+    return Error("docker: GET /version: " + DaemonMessage(r.body) + " (HTTP " +
+                     std::to_string(r.status) + ")",
                  EPROTO);
   client.version_ = json::parse(r.body, nullptr, false);
-  std::string daemon_api = client.version_.is_object() ? client.version_.value("ApiVersion", "") : "";
+  std::string daemon_api =
+      client.version_.is_object() ? client.version_.value("ApiVersion", "") : "";
   if (daemon_api.empty()) return Error("docker: GET /version: no ApiVersion in the reply", EPROTO);
   if (CompareApiVersions(daemon_api, kMinApiVersion) < 0)
-    return Error("docker: the daemon at " + socket_path + " speaks API " + daemon_api + ", older than the " +
-                     kMinApiVersion + " this backend needs",
+    return Error("docker: the daemon at " + socket_path + " speaks API " + daemon_api +
+                     ", older than the " + kMinApiVersion + " this backend needs",
                  ENOTSUP);
-  client.api_version_ = CompareApiVersions(daemon_api, kMaxApiVersion) > 0 ? kMaxApiVersion : daemon_api;
+  client.api_version_ =
+      CompareApiVersions(daemon_api, kMaxApiVersion) > 0 ? kMaxApiVersion : daemon_api;
   return client;
 }
 
 Result<HttpResponse> DockerClient::Send(std::string_view method, const std::string& full_path,
                                         const std::string& body, std::string_view content_type,
                                         std::chrono::milliseconds timeout) {
-  if (!handle_ || handle_->curl == nullptr) return Error("docker: client is not connected", ENOTCONN);
+  if (!handle_ || handle_->curl == nullptr)
+    return Error("docker: client is not connected", ENOTCONN);
   CURL* curl = handle_->curl;
   curl_easy_reset(curl);
   HttpResponse response;
@@ -148,7 +156,7 @@ Result<HttpResponse> DockerClient::Send(std::string_view method, const std::stri
   curl_slist_free_all(headers);
   if (code != CURLE_OK) {
     std::string why = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
-    int err = code == CURLE_COULDNT_CONNECT ? ECONNREFUSED
+    int err = code == CURLE_COULDNT_CONNECT      ? ECONNREFUSED
               : code == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT
                                                  : EIO;
     if (code == CURLE_COULDNT_CONNECT) {
@@ -159,14 +167,16 @@ Result<HttpResponse> DockerClient::Send(std::string_view method, const std::stri
       return Error("cannot reach the Docker daemon at " + socket_path_ + ": " + why,
                    os_errno != 0 ? static_cast<int>(os_errno) : err);
     }
-    return Error("docker: " + method_text + " " + full_path + " on " + socket_path_ + ": " + why, err);
+    return Error("docker: " + method_text + " " + full_path + " on " + socket_path_ + ": " + why,
+                 err);
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
 }
 
-Result<HttpResponse> DockerClient::Request(std::string_view method, const std::string& path, const std::string& body,
-                                           std::string_view content_type, std::chrono::milliseconds timeout) {
+Result<HttpResponse> DockerClient::Request(std::string_view method, const std::string& path,
+                                           const std::string& body, std::string_view content_type,
+                                           std::chrono::milliseconds timeout) {
   return Send(method, "/v" + api_version_ + path, body, content_type, timeout);
 }
 
@@ -177,14 +187,15 @@ Result<json> DockerClient::Call(std::string_view method, const std::string& path
   if (r.status == 404 && not_found_ok) return json(nullptr);
   if (r.status < 200 || r.status >= 300) {
     int err = r.status == 404 ? ENOENT : r.status == 409 ? EEXIST : r.status == 400 ? EINVAL : EIO;
-    return Error("docker: " + std::string(method) + " " + path + ": " + DaemonMessage(r.body) + " (HTTP " +
-                     std::to_string(r.status) + ")",
+    return Error("docker: " + std::string(method) + " " + path + ": " + DaemonMessage(r.body) +
+                     " (HTTP " + std::to_string(r.status) + ")",
                  err);
   }
   if (r.body.empty()) return json(nullptr);
   json parsed = json::parse(r.body, nullptr, false);
   if (parsed.is_discarded())
-    return Error("docker: " + std::string(method) + " " + path + ": the reply is not JSON: " + DaemonMessage(r.body),
+    return Error("docker: " + std::string(method) + " " + path +
+                     ": the reply is not JSON: " + DaemonMessage(r.body),
                  EPROTO);
   return parsed;
 }

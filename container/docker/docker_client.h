@@ -74,7 +74,8 @@ class DockerClient {
 
   // One request under /v<api_version>. `body` is sent with `content_type`. Any HTTP
   // status is returned; only a transport failure is an error.
-  Result<HttpResponse> Request(std::string_view method, const std::string& path, const std::string& body = {},
+  Result<HttpResponse> Request(std::string_view method, const std::string& path,
+                               const std::string& body = {},
                                std::string_view content_type = "application/json",
                                std::chrono::milliseconds timeout = std::chrono::seconds(60));
   // Request() with a JSON body (none when null) whose reply must be 2xx; returns the
@@ -85,8 +86,9 @@ class DockerClient {
                               std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
  private:
-  Result<HttpResponse> Send(std::string_view method, const std::string& full_path, const std::string& body,
-                            std::string_view content_type, std::chrono::milliseconds timeout);
+  Result<HttpResponse> Send(std::string_view method, const std::string& full_path,
+                            const std::string& body, std::string_view content_type,
+                            std::chrono::milliseconds timeout);
 
   struct Handle;
   std::unique_ptr<Handle> handle_;

@@ -11,13 +11,15 @@ namespace isobench::container::docker {
 
 using json = nlohmann::json;
 
-Result<std::string> BuildFromContext(DockerClient& client, const std::string& context_tar, const std::string& tag,
+Result<std::string> BuildFromContext(DockerClient& client, const std::string& context_tar,
+                                     const std::string& tag,
                                      const std::map<std::string, std::string>& labels) {
-  ISO_ASSIGN_OR_RETURN(HttpResponse r, client.Request("POST", "/build?" + BuildQuery(tag, labels), context_tar,
-                                                      "application/x-tar", std::chrono::minutes(10)));
+  ISO_ASSIGN_OR_RETURN(HttpResponse r,
+                       client.Request("POST", "/build?" + BuildQuery(tag, labels), context_tar,
+                                      "application/x-tar", std::chrono::minutes(10)));
   if (r.status != 200)
-    return Error("docker: building `" + tag + "`: " + DaemonMessage(r.body) + " (HTTP " + std::to_string(r.status) +
-                     ")",
+    return Error("docker: building `" + tag + "`: " + DaemonMessage(r.body) + " (HTTP " +
+                     std::to_string(r.status) + ")",
                  EIO);
   BuildOutcome outcome = ParseBuildStream(r.body);
   if (!outcome.error.empty()) {
@@ -27,7 +29,8 @@ Result<std::string> BuildFromContext(DockerClient& client, const std::string& co
     for (const auto& id : outcome.created_ids) {
       auto removed = client.Call("DELETE", "/images/" + id, nullptr, /*not_found_ok=*/true);
       if (!removed.ok())
-        ISO_LOG(kWarning) << "docker: removing layer " << id << " of the failed build: " << removed.error().message();
+        ISO_LOG(kWarning) << "docker: removing layer " << id
+                          << " of the failed build: " << removed.error().message();
     }
     std::string error = outcome.error;
     while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
@@ -47,20 +50,25 @@ void PruneGuestImages(DockerClient& client, const std::string& keep_hash, int mi
   std::vector<Old> others;
   for (const auto& image : *listed) {
     if (!image.is_object()) continue;
-    const json& labels = image.contains("Labels") && image["Labels"].is_object() ? image["Labels"] : json::object();
+    const json& labels =
+        image.contains("Labels") && image["Labels"].is_object() ? image["Labels"] : json::object();
     auto hash = labels.find(kLabelImageHash);
     if (hash == labels.end() || !hash->is_string() || *hash == keep_hash) continue;
     std::string tag = ImageTag(hash->get<std::string>());
-    int64_t created = image.contains("Created") && image["Created"].is_number_integer() ? image["Created"].get<int64_t>() : 0;
+    int64_t created = image.contains("Created") && image["Created"].is_number_integer()
+                          ? image["Created"].get<int64_t>()
+                          : 0;
     others.push_back({created, tag});
   }
-  std::sort(others.begin(), others.end(), [](const Old& a, const Old& b) { return a.created > b.created; });
+  std::sort(others.begin(), others.end(),
+            [](const Old& a, const Old& b) { return a.created > b.created; });
   const int64_t young = static_cast<int64_t>(::time(nullptr)) - min_age_seconds;
   int removed = 0;
   for (size_t i = harness::kKeepImages; i < others.size(); ++i) {
     if (others[i].created > young) continue;
     // Without force: an image a container (of any run) still uses is refused, not taken.
-    if (client.Call("DELETE", "/images/" + others[i].tag, nullptr, /*not_found_ok=*/true).ok()) ++removed;
+    if (client.Call("DELETE", "/images/" + others[i].tag, nullptr, /*not_found_ok=*/true).ok())
+      ++removed;
   }
   if (removed > 0) ISO_LOG(kInfo) << "docker: pruned " << removed << " old guest image(s)";
 }
@@ -70,7 +78,8 @@ Result<DockerImage> EnsureGuestImage(DockerClient& client, const harness::GuestI
     return Error("docker: no guest image was given (BackendContext::image is empty)", EINVAL);
   DockerImage out;
   out.tag = ImageTag(image.hash);
-  ISO_ASSIGN_OR_RETURN(json existing, client.Call("GET", "/images/" + out.tag + "/json", nullptr, true));
+  ISO_ASSIGN_OR_RETURN(json existing,
+                       client.Call("GET", "/images/" + out.tag + "/json", nullptr, true));
   if (existing.is_object()) {
     out.id = existing.value("Id", "");
     PruneGuestImages(client, image.hash);
@@ -78,7 +87,8 @@ Result<DockerImage> EnsureGuestImage(DockerClient& client, const harness::GuestI
   }
   auto start = harness::Clock::now();
   ISO_ASSIGN_OR_RETURN(std::string tar, BuildContextTar(image.rootfs, GuestDockerfile(image.hash)));
-  ISO_ASSIGN_OR_RETURN(out.id, BuildFromContext(client, tar, out.tag, {{kLabel, "1"}, {kLabelImageHash, image.hash}}));
+  ISO_ASSIGN_OR_RETURN(out.id, BuildFromContext(client, tar, out.tag,
+                                                {{kLabel, "1"}, {kLabelImageHash, image.hash}}));
   out.built = true;
   out.build_seconds = harness::SecondsBetween(start, harness::Clock::now());
   ISO_LOG(kInfo) << "docker: built " << out.tag << " (" << tar.size() / 1024 << " KiB context) in "

@@ -36,7 +36,8 @@ void PruneGuestImages(DockerClient& client, const std::string& keep_hash,
 // POST /build of a tar context; the image is tagged `tag` and labelled `labels`. Returns
 // the image id, or an error carrying the daemon's words ("building `tag`: COPY failed:
 // ...") after removing what the failed build committed.
-Result<std::string> BuildFromContext(DockerClient& client, const std::string& context_tar, const std::string& tag,
+Result<std::string> BuildFromContext(DockerClient& client, const std::string& context_tar,
+                                     const std::string& tag,
                                      const std::map<std::string, std::string>& labels);
 
 }  // namespace isobench::container::docker

@@ -35,12 +35,15 @@ bool HasDotDot(const std::string& path) {
 // A Binds entry is "<host>:<guest>[:ro]": a ':' or ',' inside either path would be
 // read as a separator by the daemon.
 Result<std::string> BindEntry(const std::string& host, const std::string& guest, bool read_only) {
-  for (const auto& [what, path] : {std::pair<std::string, std::string>{"host path", host}, {"guest path", guest}}) {
+  for (const auto& [what, path] :
+       {std::pair<std::string, std::string>{"host path", host}, {"guest path", guest}}) {
     if (path.empty() || path[0] != '/')
       return Error("docker: volume " + what + " `" + path + "` is not absolute", EINVAL);
-    if (HasDotDot(path)) return Error("docker: volume " + what + " `" + path + "` contains `..`", EINVAL);
+    if (HasDotDot(path))
+      return Error("docker: volume " + what + " `" + path + "` contains `..`", EINVAL);
     if (path.find_first_of(":,") != std::string::npos)
-      return Error("docker: volume " + what + " `" + path + "` contains ':' or ',', which Binds cannot carry",
+      return Error("docker: volume " + what + " `" + path +
+                       "` contains ':' or ',', which Binds cannot carry",
                    EINVAL);
   }
   return host + ":" + guest + (read_only ? ":ro" : ":rw");
@@ -58,12 +61,16 @@ Result<std::vector<std::string>> CapabilityNames(const std::vector<std::string>&
 }
 
 Error Unsupported(const std::string& what) {
-  return Error("docker: the Docker Engine cannot run " + what + "; use another backend for this profile", ENOTSUP);
+  return Error(
+      "docker: the Docker Engine cannot run " + what + "; use another backend for this profile",
+      ENOTSUP);
 }
 
 }  // namespace
 
-bool IsDockerDefaultProfile(const std::string& profile_name) { return profile_name == "docker-default"; }
+bool IsDockerDefaultProfile(const std::string& profile_name) {
+  return profile_name == "docker-default";
+}
 
 std::string ContainerName(const std::string& run_id, const std::string& name) {
   return "isobench-" + run_id + "-" + name;
@@ -106,20 +113,27 @@ Result<json> ContainerCreateBody(const harness::InstanceSpec& spec, const Contai
     host["NanoCpus"] = static_cast<int64_t>(spec.cpu_quota * 1e9);
   if ((docker_default || p.pids_limit) && spec.pids_limit > 0) host["PidsLimit"] = spec.pids_limit;
 
-  if (spec.network == "none" || spec.network.empty()) host["NetworkMode"] = "none";
-  else if (spec.network == "bridge") host["NetworkMode"] = "bridge";
+  if (spec.network == "none" || spec.network.empty())
+    host["NetworkMode"] = "none";
+  else if (spec.network == "bridge")
+    host["NetworkMode"] = "bridge";
   else
-    return Error("docker: network `" + spec.network + "` is not supported (\"none\" or \"bridge\")", EINVAL);
+    return Error("docker: network `" + spec.network + "` is not supported (\"none\" or \"bridge\")",
+                 EINVAL);
 
   json config = json::object();
   if (!docker_default) {
     if (!p.mount_ns) return Unsupported("without a mount namespace (mount_ns=false)");
     if (!p.pivot_root) return Unsupported("with chroot instead of pivot_root (pivot_root=false)");
     if (p.user_ns)
-      return Unsupported("in a per-container user namespace (user_ns=true; only a daemon-wide userns-remap exists)");
+      return Unsupported(
+          "in a per-container user namespace (user_ns=true; only a daemon-wide userns-remap "
+          "exists)");
     if (p.time_ns) return Unsupported("in a time namespace (time_ns=true)");
-    if (!p.minimal_dev) return Unsupported("with the host's /dev (minimal_dev=false) short of --privileged");
-    if (!p.read_only_sys) return Unsupported("with a writable /sys (read_only_sys=false) short of --privileged");
+    if (!p.minimal_dev)
+      return Unsupported("with the host's /dev (minimal_dev=false) short of --privileged");
+    if (!p.read_only_sys)
+      return Unsupported("with a writable /sys (read_only_sys=false) short of --privileged");
     if (!p.pid_ns) host["PidMode"] = "host";
     host["IpcMode"] = p.ipc_ns ? "private" : "host";
     if (!p.uts_ns) host["UTSMode"] = "host";
@@ -176,7 +190,8 @@ std::string GuestDockerfile(const std::string& image_hash) {
   return "FROM scratch\n"
          "COPY userland/ /\n"
          "COPY agent/ /\n"
-         "LABEL isobench=\"1\" isobench.image=\"" + image_hash + "\"\n";
+         "LABEL isobench=\"1\" isobench.image=\"" +
+         image_hash + "\"\n";
 }
 
 namespace {
@@ -190,8 +205,8 @@ la_ssize_t AppendArchive(struct archive*, void* user, const void* buffer, size_t
   return static_cast<la_ssize_t>(length);
 }
 
-Result<void> WriteTarEntry(struct archive* a, const std::string& name, mode_t mode, const std::string& link,
-                           const std::string& data, time_t mtime) {
+Result<void> WriteTarEntry(struct archive* a, const std::string& name, mode_t mode,
+                           const std::string& link, const std::string& data, time_t mtime) {
   struct archive_entry* entry = archive_entry_new();
   archive_entry_set_pathname(entry, name.c_str());
   archive_entry_set_mode(entry, mode);
@@ -210,7 +225,8 @@ Result<void> WriteTarEntry(struct archive* a, const std::string& name, mode_t mo
 }
 
 // Adds root/rel recursively under `prefix`, except the agent (it has a layer of its own).
-Result<void> AddTree(struct archive* a, const std::string& root, const std::string& rel, const std::string& prefix) {
+Result<void> AddTree(struct archive* a, const std::string& root, const std::string& rel,
+                     const std::string& prefix) {
   std::string dir_path = rel.empty() ? root : root + "/" + rel;
   DIR* dir = ::opendir(dir_path.c_str());
   if (dir == nullptr) return Error::Errno("opendir", dir_path);
@@ -239,8 +255,8 @@ Result<void> AddTree(struct archive* a, const std::string& root, const std::stri
     } else if (!S_ISDIR(st.st_mode)) {
       continue;  // device nodes and fifos: Docker provides /dev itself
     }
-    ISO_RETURN_IF_ERROR(WriteTarEntry(a, prefix + child + (S_ISDIR(st.st_mode) ? "/" : ""), st.st_mode, link, data,
-                                      st.st_mtime));
+    ISO_RETURN_IF_ERROR(WriteTarEntry(a, prefix + child + (S_ISDIR(st.st_mode) ? "/" : ""),
+                                      st.st_mode, link, data, st.st_mtime));
     if (S_ISDIR(st.st_mode)) ISO_RETURN_IF_ERROR(AddTree(a, root, child, prefix));
   }
   return {};
@@ -266,7 +282,8 @@ Result<std::string> BuildContextTar(const std::string& rootfs, const std::string
   for (const char* dir : {"agent/", "agent/sbin/", "agent/isobench/"})
     ISO_RETURN_IF_ERROR(WriteTarEntry(a.get(), dir, S_IFDIR | 0755, {}, {}, 0));
   ISO_RETURN_IF_ERROR(WriteTarEntry(a.get(), "agent" + std::string(harness::GuestImage::kAgentPath),
-                                    S_IFREG | (agent_st.st_mode & 07777), {}, agent, agent_st.st_mtime));
+                                    S_IFREG | (agent_st.st_mode & 07777), {}, agent,
+                                    agent_st.st_mtime));
   if (archive_write_close(a.get()) != ARCHIVE_OK)
     return Error(std::string("tar: close: ") + archive_error_string(a.get()), EIO);
   return out;
@@ -289,7 +306,8 @@ BuildOutcome ParseBuildStream(const std::string& stream) {
     json message = json::parse(line, nullptr, false);
     if (!message.is_object()) continue;
     if (message.contains("error")) {
-      std::string error = message["error"].is_string() ? message["error"].get<std::string>() : message.dump();
+      std::string error =
+          message["error"].is_string() ? message["error"].get<std::string>() : message.dump();
       if (message.contains("errorDetail") && message["errorDetail"].is_object())
         error = message["errorDetail"].value("message", error);
       outcome.error = error;
@@ -316,10 +334,12 @@ BuildOutcome ParseBuildStream(const std::string& stream) {
         continue;
       }
       const std::string built = "Successfully built ";
-      if (text.rfind(built, 0) == 0 && outcome.image_id.empty()) outcome.image_id = text.substr(built.size());
+      if (text.rfind(built, 0) == 0 && outcome.image_id.empty())
+        outcome.image_id = text.substr(built.size());
     }
   }
-  if (outcome.error.empty() && outcome.image_id.empty()) outcome.error = "the build stream ended without an image";
+  if (outcome.error.empty() && outcome.image_id.empty())
+    outcome.error = "the build stream ended without an image";
   return outcome;
 }
 
@@ -328,7 +348,8 @@ std::string DemuxLogStream(const std::string& raw) {
   size_t pos = 0;
   while (pos + 8 <= raw.size()) {
     unsigned char kind = static_cast<unsigned char>(raw[pos]);
-    if (kind > 2 || raw[pos + 1] != 0 || raw[pos + 2] != 0 || raw[pos + 3] != 0) return raw;  // not framed
+    if (kind > 2 || raw[pos + 1] != 0 || raw[pos + 2] != 0 || raw[pos + 3] != 0)
+      return raw;  // not framed
     size_t size = (static_cast<size_t>(static_cast<unsigned char>(raw[pos + 4])) << 24) |
                   (static_cast<size_t>(static_cast<unsigned char>(raw[pos + 5])) << 16) |
                   (static_cast<size_t>(static_cast<unsigned char>(raw[pos + 6])) << 8) |

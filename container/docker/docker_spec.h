@@ -28,10 +28,10 @@ using harness::Error;
 using harness::Result;
 
 // Labels on everything this backend creates.
-inline constexpr char kLabel[] = "isobench";               // "1"
-inline constexpr char kLabelRun[] = "isobench.run";        // the run id
+inline constexpr char kLabel[] = "isobench";         // "1"
+inline constexpr char kLabelRun[] = "isobench.run";  // the run id
 inline constexpr char kLabelInstance[] = "isobench.instance";
-inline constexpr char kLabelOwner[] = "isobench.owner";    // "<pid> <start time>" of the harness
+inline constexpr char kLabelOwner[] = "isobench.owner";  // "<pid> <start time>" of the harness
 inline constexpr char kLabelImageHash[] = "isobench.image";
 // Where the harness's channel directory is bind-mounted; the agent connects to the
 // socket in it.
@@ -46,7 +46,7 @@ std::string ContainerName(const std::string& run_id, const std::string& name);
 std::string ImageTag(const std::string& image_hash);
 
 struct ContainerParams {
-  std::string image;        // tag or id
+  std::string image;  // tag or id
   std::string run_id;
   std::string owner;        // "<pid> <start time>" of the harness process
   std::string channel_dir;  // host directory bind-mounted at kChannelDir
@@ -58,7 +58,8 @@ std::vector<std::string> AgentCommand();
 // The body of POST /containers/create. Bad input (relative or ".." volume paths, a
 // ':' or ',' in a bind path, an unknown network, an unknown capability, a profile
 // switch Docker cannot express) is an error naming it.
-Result<nlohmann::json> ContainerCreateBody(const harness::InstanceSpec& spec, const ContainerParams& params);
+Result<nlohmann::json> ContainerCreateBody(const harness::InstanceSpec& spec,
+                                           const ContainerParams& params);
 
 // The Dockerfile of the guest image: FROM scratch, then one COPY per layer (the shared
 // userland, then the agent) so that the image has real layers and a new agent only
@@ -75,9 +76,9 @@ std::string BuildQuery(const std::string& tag, const std::map<std::string, std::
 
 // The outcome of the JSON-lines stream POST /build answers with.
 struct BuildOutcome {
-  std::string error;                      // non-empty: the build failed (the daemon's words)
-  std::string image_id;                   // the final image, on success
-  std::vector<std::string> created_ids;   // layers this build committed (not cache hits)
+  std::string error;                     // non-empty: the build failed (the daemon's words)
+  std::string image_id;                  // the final image, on success
+  std::vector<std::string> created_ids;  // layers this build committed (not cache hits)
 };
 BuildOutcome ParseBuildStream(const std::string& stream);
 

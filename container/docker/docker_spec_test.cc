@@ -49,7 +49,8 @@ TEST(DockerSocketPath, DefaultEnvironmentAndExplicit) {
   EXPECT_EQ(DockerSocketPath("/run/e.sock").ValueOrThrow(), "/run/e.sock");
   ::setenv("DOCKER_HOST", "unix:///tmp/env.sock", 1);
   EXPECT_EQ(DockerSocketPath("").ValueOrThrow(), "/tmp/env.sock");
-  EXPECT_EQ(DockerSocketPath("unix:///x.sock").ValueOrThrow(), "/x.sock") << "the option wins over the environment";
+  EXPECT_EQ(DockerSocketPath("unix:///x.sock").ValueOrThrow(), "/x.sock")
+      << "the option wins over the environment";
   ::unsetenv("DOCKER_HOST");
   auto tcp = DockerSocketPath("tcp://10.0.0.1:2375");
   ASSERT_FALSE(tcp.ok());
@@ -58,7 +59,8 @@ TEST(DockerSocketPath, DefaultEnvironmentAndExplicit) {
 
 TEST(DockerClientPure, EncodingVersionsAndMessages) {
   EXPECT_EQ(UrlEncode("isobench/guest:ab c"), "isobench%2Fguest%3Aab%20c");
-  EXPECT_EQ(UrlEncode(R"({"label":["isobench=1"]})"), "%7B%22label%22%3A%5B%22isobench%3D1%22%5D%7D");
+  EXPECT_EQ(UrlEncode(R"({"label":["isobench=1"]})"),
+            "%7B%22label%22%3A%5B%22isobench%3D1%22%5D%7D");
   EXPECT_EQ(CompareApiVersions("1.41", "1.40"), 1);
   EXPECT_EQ(CompareApiVersions("1.9", "1.40"), -1) << "numeric, not lexical";
   EXPECT_EQ(CompareApiVersions("1.43", "1.43"), 0);
@@ -70,7 +72,8 @@ TEST(DockerClientPure, EncodingVersionsAndMessages) {
 TEST(DockerNames, ContainerAndImage) {
   EXPECT_EQ(ContainerName("20260101T000000-42", "c1"), "isobench-20260101T000000-42-c1");
   EXPECT_EQ(ImageTag("0123abcd"), "isobench/guest:0123abcd");
-  EXPECT_EQ(AgentCommand(), (std::vector<std::string>{"/sbin/isobench-agent", "--channel-path", "/isobench/ch.sock"}));
+  EXPECT_EQ(AgentCommand(), (std::vector<std::string>{"/sbin/isobench-agent", "--channel-path",
+                                                      "/isobench/ch.sock"}));
 }
 
 TEST(ContainerCreateBody, DefaultProfileMapsEverySwitch) {
@@ -125,9 +128,11 @@ TEST(ContainerCreateBody, EachWeakenedSwitchHasItsDockerKnob) {
     tweak(spec.profile);
     return ContainerCreateBody(spec, Params()).ValueOrThrow()["HostConfig"];
   };
-  EXPECT_TRUE(Contains(body_with([](auto& p) { p.seccomp = false; })["SecurityOpt"], "seccomp=unconfined"));
+  EXPECT_TRUE(
+      Contains(body_with([](auto& p) { p.seccomp = false; })["SecurityOpt"], "seccomp=unconfined"));
   EXPECT_FALSE(body_with([](auto& p) { p.no_new_privs = false; }).contains("SecurityOpt"));
-  EXPECT_EQ(body_with([](auto& p) { p.drop_capabilities = false; })["CapAdd"], json::array({"ALL"}));
+  EXPECT_EQ(body_with([](auto& p) { p.drop_capabilities = false; })["CapAdd"],
+            json::array({"ALL"}));
   EXPECT_EQ(body_with([](auto& p) { p.pid_ns = false; })["PidMode"], "host");
   EXPECT_EQ(body_with([](auto& p) { p.ipc_ns = false; })["IpcMode"], "host");
   EXPECT_EQ(body_with([](auto& p) { p.uts_ns = false; })["UTSMode"], "host");
@@ -141,7 +146,9 @@ TEST(ContainerCreateBody, EachWeakenedSwitchHasItsDockerKnob) {
   EXPECT_FALSE(body_with([](auto& p) { p.pids_limit = false; }).contains("PidsLimit"));
   EXPECT_FALSE(body_with([](auto& p) { p.cpu_limit = false; }).contains("NanoCpus"));
   EXPECT_FALSE(body_with([](auto& p) { p.rlimits = false; }).contains("Ulimits"));
-  json caps = body_with([](auto& p) { p.capabilities = {"chown", "CAP_KILL", "net_bind_service"}; });
+  json caps = body_with([](auto& p) {
+    p.capabilities = {"chown", "CAP_KILL", "net_bind_service"};
+  });
   EXPECT_EQ(caps["CapDrop"], json::array({"ALL"}));
   EXPECT_EQ(caps["CapAdd"], json::array({"CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"}));
 }
@@ -157,10 +164,14 @@ TEST(ContainerCreateBody, SwitchesDockerCannotExpressAreErrors) {
   EXPECT_NE(error_with([](auto& p) { p.user_ns = true; }).find("user_ns"), std::string::npos);
   EXPECT_NE(error_with([](auto& p) { p.time_ns = true; }).find("time_ns"), std::string::npos);
   EXPECT_NE(error_with([](auto& p) { p.mount_ns = false; }).find("mount_ns"), std::string::npos);
-  EXPECT_NE(error_with([](auto& p) { p.pivot_root = false; }).find("pivot_root"), std::string::npos);
-  EXPECT_NE(error_with([](auto& p) { p.minimal_dev = false; }).find("minimal_dev"), std::string::npos);
-  EXPECT_NE(error_with([](auto& p) { p.read_only_sys = false; }).find("read_only_sys"), std::string::npos);
-  EXPECT_NE(error_with([](auto& p) { p.capabilities = {"CAP_FLY"}; }).find("CAP_FLY"), std::string::npos);
+  EXPECT_NE(error_with([](auto& p) { p.pivot_root = false; }).find("pivot_root"),
+            std::string::npos);
+  EXPECT_NE(error_with([](auto& p) { p.minimal_dev = false; }).find("minimal_dev"),
+            std::string::npos);
+  EXPECT_NE(error_with([](auto& p) { p.read_only_sys = false; }).find("read_only_sys"),
+            std::string::npos);
+  EXPECT_NE(error_with([](auto& p) { p.capabilities = {"CAP_FLY"}; }).find("CAP_FLY"),
+            std::string::npos);
 }
 
 TEST(ContainerCreateBody, VolumesNetworkAndBadInput) {
@@ -199,7 +210,8 @@ TEST(ContainerCreateBody, VolumesNetworkAndBadInput) {
 TEST(BuildContext, DockerfileQueryAndLayers) {
   std::string dockerfile = GuestDockerfile("abc123");
   EXPECT_EQ(dockerfile.rfind("FROM scratch\n", 0), 0u);
-  EXPECT_LT(dockerfile.find("COPY userland/ /"), dockerfile.find("COPY agent/ /")) << "userland below the agent";
+  EXPECT_LT(dockerfile.find("COPY userland/ /"), dockerfile.find("COPY agent/ /"))
+      << "userland below the agent";
   EXPECT_NE(dockerfile.find("isobench.image=\"abc123\""), std::string::npos);
   std::string query = BuildQuery("isobench/guest:abc", {{"isobench", "1"}});
   EXPECT_NE(query.find("t=isobench%2Fguest%3Aabc"), std::string::npos);
@@ -233,7 +245,8 @@ TEST(BuildContext, TarSplitsUserlandFromAgent) {
     } else {
       char buf[64];
       la_ssize_t n;
-      while ((n = archive_read_data(a, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
+      while ((n = archive_read_data(a, buf, sizeof buf)) > 0)
+        data.append(buf, static_cast<size_t>(n));
     }
     entries[path] = data;
     modes[path] = archive_entry_perm(e);
@@ -247,7 +260,8 @@ TEST(BuildContext, TarSplitsUserlandFromAgent) {
   EXPECT_FALSE(entries.count("userland/sbin/isobench-agent")) << "the agent has a layer of its own";
   EXPECT_EQ(entries["agent/sbin/isobench-agent"], "AGENT");
   EXPECT_EQ(modes["agent/sbin/isobench-agent"], 0755);
-  EXPECT_TRUE(entries.count("agent/isobench/")) << "the channel mount point exists even on a read-only root";
+  EXPECT_TRUE(entries.count("agent/isobench/"))
+      << "the channel mount point exists even on a read-only root";
   for (const auto& [path, uid] : uids) EXPECT_EQ(uid, 0) << path;
 }
 
@@ -258,25 +272,37 @@ TEST(BuildContext, MissingRootfsIsAnError) {
 }
 
 TEST(ParseBuildStream, SuccessFailureAndCacheHits) {
-  std::string ok =
-      R"({"stream":"Step 1/4 : FROM scratch\n"})" "\n"
-      R"({"stream":" ---\u003e \n"})" "\n"
-      R"({"stream":"Step 2/4 : COPY userland/ /\n"})" "\n"
-      R"({"stream":" ---\u003e Using cache\n"})" "\n"
-      R"({"stream":" ---\u003e 1111aaaa2222\n"})" "\n"
-      R"({"stream":"Step 3/4 : COPY agent/ /\n"})" "\n"
-      R"({"stream":" ---\u003e 3333bbbb4444\n"})" "\n"
-      R"({"aux":{"ID":"sha256:3333bbbb4444ffff"}})" "\n"
-      R"({"stream":"Successfully built 3333bbbb4444\n"})" "\n";
+  std::string ok = R"({"stream":"Step 1/4 : FROM scratch\n"})"
+                   "\n"
+                   R"({"stream":" ---\u003e \n"})"
+                   "\n"
+                   R"({"stream":"Step 2/4 : COPY userland/ /\n"})"
+                   "\n"
+                   R"({"stream":" ---\u003e Using cache\n"})"
+                   "\n"
+                   R"({"stream":" ---\u003e 1111aaaa2222\n"})"
+                   "\n"
+                   R"({"stream":"Step 3/4 : COPY agent/ /\n"})"
+                   "\n"
+                   R"({"stream":" ---\u003e 3333bbbb4444\n"})"
+                   "\n"
+                   R"({"aux":{"ID":"sha256:3333bbbb4444ffff"}})"
+                   "\n"
+                   R"({"stream":"Successfully built 3333bbbb4444\n"})"
+                   "\n";
   BuildOutcome good = ParseBuildStream(ok);
   EXPECT_TRUE(good.error.empty()) << good.error;
   EXPECT_EQ(good.image_id, "sha256:3333bbbb4444ffff");
-  EXPECT_EQ(good.created_ids, std::vector<std::string>{"3333bbbb4444"}) << "a cache hit is not ours to remove";
+  EXPECT_EQ(good.created_ids, std::vector<std::string>{"3333bbbb4444"})
+      << "a cache hit is not ours to remove";
 
   std::string bad =
-      R"({"stream":"Step 2/3 : COPY userland/ /\n"})" "\n"
-      R"({"stream":" ---\u003e 5555cccc6666\n"})" "\n"
-      R"({"errorDetail":{"message":"COPY failed: file not found in build context"},"error":"COPY failed"})" "\n";
+      R"({"stream":"Step 2/3 : COPY userland/ /\n"})"
+      "\n"
+      R"({"stream":" ---\u003e 5555cccc6666\n"})"
+      "\n"
+      R"({"errorDetail":{"message":"COPY failed: file not found in build context"},"error":"COPY failed"})"
+      "\n";
   BuildOutcome failed = ParseBuildStream(bad);
   EXPECT_EQ(failed.error, "COPY failed: file not found in build context");
   EXPECT_EQ(failed.created_ids, std::vector<std::string>{"5555cccc6666"});
@@ -303,7 +329,8 @@ TEST(UsageFromStats, CgroupV1AndV2Replies) {
   EXPECT_EQ(u.memory_peak_bytes, 2097152u);
   EXPECT_DOUBLE_EQ(u.cpu_seconds, 1.5);
   EXPECT_EQ(u.pids, 3);
-  auto v2 = UsageFromStats(json::parse(R"({"memory_stats":{"usage":4096},"cpu_stats":{},"pids_stats":{}})"));
+  auto v2 = UsageFromStats(
+      json::parse(R"({"memory_stats":{"usage":4096},"cpu_stats":{},"pids_stats":{}})"));
   EXPECT_EQ(v2.memory_current_bytes, 4096u);
   EXPECT_EQ(v2.memory_peak_bytes, 0u);
   EXPECT_EQ(v2.pids, 0);

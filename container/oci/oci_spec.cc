@@ -111,8 +111,9 @@ Result<json> ConfigForSpec(const json& default_spec, const harness::InstanceSpec
   uint64_t keep = bundle.host_bounding;
   if (p.drop_capabilities) {
     bool defaults = p.capabilities.empty();
-    ISO_ASSIGN_OR_RETURN(uint64_t wanted, ParseCapabilities(defaults ? harness::DockerDefaultCapabilities()
-                                                                     : p.capabilities));
+    ISO_ASSIGN_OR_RETURN(
+        uint64_t wanted,
+        ParseCapabilities(defaults ? harness::DockerDefaultCapabilities() : p.capabilities));
     if (!defaults && (wanted & ~bundle.host_bounding))
       return Error(
           "oci: the host cannot grant " + FormatCapabilities(wanted & ~bundle.host_bounding),

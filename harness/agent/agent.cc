@@ -2,7 +2,6 @@
 // (VM mode only: mounts, modules), says ready on its control channel, then serves
 // JSON-line requests one at a time until told to shut down. See protocol.md.
 #include "harness/agent/agent.h"
-#include "harness/agent/agent_serve.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -28,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include "harness/agent/agent_serve.h"
+
 namespace isobench::agent {
 namespace {
 
@@ -43,8 +44,8 @@ void Console(const std::string& text) {
   ::close(fd);
 }
 
-void MountIfMissing(const char* source, const char* target, const char* fstype,
-                    unsigned long flags, const char* data) {
+void MountIfMissing(const char* source, const char* target, const char* fstype, unsigned long flags,
+                    const char* data) {
   ::mkdir(target, 0755);
   if (::mount(source, target, fstype, flags, data) != 0 && errno != EBUSY)
     Console(std::string("mount ") + fstype + " on " + target + ": " + std::strerror(errno));
@@ -61,8 +62,7 @@ void PrepareVmUserland() {
   MountIfMissing("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   MountIfMissing("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   MountIfMissing("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
-  MountIfMissing("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                 nullptr);
+  MountIfMissing("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
   Console("init started");
   // Debian's kernel builds virtio drivers as modules; the image lists them in
   // dependency order.
@@ -157,8 +157,10 @@ Options ParseArgs(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
-    if (arg == "--channel-fd" && i + 1 < argc) options.channel_fd = std::atoi(argv[++i]);
-    else if (arg == "--channel-path" && i + 1 < argc) options.channel_path = argv[++i];
+    if (arg == "--channel-fd" && i + 1 < argc)
+      options.channel_fd = std::atoi(argv[++i]);
+    else if (arg == "--channel-path" && i + 1 < argc)
+      options.channel_path = argv[++i];
   }
   return options;
 }

@@ -26,7 +26,8 @@ nlohmann::json SyscallRoundTrip(int64_t iterations) {
   int64_t start = NowNs();
   for (int64_t i = 0; i < iterations; ++i) ::syscall(SYS_getpid);
   int64_t elapsed = NowNs() - start;
-  return {{"ops", iterations}, {"elapsed_ns", elapsed},
+  return {{"ops", iterations},
+          {"elapsed_ns", elapsed},
           {"ns_per_op", static_cast<double>(elapsed) / static_cast<double>(iterations)}};
 }
 
@@ -43,7 +44,8 @@ nlohmann::json PageFaults(int64_t pages) {
   for (size_t off = 0; off < bytes; off += page) p[off] = 1;
   int64_t elapsed = NowNs() - start;
   ::munmap(mem, bytes);
-  return {{"ops", pages}, {"elapsed_ns", elapsed},
+  return {{"ops", pages},
+          {"elapsed_ns", elapsed},
           {"ns_per_op", static_cast<double>(elapsed) / static_cast<double>(pages)},
           {"faults_per_s", static_cast<double>(pages) * 1e9 / static_cast<double>(elapsed)}};
 }
@@ -59,7 +61,8 @@ nlohmann::json MemoryBandwidth(int64_t bytes, int64_t rounds) {
   }
   int64_t elapsed = NowNs() - start;
   double total = static_cast<double>(bytes) * static_cast<double>(rounds);
-  return {{"bytes", total}, {"elapsed_ns", elapsed},
+  return {{"bytes", total},
+          {"elapsed_ns", elapsed},
           {"bytes_per_s", total * 1e9 / static_cast<double>(elapsed)}};
 }
 
@@ -84,7 +87,8 @@ nlohmann::json HandleBench(const nlohmann::json& request) {
       throw std::runtime_error("bytes/rounds out of range");
     return MemoryBandwidth(bytes, rounds);
   }
-  throw std::runtime_error("unknown bench kind `" + kind + "` (syscall, page_faults, memory_bandwidth)");
+  throw std::runtime_error("unknown bench kind `" + kind +
+                           "` (syscall, page_faults, memory_bandwidth)");
 }
 
 }  // namespace isobench::agent

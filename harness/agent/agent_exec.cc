@@ -29,19 +29,22 @@ int64_t NowMs() {
 
 nlohmann::json HandleExec(const nlohmann::json& request) {
   const auto& argv_json = request.at("argv");
-  if (!argv_json.is_array() || argv_json.empty()) throw std::runtime_error("argv must be a non-empty array");
+  if (!argv_json.is_array() || argv_json.empty())
+    throw std::runtime_error("argv must be a non-empty array");
   std::vector<std::string> argv;
   for (const auto& a : argv_json) {
     if (!a.is_string()) throw std::runtime_error("argv entries must be strings");
     argv.push_back(a.get<std::string>());
   }
-  std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                  "HOME=/root", "TERM=dumb"};
+  std::vector<std::string> env = {
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+      "TERM=dumb"};
   if (request.contains("env")) {
     for (const auto& e : request.at("env")) env.push_back(e.get<std::string>());
   }
   int64_t timeout_ms = request.value("timeout_ms", int64_t{30000});
-  if (timeout_ms <= 0 || timeout_ms > 24 * 3600 * 1000LL) throw std::runtime_error("timeout_ms out of range");
+  if (timeout_ms <= 0 || timeout_ms > 24 * 3600 * 1000LL)
+    throw std::runtime_error("timeout_ms out of range");
   std::string stdin_text = request.value("stdin", std::string());
 
   std::vector<char*> cargv;
@@ -148,11 +151,14 @@ nlohmann::json HandleExec(const nlohmann::json& request) {
     if (::waitpid(pid, &status, 0) == pid) exited = true;
     ExitedChildren().erase(pid);
   }
-  int exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
+  int exit_code = WIFEXITED(status)     ? WEXITSTATUS(status)
                   : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
                                         : -1;
-  return {{"exit_code", exit_code}, {"stdout", captured[0]}, {"stderr", captured[1]},
-          {"truncated", truncated}, {"timed_out", timed_out}};
+  return {{"exit_code", exit_code},
+          {"stdout", captured[0]},
+          {"stderr", captured[1]},
+          {"truncated", truncated},
+          {"timed_out", timed_out}};
 }
 
 }  // namespace isobench::agent

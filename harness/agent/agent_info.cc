@@ -40,8 +40,12 @@ nlohmann::json Mounts() {
     while (fields >> word && word != "-") optional += (optional.empty() ? "" : " ") + word;
     std::string fstype, source, super_options;
     fields >> fstype >> source >> super_options;
-    mounts.push_back({{"target", target}, {"root", root}, {"fstype", fstype}, {"source", source},
-                      {"options", options}, {"propagation", optional},
+    mounts.push_back({{"target", target},
+                      {"root", root},
+                      {"fstype", fstype},
+                      {"source", source},
+                      {"options", options},
+                      {"propagation", optional},
                       {"super_options", super_options}});
   }
   return mounts;

@@ -165,7 +165,8 @@ Outcome ProbeCgroupUsernsEscape(const json&) {
   if (major > 5 || (major == 5 && minor >= 17))
     return Skip(std::string("moot on kernel ") + u.release +
                     ": the kernel's CVE-2022-0492 fix refused it, not the runtime (" +
-                    DescribeReleaseAgent(result) + "); the runtime let the instance create "
+                    DescribeReleaseAgent(result) +
+                    "); the runtime let the instance create "
                     "user+mnt+cgroup namespaces",
                 observed);
   return Pass("in new user+mnt+cgroup namespaces: " + DescribeReleaseAgent(result), observed);

@@ -62,8 +62,7 @@ Outcome ProbeOldRoot(const json&) {
   });
   json observed = r.value;
   if (!r.completed) return ChildBroke("the chroot-escape child", r, observed);
-  if (observed.contains("error"))
-    return Undecided(observed["error"].get<std::string>(), observed);
+  if (observed.contains("error")) return Undecided(observed["error"].get<std::string>(), observed);
   if (observed.value("escaped", false))
     return Fail(
         "walking `..` out of a chroot reaches a different root (old root reachable; it "
@@ -295,7 +294,8 @@ Outcome ProbeProcRemountSysrq(const json&) {
   std::string dir = MountPointFor("proc", &created);
   ChildResult r = RunInChild([uid, gid, dir] {
     json out = json::object();
-    if (!EnterNamespacesAsRoot(uid, gid, CLONE_NEWNS | CLONE_NEWPID, "unshare_mnt_pid", &out)) return out;
+    if (!EnterNamespacesAsRoot(uid, gid, CLONE_NEWNS | CLONE_NEWPID, "unshare_mnt_pid", &out))
+      return out;
     // The first child is pid 1 of the new pid namespace; it owns the fresh proc.
     ChildResult inner = RunInChild([dir] {
       json o = json::object();
@@ -330,14 +330,15 @@ Outcome ProbeProcRemountSysrq(const json&) {
   if (open_result == "ENOENT")
     // A kernel without CONFIG_MAGIC_SYSRQ has no sysrq-trigger: the fresh proc was
     // mounted (the runtime let it happen), and the kernel alone decides nothing here.
-    return Skip("moot on this kernel: a fresh proc was mounted in new user+mnt+pid "
-                "namespaces, but the kernel has no /proc/sysrq-trigger",
-                observed);
+    return Skip(
+        "moot on this kernel: a fresh proc was mounted in new user+mnt+pid "
+        "namespaces, but the kernel has no /proc/sysrq-trigger",
+        observed);
   if (open_result != "EACCES" && open_result != "EPERM" && open_result != "EROFS")
     return Undecided("opening the fresh proc's sysrq-trigger: " + open_result, observed);
-  return Pass("fresh proc mounted, but sysrq-trigger does not open for writing (" + open_result +
-                  ")",
-              observed);
+  return Pass(
+      "fresh proc mounted, but sysrq-trigger does not open for writing (" + open_result + ")",
+      observed);
 }
 
 }  // namespace

@@ -280,8 +280,7 @@ Outcome ProbeUnmappedOwner(const json& params) {
   uid_t overflow = params.contains("overflow_uid") ? params["overflow_uid"].get<uid_t>()
                                                    : static_cast<uid_t>(std::stoul(text));
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0)
-    return Undecided("stat `" + path + "`: " + ErrnoText(errno));
+  if (::stat(path.c_str(), &st) != 0) return Undecided("stat `" + path + "`: " + ErrnoText(errno));
   json observed = {
       {"path", path}, {"uid", st.st_uid}, {"gid", st.st_gid}, {"overflow_uid", overflow}};
   if (st.st_uid == overflow)
@@ -308,7 +307,8 @@ Outcome ProbeSetnsForeign(const json&) {
   }
   std::vector<std::pair<std::string, std::string>> targets;  // label, namespace file
   for (const char* kind : {"uts", "ipc", "net"})
-    if (own.count(kind)) targets.emplace_back(std::string("own ") + kind, "/proc/self/ns/" + std::string(kind));
+    if (own.count(kind))
+      targets.emplace_back(std::string("own ") + kind, "/proc/self/ns/" + std::string(kind));
   std::map<std::string, std::string> candidate;  // kind -> path of a foreign namespace
   int scanned = 0;
   for (pid_t pid : ListPids()) {

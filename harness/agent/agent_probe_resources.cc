@@ -15,8 +15,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -236,8 +236,7 @@ Outcome ProbeOom(const json& params) {
                            "memory.oom_control, /proc/vmstat)",
                        observed);
     if (!counted)
-      return Fail("the hog was SIGKILLed after " + mib + " but no OOM kill was counted",
-                  observed);
+      return Fail("the hog was SIGKILLed after " + mib + " but no OOM kill was counted", observed);
     return Pass("the allocating process was OOM-killed after " + mib + " (limit " +
                     std::to_string(limit >> 20) + " MiB, OOM kill counted); init survived",
                 observed);
@@ -245,12 +244,11 @@ Outcome ProbeOom(const json& params) {
   if (WIFEXITED(status) && WEXITSTATUS(status) == 2 && touched <= limit)
     return Pass("allocation refused with ENOMEM after " + mib, observed);
   if (WIFSIGNALED(status))
-    return Undecided("the hog died of signal " + std::to_string(WTERMSIG(status)) + " after " +
-                         mib,
+    return Undecided("the hog died of signal " + std::to_string(WTERMSIG(status)) + " after " + mib,
                      observed);
   return Fail("allocated " + mib + " past the " + std::to_string(limit >> 20) +
-                  " MiB limit without an OOM kill (exited " +
-                  std::to_string(WEXITSTATUS(status)) + ")",
+                  " MiB limit without an OOM kill (exited " + std::to_string(WEXITSTATUS(status)) +
+                  ")",
               observed);
 }
 
@@ -413,15 +411,15 @@ Outcome ProbeCpuQuota(const json& params) {
                    {"share", share},         {"quota", quota},      {"measured", measure}};
   if (pids.empty()) return Undecided("could not start a busy worker", observed);
   if (!measure) return Pass("burned CPU for the host to measure", observed);
-  bool counters = c0.periods >= 0 && c1.periods >= 0 && c0.throttled >= 0 && c0.usage_s >= 0 &&
-                  c1.usage_s >= 0;
+  bool counters =
+      c0.periods >= 0 && c1.periods >= 0 && c0.throttled >= 0 && c0.usage_s >= 0 && c1.usage_s >= 0;
   char text[240];
   if (counters) {
     int64_t n_periods = c1.periods - c0.periods;
     int64_t n_throttled = c1.throttled - c0.throttled;
     double usage = c1.usage_s - c0.usage_s;
     double allowed = quota * period * static_cast<double>(n_periods + 1) * 1.10;
-    observed["cgroup"] = {{"dir", cg.dir},          {"v2", cg.v2},
+    observed["cgroup"] = {{"dir", cg.dir},           {"v2", cg.v2},
                           {"nr_periods", n_periods}, {"nr_throttled", n_throttled},
                           {"usage_s", usage},        {"allowed_s", allowed}};
     std::snprintf(text, sizeof text,

@@ -5,8 +5,7 @@
 
 namespace isobench::agent {
 
-nlohmann::json Dispatch(const nlohmann::json& request, const OpHandlers& handlers,
-                        bool* shutdown) {
+nlohmann::json Dispatch(const nlohmann::json& request, const OpHandlers& handlers, bool* shutdown) {
   nlohmann::json id = request.contains("id") ? request["id"] : nlohmann::json(0);
   nlohmann::json reply;
   try {
@@ -19,13 +18,21 @@ nlohmann::json Dispatch(const nlohmann::json& request, const OpHandlers& handler
       if (!handler) throw std::runtime_error("op `" + op + "` is not served here");
       return handler(request);
     };
-    if (op == "ping") reply = nlohmann::json::object();
-    else if (op == "exec") reply = call(handlers.exec);
-    else if (op == "info") reply = call(handlers.info);
-    else if (op == "bench") reply = call(handlers.bench);
-    else if (op == "probe") reply = call(handlers.probe);
-    else if (op == "shutdown") { reply = nlohmann::json::object(); *shutdown = true; }
-    else throw std::runtime_error("unknown op `" + op + "`");
+    if (op == "ping")
+      reply = nlohmann::json::object();
+    else if (op == "exec")
+      reply = call(handlers.exec);
+    else if (op == "info")
+      reply = call(handlers.info);
+    else if (op == "bench")
+      reply = call(handlers.bench);
+    else if (op == "probe")
+      reply = call(handlers.probe);
+    else if (op == "shutdown") {
+      reply = nlohmann::json::object();
+      *shutdown = true;
+    } else
+      throw std::runtime_error("unknown op `" + op + "`");
     reply["id"] = id;
     reply["ok"] = true;
   } catch (const std::exception& e) {
@@ -34,8 +41,7 @@ nlohmann::json Dispatch(const nlohmann::json& request, const OpHandlers& handler
   return reply;
 }
 
-bool RequestFramer::Feed(std::string_view chunk, const OpHandlers& handlers,
-                         const Reply& reply) {
+bool RequestFramer::Feed(std::string_view chunk, const OpHandlers& handlers, const Reply& reply) {
   buffer_.append(chunk);
   size_t start = 0, nl;
   bool shutdown = false;

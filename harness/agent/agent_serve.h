@@ -28,8 +28,7 @@ struct OpHandlers {
 };
 
 // The reply to one parsed request line; sets *shutdown for the `shutdown` op.
-nlohmann::json Dispatch(const nlohmann::json& request, const OpHandlers& handlers,
-                        bool* shutdown);
+nlohmann::json Dispatch(const nlohmann::json& request, const OpHandlers& handlers, bool* shutdown);
 
 class RequestFramer {
  public:

@@ -14,16 +14,21 @@ class RequestFramerTest : public ::testing::Test {
   // Feeds `chunks` one read() each; returns whether one asked for shutdown.
   bool Feed(const std::vector<std::string>& chunks) {
     for (const auto& chunk : chunks)
-      if (framer_.Feed(chunk, handlers_, [this](const nlohmann::json& r) { replies_.push_back(r); }))
+      if (framer_.Feed(chunk, handlers_,
+                       [this](const nlohmann::json& r) { replies_.push_back(r); }))
         return true;
     return false;
   }
 
   OpHandlers handlers_{
-      .exec = [](const nlohmann::json& r) {
-        return nlohmann::json{{"echo", r.at("argv").get<std::vector<std::string>>()}};
-      },
-      .info = [](const nlohmann::json&) { return nlohmann::json{{"mode", "container"}}; },
+      .exec =
+          [](const nlohmann::json& r) {
+            return nlohmann::json{{"echo", r.at("argv").get<std::vector<std::string>>()}};
+          },
+      .info =
+          [](const nlohmann::json&) {
+            return nlohmann::json{{"mode", "container"}};
+          },
       .bench = [](const nlohmann::json&) -> nlohmann::json {
         throw std::runtime_error("bench failed");
       },
@@ -45,9 +50,19 @@ TEST_F(RequestFramerTest, LinesSplitAcrossReadsGetOneReplyEach) {
 }
 
 TEST_F(RequestFramerTest, BadRequestsGetErrorsWithTheirId) {
-  Feed({"not json\n", "[1,2]\n", R"({"id":"x","op":null})" "\n", R"({"id":5})" "\n",
-        R"({"id":6,"op":"fly"})" "\n", R"({"id":7,"op":"bench"})" "\n",
-        R"({"id":8,"op":"probe","name":"n"})" "\n", R"({"id":9,"op":"exec","argv":3})" "\n"});
+  Feed({"not json\n", "[1,2]\n",
+        R"({"id":"x","op":null})"
+        "\n",
+        R"({"id":5})"
+        "\n",
+        R"({"id":6,"op":"fly"})"
+        "\n",
+        R"({"id":7,"op":"bench"})"
+        "\n",
+        R"({"id":8,"op":"probe","name":"n"})"
+        "\n",
+        R"({"id":9,"op":"exec","argv":3})"
+        "\n"});
   ASSERT_EQ(replies_.size(), 8u);
   for (const auto& r : replies_) EXPECT_FALSE(r.at("ok").get<bool>()) << r;
   EXPECT_EQ(replies_[0]["error"], "request is not a JSON object");

@@ -7,10 +7,10 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <climits>
 #include <cerrno>
-#include <cstdlib>
+#include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <iostream>
@@ -67,15 +67,17 @@ class CpuQuotaCgroup {
     // a "half a CPU" B would run its starts at full speed and the A/B would see nothing.
     const long period = std::clamp(std::lround(1000.0 / std::max(cpus, 1e-6)), 2000L, 1000000L);
     long quota = std::lround(cpus * period);
-    if (quota < 1000) return Error("--b-cpu-quota " + std::to_string(cpus) + " is below 0.01 CPU", EINVAL);
+    if (quota < 1000)
+      return Error("--b-cpu-quota " + std::to_string(cpus) + " is below 0.01 CPU", EINVAL);
     std::string name = "isobench-ab-" + std::to_string(::getpid());
     std::string mode = DetectCgroupMode();
     if (mode == "v2") {
       auto controllers = ReadFile("/sys/fs/cgroup/cgroup.subtree_control");
       if (!controllers.ok() || controllers->find("cpu") == std::string::npos)
-        return Error("the cpu controller is not enabled in /sys/fs/cgroup/cgroup.subtree_control: "
-                     "cannot give B a CPU quota",
-                     ENODEV);
+        return Error(
+            "the cpu controller is not enabled in /sys/fs/cgroup/cgroup.subtree_control: "
+            "cannot give B a CPU quota",
+            ENODEV);
       cg.parent_ = "/sys/fs/cgroup";
     } else {
       for (const char* dir : {"/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"}) {
@@ -85,9 +87,10 @@ class CpuQuotaCgroup {
         }
       }
       if (cg.parent_.empty())
-        return Error("no writable cgroup v1 cpu controller (cpu.cfs_quota_us) under /sys/fs/cgroup: "
-                     "cannot give B a CPU quota",
-                     ENODEV);
+        return Error(
+            "no writable cgroup v1 cpu controller (cpu.cfs_quota_us) under /sys/fs/cgroup: "
+            "cannot give B a CPU quota",
+            ENODEV);
     }
     cg.dir_ = cg.parent_ + "/" + name;
     if (::mkdir(cg.dir_.c_str(), 0755) != 0) {
@@ -96,8 +99,10 @@ class CpuQuotaCgroup {
       return e;
     }
     if (mode == "v2") {
-      ISO_RETURN_IF_ERROR(WriteFile(cg.dir_ + "/cpu.max", std::to_string(quota) + " " + std::to_string(period)));
-      cg.describe_ = "cgroup v2 " + cg.dir_ + " cpu.max " + std::to_string(quota) + " " + std::to_string(period);
+      ISO_RETURN_IF_ERROR(
+          WriteFile(cg.dir_ + "/cpu.max", std::to_string(quota) + " " + std::to_string(period)));
+      cg.describe_ = "cgroup v2 " + cg.dir_ + " cpu.max " + std::to_string(quota) + " " +
+                     std::to_string(period);
     } else {
       ISO_RETURN_IF_ERROR(WriteFile(cg.dir_ + "/cpu.cfs_period_us", std::to_string(period)));
       ISO_RETURN_IF_ERROR(WriteFile(cg.dir_ + "/cpu.cfs_quota_us", std::to_string(quota)));
@@ -161,7 +166,8 @@ struct Side {
 
 // Runs one block; forwards an interrupt to the bench (which stops cleanly, destroying
 // its instances) and waits for it. The wait status, or an error.
-Result<int> RunBlock(const std::vector<std::string>& argv, const ChildProcess::SpawnOptions& spawn) {
+Result<int> RunBlock(const std::vector<std::string>& argv,
+                     const ChildProcess::SpawnOptions& spawn) {
   ISO_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Spawn(argv, spawn));
   bool forwarded = false;
   auto forwarded_at = Clock::now();
@@ -204,15 +210,16 @@ std::string Timestamp() {
 }  // namespace
 
 Result<std::string> ResolveBenchProgram(const std::string& build_or_program) {
-  std::string path = build_or_program.empty() ? SelfDir() + "/../../bench/isobench_bench"
-                                              : build_or_program;
+  std::string path =
+      build_or_program.empty() ? SelfDir() + "/../../bench/isobench_bench" : build_or_program;
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return Error::Errno("stat", path);
   if (S_ISDIR(st.st_mode)) {
     std::string program = path + "/bench/isobench_bench";
     if (::access(program.c_str(), X_OK) != 0)
-      return Error("`" + path + "` is a directory without bench/isobench_bench: give a build "
-                   "directory of isobench or the isobench_bench program",
+      return Error("`" + path +
+                       "` is a directory without bench/isobench_bench: give a build "
+                       "directory of isobench or the isobench_bench program",
                    ENOENT);
     path = program;
   }
@@ -250,8 +257,9 @@ CLI::App* AddAbCommand(CLI::App& app, AbOptions* o) {
       "ab",
       "Same-host A/B: two builds (or B under a CPU quota / other environment) run the suite "
       "alternately, then the regression gate (exit 0 same, 3 regressed, as compare)");
-  ab->add_option("--a", o->a, "Side A (the base): a build directory or its isobench_bench "
-                              "(default: this build)");
+  ab->add_option("--a", o->a,
+                 "Side A (the base): a build directory or its isobench_bench "
+                 "(default: this build)");
   ab->add_option("--b", o->b, "Side B (the change): likewise (default: this build)");
   ab->add_option("--blocks", o->blocks,
                  "Blocks per side; the suite's rounds are split among them (order A B B A ...)")
@@ -285,9 +293,9 @@ int RunAb(const AbOptions& o) {
   if (!b_program.ok()) return fail(std::move(b_program).error().Context("side B"));
   // Both sides read one suite file, so a change of the suite itself does not pass for a
   // change of performance.
-  std::string suite = o.suite.empty() ? SourceDir() + "/bench/suites/" +
-                                            (o.quick ? "quick.toml" : "default.toml")
-                                      : o.suite;
+  std::string suite =
+      o.suite.empty() ? SourceDir() + "/bench/suites/" + (o.quick ? "quick.toml" : "default.toml")
+                      : o.suite;
   if (::access(suite.c_str(), R_OK) != 0) return fail(Error::Errno("open", suite));
   std::string out = o.out.empty() ? "results/ab-" + Timestamp() : o.out;
   for (const char* side : {"a", "b"})
@@ -306,8 +314,8 @@ int RunAb(const AbOptions& o) {
             << "isobench ab: B = " << sides[1].program;
   if (quota) std::cerr << " (CPU quota " << o.b_cpu_quota << ": " << quota->describe() << ")";
   for (const auto& kv : o.b_env) std::cerr << " " << kv;
-  std::cerr << "\nisobench ab: suite " << suite << ", " << o.blocks << " block(s) per side; results in "
-            << out << "\n";
+  std::cerr << "\nisobench ab: suite " << suite << ", " << o.blocks
+            << " block(s) per side; results in " << out << "\n";
 
   auto start = Clock::now();
   int total = 2 * o.blocks;
@@ -318,7 +326,8 @@ int RunAb(const AbOptions& o) {
     for (int which : order) {
       if (Interrupted()) break;
       Side& side = sides[which];
-      std::string file = out + "/" + (which == 0 ? "a" : "b") + "/block-" + std::to_string(pair + 1) + ".json";
+      std::string file =
+          out + "/" + (which == 0 ? "a" : "b") + "/block-" + std::to_string(pair + 1) + ".json";
       std::vector<std::string> argv = {side.program,
                                        "--backends=" + o.backends,
                                        "--workdir=" + o.workdir,
@@ -338,14 +347,16 @@ int RunAb(const AbOptions& o) {
         if (!o.b_env.empty()) spawn.env = InheritedEnvPlus(o.b_env);
         if (quota) {
           // The bench enters the cgroup before it execs, so nothing of it runs unthrottled.
-          argv.insert(argv.begin(), {"/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", quota->procs()});
+          argv.insert(argv.begin(),
+                      {"/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", quota->procs()});
         }
       }
       auto block_start = Clock::now();
       std::cerr << "isobench ab: block " << done + 1 << "/" << total << ": " << side.name
                 << " (round block " << pair + 1 << "/" << o.blocks << ")\n";
       auto status = RunBlock(argv, spawn);
-      if (!status.ok()) return fail(std::move(status).error().Context("side " + std::string(side.name)));
+      if (!status.ok())
+        return fail(std::move(status).error().Context("side " + std::string(side.name)));
       double seconds = SecondsBetween(block_start, Clock::now());
       ++done;
       if (Interrupted()) break;
@@ -362,7 +373,8 @@ int RunAb(const AbOptions& o) {
       }
       side.block_files.push_back(file);
       double elapsed = SecondsBetween(start, Clock::now());
-      std::fprintf(stderr, "isobench ab: block %d/%d: %s done in %.0f s (%.0f s elapsed, ~%.0f s left)\n",
+      std::fprintf(stderr,
+                   "isobench ab: block %d/%d: %s done in %.0f s (%.0f s elapsed, ~%.0f s left)\n",
                    done, total, side.name, seconds, elapsed, elapsed / done * (total - done));
     }
   }
@@ -375,9 +387,11 @@ int RunAb(const AbOptions& o) {
   }
   for (int which : {0, 1}) {
     std::string merged = out + "/" + (which == 0 ? "a" : "b") + ".json";
-    if (auto r = MergeResultFiles(sides[which].block_files, merged); !r.ok()) return fail(r.error());
+    if (auto r = MergeResultFiles(sides[which].block_files, merged); !r.ok())
+      return fail(r.error());
   }
-  std::cerr << "isobench ab: " << out << "/a.json and " << out << "/b.json written; gating B against A\n";
+  std::cerr << "isobench ab: " << out << "/a.json and " << out
+            << "/b.json written; gating B against A\n";
   return GateResultFiles(out + "/a.json", out + "/b.json", o.thresholds);
 }
 

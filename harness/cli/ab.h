@@ -40,8 +40,8 @@ struct AbOptions {
   std::string backends = "all";
   std::string out;
   std::string thresholds;
-  double b_cpu_quota = 0;                // CPUs' worth for B (0.5 = half of one CPU); 0: none
-  std::vector<std::string> b_env;        // KEY=VALUE for B only
+  double b_cpu_quota = 0;          // CPUs' worth for B (0.5 = half of one CPU); 0: none
+  std::vector<std::string> b_env;  // KEY=VALUE for B only
   // Passed to every isobench_bench (from the global flags).
   std::string workdir;
   std::string kernel;

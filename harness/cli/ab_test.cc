@@ -30,10 +30,12 @@ class AbTest : public ::testing::Test {
     std::string text = R"({"context": {"run.id": ")" + run_id + R"(", "env.kernel": "6.1"},
       "benchmarks": [
         {"name": "Startup/container/ready", "run_name": "Startup/container/ready",
-         "run_type": "iteration", "iterations": 1, "real_time": )" + std::to_string(a) + R"(,
+         "run_type": "iteration", "iterations": 1, "real_time": )" +
+                       std::to_string(a) + R"(,
          "cpu_time": 1, "time_unit": "ms", "destroy_s": NaN},
         {"name": "Startup/container/ready", "run_name": "Startup/container/ready",
-         "run_type": "iteration", "iterations": 1, "real_time": )" + std::to_string(b) + R"(,
+         "run_type": "iteration", "iterations": 1, "real_time": )" +
+                       std::to_string(b) + R"(,
          "cpu_time": 1, "time_unit": "ms", "destroy_s": 0.01},
         {"name": "Ratio/container/Startup:ready/vs:host", "run_name": "Ratio/container/Startup:ready/vs:host",
          "run_type": "iteration", "iterations": 1, "real_time": 2.5, "cpu_time": 0, "time_unit": "s"}

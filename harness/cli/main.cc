@@ -16,16 +16,16 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <optional>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "harness/bench_results.h"
-#include "harness/cli/ab.h"
 #include "harness/child_process.h"
-#include "harness/compare.h"
+#include "harness/cli/ab.h"
 #include "harness/cli/builtin_backends.h"
 #include "harness/cli/paths.h"
+#include "harness/compare.h"
 #include "harness/fd.h"
 #include "harness/interrupt.h"
 #include "harness/log.h"
@@ -78,11 +78,13 @@ int CmdBackends(const GlobalFlags& flags, bool as_json) {
     return 0;
   }
   for (auto& b : out) {
-    std::cout << (b["usable"].get<bool>() ? "usable    " : "unusable  ") << b["name"].get<std::string>();
+    std::cout << (b["usable"].get<bool>() ? "usable    " : "unusable  ")
+              << b["name"].get<std::string>();
     if (!b["usable"].get<bool>()) std::cout << "  (" << b["reason"].get<std::string>() << ")";
     std::cout << "\n";
     if (b.contains("facts"))
-      for (auto& [k, v] : b["facts"].items()) std::cout << "          " << k << " = " << v.get<std::string>() << "\n";
+      for (auto& [k, v] : b["facts"].items())
+        std::cout << "          " << k << " = " << v.get<std::string>() << "\n";
   }
   return 0;
 }
@@ -102,8 +104,8 @@ int CmdImage(const GlobalFlags& flags, const std::string& kind) {
   auto image = BuildImage(options);
   if (!image.ok()) return Fail(image.error());
   std::cout << "image " << image->hash << "\n  rootfs    " << image->rootfs << "\n  initramfs "
-            << image->initramfs << "\n  kernel    " << image->kernel << " (" << image->kernel_release
-            << ")\n";
+            << image->initramfs << "\n  kernel    " << image->kernel << " ("
+            << image->kernel_release << ")\n";
   return 0;
 }
 
@@ -132,8 +134,9 @@ ChildProcess::SpawnOptions SuiteProgram() {
 }
 
 int RunReport(const std::string& out_dir, const std::vector<std::string>& inputs) {
-  std::vector<std::string> argv = {"/usr/bin/python3", SourceDir() + "/reports/report.py", "--out",
-                                   out_dir, "--module-dir", BinaryDir() + "/reports"};
+  std::vector<std::string> argv = {
+      "/usr/bin/python3",      SourceDir() + "/reports/report.py", "--out", out_dir, "--module-dir",
+      BinaryDir() + "/reports"};
   argv.insert(argv.end(), inputs.begin(), inputs.end());
   auto child = ChildProcess::Spawn(argv, SuiteProgram());
   if (!child.ok()) return Fail(child.error());
@@ -164,10 +167,13 @@ int CmdCompare(const CompareFlags& flags) {
   if (!report.ok()) return Fail(report.error());
   const nlohmann::json verdict = ComparisonToJson(*report);
   if (!flags.json_out.empty()) {
-    if (auto w = WriteWholeFile(flags.json_out, verdict.dump(2) + "\n"); !w.ok()) return Fail(w.error());
+    if (auto w = WriteWholeFile(flags.json_out, verdict.dump(2) + "\n"); !w.ok())
+      return Fail(w.error());
   }
-  if (flags.json) std::cout << verdict.dump(2) << "\n";
-  else std::cout << FormatComparison(*report);
+  if (flags.json)
+    std::cout << verdict.dump(2) << "\n";
+  else
+    std::cout << FormatComparison(*report);
   return report->ExitCode();
 }
 
@@ -184,7 +190,8 @@ int CmdSoak(const GlobalFlags& flags, const std::string& backends, int cycles) {
     options.progress = [&](int done, int total) {
       // Progress on a terminal only; CI logs get the summary.
       if (tty && (done % 10 == 0 || done == total))
-        std::cerr << "\r" << backend->name() << ": " << done << "/" << total << " cycles" << std::flush;
+        std::cerr << "\r" << backend->name() << ": " << done << "/" << total << " cycles"
+                  << std::flush;
     };
     auto report = RunSoak(*backend, flags.workdir, options);
     if (tty) std::cerr << "\n";
@@ -227,17 +234,16 @@ int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
 
   std::cerr << "isobench: running the " << (run.quick ? "quick" : "default") << " suite on "
             << usable << "; results in " << out << "\n";
-  std::vector<std::string> argv = {BinaryDir() + "/bench/isobench_bench",
-                                   "--backends=" + usable,
-                                   "--workdir=" + flags.workdir,
-                                   "--benchmark_out=" + out + "/bench.json",
-                                   "--benchmark_out_format=json"};
+  std::vector<std::string> argv = {
+      BinaryDir() + "/bench/isobench_bench", "--backends=" + usable, "--workdir=" + flags.workdir,
+      "--benchmark_out=" + out + "/bench.json", "--benchmark_out_format=json"};
   if (!flags.kernel.empty()) argv.push_back("--kernel=" + flags.kernel);
   if (!flags.vm_uri.empty()) argv.push_back("--vm-uri=" + flags.vm_uri);
   if (!flags.vm_accel.empty()) argv.push_back("--vm-accel=" + flags.vm_accel);
   if (run.quick) argv.push_back("--quick");
   if (run.repetitions > 0) argv.push_back("--repetitions=" + std::to_string(run.repetitions));
-  if (run.vm_repetitions > 0) argv.push_back("--vm-repetitions=" + std::to_string(run.vm_repetitions));
+  if (run.vm_repetitions > 0)
+    argv.push_back("--vm-repetitions=" + std::to_string(run.vm_repetitions));
   // The benchmark shares our process group, so a terminal's Ctrl-C reaches it directly;
   // a SIGTERM sent to us alone is passed on. Either way it stops cleanly and writes what
   // it has, and the report is still made from that.
@@ -271,15 +277,13 @@ int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
     // The isolation probes on the same backends: a verdict per probe x backend, the
     // mutation score, JUnit XML; the report renders the matrix.
     std::cerr << "isobench: running the conformance suite on " << usable << "\n";
-    std::vector<std::string> conf = {BinaryDir() + "/conformance/isobench_conformance",
-                                     "--backends=" + usable,
-                                     // The backends just benchmarked must be probed too:
-                                     // absent or not starting, they fail, never skip.
-                                     "--require=" + usable,
-                                     "--workdir=" + flags.workdir,
-                                     "--verdicts_out=" + out + "/conformance.json",
-                                     "--gtest_output=xml:" + out + "/conformance-junit.xml",
-                                     "--gtest_brief=1"};
+    std::vector<std::string> conf = {
+        BinaryDir() + "/conformance/isobench_conformance", "--backends=" + usable,
+        // The backends just benchmarked must be probed too:
+        // absent or not starting, they fail, never skip.
+        "--require=" + usable, "--workdir=" + flags.workdir,
+        "--verdicts_out=" + out + "/conformance.json",
+        "--gtest_output=xml:" + out + "/conformance-junit.xml", "--gtest_brief=1"};
     if (run.quick) {
       // The mutation analysis (every protection of the native runtime switched off in
       // turn, ~20 instances) is what makes the quick profile miss its two minutes. The
@@ -330,9 +334,10 @@ int main(int argc, char** argv) {
 
   auto* image = app.add_subcommand("image", "Build (or reuse) the guest image");
   std::string image_kind = "guest";
-  image->add_option("--kind", image_kind,
-                    "guest (the agent as init), or l1-host (the nested KVM host of "
-                    "ci/nested_kvm.sh)")
+  image
+      ->add_option("--kind", image_kind,
+                   "guest (the agent as init), or l1-host (the nested KVM host of "
+                   "ci/nested_kvm.sh)")
       ->check(CLI::IsMember({"guest", "l1-host"}));
   auto* cleanup = app.add_subcommand("cleanup", "Remove what crashed runs left behind");
 
@@ -374,9 +379,10 @@ int main(int argc, char** argv) {
       ->required();
   compare->add_option("--thresholds", compare_flags.thresholds,
                       "Threshold file (default: ci/thresholds.toml of the source tree)");
-  compare->add_option("--alpha", compare_flags.alpha,
-                      "Family-wise significance level (Holm) over the gated rows "
-                      "(default: the thresholds file's `alpha`)")
+  compare
+      ->add_option("--alpha", compare_flags.alpha,
+                   "Family-wise significance level (Holm) over the gated rows "
+                   "(default: the thresholds file's `alpha`)")
       ->check(CLI::Range(1e-9, 0.2));
   compare->add_flag("--cross-host", compare_flags.cross_host,
                     "Compare files from different environments, labelled a host comparison");

@@ -50,7 +50,10 @@ nlohmann::json StubProbe(const nlohmann::json& request) {
 
 const OpHandlers kHandlers{
     .exec = StubExec,
-    .info = [](const nlohmann::json&) { return nlohmann::json{{"mode", "container"}}; },
+    .info =
+        [](const nlohmann::json&) {
+          return nlohmann::json{{"mode", "container"}};
+        },
     .bench = StubBench,
     .probe = StubProbe,
 };
