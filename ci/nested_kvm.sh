@@ -357,11 +357,10 @@ boot_l1() {
       break
     fi
     # A CPU of L1 stuck in its KVM running L2 never comes back (seen for 470 s, with
-    # libvirtd blocked behind it): no step can finish, so L1 is stopped at once.
-    # An L1 CPU that never leaves L2 (its own watchdog silenced with it) is seen by the
-    # other one: "rcu: INFO: rcu_sched detected stalls on CPUs/tasks".
-    wedged=$(grep -a -m1 -e 'soft lockup' -e 'self-detected stall' -e 'detected stalls on CPUs' \
-               "$tmp/console.log" 2>/dev/null)
+    # libvirtd blocked behind it): no step can finish, so L1 is stopped at once. Not an
+    # RCU stall another CPU reports: "rcu_preempt kthread starved for 5252 jiffies" under
+    # a loaded host passes (a hang that does not is the step limit's to catch).
+    wedged=$(grep -a -m1 -e 'soft lockup' -e 'self-detected stall' "$tmp/console.log" 2>/dev/null)
     if [[ -n "$wedged" ]]; then
       say "L1 is wedged (${wedged#* }): killing it"
       break
@@ -383,11 +382,13 @@ boot_l1() {
 # "BUG: TASK stack guard page was hit" in error_entry of qemu's vCPU thread; a CPU in
 # soft lockup in L2's qemu for good, the L2 guest last printing an XSAVE consistency
 # warning). That is the emulator under the test, not the KVM path under test: such a
-# crash or wedge (and no exit status) is reported and L1 is booted once more, within the
-# job's budget; a second one, and any other failure, fails the job.
+# crash or wedge (and no exit status) is reported and L1 is booted again, at most three
+# boots in all and only while 240 s of the job's budget remain; a third one, and any
+# other failure, fails the job. (A fresh-clone CI run saw a crash, then, on the second
+# boot, a recoverable RCU stall that an earlier version took for a wedge.)
 budget=${ISOBENCH_NESTED_BUDGET:-600}
 rm -rf "$keep.crashed"
-for attempt in 1 2; do
+for attempt in 1 2 3; do
   left=$(( budget - ( ${EPOCHREALTIME/./} - job_start ) / 1000000 ))
   (( left < limit )) && this_limit=$left || this_limit=$limit
   boot_l1 "$this_limit"
@@ -396,14 +397,15 @@ for attempt in 1 2; do
   # ... or L1 said it is wedged (libvirtd stuck behind a hung L2): it then has an exit
   # status, but nothing more can run in it.
   l1_wedged=$(cat "$tmp/out/wedged" 2>/dev/null)
-  if [[ -z "${timed_out:-}" && -n "$crash$l1_wedged" && $attempt == 1 ]] &&
+  if [[ -z "${timed_out:-}" && -n "$crash$l1_wedged" && $attempt -lt 3 ]] &&
      [[ ! -s "$tmp/out/exit-status" || -n "$l1_wedged" ]]; then
     left=$(( budget - ( ${EPOCHREALTIME/./} - job_start ) / 1000000 ))
     if (( left > 240 )); then
       what=crashed && [[ -n "$wedged$l1_wedged" ]] && what=wedged
       crash=${crash:-x $l1_wedged}
-      say "L1's kernel $what under TCG's AMD-V emulation (${crash#* }); booting L1 once more (${left} s left)"
-      mkdir -p "$keep.crashed" && cp -a "$tmp/console.log" "$keep.crashed/" 2>/dev/null
+      say "L1's kernel $what under TCG's AMD-V emulation (${crash#* }); booting L1 again" \
+        "(boot $((attempt + 1)) of at most 3, ${left} s left)"
+      mkdir -p "$keep.crashed" && cp -a "$tmp/console.log" "$keep.crashed/console.$attempt.log" 2>/dev/null
       continue
     fi
   fi
