@@ -168,7 +168,7 @@ inside() {
           note "L1 wedged: libvirtd does not answer after the hung step"
           echo "libvirtd does not answer after $name hung" > "$out/wedged"
           step_fail "$why; libvirtd no longer answers"
-          return 1
+          exit 1  # no later step can run; the host boots L1 again within the budget
         fi
       else
         "$check"
