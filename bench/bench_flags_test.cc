@@ -5,22 +5,12 @@
 #include <vector>
 
 #include "bench/bench_main.h"
+#include "harness/test_argv.h"
 
 namespace isobench::bench {
 namespace {
 
-// argv as main() gets it, from strings the test owns.
-struct Argv {
-  explicit Argv(std::vector<std::string> args) : strings(std::move(args)) {
-    for (auto& s : strings) pointers.push_back(s.data());
-    pointers.push_back(nullptr);
-    argc = static_cast<int>(strings.size());
-  }
-  std::vector<std::string> Rest() const { return {pointers.begin(), pointers.begin() + argc}; }
-  std::vector<std::string> strings;
-  std::vector<char*> pointers;
-  int argc;
-};
+using Argv = harness::TestArgv;
 
 TEST(ParseBenchFlags, TakesItsOwnAndLeavesGoogleBenchmarksInOrder) {
   Argv a({"isobench_bench", "--benchmark_filter=^Startup/", "--backends=container,runc", "--quick",

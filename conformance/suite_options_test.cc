@@ -6,20 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "harness/test_argv.h"
+
 namespace isobench::conformance {
 namespace {
 
-struct Argv {
-  explicit Argv(std::vector<std::string> args) : strings(std::move(args)) {
-    for (auto& s : strings) pointers.push_back(s.data());
-    pointers.push_back(nullptr);
-    argc = static_cast<int>(strings.size());
-  }
-  std::vector<std::string> Rest() const { return {pointers.begin(), pointers.begin() + argc}; }
-  std::vector<std::string> strings;
-  std::vector<char*> pointers;
-  int argc;
-};
+using Argv = harness::TestArgv;
 
 TEST(ParseSuiteOptions, FlagsOptionsAndWhatIsLeft) {
   Argv a({"isobench_conformance", "--backends=vm,runc", "left", "--mutation_backend=",
