@@ -56,17 +56,7 @@ harness::Result<BenchFlags> ParseBenchFlags(int* argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return harness::Error(e.what(), EINVAL);
   }
-  int out = 1;
-  for (const std::string& extra : app.remaining()) {
-    // remaining() returns copies; point argv at the original strings.
-    for (int i = 1; i < *argc; ++i)
-      if (extra == argv[i]) {
-        argv[out++] = argv[i];
-        break;
-      }
-  }
-  *argc = out;
-  argv[out] = nullptr;
+  harness::KeepRemaining(app.remaining(), argc, argv);
   return flags;
 }
 
@@ -218,8 +208,8 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
   bench.context.options = options.backend_options;
 
   for (auto& [k, v] : bench.session.environment) benchmark::AddCustomContext(k, v);
-  for (auto& [name, why] : bench.session.unusable)
-    benchmark::AddCustomContext("backend." + name + ".unusable", why);
+  for (const auto& u : bench.session.unusable)
+    benchmark::AddCustomContext("backend." + u.name + ".unusable", u.reason);
   for (auto& backend : bench.session.backends) bench.RecordTraits(*backend);
   benchmark::AddCustomContext("suite.file", bench.suite.source);
   benchmark::AddCustomContext("suite.profile", bench.flags.quick ? "quick" : "default");

@@ -15,7 +15,7 @@
 
 #include "bench/families.h"
 #include "harness/interrupt.h"
-#include "harness/proc_stats.h"
+#include "harness/procfs.h"
 
 namespace isobench::bench {
 namespace {

@@ -1,6 +1,5 @@
 #include "conformance/host_facts.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <mqueue.h>
 #include <netinet/in.h>
@@ -19,6 +18,7 @@
 #include <sstream>
 
 #include "harness/log.h"
+#include "harness/procfs.h"
 
 namespace isobench::conformance {
 
@@ -38,21 +38,6 @@ std::vector<std::string> Lines(const std::string& path) {
 std::string FirstLine(const std::string& path) {
   auto lines = Lines(path);
   return lines.empty() ? "" : lines[0];
-}
-
-struct HostMount {
-  std::string dev, root, target;
-};
-
-std::vector<HostMount> HostMounts() {
-  std::vector<HostMount> mounts;
-  for (const auto& line : Lines("/proc/self/mountinfo")) {
-    std::istringstream in(line);
-    std::string id, parent, dev, root, target;
-    in >> id >> parent >> dev >> root >> target;
-    mounts.push_back({dev, root, target});
-  }
-  return mounts;
 }
 
 }  // namespace
@@ -96,10 +81,12 @@ Result<std::unique_ptr<HostFacts>> HostFacts::Create() {
   // The filesystem that holds each host directory (the mount with the longest mount
   // point that prefixes it, the last one mounted there), and the directory's path
   // inside that filesystem.
-  auto mounts = HostMounts();
+  auto read = harness::ReadMountInfo();
+  if (!read.ok()) ISO_LOG(kWarning) << "host facts: " << read.error().message();
+  std::vector<harness::MountEntry> mounts = read.ok() ? *read : std::vector<harness::MountEntry>();
   for (const char* path : {"/", "/boot", "/etc", "/lib", "/usr", "/proc", "/sys", "/dev"}) {
     std::string p = path;
-    const HostMount* best = nullptr;
+    const harness::MountEntry* best = nullptr;
     for (const auto& m : mounts) {
       bool prefix = m.target == "/" || p == m.target || p.rfind(m.target + "/", 0) == 0;
       if (prefix && (!best || m.target.size() >= best->target.size())) best = &m;
@@ -126,18 +113,15 @@ Result<std::unique_ptr<HostFacts>> HostFacts::Create() {
     }
   }
 
-  if (DIR* dir = ::opendir("/sys/block")) {
-    while (struct dirent* e = ::readdir(dir)) {
-      std::string name = e->d_name;
-      if (name[0] == '.' || name.rfind("loop", 0) == 0 || name.rfind("ram", 0) == 0 ||
-          name.rfind("zram", 0) == 0)
+  if (auto blocks = harness::ListDir("/sys/block"); blocks.ok()) {
+    for (const std::string& name : *blocks) {
+      if (name.rfind("loop", 0) == 0 || name.rfind("ram", 0) == 0 || name.rfind("zram", 0) == 0)
         continue;
       unsigned major = 0, minor = 0;
       if (std::sscanf(FirstLine("/sys/block/" + name + "/dev").c_str(), "%u:%u", &major, &minor) ==
           2)
         h->disks_.push_back({name, major, minor});
     }
-    ::closedir(dir);
   }
   std::sort(h->disks_.begin(), h->disks_.end(),
             [](const DeviceNumber& a, const DeviceNumber& b) { return a.name < b.name; });
@@ -195,9 +179,11 @@ std::string HostFacts::hostname() const {
   return name;
 }
 
-bool HostFacts::MountVisible(const std::string& token) {
-  for (const auto& line : Lines("/proc/self/mountinfo"))
-    if (line.find(token) != std::string::npos) return true;
+Result<bool> HostFacts::MountVisible(const std::string& token) {
+  ISO_ASSIGN_OR_RETURN(std::vector<harness::MountEntry> mounts, harness::ReadMountInfo());
+  for (const auto& m : mounts)
+    for (const std::string* field : {&m.target, &m.source, &m.root})
+      if (field->find(token) != std::string::npos) return true;
   return false;
 }
 

@@ -65,8 +65,9 @@ class HostFacts {
   const std::vector<std::string>& abstract_sockets() const { return abstract_sockets_; }
   // Whole disks of the host (/sys/block, without loop/ram/zram devices).
   const std::vector<DeviceNumber>& disks() const { return disks_; }
-  // True if `token` appears in the host's mount table.
-  static bool MountVisible(const std::string& token);
+  // Whether `token` appears in a mount point, source or root of the host's mount table;
+  // an error when the table cannot be read.
+  static harness::Result<bool> MountVisible(const std::string& token);
 
  private:
   HostFacts() = default;

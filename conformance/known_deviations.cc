@@ -1,20 +1,18 @@
 #include "conformance/known_deviations.h"
 
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "harness/procfs.h"
 
 namespace isobench::conformance {
 namespace {
 
 // True when the host mounts cgroup v1 hierarchies (v1 or hybrid).
 bool HostHasCgroupV1() {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t dash = line.find(" - ");
-    if (dash != std::string::npos && line.compare(dash + 3, 7, "cgroup ") == 0) return true;
-  }
+  auto mounts = harness::ReadMountInfo();
+  if (!mounts.ok()) return false;
+  for (const auto& m : *mounts)
+    if (m.fstype == "cgroup") return true;
   return false;
 }
 

@@ -129,9 +129,11 @@ ProbeResult RunMountPropagation(InstanceUnderTest& t, HostFacts& host, const jso
   request["token"] = token;
   ProbeResult inside = CallAgentProbe(t, "mount_propagation", request);
   if (inside.error) return inside;
-  bool visible = HostFacts::MountVisible(token);
+  harness::Result<bool> seen = HostFacts::MountVisible(token);
   CallAgentProbe(t, "mount_propagation",
                  {{"stage", "cleanup"}, {"target", inside.observed.value("target", "")}});
+  if (!seen.ok()) return MakeResult("error", seen.error().message(), inside.observed);
+  bool visible = *seen;
   inside.observed["visible_on_host"] = visible;
   std::string mounted = inside.observed.value("mount", "not tried");
   if (visible)

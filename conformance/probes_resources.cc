@@ -1,7 +1,6 @@
 // Resource probes (PROBES.md 39-42): rlimits, and the pids, memory and CPU limits.
 // Host-side halves: 40 and 41 check the host is unaffected, 42 measures a VM's CPU
 // share from the host (a guest cannot see its vCPUs throttled).
-#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -56,16 +55,13 @@ ProbeResult RunOom(InstanceUnderTest& t, HostFacts& host, const json& params) {
 // CPU seconds of every thread of a host process (schedstat: ns on CPU); -1 if gone.
 double HostProcessCpuSeconds(pid_t pid) {
   std::string dir = "/proc/" + std::to_string(pid) + "/task";
-  DIR* tasks = ::opendir(dir.c_str());
-  if (!tasks) return -1;
+  auto tasks = harness::ListDir(dir);
+  if (!tasks.ok()) return -1;
   double total = 0;
-  while (struct dirent* e = ::readdir(tasks)) {
-    if (e->d_name[0] == '.') continue;
-    std::ifstream in(dir + "/" + e->d_name + "/schedstat");
-    double ns = 0;
-    if (in >> ns) total += ns * 1e-9;
+  for (const std::string& tid : *tasks) {
+    auto schedstat = harness::ReadFile(dir + "/" + tid + "/schedstat");
+    if (schedstat.ok()) total += std::strtod(schedstat->c_str(), nullptr) * 1e-9;
   }
-  ::closedir(tasks);
   return total;
 }
 

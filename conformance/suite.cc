@@ -95,6 +95,7 @@ void Suite::SetUp() {
   session_options.workdir = options_.workdir;
   session_options.kernel = options_.kernel;
   session_options.backend_options = options_.backend_options;
+  session_options.allow_no_backend = true;  // absent ones skip, broken ones fail (below)
   // The selected backends as a registry of their own, opened as "all": one that is
   // unusable is then listed with its reason (its targets skip) instead of failing the
   // whole session, as an explicitly named one would.
@@ -181,23 +182,24 @@ Result<void> Suite::Start(State& s) {
       // Absence (not installed, no daemon) skips with its reason unless the backend is
       // required; a backend that is there but cannot start (its trial container failed,
       // the image could not be built, the runtime binary is broken) fails.
-      std::string why;
+      std::string why = session_ ? "" : session_error_;
+      bool absent = false;
       if (session_) {
-        for (auto& [name, reason] : session_->unusable)
-          if (name == s.target.backend) why = reason;
-      } else {
-        why = session_error_;
+        for (const auto& u : session_->unusable) {
+          if (u.name != s.target.backend) continue;
+          why = u.reason;
+          absent = u.absent;
+        }
       }
-      auto absent = AbsenceOf(s.target.backend, options_.backend_options, options_.kernel);
       bool required = std::find(options_.require.begin(), options_.require.end(),
                                 s.target.backend) != options_.require.end();
       if (absent && !required) {
-        s.unavailable = "backend `" + s.target.backend + "` is not present here: " + *absent;
+        s.unavailable = "backend `" + s.target.backend + "` is not present here: " + why;
         return {};
       }
       if (absent)
         return Error("backend `" + s.target.backend +
-                     "` is required (--require) but absent: " + *absent);
+                     "` is required (--require) but absent: " + why);
       return Error("backend `" + s.target.backend + "` is present but cannot start: " +
                    (why.empty() ? std::string("no reason given") : why));
     }
@@ -420,8 +422,8 @@ json Suite::VerdictFile() const {
     out["run_id"] = session_->run_id;
     out["environment"] = session_->environment;
     json unusable = json::array();
-    for (const auto& [name, why] : session_->unusable)
-      unusable.push_back({{"backend", name}, {"reason", why}});
+    for (const auto& u : session_->unusable)
+      unusable.push_back({{"backend", u.name}, {"reason", u.reason}, {"absent", u.absent}});
     out["unusable"] = unusable;
   } else if (!session_error_.empty()) {
     out["session_error"] = session_error_;

@@ -1,10 +1,5 @@
 #include "conformance/suite_options.h"
 
-#include <dirent.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdlib>
@@ -26,73 +21,7 @@ bool Listed(const std::vector<std::string>& list, const std::string& name) {
   return std::find(list.begin(), list.end(), name) != list.end();
 }
 
-std::string OptionOr(const std::map<std::string, std::string>& options, const std::string& key,
-                     const std::string& fallback) {
-  auto it = options.find(key);
-  return it == options.end() || it->second.empty() ? fallback : it->second;
-}
-
-bool ExecutableOnPath(const std::string& binary) {
-  if (binary.find('/') != std::string::npos) return ::access(binary.c_str(), X_OK) == 0;
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (const auto& dir : harness::SplitList(dirs.empty() ? "/usr/bin" : dirs))
-    if (::access((dir + "/" + binary).c_str(), X_OK) == 0) return true;
-  return false;
-}
-
-// True when something listens on the unix socket at `path`.
-bool SocketAnswers(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  struct sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-  bool ok = ::connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 }  // namespace
-
-std::optional<std::string> AbsenceOf(const std::string& backend,
-                                     const std::map<std::string, std::string>& options,
-                                     const std::string& kernel) {
-  if (backend == "runc" || backend == "crun" || backend == "youki" || backend == "runsc") {
-    std::string binary = OptionOr(options, backend + ".path", backend);
-    if (!ExecutableOnPath(binary)) return "`" + binary + "` is not installed";
-    return std::nullopt;
-  }
-  if (backend == "oci") {
-    std::string binary = OptionOr(options, "oci.path", OptionOr(options, "oci.runtime", ""));
-    if (binary.empty()) return std::string("no runtime given (--option=oci.runtime=PATH)");
-    if (!ExecutableOnPath(binary)) return "`" + binary + "` is not installed";
-    return std::nullopt;
-  }
-  if (backend == "docker") {
-    if (options.count("docker.host") || std::getenv("DOCKER_HOST")) return std::nullopt;
-    for (const char* sock : {"/run/docker.sock", "/var/run/docker.sock"})
-      if (SocketAnswers(sock)) return std::nullopt;
-    return std::string("no Docker Engine: nothing answers on /run/docker.sock");
-  }
-  if (backend == "vm") {
-    std::string uri = OptionOr(options, "vm.uri", "qemu:///system");
-    if (uri == "qemu:///system" && !SocketAnswers("/run/libvirt/libvirt-sock") &&
-        !SocketAnswers("/var/run/libvirt/libvirt-sock"))
-      return std::string("no libvirtd: nothing answers on /run/libvirt/libvirt-sock");
-    if (kernel.empty()) {
-      bool any = false;
-      if (DIR* boot = ::opendir("/boot")) {
-        while (struct dirent* e = ::readdir(boot))
-          if (std::string(e->d_name).rfind("vmlinuz-", 0) == 0) any = true;
-        ::closedir(boot);
-      }
-      if (!any) return std::string("no guest kernel: /boot/vmlinuz-* not found");
-    }
-    return std::nullopt;
-  }
-  return std::nullopt;  // the native runtime and the host reference are always present
-}
 
 Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv) {
   SuiteOptions options;
@@ -135,22 +64,14 @@ Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return Error(e.what(), EINVAL);
   }
-  int kept = 1;
-  for (const std::string& extra : app.remaining()) {
+  for (const std::string& extra : app.remaining())
     if (extra.rfind("--", 0) == 0)
       return Error("unknown flag `" + extra +
                        "` (isobench flags: --backends= --require= "
                        "--workdir= --kernel= --vm-uri= --vm-accel= --option=K=V "
                        "--mutation_backend= --verdicts_out=)",
                    EINVAL);
-    for (int i = kept; i < *argc; ++i)
-      if (extra == argv[i]) {
-        std::swap(argv[kept++], argv[i]);
-        break;
-      }
-  }
-  *argc = kept;
-  argv[kept] = nullptr;
+  harness::KeepRemaining(app.remaining(), argc, argv);
   if (!backends.empty()) options.backends = harness::SplitList(backends);
   for (const auto& name : harness::SplitList(require))
     if (name != "all") options.require.push_back(name);

@@ -1,12 +1,11 @@
-// The conformance binary's own flags, and which backends this machine lacks.
+// The conformance binary's own flags. Which backends this machine lacks is each
+// backend's own answer (harness::Availability::absent, through the session).
 //
 //   ::testing::InitGoogleTest(&argc, argv);            // GoogleTest takes its own flags
 //   ISO_ASSIGN_OR_RETURN(SuiteOptions options, ParseSuiteOptions(&argc, argv));
-//   if (auto why = AbsenceOf("docker", options.backend_options, options.kernel)) ...
 #pragma once
 
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,12 +28,5 @@ struct SuiteOptions {
 // $ISOBENCH_CONFORMANCE_OUT) out of argv, as `--name=value` or `--name value`; what is
 // left keeps its order. Unknown --flags are EINVAL; --help prints the flags (ECANCELED).
 harness::Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv);
-
-// Why `backend` is absent here (not installed, no daemon, no guest kernel), or nullopt
-// when it is present: a present backend that cannot start fails its targets, an absent
-// one skips them unless required.
-std::optional<std::string> AbsenceOf(const std::string& backend,
-                                     const std::map<std::string, std::string>& options,
-                                     const std::string& kernel);
 
 }  // namespace isobench::conformance

@@ -1,17 +1,20 @@
 #include "container/cgroup.h"
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <set>
 #include <thread>
 
+#include "container/cgroup_v1.h"
+#include "container/cgroup_v2.h"
 #include "harness/fd.h"
+#include "harness/procfs.h"
 
 namespace isobench::container {
 namespace {
@@ -35,59 +38,31 @@ std::vector<std::string_view> Split(std::string_view text, char sep) {
   return parts;
 }
 
-// mountinfo escapes spaces and such as \040 (proc(5)).
-std::string Unescape(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\\' && i + 3 < text.size()) {
-      int value = 0;
-      bool octal = true;
-      for (size_t j = 1; j <= 3; ++j) {
-        char c = text[i + j];
-        if (c < '0' || c > '7') {
-          octal = false;
-          break;
-        }
-        value = value * 8 + (c - '0');
-      }
-      if (octal) {
-        out += static_cast<char>(value);
-        i += 3;
-        continue;
+}  // namespace
+
+CgroupMounts CgroupMountsOf(const std::vector<harness::MountEntry>& mounts) {
+  CgroupMounts out;
+  for (const auto& m : mounts) {
+    if (m.fstype == "cgroup2") {
+      if (out.unified.empty()) out.unified = m.target;
+    } else if (m.fstype == "cgroup") {
+      for (std::string_view option : Split(m.super_options, ',')) {
+        if (KnownV1Controllers().count(option) && !out.controllers.count(std::string(option)))
+          out.controllers[std::string(option)] = m.target;
       }
     }
-    out += text[i];
   }
   return out;
 }
 
-}  // namespace
-
-CgroupMounts ParseCgroupMounts(std::string_view mountinfo) {
-  CgroupMounts mounts;
-  for (std::string_view line : Split(mountinfo, '\n')) {
-    // id parent major:minor root mount-point options [optional...] - fstype source super
-    size_t dash = line.find(" - ");
-    if (dash == std::string_view::npos) continue;
-    std::vector<std::string_view> left = Split(line.substr(0, dash), ' ');
-    std::vector<std::string_view> right = Split(line.substr(dash + 3), ' ');
-    if (left.size() < 5 || right.size() < 3) continue;
-    std::string target = Unescape(left[4]);
-    if (right[0] == "cgroup2") {
-      if (mounts.unified.empty()) mounts.unified = target;
-    } else if (right[0] == "cgroup") {
-      for (std::string_view option : Split(right[2], ',')) {
-        if (KnownV1Controllers().count(option) && !mounts.controllers.count(std::string(option)))
-          mounts.controllers[std::string(option)] = target;
-      }
-    }
-  }
-  return mounts;
+Result<CgroupMounts> ParseCgroupMounts(std::string_view mountinfo) {
+  ISO_ASSIGN_OR_RETURN(std::vector<harness::MountEntry> mounts, harness::ParseMountInfo(mountinfo));
+  return CgroupMountsOf(mounts);
 }
 
 Result<CgroupMounts> DetectCgroupMounts() {
-  ISO_ASSIGN_OR_RETURN(std::string mountinfo, harness::ReadFile("/proc/self/mountinfo"));
-  return ParseCgroupMounts(mountinfo);
+  ISO_ASSIGN_OR_RETURN(std::vector<harness::MountEntry> mounts, harness::ReadMountInfo());
+  return CgroupMountsOf(mounts);
 }
 
 CgroupMode ModeOf(const CgroupMounts& mounts) {
@@ -236,15 +211,64 @@ Result<void> RemoveCgroupDir(const std::string& cgroup_dir) {
 
 std::vector<std::string> ListSubdirectories(const std::string& dir) {
   std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (struct dirent* entry = ::readdir(d)) {
-    std::string name = entry->d_name;
-    if (name == "." || name == ".." || entry->d_type != DT_DIR) continue;
-    names.push_back(name);
+  auto entries = harness::ListDir(dir);
+  for (const std::string& name : entries.ok() ? *entries : std::vector<std::string>()) {
+    struct stat st;
+    if (::lstat((dir + "/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) names.push_back(name);
   }
-  ::closedir(d);
   return names;
+}
+
+Result<std::unique_ptr<Cgroup>> OpenCgroupOf(pid_t pid, const CgroupMounts& mounts) {
+  ISO_ASSIGN_OR_RETURN(std::vector<harness::CgroupMembership> membership,
+                       harness::ReadProcCgroup(pid));
+  if (mounts.controllers.count("memory")) {
+    // The hierarchies Usage() reads, memory first: Processes() lists its cgroup.procs.
+    std::vector<CgroupV1Dir> dirs;
+    for (const char* wanted : {"memory", "cpuacct", "pids"}) {
+      auto mount = mounts.controllers.find(wanted);
+      if (mount == mounts.controllers.end()) continue;
+      for (const auto& m : membership) {
+        if (std::find(m.controllers.begin(), m.controllers.end(), wanted) == m.controllers.end())
+          continue;
+        auto same = std::find_if(dirs.begin(), dirs.end(),
+                                 [&](const CgroupV1Dir& d) { return d.mount == mount->second; });
+        if (same == dirs.end())
+          dirs.push_back({mount->second, {wanted}, mount->second + m.path});
+        else
+          same->controllers.push_back(wanted);
+      }
+    }
+    if (!dirs.empty() && dirs.front().controllers.front() == "memory")
+      return ExistingCgroupV1(dirs);
+  }
+  for (const auto& m : membership)
+    if (m.hierarchy == 0 && !mounts.unified.empty())
+      return ExistingCgroupV2(mounts.unified + m.path);
+  return Error("process " + std::to_string(pid) +
+                   " is in no cgroup this host mounts (v1 memory or the unified hierarchy)",
+               ENOENT);
+}
+
+Result<harness::ResourceUsage> ReadInstanceUsage(const Cgroup& cgroup) {
+  ISO_ASSIGN_OR_RETURN(CgroupUsage cg, cgroup.Usage());
+  harness::ResourceUsage usage;
+  usage.memory_current_bytes = cg.memory_current;
+  usage.memory_peak_bytes = cg.memory_peak;
+  usage.cpu_seconds = cg.cpu_seconds;
+  usage.pids = cg.pids;
+  ISO_ASSIGN_OR_RETURN(std::vector<pid_t> pids, cgroup.Processes());
+  for (pid_t pid : pids) {
+    // A process that exits between the two reads is left out.
+    auto pss = harness::ProcessPssBytes(pid);
+    if (pss.ok()) {
+      usage.pss_bytes += *pss;
+    } else if (pss.error().errno_value() != ESRCH && pss.error().errno_value() != ENOENT) {
+      // ESRCH: exited meanwhile; ENOENT: no Pss line (a zombie has no memory map).
+      return std::move(pss).error();
+    }
+  }
+  return usage;
 }
 
 Result<int> ReclaimCgroupTree(const std::string& hierarchy_root,

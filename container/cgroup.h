@@ -30,6 +30,8 @@
 #include <vector>
 
 #include "container/child_status.h"
+#include "harness/backend.h"
+#include "harness/procfs.h"
 
 namespace isobench::container {
 
@@ -39,8 +41,10 @@ struct CgroupMounts {
   std::string unified;                             // cgroup2 mount point; empty if none
   std::map<std::string, std::string> controllers;  // cgroup v1 controller -> mount point
 };
-// From /proc/self/mountinfo text. Named v1 hierarchies (name=systemd) are ignored.
-CgroupMounts ParseCgroupMounts(std::string_view mountinfo);
+// The cgroup mounts in a mount table. Named v1 hierarchies (name=systemd) are ignored.
+CgroupMounts CgroupMountsOf(const std::vector<harness::MountEntry>& mounts);
+// From /proc/self/mountinfo text (harness/procfs.h parses it).
+Result<CgroupMounts> ParseCgroupMounts(std::string_view mountinfo);
 Result<CgroupMounts> DetectCgroupMounts();
 
 enum class CgroupMode { kNone, kV1, kHybrid, kV2 };
@@ -102,6 +106,17 @@ class Cgroup {
   // KillAll, then rmdir (retrying on EBUSY). Idempotent.
   virtual Result<void> Remove() = 0;
 };
+
+// The cgroups a running process is in, as a Cgroup this process did not make (a Docker
+// or OCI container's): Usage() and Processes() read them; Remove() and the destructor
+// leave them alone. Its v1 hierarchies where the memory controller is mounted as v1 (a
+// hybrid host), its unified cgroup otherwise.
+Result<std::unique_ptr<Cgroup>> OpenCgroupOf(pid_t pid, const CgroupMounts& mounts);
+
+// What an instance costs the host, from its cgroup: the cgroup's memory (current and
+// peak), CPU time and task count, and the PSS of every process inside. A process that
+// exits between the two reads is left out; an unreadable cgroup file is an error.
+Result<harness::ResourceUsage> ReadInstanceUsage(const Cgroup& cgroup);
 
 // "isobench/<run_id>/<name>"
 std::string CgroupRelativePath(const std::string& run_id, const std::string& name);

@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
-#include <sstream>
 
 #include "container/cgroup.h"
 #include "container/cgroup_v1.h"
@@ -20,6 +20,7 @@
 #include "container/namespaces.h"
 #include "harness/fd.h"
 #include "harness/image.h"
+#include "harness/procfs.h"
 
 namespace isobench::container {
 namespace {
@@ -67,18 +68,48 @@ TEST_F(CgroupV1Test, UnlimitedInstanceHasItsOwnCpuGroup) {
   ASSERT_TRUE(created.ok()) << created.error().message();
   pid_t pid = Sleeper();
   ASSERT_TRUE((*created)->AddProcess(pid).ok());
-  auto self = harness::ReadFile("/proc/" + std::to_string(pid) + "/cgroup");
-  ASSERT_TRUE(self.ok());
+  auto membership = harness::ReadProcCgroup(pid);
+  ASSERT_TRUE(membership.ok()) << membership.error().message();
   bool own_cpu = false;
-  std::istringstream lines(*self);
-  for (std::string line; std::getline(lines, line);) {
-    // "N:cpu:/path" or "N:cpu,cpuacct:/path"
-    auto first = line.find(':'), second = line.find(':', first + 1);
-    std::string controllers = line.substr(first + 1, second - first - 1);
-    if (("," + controllers + ",").find(",cpu,") != std::string::npos)
-      own_cpu = line.substr(second + 1) == "/" + relative;
-  }
-  EXPECT_TRUE(own_cpu) << *self;
+  for (const auto& m : *membership)
+    if (std::find(m.controllers.begin(), m.controllers.end(), "cpu") != m.controllers.end())
+      own_cpu = m.path == "/" + relative;
+  EXPECT_TRUE(own_cpu);
+  ASSERT_TRUE((*created)->KillAll().ok());
+  ::waitpid(pid, nullptr, 0);
+  EXPECT_TRUE((*created)->Remove().ok());
+}
+
+// What the OCI and Docker backends read of a container's cgroup they did not make.
+TEST_F(CgroupV1Test, OpenCgroupOfReadsAnotherProcessesCgroupAndLeavesItAlone) {
+  if (!mounts_.controllers.count("memory")) GTEST_SKIP() << "no cgroup v1 `memory` controller";
+  const std::string relative = CgroupRelativePath(RunId(), "v1-open");
+  auto created = CreateCgroupV1(mounts_, relative, CgroupLimits{});
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  pid_t pid = Sleeper();
+  ASSERT_TRUE((*created)->AddProcess(pid).ok());
+  {
+    auto opened = OpenCgroupOf(pid, mounts_);
+    ASSERT_TRUE(opened.ok()) << opened.error().message();
+    EXPECT_NE((*opened)->Describe().find(relative), std::string::npos) << (*opened)->Describe();
+    auto processes = (*opened)->Processes();
+    ASSERT_TRUE(processes.ok());
+    EXPECT_EQ(*processes, std::vector<pid_t>{pid});
+    auto usage = ReadInstanceUsage(**opened);
+    ASSERT_TRUE(usage.ok()) << usage.error().message();
+    EXPECT_GT(usage->pss_bytes, 0u);
+    EXPECT_EQ(usage->pids, 1);
+    EXPECT_TRUE((*opened)->Remove().ok());
+  }  // the view is gone: the cgroup and its process are not
+  EXPECT_TRUE(Exists(mounts_.controllers["memory"] + "/" + relative));
+  EXPECT_EQ(::kill(pid, 0), 0);
+  // A process that is gone is an error naming it, never an empty usage.
+  pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ::waitpid(gone, nullptr, 0);
+  auto missing = OpenCgroupOf(gone, mounts_);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().errno_value(), ESRCH) << missing.error().message();
   ASSERT_TRUE((*created)->KillAll().ok());
   ::waitpid(pid, nullptr, 0);
   EXPECT_TRUE((*created)->Remove().ok());

@@ -20,7 +20,7 @@ constexpr char kHybridMountinfo[] =
     "32 1 8:1 / / rw,relatime shared:1 - ext4 /dev/vda rw\n";
 
 TEST(CgroupMountsTest, ParsesHybridLayout) {
-  CgroupMounts mounts = ParseCgroupMounts(kHybridMountinfo);
+  CgroupMounts mounts = ParseCgroupMounts(kHybridMountinfo).value();
   EXPECT_EQ(mounts.unified, "/sys/fs/cgroup/unified");
   EXPECT_EQ(mounts.controllers.size(), 5u);
   EXPECT_EQ(mounts.controllers["memory"], "/sys/fs/cgroup/memory");
@@ -33,11 +33,11 @@ TEST(CgroupMountsTest, ParsesHybridLayout) {
 }
 
 TEST(CgroupMountsTest, Modes) {
-  EXPECT_EQ(ModeOf(ParseCgroupMounts("")), CgroupMode::kNone);
+  EXPECT_EQ(ModeOf(*ParseCgroupMounts("")), CgroupMode::kNone);
   EXPECT_EQ(
-      ModeOf(ParseCgroupMounts("26 1 0:23 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n")),
+      ModeOf(*ParseCgroupMounts("26 1 0:23 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n")),
       CgroupMode::kV2);
-  EXPECT_EQ(ModeOf(ParseCgroupMounts("28 1 0:25 / /cg/memory rw - cgroup cgroup rw,memory\n")),
+  EXPECT_EQ(ModeOf(*ParseCgroupMounts("28 1 0:25 / /cg/memory rw - cgroup cgroup rw,memory\n")),
             CgroupMode::kV1);
   EXPECT_STREQ(CgroupModeName(CgroupMode::kHybrid), "hybrid");
 }

@@ -194,6 +194,12 @@ Result<std::unique_ptr<Cgroup>> CreateCgroupV1(const CgroupMounts& mounts,
   return std::unique_ptr<Cgroup>(std::move(cgroup));
 }
 
+std::unique_ptr<Cgroup> ExistingCgroupV1(const std::vector<CgroupV1Dir>& dirs) {
+  std::vector<CgroupV1::Hierarchy> hierarchies;
+  for (const auto& d : dirs) hierarchies.push_back({d.mount, d.controllers, d.dir, false});
+  return std::make_unique<CgroupV1>(std::move(hierarchies));
+}
+
 Result<int> ReclaimCgroupsV1(const CgroupMounts& mounts,
                              const std::function<bool(const std::string&)>& is_stale) {
   std::set<std::string> roots;

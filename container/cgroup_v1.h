@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "container/cgroup.h"
 
@@ -21,6 +22,15 @@ Result<std::unique_ptr<Cgroup>> CreateCgroupV1(const CgroupMounts& mounts,
                                                const CgroupLimits& limits);
 
 // Reclaims stale run directories in every v1 hierarchy (see ReclaimCgroupTree).
+// A cgroup this process did not create, one directory per hierarchy: read-only use
+// (Usage, Processes); Remove() and the destructor leave it alone.
+struct CgroupV1Dir {
+  std::string mount;                     // e.g. /sys/fs/cgroup/cpu,cpuacct
+  std::vector<std::string> controllers;  // the known controllers of that mount
+  std::string dir;
+};
+std::unique_ptr<Cgroup> ExistingCgroupV1(const std::vector<CgroupV1Dir>& dirs);
+
 Result<int> ReclaimCgroupsV1(const CgroupMounts& mounts,
                              const std::function<bool(const std::string&)>& is_stale);
 

@@ -166,6 +166,10 @@ Result<std::unique_ptr<Cgroup>> CreateCgroupV2(const std::string& mount,
   return std::unique_ptr<Cgroup>(std::move(cgroup));
 }
 
+std::unique_ptr<Cgroup> ExistingCgroupV2(const std::string& dir) {
+  return std::make_unique<CgroupV2>(dir);
+}
+
 Result<int> ReclaimCgroupsV2(const std::string& mount,
                              const std::function<bool(const std::string&)>& is_stale) {
   return ReclaimCgroupTree(mount, is_stale);

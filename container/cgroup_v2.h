@@ -26,6 +26,10 @@ Result<std::unique_ptr<Cgroup>> CreateCgroupV2(const std::string& mount,
 // Controllers listed in <mount>/cgroup.controllers.
 Result<std::vector<std::string>> AvailableControllersV2(const std::string& mount);
 
+// A cgroup this process did not create: read-only use (Usage, Processes); Remove() and
+// the destructor leave it alone.
+std::unique_ptr<Cgroup> ExistingCgroupV2(const std::string& dir);
+
 Result<int> ReclaimCgroupsV2(const std::string& mount,
                              const std::function<bool(const std::string&)>& is_stale);
 

@@ -44,10 +44,8 @@ ContainerBackend::~ContainerBackend() {
     if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
       ISO_LOG(kDebug) << "rmdir `" << dir << "`: " << std::strerror(errno);
   }
-  if (run_dir_created_) {
-    ::rmdir((run_dir_ + "/root").c_str());
-    harness::ReleaseRunDir(run_dir_);
-  }
+  if (scratch_made_) ::rmdir((run_dir_.path() + "/root").c_str());
+  // run_dir_ releases the run directory after this.
 }
 
 harness::Availability ContainerBackend::Probe() {
@@ -122,32 +120,20 @@ Result<int> ContainerBackend::ReclaimStale() {
     ISO_ASSIGN_OR_RETURN(int n, ReclaimCgroupsV2(root, is_stale));
     reclaimed += n;
   }
-  std::string containers = context_.workdir + "/containers";
-  for (const std::string& run_id : ListSubdirectories(containers)) {
-    if (!IsStale(run_id)) continue;
-    std::string run_dir = containers + "/" + run_id;
-    // A crashed profile without a mount namespace leaves its tmpfs and overlay
-    // mounted on the host, and a disk upper its ext4 image; a lazy unmount takes each
-    // (and the image's loop device detaches itself).
-    for (const std::string& name : ListSubdirectories(run_dir)) {
-      for (const char* leaf : {"/root", "/disk"}) {
-        std::string mount_point = run_dir + "/" + name + leaf;
-        auto mounted = harness::IsMountPoint(mount_point);
-        if (mounted.ok() && *mounted && ::umount2(mount_point.c_str(), MNT_DETACH) != 0)
-          return Error::Errno("umount2", mount_point);
-      }
-    }
-    ISO_RETURN_IF_ERROR(harness::RemoveTree(run_dir));
-    ++reclaimed;
+  // A crashed profile without a mount namespace leaves its tmpfs and overlay mounted
+  // on the host, and a disk upper its ext4 image; RemoveRunTree unmounts each lazily
+  // (and the image's loop device detaches itself).
+  for (const std::string& dir :
+       harness::StaleRunDirs(context_.workdir + "/containers", context_.run_id)) {
+    ISO_ASSIGN_OR_RETURN(int unmounted, harness::RemoveRunTree(dir));
+    reclaimed += 1 + unmounted;
   }
   return reclaimed;
 }
 
 bool ContainerBackend::IsStale(const std::string& run_id) const {
-  if (run_id == context_.run_id) return false;
-  auto owner = harness::ReadFile(context_.workdir + "/containers/" + run_id + "/owner");
-  if (owner.ok()) return !harness::OwnerIsLive(*owner);
-  return !harness::RunIdOwnerIsLive(run_id);
+  return run_id != context_.run_id &&
+         harness::RunDirIsStale(context_.workdir + "/containers/" + run_id);
 }
 
 std::vector<std::string> ContainerBackend::HierarchyRoots() const {

@@ -46,7 +46,7 @@ class ContainerBackend final : public harness::Backend {
         ready_timeout_(ready_timeout),
         upper_(upper),
         one_step_allowed_(one_step_allowed),
-        run_dir_(context_.workdir + "/containers/" + context_.run_id) {}
+        run_dir_(context_.workdir + "/containers", context_.run_id, 0755) {}
 
   ~ContainerBackend() override;
 
@@ -78,10 +78,8 @@ class ContainerBackend final : public harness::Backend {
   Result<void> EnsureRunDir();
   Result<CgroupLimits> LimitsFor(const harness::InstanceSpec& spec) const;
 
-  static std::string OwnerText() { return harness::OwnerOfThisProcess() + "\n"; }
-
-  // A run is live when it is this one, or when its owner (recorded in the owner file,
-  // else the pid its id ends with) is still running and is not a zombie.
+  // A run is live when it is this one, or when its run directory is not stale
+  // (harness::RunDirIsStale: its owner still runs).
   bool IsStale(const std::string& run_id) const;
 
   std::vector<std::string> HierarchyRoots() const;
@@ -97,9 +95,9 @@ class ContainerBackend final : public harness::Backend {
   const std::chrono::milliseconds ready_timeout_;
   const UpperLayer upper_;
   const bool one_step_allowed_;
-  const std::string run_dir_;
+  harness::RunDirectory run_dir_;  // <workdir>/containers/<run id>
   std::mutex run_dir_mu_;
-  bool run_dir_created_ = false;
+  bool scratch_made_ = false;  // run_dir_/root: the mount point of pivot_root's scratch
   std::shared_ptr<std::atomic<int>> live_instances_ = std::make_shared<std::atomic<int>>(0);
 };
 

@@ -53,21 +53,7 @@ Result<nlohmann::json> ContainerInstance::Call(nlohmann::json request,
 Result<harness::ResourceUsage> ContainerInstance::Usage() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!cgroup_) return Error("container `" + name_ + "` is destroyed", ESRCH);
-  ISO_ASSIGN_OR_RETURN(CgroupUsage cg, cgroup_->Usage());
-  harness::ResourceUsage usage;
-  usage.memory_current_bytes = cg.memory_current;
-  usage.cpu_seconds = cg.cpu_seconds;
-  usage.pids = cg.pids;
-  ISO_ASSIGN_OR_RETURN(std::vector<pid_t> pids, cgroup_->Processes());
-  for (pid_t pid : pids) {
-    // A process may exit between the two reads: skip it.
-    auto rollup = harness::ReadFile("/proc/" + std::to_string(pid) + "/smaps_rollup");
-    if (!rollup.ok()) continue;
-    size_t pos = rollup->find("\nPss:");
-    if (pos == std::string::npos) continue;
-    usage.pss_bytes += std::strtoull(rollup->c_str() + pos + 5, nullptr, 10) * 1024;
-  }
-  return usage;
+  return ReadInstanceUsage(*cgroup_);
 }
 
 Result<void> ContainerInstance::Destroy() {

@@ -82,11 +82,11 @@ struct StartState {
 };
 
 Result<void> ContainerBackend::EnsureRunDir() {
+  ISO_ASSIGN_OR_RETURN(std::string dir, run_dir_.Ensure());
   std::lock_guard<std::mutex> lock(run_dir_mu_);
-  if (run_dir_created_) return {};
-  ISO_RETURN_IF_ERROR(harness::MakeDirs(run_dir_ + "/root", 0755));
-  ISO_RETURN_IF_ERROR(harness::WriteWholeFile(run_dir_ + "/owner", OwnerText()));
-  run_dir_created_ = true;
+  if (scratch_made_) return {};
+  ISO_RETURN_IF_ERROR(harness::MakeDirs(dir + "/root", 0755));
+  scratch_made_ = true;
   return {};
 }
 
@@ -166,12 +166,12 @@ Result<void> ContainerBackend::PrepareRoot(ContainerInstance& c, const harness::
   ISO_RETURN_IF_ERROR(EnsureRunDir());
   const bool upper_on_disk =
       upper_ == UpperLayer::kDisk || (upper_ == UpperLayer::kAuto && spec.disk_bytes > 0);
-  const std::string instance_dir = run_dir_ + "/" + spec.name;
+  const std::string instance_dir = run_dir_.path() + "/" + spec.name;
   if (upper_on_disk || !profile.mount_ns) {
     if (::mkdir(instance_dir.c_str(), 0755) != 0) return Error::Errno("mkdir", instance_dir);
     c.instance_dir_ = instance_dir;
   }
-  s.scratch = profile.mount_ns ? run_dir_ + "/root" : instance_dir + "/root";
+  s.scratch = profile.mount_ns ? run_dir_.path() + "/root" : instance_dir + "/root";
   // An upper layer on disk with a size goes on an ext4 image of that size, so that
   // disk_bytes holds; without one (container.upper=disk alone) it is a plain directory.
   std::string disk_dir = instance_dir;

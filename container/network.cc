@@ -1,7 +1,6 @@
 #include "container/network.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <linux/if.h>
 #include <net/route.h>
 #include <netlink/netlink.h>
@@ -231,16 +230,8 @@ Result<int> RemoveIdleBridge() {
   // Host ends need no reclaiming: when an instance's network namespace dies (its init
   // is killed, here or by the reclaim of a crashed run) the kernel destroys the pair.
   if (!LinkExists(kBridgeName)) return 0;
-  DIR* ports = ::opendir((std::string("/sys/class/net/") + kBridgeName + "/brif").c_str());
-  if (ports) {
-    while (struct dirent* e = ::readdir(ports)) {
-      if (e->d_name[0] != '.') {
-        ::closedir(ports);
-        return 0;
-      }
-    }
-    ::closedir(ports);
-  }
+  auto ports = harness::ListDir(std::string("/sys/class/net/") + kBridgeName + "/brif");
+  if (ports.ok() && !ports->empty()) return 0;  // an instance still uses it
   ISO_ASSIGN_OR_RETURN(NlSock sock, Connect());
   NlLink l(rtnl_link_alloc());
   rtnl_link_set_name(l.get(), kBridgeName);

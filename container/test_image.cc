@@ -6,10 +6,10 @@
 
 #include <memory>
 #include <set>
-#include <sstream>
 
 #include "container/cgroup.h"
 #include "harness/fd.h"
+#include "harness/procfs.h"
 
 namespace isobench::container::testing {
 namespace {
@@ -56,15 +56,8 @@ const TestImage& SharedTestImage() {
 }
 
 std::string MountPoints() {
-  auto text = harness::ReadFile("/proc/self/mountinfo");
   std::multiset<std::string> points;
-  std::istringstream in(text.ok() ? *text : "");
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, point;
-    fields >> id >> parent >> dev >> root >> point;
-    points.insert(point);
-  }
+  for (const auto& m : harness::ReadMountInfo().ValueOrThrow()) points.insert(m.target);
   std::string out;
   for (const auto& p : points) out += p + "\n";
   return out;

@@ -144,6 +144,11 @@ class Instance {
 struct Availability {
   bool usable = false;
   std::string reason;  // why not; or, when usable, a note (e.g. "tcg: /dev/kvm is PVM")
+  // Not usable because what it drives is not here: no runtime binary, no daemon
+  // answering, no guest kernel. False for one that is here and broken (its trial
+  // container failed, its image could not be built): the conformance suite skips an
+  // absent backend that was not required, and fails a broken one.
+  bool absent = false;
 };
 
 // What shared code and the report may know about a backend, instead of its name.

@@ -1,6 +1,7 @@
 #include "harness/empty_flag_values.h"
 
 #include <string_view>
+#include <utility>
 
 namespace isobench::harness {
 
@@ -18,6 +19,18 @@ std::vector<char*> TakeEmptyFlagValues(int argc, char** argv,
       args.push_back(argv[i]);
   }
   return args;
+}
+
+void KeepRemaining(const std::vector<std::string>& remaining, int* argc, char** argv) {
+  int kept = 1;
+  for (const std::string& extra : remaining)
+    for (int i = kept; i < *argc; ++i)
+      if (extra == argv[i]) {
+        std::swap(argv[kept++], argv[i]);
+        break;
+      }
+  *argc = kept;
+  argv[kept] = nullptr;
 }
 
 }  // namespace isobench::harness

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <string>
 
 namespace isobench::harness {
@@ -131,6 +133,16 @@ Result<void> RemoveTree(const std::string& path) {
     return Error::Errno("stat", path);
   }
   return RemoveAt(AT_FDCWD, path, path, st.st_dev);
+}
+
+Result<std::vector<std::string>> ListDir(const std::string& path) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec))
+    names.push_back(it->path().filename().string());
+  if (ec) return Error("listing `" + path + "`: " + ec.message(), ec.value());
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 }  // namespace isobench::harness

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "harness/error.h"
 
@@ -59,5 +60,8 @@ Result<void> MakeDirs(const std::string& path, int mode = 0755);
 // rm -rf that never crosses a mount point (so a stray bind mount cannot take host
 // files with it). A missing path is success.
 Result<void> RemoveTree(const std::string& path);
+// Entry names of a directory (no "." or ".."), sorted; an error naming it when it cannot
+// be listed (ENOENT when it does not exist).
+Result<std::vector<std::string>> ListDir(const std::string& path);
 
 }  // namespace isobench::harness

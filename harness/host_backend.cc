@@ -5,7 +5,7 @@
 
 #include "harness/agent_client.h"
 #include "harness/child_process.h"
-#include "harness/proc_stats.h"
+#include "harness/procfs.h"
 
 namespace isobench::harness {
 

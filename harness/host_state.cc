@@ -1,28 +1,21 @@
 #include "harness/host_state.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <functional>
 #include <map>
-#include <sstream>
 
 #include "harness/fd.h"
+#include "harness/procfs.h"
 
 namespace isobench::harness {
 namespace {
 
-std::vector<std::string> ListDir(const std::string& path) {
-  std::vector<std::string> names;
-  DIR* dir = ::opendir(path.c_str());
-  if (!dir) return names;
-  while (struct dirent* e = ::readdir(dir)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(dir);
-  return names;
+// Entry names of a directory; empty when it does not exist.
+std::vector<std::string> Entries(const std::string& path) {
+  auto names = ListDir(path);
+  return names.ok() ? std::move(names).value() : std::vector<std::string>();
 }
 
 bool IsDir(const std::string& path) {
@@ -32,7 +25,7 @@ bool IsDir(const std::string& path) {
 
 void FindCgroupDirs(const std::string& path, int depth, std::set<std::string>* out) {
   if (depth > 6) return;
-  for (const auto& n : ListDir(path)) {
+  for (const auto& n : Entries(path)) {
     std::string child = path + "/" + n;
     if (!IsDir(child)) continue;
     if (n.rfind("isobench", 0) == 0) out->insert(child);
@@ -41,7 +34,7 @@ void FindCgroupDirs(const std::string& path, int depth, std::set<std::string>* o
 }
 
 void Walk(const std::string& path, std::set<std::string>* out) {
-  for (const auto& n : ListDir(path)) {
+  for (const auto& n : Entries(path)) {
     std::string child = path + "/" + n;
     out->insert(child);
     if (IsDir(child)) Walk(child, out);
@@ -58,20 +51,13 @@ void Descendants(pid_t root, std::set<std::string>* out, std::set<std::string>* 
                  std::set<std::string>* hypervisors) {
   std::map<pid_t, std::vector<pid_t>> children;
   std::map<pid_t, std::string> comm;
-  for (const auto& n : ListDir("/proc")) {
-    pid_t pid = std::atoi(n.c_str());
-    if (pid <= 0) continue;
-    auto stat = ReadFile("/proc/" + n + "/stat");
-    if (!stat.ok()) continue;
-    // pid (comm) state ppid ...: comm may contain spaces and parentheses.
-    size_t close = stat->rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat->substr(close + 2));
-    char state;
-    pid_t ppid;
-    rest >> state >> ppid;
-    children[ppid].push_back(pid);
-    comm[pid] = stat->substr(stat->find('(') + 1, close - stat->find('(') - 1);
+  auto pids = ListPids();
+  for (pid_t pid : pids.ok() ? *pids : std::vector<pid_t>()) {
+    auto stat = ReadProcStat(pid);
+    if (!stat.ok()) continue;  // exited meanwhile
+    std::string n = std::to_string(pid);
+    children[stat->ppid].push_back(pid);
+    comm[pid] = stat->comm;
     if (comm[pid].rfind("qemu-system", 0) == 0) {
       // Only isobench's guests: libvirt names them `guest=isobench-...`, raw-qemu rows
       // `isobench-...`; other people's VMs on a shared host are not ours to count.
@@ -103,24 +89,12 @@ void DiffSet(const char* what, const Set& before, const Set& after, std::vector<
 
 HostState CaptureHostState(const std::string& workdir) {
   HostState state;
-  if (auto info = ReadFile("/proc/self/mountinfo"); info.ok()) {
-    std::istringstream in(*info);
-    std::string line;
-    while (std::getline(in, line)) {
-      std::istringstream f(line);
-      std::string id, parent, dev, root, target, word;
-      f >> id >> parent >> dev >> root >> target;
-      while (f >> word && word != "-") {
-      }
-      std::string fstype;
-      f >> fstype;
-      state.mounts.insert(target + " " + fstype);
-    }
-  }
+  if (auto mounts = ReadMountInfo(); mounts.ok())
+    for (const auto& m : *mounts) state.mounts.insert(m.target + " " + m.fstype);
   FindCgroupDirs("/sys/fs/cgroup", 0, &state.cgroup_dirs);
-  for (const auto& n : ListDir("/run/netns")) state.netns.insert("/run/netns/" + n);
-  for (const auto& n : ListDir("/sys/class/net")) state.links.insert(n);
-  for (const auto& n : ListDir("/sys/block")) {
+  for (const auto& n : Entries("/run/netns")) state.netns.insert("/run/netns/" + n);
+  for (const auto& n : Entries("/sys/class/net")) state.links.insert(n);
+  for (const auto& n : Entries("/sys/block")) {
     if (n.rfind("loop", 0) != 0) continue;
     // Bound devices only: an unbound one has no backing_file.
     auto backing = ReadFile("/sys/block/" + n + "/loop/backing_file");
@@ -131,7 +105,7 @@ HostState CaptureHostState(const std::string& workdir) {
     }
   }
   Descendants(::getpid(), &state.descendants, &state.netns, &state.hypervisors);
-  for (const auto& n : ListDir("/proc/self/fd")) {
+  for (const auto& n : Entries("/proc/self/fd")) {
     std::string target = Readlink("/proc/self/fd/" + n);
     // The fd the listing itself uses is gone by now; skip dangling reads.
     if (!target.empty()) state.fds.insert(n + " -> " + target);

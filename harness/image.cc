@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -197,16 +196,9 @@ Result<void> WriteEntry(struct archive* a, const std::string& name, const struct
 }
 
 Result<void> AddTree(struct archive* a, const std::string& root, const std::string& rel) {
-  std::string dir_path = rel.empty() ? root : root + "/" + rel;
-  DIR* dir = ::opendir(dir_path.c_str());
-  if (dir == nullptr) return Error::Errno("opendir", dir_path);
-  std::vector<std::string> names;
-  while (struct dirent* e = ::readdir(dir)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());  // reproducible archives
+  // Sorted: reproducible archives.
+  ISO_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                       ListDir(rel.empty() ? root : root + "/" + rel));
   for (const auto& n : names) {
     std::string child_rel = rel.empty() ? n : rel + "/" + n;
     std::string full = root + "/" + child_rel;
@@ -458,17 +450,14 @@ void PruneImages(const std::string& images_dir, const std::string& keep) {
     struct timespec used;
   };
   std::vector<Candidate> complete;
-  DIR* d = ::opendir(images_dir.c_str());
-  if (d == nullptr) return;
-  std::vector<std::string> names;
-  while (struct dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.' && e->d_type == DT_DIR) names.push_back(e->d_name);
-  ::closedir(d);
+  auto listed = ListDir(images_dir);
+  if (!listed.ok()) return;
   int removed = 0;
-  for (const auto& name : names) {
-    if (name == keep) continue;
+  for (const auto& name : *listed) {
     std::string dir = images_dir + "/" + name;
     struct stat st;
+    if (name == keep || name[0] == '.' || ::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      continue;
     if (::stat((dir + "/.complete").c_str(), &st) != 0) {
       // An interrupted build (<hash>.tmp, or a directory without .complete): builds run
       // under the lock we hold, so nobody is writing it.

@@ -2,10 +2,11 @@
 
 #include <sys/mount.h>
 
-#include <sstream>
+#include <vector>
 
 #include "harness/fd.h"
 #include "harness/log.h"
+#include "harness/procfs.h"
 
 namespace isobench::harness {
 
@@ -58,15 +59,9 @@ std::string Mount::Release() {
 }
 
 Result<bool> IsMountPoint(const std::string& path) {
-  ISO_ASSIGN_OR_RETURN(std::string info, ReadFile("/proc/self/mountinfo"));
-  std::istringstream in(info);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, devno, root, mount_point;
-    fields >> id >> parent >> devno >> root >> mount_point;
-    if (mount_point == path) return true;
-  }
+  ISO_ASSIGN_OR_RETURN(std::vector<MountEntry> mounts, ReadMountInfo());
+  for (const auto& m : mounts)
+    if (m.target == path) return true;
   return false;
 }
 

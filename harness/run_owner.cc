@@ -1,31 +1,34 @@
 #include "harness/run_owner.h"
 
+#include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <vector>
 
 #include "harness/fd.h"
-#include "harness/proc_stats.h"
+#include "harness/procfs.h"
 
 namespace isobench::harness {
 namespace {
 
 // The start time, or 0 for a process that is gone or a zombie.
 unsigned long long LiveStartTicks(pid_t pid) {
-  auto fields = ProcessStatFields(pid);
-  if (fields.size() < 20 || fields[0] == "Z" || fields[0] == "X") return 0;
-  return std::strtoull(fields[19].c_str(), nullptr, 10);
+  auto stat = ReadProcStat(pid);
+  if (!stat.ok() || stat->state == 'Z' || stat->state == 'X') return 0;
+  return stat->start_time;
 }
 
 }  // namespace
 
 unsigned long long ProcessStartTicks(pid_t pid) {
-  auto fields = ProcessStatFields(pid);
-  return fields.size() >= 20 ? std::strtoull(fields[19].c_str(), nullptr, 10) : 0;
+  auto stat = ReadProcStat(pid);
+  return stat.ok() ? stat->start_time : 0;
 }
 
 std::string OwnerOfThisProcess() {
@@ -82,6 +85,63 @@ void ReleaseRunDir(const std::string& run_dir) {
     return;
   if (::rmdir(run_dir.c_str()) == 0 || errno == ENOENT) return;
   (void)WriteWholeFile(owner, OwnerOfThisProcess() + "\n");
+}
+
+RunDirectory::RunDirectory(const std::string& base, const std::string& run_id, int mode)
+    : path_(base + "/" + run_id), mode_(mode) {}
+
+RunDirectory::~RunDirectory() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (made_) ReleaseRunDir(path_);
+}
+
+Result<std::string> RunDirectory::Ensure() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string owner = path_ + "/owner";
+  if (made_ && ::access(owner.c_str(), F_OK) == 0) return path_;
+  ISO_RETURN_IF_ERROR(MakeDirs(path_, mode_));
+  ISO_RETURN_IF_ERROR(WriteWholeFile(owner, OwnerOfThisProcess() + "\n"));
+  made_ = true;
+  return path_;
+}
+
+bool RunDirIsStale(const std::string& run_dir) {
+  auto owner = ReadFile(run_dir + "/owner");
+  if (owner.ok()) return !OwnerIsLive(*owner);
+  size_t slash = run_dir.rfind('/');
+  return !RunIdOwnerIsLive(slash == std::string::npos ? run_dir : run_dir.substr(slash + 1));
+}
+
+std::vector<std::string> StaleRunDirs(const std::string& base, const std::string& live_run_id,
+                                      const std::vector<std::string>& keep) {
+  std::vector<std::string> stale;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.empty() || name[0] == '.' || name == live_run_id) continue;
+    if (std::find(keep.begin(), keep.end(), name) != keep.end()) continue;
+    if (it->is_symlink(ec) || !it->is_directory(ec)) continue;
+    if (RunDirIsStale(it->path().string())) stale.push_back(it->path().string());
+  }
+  std::sort(stale.begin(), stale.end());
+  return stale;
+}
+
+Result<int> RemoveRunTree(const std::string& dir) {
+  ISO_ASSIGN_OR_RETURN(std::vector<MountEntry> mounts, ReadMountInfo());
+  std::vector<std::string> targets;
+  for (const auto& m : mounts)
+    if (m.target == dir || m.target.rfind(dir + "/", 0) == 0) targets.push_back(m.target);
+  std::sort(targets.rbegin(), targets.rend());  // deepest first
+  int unmounted = 0;
+  for (const auto& t : targets) {
+    if (::umount2(t.c_str(), MNT_DETACH) == 0)
+      ++unmounted;
+    else if (errno != EINVAL && errno != ENOENT)
+      return Error::Errno("umount2", t);
+  }
+  ISO_RETURN_IF_ERROR(RemoveTree(dir));
+  return unmounted;
 }
 
 }  // namespace isobench::harness

@@ -69,9 +69,10 @@ Result<Session> OpenSession(const SessionOptions& options, const BackendRegistry
 
   for (const auto& name : wanted) {
     if (boots_kernel(name) && !image_options.want_vm) {
-      session.unusable.emplace_back(name,
-                                    "no guest kernel: /boot/vmlinuz-* not found "
-                                    "(install linux-image-amd64)");
+      session.unusable.push_back({name,
+                                  "no guest kernel: /boot/vmlinuz-* not found "
+                                  "(install linux-image-amd64)",
+                                  /*absent=*/true});
       continue;
     }
     auto backend = registry.Make(name, context);
@@ -85,7 +86,7 @@ Result<Session> OpenSession(const SessionOptions& options, const BackendRegistry
       if (!all)
         return Error("backend `" + name + "` is not usable here: " + availability.reason, ENODEV);
       ISO_LOG(kInfo) << "backend " << name << " skipped: " << availability.reason;
-      session.unusable.emplace_back(name, availability.reason);
+      session.unusable.push_back({name, availability.reason, availability.absent});
       continue;
     }
     if (!availability.reason.empty())
@@ -103,9 +104,9 @@ Result<Session> OpenSession(const SessionOptions& options, const BackendRegistry
     for (auto& [k, v] : (*backend)->Describe()) session.environment[k] = v;
     session.backends.push_back(std::move(*backend));
   }
-  if (session.backends.empty()) {
+  if (session.backends.empty() && !options.allow_no_backend) {
     std::string why;
-    for (auto& [n, r] : session.unusable) why += "; " + n + ": " + r;
+    for (const auto& u : session.unusable) why += "; " + u.name + ": " + u.reason;
     return Error("no usable backend" + why, ENODEV);
   }
   return session;

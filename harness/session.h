@@ -6,7 +6,7 @@
 //   options.backends = {"container", "vm"};      // empty: every usable backend
 //   ISO_ASSIGN_OR_RETURN(Session session, OpenSession(options, BuiltinBackends()));
 //   for (auto& backend : session.backends) ...
-//   for (auto& [name, why] : session.unusable) std::cerr << name << ": " << why;
+//   for (auto& u : session.unusable) std::cerr << u.name << ": " << u.reason;
 #pragma once
 
 #include <map>
@@ -34,6 +34,9 @@ struct SessionOptions {
   // virtio-blk as modules, and the I/O benchmarks need the disk.
   std::vector<std::string> vm_modules = {"virtio_pci", "virtio_blk"};
   bool reclaim_stale = true;  // remove what crashed runs left behind, first
+  // A session with no usable backend is an error ("no usable backend"), unless the
+  // caller judges the unusable ones itself (the conformance suite skips the absent).
+  bool allow_no_backend = false;
 };
 
 struct Session {
@@ -41,7 +44,12 @@ struct Session {
   GuestImage image;
   std::vector<std::string> image_modules;          // as asked for (names), to build variants
   std::vector<std::unique_ptr<Backend>> backends;  // usable, in the order asked
-  std::vector<std::pair<std::string, std::string>> unusable;  // name, reason
+  struct Unusable {
+    std::string name;
+    std::string reason;
+    bool absent = false;  // Availability::absent
+  };
+  std::vector<Unusable> unusable;
   // CaptureEnvironment() plus every backend's Describe() and "run.id".
   std::map<std::string, std::string> environment;
 };

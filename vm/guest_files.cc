@@ -1,6 +1,5 @@
 #include "vm/guest_files.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,23 +41,23 @@ Result<void> CheckGuestImage(const harness::GuestImage& image) {
 
 void RemoveDirIfEmpty(const std::string& path) { ::rmdir(path.c_str()); }
 
+GuestRunDirs::GuestRunDirs(const std::string& socket_dir, const std::string& workdir,
+                           const std::string& run_id)
+    : vm_root_(workdir + "/vm"),
+      sockets_(std::make_unique<harness::RunDirectory>(socket_dir, run_id, 0755)),
+      disks_(std::make_unique<harness::RunDirectory>(vm_root_, run_id, 0755)) {}
+
+GuestRunDirs::~GuestRunDirs() {
+  sockets_.reset();
+  disks_.reset();
+  RemoveDirIfEmpty(vm_root_);
+}
+
 Result<int> RemoveStaleRunDirs(const std::string& root, const std::string& live_run_id) {
-  DIR* dir = ::opendir(root.c_str());
-  if (!dir) {
-    if (errno == ENOENT) return 0;
-    return Error::Errno("opendir", root);
-  }
-  std::vector<std::string> stale;
-  while (struct dirent* entry = ::readdir(dir)) {
-    std::string run = entry->d_name;
-    if (run == "." || run == ".." || run == live_run_id || RunOwnerAlive(run)) continue;
-    stale.push_back(run);
-  }
-  ::closedir(dir);
   int removed = 0;
-  for (const std::string& run : stale) {
-    ISO_RETURN_IF_ERROR(harness::RemoveTree(root + "/" + run));
-    ++removed;
+  for (const std::string& dir : harness::StaleRunDirs(root, live_run_id)) {
+    ISO_ASSIGN_OR_RETURN(int unmounted, harness::RemoveRunTree(dir));
+    removed += 1 + unmounted;
   }
   return removed;
 }

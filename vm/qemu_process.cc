@@ -1,6 +1,5 @@
 #include "vm/qemu_process.h"
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +7,7 @@
 #include <vector>
 
 #include "harness/fd.h"
+#include "harness/procfs.h"
 
 namespace isobench::vm {
 
@@ -36,33 +36,18 @@ Result<pid_t> FindQemuPid(const std::string& domain_name, const std::string& pid
     pid_t pid = static_cast<pid_t>(std::strtol(content->c_str(), nullptr, 10));
     if (pid > 0 && IsQemuOf(pid, domain_name)) return pid;
   }
-  DIR* dir = ::opendir("/proc");
-  if (!dir) return Error::Errno("opendir", "/proc");
-  pid_t found = -1;
-  while (struct dirent* entry = ::readdir(dir)) {
-    char* end = nullptr;
-    long pid = std::strtol(entry->d_name, &end, 10);
-    if (pid <= 0 || *end != '\0') continue;
-    if (IsQemuOf(static_cast<pid_t>(pid), domain_name)) {
-      found = static_cast<pid_t>(pid);
-      break;
-    }
-  }
-  ::closedir(dir);
-  if (found < 0) return Error("no qemu process runs domain `" + domain_name + "`", ENOENT);
-  return found;
+  ISO_ASSIGN_OR_RETURN(std::vector<pid_t> pids, harness::ListPids());
+  for (pid_t pid : pids)
+    if (IsQemuOf(pid, domain_name)) return pid;
+  return Error("no qemu process runs domain `" + domain_name + "`", ENOENT);
 }
 
 Result<void> RemoveDomainLogs(const std::string& domain_name, const std::string& log_dir) {
-  DIR* dir = ::opendir(log_dir.c_str());
-  if (!dir) {
-    if (errno == ENOENT) return {};
-    return Error::Errno("opendir", log_dir);
-  }
+  auto names = harness::ListDir(log_dir);
+  if (!names.ok()) return names.error().errno_value() == ENOENT ? Result<void>() : names.error();
   const std::string base = domain_name + ".log";
   std::vector<std::string> doomed;
-  while (struct dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
+  for (const std::string& name : *names) {
     // Exactly "<domain>.log" or "<domain>.log.<digits>": never another domain whose
     // name merely starts with this one.
     if (name == base ||
@@ -70,7 +55,6 @@ Result<void> RemoveDomainLogs(const std::string& domain_name, const std::string&
          name.find_first_not_of("0123456789", base.size() + 1) == std::string::npos))
       doomed.push_back(log_dir + "/" + name);
   }
-  ::closedir(dir);
   for (const std::string& path : doomed)
     if (::unlink(path.c_str()) < 0 && errno != ENOENT) return Error::Errno("unlink", path);
   return {};
@@ -78,10 +62,8 @@ Result<void> RemoveDomainLogs(const std::string& domain_name, const std::string&
 
 bool ProcessAlive(pid_t pid) {
   if (pid <= 0) return false;
-  auto stat = harness::ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat.ok()) return false;
-  size_t close = stat->rfind(')');
-  return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] != 'Z';
+  auto stat = harness::ReadProcStat(pid);
+  return stat.ok() && stat->state != 'Z' && stat->state != 'X';
 }
 
 }  // namespace isobench::vm

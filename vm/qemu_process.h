@@ -1,5 +1,5 @@
 // The host-side traces of a libvirt qemu domain: its qemu process, found so its CPU time
-// and PSS can be read (harness/proc_stats.h) and its disappearance checked after Destroy,
+// and PSS can be read (harness/procfs.h) and its disappearance checked after Destroy,
 // and the per-domain log libvirt keeps after the domain is gone.
 //
 //   ISO_ASSIGN_OR_RETURN(pid_t pid, FindQemuPid("isobench-r1-web1"));

@@ -14,7 +14,7 @@
 #include "harness/child_process.h"
 #include "harness/fd.h"
 #include "harness/log.h"
-#include "harness/proc_stats.h"
+#include "harness/procfs.h"
 #include "vm/accelerator.h"
 #include "vm/domain_xml.h"
 #include "vm/guest_files.h"
@@ -123,6 +123,7 @@ struct RawShared {
   std::optional<AcceleratorChoice> accel;
   std::set<std::string> live_names;
 
+  std::shared_ptr<GuestRunDirs> dirs;  // made by the backend, shared with its probe's state
   std::string RunSocketDir() const { return options.socket_dir + "/" + context.run_id; }
   std::string RunDiskDir() const { return context.workdir + "/vm/" + context.run_id; }
   std::string Binary() const {
@@ -206,12 +207,12 @@ Result<void> RawQemuInstance::Launch(const InstanceSpec& spec, Clock::time_point
   console_socket_ = guest.console_socket;
   channel_socket_ = guest.channel_socket;
   log_path_ = shared_->RunSocketDir() + "/" + spec.name + ".rlog";
-  ISO_RETURN_IF_ERROR(harness::MakeDirs(shared_->RunSocketDir(), 0755));
+  ISO_RETURN_IF_ERROR(shared_->dirs->sockets().Ensure());
   for (const std::string& path : {console_socket_, channel_socket_})
     ISO_RETURN_IF_ERROR(RemoveFileIfExists(path));
   if (guest.disk) {
     disk_path_ = guest.disk->path;
-    ISO_RETURN_IF_ERROR(harness::MakeDirs(shared_->RunDiskDir(), 0755));
+    ISO_RETURN_IF_ERROR(shared_->dirs->disks().Ensure());
     ISO_ASSIGN_OR_RETURN(harness::Fd fd,
                          harness::Open(disk_path_, O_RDWR | O_CREAT | O_TRUNC, 0644));
     if (::ftruncate(fd.get(), static_cast<off_t>(spec.disk_bytes)) < 0)
@@ -292,11 +293,7 @@ Result<void> RawQemuInstance::Destroy() {
   if (owns_files_) {
     for (const std::string* path : {&console_socket_, &channel_socket_, &log_path_, &disk_path_})
       if (!path->empty()) (void)RemoveFileIfExists(*path);
-    RemoveDirIfEmpty(shared_->RunSocketDir());
-    if (!disk_path_.empty()) {
-      RemoveDirIfEmpty(shared_->RunDiskDir());
-      RemoveDirIfEmpty(shared_->context.workdir + "/vm");
-    }
+    // The run directories go with the last instance (GuestRunDirs).
   }
   if (reserved_) {
     std::lock_guard<std::mutex> names(shared_->mu);
@@ -330,7 +327,8 @@ class RawQemuBackend final : public harness::Backend {
   harness::Availability Probe() override {
     if (::access(shared_->Binary().c_str(), X_OK) != 0)
       return {false,
-              "qemu-raw: `" + shared_->Binary() + "` is not executable (install qemu-system-x86)"};
+              "qemu-raw: `" + shared_->Binary() + "` is not executable (install qemu-system-x86)",
+              /*absent=*/true};
     if (auto r = CheckGuestImage(shared_->context.image); !r.ok())
       return {false, r.error().message()};
     auto accel = Accel();
@@ -371,6 +369,7 @@ class RawQemuBackend final : public harness::Backend {
       auto shared = std::make_shared<RawShared>();
       shared->context = shared_->context;
       shared->options = shared_->options;
+      shared->dirs = shared_->dirs;
       shared->options.ready_timeout = timeout;
       shared->options.shutdown_timeout = std::chrono::milliseconds(0);
       shared->options.cmdline_extra.clear();  // as in vm_backend.cc: probe KVM, not the cmdline
@@ -401,16 +400,10 @@ Result<int> RawQemuBackend::ReclaimStale() {
   // their connection: a killed harness leaves it running. Find it by process name and
   // run label, and kill it if its run is over.
   int reclaimed = 0;
-  DIR* proc = ::opendir("/proc");
-  if (!proc) return Error::Errno("opendir", "/proc");
+  ISO_ASSIGN_OR_RETURN(std::vector<pid_t> named, harness::PidsByComm({kProcessName}));
   std::vector<pid_t> orphans;
-  while (struct dirent* entry = ::readdir(proc)) {
-    char* end = nullptr;
-    long pid = std::strtol(entry->d_name, &end, 10);
-    if (pid <= 0 || *end != '\0') continue;
-    std::string base = "/proc/" + std::string(entry->d_name);
-    auto comm = harness::ReadFile(base + "/comm");
-    if (!comm.ok() || *comm != std::string(kProcessName) + "\n") continue;
+  for (pid_t pid : named) {
+    std::string base = "/proc/" + std::to_string(pid);
     auto environ = harness::ReadFile(base + "/environ");
     if (!environ.ok()) continue;
     size_t at = environ->find(kRunEnv);
@@ -418,9 +411,8 @@ Result<int> RawQemuBackend::ReclaimStale() {
     std::string run = environ->substr(at + std::strlen(kRunEnv));
     run = run.substr(0, run.find('\0'));
     if (run == shared_->context.run_id || RunOwnerAlive(run)) continue;
-    orphans.push_back(static_cast<pid_t>(pid));
+    orphans.push_back(pid);
   }
-  ::closedir(proc);
   for (pid_t pid : orphans) {
     ISO_LOG(kInfo) << "qemu-raw: killing orphaned qemu pid " << pid;
     if (::kill(pid, SIGKILL) == 0) ++reclaimed;
@@ -453,6 +445,8 @@ Result<std::unique_ptr<harness::Backend>> MakeRawQemuBackend(const BackendContex
   auto shared = std::make_shared<RawShared>();
   shared->context = context;
   shared->options = std::move(options);
+  shared->dirs =
+      std::make_shared<GuestRunDirs>(shared->options.socket_dir, context.workdir, context.run_id);
   return std::unique_ptr<harness::Backend>(new RawQemuBackend(std::move(shared)));
 }
 

@@ -61,6 +61,9 @@ TEST(RawQemuBootTest, BootsExecsAndLeavesNothing) {
 
   ASSERT_TRUE((*instance)->Destroy().ok());
   EXPECT_FALSE(ProcessAlive(pid));
+  EXPECT_TRUE(testing::InstanceFilesUnder("/run/isobench-vm/" + context.run_id).empty());
+  instance->reset();
+  backend->reset();  // the run directory goes with the last of them
   EXPECT_TRUE(testing::FilesUnder("/run/isobench-vm/" + context.run_id).empty());
 }
 

@@ -1,6 +1,5 @@
 #include "vm/vm_backend.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -13,7 +12,7 @@
 
 #include "harness/fd.h"
 #include "harness/log.h"
-#include "harness/proc_stats.h"
+#include "harness/procfs.h"
 #include "vm/accelerator.h"
 #include "vm/connection.h"
 #include "vm/domain.h"
@@ -57,6 +56,7 @@ struct Shared {
   std::optional<AcceleratorChoice> accel;
   std::set<std::string> live_names;
 
+  std::shared_ptr<GuestRunDirs> dirs;  // made by the backend, shared with its probe's state
   std::string RunSocketDir() const { return options.socket_dir + "/" + context.run_id; }
   std::string RunDiskDir() const { return context.workdir + "/vm/" + context.run_id; }
 
@@ -181,12 +181,12 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
   owns_files_ = true;
   console_socket_ = guest.console_socket;
   channel_socket_ = guest.channel_socket;
-  ISO_RETURN_IF_ERROR(harness::MakeDirs(shared_->RunSocketDir(), 0755));
+  ISO_RETURN_IF_ERROR(shared_->dirs->sockets().Ensure());
   ISO_RETURN_IF_ERROR(RemoveFileIfExists(console_socket_));
   ISO_RETURN_IF_ERROR(RemoveFileIfExists(channel_socket_));
   if (guest.disk) {
     disk_path_ = guest.disk->path;
-    ISO_RETURN_IF_ERROR(harness::MakeDirs(shared_->RunDiskDir(), 0755));
+    ISO_RETURN_IF_ERROR(shared_->dirs->disks().Ensure());
     ISO_ASSIGN_OR_RETURN(harness::Fd fd,
                          harness::Open(disk_path_, O_RDWR | O_CREAT | O_TRUNC, 0644));
     if (::ftruncate(fd.get(), static_cast<off_t>(spec.disk_bytes)) < 0)
@@ -279,11 +279,7 @@ Result<void> VmInstance::Destroy() {
       auto r = RemoveFileIfExists(*path);
       if (!r.ok() && result.ok()) result = std::move(r);
     }
-    RemoveDirIfEmpty(shared_->RunSocketDir());
-    if (!disk_path_.empty()) {
-      RemoveDirIfEmpty(shared_->RunDiskDir());
-      RemoveDirIfEmpty(shared_->context.workdir + "/vm");
-    }
+    // The run directories go with the last instance (GuestRunDirs).
   }
   if (!result.ok()) return result;
   // libvirt keeps a log per domain forever; a guest that booted and stopped cleanly
@@ -330,7 +326,7 @@ class VmBackend final : public harness::Backend {
 
   harness::Availability Probe() override {
     auto conn = shared_->Connection();
-    if (!conn.ok()) return {false, conn.error().message()};
+    if (!conn.ok()) return {false, conn.error().message(), /*absent=*/true};
     if (auto r = CheckGuestImage(shared_->context.image); !r.ok())
       return {false, r.error().message()};
     auto accel = Accel();
@@ -394,6 +390,7 @@ Result<AcceleratorChoice> VmBackend::Accel() {
     auto shared = std::make_shared<Shared>();
     shared->context = shared_->context;
     shared->options = shared_->options;
+    shared->dirs = shared_->dirs;
     shared->options.ready_timeout = timeout;
     shared->options.shutdown_timeout = std::chrono::milliseconds(0);
     // The probe asks whether KVM works, with a guest known to boot: not whether the
@@ -431,15 +428,14 @@ std::string RunIdOfLog(const std::string& file) {
 }
 
 Result<int> RemoveStaleDomainLogs(const std::string& live_run_id) {
-  DIR* dir = ::opendir(kLibvirtQemuLogDir);
-  if (!dir) return errno == ENOENT ? Result<int>(0) : Error::Errno("opendir", kLibvirtQemuLogDir);
+  auto names = harness::ListDir(kLibvirtQemuLogDir);
+  if (!names.ok()) return names.error().errno_value() == ENOENT ? Result<int>(0) : names.error();
   std::vector<std::string> stale;
-  while (struct dirent* entry = ::readdir(dir)) {
-    std::string run = RunIdOfLog(entry->d_name);
+  for (const std::string& name : *names) {
+    std::string run = RunIdOfLog(name);
     if (run.empty() || run == live_run_id || RunOwnerAlive(run)) continue;
-    stale.push_back(std::string(kLibvirtQemuLogDir) + "/" + entry->d_name);
+    stale.push_back(std::string(kLibvirtQemuLogDir) + "/" + name);
   }
-  ::closedir(dir);
   for (const std::string& path : stale)
     if (::unlink(path.c_str()) < 0 && errno != ENOENT) return Error::Errno("unlink", path);
   return static_cast<int>(stale.size());
@@ -511,6 +507,8 @@ Result<std::unique_ptr<harness::Backend>> MakeVmBackend(const BackendContext& co
   auto shared = std::make_shared<Shared>();
   shared->context = context;
   shared->options = std::move(options);
+  shared->dirs =
+      std::make_shared<GuestRunDirs>(shared->options.socket_dir, context.workdir, context.run_id);
   return std::unique_ptr<harness::Backend>(new VmBackend(std::move(shared)));
 }
 

@@ -202,8 +202,11 @@ TEST_F(VmBackendTest, AGuestThatNeverAnswersFailsAndLeavesNothing) {
   EXPECT_NE(instance.error().message().find("guest console"), std::string::npos)
       << instance.error().message();
   EXPECT_FALSE(DomainExists(DomainName(context_.run_id, "silent")));
+  EXPECT_TRUE(testing::InstanceFilesUnder(dir_ + "/sockets").empty());
+  EXPECT_TRUE(testing::InstanceFilesUnder(context_.workdir + "/vm").empty()) << "scratch disk left";
+  backend.reset();  // the run directories go with the backend
   EXPECT_TRUE(testing::FilesUnder(dir_ + "/sockets").empty());
-  EXPECT_TRUE(testing::FilesUnder(context_.workdir + "/vm").empty()) << "scratch disk left";
+  EXPECT_TRUE(testing::FilesUnder(context_.workdir + "/vm").empty());
 }
 
 TEST_F(VmBackendTest, ReclaimStaleRemovesOnlyFinishedRunsLeftovers) {

@@ -34,7 +34,7 @@ class VmBootFailureTest : public ::testing::Test {
 
   void ExpectNothingLeft(const std::string& name) {
     EXPECT_TRUE(testing::DomainsWithPrefix(kUri, DomainName(context_.run_id, name)).empty());
-    EXPECT_TRUE(testing::FilesUnder("/run/isobench-vm/" + context_.run_id).empty());
+    EXPECT_TRUE(testing::InstanceFilesUnder("/run/isobench-vm/" + context_.run_id).empty());
     auto pid = FindQemuPid(DomainName(context_.run_id, name));
     EXPECT_FALSE(pid.ok()) << "qemu pid " << *pid << " still runs";
   }

@@ -255,13 +255,12 @@ TEST_F(VmBootTest, ZzDestroyLeavesNoDomainSocketOrProcess) {
             << " s (graceful power-off)\n";
   EXPECT_TRUE(instance_->Destroy().ok()) << "Destroy must be idempotent";
   EXPECT_TRUE(testing::DomainsWithPrefix(kUri, DomainPrefix()).empty());
-  EXPECT_TRUE(testing::FilesUnder("/run/isobench-vm/" + context_->run_id).empty());
+  EXPECT_TRUE(testing::InstanceFilesUnder("/run/isobench-vm/" + context_->run_id).empty());
   EXPECT_TRUE(
-      testing::FilesUnder(std::string(testing::kTestWorkdir) + "/vm/" + context_->run_id).empty())
+      testing::InstanceFilesUnder(std::string(testing::kTestWorkdir) + "/vm/" + context_->run_id)
+          .empty())
       << "scratch disk left behind";
   struct stat st;
-  EXPECT_NE(::stat(("/run/isobench-vm/" + context_->run_id).c_str(), &st), 0)
-      << "the run's socket dir should be gone";
   EXPECT_FALSE(ProcessAlive(qemu_pid_) &&
                IsQemuOf(qemu_pid_, DomainName(context_->run_id, "boot")));
   std::string log =
@@ -270,6 +269,15 @@ TEST_F(VmBootTest, ZzDestroyLeavesNoDomainSocketOrProcess) {
       << "libvirt's per-domain log of a cleanly stopped guest should be gone";
   auto exec = instance_->Exec({"/bin/true"});
   EXPECT_FALSE(exec.ok());
+  // The run's directories go with the last of the backend and its instances.
+  delete instance_;
+  instance_ = nullptr;
+  delete backend_;
+  backend_ = nullptr;
+  EXPECT_NE(::stat(("/run/isobench-vm/" + context_->run_id).c_str(), &st), 0)
+      << "the run's socket dir should be gone";
+  EXPECT_NE(::stat((std::string(testing::kTestWorkdir) + "/vm/" + context_->run_id).c_str(), &st),
+            0);
 }
 
 // The minimal guest kernel (vm/kernel/build.sh): one boot, with its drivers built in

@@ -1,8 +1,8 @@
 #include "vm/vm_test_support.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
+#include "harness/fd.h"
 #include "vm/connection.h"
 
 namespace isobench::vm::testing {
@@ -41,18 +41,25 @@ std::vector<std::string> DomainsWithPrefix(const std::string& uri, const std::st
 
 std::vector<std::string> FilesUnder(const std::string& dir) {
   std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
+  auto names = harness::ListDir(dir);
+  if (!names.ok()) return out;
+  for (const std::string& name : *names) {
     std::string path = dir + "/" + name;
     out.push_back(path);
     struct stat st;
     if (::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
       for (auto& sub : FilesUnder(path)) out.push_back(sub);
   }
-  ::closedir(d);
+  return out;
+}
+
+std::vector<std::string> InstanceFilesUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const std::string& path : FilesUnder(dir)) {
+    struct stat st;
+    bool is_dir = ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (!is_dir && path.substr(path.rfind('/') + 1) != "owner") out.push_back(path);
+  }
   return out;
 }
 

@@ -27,5 +27,8 @@ std::vector<std::string> DomainsWithPrefix(const std::string& uri, const std::st
 
 // Paths (recursively) under `dir`; empty if it does not exist.
 std::vector<std::string> FilesUnder(const std::string& dir);
+// Files (recursively) under `dir` but the `owner` files of run directories
+// (harness::RunDirectory), which stay while their backend lives: what instances left.
+std::vector<std::string> InstanceFilesUnder(const std::string& dir);
 
 }  // namespace isobench::vm::testing

@@ -1,6 +1,5 @@
 #include "container/docker/docker_backend.h"
 
-#include <dirent.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,19 +10,19 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <sstream>
 
+#include "container/cgroup.h"
 #include "container/docker/docker_client.h"
 #include "container/docker/docker_image.h"
 #include "container/docker/docker_spec.h"
 #include "harness/agent_client.h"
 #include "harness/fd.h"
 #include "harness/log.h"
-#include "harness/proc_stats.h"
+#include "harness/procfs.h"
 #include "harness/run_owner.h"
 
 namespace isobench::container::docker {
@@ -44,8 +43,6 @@ std::string Option(const BackendContext& context, const std::string& key,
   return it == context.options.end() || it->second.empty() ? fallback : it->second;
 }
 
-using harness::ProcessStatFields;
-
 // utime + stime (+ the reaped children's, for a shim whose runc has exited); 0 when gone.
 double CpuSeconds(pid_t pid, bool with_children) {
   auto seconds = harness::ProcessCpuSeconds(pid, with_children);
@@ -53,8 +50,8 @@ double CpuSeconds(pid_t pid, bool with_children) {
 }
 
 pid_t ParentPid(pid_t pid) {
-  auto f = ProcessStatFields(pid);
-  return f.size() > 1 ? static_cast<pid_t>(std::atoi(f[1].c_str())) : 0;
+  auto stat = harness::ReadProcStat(pid);
+  return stat.ok() ? stat->ppid : 0;
 }
 
 using harness::OwnerIsLive;
@@ -65,106 +62,11 @@ uint64_t PssBytes(pid_t pid) {
   return pss.ok() ? *pss : 0;
 }
 
-// Host directories of `pid`'s cgroups: per v1 controller, and the unified one.
-struct CgroupDirs {
-  std::map<std::string, std::string> v1;  // "memory" -> /sys/fs/cgroup/memory/docker/<id>
-  std::string v2;
-};
-
-CgroupDirs CgroupDirsOf(pid_t pid) {
-  std::map<std::string, std::string> v1_paths;  // controller -> path in its hierarchy
-  std::string v2_path;
-  std::ifstream cg("/proc/" + std::to_string(pid) + "/cgroup");
-  for (std::string line; std::getline(cg, line);) {
-    size_t a = line.find(':'), b = line.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
-    if (controllers.empty()) v2_path = path;
-    std::stringstream list(controllers);
-    for (std::string c; std::getline(list, c, ',');) v1_paths[c] = path;
-  }
-  CgroupDirs dirs;
-  std::ifstream mi("/proc/self/mountinfo");
-  for (std::string line; std::getline(mi, line);) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, target, options, word;
-    fields >> id >> parent >> dev >> root >> target >> options;
-    while (fields >> word && word != "-") {
-    }
-    std::string fstype, source, super;
-    fields >> fstype >> source >> super;
-    if (fstype == "cgroup2" && dirs.v2.empty() && !v2_path.empty()) dirs.v2 = target + v2_path;
-    if (fstype != "cgroup") continue;
-    for (const auto& [controller, path] : v1_paths)
-      if (("," + super + ",").find("," + controller + ",") != std::string::npos)
-        dirs.v1[controller] = target + path;
-  }
-  return dirs;
-}
-
-// The processes of `pid`'s memory cgroup (v1) or unified cgroup (v2).
-std::vector<pid_t> CgroupMembers(const CgroupDirs& dirs, pid_t pid) {
-  auto memory = dirs.v1.find("memory");
-  std::string procs = (memory != dirs.v1.end() ? memory->second : dirs.v2) + "/cgroup.procs";
-  std::vector<pid_t> members;
-  std::ifstream in(procs);
-  for (pid_t p; in >> p;) members.push_back(p);
-  if (members.empty()) members.push_back(pid);
-  return members;
-}
-
-// The container's usage from its cgroup files, as the daemon's stats endpoint reads
-// them, without the endpoint's wait: with stream=false it answers on the stats
-// collector's next one-second tick (one-shot only spares the first call). Empty when
-// the files are not readable here (a remote daemon).
-std::optional<harness::ResourceUsage> UsageFromCgroupFiles(const CgroupDirs& dirs) {
-  auto read = [](const std::string& path) -> std::optional<uint64_t> {
-    std::ifstream in(path);
-    uint64_t v = 0;
-    if (in >> v) return v;
-    return std::nullopt;
-  };
-  harness::ResourceUsage usage;
-  if (auto memory = dirs.v1.find("memory"); memory != dirs.v1.end()) {
-    auto current = read(memory->second + "/memory.usage_in_bytes");
-    if (!current) return std::nullopt;
-    usage.memory_current_bytes = *current;
-    usage.memory_peak_bytes = read(memory->second + "/memory.max_usage_in_bytes").value_or(0);
-    if (auto cpu = dirs.v1.find("cpuacct"); cpu != dirs.v1.end())
-      usage.cpu_seconds =
-          static_cast<double>(read(cpu->second + "/cpuacct.usage").value_or(0)) * 1e-9;
-    if (auto pids = dirs.v1.find("pids"); pids != dirs.v1.end())
-      usage.pids = static_cast<int64_t>(read(pids->second + "/pids.current").value_or(0));
-    return usage;
-  }
-  if (dirs.v2.empty()) return std::nullopt;
-  auto current = read(dirs.v2 + "/memory.current");
-  if (!current) return std::nullopt;
-  usage.memory_current_bytes = *current;
-  usage.memory_peak_bytes = read(dirs.v2 + "/memory.peak").value_or(0);
-  usage.pids = static_cast<int64_t>(read(dirs.v2 + "/pids.current").value_or(0));
-  std::ifstream stat(dirs.v2 + "/cpu.stat");
-  std::string key;
-  uint64_t value = 0;
-  while (stat >> key >> value)
-    if (key == "usage_usec") usage.cpu_seconds = static_cast<double>(value) * 1e-6;
-  return usage;
-}
-
 // pids of the daemons by command name (dockerd, containerd), for host CPU accounting.
 std::vector<pid_t> DaemonPids() {
-  std::vector<pid_t> pids;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return pids;
-  while (struct dirent* e = ::readdir(proc)) {
-    if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
-    std::ifstream comm(std::string("/proc/") + e->d_name + "/comm");
-    std::string name;
-    comm >> name;
-    if (name == "dockerd" || name == "containerd") pids.push_back(std::atoi(e->d_name));
-  }
-  ::closedir(proc);
-  return pids;
+  auto pids = harness::PidsByComm({"dockerd", "containerd"});
+  if (!pids.ok()) ISO_LOG(kWarning) << "docker: daemon pids: " << pids.error().message();
+  return pids.ok() ? *pids : std::vector<pid_t>();
 }
 
 double DaemonCpuSeconds(const std::vector<pid_t>& pids) {
@@ -390,20 +292,29 @@ Result<void> DockerInstance::Destroy() {
 Result<harness::ResourceUsage> DockerInstance::Usage() {
   if (destroyed_ || id_.empty())
     return Error("docker: instance " + name_ + " is not running", ESRCH);
-  CgroupDirs dirs = pid_ > 0 ? CgroupDirsOf(pid_) : CgroupDirs{};
-  std::optional<harness::ResourceUsage> from_files = UsageFromCgroupFiles(dirs);
+  // The container's cgroup files, as the daemon's stats endpoint reads them, without
+  // the endpoint's wait: with stream=false it answers on the stats collector's next
+  // one-second tick (one-shot only spares the first call). The endpoint only when the
+  // container's cgroup is not visible here (a remote daemon).
+  std::unique_ptr<Cgroup> cgroup;
+  if (pid_ > 0) {
+    auto mounts = DetectCgroupMounts();
+    auto opened = mounts.ok() ? OpenCgroupOf(pid_, *mounts) : std::move(mounts).error();
+    if (opened.ok()) cgroup = std::move(opened).value();
+  }
   harness::ResourceUsage usage;
-  if (from_files) {
-    usage = *from_files;
+  if (cgroup) {
+    // Includes the PSS of every process in the cgroup.
+    ISO_ASSIGN_OR_RETURN(usage, ReadInstanceUsage(*cgroup).Context("docker: usage of " + name_));
   } else {
     // one-shot: the daemon would otherwise sample twice, a second apart, for precpu_stats.
     ISO_ASSIGN_OR_RETURN(json stats, daemon_->Call("GET", "/containers/" + id_ +
                                                               "/stats?stream=false&one-shot=true"));
     usage = UsageFromStats(stats);
+    if (pid_ > 0) usage.pss_bytes += PssBytes(pid_);
   }
-  // PSS of every process in the container's cgroup plus its monitor (the shim).
+  // Plus the PSS of the container's monitor (the shim).
   if (pid_ > 0) {
-    for (pid_t p : CgroupMembers(dirs, pid_)) usage.pss_bytes += PssBytes(p);
     pid_t shim = ParentPid(pid_);
     if (shim > 1) usage.pss_bytes += PssBytes(shim);
   }
@@ -412,13 +323,10 @@ Result<harness::ResourceUsage> DockerInstance::Usage() {
 
 class DockerBackend : public harness::Backend {
  public:
-  explicit DockerBackend(BackendContext context) : context_(std::move(context)) {
-    base_dir_ = context_.workdir + "/docker";
-  }
-  // The run's directory goes once its instances have (each removes its own).
-  ~DockerBackend() override {
-    if (run_dir_ready_) harness::ReleaseRunDir(base_dir_ + "/" + context_.run_id);
-  }
+  explicit DockerBackend(BackendContext context)
+      : context_(std::move(context)),
+        base_dir_(context_.workdir + "/docker"),
+        run_dir_(base_dir_, context_.run_id) {}
 
   std::string name() const override { return "docker"; }
   harness::BackendTraits traits() const override { return DockerTraits(); }
@@ -434,21 +342,28 @@ class DockerBackend : public harness::Backend {
 
   BackendContext context_;
   std::string base_dir_;
+  // <base_dir_>/<run id>: released when the backend goes (each instance removes its own).
+  harness::RunDirectory run_dir_;
   std::shared_ptr<Daemon> daemon_;
   std::optional<Availability> availability_;
   std::string socket_path_;
   DockerImage image_;
   json info_;
   std::vector<pid_t> daemon_pids_;
-  bool run_dir_ready_ = false;
   std::optional<std::string> default_spec_path_;
+  bool daemon_missing_ = false;  // nothing answers on the daemon's socket
 };
 
 Result<void> DockerBackend::Connect() {
   std::string host = Option(context_, "docker.host", "");
   ISO_ASSIGN_OR_RETURN(socket_path_, DockerSocketPath(host));
-  ISO_ASSIGN_OR_RETURN(DockerClient client, DockerClient::Connect(socket_path_));
-  daemon_ = std::make_shared<Daemon>(std::move(client));
+  auto client = DockerClient::Connect(socket_path_);
+  if (!client.ok()) {
+    // Nothing answers (absent), unlike a daemon that answers with an error (EPROTO).
+    daemon_missing_ = client.error().errno_value() != EPROTO;
+    return std::move(client).error();
+  }
+  daemon_ = std::make_shared<Daemon>(std::move(std::move(client).value()));
   auto info = daemon_->Call("GET", "/info");
   if (info.ok()) info_ = *info;
   ISO_ASSIGN_OR_RETURN(
@@ -462,7 +377,7 @@ Availability DockerBackend::Probe() {
   auto connected = Connect();
   if (!connected.ok()) {
     daemon_.reset();
-    availability_ = Availability{false, connected.error().message()};
+    availability_ = Availability{false, connected.error().message(), daemon_missing_};
     return *availability_;
   }
   std::string version =
@@ -531,15 +446,7 @@ Result<std::string> DockerBackend::SaveDefaultSpec() {
   return path;
 }
 
-Result<std::string> DockerBackend::RunDir() {
-  std::string run_dir = base_dir_ + "/" + context_.run_id;
-  if (!run_dir_ready_) {
-    ISO_RETURN_IF_ERROR(harness::MakeDirs(run_dir, 0711));
-    ISO_RETURN_IF_ERROR(harness::WriteWholeFile(run_dir + "/owner", OwnerOfThisProcess() + "\n"));
-    run_dir_ready_ = true;
-  }
-  return run_dir;
-}
+Result<std::string> DockerBackend::RunDir() { return run_dir_.Ensure(); }
 
 Result<std::unique_ptr<Instance>> DockerBackend::Create(const InstanceSpec& spec) {
   // The image is built (once) by Probe(), before the clock starts, as the other
@@ -619,23 +526,10 @@ Result<int> DockerBackend::ReclaimStale() {
         ISO_LOG(kWarning) << "docker: reclaiming " << id << ": " << removed.error().message();
     }
   }
-  DIR* dir = ::opendir(base_dir_.c_str());
-  if (dir == nullptr) return reclaimed;
-  std::vector<std::string> stale;
-  while (struct dirent* e = ::readdir(dir)) {
-    std::string run = e->d_name;
-    if (run[0] == '.' || run == context_.run_id) continue;
-    std::string path = base_dir_ + "/" + run;
-    struct stat st;
-    if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-    auto owner = harness::ReadFile(path + "/owner");
-    if (!owner.ok() || !OwnerIsLive(*owner)) stale.push_back(path);
-  }
-  ::closedir(dir);
-  for (const auto& path : stale) {
-    auto removed = harness::RemoveTree(path);
+  for (const std::string& path : harness::StaleRunDirs(base_dir_, context_.run_id)) {
+    auto removed = harness::RemoveRunTree(path);
     if (removed.ok())
-      ++reclaimed;
+      reclaimed += 1 + *removed;
     else
       ISO_LOG(kWarning) << "docker: removing " << path << ": " << removed.error().message();
   }

@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -227,16 +226,9 @@ Result<void> WriteTarEntry(struct archive* a, const std::string& name, mode_t mo
 // Adds root/rel recursively under `prefix`, except the agent (it has a layer of its own).
 Result<void> AddTree(struct archive* a, const std::string& root, const std::string& rel,
                      const std::string& prefix) {
-  std::string dir_path = rel.empty() ? root : root + "/" + rel;
-  DIR* dir = ::opendir(dir_path.c_str());
-  if (dir == nullptr) return Error::Errno("opendir", dir_path);
-  std::vector<std::string> names;
-  while (struct dirent* e = ::readdir(dir)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());  // the same tree gives the same context
+  // Sorted: the same tree gives the same context.
+  ISO_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                       harness::ListDir(rel.empty() ? root : root + "/" + rel));
   std::string agent_rel = std::string(harness::GuestImage::kAgentPath).substr(1);
   for (const auto& n : names) {
     std::string child = rel.empty() ? n : rel + "/" + n;

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "container/capabilities.h"
+#include "container/cgroup.h"
 #include "container/idmap.h"
 #include "container/oci/oci_runtime.h"
 #include "container/oci/oci_spec.h"
@@ -59,12 +60,6 @@ std::string Option(const BackendContext& context, const std::string& key,
 
 std::string OwnerLabel() { return harness::OwnerOfThisProcess(); }
 
-// A run directory is live while the process that wrote its owner file runs.
-bool RunIsLive(const std::string& run_dir) {
-  auto owner = harness::ReadFile(run_dir + "/owner");
-  return owner.ok() && harness::OwnerIsLive(*owner);
-}
-
 Result<Fd> PidFd(pid_t pid) {
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) return Error::Errno("pidfd_open", std::to_string(pid));
@@ -89,34 +84,6 @@ double ChildrenCpuSeconds() {
   ::getrusage(RUSAGE_CHILDREN, &ru);
   return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
-}
-
-// The host's cgroup mounts: v1 controller -> mount point, and the cgroup2 mount.
-struct CgroupMountPoints {
-  std::map<std::string, std::string> v1;
-  std::string unified;
-};
-
-CgroupMountPoints FindCgroupMounts() {
-  CgroupMountPoints m;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, target, options, word;
-    fields >> id >> parent >> dev >> root >> target >> options;
-    while (fields >> word && word != "-") {
-    }
-    std::string fstype, source, super;
-    fields >> fstype >> source >> super;
-    if (fstype == "cgroup2" && m.unified.empty()) m.unified = target;
-    if (fstype != "cgroup") continue;
-    std::stringstream opts(super);
-    std::string opt;
-    while (std::getline(opts, opt, ','))
-      if (!m.v1.count(opt)) m.v1[opt] = target;
-  }
-  return m;
 }
 
 std::string ReadTrimmed(const std::string& path) {
@@ -262,74 +229,20 @@ Result<void> OciInstance::Destroy() {
 }
 
 Result<harness::ResourceUsage> OciInstance::Usage() {
-  harness::ResourceUsage usage;
   if (pid_ <= 0 || destroyed_) return Error("oci: instance is not running", ESRCH);
-  CgroupMountPoints mounts = FindCgroupMounts();
-  std::map<std::string, std::string> paths;  // controller ("" for v2) -> path
-  std::ifstream in("/proc/" + std::to_string(pid_) + "/cgroup");
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t a = line.find(':'), b = line.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    std::stringstream controllers(line.substr(a + 1, b - a - 1));
-    std::string c;
-    if (line.substr(a + 1, b - a - 1).empty()) paths[""] = line.substr(b + 1);
-    while (std::getline(controllers, c, ',')) paths[c] = line.substr(b + 1);
-  }
-  auto file = [&](const std::string& controller, const std::string& name) -> std::string {
-    if (mounts.v1.count(controller) && paths.count(controller))
-      return mounts.v1[controller] + paths[controller] + "/" + name;
-    if (!mounts.unified.empty() && paths.count("")) return mounts.unified + paths[""] + "/" + name;
-    return {};
-  };
-  std::string procs_file;
-  if (mounts.v1.count("memory") && paths.count("memory")) {
-    usage.memory_current_bytes =
-        std::strtoull(ReadTrimmed(file("memory", "memory.usage_in_bytes")).c_str(), nullptr, 10);
-    procs_file = file("memory", "cgroup.procs");
-  } else {
-    usage.memory_current_bytes =
-        std::strtoull(ReadTrimmed(file("", "memory.current")).c_str(), nullptr, 10);
-    procs_file = file("", "cgroup.procs");
-  }
-  if (mounts.v1.count("cpuacct") && paths.count("cpuacct")) {
-    usage.cpu_seconds = static_cast<double>(std::strtoull(
-                            ReadTrimmed(file("cpuacct", "cpuacct.usage")).c_str(), nullptr, 10)) *
-                        1e-9;
-  } else {
-    std::istringstream stat(ReadTrimmed(file("", "cpu.stat")));
-    std::string key;
-    uint64_t value = 0;
-    while (stat >> key >> value)
-      if (key == "usage_usec") usage.cpu_seconds = static_cast<double>(value) * 1e-6;
-  }
-  usage.pids = std::strtoll(ReadTrimmed(file("pids", "pids.current")).c_str(), nullptr, 10);
-  std::istringstream procs(ReadTrimmed(procs_file));
-  pid_t member;
-  while (procs >> member) {
-    std::ifstream smaps("/proc/" + std::to_string(member) + "/smaps_rollup");
-    std::string key;
-    uint64_t kb;
-    while (smaps >> key) {
-      if (key == "Pss:" && smaps >> kb) {
-        usage.pss_bytes += kb << 10;
-        break;
-      }
-    }
-  }
-  return usage;
+  ISO_ASSIGN_OR_RETURN(CgroupMounts mounts, DetectCgroupMounts());
+  ISO_ASSIGN_OR_RETURN(std::unique_ptr<Cgroup> cgroup, OpenCgroupOf(pid_, mounts));
+  return ReadInstanceUsage(*cgroup).Context("oci: usage of `" + id_ + "`");
 }
 
 class OciBackend : public harness::Backend {
  public:
   OciBackend(BackendContext context, std::string name, std::string runtime)
-      : context_(std::move(context)), name_(std::move(name)), runtime_name_(std::move(runtime)) {
-    base_dir_ = context_.workdir + "/oci/" + name_;
-  }
-  // The run's directory goes once its instances have (each removes its own).
-  ~OciBackend() override {
-    if (run_dir_ready_) harness::ReleaseRunDir(base_dir_ + "/" + context_.run_id);
-  }
+      : context_(std::move(context)),
+        name_(std::move(name)),
+        runtime_name_(std::move(runtime)),
+        base_dir_(context_.workdir + "/oci/" + name_),
+        run_dir_(base_dir_, context_.run_id) {}
 
   std::string name() const override { return name_; }
   harness::BackendTraits traits() const override { return OciTraits(name_); }
@@ -345,22 +258,26 @@ class OciBackend : public harness::Backend {
 
   BackendContext context_;
   std::string name_, runtime_name_, base_dir_;
+  // <base_dir_>/<run id>: released when the backend goes (each instance removes its own).
+  harness::RunDirectory run_dir_;
   Runtime runtime_;
   std::optional<Availability> availability_;
   std::string version_;
   json default_spec_;
   std::string default_spec_path_;
   std::vector<IdMapping> userns_map_;
-  bool run_dir_ready_ = false;
+  bool runtime_missing_ = false;  // no runtime given, or its binary is not there
 };
 
 Result<void> OciBackend::Prepare() {
   std::string binary = Option(context_, name_ + ".path", runtime_name_);
+  runtime_missing_ = true;
   if (binary.empty())
     return Error(
         "no runtime given: set the oci.runtime option (e.g. --option=oci.runtime=/usr/bin/crun)",
         EINVAL);
   ISO_ASSIGN_OR_RETURN(runtime_, Runtime::Locate(binary, "/run/isobench-oci/" + name_));
+  runtime_missing_ = false;
   // 0711 down to each rootfs: a user-namespaced instance's root is an unprivileged host
   // uid that must traverse to its root, and nobody needs to list these directories.
   for (const std::string& dir : {context_.workdir + "/oci", base_dir_}) {
@@ -403,7 +320,7 @@ Availability OciBackend::Probe() {
   if (availability_) return *availability_;
   auto prepared = Prepare();
   if (!prepared.ok()) {
-    availability_ = Availability{false, prepared.error().message()};
+    availability_ = Availability{false, prepared.error().message(), runtime_missing_};
     return *availability_;
   }
   auto trial = TrialRun();
@@ -426,15 +343,7 @@ std::map<std::string, std::string> OciBackend::Describe() {
   return facts;
 }
 
-Result<std::string> OciBackend::RunDir() {
-  std::string run_dir = base_dir_ + "/" + context_.run_id;
-  if (!run_dir_ready_) {
-    ISO_RETURN_IF_ERROR(harness::MakeDirs(run_dir, 0711));
-    ISO_RETURN_IF_ERROR(harness::WriteWholeFile(run_dir + "/owner", OwnerLabel() + "\n"));
-    run_dir_ready_ = true;
-  }
-  return run_dir;
-}
+Result<std::string> OciBackend::RunDir() { return run_dir_.Ensure(); }
 
 Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
   auto start = Clock::now();
@@ -466,10 +375,10 @@ Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
     if (::getrlimit(r, &value) == 0) bundle.host_rlimits[r] = value;
   }
   bundle.userns_map = userns_map_;
-  CgroupMountPoints cgroups = FindCgroupMounts();
+  ISO_ASSIGN_OR_RETURN(CgroupMounts cgroups, DetectCgroupMounts());
   bundle.memsw =
-      cgroups.v1.count("memory") &&
-      ::access((cgroups.v1["memory"] + "/memory.memsw.limit_in_bytes").c_str(), F_OK) == 0;
+      cgroups.controllers.count("memory") &&
+      ::access((cgroups.controllers["memory"] + "/memory.memsw.limit_in_bytes").c_str(), F_OK) == 0;
   struct utsname uts;
   ::uname(&uts);
   bundle.seccomp_arch =
@@ -528,34 +437,10 @@ Result<int> OciBackend::ReclaimStale() {
     }
   }
   // Run directories: unmount what is still mounted under them, then remove them.
-  DIR* dir = ::opendir(base_dir_.c_str());
-  if (!dir) return reclaimed;
-  std::vector<std::string> stale;
-  while (struct dirent* e = ::readdir(dir)) {
-    std::string run = e->d_name;
-    if (run[0] == '.' || run == "spec" || run == context_.run_id) continue;
-    std::string path = base_dir_ + "/" + run;
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-    if (!RunIsLive(path)) stale.push_back(path);
-  }
-  ::closedir(dir);
-  for (const auto& path : stale) {
-    std::vector<std::string> targets;
-    std::ifstream in("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string id, parent, dev, root, target;
-      fields >> id >> parent >> dev >> root >> target;
-      if (target.rfind(path + "/", 0) == 0) targets.push_back(target);
-    }
-    std::sort(targets.rbegin(), targets.rend());  // deepest first
-    for (const auto& t : targets)
-      if (::umount2(t.c_str(), MNT_DETACH) == 0) ++reclaimed;
-    auto removed = harness::RemoveTree(path);
+  for (const std::string& path : harness::StaleRunDirs(base_dir_, context_.run_id, {"spec"})) {
+    auto removed = harness::RemoveRunTree(path);
     if (removed.ok())
-      ++reclaimed;
+      reclaimed += 1 + *removed;
     else
       ISO_LOG(kWarning) << "oci: removing " << path << ": " << removed.error().message();
   }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "harness/agent/agent.h"
+#include "harness/procfs.h"
 
 namespace isobench::agent {
 namespace {
@@ -29,25 +30,14 @@ nlohmann::json Namespaces() {
 
 nlohmann::json Mounts() {
   nlohmann::json mounts = nlohmann::json::array();
-  std::istringstream in(ReadSmallFile("/proc/self/mountinfo"));
-  std::string line;
-  while (std::getline(in, line)) {
-    // id parent major:minor root mount-point options [optional...] - fstype source super
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, target, options, word;
-    fields >> id >> parent >> dev >> root >> target >> options;
-    std::string optional;
-    while (fields >> word && word != "-") optional += (optional.empty() ? "" : " ") + word;
-    std::string fstype, source, super_options;
-    fields >> fstype >> source >> super_options;
-    mounts.push_back({{"target", target},
-                      {"root", root},
-                      {"fstype", fstype},
-                      {"source", source},
-                      {"options", options},
-                      {"propagation", optional},
-                      {"super_options", super_options}});
-  }
+  for (const auto& m : harness::ReadMountInfo().ValueOrThrow())
+    mounts.push_back({{"target", m.target},
+                      {"root", m.root},
+                      {"fstype", m.fstype},
+                      {"source", m.source},
+                      {"options", m.options},
+                      {"propagation", m.propagation},
+                      {"super_options", m.super_options}});
   return mounts;
 }
 

@@ -23,7 +23,7 @@ Outcome ProbeCgroupfsReadOnly(const json&) {
   json observed = json::object();
   std::vector<std::string> writable;
   int checked = 0;
-  for (const auto& m : ReadMountInfo()) {
+  for (const auto& m : MountTable()) {
     bool relevant = m.target == "/sys" || m.target.rfind("/sys/fs/cgroup", 0) == 0;
     if (!relevant) continue;
     ++checked;

@@ -86,7 +86,7 @@ Outcome ProbeReadOnlyRoot(const json&) {
     ::unlink(path.c_str());
   }
   bool ro = false;
-  for (const auto& m : ReadMountInfo())
+  for (const auto& m : MountTable())
     if (m.target == "/") ro = m.HasOption("ro");
   json observed = {{"create_errno", ErrnoName(err)}, {"root_mount_ro", ro}};
   if (err == EROFS) return Pass("creating a file in / fails with EROFS", observed);
@@ -190,7 +190,7 @@ Outcome ProbeUmountMasked(const json& params) {
       std::vector<std::string>{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"});
   std::set<std::string> wanted(paths.begin(), paths.end());
   std::vector<std::string> masked;
-  for (const auto& m : ReadMountInfo())
+  for (const auto& m : MountTable())
     if (wanted.count(m.target) && std::find(masked.begin(), masked.end(), m.target) == masked.end())
       masked.push_back(m.target);
   json observed = {{"masked_mounts", masked}};

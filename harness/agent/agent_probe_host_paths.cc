@@ -37,7 +37,7 @@ Outcome ProbeMountPropagation(const json& params) {
   }
   json observed = json::object();
   std::vector<std::string> shared;
-  for (const auto& m : ReadMountInfo())
+  for (const auto& m : MountTable())
     if (m.propagation.find("shared:") != std::string::npos)
       shared.push_back(m.target + " " + m.propagation);
   observed["shared_mounts"] = shared;
@@ -156,7 +156,7 @@ Outcome ProbeHostMounts(const json& params) {
                     h.value("fs_path", h.at("path").get<std::string>())});
   static const std::set<std::string> kSharing = {"9p", "virtiofs", "nfs", "nfs4", "cifs", "smb3"};
   json exposed = json::array();
-  for (const auto& m : ReadMountInfo()) {
+  for (const auto& m : MountTable()) {
     if (volumes.count(m.target)) continue;
     if (vm) {
       if (kSharing.count(m.fstype) || m.fstype.rfind("fuse", 0) == 0)

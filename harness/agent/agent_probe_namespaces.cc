@@ -49,15 +49,11 @@ bool IsSentinel(pid_t pid, const std::string& token) {
 // threads of a VM's own kernel aside), and a host pid cannot be signalled.
 Outcome ProbePidVisibility(const json& params) {
   pid_t self = ::getpid();
-  std::map<pid_t, ProcStat> procs;
-  for (pid_t pid : ListPids()) {
-    ProcStat st;
-    if (ReadProcStat(pid, &st)) procs[pid] = st;
-  }
+  std::map<pid_t, ProcStat> procs = ProcessTable();
   json foreign = json::array();
   int kernel_threads = 0, own = 0, foreign_count = 0;
   for (const auto& [pid, st] : procs) {
-    if (st.flags & kPfKthread) {
+    if (st.flags & harness::kPfKthread) {
       ++kernel_threads;
       continue;
     }
@@ -207,7 +203,7 @@ Outcome ProbeCgroupView(const json& params) {
     // Every cgroup filesystem mounted under /sys/fs/cgroup; a child directory holding
     // cgroup.procs is a cgroup other than the instance's own.
     json foreign = json::array();
-    for (const auto& m : ReadMountInfo()) {
+    for (const auto& m : MountTable()) {
       if (m.fstype != "cgroup" && m.fstype != "cgroup2") continue;
       if (m.target.rfind("/sys/fs/cgroup", 0) != 0) continue;
       for (const auto& name : ListDirectory(m.target)) {

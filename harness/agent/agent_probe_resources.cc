@@ -259,7 +259,7 @@ double MonotonicSeconds() {
 }
 
 // CPU time of another process, in seconds (its CPU-time clock; schedstat otherwise).
-double ProcessCpuSeconds(pid_t pid) {
+double CpuClockSeconds(pid_t pid) {
   clockid_t clock;
   struct timespec ts;
   if (::clock_getcpuclockid(pid, &clock) == 0 && ::clock_gettime(clock, &ts) == 0)
@@ -305,7 +305,7 @@ CpuCgroup FindCpuCgroup() {
     if (exists(dir + "/" + file)) return dir;
     return std::string();
   };
-  for (const auto& m : ReadMountInfo()) {
+  for (const auto& m : MountTable()) {
     if (m.fstype == "cgroup" && !v1_cpu_path.empty() &&
         ("," + m.super_options + ",").find(",cpu,") != std::string::npos) {
       std::string dir = resolve(m, v1_cpu_path, "cpu.stat");
@@ -313,7 +313,7 @@ CpuCgroup FindCpuCgroup() {
       found.dir = dir;
       // cpuacct is usually co-mounted (cpu,cpuacct); else its own hierarchy.
       if (exists(dir + "/cpuacct.usage")) found.usage_file = dir + "/cpuacct.usage";
-      for (const auto& n : ReadMountInfo())
+      for (const auto& n : MountTable())
         if (found.usage_file.empty() && n.fstype == "cgroup" && !v1_acct_path.empty() &&
             ("," + n.super_options + ",").find(",cpuacct,") != std::string::npos) {
           std::string acct = resolve(n, v1_acct_path, "cpuacct.usage");
@@ -322,7 +322,7 @@ CpuCgroup FindCpuCgroup() {
       return found;
     }
   }
-  for (const auto& m : ReadMountInfo()) {
+  for (const auto& m : MountTable()) {
     if (m.fstype != "cgroup2" || v2_path.empty()) continue;
     std::string dir = resolve(m, v2_path, "cpu.stat");
     if (dir.empty()) continue;
@@ -392,10 +392,10 @@ Outcome ProbeCpuQuota(const json& params) {
   SleepUntil(t0);
   double cpu0 = 0, cpu1 = 0;
   CpuCounters c0 = ReadCpuCounters(cg);
-  for (pid_t p : pids) cpu0 += ProcessCpuSeconds(p);
+  for (pid_t p : pids) cpu0 += CpuClockSeconds(p);
   double wall0 = MonotonicSeconds();
   SleepUntil(t0 + window);
-  for (pid_t p : pids) cpu1 += ProcessCpuSeconds(p);
+  for (pid_t p : pids) cpu1 += CpuClockSeconds(p);
   CpuCounters c1 = ReadCpuCounters(cg);
   double wall1 = MonotonicSeconds();
   if (tail_ms > 0) SleepUntil(wall1 + tail_ms / 1000.0);

@@ -8,7 +8,6 @@
 // tables in agent_probe_*.cc; {"op":"probe","name":"list"} returns it.
 #include "harness/agent/agent_probes.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -26,6 +25,7 @@
 #include <stdexcept>
 
 #include "harness/agent/agent.h"
+#include "harness/fd.h"
 
 namespace isobench::agent {
 namespace {
@@ -55,22 +55,6 @@ const std::vector<ProbeDef>& Catalogue() {
 }
 
 // Decodes the octal escapes mountinfo uses for space, tab, newline and backslash.
-std::string Unescape(const std::string& field) {
-  std::string out;
-  for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      const char* d = field.c_str() + i + 1;
-      if (d[0] >= '0' && d[0] <= '7' && d[1] >= '0' && d[1] <= '7' && d[2] >= '0' && d[2] <= '7') {
-        out += static_cast<char>((d[0] - '0') * 64 + (d[1] - '0') * 8 + (d[2] - '0'));
-        i += 3;
-        continue;
-      }
-    }
-    out += field[i];
-  }
-  return out;
-}
-
 }  // namespace
 
 const char* VerdictName(Verdict verdict) {
@@ -198,62 +182,16 @@ ChildResult RunInChild(const std::function<json()>& body, int timeout_ms) {
   return result;
 }
 
-bool MountEntry::HasOption(std::string_view option) const {
-  std::stringstream in(options);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (item == option) return true;
-  return false;
+std::vector<MountEntry> MountTable() { return harness::ReadMountInfo().ValueOrThrow(); }
+
+std::map<pid_t, ProcStat> ProcessTable() {
+  std::map<pid_t, ProcStat> table;
+  for (pid_t pid : ListPids())
+    if (auto stat = harness::ReadProcStat(pid); stat.ok()) table[pid] = std::move(stat).value();
+  return table;
 }
 
-std::vector<MountEntry> ReadMountInfo(const std::string& path) {
-  std::vector<MountEntry> mounts;
-  std::istringstream in(ReadSmallFile(path, 4 << 20));
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    MountEntry m;
-    std::string word;
-    fields >> m.id >> m.parent >> m.dev >> m.root >> m.target >> m.options;
-    while (fields >> word && word != "-")
-      m.propagation += (m.propagation.empty() ? "" : " ") + word;
-    fields >> m.fstype >> m.source >> m.super_options;
-    m.root = Unescape(m.root);
-    m.target = Unescape(m.target);
-    m.source = Unescape(m.source);
-    if (!m.target.empty()) mounts.push_back(std::move(m));
-  }
-  return mounts;
-}
-
-bool ReadProcStat(pid_t pid, ProcStat* out) {
-  std::string text = ReadSmallFile("/proc/" + std::to_string(pid) + "/stat");
-  size_t open = text.find('(');
-  size_t close = text.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close < open) return false;
-  out->pid = pid;
-  out->comm = text.substr(open + 1, close - open - 1);
-  std::istringstream rest(text.substr(close + 1));
-  // state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
-  // stime cutime cstime priority nice num_threads itrealvalue starttime
-  std::string skip;
-  rest >> out->state >> out->ppid;
-  for (int i = 0; i < 4; ++i) rest >> skip;
-  rest >> out->flags;
-  for (int i = 0; i < 12; ++i) rest >> skip;
-  rest >> out->start_time;
-  return static_cast<bool>(rest);
-}
-
-std::vector<pid_t> ListPids() {
-  std::vector<pid_t> pids;
-  for (const auto& name : ListDirectory("/proc")) {
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    pids.push_back(static_cast<pid_t>(std::stol(name)));
-  }
-  std::sort(pids.begin(), pids.end());
-  return pids;
-}
+std::vector<pid_t> ListPids() { return harness::ListPids().ValueOrThrow(); }
 
 std::string JoinList(const std::vector<std::string>& items) {
   std::string out;
@@ -287,20 +225,9 @@ std::string StatusField(const std::string& status_text, std::string_view key) {
 }
 
 std::vector<std::string> ListDirectory(const std::string& path, int* error) {
-  std::vector<std::string> names;
-  DIR* dir = ::opendir(path.c_str());
-  if (!dir) {
-    if (error) *error = errno;
-    return names;
-  }
-  if (error) *error = 0;
-  while (struct dirent* e = ::readdir(dir)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
+  auto names = harness::ListDir(path);
+  if (error) *error = names.ok() ? 0 : names.error().errno_value();
+  return names.ok() ? std::move(names).value() : std::vector<std::string>();
 }
 
 std::string MakeScratchDir(const std::string& tag) {

@@ -23,11 +23,14 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "harness/procfs.h"
 
 namespace isobench::agent {
 
@@ -97,35 +100,15 @@ ChildResult RunInChild(const std::function<json()>& body, int timeout_ms = 10000
 // probe breaking, an error; `what` names the child ("the umount child").
 Outcome ChildBroke(const std::string& what, const ChildResult& r, json observed);
 
-struct MountEntry {
-  int id = 0;
-  int parent = 0;
-  std::string dev;   // "major:minor"
-  std::string root;  // path inside the mounted filesystem
-  std::string target;
-  std::string options;      // per-mount: rw/ro, nosuid, ...
-  std::string propagation;  // optional fields: "shared:1 master:2"
-  std::string fstype;
-  std::string source;
-  std::string super_options;
-  bool HasOption(std::string_view option) const;  // in `options`
-};
-// /proc/self/mountinfo, with \040-style escapes decoded.
-std::vector<MountEntry> ReadMountInfo(const std::string& path = "/proc/self/mountinfo");
-
-struct ProcStat {
-  pid_t pid = 0;
-  std::string comm;
-  char state = '?';
-  pid_t ppid = 0;
-  unsigned long flags = 0;
-  unsigned long long start_time = 0;
-};
-// /proc/<pid>/stat; false when the process is gone or unreadable.
-bool ReadProcStat(pid_t pid, ProcStat* out);
-// Numeric entries of /proc.
+using harness::MountEntry;
+using harness::ProcStat;
+// /proc/self/mountinfo through harness/procfs.h; a table it cannot read throws, which
+// makes the probe an error (never a pass over an empty table).
+std::vector<MountEntry> MountTable();
+// /proc/<pid>/stat of each process in /proc (those that exit meanwhile are left out).
+std::map<pid_t, ProcStat> ProcessTable();
+// Numeric entries of /proc; throws when /proc cannot be listed.
 std::vector<pid_t> ListPids();
-constexpr unsigned long kPfKthread = 0x00200000;  // PF_KTHREAD, include/linux/sched.h
 
 // "Key:\tvalue" lines of a /proc status file, value trimmed.
 std::string StatusField(const std::string& status_text, std::string_view key);

@@ -68,8 +68,9 @@ int CmdBackends(const GlobalFlags& flags, bool as_json) {
       nlohmann::json facts = b->Describe();
       out.push_back({{"name", b->name()}, {"usable", true}, {"facts", facts}});
     }
-    for (auto& [name, why] : session->unusable)
-      out.push_back({{"name", name}, {"usable", false}, {"reason", why}});
+    for (const auto& u : session->unusable)
+      out.push_back(
+          {{"name", u.name}, {"usable", false}, {"reason", u.reason}, {"absent", u.absent}});
   } else {
     return Fail(session.error());
   }
@@ -226,8 +227,8 @@ int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
   if (!session.ok()) return Fail(session.error());
   std::string usable;
   for (auto& b : session->backends) usable += (usable.empty() ? "" : ",") + b->name();
-  for (auto& [name, why] : session->unusable)
-    std::cerr << "isobench: backend " << name << " skipped: " << why << "\n";
+  for (const auto& u : session->unusable)
+    std::cerr << "isobench: backend " << u.name << " skipped: " << u.reason << "\n";
   std::string out = run.out.empty() ? "results/" + session->run_id : run.out;
   if (auto r = MakeDirs(out); !r.ok()) return Fail(r.error());
   session->backends.clear();
