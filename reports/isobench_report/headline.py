@@ -123,7 +123,7 @@ def _memory_text(groups, backend, si):
 
 
 def _io_text(report, s, backend):
-    if backend == "host":
+    if s.is_host_floor(backend):
         return _missing("the reference")
     ratios = ratios_to_host(report, s, backend)
     if not ratios:

@@ -52,11 +52,16 @@ class Series:
     def is_reference(self, backend):
         return self.context.get("backend.%s.reference" % backend) == "true"
 
+    def is_host_floor(self, backend):
+        """The agent on the bare host (kind host, role floor): what I/O and overhead
+        rows are divided by."""
+        return self.kind(backend) == "host" and self.role(backend) == "floor"
+
     def host_floor(self):
         """The backends that are the host floor (kind host, role floor) in this file."""
         return sorted({name[len("backend."):-len(".kind")] for name, v in self.context.items()
-                       if name.startswith("backend.") and name.endswith(".kind") and v == "host"
-                       and self.role(name[len("backend."):-len(".kind")]) == "floor"})
+                       if name.startswith("backend.") and name.endswith(".kind")
+                       and self.is_host_floor(name[len("backend."):-len(".kind")])})
 
     def backend_label(self, backend):
         if self.kind(backend) == "vm" and self.accelerator:

@@ -37,7 +37,7 @@ def ratios_to_host(report, series, backend):
     job failed or the host has no such job. Empty when the backend ran no job."""
     jobs = io_jobs(report)
     host = {(rw, bs, qd): c for c, _, rw, bs, qd in jobs
-            if c.series is series and c.backend == "host" and c.samples}
+            if c.series is series and series.is_host_floor(c.backend) and c.samples}
     out = []
     for c, target, rw, bs, qd in sorted(
             (j for j in jobs if j[0].series is series and j[0].backend == backend),
@@ -125,7 +125,7 @@ def section_io(report):
     multi = len(report.series) > 1
     # The host's own run of the same job in the same input is the reference.
     host = {(c.series.index, rw, bs, qd): c for c, _, rw, bs, qd in jobs
-            if c.backend == "host" and c.samples}
+            if c.series.is_host_floor(c.backend) and c.samples}
     target_keys = []
     backends = backend_order(report, (c.backend for c, *_ in jobs))
     for c, target, *_ in sorted(jobs, key=lambda j: (backends.index(j[0].backend), j[1],
@@ -157,7 +157,7 @@ def section_io(report):
     targets_all = [(tk, tlabel(tk), palette(i % 10),
                     "//" if report.is_reference(tk[1]) else None)
                    for i, tk in enumerate(target_keys)]
-    targets_vs = [t for t in targets_all if t[0][1] != "host"]
+    targets_vs = [t for t in targets_all if not report.series[t[0][0]].is_host_floor(t[0][1])]
 
     def panel(bs_pred, metric):
         out = []
@@ -224,7 +224,7 @@ def section_io(report):
             row += [str(len(cell.samples)), bw_text(r["bw_bytes_per_s"].median),
                     rate_text(r["iops"].median), fmt_time(r["lat_p50_s"].median),
                     fmt_time(r["lat_p99_s"].median)]
-            row += (["–"] * 3 if tk[1] == "host" else
+            row += (["–"] * 3 if report.series[tk[0]].is_host_floor(tk[1]) else
                     [ratio_text(r[m]) for m in ("bw_bytes_per_s", "iops", "lat_p99_s")])
             rows.append(row)
     out.append(table(headers, rows, classes, numeric_from=2))

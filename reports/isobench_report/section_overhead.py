@@ -51,7 +51,8 @@ def section_overhead(report):
                 cell = next((c for c in group if c.backend == b and c.series is s), None)
                 if cell is None:
                     continue
-                host = next((c for c in group if c.backend == "host" and c.series is s), None)
+                host = next((c for c in group if s.is_host_floor(c.backend) and c.series is s),
+                            None)
                 label = "%s — %s%s" % (test, s.backend_label(b),
                                        (" — " + s.label) if multi else "")
                 if report.is_reference(b):
@@ -77,13 +78,13 @@ def section_overhead(report):
                              % (_metric_text(med, key), esc(what)),
                              ("%s – %s" % (_metric_text(lo, key), _metric_text(hi, key))
                               if len(values) > 1 else "one sample"),
-                             "–" if b == "host" else (
+                             "–" if s.is_host_floor(b) else (
                                  "%s%s×%s" % ("no difference " if r.no_difference else "",
                                               fmt_sig(slow), " <small>(%s – %s)</small>"
                                               % (fmt_sig(slo), fmt_sig(shi))
                                               if math.isfinite(slo) else "")
                                  if math.isfinite(slow) else "no host row")])
-                if b != "host" and math.isfinite(slow) and slow > 0:
+                if not s.is_host_floor(b) and math.isfinite(slow) and slow > 0:
                     points.append((label, slow, slo, shi, b, s.index, r.no_difference))
     out = ['<section><h2 id="overhead">Overhead</h2>',
            '<p class="note">The same micro-benchmark inside each instance and on the host. '

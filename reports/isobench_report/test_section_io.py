@@ -60,6 +60,23 @@ class IoSectionTest(ReportCase):
         _, page, _ = self.render(write_json(self.tmp, "io8.json", data))
         self.assertIn("no difference <small>", page)
 
+    def test_the_floor_is_found_by_its_traits_not_its_name(self):
+        data = load_json(IO)
+        for rec in data["benchmarks"]:
+            for key in ("name", "run_name"):
+                rec[key] = rec[key].replace("/host/", "/bare/")
+        ctx = data["context"]
+        for key in [k for k in ctx if k.startswith("backend.host.")]:
+            ctx["backend.bare." + key[len("backend.host."):]] = ctx.pop(key)
+        _, page, _ = self.render(write_json(self.tmp, "bare.json", data))
+        self.assertIn("10.7×", page)
+        self.assertNotIn("<b>No host row</b>", page)
+        # Without its traits the same row is no floor: no ratio can be drawn.
+        for key in [k for k in ctx if k.startswith("backend.bare.")]:
+            del ctx[key]
+        _, page, _ = self.render(write_json(self.tmp, "bare-untyped.json", data))
+        self.assertIn("<b>No host row</b>", page)
+
     def test_without_a_host_row_there_are_no_ratios(self):
         data = load_json(IO)
         data["benchmarks"] = [r for r in data["benchmarks"] if "/host/" not in r["name"]]
