@@ -240,8 +240,8 @@ class IoFamily {
       fio.error = r.error().message();
       return fio;
     }
-    auto out = harness::RunCapture(FioArgs({"host", dir + "/fio.data"}, bench_.suite.io.jobs,
-                                           bench_.suite.io, /*direct=*/true),
+    auto out = harness::RunCapture(FioArgs({harness::kHostFloorName, dir + "/fio.data"},
+                                           bench_.suite.io.jobs, bench_.suite.io, /*direct=*/true),
                                    std::chrono::minutes(10), /*die_with_parent=*/true);
     if (!out.ok())
       fio.error = out.error().message();
@@ -381,7 +381,7 @@ void RegisterIo(BenchSession& bench) {
   // Interleaved rounds: round r runs every job on the host's file system, then on every
   // target of every backend, then the round's ratios to the host. One record per round.
   auto book = family->book();
-  if (wants("fs")) bench.RecordTraits("host", harness::HostTraits());
+  if (wants("fs")) bench.RecordTraits(harness::kHostFloorName, harness::HostTraits());
   for (int round = 0; round < config.rounds; ++round) {
     if (wants("fs")) {
       for (const Job& job : config.jobs) {
@@ -430,7 +430,7 @@ void RegisterIo(BenchSession& bench) {
       // Whether the target ran direct is in its own row's label; the cause named here
       // assumes it did.
       RegisterRatio(bench, book, r.run, r.host_run, round,
-                    RatioName(r.backend, r.family_case, "host"),
+                    RatioName(r.backend, r.family_case, harness::kHostFloorName),
                     [target = r.target, rw = r.rw](double ratio) {
                       return IoFamily::FasterThanHostFlag(ratio, target, rw, true);
                     });

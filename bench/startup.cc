@@ -110,13 +110,21 @@ void RegisterStartup(BenchSession& bench) {
   std::vector<harness::Backend*> rows = bench.AllRows();
   // The VM's guest under a plain qemu command line: libvirt's overhead, measured.
   static std::vector<std::unique_ptr<harness::Backend>> startup_only;
+  // (The reference registry's VM floor, found by its traits.)
+  const harness::BackendRegistry& references = harness::ReferenceBackends();
   for (harness::Backend* b : bench.AllRows()) {
     if (b->traits().kind != harness::BackendTraits::Kind::kVm || !config.qemu_raw) continue;
-    auto raw = harness::ReferenceBackends().Make("qemu-raw", bench.context);
-    if (raw.ok() && (*raw)->Probe().usable) {
-      bench.RecordTraits(**raw);
-      rows.push_back(raw->get());
-      startup_only.push_back(std::move(*raw));
+    for (const std::string& name : references.Names()) {
+      auto traits = references.Traits(name);
+      if (!traits || traits->kind != harness::BackendTraits::Kind::kVm ||
+          traits->role != harness::BackendTraits::Role::kFloor)
+        continue;
+      auto raw = references.Make(name, bench.context);
+      if (raw.ok() && (*raw)->Probe().usable) {
+        bench.RecordTraits(**raw);
+        rows.push_back(raw->get());
+        startup_only.push_back(std::move(*raw));
+      }
     }
   }
   bench.cleanups.push_back([] { startup_only.clear(); });
@@ -143,12 +151,8 @@ void RegisterStartup(BenchSession& bench) {
                               "one discarded start before the first round on: " +
                                   (warmed.empty() ? std::string("none") : warmed));
 
-  // Same-run ratios: every backend to the host's floor, the native runtime to runc (the
-  // reference runtime), the VM to its guest under plain qemu (libvirt's cost).
-  auto has = [&](const std::string& n) {
-    return std::any_of(rows.begin(), rows.end(),
-                       [&](harness::Backend* b) { return b->name() == n; });
-  };
+  // Same-run ratios: every backend to the host's floor, each product to the reference
+  // of its kind, the VM to its guest under plain qemu (libvirt's cost).
   auto floor_of = [&](harness::BackendTraits::Kind kind) -> harness::Backend* {
     for (harness::Backend* b : rows)
       if (b->traits().role == harness::BackendTraits::Role::kFloor && b->traits().kind == kind)
@@ -165,7 +169,14 @@ void RegisterStartup(BenchSession& bench) {
     if (traits.role == harness::BackendTraits::Role::kFloor) continue;
     if (host) ratios.emplace_back(backend->name(), host->name());
   }
-  if (has("container") && has("runc")) ratios.emplace_back("container", "runc");
+  // Each product beside the reference of its kind (the native runtime and Docker beside
+  // runc), by their traits.
+  for (harness::Backend* product : rows)
+    for (harness::Backend* reference : rows)
+      if (product->traits().role == harness::BackendTraits::Role::kProduct &&
+          reference->traits().role == harness::BackendTraits::Role::kReference &&
+          product->traits().kind == reference->traits().kind)
+        ratios.emplace_back(product->name(), reference->name());
   for (harness::Backend* backend : rows)
     if (vm_floor && backend->traits().kind == harness::BackendTraits::Kind::kVm &&
         backend->traits().role == harness::BackendTraits::Role::kProduct)

@@ -1,6 +1,6 @@
 // Lifecycle of the native container backend against the real kernel, as root: start,
 // talk to the agent, check the isolation basics, destroy, and prove nothing is left.
-// Also every kind of bad input, each of which must leave nothing behind either.
+// Bad input is in container_bad_input_test.cc.
 #include "container/container_backend.h"
 
 #include <gtest/gtest.h>
@@ -19,6 +19,7 @@
 
 #include "container/capabilities.h"
 #include "container/cgroup.h"
+#include "container/container_backend_fixture.h"
 #include "container/namespaces.h"
 #include "container/network.h"
 #include "container/test_image.h"
@@ -32,83 +33,9 @@ namespace {
 
 using harness::BackendContext;
 using harness::InstanceSpec;
-
 using testing::MountPoints;
 using testing::PathExists;
-using testing::RunCgroupDirs;
 using testing::SharedTestImage;
-
-// Loop devices whose backing file belongs to the run (lines of "loopN path").
-std::string LoopDevicesLabelled(const std::string& run_id) {
-  std::string found;
-  for (int n = 0; n < 256; ++n) {
-    auto backing = harness::ReadFile("/sys/block/loop" + std::to_string(n) + "/loop/backing_file");
-    if (backing.ok() && backing->find(run_id) != std::string::npos)
-      found += "loop" + std::to_string(n) + " " + *backing;
-  }
-  return found;
-}
-
-// The same once the loop devices have had time to detach: autoclear runs the detach
-// from a work queue after the last user lets go.
-std::string LoopDevicesLabelledAfterDetach(const std::string& run_id) {
-  std::string found = LoopDevicesLabelled(run_id);
-  for (int i = 0; i < 200 && !found.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    found = LoopDevicesLabelled(run_id);
-  }
-  return found;
-}
-
-class ContainerBackendTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto& image = SharedTestImage();
-    if (!image.skip_reason.empty()) GTEST_SKIP() << image.skip_reason;
-    context_.workdir = image.workdir;
-    context_.image = image.image;
-    context_.run_id = harness::NewRunId();
-    mountinfo_before_ = MountPoints();
-  }
-
-  std::unique_ptr<harness::Backend> MakeBackend() {
-    auto backend = MakeContainerBackend(context_);
-    EXPECT_TRUE(backend.ok()) << backend.error().message();
-    return backend.ok() ? std::move(backend).value() : nullptr;
-  }
-
-  InstanceSpec Spec(const std::string& name) {
-    InstanceSpec spec;
-    spec.name = name;
-    spec.memory_bytes = 64ull << 20;
-    spec.pids_limit = 64;
-    return spec;
-  }
-
-  // Nothing of the run may remain: mounts, cgroups, instance directories.
-  void ExpectNothingLeft(const std::string& extra_v2_root = "") {
-    EXPECT_EQ(MountPoints(), mountinfo_before_);
-    EXPECT_EQ(RunCgroupDirs(context_.run_id, extra_v2_root), std::vector<std::string>());
-    EXPECT_FALSE(PathExists(context_.workdir + "/containers/" + context_.run_id));
-    EXPECT_EQ(LoopDevicesLabelledAfterDetach(context_.run_id), "");
-  }
-
-  std::string Exec(harness::Instance& instance, const std::vector<std::string>& argv,
-                   int* exit_code = nullptr) {
-    auto result = instance.Exec(argv, std::chrono::seconds(10));
-    EXPECT_TRUE(result.ok()) << result.error().message();
-    if (!result.ok()) return {};
-    if (exit_code != nullptr) {
-      *exit_code = result->exit_code;
-    } else {
-      EXPECT_EQ(result->exit_code, 0) << result->stderr_text;
-    }
-    return result->stdout_text;
-  }
-
-  BackendContext context_;
-  std::string mountinfo_before_;
-};
 
 // Both ways a container starts: in one step (clone3 with CLONE_VM|CLONE_VFORK, the
 // default for this profile) and in two (a forked child that waits for the parent's go).
@@ -401,153 +328,6 @@ TEST_F(ContainerBackendTest, BridgeNetworkGivesAVethIntoTheHostBridge) {
     EXPECT_FALSE(PathExists(std::string("/sys/class/net/") + kBridgeName)) << "bridge left behind";
   ExpectNothingLeft();
 }
-
-// ----------------------------------------------------------------------------------
-// Bad input: a clear error naming the culprit, and nothing left behind.
-
-class BadInputTest : public ContainerBackendTest {
- protected:
-  void ExpectRefused(InstanceSpec spec, const std::string& needle) {
-    auto backend = MakeBackend();
-    ASSERT_TRUE(backend);
-    auto created = backend->Create(spec);
-    ASSERT_FALSE(created.ok()) << "expected an error mentioning `" << needle << "`";
-    EXPECT_NE(created.error().message().find(needle), std::string::npos)
-        << created.error().message();
-    backend.reset();
-    ExpectNothingLeft();
-  }
-};
-
-TEST_F(BadInputTest, VolumeHostPathMissing) {
-  InstanceSpec spec = Spec("bad-volume");
-  spec.volumes.push_back({"/nonexistent/isobench-volume", "/data", false});
-  ExpectRefused(spec, "stat `/nonexistent/isobench-volume`: No such file or directory");
-}
-
-TEST_F(BadInputTest, VolumeWithDotDot) {
-  InstanceSpec spec = Spec("bad-volume");
-  spec.volumes.push_back({"/tmp/../etc", "/data", false});
-  ExpectRefused(spec, "host path contains `..`");
-  spec.volumes = {{"/tmp", "/data/../../etc", false}};
-  ExpectRefused(spec, "guest path contains `..`");
-}
-
-TEST_F(BadInputTest, LimitTheKernelRefuses) {
-  InstanceSpec spec = Spec("bad-limit");
-  spec.cpu_quota = 0.00001;  // 1 us per 100 ms: below the kernel's 1 ms minimum
-  auto mounts = DetectCgroupMounts();
-  ASSERT_TRUE(mounts.ok());
-  if (ModeOf(*mounts) == CgroupMode::kV2) {
-    auto available = harness::ReadFile(mounts->unified + "/cgroup.controllers");
-    if (!available.ok() || available->find("cpu") == std::string::npos)
-      GTEST_SKIP() << "cgroup v2 cpu controller is absent";
-    ExpectRefused(spec, "cpu.max");
-  } else {
-    if (!mounts->controllers.count("cpu")) GTEST_SKIP() << "cgroup v1 cpu controller is absent";
-    ExpectRefused(spec, "cpu.cfs_quota_us <- 1`: Invalid argument");
-  }
-}
-
-TEST_F(BadInputTest, AbsentController) {
-  // The hybrid host's unified hierarchy has no memory controller (v1 holds it).
-  auto mounts = DetectCgroupMounts();
-  ASSERT_TRUE(mounts.ok());
-  if (mounts->unified.empty()) GTEST_SKIP() << "no cgroup2 mount";
-  auto available = harness::ReadFile(mounts->unified + "/cgroup.controllers");
-  ASSERT_TRUE(available.ok());
-  if (available->find("memory") != std::string::npos)
-    GTEST_SKIP() << "the cgroup2 hierarchy has a memory controller: nothing is absent";
-  context_.options["container.cgroup"] = "v2";
-  ExpectRefused(Spec("bad-controller"), "cgroup v2 controller `memory` is not available");
-}
-
-TEST_F(BadInputTest, UnknownSpawnMode) {
-  context_.options["container.spawn"] = "posix_spawn";
-  auto backend = MakeContainerBackend(context_);
-  ASSERT_FALSE(backend.ok());
-  EXPECT_NE(backend.error().message().find("container.spawn must be vfork or fork"),
-            std::string::npos)
-      << backend.error().message();
-}
-
-TEST_F(BadInputTest, ImageWithoutAgent) {
-  char tmpl[] = "/tmp/isobench-noagent-XXXXXX";
-  std::string rootfs = ::mkdtemp(tmpl);
-  for (const char* d : {"/proc", "/sys", "/dev", "/sbin"}) ::mkdir((rootfs + d).c_str(), 0755);
-  context_.image.rootfs = rootfs;
-  ExpectRefused(Spec("no-agent"), "has no executable agent at /sbin/isobench-agent");
-  (void)harness::RemoveTree(rootfs);
-}
-
-TEST_F(BadInputTest, AgentThatIsNotExecutableByTheKernel) {
-  // Passes the host-side check but fails in the child's execve(): the error names it
-  // and the partial instance (namespaces, cgroups, overlay) is torn down.
-  char tmpl[] = "/tmp/isobench-badagent-XXXXXX";
-  std::string rootfs = ::mkdtemp(tmpl);
-  for (const char* d : {"/proc", "/sys", "/dev", "/sbin"}) ::mkdir((rootfs + d).c_str(), 0755);
-  ASSERT_TRUE(harness::WriteWholeFile(rootfs + "/sbin/isobench-agent", "not an ELF\n", 0755).ok());
-  context_.image.rootfs = rootfs;
-  ExpectRefused(Spec("bad-agent"), "execve `/sbin/isobench-agent`: Exec format error");
-  (void)harness::RemoveTree(rootfs);
-}
-
-TEST_F(BadInputTest, ImageWithoutMountPoints) {
-  // The child's own failure (a mount in its namespace) reaches the caller by name.
-  char tmpl[] = "/tmp/isobench-noproc-XXXXXX";
-  std::string rootfs = ::mkdtemp(tmpl);
-  ::mkdir((rootfs + "/sbin").c_str(), 0755);
-  auto agent = harness::ReadFile(harness::DefaultAgentPath());
-  ASSERT_TRUE(agent.ok());
-  ASSERT_TRUE(harness::WriteWholeFile(rootfs + "/sbin/isobench-agent", *agent, 0755).ok());
-  context_.image.rootfs = rootfs;
-  ExpectRefused(Spec("no-proc"), "mount proc `");
-  ExpectRefused(Spec("no-proc"), "/proc`: No such file or directory");
-  (void)harness::RemoveTree(rootfs);
-}
-
-TEST_F(BadInputTest, AgentThatExitsBeforeReady) {
-  char tmpl[] = "/tmp/isobench-exitagent-XXXXXX";
-  std::string rootfs = ::mkdtemp(tmpl);
-  for (const char* d : {"/proc", "/sys", "/dev", "/sbin", "/bin"})
-    ::mkdir((rootfs + d).c_str(), 0755);
-  ASSERT_TRUE(
-      harness::WriteWholeFile(rootfs + "/bin/busybox", *harness::ReadFile("/bin/busybox"), 0755)
-          .ok());
-  ::symlink("busybox", (rootfs + "/bin/sh").c_str());
-  ASSERT_TRUE(harness::WriteWholeFile(rootfs + "/sbin/isobench-agent",
-                                      "#!/bin/sh\necho 'agent gave up' >&2\nexit 3\n", 0755)
-                  .ok());
-  context_.image.rootfs = rootfs;
-  ExpectRefused(Spec("exit-agent"), "container init exited 3");
-  (void)harness::RemoveTree(rootfs);
-}
-
-TEST_F(BadInputTest, CapabilityTheHostLacks) {
-  auto host = HostBoundingSet();
-  ASSERT_TRUE(host.ok());
-  int missing = -1;
-  for (int cap = 0; cap <= LastCapability(); ++cap)
-    if (!(*host & (uint64_t{1} << cap))) missing = cap;
-  if (missing < 0) GTEST_SKIP() << "the host's bounding set has every capability";
-  InstanceSpec spec = Spec("bad-cap");
-  spec.profile.capabilities = {FormatCapabilities(uint64_t{1} << missing)};
-  ExpectRefused(spec, "not in the host's bounding set");
-}
-
-TEST_F(BadInputTest, UnknownNetworkAndBadName) {
-  InstanceSpec spec = Spec("bad-net");
-  spec.network = "macvlan";
-  ExpectRefused(spec, "network `macvlan` is not supported");
-  InstanceSpec shared = Spec("bad-net2");
-  shared.network = "bridge";
-  shared.profile.net_ns = false;
-  ExpectRefused(shared, "network `bridge` needs a network namespace");
-  ExpectRefused(Spec("../escape"), "invalid instance name");
-}
-
-// ----------------------------------------------------------------------------------
-// Crash recovery.
 
 TEST_F(ContainerBackendTest, ReclaimStaleRemovesWhatACrashedRunLeft) {
   // A real crash: a forked harness creates an instance and dies without destructors.

@@ -1,9 +1,5 @@
 #include "harness/compare.h"
 
-#include <fnmatch.h>
-#include <toml++/toml.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -12,109 +8,6 @@
 #include "harness/fd.h"
 
 namespace isobench::harness {
-
-bool GlobMatch(std::string_view pattern, std::string_view text) {
-  return ::fnmatch(std::string(pattern).c_str(), std::string(text).c_str(), 0) == 0;
-}
-
-Result<Thresholds> ParseThresholds(std::string_view toml_text, std::string_view source) {
-  std::string src(source);
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, source);
-  } catch (const toml::parse_error& e) {
-    return Error(
-        src + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()),
-        EINVAL);
-  }
-  Thresholds t;
-  t.source = src;
-  auto number = [&](const toml::node* node, const std::string& key, double lo, double hi,
-                    double* out) -> Result<void> {
-    if (!node) return {};
-    auto v = node->value<double>();
-    if (!v || !(node->is_floating_point() || node->is_integer()))
-      return Error(src + ": `" + key + "` must be a number", EINVAL);
-    if (!(*v >= lo && *v <= hi))
-      return Error(src + ": `" + key + "` must be between " + std::to_string(lo) + " and " +
-                       std::to_string(hi),
-                   EINVAL);
-    *out = *v;
-    return {};
-  };
-  auto reason = [&](const toml::node* node, const std::string& key,
-                    std::optional<std::string>* out) -> Result<void> {
-    if (!node) return {};
-    auto text = node->value<std::string>();
-    if (!node->is_string() || !text || text->empty())
-      return Error(src + ": `" + key +
-                       "` must be a non-empty string: the reason the row is "
-                       "not gated",
-                   EINVAL);
-    *out = *text;
-    return {};
-  };
-  for (const auto& [key, node] : root) {
-    std::string k(key.str());
-    if (k != "threshold" && k != "alpha" && k != "metric")
-      return Error(src + ": unknown key `" + k + "`", EINVAL);
-  }
-  ISO_RETURN_IF_ERROR(number(root.get("threshold"), "threshold", 0, 10, &t.default_threshold));
-  // The family level of one comparison; above 0.2 no gate is worth trusting.
-  ISO_RETURN_IF_ERROR(number(root.get("alpha"), "alpha", 1e-9, 0.2, &t.alpha));
-  if (const toml::node* metrics = root.get("metric")) {
-    const toml::array* array = metrics->as_array();
-    if (!array) return Error(src + ": `metric` must be an array of tables ([[metric]])", EINVAL);
-    for (size_t i = 0; i < array->size(); ++i) {
-      const toml::table* m = (*array)[i].as_table();
-      std::string where = "metric[" + std::to_string(i) + "]";
-      if (!m) return Error(src + ": `" + where + "` must be a table", EINVAL);
-      ThresholdRule rule;
-      auto match = m->get("match");
-      if (!match || !match->is_string())
-        return Error(src + ": `" + where + ".match` must be a string", EINVAL);
-      rule.pattern = *match->value<std::string>();
-      if (m->get("threshold")) {
-        double threshold = 0;
-        ISO_RETURN_IF_ERROR(number(m->get("threshold"), where + ".threshold", 0, 10, &threshold));
-        rule.threshold = threshold;
-      }
-      if (auto d = m->get("direction")) {
-        auto text = d->value<std::string>();
-        if (text && *text == "lower_is_better")
-          rule.direction = Direction::kLowerIsBetter;
-        else if (text && *text == "higher_is_better")
-          rule.direction = Direction::kHigherIsBetter;
-        else
-          return Error(src + ": `" + where +
-                           ".direction` must be \"lower_is_better\" or \"higher_is_better\"",
-                       EINVAL);
-      }
-      if (auto g = m->get("gated")) {
-        if (!g->is_boolean())
-          return Error(src + ": `" + where + ".gated` must be true or false", EINVAL);
-        rule.gated = *g->value<bool>();
-      }
-      ISO_RETURN_IF_ERROR(reason(m->get("report_only"), where + ".report_only", &rule.report_only));
-      ISO_RETURN_IF_ERROR(reason(m->get("report_only_stored"), where + ".report_only_stored",
-                                 &rule.report_only_stored));
-      ISO_RETURN_IF_ERROR(reason(m->get("profile"), where + ".profile", &rule.profile));
-      for (const auto& [key, node] : *m) {
-        std::string k(key.str());
-        if (k != "match" && k != "threshold" && k != "direction" && k != "gated" &&
-            k != "report_only" && k != "report_only_stored" && k != "profile")
-          return Error(src + ": unknown key `" + where + "." + k + "`", EINVAL);
-      }
-      t.rules.push_back(rule);
-    }
-  }
-  return t;
-}
-
-Result<Thresholds> LoadThresholds(const std::string& path) {
-  ISO_ASSIGN_OR_RETURN(std::string text, ReadFile(path).Context("thresholds file"));
-  return ParseThresholds(text, path);
-}
 
 std::string_view RowRoleName(RowRole role) {
   switch (role) {
@@ -544,20 +437,6 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
   return report;
 }
 
-Result<Thresholds> LoadThresholdsOrDefault(const std::string& path_or_empty) {
-  std::string path = path_or_empty;
-#ifdef ISOBENCH_SOURCE_DIR
-  if (path.empty()) {
-    const std::string fallback = std::string(ISOBENCH_SOURCE_DIR) + "/ci/thresholds.toml";
-    if (::access(fallback.c_str(), R_OK) == 0) path = fallback;
-  }
-#endif
-  if (!path.empty()) return LoadThresholds(path);
-  Thresholds thresholds;
-  thresholds.source = "built-in defaults";
-  return thresholds;
-}
-
 Result<ComparisonReport> RunComparison(const std::string& base_path, const std::string& new_path,
                                        const ComparisonOptions& options) {
   ISO_ASSIGN_OR_RETURN(Thresholds thresholds, LoadThresholdsOrDefault(options.thresholds_path));
@@ -624,105 +503,6 @@ std::string FormatComparison(const ComparisonReport& report) {
          (report.interleaved ? " (interleaved same-host A/B)" : " (stored files)") + "\n";
   out += report.ExitMeaning() + "\n";
   return out;
-}
-
-namespace {
-
-nlohmann::json Number(double v) {
-  if (!std::isfinite(v)) return nullptr;
-  return v;
-}
-
-nlohmann::json SideJson(const SideSummary& s) {
-  return {{"present", s.present},
-          {"n", s.n},
-          {"errors", s.errors},
-          {"first_error", s.first_error},
-          {"median", Number(s.median)}};
-}
-
-}  // namespace
-
-nlohmann::json ComparisonToJson(const ComparisonReport& report) {
-  nlohmann::json rows = nlohmann::json::array();
-  for (const auto& r : report.rows) {
-    rows.push_back({
-        {"benchmark", r.benchmark},
-        {"metric", r.metric},
-        {"key", r.benchmark + ":" + r.metric},
-        {"unit", r.unit},
-        {"role", RowRoleName(r.role)},
-        {"role_reason", r.role_reason},
-        {"status", RowStatusName(r.status)},
-        {"reason", r.reason},
-        {"direction",
-         r.direction == Direction::kLowerIsBetter ? "lower_is_better" : "higher_is_better"},
-        {"threshold", r.threshold},
-        {"base", SideJson(r.base)},
-        {"new", SideJson(r.candidate)},
-        {"median_change", Number(r.median_change)},
-        {"estimate", Number(r.estimate)},
-        {"ci_low", Number(r.ci_low)},
-        {"ci_high", Number(r.ci_high)},
-        {"ci_confidence",
-         std::isnan(r.level) ? nlohmann::json(nullptr) : nlohmann::json(1 - r.level)},
-        {"p_value", Number(r.p_value)},
-        {"adjusted_p", Number(r.adjusted_p)},
-        {"level", Number(r.level)},
-        {"min_p_value", Number(r.min_p_value)},
-        {"significant", r.significant},
-        {"test", r.method},
-    });
-  }
-  nlohmann::json env = nlohmann::json::array();
-  for (const auto& d : report.environment_differences)
-    env.push_back({{"key", d.key}, {"base", d.base}, {"new", d.candidate}});
-  const int code = report.ExitCode();
-  return {
-      {"schema", "isobench-compare/1"},
-      {"base", report.base_source},
-      {"new", report.candidate_source},
-      {"thresholds", report.thresholds_source},
-      {"kind", report.cross_host && !report.environment_differences.empty() ? "host comparison"
-               : report.interleaved ? "interleaved same-host A/B"
-                                    : "stored files"},
-      {"environment",
-       {{"keys", EnvironmentKeys()},
-        {"differences", env},
-        {"refused", report.environment_refused},
-        {"cross_host", report.cross_host}}},
-      {"method",
-       {{"test",
-         "two-sided Mann-Whitney U; exact permutation distribution (ties included) "
-         "when n1 + n2 <= " +
-             std::to_string(kExactMaxTotal) +
-             ", else normal approximation with tie and continuity correction"},
-        {"family", "Holm step-down over the gated rows"},
-        {"family_alpha", report.family_alpha},
-        {"family_size", report.family_size},
-        {"estimate", "Hodges-Lehmann shift (log scale: ratio - 1)"},
-        {"interval", "Moses interval inverting the test at the row's Holm level"},
-        {"verdict",
-         "regressed/improved iff significant at the row's Holm level, the interval "
-         "excludes 0 and the estimate is beyond the row's threshold"}}},
-      {"rows", rows},
-      {"summary",
-       {{"rows", report.rows.size()},
-        {"gated", report.family_size},
-        {"regressed", report.Count(RowStatus::kRegressed)},
-        {"improved", report.Count(RowStatus::kImproved)},
-        {"same", report.Count(RowStatus::kSame)},
-        {"cannot_judge", report.Count(RowStatus::kCannotJudge)},
-        {"report_only", report.Count(RowStatus::kReportOnly)},
-        {"derived", report.Count(RowStatus::kDerived)}}},
-      {"exit_code", code},
-      {"exit_meaning", report.ExitMeaning()},
-      {"exit_codes",
-       {{"0", "every gated row judged, none regressed"},
-        {"3", "a gated row regressed (outranks 4)"},
-        {"4", "a gated row could not be judged, or the environments differ"},
-        {"1", "error: unreadable or invalid input"}}},
-  };
 }
 
 }  // namespace isobench::harness

@@ -12,11 +12,13 @@ namespace isobench::harness {
 
 // The host floor: no isolation, a reference row only.
 BackendTraits HostTraits();
+// Its row's name in results ("Startup/host/...", "Io/host/fs:...").
+inline constexpr char kHostFloorName[] = "host";
 
 class HostBackend : public Backend {
  public:
   explicit HostBackend(BackendContext context) : context_(std::move(context)) {}
-  std::string name() const override { return "host"; }
+  std::string name() const override { return kHostFloorName; }
   BackendTraits traits() const override { return HostTraits(); }
   Availability Probe() override;
   std::map<std::string, std::string> Describe() override { return {}; }

@@ -20,6 +20,7 @@
 #include "vm/guest_files.h"
 #include "vm/guest_from_spec.h"
 #include "vm/guest_session.h"
+#include "vm/guest_shared.h"
 #include "vm/unix_socket.h"
 #include "vm/vm_options.h"
 
@@ -116,16 +117,7 @@ Result<std::vector<std::string>> BuildQemuArgv(const GuestConfig& guest,
 
 namespace {
 
-struct RawShared {
-  BackendContext context;
-  VmOptions options;
-  std::mutex mu;
-  std::optional<AcceleratorChoice> accel;
-  std::set<std::string> live_names;
-
-  std::shared_ptr<GuestRunDirs> dirs;  // made by the backend, shared with its probe's state
-  std::string RunSocketDir() const { return options.socket_dir + "/" + context.run_id; }
-  std::string RunDiskDir() const { return context.workdir + "/vm/" + context.run_id; }
+struct RawShared : GuestShared {
   std::string Binary() const {
     return options.emulator.empty() ? kDefaultQemuBinary : options.emulator;
   }
@@ -194,11 +186,8 @@ Result<void> RawQemuInstance::Launch(const InstanceSpec& spec, Clock::time_point
           spec, o, c, DomainName(c.run_id, spec.name), accel,
           {.dir = shared_->RunSocketDir(), .disk_dir = shared_->RunDiskDir(), .tag = ".r"}));
   ISO_RETURN_IF_ERROR(CheckGuestImage(c.image));
-  {
-    std::lock_guard<std::mutex> lock(shared_->mu);
-    if (!shared_->live_names.insert(spec.name).second)
-      return Error("instance `" + spec.name + "` already exists in run " + c.run_id, EEXIST);
-  }
+  if (!shared_->Reserve(spec.name))
+    return Error("instance `" + spec.name + "` already exists in run " + c.run_id, EEXIST);
   reserved_ = true;
 
   ISO_ASSIGN_OR_RETURN(std::vector<std::string> argv, BuildQemuArgv(guest, shared_->Binary()));
@@ -296,8 +285,7 @@ Result<void> RawQemuInstance::Destroy() {
     // The run directories go with the last instance (GuestRunDirs).
   }
   if (reserved_) {
-    std::lock_guard<std::mutex> names(shared_->mu);
-    shared_->live_names.erase(name_);
+    shared_->Unreserve(name_);
     reserved_ = false;
   }
   destroyed_ = true;
@@ -366,13 +354,7 @@ class RawQemuBackend final : public harness::Backend {
     std::lock_guard<std::mutex> detect(accel_mu_);
     if (shared_->accel) return *shared_->accel;
     auto probe = [this](std::chrono::milliseconds timeout) -> Result<double> {
-      auto shared = std::make_shared<RawShared>();
-      shared->context = shared_->context;
-      shared->options = shared_->options;
-      shared->dirs = shared_->dirs;
-      shared->options.ready_timeout = timeout;
-      shared->options.shutdown_timeout = std::chrono::milliseconds(0);
-      shared->options.cmdline_extra.clear();  // as in vm_backend.cc: probe KVM, not the cmdline
+      auto shared = shared_->ProbeState<RawShared>(timeout);
       InstanceSpec spec;
       spec.name = "kvm-probe";
       auto instance = LaunchRaw(shared, spec, Clock::now(), Accelerator::kKvm);
@@ -439,14 +421,8 @@ harness::BackendTraits RawQemuTraits() {
 }
 
 Result<std::unique_ptr<harness::Backend>> MakeRawQemuBackend(const BackendContext& context) {
-  ISO_ASSIGN_OR_RETURN(VmOptions options, ParseVmOptions(context.options));
-  // The run id names directories and domains: the same character set as instance names.
-  ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(context.run_id).Context("qemu-raw: run id"));
-  auto shared = std::make_shared<RawShared>();
-  shared->context = context;
-  shared->options = std::move(options);
-  shared->dirs =
-      std::make_shared<GuestRunDirs>(shared->options.socket_dir, context.workdir, context.run_id);
+  ISO_ASSIGN_OR_RETURN(std::shared_ptr<RawShared> shared,
+                       MakeGuestShared<RawShared>(context, "qemu-raw"));
   return std::unique_ptr<harness::Backend>(new RawQemuBackend(std::move(shared)));
 }
 

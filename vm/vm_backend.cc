@@ -20,6 +20,7 @@
 #include "vm/guest_files.h"
 #include "vm/guest_from_spec.h"
 #include "vm/guest_session.h"
+#include "vm/guest_shared.h"
 #include "vm/qemu_process.h"
 #include "vm/unix_socket.h"
 #include "vm/vm_options.h"
@@ -47,18 +48,8 @@ void LogOnce(const std::string& message) {
 }
 
 // State shared by a backend and every instance it created (instances may outlive it).
-struct Shared {
-  BackendContext context;
-  VmOptions options;
-
-  std::mutex mu;
-  std::shared_ptr<LibvirtConnection> conn;
-  std::optional<AcceleratorChoice> accel;
-  std::set<std::string> live_names;
-
-  std::shared_ptr<GuestRunDirs> dirs;  // made by the backend, shared with its probe's state
-  std::string RunSocketDir() const { return options.socket_dir + "/" + context.run_id; }
-  std::string RunDiskDir() const { return context.workdir + "/vm/" + context.run_id; }
+struct Shared : GuestShared {
+  std::shared_ptr<LibvirtConnection> conn;  // guarded by mu
 
   Result<std::shared_ptr<LibvirtConnection>> Connection() {
     std::lock_guard<std::mutex> lock(mu);
@@ -66,15 +57,6 @@ struct Shared {
     ISO_ASSIGN_OR_RETURN(LibvirtConnection opened, LibvirtConnection::Open(options.uri));
     conn = std::make_shared<LibvirtConnection>(std::move(opened));
     return conn;
-  }
-
-  bool Reserve(const std::string& name) {
-    std::lock_guard<std::mutex> lock(mu);
-    return live_names.insert(name).second;
-  }
-  void Unreserve(const std::string& name) {
-    std::lock_guard<std::mutex> lock(mu);
-    live_names.erase(name);
   }
 };
 
@@ -387,16 +369,7 @@ Result<AcceleratorChoice> VmBackend::Accel() {
     InstanceSpec spec;
     spec.name = kProbeInstanceName;
     spec.memory_bytes = 256ull << 20;
-    auto shared = std::make_shared<Shared>();
-    shared->context = shared_->context;
-    shared->options = shared_->options;
-    shared->dirs = shared_->dirs;
-    shared->options.ready_timeout = timeout;
-    shared->options.shutdown_timeout = std::chrono::milliseconds(0);
-    // The probe asks whether KVM works, with a guest known to boot: not whether the
-    // caller's kernel command line does (a deliberately panicking guest's
-    // `rdinit=/nonexistent` made KVM look broken and every boot fall back to TCG).
-    shared->options.cmdline_extra.clear();
+    auto shared = shared_->ProbeState<Shared>(timeout);
     ISO_ASSIGN_OR_RETURN(shared->conn, shared_->Connection());
     auto instance = LaunchInstance(shared, spec, Clock::now(), Accelerator::kKvm);
     if (!instance.ok()) {
@@ -501,14 +474,7 @@ harness::BackendTraits VmTraits() {
 }
 
 Result<std::unique_ptr<harness::Backend>> MakeVmBackend(const BackendContext& context) {
-  ISO_ASSIGN_OR_RETURN(VmOptions options, ParseVmOptions(context.options));
-  // The run id names directories and domains: the same character set as instance names.
-  ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(context.run_id).Context("vm: run id"));
-  auto shared = std::make_shared<Shared>();
-  shared->context = context;
-  shared->options = std::move(options);
-  shared->dirs =
-      std::make_shared<GuestRunDirs>(shared->options.socket_dir, context.workdir, context.run_id);
+  ISO_ASSIGN_OR_RETURN(std::shared_ptr<Shared> shared, MakeGuestShared<Shared>(context, "vm"));
   return std::unique_ptr<harness::Backend>(new VmBackend(std::move(shared)));
 }
 

@@ -278,7 +278,9 @@ def section_startup(report):
 
 def startup_table(report, cells, backends):
     single = len(report.series) == 1
-    base_backend = "container" if any(b == "container" for b, _ in cells) else None
+    # The host floor (by its traits, not its name): every start as a multiple of it.
+    floors = [b for b, si in cells if report.series[si].is_host_floor(b)]
+    base_backend = floors[0] if floors else None
     headers = ["backend"]
     groups = [("", 1)]
     for i, s in enumerate(report.series):
@@ -286,7 +288,7 @@ def startup_table(report, cells, backends):
         if single:
             headers += ["CPU time (median)"]
             if base_backend:
-                headers += ["× container"]
+                headers += ["× " + esc(base_backend)]
         elif i > 0:
             headers += ["vs " + esc(report.series[0].label)]
         groups.append((esc(report.series_title(s)), 4 + (i > 0)))

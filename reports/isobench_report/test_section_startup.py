@@ -13,7 +13,7 @@ class StartupSectionTest(ReportCase):
         _, page, summary = self.render(STARTUP)
         for needle in ('id="environment"', 'id="startup"', "<h3>Phases", "<h3>Teardown",
                        'id="density"', "vm (tcg)", "qemu-raw (tcg)", "env.cgroup_mode",
-                       "hybrid", "reference", "× container", "pss_per_instance_mib"):
+                       "hybrid", "reference", "× host", "pss_per_instance_mib"):
             self.assertIn(needle, page)
         images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
         self.assertGreaterEqual(len(images), 3)
