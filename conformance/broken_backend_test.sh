@@ -1,7 +1,8 @@
 #!/bin/bash
 # Red when broken: a requested backend whose runtime binary is /bin/false (present, but
 # it cannot start anything) must fail its probes, and a required backend that is absent
-# must fail too; neither may skip. Exit 77 (skipped) when not root.
+# must fail too; neither may skip. An absent backend that was not required skips, with
+# the backend's own reason, while the others run. Exit 77 (skipped) when not root.
 #
 #   bash conformance/broken_backend_test.sh build/conformance/isobench_conformance
 set -uo pipefail
@@ -31,4 +32,16 @@ check() {  # name, expected message, args...
 check runc_bin_false "is present but cannot start" --backends=runc --option=runc.path=/bin/false
 check required_absent "is required (--require) but absent" --backends=runc \
   --option=runc.path=/nonexistent/runc --require=runc
+# Absent, not required: its targets skip and the host's probe still runs and passes.
+"$bin" --mutation_backend= --gtest_filter='*P02_*' --workdir="$work/wd" --backends=runc,host \
+  --option=runc.path=/nonexistent/runc >"$work/absent.log" 2>&1
+rc=$?
+if ((rc != 0)) || ! grep -q "is not present here: .*nonexistent/runc" "$work/absent.log" ||
+  grep -qE '^\[  FAILED  \] .*\(' "$work/absent.log"; then
+  echo "FAIL absent_skips: exit $rc; expected 0 and runc's targets skipped as not present"
+  tail -n 20 "$work/absent.log" | sed 's/^/    /'
+  bad=1
+else
+  echo "ok   absent_skips: exit 0: $(grep -m1 -o "is not present here.*" "$work/absent.log" | cut -c1-160)"
+fi
 exit $bad
