@@ -365,6 +365,14 @@ boot_l1() {
       say "L1 is wedged (${wedged#* }): killing it"
       break
     fi
+    # L1 frozen whole (seen: silent from its first L2 boot on, no kernel line either):
+    # a live L1 prints at every step's end or, past the step's limit (240 s at most),
+    # its hang report, so a console silent for longer than that is an L1 that stopped.
+    if (( $(date +%s) - $(stat -c %Y "$tmp/console.log") > silence )); then
+      wedged="x L1 printed nothing for ${silence} s (no step ends, no hang report)"
+      say "L1 is frozen (${wedged#* }): killing it"
+      break
+    fi
     sleep 1 & wait $!  # wait, unlike a foreground sleep, lets a trapped signal in at once
   done
   if [[ -z "$timed_out$wedged" ]]; then
@@ -387,6 +395,7 @@ boot_l1() {
 # other failure, fails the job. (A fresh-clone CI run saw a crash, then, on the second
 # boot, a recoverable RCU stall that an earlier version took for a wedge.)
 budget=${ISOBENCH_NESTED_BUDGET:-600}
+silence=${ISOBENCH_NESTED_SILENCE:-290}  # the longest step limit (240 s), its kill and report
 rm -rf "$keep.crashed"
 for attempt in 1 2 3; do
   left=$(( budget - ( ${EPOCHREALTIME/./} - job_start ) / 1000000 ))
@@ -397,12 +406,13 @@ for attempt in 1 2 3; do
   # ... or L1 said it is wedged (libvirtd stuck behind a hung L2): it then has an exit
   # status, but nothing more can run in it.
   l1_wedged=$(cat "$tmp/out/wedged" 2>/dev/null)
-  if [[ -z "${timed_out:-}" && -n "$crash$l1_wedged" && $attempt -lt 3 ]] &&
+  if [[ -z "${timed_out:-}" && -n "$crash$l1_wedged$wedged" && $attempt -lt 3 ]] &&
      [[ ! -s "$tmp/out/exit-status" || -n "$l1_wedged" ]]; then
     left=$(( budget - ( ${EPOCHREALTIME/./} - job_start ) / 1000000 ))
     if (( left > 240 )); then
       what=crashed && [[ -n "$wedged$l1_wedged" ]] && what=wedged
-      crash=${crash:-x $l1_wedged}
+      crash=${crash:-${l1_wedged:+x $l1_wedged}}
+      crash=${crash:-$wedged}
       say "L1's kernel $what under TCG's AMD-V emulation (${crash#* }); booting L1 again" \
         "(boot $((attempt + 1)) of at most 3, ${left} s left)"
       mkdir -p "$keep.crashed" && cp -a "$tmp/console.log" "$keep.crashed/console.$attempt.log" 2>/dev/null
