@@ -14,14 +14,15 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "bench/families.h"
 #include "bench/rounds.h"
 #include "harness/child_process.h"
-#include "harness/cli/builtin_backends.h"
 #include "harness/fd.h"
 #include "harness/host_backend.h"
 #include "harness/interrupt.h"
+#include "harness/run_owner.h"
 
 namespace isobench::bench {
 namespace {
@@ -114,12 +115,13 @@ bool ReadFio(const std::string& text, const Job& job, benchmark::State& state, s
 
 class IoFamily {
  public:
-  explicit IoFamily(BenchSession& bench) : bench_(bench) {}
+  explicit IoFamily(BenchSession& bench) : bench_(bench) {
+    scratch_.emplace(harness::ScratchBase(bench.context.workdir), bench.session.run_id);
+  }
 
   void RunOnHost(benchmark::State& state, const Job& job, const std::string& run, int round) {
-    std::string dir = bench_.context.workdir + "/io/" + bench_.session.run_id + "-host";
     for (auto _ : state) {
-      const FioRun& fio = HostRun(dir, round);
+      const FioRun& fio = HostRun(round);
       std::string why;
       double seconds = 0;
       if (!fio.error.empty()) {
@@ -221,7 +223,8 @@ class IoFamily {
       if (!rig.volume_dir.empty()) (void)harness::RemoveTree(rig.volume_dir);
     }
     rigs_.clear();
-    (void)harness::RemoveTree(bench_.context.workdir + "/io/" + bench_.session.run_id + "-host");
+    if (!host_dir_.empty()) (void)harness::RemoveTree(host_dir_);
+    scratch_.reset();  // releases <workdir>/scratch/<run>
   }
 
  private:
@@ -232,15 +235,26 @@ class IoFamily {
     bool direct = true;
   };
 
-  const FioRun& HostRun(const std::string& dir, int round) {
+  // <workdir>/scratch/<run>/io-<target>: fio's files for one target.
+  harness::Result<std::string> ScratchFor(const std::string& target) {
+    if (!scratch_) return harness::Error("the I/O family was torn down", ECANCELED);
+    ISO_ASSIGN_OR_RETURN(std::string run_dir, scratch_->Ensure());
+    std::string dir = run_dir + "/io-" + target;
+    ISO_RETURN_IF_ERROR(harness::MakeDirs(dir));
+    return dir;
+  }
+
+  const FioRun& HostRun(int round) {
     auto [it, fresh] = runs_.try_emplace({"host/fs", round});
     if (!fresh) return it->second;
     FioRun& fio = it->second;
-    if (auto r = harness::MakeDirs(dir); !r.ok()) {
-      fio.error = r.error().message();
+    auto dir = ScratchFor(harness::kHostFloorName);
+    if (!dir.ok()) {
+      fio.error = dir.error().message();
       return fio;
     }
-    auto out = harness::RunCapture(FioArgs({harness::kHostFloorName, dir + "/fio.data"},
+    host_dir_ = *dir;
+    auto out = harness::RunCapture(FioArgs({harness::kHostFloorName, host_dir_ + "/fio.data"},
                                            bench_.suite.io.jobs, bench_.suite.io, /*direct=*/true),
                                    std::chrono::minutes(10), /*die_with_parent=*/true);
     if (!out.ok())
@@ -301,7 +315,7 @@ class IoFamily {
     }
     harness::BackendContext context = bench_.context;
     context.image = *image;
-    auto made = harness::BuiltinBackends().Make(backend, context);
+    auto made = bench_.session.registry->Make(backend, context);
     if (!made.ok()) {
       rig.error = made.error().message();
       return rig;
@@ -312,11 +326,12 @@ class IoFamily {
     // fio and its libraries live in the VM's initramfs, i.e. in guest RAM.
     spec.memory_bytes = 1024ull << 20;
     spec.disk_bytes = static_cast<uint64_t>(bench_.suite.io.size_mib + 16) << 20;
-    rig.volume_dir = bench_.context.workdir + "/io/" + bench_.session.run_id + "-" + backend;
-    if (auto r = harness::MakeDirs(rig.volume_dir); !r.ok()) {
-      rig.error = r.error().message();
+    auto volume_dir = ScratchFor(backend);
+    if (!volume_dir.ok()) {
+      rig.error = volume_dir.error().message();
       return rig;
     }
+    rig.volume_dir = *volume_dir;
     harness::BackendTraits traits = rig.backend->traits();
     if (traits.supports_volumes) spec.volumes.push_back({rig.volume_dir, "/vol", false});
     auto instance = rig.backend->Create(spec);
@@ -346,6 +361,9 @@ class IoFamily {
   }
 
   BenchSession& bench_;
+  // Declared before the rigs: their instances are gone before the directory is released.
+  std::optional<harness::RunDirectory> scratch_;
+  std::string host_dir_;
   std::map<std::string, Rig> rigs_;
   std::shared_ptr<RoundBook> book_ = std::make_shared<RoundBook>();
   std::map<std::pair<std::string, int>, FioRun> runs_;  // (backend/target, round)

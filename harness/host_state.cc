@@ -87,6 +87,8 @@ void DiffSet(const char* what, const Set& before, const Set& after, std::vector<
 
 }  // namespace
 
+bool IsWorkdirCache(const std::string& name) { return name == "images" || name == "kernels"; }
+
 HostState CaptureHostState(const std::string& workdir) {
   HostState state;
   if (auto mounts = ReadMountInfo(); mounts.ok())
@@ -110,8 +112,16 @@ HostState CaptureHostState(const std::string& workdir) {
     // The fd the listing itself uses is gone by now; skip dangling reads.
     if (!target.empty()) state.fds.insert(n + " -> " + target);
   }
-  for (const char* sub : {"containers", "vms", "run", "oci", "docker"})
-    Walk(workdir + "/" + sub, &state.workdir_entries);
+  // Everything under the work directory but its caches. The top folders themselves
+  // (containers/, scratch/, ...) are made once and kept; their contents are per run.
+  for (const auto& sub : Entries(workdir)) {
+    if (IsWorkdirCache(sub)) continue;
+    std::string path = workdir + "/" + sub;
+    if (IsDir(path))
+      Walk(path, &state.workdir_entries);
+    else
+      state.workdir_entries.insert(path);
+  }
   return state;
 }
 

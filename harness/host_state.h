@@ -23,12 +23,16 @@ struct HostState {
   std::set<std::string> descendants;   // "<pid> <comm>" of this process's descendants
   // "<pid> <comm>" of isobench's qemu processes (libvirtd is their parent, not us).
   std::set<std::string> hypervisors;
-  std::set<std::string> fds;              // "<fd> -> <target>" of this process
-  std::set<std::string> workdir_entries;  // paths under <workdir>/{containers,vms,run}
+  std::set<std::string> fds;  // "<fd> -> <target>" of this process
+  // Paths under the work directory's folders (containers/, oci/, vm/, scratch/, ...),
+  // the caches excepted.
+  std::set<std::string> workdir_entries;
 };
 
-// `workdir_subdirs`: directories under workdir whose contents must be empty after a
-// run (images are a cache and are excluded).
+// The work directory's caches, kept across runs by design: images/ (guest userlands)
+// and kernels/ (built guest kernels).
+bool IsWorkdirCache(const std::string& name);
+
 HostState CaptureHostState(const std::string& workdir);
 
 // One human-readable line per difference ("+ mount /x overlay", "- fd 7 -> ...").

@@ -41,6 +41,24 @@ TEST_F(HostStateTest, SeesFilesFdsAndChildren) {
       << JoinLines(DiffHostState(before, CaptureHostState(workdir_)));
 }
 
+TEST_F(HostStateTest, SeesEveryWorkdirFolderButTheCaches) {
+  ASSERT_TRUE(MakeDirs(workdir_ + "/scratch").ok());
+  HostState before = CaptureHostState(workdir_);
+  for (const char* dir :
+       {"/scratch/r1/io-host", "/vm/r1", "/some-new-folder", "/images/abc", "/kernels/minimal"})
+    ASSERT_TRUE(MakeDirs(workdir_ + dir).ok());
+  ASSERT_TRUE(WriteWholeFile(workdir_ + "/stray", "x").ok());
+  std::string text = JoinLines(DiffHostState(before, CaptureHostState(workdir_)));
+  for (const char* seen : {"/scratch/r1", "/scratch/r1/io-host", "/vm/r1", "/stray"})
+    EXPECT_NE(text.find("+ file " + workdir_ + seen + "\n"), std::string::npos) << seen << "\n"
+                                                                                << text;
+  EXPECT_EQ(text.find("/images"), std::string::npos) << "a cache:\n" << text;
+  EXPECT_EQ(text.find("/kernels"), std::string::npos) << "a cache:\n" << text;
+  EXPECT_EQ(text.find(workdir_ + "/some-new-folder\n"), std::string::npos)
+      << "an empty top folder is kept by design:\n"
+      << text;
+}
+
 TEST_F(HostStateTest, SeesMounts) {
   if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
   HostState before = CaptureHostState(workdir_);

@@ -144,4 +144,15 @@ Result<int> RemoveRunTree(const std::string& dir) {
   return unmounted;
 }
 
+std::string ScratchBase(const std::string& workdir) { return workdir + "/scratch"; }
+
+Result<int> ReclaimStaleScratch(const std::string& workdir, const std::string& live_run_id) {
+  int removed = 0;
+  for (const std::string& dir : StaleRunDirs(ScratchBase(workdir), live_run_id)) {
+    ISO_RETURN_IF_ERROR(RemoveRunTree(dir));
+    ++removed;
+  }
+  return removed;
+}
+
 }  // namespace isobench::harness

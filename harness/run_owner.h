@@ -82,4 +82,14 @@ std::vector<std::string> StaleRunDirs(const std::string& base, const std::string
 // overlay, tmpfs or disk image), then removes the tree. Returns how many it unmounted.
 Result<int> RemoveRunTree(const std::string& dir);
 
+// Per-run files that belong to no backend (the I/O family's fio files) live in a
+// RunDirectory under <workdir>/scratch, one per run. A session that reclaims leftovers,
+// and `isobench cleanup`, remove the stale ones.
+//
+//   RunDirectory scratch(ScratchBase(workdir), run_id);
+//   ISO_ASSIGN_OR_RETURN(std::string dir, scratch.Ensure());   // <workdir>/scratch/<run>
+std::string ScratchBase(const std::string& workdir);
+// Removes the scratch directories of runs that are over; returns how many.
+Result<int> ReclaimStaleScratch(const std::string& workdir, const std::string& live_run_id);
+
 }  // namespace isobench::harness

@@ -144,5 +144,30 @@ TEST_F(RunDirectoryTest, RemoveRunTreeUnmountsWhatACrashLeftMounted) {
   for (const auto& m : *mounts) EXPECT_EQ(m.target.rfind(base_, 0), std::string::npos) << m.target;
 }
 
+TEST_F(RunDirectoryTest, ReclaimStaleScratchRemovesOnlyTheRunsThatAreOver) {
+  const std::string mine = NewRunId();
+  {
+    RunDirectory live(ScratchBase(base_), mine);
+    auto dir = live.Ensure();
+    ASSERT_TRUE(dir.ok()) << dir.error().message();
+    EXPECT_EQ(*dir, base_ + "/scratch/" + mine);
+    ASSERT_TRUE(WriteWholeFile(*dir + "/fio.data", "x").ok());
+    std::string dead = ScratchBase(base_) + "/20000101T000000-" + std::to_string(::getpid());
+    ASSERT_TRUE(MakeDirs(dead + "/io-host", 0755).ok());
+    ASSERT_TRUE(WriteWholeFile(dead + "/io-host/fio.data", "x").ok());
+
+    auto reclaimed = ReclaimStaleScratch(base_, mine);
+    ASSERT_TRUE(reclaimed.ok()) << reclaimed.error().message();
+    EXPECT_EQ(*reclaimed, 1);
+    EXPECT_FALSE(Exists(dead));
+    EXPECT_TRUE(Exists(*dir + "/fio.data")) << "a live run's scratch is never reclaimed";
+    ASSERT_TRUE(RemoveTree(*dir + "/fio.data").ok());
+  }
+  EXPECT_FALSE(Exists(base_ + "/scratch/" + mine)) << "released when the run ends";
+  auto none = ReclaimStaleScratch(base_ + "/absent", mine);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0);
+}
+
 }  // namespace
 }  // namespace isobench::harness

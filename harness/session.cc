@@ -5,6 +5,7 @@
 
 #include "harness/environment.h"
 #include "harness/log.h"
+#include "harness/run_owner.h"
 
 namespace isobench::harness {
 
@@ -20,6 +21,7 @@ std::vector<std::string> SplitList(const std::string& text) {
 Result<Session> OpenSession(const SessionOptions& options, const BackendRegistry& registry) {
   Session session;
   session.run_id = NewRunId();
+  session.registry = &registry;
 
   bool all =
       options.backends.empty() || (options.backends.size() == 1 && options.backends[0] == "all");
@@ -65,6 +67,16 @@ Result<Session> OpenSession(const SessionOptions& options, const BackendRegistry
     session.environment["image.kernel"] = session.image.kernel_source;
     session.environment["image.kernel_modules"] =
         session.image.kernel_monolithic ? "built in" : "loaded at boot";
+  }
+
+  if (options.reclaim_stale) {
+    auto reclaimed = ReclaimStaleScratch(options.workdir, session.run_id);
+    if (!reclaimed.ok())
+      ISO_LOG(kWarning) << "reclaiming stale scratch directories failed: "
+                        << reclaimed.error().message();
+    else if (*reclaimed > 0)
+      ISO_LOG(kWarning) << "reclaimed " << *reclaimed
+                        << " scratch director(ies) left behind by an earlier run";
   }
 
   for (const auto& name : wanted) {

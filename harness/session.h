@@ -44,6 +44,9 @@ struct Session {
   GuestImage image;
   std::vector<std::string> image_modules;          // as asked for (names), to build variants
   std::vector<std::unique_ptr<Backend>> backends;  // usable, in the order asked
+  // The registry the session was opened with (it outlives the session): families that
+  // make a backend of their own (the I/O family's instance) make it from here.
+  const BackendRegistry* registry = nullptr;
   struct Unusable {
     std::string name;
     std::string reason;
