@@ -202,6 +202,7 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
     return 1;
   }
   bench.session = std::move(*session);
+  bench.reference_registry = &harness::ReferenceBackends();
   bench.context.workdir = options.workdir;
   bench.context.image = bench.session.image;
   bench.context.run_id = bench.session.run_id;

@@ -46,6 +46,9 @@ struct BenchSession {
   // the floor (host) or the competition (runc, qemu-raw). Benchmarks add them where
   // they make sense.
   std::vector<std::unique_ptr<harness::Backend>> references;
+  // Backends that are only ever references (qemu-raw), never "every backend": startup
+  // finds the VM floor among them by its traits.
+  const harness::BackendRegistry* reference_registry = nullptr;
   // Run after the benchmarks, before any backend is destroyed.
   std::vector<std::function<void()>> cleanups;
   // Benchmarks registered through Register(), for progress display.

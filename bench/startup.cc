@@ -16,7 +16,6 @@
 #include "bench/bench_main.h"
 #include "bench/families.h"
 #include "bench/rounds.h"
-#include "harness/cli/builtin_backends.h"
 #include "harness/host_backend.h"
 #include "harness/interrupt.h"
 #include "harness/log.h"
@@ -111,7 +110,9 @@ void RegisterStartup(BenchSession& bench) {
   // The VM's guest under a plain qemu command line: libvirt's overhead, measured.
   static std::vector<std::unique_ptr<harness::Backend>> startup_only;
   // (The reference registry's VM floor, found by its traits.)
-  const harness::BackendRegistry& references = harness::ReferenceBackends();
+  static const harness::BackendRegistry kNone;
+  const harness::BackendRegistry& references =
+      bench.reference_registry ? *bench.reference_registry : kNone;
   for (harness::Backend* b : bench.AllRows()) {
     if (b->traits().kind != harness::BackendTraits::Kind::kVm || !config.qemu_raw) continue;
     for (const std::string& name : references.Names()) {

@@ -8,7 +8,6 @@
 #include <iostream>
 
 #include "conformance/known_deviations.h"
-#include "harness/cli/builtin_backends.h"
 #include "harness/host_backend.h"
 #include "harness/image.h"
 #include "harness/log.h"
@@ -99,7 +98,7 @@ void Suite::SetUp() {
   // The selected backends as a registry of their own, opened as "all": one that is
   // unusable is then listed with its reason (its targets skip) instead of failing the
   // whole session, as an explicitly named one would.
-  const harness::BackendRegistry& builtin = harness::BuiltinBackends();
+  const harness::BackendRegistry& builtin = SuiteBackends();
   harness::BackendRegistry selected;
   for (const auto& name : builtin.Names()) {
     bool wanted = all || std::find(options_.backends.begin(), options_.backends.end(), name) !=
@@ -107,7 +106,7 @@ void Suite::SetUp() {
     if (wanted)
       selected.Register(name, builtin.Description(name), *builtin.Traits(name),
                         [name](const harness::BackendContext& context) {
-                          return harness::BuiltinBackends().Make(name, context);
+                          return SuiteBackends().Make(name, context);
                         });
   }
   if (!selected.Names().empty()) {
@@ -207,9 +206,9 @@ Result<void> Suite::Start(State& s) {
 
   HostLimits limits = host_->limits();
   std::string userns_map;
-  auto opt = options_.backend_options.find("container.userns_map");
-  if (opt != options_.backend_options.end() && s.target.backend == "container")
-    userns_map = opt->second;
+  // A backend's options are named after it: "<backend>.userns_map" (the native runtime's).
+  auto opt = options_.backend_options.find(s.target.backend + ".userns_map");
+  if (opt != options_.backend_options.end()) userns_map = opt->second;
 
   // The baseline: the native runtime's default profile, with this target's resources.
   harness::InstanceSpec baseline_spec = s.spec;

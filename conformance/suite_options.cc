@@ -6,8 +6,9 @@
 #include <cstring>
 #include <iostream>
 
-#include "harness/cli/builtin_backends.h"
+#include "conformance/targets.h"
 #include "harness/empty_flag_values.h"
+#include "harness/host_backend.h"
 #include "harness/session.h"
 
 namespace isobench::conformance {
@@ -85,9 +86,9 @@ Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv) {
   }
   // A required backend is selected, and must be one this build knows.
   for (const auto& name : options.require) {
-    if (name != "host" && !harness::BuiltinBackends().Has(name)) {
+    if (name != harness::kHostFloorName && !SuiteBackends().Has(name)) {
       std::string known = "host";
-      for (const auto& n : harness::BuiltinBackends().Names()) known += ", " + n;
+      for (const auto& n : SuiteBackends().Names()) known += ", " + n;
       return Error("--require: unknown backend `" + name + "` (known: " + known + ")", EINVAL);
     }
     bool all =

@@ -9,9 +9,11 @@
 
 namespace isobench::conformance {
 
+const harness::BackendRegistry& SuiteBackends() { return harness::BuiltinBackends(); }
+
 harness::BackendTraits TraitsOf(const std::string& backend) {
-  if (backend == "host") return harness::HostTraits();
-  const harness::BackendTraits* traits = harness::BuiltinBackends().Traits(backend);
+  if (backend == harness::kHostFloorName) return harness::HostTraits();
+  const harness::BackendTraits* traits = SuiteBackends().Traits(backend);
   return traits ? *traits : harness::BackendTraits{};
 }
 
@@ -34,8 +36,8 @@ std::string TargetName(const ::testing::TestParamInfo<Target>& info) {
 std::ostream& operator<<(std::ostream& out, const Target& target) { return out << target.Label(); }
 
 std::vector<Target> ProbeTargets() {
-  std::vector<Target> targets = {{"host", "none"}};
-  for (const auto& name : harness::BuiltinBackends().Names()) {
+  std::vector<Target> targets = {{harness::kHostFloorName, "none"}};
+  for (const auto& name : SuiteBackends().Names()) {
     harness::BackendTraits traits = TraitsOf(name);
     targets.push_back({name, "default"});
     if (traits.hardened_profile) targets.push_back({name, "hardened"});

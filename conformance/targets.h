@@ -40,6 +40,11 @@ struct Target {
 std::string TargetName(const ::testing::TestParamInfo<Target>& info);
 std::ostream& operator<<(std::ostream& out, const Target& target);
 
+// The backends this program tests: every backend this build registers. The one place
+// the conformance program names its registry; the probe catalogue and expectations
+// (isobench_conformance_core) know backends only by their traits.
+const harness::BackendRegistry& SuiteBackends();
+
 // Every target the probe tests run on: host/none and, for every backend this build
 // registers, its default profile plus the extra profiles above.
 std::vector<Target> ProbeTargets();
