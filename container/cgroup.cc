@@ -65,6 +65,15 @@ Result<CgroupMounts> DetectCgroupMounts() {
   return CgroupMountsOf(mounts);
 }
 
+Result<CgroupMounts> CgroupMountsCache::Get() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!mounts_) {
+    ISO_ASSIGN_OR_RETURN(CgroupMounts detected, DetectCgroupMounts());
+    mounts_ = std::move(detected);
+  }
+  return *mounts_;
+}
+
 CgroupMode ModeOf(const CgroupMounts& mounts) {
   if (mounts.controllers.empty())
     return mounts.unified.empty() ? CgroupMode::kNone : CgroupMode::kV2;

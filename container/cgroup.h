@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,18 @@ CgroupMounts CgroupMountsOf(const std::vector<harness::MountEntry>& mounts);
 // From /proc/self/mountinfo text (harness/procfs.h parses it).
 Result<CgroupMounts> ParseCgroupMounts(std::string_view mountinfo);
 Result<CgroupMounts> DetectCgroupMounts();
+
+// The cgroup mounts detected once and kept: a backend shares one with its instances so
+// that reading an instance's usage (once per instance at every density step) does not
+// re-read the mount table. Thread-safe; a failed detection is retried on the next Get().
+class CgroupMountsCache {
+ public:
+  Result<CgroupMounts> Get();
+
+ private:
+  std::mutex mu_;
+  std::optional<CgroupMounts> mounts_;
+};
 
 enum class CgroupMode { kNone, kV1, kHybrid, kV2 };
 // kV2: only cgroup2; kHybrid: v1 controllers and a cgroup2 mount; kV1: v1 only.

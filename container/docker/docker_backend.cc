@@ -132,11 +132,12 @@ class Daemon {
 class DockerInstance : public Instance {
  public:
   DockerInstance(std::shared_ptr<Daemon> daemon, std::string name, std::string container_name,
-                 std::string dir)
+                 std::string dir, std::shared_ptr<CgroupMountsCache> cgroups)
       : daemon_(std::move(daemon)),
         name_(std::move(name)),
         container_name_(std::move(container_name)),
-        dir_(std::move(dir)) {}
+        dir_(std::move(dir)),
+        cgroups_(std::move(cgroups)) {}
   ~DockerInstance() override { (void)Destroy(); }
 
   const std::string& name() const override { return name_; }
@@ -179,6 +180,7 @@ class DockerInstance : public Instance {
 
   std::shared_ptr<Daemon> daemon_;
   std::string name_, container_name_, dir_;
+  std::shared_ptr<CgroupMountsCache> cgroups_;  // the backend's
   std::string id_;
   bool destroyed_ = false;
   pid_t pid_ = -1;
@@ -298,7 +300,7 @@ Result<harness::ResourceUsage> DockerInstance::Usage() {
   // container's cgroup is not visible here (a remote daemon).
   std::unique_ptr<Cgroup> cgroup;
   if (pid_ > 0) {
-    auto mounts = DetectCgroupMounts();
+    auto mounts = cgroups_->Get();
     auto opened = mounts.ok() ? OpenCgroupOf(pid_, *mounts) : std::move(mounts).error();
     if (opened.ok()) cgroup = std::move(opened).value();
   }
@@ -351,6 +353,7 @@ class DockerBackend : public harness::Backend {
   json info_;
   std::vector<pid_t> daemon_pids_;
   std::optional<std::string> default_spec_path_;
+  std::shared_ptr<CgroupMountsCache> cgroups_ = std::make_shared<CgroupMountsCache>();
   bool daemon_missing_ = false;  // nothing answers on the daemon's socket
 };
 
@@ -471,8 +474,8 @@ Result<std::unique_ptr<Instance>> DockerBackend::Create(const InstanceSpec& spec
   ISO_ASSIGN_OR_RETURN(json body, ContainerCreateBody(spec, params));
 
   ISO_RETURN_IF_ERROR(harness::MakeDirs(dir, 0700));
-  auto instance = std::make_unique<DockerInstance>(daemon_, spec.name,
-                                                   ContainerName(context_.run_id, spec.name), dir);
+  auto instance = std::make_unique<DockerInstance>(
+      daemon_, spec.name, ContainerName(context_.run_id, spec.name), dir, cgroups_);
   ISO_RETURN_IF_ERROR(instance->Listen());
   ISO_RETURN_IF_ERROR(instance->CreateContainer(body));
   auto created = Clock::now();

@@ -96,11 +96,13 @@ std::string ReadTrimmed(const std::string& path) {
 
 class OciInstance : public Instance {
  public:
-  OciInstance(Runtime runtime, std::string name, std::string id, std::string dir)
+  OciInstance(Runtime runtime, std::string name, std::string id, std::string dir,
+              std::shared_ptr<CgroupMountsCache> cgroups)
       : runtime_(std::move(runtime)),
         name_(std::move(name)),
         id_(std::move(id)),
-        dir_(std::move(dir)) {}
+        dir_(std::move(dir)),
+        cgroups_(std::move(cgroups)) {}
   ~OciInstance() override { (void)Destroy(); }
 
   const std::string& name() const override { return name_; }
@@ -125,6 +127,7 @@ class OciInstance : public Instance {
  private:
   Runtime runtime_;
   std::string name_, id_, dir_;
+  std::shared_ptr<CgroupMountsCache> cgroups_;  // the backend's
   harness::Mount rootfs_mount_;
   bool created_ = false;
   bool destroyed_ = false;
@@ -230,7 +233,7 @@ Result<void> OciInstance::Destroy() {
 
 Result<harness::ResourceUsage> OciInstance::Usage() {
   if (pid_ <= 0 || destroyed_) return Error("oci: instance is not running", ESRCH);
-  ISO_ASSIGN_OR_RETURN(CgroupMounts mounts, DetectCgroupMounts());
+  ISO_ASSIGN_OR_RETURN(CgroupMounts mounts, cgroups_->Get());
   ISO_ASSIGN_OR_RETURN(std::unique_ptr<Cgroup> cgroup, OpenCgroupOf(pid_, mounts));
   return ReadInstanceUsage(*cgroup).Context("oci: usage of `" + id_ + "`");
 }
@@ -266,6 +269,7 @@ class OciBackend : public harness::Backend {
   json default_spec_;
   std::string default_spec_path_;
   std::vector<IdMapping> userns_map_;
+  std::shared_ptr<CgroupMountsCache> cgroups_ = std::make_shared<CgroupMountsCache>();
   bool runtime_missing_ = false;  // no runtime given, or its binary is not there
 };
 
@@ -358,7 +362,7 @@ Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
   if (::stat(dir.c_str(), &st) == 0)
     return Error("oci: instance `" + spec.name + "` exists", EEXIST);
   std::string id = std::string(kIdPrefix) + context_.run_id + "-" + spec.name;
-  auto instance = std::make_unique<OciInstance>(runtime_, spec.name, id, dir);
+  auto instance = std::make_unique<OciInstance>(runtime_, spec.name, id, dir, cgroups_);
 
   bool runtime_default = IsRuntimeDefaultProfile(spec.profile.name, name_);
   ISO_RETURN_IF_ERROR(instance->MountRootfs(context_.image.rootfs, userns_map_,
@@ -375,7 +379,7 @@ Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
     if (::getrlimit(r, &value) == 0) bundle.host_rlimits[r] = value;
   }
   bundle.userns_map = userns_map_;
-  ISO_ASSIGN_OR_RETURN(CgroupMounts cgroups, DetectCgroupMounts());
+  ISO_ASSIGN_OR_RETURN(CgroupMounts cgroups, cgroups_->Get());
   bundle.memsw =
       cgroups.controllers.count("memory") &&
       ::access((cgroups.controllers["memory"] + "/memory.memsw.limit_in_bytes").c_str(), F_OK) == 0;
