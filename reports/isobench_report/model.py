@@ -4,6 +4,7 @@ import base64
 import io
 import math
 import os
+import zlib
 
 from .fmt import esc
 from .plotting import pyplot
@@ -11,13 +12,21 @@ from .plotting import pyplot
 # What a backend is comes from the results' context, written by the harness from the
 # backend's traits: backend.<name>.kind (host, container, vm) and backend.<name>.reference
 # (true for yardsticks: the host floor, runc, qemu without libvirt). A file without them
-# shows the backend as a product of unknown kind. Order and colour are presentation:
-# a backend keeps its place and colour from report to report.
-DISPLAY_ORDER = ("container", "vm", "oci", "docker", "host", "runc", "crun", "qemu-raw")
-BACKEND_COLORS = {"container": "#1f77b4", "vm": "#ff7f0e", "oci": "#2ca02c",
-                  "docker": "#9467bd", "host": "#7f7f7f", "runc": "#8c564b",
-                  "crun": "#bcbd22", "qemu-raw": "#d62728"}
-EXTRA_COLORS = ["#17becf", "#e377c2", "#393b79", "#637939", "#8c6d31"]
+# shows the backend as a product of unknown kind. No backend is named here: the order is
+# by role and kind, then name, and so is the colour: products of the container kind in
+# blues and greens, VMs in oranges and reds, references in muted tones (and hatched),
+# each taking the next colour of its group in name order. Adding a VM never recolours a
+# container.
+KIND_ORDER = {"container": 0, "vm": 1, "host": 2}
+GROUP_COLORS = {
+    (False, "container"): ["#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#bcbd22"],
+    (False, "vm"): ["#ff7f0e", "#d62728", "#e377c2"],
+    (False, "host"): ["#7f7f7f"],
+    (True, "container"): ["#8c564b", "#c49c94", "#98df8a"],
+    (True, "vm"): ["#ff9896", "#f7b6d2"],
+    (True, "host"): ["#7f7f7f", "#c7c7c7"],
+}
+OTHER_COLORS = ["#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173"]
 SERIES_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 
 
@@ -95,20 +104,24 @@ def joint_backend_label(backend, series, newline=False):
 
 
 def backend_order(report, backends):
-    """Products (known ones first), then references."""
+    """Products, then references; within each, containers, then VMs, then the host,
+    each by name."""
     def key(b):
-        known = DISPLAY_ORDER.index(b) if b in DISPLAY_ORDER else len(DISPLAY_ORDER)
-        if report.is_reference(b):
-            return (2, known, b)
-        return (0 if b in DISPLAY_ORDER else 1, known, b)
+        return (1 if report.is_reference(b) else 0,
+                KIND_ORDER.get(report.kind(b), len(KIND_ORDER)), b)
     return sorted(set(backends), key=key)
 
 
-def backend_color(backend, backends):
-    if backend in BACKEND_COLORS:
-        return BACKEND_COLORS[backend]
-    others = [b for b in backends if b not in BACKEND_COLORS]
-    return EXTRA_COLORS[others.index(backend) % len(EXTRA_COLORS)]
+def backend_color(report, backend):
+    """The backend's colour: the next of its group's (role, kind) in name order over
+    every backend of the report, so that it is the same in every chart."""
+    group = (report.is_reference(backend), report.kind(backend))
+    palette = GROUP_COLORS.get(group, OTHER_COLORS)
+    peers = sorted(b for b in report.backends()
+                   if (report.is_reference(b), report.kind(b)) == group)
+    if backend not in peers:
+        peers = sorted(peers + [backend])
+    return palette[peers.index(backend) % len(palette)]
 
 
 class Report:
@@ -146,6 +159,18 @@ class Report:
 
     def is_vm(self, backend):
         return any(s.kind(backend) == "vm" for s in self.series)
+
+    def backends(self):
+        """Every backend the inputs describe or measure."""
+        names = {c.backend for c in self.cells}
+        for s in self.series:
+            names |= {k[len("backend."):-len(".kind")] for k in s.context
+                      if k.startswith("backend.") and k.endswith(".kind")}
+        return sorted(names)
+
+    def kind(self, backend):
+        """The backend's kind in the first input that says it; "" when none does."""
+        return next((s.kind(backend) for s in self.series if s.kind(backend)), "")
 
     def _label_series(self):
         hosts = [s.host for s in self.series]

@@ -75,7 +75,7 @@ def _density_label(report, backend, si):
 
 def _density_color(report, backend, backends, si):
     if len(report.series) == 1:
-        return backend_color(backend, backends)
+        return backend_color(report, backend)
     return SERIES_COLORS[(backends.index(backend) * len(report.series) + si)
                          % len(SERIES_COLORS)]
 

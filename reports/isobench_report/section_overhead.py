@@ -94,7 +94,7 @@ def section_overhead(report):
     if points:
         fig, ax = pyplot().subplots(figsize=(10, 0.42 * len(points) + 1.3), layout="constrained")
         for y, (label, slow, lo, hi, b, si, same) in enumerate(points):
-            color = (backend_color(b, backends) if not multi
+            color = (backend_color(report, b) if not multi
                      else SERIES_COLORS[si % len(SERIES_COLORS)])
             err = ([[slow - lo], [hi - slow]] if math.isfinite(lo) and math.isfinite(hi)
                    else None)

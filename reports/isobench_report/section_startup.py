@@ -37,7 +37,7 @@ def plot_distribution(report, cells, backends, title):
             if not ms:
                 continue
             rel = [(v / (med * 1e3) - 1) * 100 for v in ms] if med > 0 else []
-            color = (backend_color(backend, backends) if nser == 1
+            color = (backend_color(report, backend) if nser == 1
                      else SERIES_COLORS[si % len(SERIES_COLORS)])
             hatch = "//" if report.is_reference(backend) else None
             jitter = [x + rng.uniform(-0.28, 0.28) * box_w for _ in ms]
@@ -195,7 +195,7 @@ def plot_destroy(report, cells, backends):
         return None
     fig, ax = pyplot().subplots(figsize=(8.5, 0.42 * len(rows) + 1.2), layout="constrained")
     for y, (label, med, lo, hi, b, si) in enumerate(rows):
-        color = (backend_color(b, backends) if len(report.series) == 1
+        color = (backend_color(report, b) if len(report.series) == 1
                  else SERIES_COLORS[si % len(SERIES_COLORS)])
         ax.errorbar(med * 1e3, y, xerr=[[(med - lo) * 1e3], [(hi - med) * 1e3]], fmt="o",
                     color=color, ecolor="black", markersize=7, capsize=4, linewidth=1)
