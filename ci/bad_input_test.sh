@@ -58,6 +58,10 @@ expect "compare: not JSON" "garbage.json" "$isobench" compare "$tmp/garbage.json
 expect "compare: missing file" "nonexistent.json" "$isobench" compare "$tmp/nonexistent.json" "$tmp/good.json"
 expect "compare: malformed thresholds" "bad_thresholds.toml" "$isobench" compare --thresholds "$tmp/bad_thresholds.toml" "$tmp/good.json" "$tmp/good.json"
 expect "report: malformed result file" "garbage.json" "$isobench" report --out "$tmp/report" "$tmp/garbage.json"
+expect "run: malformed suite (type)" "bad_suite.toml" "$isobench" --workdir "$wd" run --suite "$tmp/bad_suite.toml" --out "$tmp/o0"
+expect "run: malformed suite (syntax)" "broken_suite.toml" "$isobench" --workdir "$wd" run --suite "$tmp/broken_suite.toml" --out "$tmp/o0"
+expect "run: missing suite" "nosuite.toml" "$isobench" --workdir "$wd" run --suite "$tmp/nosuite.toml" --out "$tmp/o0"
+expect "run: --suite with --quick" "excludes --suite" "$isobench" --workdir "$wd" run --quick --suite "$tmp/bad_suite.toml" --out "$tmp/o0"
 
 if [[ $EUID -ne 0 ]]; then
   echo "bad_input: the root-only cases were not run: not root"

@@ -2,7 +2,8 @@
 // check their isolation, and report.
 //
 //   isobench backends                 which backends are usable here, and why not
-//   isobench run [--quick]            default suite on every usable backend + report
+//   isobench run [--quick|--suite F] a suite (default, quick or F) on every usable backend,
+//                                     then the report
 //   isobench cleanup                  remove what a crashed run left behind
 //   isobench soak --cycles 1000       create/destroy cycles; fail on any leak
 //   isobench image [--kind l1-host]   build (or reuse) the guest image (or the nested
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "bench/suite_config.h"
 #include "harness/bench_results.h"
 #include "harness/child_process.h"
 #include "harness/cli/ab.h"
@@ -29,6 +31,7 @@
 #include "harness/fd.h"
 #include "harness/interrupt.h"
 #include "harness/log.h"
+#include "harness/run_owner.h"
 #include "harness/session.h"
 #include "harness/soak.h"
 
@@ -122,6 +125,10 @@ int CmdCleanup(const GlobalFlags& flags) {
     std::cout << b->name() << ": reclaimed " << *n << "\n";
     total += *n;
   }
+  auto scratch = ReclaimStaleScratch(flags.workdir, session->run_id);
+  if (!scratch.ok()) return Fail(std::move(scratch).error().Context("cleanup of scratch"));
+  std::cout << "scratch: reclaimed " << *scratch << "\n";
+  total += *scratch;
   std::cout << "reclaimed " << total << " object(s)\n";
   return 0;
 }
@@ -216,12 +223,18 @@ struct RunFlags {
   std::string backends = "all";
   std::string out;
   bool quick = false;
+  std::string suite;  // a suite file of the user's; empty: the default or quick suite
   int repetitions = 0;
   int vm_repetitions = 0;
   bool conformance = true;
 };
 
 int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
+  if (!run.suite.empty()) {
+    // A user's suite file is read before anything starts, so that a typo costs nothing.
+    auto suite = bench::LoadSuiteConfig(run.suite);
+    if (!suite.ok()) return Fail(std::move(suite).error());
+  }
   // Validate everything (backends, image, kernel, libvirt) before the long part starts.
   auto session = OpenSession(MakeSessionOptions(flags, run.backends), BuiltinBackends());
   if (!session.ok()) return Fail(session.error());
@@ -233,8 +246,11 @@ int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
   if (auto r = MakeDirs(out); !r.ok()) return Fail(r.error());
   session->backends.clear();
 
-  std::cerr << "isobench: running the " << (run.quick ? "quick" : "default") << " suite on "
-            << usable << "; results in " << out << "\n";
+  std::string suite_name = !run.suite.empty() ? "suite " + run.suite
+                           : run.quick        ? std::string("quick suite")
+                                              : std::string("default suite");
+  std::cerr << "isobench: running the " << suite_name << " on " << usable << "; results in " << out
+            << "\n";
   std::vector<std::string> argv = {
       BinaryDir() + "/bench/isobench_bench", "--backends=" + usable, "--workdir=" + flags.workdir,
       "--benchmark_out=" + out + "/bench.json", "--benchmark_out_format=json"};
@@ -242,6 +258,7 @@ int CmdRun(const GlobalFlags& flags, const RunFlags& run) {
   if (!flags.vm_uri.empty()) argv.push_back("--vm-uri=" + flags.vm_uri);
   if (!flags.vm_accel.empty()) argv.push_back("--vm-accel=" + flags.vm_accel);
   if (run.quick) argv.push_back("--quick");
+  if (!run.suite.empty()) argv.push_back("--suite=" + run.suite);
   if (run.repetitions > 0) argv.push_back("--repetitions=" + std::to_string(run.repetitions));
   if (run.vm_repetitions > 0)
     argv.push_back("--vm-repetitions=" + std::to_string(run.vm_repetitions));
@@ -346,7 +363,12 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Run the benchmark suite and write a report");
   run_cmd->add_option("--backends", run.backends, "Comma-separated backends, or all");
   run_cmd->add_option("--out", run.out, "Results directory (default results/<run id>)");
-  run_cmd->add_flag("--quick", run.quick, "The short CI profile");
+  auto* quick_flag = run_cmd->add_flag("--quick", run.quick, "The short CI profile");
+  run_cmd
+      ->add_option("--suite", run.suite,
+                   "A suite file (TOML, as bench/suites/default.toml) instead of the default")
+      ->check(CLI::ExistingFile)
+      ->excludes(quick_flag);
   run_cmd->add_option("--repetitions", run.repetitions, "Starts per container-like backend")
       ->check(CLI::Range(1, 100000));
   bool no_conformance = false;
@@ -398,7 +420,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0 through CLI11; a usage error ends on one error line.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    std::cerr << "isobench: error: " << e.what() << " (see isobench --help)\n";
+    return e.get_exit_code();
   }
   LogLevel level;
   if (!ParseLogLevel(flags.log_level, &level)) {
