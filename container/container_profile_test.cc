@@ -383,8 +383,9 @@ TEST_F(ProfileTest, CgroupLimits) {
   // Unlimited, the instance still has a `cpu` group of its own, with no quota.
   EXPECT_EQ(read("cpu", "p3", "cpu.cfs_quota_us"),
             mounts->controllers.count("cpu") ? "-1\n" : "absent");
-  // The pids limit holds inside.
-  auto r = Sh(*strong, "for i in $(seq 100); do sleep 0.3 & done; wait");
+  // The pids limit holds inside: 100 sleepers against a cap of 64. Each sleeps long
+  // enough (2 s) that on a loaded host the first are still alive when the 65th forks.
+  auto r = Sh(*strong, "for i in $(seq 100); do sleep 2 & done; wait");
   EXPECT_NE(r.stderr_text.find("Resource temporarily unavailable"), std::string::npos)
       << r.stderr_text;
 }

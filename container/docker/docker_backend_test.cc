@@ -336,7 +336,8 @@ TEST_F(DockerBackendTest, OldGuestImagesArePrunedButNotOneInUse) {
     std::string hash = "prunetest-" + unique + "-" + std::to_string(i);
     harness::WriteWholeFile(root + "/n", hash).ValueOrThrow();
     std::string tar = BuildContextTar(root, "FROM scratch\nCOPY userland/ /\n").ValueOrThrow();
-    BuildFromContext(client_, tar, ImageTag(hash), {{"isobench", "1"}, {kLabelImageHash, hash}})
+    BuildFromContext(client_, tar, ImageTag(hash),
+                     {{"isobench", "1"}, {kLabelImageHash, hash}, {"isobench.prunetest", unique}})
         .ValueOrThrow();
     hashes.push_back(hash);
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
@@ -350,7 +351,8 @@ TEST_F(DockerBackendTest, OldGuestImagesArePrunedButNotOneInUse) {
                 .ValueOrThrow()
                 .is_null();
   };
-  PruneGuestImages(client_, image_.hash, /*min_age_seconds=*/0);
+  // Scoped to this test's images: a conformance run beside it (ctest -j) keeps its own.
+  PruneGuestImages(client_, image_.hash, /*min_age_seconds=*/0, "isobench.prunetest=" + unique);
   EXPECT_TRUE(exists(hashes[0])) << "an image a container uses was removed";
   EXPECT_FALSE(exists(hashes[1]));
   for (int i = 2; i < 5; ++i)

@@ -39,8 +39,10 @@ Result<std::string> BuildFromContext(DockerClient& client, const std::string& co
   return outcome.image_id;
 }
 
-void PruneGuestImages(DockerClient& client, const std::string& keep_hash, int min_age_seconds) {
+void PruneGuestImages(DockerClient& client, const std::string& keep_hash, int min_age_seconds,
+                      const std::string& scope) {
   json filters = {{"label", json::array({std::string(kLabelImageHash)})}};
+  if (!scope.empty()) filters["label"].push_back(scope);
   auto listed = client.Call("GET", "/images/json?filters=" + UrlEncode(filters.dump()));
   if (!listed.ok() || !listed->is_array()) return;
   struct Old {

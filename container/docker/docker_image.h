@@ -29,9 +29,11 @@ Result<DockerImage> EnsureGuestImage(DockerClient& client, const harness::GuestI
 
 // Removes isobench guest images (label isobench.image) other than `keep_hash`: beyond
 // the harness::kKeepImages newest, and older than `min_age_seconds`, never forced, so an
-// image a container still uses stays. EnsureGuestImage calls it.
+// image a container still uses stays. EnsureGuestImage calls it. `scope`
+// ("key=value"), when given, limits it to the images that also carry that label: a test
+// prunes its own images, never the image a concurrent run is about to use.
 void PruneGuestImages(DockerClient& client, const std::string& keep_hash,
-                      int min_age_seconds = 3600);
+                      int min_age_seconds = 3600, const std::string& scope = "");
 
 // POST /build of a tar context; the image is tagged `tag` and labelled `labels`. Returns
 // the image id, or an error carrying the daemon's words ("building `tag`: COPY failed:
