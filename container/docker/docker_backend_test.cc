@@ -79,7 +79,6 @@ class DockerBackendTest : public ::testing::Test {
     return client_.Call("GET", "/containers/json?all=1&filters=" + UrlEncode(filters.dump()))
         .ValueOrThrow();
   }
-  size_t ImageCount() { return client_.Call("GET", "/images/json?all=1").ValueOrThrow().size(); }
 
   static std::string skip_, workdir_;
   static harness::GuestImage image_;
@@ -304,22 +303,31 @@ TEST_F(DockerBackendTest, ReclaimsADeadRunsContainersAndNobodyElses) {
 }
 
 TEST_F(DockerBackendTest, FailedBuildSaysWhyAndLeavesNoImage) {
-  size_t images_before = ImageCount();
-  // A first layer no cache holds, then a COPY of something the context lacks.
+  // Every layer of this build carries a label no other build has (a LABEL step right after
+  // FROM), so the count sees only this build's images, whatever a concurrent process
+  // builds meanwhile.
+  std::string unique = harness::NewRunId() + "-" + std::to_string(::getpid());
+  std::string label = "isobench.test.failed_build=" + unique;
+  auto count_ours = [&] {
+    json filters = {{"label", json::array({label})}};
+    return client_.Call("GET", "/images/json?all=1&filters=" + UrlEncode(filters.dump()))
+        .ValueOrThrow()
+        .size();
+  };
   std::string root = workdir_ + "/badctx";
   harness::MakeDirs(root + "/sbin").ValueOrThrow();
-  harness::WriteWholeFile(root + "/unique", harness::NewRunId() + std::to_string(::getpid()))
-      .ValueOrThrow();
   harness::WriteWholeFile(root + "/sbin/isobench-agent", "x", 0755).ValueOrThrow();
-  std::string tar =
-      BuildContextTar(root, "FROM scratch\nCOPY userland/ /\nCOPY missing/ /\n").ValueOrThrow();
+  // A labelled layer, one no cache holds, then a COPY of something the context lacks.
+  std::string tar = BuildContextTar(root, "FROM scratch\nLABEL " + label +
+                                              "\nCOPY userland/ /\nCOPY missing/ /\n")
+                        .ValueOrThrow();
   auto built = BuildFromContext(client_, tar, "isobench/broken:test", {{"isobench", "1"}});
   ASSERT_FALSE(built.ok());
   std::cout << "build error: " << built.error().message() << "\n";
   EXPECT_NE(built.error().message().find("building `isobench/broken:test`"), std::string::npos)
       << built.error().message();
   EXPECT_NE(built.error().message().find("missing"), std::string::npos) << built.error().message();
-  EXPECT_EQ(ImageCount(), images_before) << "the failed build's layer is removed";
+  EXPECT_EQ(count_ours(), 0u) << "the failed build's layers are removed";
   EXPECT_TRUE(client_.Call("GET", "/images/isobench/broken:test/json", nullptr, true)
                   .ValueOrThrow()
                   .is_null());
