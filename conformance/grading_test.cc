@@ -48,38 +48,49 @@ TEST(GradeProbeReply, UnknownOrMissingVerdictIsAnError) {
   EXPECT_EQ(GradeProbeReply(json::array(), false).verdict, "error");
 }
 
-json MknodObserved(const std::string& mknod, const std::string& open, json listed) {
-  return {{"block_devices_in_dev", listed}, {"mknod_sda", {{"mknod", mknod}, {"open", open}}}};
+// A backend registered with one deviation: the suite finds it through the registry, by
+// backend, profile and probe, and only where it applies.
+bool SeccompOff(const json& o) { return o.value("Seccomp", "") == "0"; }
+bool Never() { return false; }
+
+harness::BackendRegistry RegistryWithDeviations() {
+  harness::BackendRegistry registry;
+  auto none =
+      [](const harness::BackendContext&) -> harness::Result<std::unique_ptr<harness::Backend>> {
+    return harness::Error("not made in this test");
+  };
+  registry.Register(
+      "rt", "a runtime", {}, none,
+      {{"rt-default", "seccomp_mode", "no filter in its template", "Seccomp: 0", SeccompOff},
+       {"rt-default", "oom", "not on this host", "never", SeccompOff, Never}});
+  registry.Register("other", "another", {}, none);
+  return registry;
 }
 
-TEST(KnownDeviation, ExcusesOnlyTheFailureItNames) {
-  const KnownDeviation* d = FindKnownDeviation("runc", "default", "mknod_block");
+TEST(KnownDeviation, FoundThroughTheRegistryWhereItApplies) {
+  auto registry = RegistryWithDeviations();
+  const KnownDeviation* d = FindKnownDeviation(registry, "rt", "rt-default", "seccomp_mode");
   ASSERT_NE(d, nullptr);
-  // The failure runc is known for: the node is made, opening it is denied.
-  EXPECT_TRUE(Excuses(*d, "fail", MknodObserved("0", "EPERM", json::array())));
-  // A different failure of the same probe: the disk opens.
-  EXPECT_FALSE(Excuses(*d, "fail", MknodObserved("0", "0", json::array())));
-  // Or a host disk is listed in /dev.
-  EXPECT_FALSE(Excuses(*d, "fail", MknodObserved("0", "EPERM", json::array({"sda"}))));
-  // An error (the agent died, a child timed out) never matches.
-  EXPECT_FALSE(Excuses(*d, "error", MknodObserved("0", "EPERM", json::array())));
-  EXPECT_FALSE(Excuses(*d, "error", json::object()));
-  EXPECT_FALSE(Excuses(*d, "pass", MknodObserved("EPERM", "", json::array())));
-  EXPECT_EQ(FindKnownDeviation("container", "default", "mknod_block"), nullptr);
+  EXPECT_EQ(d->signature, "Seccomp: 0");
+  EXPECT_EQ(FindKnownDeviation(registry, "rt", "default", "seccomp_mode"), nullptr);
+  EXPECT_EQ(FindKnownDeviation(registry, "other", "rt-default", "seccomp_mode"), nullptr);
+  EXPECT_EQ(FindKnownDeviation(registry, "unknown", "rt-default", "seccomp_mode"), nullptr);
+  EXPECT_EQ(FindKnownDeviation(registry, "rt", "rt-default", "oom"), nullptr)
+      << "an entry whose host condition does not hold is not found";
 }
 
-TEST(KnownDeviation, CgroupTmpfsSignature) {
-  // Registered only on cgroup v1 hosts; the signature is checked where it applies.
-  const KnownDeviation* d = FindKnownDeviation("runc", "default", "cgroupfs_read_only");
-  if (!d) GTEST_SKIP() << "no cgroup v1 hierarchy on this host: the deviation does not apply";
-  EXPECT_TRUE(Excuses(*d, "fail",
-                      {{"/sys", "sysfs ro"},
-                       {"/sys/fs/cgroup", "tmpfs rw"},
-                       {"/sys/fs/cgroup/memory", "cgroup ro"}}));
-  EXPECT_FALSE(Excuses(*d, "fail", {{"/sys", "sysfs rw"}, {"/sys/fs/cgroup", "tmpfs rw"}}));
-  EXPECT_FALSE(Excuses(*d, "fail",
-                       {{"/sys/fs/cgroup", "tmpfs rw"}, {"/sys/fs/cgroup/memory", "cgroup rw"}}));
-  EXPECT_FALSE(Excuses(*d, "fail", {{"/sys", "sysfs ro"}}));
+TEST(KnownDeviation, ExcusesOnlyAFailWithItsSignature) {
+  auto registry = RegistryWithDeviations();
+  const KnownDeviation* d = FindKnownDeviation(registry, "rt", "rt-default", "seccomp_mode");
+  ASSERT_NE(d, nullptr);
+  EXPECT_TRUE(Excuses(*d, "fail", {{"Seccomp", "0"}}));
+  // A different failure of the same probe.
+  EXPECT_FALSE(Excuses(*d, "fail", {{"Seccomp", "1"}}));
+  // An error (the agent died, a child timed out) never matches, nor does a pass.
+  EXPECT_FALSE(Excuses(*d, "error", {{"Seccomp", "0"}}));
+  EXPECT_FALSE(Excuses(*d, "error", json::object()));
+  EXPECT_FALSE(Excuses(*d, "pass", {{"Seccomp", "0"}}));
+  EXPECT_FALSE(Excuses(*d, "fail", json::array()));
 }
 
 }  // namespace

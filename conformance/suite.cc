@@ -104,10 +104,12 @@ void Suite::SetUp() {
     bool wanted = all || std::find(options_.backends.begin(), options_.backends.end(), name) !=
                              options_.backends.end();
     if (wanted)
-      selected.Register(name, builtin.Description(name), *builtin.Traits(name),
-                        [name](const harness::BackendContext& context) {
-                          return SuiteBackends().Make(name, context);
-                        });
+      selected.Register(
+          name, builtin.Description(name), *builtin.Traits(name),
+          [name](const harness::BackendContext& context) {
+            return SuiteBackends().Make(name, context);
+          },
+          builtin.KnownDeviations(name));
   }
   if (!selected.Names().empty()) {
     auto session = harness::OpenSession(session_options, selected);
@@ -116,8 +118,8 @@ void Suite::SetUp() {
     else
       session_error_ = session.error().message();
   }
-  bool want_host = all || std::find(options_.backends.begin(), options_.backends.end(), "host") !=
-                              options_.backends.end();
+  bool want_host = all || std::find(options_.backends.begin(), options_.backends.end(),
+                                    harness::kHostFloorName) != options_.backends.end();
   if (want_host) {
     harness::BackendContext context;
     context.workdir = options_.workdir;
@@ -317,7 +319,8 @@ Evaluation Suite::Evaluate(const Target& target, const Probe& probe) {
          {"baseline_detail", ev.baseline.detail},
          {"observed", ev.own.verdict == "skip" ? ev.baseline.observed : ev.own.observed}});
     if (ev.own.error || ev.baseline.error) record["error"] = true;
-    if (const KnownDeviation* d = FindKnownDeviation(target.backend, target.profile, probe.name)) {
+    if (const KnownDeviation* d =
+            FindKnownDeviation(SuiteBackends(), target.backend, target.profile, probe.name)) {
       const Grade& g = ev.own.verdict == "skip" ? ev.baseline : ev.own;
       if (Excuses(*d, g.verdict, g.observed))
         record["known_deviation"] = std::string(d->reason) + " [" + d->signature + "]";
@@ -390,7 +393,7 @@ MutationOutcome Suite::Mutate(const std::string& weakening) {
                                {"mutant", on_mut.verdict + ": " + on_mut.detail},
                                {"mutant_observed", on_mut.observed}};
     const KnownDeviation* known =
-        FindKnownDeviation(options_.mutation_backend, m.reference, probe.name);
+        FindKnownDeviation(SuiteBackends(), options_.mutation_backend, m.reference, probe.name);
     bool ref_holds =
         on_ref.verdict == "pass" || (known && Excuses(*known, on_ref.verdict, on_ref.observed));
     bool mut_fails = on_mut.verdict == "fail" && !on_mut.error &&

@@ -87,7 +87,7 @@ Result<SuiteOptions> ParseSuiteOptions(int* argc, char** argv) {
   // A required backend is selected, and must be one this build knows.
   for (const auto& name : options.require) {
     if (name != harness::kHostFloorName && !SuiteBackends().Has(name)) {
-      std::string known = "host";
+      std::string known = harness::kHostFloorName;
       for (const auto& n : SuiteBackends().Names()) known += ", " + n;
       return Error("--require: unknown backend `" + name + "` (known: " + known + ")", EINVAL);
     }

@@ -67,8 +67,16 @@ std::string_view RoleName(BackendTraits::Role role) {
 }
 
 void BackendRegistry::Register(std::string name, std::string description, BackendTraits traits,
-                               BackendFactory factory) {
-  entries_.push_back({std::move(name), std::move(description), traits, std::move(factory)});
+                               BackendFactory factory, std::vector<KnownDeviation> deviations) {
+  entries_.push_back(
+      {std::move(name), std::move(description), traits, std::move(factory), std::move(deviations)});
+}
+
+const std::vector<KnownDeviation>& BackendRegistry::KnownDeviations(std::string_view name) const {
+  static const std::vector<KnownDeviation> kNone;
+  for (const auto& e : entries_)
+    if (e.name == name) return e.deviations;
+  return kNone;
 }
 
 const BackendTraits* BackendRegistry::Traits(std::string_view name) const {

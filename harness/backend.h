@@ -25,12 +25,14 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "harness/error.h"
 #include "harness/image.h"
+#include "harness/known_deviation.h"
 
 namespace isobench::harness {
 
@@ -227,14 +229,17 @@ using BackendFactory =
 
 class BackendRegistry {
  public:
-  // `traits` must be what the backend's traits() returns.
+  // `traits` must be what the backend's traits() returns; `deviations` are the
+  // conformance probes the runtime it drives is known to fail (known_deviation.h).
   void Register(std::string name, std::string description, BackendTraits traits,
-                BackendFactory factory);
+                BackendFactory factory, std::vector<KnownDeviation> deviations = {});
   std::vector<std::string> Names() const;
   bool Has(std::string_view name) const;
   const std::string& Description(std::string_view name) const;
   // The registered traits; nullptr for an unknown name.
   const BackendTraits* Traits(std::string_view name) const;
+  // The registered deviations; empty for an unknown name.
+  const std::vector<KnownDeviation>& KnownDeviations(std::string_view name) const;
   // Unknown names give an error listing the known ones.
   Result<std::unique_ptr<Backend>> Make(std::string_view name, const BackendContext& context) const;
 
@@ -244,6 +249,7 @@ class BackendRegistry {
     std::string description;
     BackendTraits traits;
     BackendFactory factory;
+    std::vector<KnownDeviation> deviations;
   };
   std::vector<Entry> entries_;
 };

@@ -19,6 +19,7 @@
 #include "container/docker/docker_client.h"
 #include "container/docker/docker_image.h"
 #include "container/docker/docker_spec.h"
+#include "container/known_deviations.h"
 #include "harness/agent_client.h"
 #include "harness/fd.h"
 #include "harness/log.h"
@@ -553,8 +554,9 @@ Result<std::unique_ptr<harness::Backend>> MakeDockerBackend(const BackendContext
 }
 
 void RegisterDockerBackend(harness::BackendRegistry& registry) {
-  registry.Register("docker", "Docker Engine containers through its REST API (unix socket)",
-                    DockerTraits(), [](const BackendContext& c) { return MakeDockerBackend(c); });
+  registry.Register(
+      "docker", "Docker Engine containers through its REST API (unix socket)", DockerTraits(),
+      [](const BackendContext& c) { return MakeDockerBackend(c); }, DockerDeviations());
 }
 
 }  // namespace isobench::container::docker

@@ -19,6 +19,7 @@
 #include "container/capabilities.h"
 #include "container/cgroup.h"
 #include "container/idmap.h"
+#include "container/known_deviations.h"
 #include "container/oci/oci_runtime.h"
 #include "container/oci/oci_spec.h"
 #include "harness/agent_client.h"
@@ -472,9 +473,9 @@ Result<std::unique_ptr<harness::Backend>> MakeOciBackend(const BackendContext& c
 }
 
 void RegisterOciBackends(harness::BackendRegistry& registry) {
-  registry.Register("runc", "OCI runtime runc, from a config.json generated from the profile",
-                    OciTraits("runc"),
-                    [](const BackendContext& c) { return MakeOciBackend(c, "runc", "runc"); });
+  registry.Register(
+      "runc", "OCI runtime runc, from a config.json generated from the profile", OciTraits("runc"),
+      [](const BackendContext& c) { return MakeOciBackend(c, "runc", "runc"); }, RuncDeviations());
   registry.Register("crun", "OCI runtime crun, from a config.json generated from the profile",
                     OciTraits("crun"),
                     [](const BackendContext& c) { return MakeOciBackend(c, "crun", "crun"); });
