@@ -9,20 +9,68 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <memory>
+#include <sstream>
+#include <thread>
 #include <vector>
 
 #include "bench/families.h"
+#include "harness/fd.h"
 #include "harness/interrupt.h"
 #include "harness/procfs.h"
 
 namespace isobench::bench {
 namespace {
 
+// Free pages on the per-CPU lists (/proc/zoneinfo, every zone's pagesets, "count:").
+// The kernel counts them as allocated in NR_FREE_PAGES, so MemAvailable does not see
+// them; the lists hold up to "high" pages per CPU and zone (tens of MiB here), enough
+// to hide a few containers' worth of allocations: without them a small ramp reads 0.
+harness::Result<uint64_t> PerCpuFreeListBytes() {
+  ISO_ASSIGN_OR_RETURN(std::string zoneinfo, harness::ReadFile("/proc/zoneinfo"));
+  std::istringstream lines(zoneinfo);
+  std::string word;
+  uint64_t pages = 0;
+  while (lines >> word)
+    if (word == "count:") {
+      uint64_t count = 0;
+      if (!(lines >> count)) return harness::Error("/proc/zoneinfo: a count: without a number");
+      pages += count;
+    }
+  return pages * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// What the host can still give, from MemAvailable with the kernel's per-CPU counters
+// folded in (/proc/meminfo sums the global vmstat counters and each CPU holds back up
+// to its stat threshold until the next fold, every vm.stat_interval; writing
+// /proc/sys/vm/stat_refresh folds them now, root only) plus the per-CPU free lists.
+// The median of three reads, and their spread: the noise a per-instance figure must
+// stand out of.
+struct SettledAvailable {
+  uint64_t median = 0;
+  uint64_t spread = 0;
+};
+harness::Result<SettledAvailable> ReadSettledAvailable() {
+  using std::chrono::milliseconds;
+  std::vector<uint64_t> reads;
+  for (int i = 0; i < 3; ++i) {
+    if (i) std::this_thread::sleep_for(milliseconds(10));
+    ISO_RETURN_IF_ERROR(harness::WriteFile("/proc/sys/vm/stat_refresh", "1")
+                            .Context("folding the per-CPU memory counters"));
+    ISO_ASSIGN_OR_RETURN(uint64_t available, harness::MemAvailableBytes());
+    ISO_ASSIGN_OR_RETURN(uint64_t on_lists, PerCpuFreeListBytes());
+    reads.push_back(available + on_lists);
+  }
+  std::sort(reads.begin(), reads.end());
+  return SettledAvailable{reads[1], reads.back() - reads.front()};
+}
+
 struct Pool {
   std::vector<std::unique_ptr<harness::Instance>> instances;
   uint64_t baseline_available = 0;
+  uint64_t baseline_spread = 0;
   uint64_t baseline_harness_pss = 0;  // this process, before the first instance
   bool budget_reached = false;
   std::string failure;
@@ -31,8 +79,9 @@ struct Pool {
 void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n, bool last,
           uint64_t budget_bytes) {
   if (pool.instances.empty() && pool.baseline_available == 0) {
-    auto available = harness::MemAvailableBytes();
-    pool.baseline_available = available.ok() ? *available : 0;
+    auto settled = ReadSettledAvailable();
+    pool.baseline_available = settled.ok() ? settled->median : 0;
+    pool.baseline_spread = settled.ok() ? settled->spread : 0;
     auto own = harness::ProcessPssBytes(::getpid());
     pool.baseline_harness_pss = own.ok() ? *own : 0;
   }
@@ -71,25 +120,56 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
   } else {
     for (auto _ : state) {
       state.SetIterationTime(nth_ready);
-      uint64_t pss = 0, guest = 0;
-      int answering = 0;
+      // What the host pays per instance, each figure only when every instance gave it;
+      // otherwise it is missing, and the label says why (never a 0 or a partial sum).
+      uint64_t pss = 0, guest = 0, charged = 0, kernel = 0;
+      int answering = 0, usage_read = 0, charged_read = 0, kernel_read = 0;
+      std::string missing;
       for (auto& instance : pool.instances) {
         auto usage = instance->Usage();
         if (usage.ok()) {
+          ++usage_read;
           pss += usage->pss_bytes;
           guest += usage->guest_memory_bytes;
+          if (usage->memory_cgroup) {
+            ++charged_read;
+            charged += usage->memory_current_bytes;
+          }
+          if (usage->kernel_memory_bytes) {
+            ++kernel_read;
+            kernel += *usage->kernel_memory_bytes;
+          }
+          if (missing.empty() && !usage->memory_missing.empty())
+            missing = "cgroup memory: " + usage->memory_missing;
+        } else if (missing.empty()) {
+          missing = "usage of " + instance->name() + ": " + usage.error().message();
         }
         if (instance->Call({{"op", "ping"}}, std::chrono::seconds(10)).ok()) ++answering;
       }
-      auto available = harness::MemAvailableBytes();
-      double delta = available.ok() && pool.baseline_available > *available
-                         ? static_cast<double>(pool.baseline_available - *available)
-                         : 0.0;
       state.counters["n"] = n;
-      state.counters["pss_per_instance_bytes"] = static_cast<double>(pss) / n;
-      state.counters["guest_memory_per_instance_bytes"] = static_cast<double>(guest) / n;
-      state.counters["mem_available_delta_per_instance_bytes"] = delta / n;
-      state.counters["mem_available_delta_bytes"] = delta;
+      if (usage_read == n) {
+        state.counters["pss_per_instance_bytes"] = static_cast<double>(pss) / n;
+        state.counters["guest_memory_per_instance_bytes"] = static_cast<double>(guest) / n;
+      }
+      if (charged_read == n)
+        state.counters["cgroup_memory_per_instance_bytes"] = static_cast<double>(charged) / n;
+      if (kernel_read == n)
+        state.counters["kernel_memory_per_instance_bytes"] = static_cast<double>(kernel) / n;
+      // Signed: a host that gave memory back while the pool grew reads negative, which
+      // says the figure is below the host's noise (mem_available_noise_bytes), not 0.
+      auto settled = ReadSettledAvailable();
+      if (settled.ok() && pool.baseline_available > 0) {
+        double delta =
+            static_cast<double>(pool.baseline_available) - static_cast<double>(settled->median);
+        state.counters["mem_available_delta_per_instance_bytes"] = delta / n;
+        state.counters["mem_available_delta_bytes"] = delta;
+        state.counters["mem_available_noise_bytes"] =
+            static_cast<double>(std::max(pool.baseline_spread, settled->spread));
+      } else if (missing.empty()) {
+        missing = "MemAvailable: " +
+                  (settled.ok() ? std::string("no baseline was read") : settled.error().message());
+      }
+      if (!missing.empty()) state.SetLabel(missing);
       // What the harness itself holds per live instance. The native runtime keeps no
       // process per instance, so for `container` this is the runtime's whole share;
       // runc's and Docker's runtimes keep theirs in other processes (shims, daemons).

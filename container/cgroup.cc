@@ -264,6 +264,12 @@ Result<harness::ResourceUsage> ReadInstanceUsage(const Cgroup& cgroup) {
   harness::ResourceUsage usage;
   usage.memory_current_bytes = cg.memory_current;
   usage.memory_peak_bytes = cg.memory_peak;
+  usage.memory_cgroup = cg.memory;
+  usage.kernel_memory_bytes = cg.kernel_memory;
+  if (!cg.memory)
+    usage.memory_missing = "the instance's cgroup has no memory controller";
+  else if (!cg.kernel_memory)
+    usage.memory_missing = "this kernel's memory controller does not give kernel memory";
   usage.cpu_seconds = cg.cpu_seconds;
   usage.pids = cg.pids;
   ISO_ASSIGN_OR_RETURN(std::vector<pid_t> pids, cgroup.Processes());

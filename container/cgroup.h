@@ -88,8 +88,12 @@ std::vector<CgroupWrite> FormatLimitsV2(const CgroupLimits& limits);
 uint64_t CpuQuotaUs(double cpus);
 
 struct CgroupUsage {
+  bool memory = false;  // the memory controller is there: memory_current was read
   uint64_t memory_current = 0;
   uint64_t memory_peak = 0;
+  // The kernel part of memory_current, where the controller gives it (v1
+  // memory.kmem.usage_in_bytes, v2 memory.stat "kernel").
+  std::optional<uint64_t> kernel_memory;
   double cpu_seconds = 0;
   int64_t pids = 0;
 };

@@ -90,6 +90,14 @@ class CgroupV1 final : public Cgroup {
                            ReadCgroupNumber(h->dir + "/memory.usage_in_bytes"));
       ISO_ASSIGN_OR_RETURN(usage.memory_peak,
                            ReadCgroupNumber(h->dir + "/memory.max_usage_in_bytes"));
+      usage.memory = true;
+      // Kernel memory is charged to memory.usage_in_bytes as well; kmem is its part.
+      // Kernels built without kmem accounting have no such file.
+      auto kmem = ReadCgroupNumber(h->dir + "/memory.kmem.usage_in_bytes");
+      if (kmem.ok())
+        usage.kernel_memory = *kmem;
+      else if (kmem.error().errno_value() != ENOENT)
+        return std::move(kmem).error();
     }
     if (const Hierarchy* h = Find("cpuacct")) {
       ISO_ASSIGN_OR_RETURN(uint64_t ns, ReadCgroupNumber(h->dir + "/cpuacct.usage"));

@@ -64,8 +64,15 @@ class CgroupV2 final : public Cgroup {
   Result<CgroupUsage> Usage() const override {
     CgroupUsage usage;
     // memory.* and pids.* exist only when the controller is enabled for this cgroup.
-    if (auto current = ReadCgroupNumber(dir_ + "/memory.current"); current.ok())
+    if (auto current = ReadCgroupNumber(dir_ + "/memory.current"); current.ok()) {
       usage.memory_current = *current;
+      usage.memory = true;
+      // memory.stat's "kernel" (5.18 and later) is the kernel part of memory.current.
+      ISO_ASSIGN_OR_RETURN(std::string stat, harness::ReadFile(dir_ + "/memory.stat"));
+      std::vector<std::string> words = Words(stat);
+      for (size_t i = 0; i + 1 < words.size(); i += 2)
+        if (words[i] == "kernel") usage.kernel_memory = std::stoull(words[i + 1]);
+    }
     if (auto peak = ReadCgroupNumber(dir_ + "/memory.peak"); peak.ok()) usage.memory_peak = *peak;
     // cpu.stat is a core file: usage_usec is there without the cpu controller.
     ISO_ASSIGN_OR_RETURN(std::string stat, harness::ReadFile(dir_ + "/cpu.stat"));

@@ -128,6 +128,18 @@ TEST_P(ContainerLifecycleTest, StartsExecsAndDestroysLeavingNothing) {
   EXPECT_GT(usage->pss_bytes, 0u);
   EXPECT_GE(usage->pids, 1);
   EXPECT_GT(usage->cpu_seconds, 0);
+  // The instance has a memory limit, so a memory cgroup of its own, whose charge counts
+  // what the kernel allocated for it as well; where the controller gives the kernel part
+  // (v1 kmem, v2 memory.stat "kernel") it is a part of that charge, else it says why.
+  EXPECT_TRUE(usage->memory_cgroup) << usage->memory_missing;
+  EXPECT_GT(usage->memory_current_bytes, 0u);
+  if (usage->kernel_memory_bytes) {
+    EXPECT_GT(*usage->kernel_memory_bytes, 0u);
+    EXPECT_LE(*usage->kernel_memory_bytes, usage->memory_current_bytes);
+    EXPECT_TRUE(usage->memory_missing.empty()) << usage->memory_missing;
+  } else {
+    EXPECT_FALSE(usage->memory_missing.empty()) << "a missing kernel figure must say why";
+  }
 
   ASSERT_TRUE(instance->Destroy().ok());
   EXPECT_TRUE(instance->Destroy().ok()) << "Destroy must be idempotent";

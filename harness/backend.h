@@ -118,6 +118,14 @@ struct ResourceUsage {
   uint64_t guest_memory_bytes = 0;    // VM guest RAM (accounted separately); 0 for containers
   uint64_t memory_current_bytes = 0;  // cgroup memory usage where known
   uint64_t memory_peak_bytes = 0;     // cgroup high-water mark where known
+  // memory_current_bytes is the charge of the instance's own memory cgroup: user and
+  // kernel memory (v1 memory.usage_in_bytes, v2 memory.current).
+  bool memory_cgroup = false;
+  // The kernel part of that charge (slab, stacks, page tables, sockets: v1
+  // memory.kmem.usage_in_bytes, v2 memory.stat "kernel"), where the controller gives it.
+  std::optional<uint64_t> kernel_memory_bytes;
+  // Why memory_cgroup is false or kernel_memory_bytes unset; empty when both are known.
+  std::string memory_missing;
   double cpu_seconds = 0;
   int64_t pids = 0;
 };

@@ -1,5 +1,6 @@
 #include "harness/bench_results.h"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cmath>
@@ -240,6 +241,9 @@ Result<void> AddRecord(const json& record, const FieldPath& at, Builder& builder
   run.cpu_time_s.push_back(cpu_time * *scale);
   run.iterations.push_back(iterations);
   for (auto& [counter, value] : ReadCounters(record)) run.counters[counter].push_back(value);
+  ISO_ASSIGN_OR_RETURN(std::string label, ReadString(record, "label", "", false, at));
+  if (!label.empty() && std::find(run.labels.begin(), run.labels.end(), label) == run.labels.end())
+    run.labels.push_back(std::move(label));
   return {};
 }
 

@@ -92,6 +92,9 @@ struct RunSamples {
   std::map<std::string, AggregateRecord> aggregates;
   // error_message of repetitions that failed (SkipWithError); they give no samples.
   std::vector<std::string> errors;
+  // The distinct labels (SetLabel) of the successful records, in file order: what a
+  // benchmark says of a figure it could not measure.
+  std::vector<std::string> labels;
 
   // nullptr if no iteration record carries the counter.
   const std::vector<double>* Counter(std::string_view counter) const;

@@ -106,7 +106,8 @@ TEST(ParseTest, SamplesCountersAggregatesAndContext) {
   EXPECT_EQ(*run->Counter("destroy_s"), (std::vector<double>{0.35, 0.33}));
   EXPECT_TRUE(std::isnan(run->Counter("weird")->at(0)));
   EXPECT_EQ(run->Counter("hot")->at(0), -INFINITY);
-  EXPECT_EQ(run->Counter("label"), nullptr);  // a string field, not a counter
+  EXPECT_EQ(run->Counter("label"), nullptr);                  // a string field, not a counter
+  EXPECT_EQ(run->labels, (std::vector<std::string>{"NaN"}));  // kept as text, once
   EXPECT_EQ(run->Counter("repetition_index"), nullptr);
 
   ASSERT_EQ(run->aggregates.count("cv"), 1u);

@@ -72,6 +72,7 @@ py::dict RunDict(const RunSamples& run) {
   py::dict counters;
   for (const auto& [k, v] : run.counters) counters[py::str(k)] = v;
   d["counters"] = counters;
+  d["labels"] = run.labels;
   py::dict aggregates;
   for (const auto& [k, agg] : run.aggregates) {
     py::dict a;
@@ -107,6 +108,7 @@ BenchmarkResults FromPython(const py::dict& d) {
       for (auto [k, v] : run["counters"].cast<py::dict>())
         s.counters[k.cast<std::string>()] = v.cast<std::vector<double>>();
     if (run.contains("errors")) s.errors = run["errors"].cast<std::vector<std::string>>();
+    if (run.contains("labels")) s.labels = run["labels"].cast<std::vector<std::string>>();
     r.runs.push_back(std::move(s));
   }
   return r;

@@ -148,6 +148,7 @@ class RawQemuInstance final : public harness::Instance {
     ISO_ASSIGN_OR_RETURN(usage.cpu_seconds, harness::ProcessCpuSeconds(qemu_.pid()));
     usage.guest_memory_bytes = guest_memory_;
     usage.pids = 1;
+    usage.memory_missing = "qemu runs in the harness's own cgroup: no cgroup of its own";
     return usage;
   }
 

@@ -86,6 +86,7 @@ class VmInstance final : public Instance {
     ISO_ASSIGN_OR_RETURN(usage.cpu_seconds, harness::ProcessCpuSeconds(qemu_pid_));
     usage.guest_memory_bytes = guest_memory_;
     usage.pids = 1;  // one host process: qemu (its threads are not separate instances)
+    usage.memory_missing = "libvirt's machine cgroup is not read; the guest's RAM is guest memory";
     return usage;
   }
 

@@ -314,6 +314,10 @@ Result<harness::ResourceUsage> DockerInstance::Usage() {
     ISO_ASSIGN_OR_RETURN(json stats, daemon_->Call("GET", "/containers/" + id_ +
                                                               "/stats?stream=false&one-shot=true"));
     usage = UsageFromStats(stats);
+    // The daemon's reading of the container's cgroup.
+    usage.memory_cgroup = stats.value("memory_stats", json::object()).contains("usage");
+    usage.memory_missing =
+        "the container's cgroup is not visible here, and the daemon's stats give no kernel memory";
     if (pid_ > 0) usage.pss_bytes += PssBytes(pid_);
   }
   // Plus the PSS of the container's monitor (the shim).

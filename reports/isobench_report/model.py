@@ -92,6 +92,7 @@ class Cell:
         self.cpu = list(run["cpu_time_s"])
         self.counters = run["counters"]
         self.errors = run["errors"]
+        self.labels = run.get("labels", [])
 
 
 def joint_backend_label(backend, series, newline=False):

@@ -150,9 +150,13 @@ def section_density(report):
     out = ['<section><h2 id="density">Density</h2>',
            '<p class="note">Instances are added one by one up to each N and kept running; '
            'every step reports per-instance memory (PSS of everything the instance brought, '
-           'from smaps_rollup; the host\'s MemAvailable drop divided by N; guest RAM for VMs) '
-           'and the create → ready time of the N-th instance. The ramp stops at the memory '
-           'budget. One sample per step: no intervals.</p>']
+           'from smaps_rollup; the charge of its own memory cgroup, user and kernel, and the '
+           'kernel part of it; the host\'s MemAvailable drop divided by N, signed, with the '
+           'kernel\'s per-CPU counters folded and the per-CPU free page lists added back, '
+           'which MemAvailable does not count and which otherwise hide a small ramp; guest '
+           'RAM for VMs) and the create → ready time of the N-th '
+           'instance. The ramp stops at the memory budget. A figure a backend cannot give is '
+           'shown as – with the reason below the table, never as 0.</p>']
     fig = (plot_density(report, groups)
            if any(c.samples for rows in groups.values() for _, c in rows) else None)
     if fig is not None:
@@ -163,7 +167,7 @@ def section_density(report):
     if budget_mib:
         out.append('<p class="note">Memory budget: %s MiB of MemAvailable.</p>'
                    % esc(budget_mib))
-    rows, classes = [], {}
+    rows, classes, missing = [], {}, []
     for b, si in keys:
         reached, reason, budget = density_reached(groups[(b, si)])
         last = next((c for n, c in reversed(groups[(b, si)]) if n == reached and c.samples),
@@ -178,14 +182,23 @@ def section_density(report):
                      "<b>%d</b>" % reached if reached else "0",
                      ('<span class="v-regressed">%s</span>' if budget else "%s") % esc(reason),
                      mib("pss_per_instance_bytes"),
+                     mib("cgroup_memory_per_instance_bytes"),
+                     mib("kernel_memory_per_instance_bytes"),
                      mib("mem_available_delta_per_instance_bytes"),
                      mib("guest_memory_per_instance_bytes"),
                      mib("harness_pss_delta_per_instance_bytes"),
                      fmt_time(median_of(last.samples)) if last else "–"])
+        for label in (last.labels if last else []):
+            missing.append("<li><b>%s</b>: %s</li>" % (esc(_density_label(report, b, si)),
+                                                       esc(label)))
     out.append(table(["backend", "instances reached", "why the ramp stopped",
-                      "PSS / instance at that N", "MemAvailable Δ / instance",
+                      "PSS / instance at that N", "cgroup charge / instance",
+                      "kernel / instance", "MemAvailable Δ / instance",
                       "guest RAM / instance", "harness PSS Δ / instance", "N-th startup"],
                      rows, classes, numeric_from=3))
+    if missing:
+        out.append('<p class="note">Not measured:</p><ul class="note">%s</ul>'
+                   % "".join(missing))
     out.append('<p class="note">Harness PSS Δ: what the benchmark process itself holds per '
                'live instance. The native runtime keeps no process per instance, so for '
                '<code>container</code> this and the instance\'s own PSS are all it costs; '

@@ -35,6 +35,20 @@ class DensitySectionTest(ReportCase):
         self.assertIn("at n=8 only 75% of the instances answered", page)
         self.assertRegex(page, r"<td>container</td><td[^>]*><b>4</b>")
 
+    def test_cgroup_charge_shown_and_a_missing_figure_says_why(self):
+        data = load_json(DENSITY)
+        for rec in data["benchmarks"]:
+            if rec["name"].startswith("Density/container/n:8"):
+                rec["cgroup_memory_per_instance_bytes"] = 3 * 2 ** 20
+                rec["kernel_memory_per_instance_bytes"] = 1.5 * 2 ** 20
+            if rec["name"].startswith("Density/vm/n:1"):
+                rec["label"] = "cgroup memory: libvirt's machine cgroup is not read"
+        _, page, _ = self.render(write_json(self.tmp, "d.json", data))
+        self.assertIn("cgroup charge / instance", page)
+        self.assertRegex(page, r"<td>container</td>.*?<td[^>]*>3\.00 MiB</td><td[^>]*>1\.50 MiB</td>")
+        self.assertIn("Not measured:", page)
+        self.assertIn("libvirt&#x27;s machine cgroup is not read", page)
+
     def test_old_density_schema_falls_back_to_the_generic_table(self):
         _, page, _ = self.render(STARTUP)  # instances:16 with *_mib counters
         self.assertIn('id="density"', page)
