@@ -130,6 +130,10 @@ harness::Result<harness::Instance*> BenchSession::SharedInstance(harness::Backen
 
 void BenchSession::DestroySharedInstances() { shared_.clear(); }
 
+void BenchSession::ReleaseSharedInstance(const std::string& backend_name) {
+  shared_.erase(backend_name);
+}
+
 void BenchSession::RecordTraits(const std::string& name, const harness::BackendTraits& traits) {
   if (!recorded_.insert(name).second) return;
   std::string key = "backend." + name;
@@ -150,7 +154,9 @@ void SplitRounds(SuiteConfig& suite, int split) {
   part(suite.density.rounds);
   part(suite.density.vm_rounds);
   part(suite.overhead.rounds);
+  part(suite.overhead.vm_rounds);
   part(suite.io.rounds);
+  part(suite.io.vm_rounds);
 }
 
 int Main(int argc, char** argv, const std::function<void(BenchSession&)>& register_benchmarks) {
@@ -224,8 +230,9 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
           std::to_string(c.startup.parallel_rounds) + " (VMs " +
           std::to_string(c.startup.vm_parallel_rounds) + "), density " +
           std::to_string(c.density.rounds) + " (VMs " + std::to_string(c.density.vm_rounds) +
-          "), overhead " + std::to_string(c.overhead.rounds) + ", io " +
-          std::to_string(c.io.rounds));
+          "), overhead " + std::to_string(c.overhead.rounds) + " (VMs " +
+          std::to_string(c.overhead.VmRounds()) + "), io " + std::to_string(c.io.rounds) +
+          " (VMs " + std::to_string(c.io.VmRounds()) + ")");
   // One measurement is one test: the gate judges a record by its time. Counters are
   // either derived from the same measurement (iops, bw_bytes_per_s, lat_p50_s,
   // lat_p99_s of a fio job; ns_per_op, faults_per_s, bytes_per_s of an overhead call;

@@ -67,6 +67,9 @@ struct BenchSession {
   // program ends: VMs under TCG take seconds to boot, so families share it.
   harness::Result<harness::Instance*> SharedInstance(harness::Backend& backend);
   void DestroySharedInstances();
+  // Destroys one backend's shared instance once its family is done with it, so that an
+  // idle guest does not run beside the measurements that follow.
+  void ReleaseSharedInstance(const std::string& backend_name);
   // Puts the row's traits into the JSON context, once per name: backend.<name>.kind
   // (host|container|vm), .role (product|reference|floor), .reference (true|false).
   void RecordTraits(const harness::Backend& backend) {

@@ -136,8 +136,8 @@ class IoFamily {
   }
 
   void RunInInstance(benchmark::State& state, const std::string& backend, const Target& target,
-                     const Job& job, const std::string& run, const std::string& host_run,
-                     int round) {
+                     const Job& job, const std::string& run, const std::string& host_run, int round,
+                     bool last) {
     for (auto _ : state) {
       if (harness::Interrupted()) {
         state.SkipWithError("interrupted by a signal");
@@ -161,6 +161,16 @@ class IoFamily {
         state.SetLabel(label);
       }
     }
+    if (last) ReleaseRig(backend);
+  }
+
+  // After a backend's last job of its last round its instance goes: an idle guest (or
+  // container) would run beside the rounds that follow.
+  void ReleaseRig(const std::string& backend) {
+    auto it = rigs_.find(backend);
+    if (it == rigs_.end()) return;
+    it->second.instance.reset();
+    if (it->second.error.empty()) it->second.error = "its rounds are over (released)";
   }
 
   // What stands between fio and the disk, as recorded in every row's label.
@@ -395,7 +405,10 @@ void RegisterIo(BenchSession& bench) {
       "O_DIRECT on every target that accepts it (else buffered, said in the "
       "row's label); " +
           std::to_string(config.rounds) + " interleaved rounds of " +
-          std::to_string(config.runtime_ms) + " ms per job");
+          std::to_string(config.runtime_ms) + " ms per job" +
+          (config.VmRounds() < config.rounds
+               ? " (a VM's disk in the first " + std::to_string(config.VmRounds()) + ")"
+               : std::string()));
   // Interleaved rounds: round r runs every job on the host's file system, then on every
   // target of every backend, then the round's ratios to the host. One record per round.
   auto book = family->book();
@@ -421,8 +434,10 @@ void RegisterIo(BenchSession& bench) {
     for (auto& backend : bench.session.backends) {
       std::string name = backend->name();
       std::vector<Target> targets;
-      if (backend->traits().kind == harness::BackendTraits::Kind::kVm) {
-        if (wants("disk")) targets.push_back({"disk", "/dev/vda"});
+      const bool vm = backend->traits().kind == harness::BackendTraits::Kind::kVm;
+      const int backend_rounds = vm ? config.VmRounds() : config.rounds;
+      if (vm) {
+        if (wants("disk") && round < backend_rounds) targets.push_back({"disk", "/dev/vda"});
       } else {
         if (wants("overlay")) targets.push_back({"overlay", "/var/tmp/fio.data"});
         if (wants("volume")) targets.push_back({"volume", "/vol/fio.data"});
@@ -431,11 +446,14 @@ void RegisterIo(BenchSession& bench) {
         for (const Job& job : config.jobs) {
           std::string run = "Io/" + name + "/" + target.name + ":" + job.Name();
           std::string host_run = "Io/host/fs:" + job.Name();
+          const bool last = round + 1 == backend_rounds && &target == &targets.back() &&
+                            &job == &config.jobs.back();
           bench
-              .Register(run,
-                        [family, name, target, job, run, host_run, round](benchmark::State& state) {
-                          family->RunInInstance(state, name, target, job, run, host_run, round);
-                        })
+              .Register(
+                  run,
+                  [family, name, target, job, run, host_run, round, last](benchmark::State& state) {
+                    family->RunInInstance(state, name, target, job, run, host_run, round, last);
+                  })
               ->Iterations(1)
               ->UseManualTime()
               ->Unit(benchmark::kMicrosecond);

@@ -71,16 +71,25 @@ void RegisterOverhead(BenchSession& bench) {
   harness::Backend* host = nullptr;
   for (harness::Backend* b : bench.AllRows())
     if (b->traits().kind == harness::BackendTraits::Kind::kHost) host = b;
+  auto in_round = [&config](harness::Backend* backend, int round) {
+    return backend->traits().kind != harness::BackendTraits::Kind::kVm || round < config.VmRounds();
+  };
   for (int round = 0; round < config.rounds; ++round) {
     for (harness::Backend* backend : bench.AllRows()) {
+      if (!in_round(backend, round)) continue;
+      // After its last round a backend's instance goes: an idle guest would run beside
+      // the rounds and families that follow.
+      const bool last_round = !in_round(backend, round + 1) || round + 1 == config.rounds;
       for (const char* kind : {"syscall", "page_faults", "memory_bandwidth"}) {
         std::string k = kind;
         std::string run = "Overhead/" + backend->name() + "/" + k;
+        const bool release = last_round && k == "memory_bandwidth";
         bench
             .Register(run,
-                      [&bench, backend, k, book, run, round](benchmark::State& state) {
+                      [&bench, backend, k, book, run, round, release](benchmark::State& state) {
                         double value = Measure(state, bench, *backend, k);
                         if (value > 0) book->Put(run, round, value);
+                        if (release) bench.ReleaseSharedInstance(backend->name());
                       })
             ->Iterations(1)
             ->UseManualTime()
@@ -88,7 +97,7 @@ void RegisterOverhead(BenchSession& bench) {
       }
     }
     for (harness::Backend* backend : bench.AllRows()) {
-      if (!host || backend == host) continue;
+      if (!host || backend == host || !in_round(backend, round)) continue;
       for (const char* kind : {"syscall", "page_faults", "memory_bandwidth"}) {
         std::string k = kind;
         std::string floor = host->name();

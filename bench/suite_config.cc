@@ -226,11 +226,17 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   Reader o(section("overhead"), "overhead", src);
   ISO_RETURN_IF_ERROR(o.Bool("enabled", &config.overhead.enabled));
   ISO_RETURN_IF_ERROR(o.IntAlias("rounds", "repetitions", 1, 1000, &config.overhead.rounds));
+  ISO_RETURN_IF_ERROR(o.Int("vm_rounds", 0, 1000, &config.overhead.vm_rounds));
   ISO_RETURN_IF_ERROR(
       o.Int("syscall_iterations", 1, 1000000000, &config.overhead.syscall_iterations));
   ISO_RETURN_IF_ERROR(o.Int("page_fault_pages", 1, 1 << 22, &config.overhead.page_fault_pages));
   ISO_RETURN_IF_ERROR(o.Int("bandwidth_bytes_mib", 1, 1024, &config.overhead.bandwidth_bytes_mib));
   ISO_RETURN_IF_ERROR(o.NoUnknownKeys());
+  if (config.overhead.vm_rounds > config.overhead.rounds)
+    return Error(src + ": `overhead.vm_rounds` (" + std::to_string(config.overhead.vm_rounds) +
+                     ") must not exceed `overhead.rounds` (" +
+                     std::to_string(config.overhead.rounds) + ")",
+                 EINVAL);
 
   Reader i(section("io"), "io", src);
   ISO_RETURN_IF_ERROR(i.Bool("enabled", &config.io.enabled));
@@ -245,10 +251,15 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
     config.io.runtime_ms = runtime_s * 1000;
   }
   ISO_RETURN_IF_ERROR(i.Int("rounds", 1, 1000, &config.io.rounds));
+  ISO_RETURN_IF_ERROR(i.Int("vm_rounds", 0, 1000, &config.io.vm_rounds));
   ISO_RETURN_IF_ERROR(
       i.StringList("targets", {"fs", "overlay", "volume", "disk"}, &config.io.targets));
   ISO_RETURN_IF_ERROR(i.IoJobList("jobs", &config.io.jobs));
   ISO_RETURN_IF_ERROR(i.NoUnknownKeys());
+  if (config.io.vm_rounds > config.io.rounds)
+    return Error(src + ": `io.vm_rounds` (" + std::to_string(config.io.vm_rounds) +
+                     ") must not exceed `io.rounds` (" + std::to_string(config.io.rounds) + ")",
+                 EINVAL);
   return config;
 }
 

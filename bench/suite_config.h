@@ -48,6 +48,10 @@ struct OverheadConfig {
   bool enabled = true;
   // Round r runs every kind on every backend once; `repetitions` is the older name.
   int rounds = 8;
+  // A VM backend takes part in the first vm_rounds rounds only (0: in none; unset: in
+  // every round). A guest under TCG runs the loops tens of times slower.
+  int vm_rounds = -1;
+  int VmRounds() const { return vm_rounds >= 0 ? vm_rounds : rounds; }
   int syscall_iterations = 1000000;
   int page_fault_pages = 16384;
   int bandwidth_bytes_mib = 32;
@@ -70,6 +74,10 @@ struct IoConfig {
   int runtime_ms = 4000;
   // Round r runs every job on every target once: the unit of replication.
   int rounds = 8;
+  // The VM's disk target takes part in the first vm_rounds rounds only (0: in none;
+  // unset: in every round).
+  int vm_rounds = -1;
+  int VmRounds() const { return vm_rounds >= 0 ? vm_rounds : rounds; }
   // Which targets run: fs (the host's own file system, the baseline), overlay (a
   // container's root), volume (a bind mount of a host directory), disk (a VM's disk).
   std::vector<std::string> targets = {"fs", "overlay", "volume", "disk"};

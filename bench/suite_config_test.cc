@@ -33,9 +33,12 @@ TEST(SuiteConfigTest, ReadsEveryShippedSuite) {
     ASSERT_TRUE(c.ok()) << c.error().message();
   }
   auto quick = LoadSuiteConfig(std::string(ISOBENCH_SUITES_DIR) + "/quick.toml");
-  EXPECT_EQ(quick->startup.repetitions, 40);
+  EXPECT_EQ(quick->startup.repetitions, 30);
   EXPECT_EQ(quick->startup.parallel_rounds, 12);
+  EXPECT_EQ(quick->density.rounds, 9);
   EXPECT_EQ(quick->overhead.rounds, 12);
+  EXPECT_EQ(quick->overhead.VmRounds(), 0);
+  EXPECT_EQ(quick->io.targets, (std::vector<std::string>{"fs", "overlay"}));
   EXPECT_TRUE(quick->startup.vm_parallel.empty());
   EXPECT_FALSE(quick->startup.qemu_raw);
 }
@@ -64,13 +67,15 @@ TEST(SuiteConfigTest, ShippedSuitesGiveGatedRowsEnoughRounds) {
   EXPECT_FALSE(reaches(8)) << "the bound this test exists for";
   auto def = LoadSuiteConfig(std::string(ISOBENCH_SUITES_DIR) + "/default.toml");
   EXPECT_TRUE(reaches(def->startup.vm_repetitions));  // gated in the default suite
+  EXPECT_TRUE(reaches(def->overhead.VmRounds()));
+  EXPECT_TRUE(reaches(def->io.VmRounds()));
 }
 
 TEST(SuiteConfigTest, ReadsRoundsTargetsAndRuntime) {
   auto c = ParseSuiteConfig(
       "[startup]\nparallel_rounds = 9\nvm_parallel_rounds = 2\nvm_warmup = false\n"
-      "[density]\nrounds = 7\nvm_rounds = 0\n[overhead]\nrounds = 11\n"
-      "[io]\nrounds = 5\nruntime_ms = 250\ntargets = [\"fs\", \"disk\"]\n",
+      "[density]\nrounds = 7\nvm_rounds = 0\n[overhead]\nrounds = 11\nvm_rounds = 4\n"
+      "[io]\nrounds = 5\nvm_rounds = 2\nruntime_ms = 250\ntargets = [\"fs\", \"disk\"]\n",
       "s.toml");
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->startup.parallel_rounds, 9);
@@ -79,7 +84,9 @@ TEST(SuiteConfigTest, ReadsRoundsTargetsAndRuntime) {
   EXPECT_EQ(c->density.rounds, 7);
   EXPECT_EQ(c->density.vm_rounds, 0);
   EXPECT_EQ(c->overhead.rounds, 11);
+  EXPECT_EQ(c->overhead.VmRounds(), 4);
   EXPECT_EQ(c->io.rounds, 5);
+  EXPECT_EQ(c->io.VmRounds(), 2);
   EXPECT_EQ(c->io.runtime_ms, 250);
   EXPECT_EQ(c->io.targets, (std::vector<std::string>{"fs", "disk"}));
   // The older names still work.
@@ -87,6 +94,11 @@ TEST(SuiteConfigTest, ReadsRoundsTargetsAndRuntime) {
   ASSERT_TRUE(old.ok()) << old.error().message();
   EXPECT_EQ(old->overhead.rounds, 4);
   EXPECT_EQ(old->io.runtime_ms, 2000);
+  EXPECT_EQ(old->overhead.VmRounds(), 4) << "a VM takes every round unless told";
+  EXPECT_EQ(old->io.VmRounds(), old->io.rounds);
+  auto none = ParseSuiteConfig("[io]\nvm_rounds = 0\n", "s.toml");
+  ASSERT_TRUE(none.ok()) << none.error().message();
+  EXPECT_EQ(none->io.VmRounds(), 0) << "0: the VM's disk in no round";
 }
 
 TEST(SuiteConfigTest, ErrorsNameFileKeyAndReason) {
@@ -121,6 +133,9 @@ TEST(SuiteConfigTest, ErrorsNameFileKeyAndReason) {
       {"[io]\nruntime_s = 1\nruntime_ms = 500\n", "both given"},
       {"[overhead]\nrounds = 3\nrepetitions = 3\n", "older name of `rounds`"},
       {"[density]\nrounds = 0\n", "`density.rounds` must be between 1 and 1000"},
+      {"[io]\nrounds = 3\nvm_rounds = 4\n", "`io.vm_rounds` (4) must not exceed `io.rounds` (3)"},
+      {"[overhead]\nrounds = 3\nvm_rounds = -1\n", "`overhead.vm_rounds` must be between 0"},
+      {"[overhead]\nvm_rounds = 9\n", "`overhead.vm_rounds` (9) must not exceed"},
   };
   for (const auto& c : cases) {
     auto r = ParseSuiteConfig(c.toml, "s.toml");
@@ -140,6 +155,7 @@ TEST(SuiteConfigTest, SplitRoundsDividesEveryRoundsCountRoundingUp) {
   c.density.rounds = 8;
   c.density.vm_rounds = 0;  // none stays none
   c.overhead.rounds = 7;
+  c.overhead.vm_rounds = 3;
   c.io.rounds = 8;
   SplitRounds(c, 2);
   EXPECT_EQ(c.startup.repetitions, 5);
@@ -149,7 +165,9 @@ TEST(SuiteConfigTest, SplitRoundsDividesEveryRoundsCountRoundingUp) {
   EXPECT_EQ(c.density.rounds, 4);
   EXPECT_EQ(c.density.vm_rounds, 0);
   EXPECT_EQ(c.overhead.rounds, 4);
+  EXPECT_EQ(c.overhead.vm_rounds, 2);
   EXPECT_EQ(c.io.rounds, 4);
+  EXPECT_EQ(c.io.VmRounds(), 4) << "unset follows rounds";
   SplitRounds(c, 1);  // no split
   EXPECT_EQ(c.io.rounds, 4);
 }

@@ -140,7 +140,8 @@ void AaFalseAlarms(size_t n, double offset, std::uint64_t seed) {
 }
 
 TEST(GateProofTest, AaStoredFilesDefaultSuiteWithDrift) { AaFalseAlarms(30, 0.02, 42); }
-TEST(GateProofTest, AaInterleavedQuickSuite) { AaFalseAlarms(12, 0, 43); }
+// The quick suite's fewest rounds of a gated row: 9 (density, I/O).
+TEST(GateProofTest, AaInterleavedQuickSuite) { AaFalseAlarms(9, 0, 43); }
 
 // A slowdown of one metric among 30, at the same noise: caught when the comparison
 // exits 3 and that row regressed.
@@ -165,11 +166,17 @@ TEST(GateProofTest, TenPercentSlowdownCaughtDefaultSuite) {
   EXPECT_GE(Caught(30, 7, kTrials, 0, 0.10), kTrials * 95 / 100);
 }
 
-TEST(GateProofTest, TwentyPercentSlowdownCaughtQuickSuite) {
-  // 12 rounds per side resolve 20%, not 10% (~70%, printed below for the record).
+TEST(GateProofTest, SlowdownsCaughtQuickSuite) {
+  // 12 rounds per side (the quick suite's parallel starts and overhead) resolve 20%; 9
+  // (its density and I/O rounds, which its time budget keeps few) resolve 30%. An outlier
+  // on the wrong side weighs more the fewer the rounds: the exact test's smallest p
+  // (2/C(18,9) = 0.00004 at 9) leaves little room under Holm's level. Finer changes are
+  // printed for the record; the default suite's 30 serial starts resolve 10% (above).
   constexpr int kTrials = 400;
   EXPECT_GE(Caught(12, 8, kTrials, 0, 0.20), kTrials * 95 / 100);
-  (void)Caught(12, 9, 200, 0, 0.10);
+  EXPECT_GE(Caught(9, 9, kTrials, 0, 0.30), kTrials * 95 / 100);
+  (void)Caught(12, 10, 200, 0, 0.10);
+  (void)Caught(9, 11, 200, 0, 0.20);
 }
 
 // ------------------------------------------------------------- the exit codes
