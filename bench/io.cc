@@ -406,7 +406,8 @@ void RegisterIo(BenchSession& bench) {
       "row's label); " +
           std::to_string(config.rounds) + " interleaved rounds of " +
           std::to_string(config.runtime_ms) + " ms per job" +
-          (config.VmRounds() < config.rounds
+          (config.VmRounds() == 0 ? " (no VM disk: io.vm_rounds = 0)"
+           : config.VmRounds() < config.rounds
                ? " (a VM's disk in the first " + std::to_string(config.VmRounds()) + ")"
                : std::string()));
   // Interleaved rounds: round r runs every job on the host's file system, then on every

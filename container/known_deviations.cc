@@ -2,20 +2,20 @@
 
 #include <string>
 
-#include "harness/procfs.h"
+#include "container/cgroup.h"
 
 namespace isobench::container {
 namespace {
 
 using json = nlohmann::json;
 
-// True when the host mounts cgroup v1 hierarchies (v1 or hybrid).
+// True when the host mounts cgroup v1 controllers (v1 or hybrid), as the cgroup
+// module detects them for every backend.
 bool HostHasCgroupV1() {
-  auto mounts = harness::ReadMountInfo();
+  auto mounts = DetectCgroupMounts();
   if (!mounts.ok()) return false;
-  for (const auto& m : *mounts)
-    if (m.fstype == "cgroup") return true;
-  return false;
+  const CgroupMode mode = ModeOf(*mounts);
+  return mode == CgroupMode::kV1 || mode == CgroupMode::kHybrid;
 }
 
 constexpr const char* kRuncCgroupTmpfs =

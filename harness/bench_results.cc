@@ -22,7 +22,7 @@ constexpr std::string_view kInfToken = "Infinity";
 constexpr std::string_view kNegInfToken = "-Infinity";
 
 // Record keys with a meaning of their own; every other numeric key is a counter.
-constexpr std::array<std::string_view, 22> kKnownKeys = {
+constexpr std::array<std::string_view, 23> kKnownKeys = {
     "name",
     "family_index",
     "per_family_instance_index",
@@ -45,6 +45,7 @@ constexpr std::array<std::string_view, 22> kKnownKeys = {
     "real_coefficient",
     "rms",
     "skipped",
+    "ab_block",  // isobench ab: which block of its side the record comes from
 };
 
 bool IsKnownKey(std::string_view key) {
@@ -240,6 +241,8 @@ Result<void> AddRecord(const json& record, const FieldPath& at, Builder& builder
   run.real_time_s.push_back(real_time * *scale);
   run.cpu_time_s.push_back(cpu_time * *scale);
   run.iterations.push_back(iterations);
+  ISO_ASSIGN_OR_RETURN(std::int64_t block, ReadInteger(record, "ab_block", 0, false, at));
+  run.blocks.push_back(block);
   for (auto& [counter, value] : ReadCounters(record)) run.counters[counter].push_back(value);
   ISO_ASSIGN_OR_RETURN(std::string label, ReadString(record, "label", "", false, at));
   if (!label.empty() && std::find(run.labels.begin(), run.labels.end(), label) == run.labels.end())

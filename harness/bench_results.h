@@ -84,6 +84,10 @@ struct RunSamples {
   std::vector<double> real_time_s;
   std::vector<double> cpu_time_s;
   std::vector<std::int64_t> iterations;
+  // The `isobench ab` block of each iteration record (ab_block, 1-based), 0 when the
+  // record does not say (a plain run): what lets the gate see whether the samples of
+  // one block resemble each other more than those of other blocks.
+  std::vector<std::int64_t> blocks;
   // Custom counters by name, one entry per iteration record that has the counter
   // (normally all of them). Values as written (the unit is in the counter name,
   // e.g. destroy_s, phase_kernel_s).

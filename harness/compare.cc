@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "harness/fd.h"
@@ -71,6 +72,22 @@ std::size_t ComparisonReport::Count(RowStatus status) const {
       rows.begin(), rows.end(), [&](const ComparisonRow& r) { return r.status == status; }));
 }
 
+std::size_t ComparisonReport::Count(RowStatus status, RowRole role) const {
+  return static_cast<std::size_t>(std::count_if(rows.begin(), rows.end(), [&](const auto& r) {
+    return r.status == status && r.role == role;
+  }));
+}
+
+std::string ComparisonReport::CannotJudgeCounts() const {
+  const std::size_t gated = Count(RowStatus::kCannotJudge, RowRole::kGated);
+  const std::size_t report_only = Count(RowStatus::kCannotJudge, RowRole::kReportOnly);
+  std::string out;
+  if (gated > 0) out = std::to_string(gated) + " gated row(s)";
+  if (report_only > 0)
+    out += (out.empty() ? "" : " and ") + std::to_string(report_only) + " report-only row(s)";
+  return out.empty() ? "no row" : out;
+}
+
 int ComparisonReport::ExitCode() const {
   if (Count(RowStatus::kRegressed) > 0) return kExitRegression;
   // No gated row at all judges nothing: that is no pass either.
@@ -91,9 +108,11 @@ std::string ComparisonReport::ExitMeaning() const {
       return environment_refused
                  ? "exit 4: cannot judge: the files come from different environments (use "
                    "--cross-host for a host comparison)"
-                 : "exit 4: cannot judge: " + std::to_string(Count(RowStatus::kCannotJudge)) +
-                       " gated row(s) could not be judged (reasons in the table); declare a "
-                       "row report-only in the thresholds file, with a reason, to accept that";
+                 : "exit 4: cannot judge: " + CannotJudgeCounts() +
+                       " could not be judged (reasons in the table); declare a gated row "
+                       "report-only in the thresholds file, with a reason, to accept its "
+                       "noise (a report-only row that is missing, failed or non-finite "
+                       "means the run broke)";
     default:
       return "exit 0: every gated row was judged and none regressed";
   }
@@ -201,6 +220,50 @@ void SideProblems(const char* side, const SideSummary& s, const std::vector<doub
     problems->push_back(std::string("no samples in ") + side);
   }
   if (!AllFinite(samples)) problems->push_back(std::string(side) + " has NaN or infinite samples");
+}
+
+// A side's samples grouped by their `isobench ab` block, in block order; empty when
+// not every sample carries a block (a plain run, or a counter some records lack).
+std::vector<std::vector<double>> ByBlock(const RunSamples* run,
+                                         const std::vector<double>& samples) {
+  if (!run || run->blocks.size() != samples.size()) return {};
+  std::map<std::int64_t, std::vector<double>> groups;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    if (run->blocks[i] <= 0) return {};
+    groups[run->blocks[i]].push_back(samples[i]);
+  }
+  std::vector<std::vector<double>> out;
+  for (auto& [block, values] : groups) out.push_back(std::move(values));
+  return out;
+}
+
+// The row's blocks against each other, within each side (the sides may differ, that
+// is what the gate tests): each side's Kruskal–Wallis H, summed (the sides are
+// independent), against chi-square with the summed degrees of freedom. A side with
+// one block, or one sample in every block, has nothing to compare and adds nothing.
+// When the blocks differ, the row's values become its blocks' medians.
+void CheckBlocks(const RunSamples* b, const RunSamples* c, Pending& p) {
+  auto groups_a = ByBlock(b, p.base);
+  auto groups_b = ByBlock(c, p.candidate);
+  if (groups_a.empty() || groups_b.empty()) return;
+  double h = 0, df = 0;
+  for (const auto* groups : {&groups_a, &groups_b}) {
+    std::size_t n = 0;
+    for (const auto& g : *groups) n += g.size();
+    if (groups->size() < 2 || n == groups->size()) continue;
+    auto kw = KruskalWallis(*groups);
+    if (!kw.ok()) return;
+    h += kw->h;
+    df += kw->df;
+  }
+  if (df == 0) return;
+  p.row.block_effect_p = ChiSquareSurvival(h, df);
+  if (!(p.row.block_effect_p < kBlockEffectAlpha)) return;
+  p.row.block_medians = true;
+  p.base.clear();
+  p.candidate.clear();
+  for (const auto& g : groups_a) p.base.push_back(Median(g));
+  for (const auto& g : groups_b) p.candidate.push_back(Median(g));
 }
 
 std::string Join(const std::vector<std::string>& parts) {
@@ -318,6 +381,9 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
       SideProblems("new", row.candidate, p.candidate, &p.problems);
       p.broken = !p.problems.empty();
       if (p.problems.empty()) {
+        CheckBlocks(b, c, p);
+        row.base_units = p.base.size();
+        row.candidate_units = p.candidate.size();
         row.median_change = RelativeChange(row.base.median, row.candidate.median);
         row.min_p_value = MinimumPValue(p.base.size(), p.candidate.size());
       }
@@ -350,10 +416,12 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
     }
     if (p.problems.empty() && row.min_p_value > strictest) {
       p.problems.push_back(
-          "too few samples: n=" + std::to_string(p.base.size()) + " vs " +
-          std::to_string(p.candidate.size()) + " can reach p=" + Sci(row.min_p_value) +
-          " at best, the gate needs p<=" + Sci(strictest) + " (alpha " + Sci(alpha) + " / " +
-          std::to_string(report.family_size) + " gated rows)");
+          std::string(row.block_medians ? "too few blocks (their samples differ, so a block "
+                                          "is the unit): "
+                                        : "too few samples: ") +
+          "n=" + std::to_string(p.base.size()) + " vs " + std::to_string(p.candidate.size()) +
+          " can reach p=" + Sci(row.min_p_value) + " at best, the gate needs p<=" + Sci(strictest) +
+          " (alpha " + Sci(alpha) + " / " + std::to_string(report.family_size) + " gated rows)");
     }
     if (p.problems.empty()) {
       // Ranked by p below; measured at the family level until then.
@@ -479,6 +547,10 @@ std::string FormatComparison(const ComparisonReport& report) {
       verdict += ": " + r.reason;
     else if (r.role != RowRole::kGated)
       verdict += ": " + r.role_reason;
+    if (r.block_medians)
+      verdict += " [on block medians, " + std::to_string(r.base_units) + " vs " +
+                 std::to_string(r.candidate_units) + ": blocks differ, p=" + Sci(r.block_effect_p) +
+                 "]";
     std::snprintf(line, sizeof line, "%-52s %-14s %-11s %14s %14s %8s %21s %8s %8s  %s\n",
                   name.c_str(), metric.c_str(), std::string(RowRoleName(r.role)).c_str(),
                   side(r.base).c_str(), side(r.candidate).c_str(), Percent(r.estimate).c_str(),
@@ -486,19 +558,33 @@ std::string FormatComparison(const ComparisonReport& report) {
                   std::isnan(r.level) ? "-" : Sci(r.level).c_str(), verdict.c_str());
     out += line;
   }
-  out += "\n" + std::to_string(report.rows.size()) +
-         " rows: " + std::to_string(report.family_size) + " gated (" +
-         std::to_string(report.Count(RowStatus::kRegressed)) + " regressed, " +
-         std::to_string(report.Count(RowStatus::kImproved)) + " improved, " +
-         std::to_string(report.Count(RowStatus::kSame)) + " same, " +
-         std::to_string(report.Count(RowStatus::kCannotJudge)) + " cannot judge), " +
-         std::to_string(report.Count(RowStatus::kReportOnly)) + " report-only, " +
-         std::to_string(report.Count(RowStatus::kDerived)) + " derived\n";
+  out +=
+      "\n" + std::to_string(report.rows.size()) + " rows: " + std::to_string(report.family_size) +
+      " gated (" + std::to_string(report.Count(RowStatus::kRegressed)) + " regressed, " +
+      std::to_string(report.Count(RowStatus::kImproved)) + " improved, " +
+      std::to_string(report.Count(RowStatus::kSame)) + " same, " +
+      std::to_string(report.Count(RowStatus::kCannotJudge, RowRole::kGated)) + " cannot judge), " +
+      std::to_string(report.Count(RowStatus::kReportOnly) +
+                     report.Count(RowStatus::kCannotJudge, RowRole::kReportOnly)) +
+      " report-only" +
+      (report.Count(RowStatus::kCannotJudge, RowRole::kReportOnly) > 0
+           ? " (" + std::to_string(report.Count(RowStatus::kCannotJudge, RowRole::kReportOnly)) +
+                 " broken: cannot judge)"
+           : std::string()) +
+      ", " + std::to_string(report.Count(RowStatus::kDerived)) + " derived\n";
   out += "method: two-sided Mann-Whitney U (exact up to " + std::to_string(kExactMaxTotal) +
          " values, ties included), Holm over the gated rows at family alpha " +
          Sci(report.family_alpha) +
          "; change = Hodges-Lehmann estimate, interval at the row's level; a verdict needs "
          "significance and a change beyond the row's threshold\n";
+  std::size_t on_blocks = 0;
+  for (const auto& r : report.rows) on_blocks += r.block_medians ? 1 : 0;
+  if (on_blocks > 0)
+    out += std::to_string(on_blocks) +
+           " row(s) judged on block medians: their samples differ between the blocks of "
+           "isobench ab (Kruskal-Wallis p<" +
+           Sci(kBlockEffectAlpha) +
+           "; the host's speed changed during the run), so one value per block is tested\n";
   out += "thresholds: " + report.thresholds_source +
          (report.interleaved ? " (interleaved same-host A/B)" : " (stored files)") + "\n";
   out += report.ExitMeaning() + "\n";

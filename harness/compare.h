@@ -120,7 +120,19 @@ struct ComparisonRow {
   double min_p_value = std::numeric_limits<double>::quiet_NaN();
   bool significant = false;
   std::string method;  // "exact" or "asymptotic"
+  // Results of `isobench ab` (samples tagged with their block): the Kruskal–Wallis p
+  // that a side's blocks differ among themselves (NaN when there is nothing to test:
+  // no blocks, or one sample per block). Below kBlockEffectAlpha the samples of one
+  // block are not independent draws (the host's speed changed between blocks), so the
+  // row is judged on its blocks' medians, one value per block, and says so.
+  double block_effect_p = std::numeric_limits<double>::quiet_NaN();
+  bool block_medians = false;
+  std::size_t base_units = 0, candidate_units = 0;  // values tested: samples or blocks
 };
+
+// The level at which a row's blocks count as different (a screening test: set loose,
+// so that clustered samples are rarely mistaken for independent ones).
+inline constexpr double kBlockEffectAlpha = 0.05;
 
 struct EnvironmentDifference {
   std::string key;
@@ -162,8 +174,13 @@ struct ComparisonReport {
   std::vector<ComparisonRow> rows;
 
   std::size_t Count(RowStatus status) const;
+  // Rows of `role` with `status` (a report-only row whose benchmark broke is "cannot
+  // judge" too, and counted apart from the gated ones).
+  std::size_t Count(RowStatus status, RowRole role) const;
   int ExitCode() const;             // kExitNoRegression, kExitRegression, kExitCannotJudge
   std::string ExitMeaning() const;  // one line
+  // "2 gated row(s)", "1 report-only row(s)", or both joined by "and".
+  std::string CannotJudgeCounts() const;
 };
 
 // The whole gate on loaded results. Errors: nothing pairs and nothing is missing

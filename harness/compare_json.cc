@@ -51,6 +51,12 @@ nlohmann::json ComparisonToJson(const ComparisonReport& report) {
         {"min_p_value", Number(r.min_p_value)},
         {"significant", r.significant},
         {"test", r.method},
+        // Values tested per side: samples, or block medians when the blocks of an
+        // isobench ab differ (block_effect_p < 0.05).
+        {"tested_on", r.block_medians ? "block medians" : "samples"},
+        {"base_units", r.base_units},
+        {"new_units", r.candidate_units},
+        {"block_effect_p", Number(r.block_effect_p)},
     });
   }
   nlohmann::json env = nlohmann::json::array();

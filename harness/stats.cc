@@ -1,6 +1,7 @@
 #include "harness/stats.h"
 
 #include <algorithm>
+#include <boost/math/distributions/chi_squared.hpp>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -297,6 +298,47 @@ double NormalQuantileUpper(double tail) {
 }
 
 }  // namespace
+
+double ChiSquareSurvival(double x, double df) {
+  if (!(x > 0)) return 1;
+  return boost::math::cdf(boost::math::complement(boost::math::chi_squared(df), x));
+}
+
+Result<KruskalWallisResult> KruskalWallis(std::span<const std::vector<double>> groups) {
+  std::vector<std::pair<double, std::size_t>> pooled;  // value, group
+  std::size_t k = 0;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    if (groups[g].empty()) continue;
+    if (HasNaN(groups[g])) return Error("Kruskal-Wallis: NaN in the samples", EINVAL);
+    ++k;
+    for (double v : groups[g]) pooled.emplace_back(v, g);
+  }
+  if (k < 2) return Error("Kruskal-Wallis: needs at least two non-empty groups", EINVAL);
+  std::sort(pooled.begin(), pooled.end());
+  const auto n = static_cast<double>(pooled.size());
+  std::vector<double> rank_sum(groups.size(), 0);
+  double ties = 0;  // sum of t^3 - t over tie groups
+  for (std::size_t i = 0; i < pooled.size();) {
+    std::size_t j = i;
+    while (j < pooled.size() && pooled[j].first == pooled[i].first) ++j;
+    const double midrank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;
+    for (std::size_t t = i; t < j; ++t) rank_sum[pooled[t].second] += midrank;
+    const auto t = static_cast<double>(j - i);
+    ties += t * t * t - t;
+    i = j;
+  }
+  KruskalWallisResult r;
+  r.df = static_cast<double>(k - 1);
+  const double correction = 1 - ties / (n * n * n - n);
+  if (correction <= 0) return r;  // every value equal
+  double h = 0;
+  for (std::size_t g = 0; g < groups.size(); ++g)
+    if (!groups[g].empty()) h += rank_sum[g] * rank_sum[g] / static_cast<double>(groups[g].size());
+  h = (12 / (n * (n + 1)) * h - 3 * (n + 1)) / correction;
+  r.h = std::max(0.0, h);
+  r.p_value = ChiSquareSurvival(r.h, r.df);
+  return r;
+}
 
 Result<MannWhitneyResult> MannWhitneyU(std::span<const double> x, std::span<const double> y,
                                        MannWhitneyMethod method) {

@@ -146,6 +146,23 @@ Result<ChangeInterval> EstimateChange(
     std::span<const double> base, std::span<const double> candidate, double alpha,
     MannWhitneyMethod method = MannWhitneyMethod::kExactWhenSmall);
 
+// Kruskal–Wallis H test that every group comes from one distribution: tie-corrected
+// H, compared with the chi-square distribution with (groups - 1) degrees of freedom,
+// as scipy.stats.kruskal. The gate uses it to see whether the blocks of one side of an
+// `isobench ab` differ among themselves (the host's speed changed between them), in
+// which case a block's samples are not independent draws and the block is the unit.
+// Empty groups are ignored; all values equal gives H = 0, p = 1 (no evidence).
+// Errors: fewer than two non-empty groups, NaN values.
+struct KruskalWallisResult {
+  double h = 0;
+  double df = 0;
+  double p_value = 1;
+};
+Result<KruskalWallisResult> KruskalWallis(std::span<const std::vector<double>> groups);
+
+// P(X >= x) for X chi-square with `df` > 0 degrees of freedom (boost::math); 1 for x <= 0.
+double ChiSquareSurvival(double x, double df);
+
 enum class Direction {
   kLowerIsBetter,   // times, memory
   kHigherIsBetter,  // throughput, IOPS, instances per host

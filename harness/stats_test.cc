@@ -135,6 +135,34 @@ TEST(BootstrapTest, RejectsBadInput) {
   EXPECT_NE(bad.error().message().find("confidence"), std::string::npos);
 }
 
+TEST(KruskalWallisTest, MatchesScipy) {
+  // scipy.stats.kruskal([1,2,3,4], [5,6,7,8], [2.5,3.5,9,10]): H 4.961538, p 0.083679.
+  std::vector<std::vector<double>> groups = {{1, 2, 3, 4}, {5, 6, 7, 8}, {2.5, 3.5, 9, 10}};
+  auto r = KruskalWallis(groups);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_NEAR(r->h, 4.961538461538467, 1e-9);
+  EXPECT_EQ(r->df, 2);
+  EXPECT_NEAR(r->p_value, 0.0836788324961062, 1e-9);
+  // With ties (tie-corrected H): scipy.stats.kruskal([1,1,2,3], [2,3,3,4]).
+  std::vector<std::vector<double>> tied = {{1, 1, 2, 3}, {2, 3, 3, 4}};
+  r = KruskalWallis(tied);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NEAR(r->h, 2.7147435897435885, 1e-9);
+  EXPECT_NEAR(r->p_value, 0.09942494579333945, 1e-9);
+  // Empty groups are ignored; all values equal is no evidence, not an error.
+  std::vector<std::vector<double>> flat = {{2, 2}, {}, {2, 2, 2}};
+  r = KruskalWallis(flat);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->p_value, 1);
+  std::vector<std::vector<double>> one = {{1, 2}, {}};
+  EXPECT_FALSE(KruskalWallis(one).ok());
+  std::vector<std::vector<double>> nan = {{1, std::nan("")}, {2, 3}};
+  EXPECT_FALSE(KruskalWallis(nan).ok());
+  // scipy.stats.chi2.sf(20, 14)
+  EXPECT_NEAR(ChiSquareSurvival(20, 14), 0.130141420882483, 1e-12);
+  EXPECT_EQ(ChiSquareSurvival(0, 3), 1);
+}
+
 TEST(MannWhitneyTest, MatchesScipyAsymptotic) {
   const nlohmann::json ref = LoadReference();
   for (const auto& c : ref["cases"]) {

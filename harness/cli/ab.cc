@@ -235,7 +235,8 @@ Result<void> MergeResultFiles(const std::vector<std::string>& inputs, const std:
   nlohmann::json merged;
   nlohmann::json records = nlohmann::json::array();
   nlohmann::json run_ids = nlohmann::json::array();
-  for (const std::string& input : inputs) {
+  for (std::size_t block = 0; block < inputs.size(); ++block) {
+    const std::string& input = inputs[block];
     ISO_ASSIGN_OR_RETURN(std::string text, ReadFile(input));
     nlohmann::json doc = nlohmann::json::parse(QuoteNonFiniteTokens(text), nullptr, false);
     if (doc.is_discarded() || !doc.is_object() || !doc.contains("benchmarks") ||
@@ -244,7 +245,12 @@ Result<void> MergeResultFiles(const std::vector<std::string>& inputs, const std:
     if (merged.is_null()) merged["context"] = doc.value("context", nlohmann::json::object());
     if (doc.contains("context") && doc["context"].contains("run.id"))
       run_ids.push_back(doc["context"]["run.id"]);
-    for (auto& record : doc["benchmarks"]) records.push_back(std::move(record));
+    for (auto& record : doc["benchmarks"]) {
+      // Which block each sample came from: the gate judges a row on its blocks'
+      // medians when the blocks differ (the host's speed changed between them).
+      if (record.is_object()) record["ab_block"] = block + 1;
+      records.push_back(std::move(record));
+    }
   }
   merged["context"]["ab.blocks"] = std::to_string(inputs.size());
   merged["context"]["ab.block_run_ids"] = run_ids.dump();

@@ -59,6 +59,9 @@ TEST_F(AbTest, MergedBlocksPoolEverySampleOfEveryBlock) {
   ASSERT_NE(ready, nullptr);
   ASSERT_EQ(ready->real_time_s.size(), 4u);
   EXPECT_DOUBLE_EQ(ready->real_time_s[3], 0.033);
+  // Every sample knows its block, and the tag is not read as a counter.
+  EXPECT_EQ(ready->blocks, (std::vector<std::int64_t>{1, 1, 2, 2}));
+  EXPECT_EQ(ready->Counter("ab_block"), nullptr);
   // A NaN counter (written bare by Google Benchmark) survives the merge as a NaN.
   ASSERT_NE(ready->Counter("destroy_s"), nullptr);
   EXPECT_TRUE(std::isnan((*ready->Counter("destroy_s"))[0]));
