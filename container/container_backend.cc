@@ -128,6 +128,13 @@ Result<int> ContainerBackend::ReclaimStale() {
     ISO_ASSIGN_OR_RETURN(int unmounted, harness::RemoveRunTree(dir));
     reclaimed += 1 + unmounted;
   }
+  // The host's bridge of a crashed run: its ports went with their instances (a veth
+  // with its namespace, a tap with its qemu); without ports, nothing uses it.
+  auto bridge = RemoveIdleBridge();
+  if (bridge.ok())
+    reclaimed += *bridge;
+  else
+    ISO_LOG(kWarning) << bridge.error().message();
   return reclaimed;
 }
 
@@ -151,6 +158,7 @@ harness::BackendTraits ContainerTraits() {
   harness::BackendTraits t;
   t.kind = harness::BackendTraits::Kind::kContainer;
   t.hardened_profile = true;
+  t.bridge_network = true;
   return t;
 }
 

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "container/cgroup.h"
@@ -40,6 +41,7 @@ class ContainerInstance final : public harness::Instance {
 
   Result<nlohmann::json> Call(nlohmann::json request, std::chrono::milliseconds timeout) override;
   Result<harness::ResourceUsage> Usage() override;
+  std::optional<harness::NetworkEndpoint> endpoint() const override { return endpoint_; }
 
   // Kill the init (its pid namespace, mount namespace and root tmpfs die with it), reap,
   // empty and remove the cgroups. Every step is idempotent, so a failed Destroy() can be
@@ -60,7 +62,8 @@ class ContainerInstance final : public harness::Instance {
   HostRootfs host_rootfs_;
   harness::Mount disk_;  // <instance_dir_>/disk: the ext4 image holding a disk upper
   VethLink veth_;        // network "bridge"
-  harness::Fd log_;      // memfd: the agent's stdout and stderr
+  std::optional<harness::NetworkEndpoint> endpoint_;
+  harness::Fd log_;  // memfd: the agent's stdout and stderr
   harness::ChildProcess init_;
   harness::AgentClient agent_;
 };

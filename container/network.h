@@ -1,10 +1,11 @@
 // Networking of an instance.
 //
 // "none" (the default): a private network namespace whose loopback the child brings up
-// with one ioctl. "bridge": additionally a veth pair, its host end attached to the host
-// bridge `isobench0` (10.203.0.1/16, created on first use), its other end moved into the
-// instance's namespace as eth0, where the child gives it the instance's address and a
-// default route through the bridge. Links are made over rtnetlink with libnl-route.
+// with one ioctl. "bridge": additionally a veth pair, its host end attached to the
+// host's benchmark bridge (harness/bridge.h: `isobench0`, 10.203.0.1/16, created on
+// first use, nothing routed off the host), its other end moved into the instance's
+// namespace as eth0, where the child gives it the instance's address (the subnet's
+// route, no default route). Links are made over rtnetlink with libnl-route.
 //
 //   ISO_RETURN_IF_ERROR(ValidateNetwork(spec.network, profile.net_ns));
 //   ISO_ASSIGN_OR_RETURN(VethPlan veth, PlanVeth());          // parent, before clone
@@ -20,14 +21,15 @@
 #include <string>
 
 #include "container/child_status.h"
+#include "harness/bridge.h"
 
 namespace isobench::container {
 
-inline constexpr const char* kBridgeName = "isobench0";
-inline constexpr const char* kBridgeAddress = "10.203.0.1";
-inline constexpr int kBridgePrefix = 16;
-// Host ends are named with this prefix, so leftovers are recognisable.
-inline constexpr const char* kVethPrefix = "isbv";
+using harness::kBridgeAddress;
+using harness::kBridgeName;
+using harness::kBridgePrefix;
+using harness::kVethPrefix;
+using harness::RemoveIdleBridge;
 
 Result<void> ValidateNetwork(const std::string& network, bool net_ns);
 
@@ -37,9 +39,9 @@ ChildStatus BringUpLoopback(bool net_ns);
 
 struct VethPlan {
   bool enabled = false;
-  std::string host_name;                                     // "isbv<hex>", at most 15 characters
-  std::string address;                                       // the instance's IPv4 address, dotted
-  struct sockaddr_in addr = {}, netmask = {}, gateway = {};  // preformatted for the child
+  std::string host_name;                       // "isbv<hex>", at most 15 characters
+  std::string address;                         // the instance's IPv4 address, dotted
+  struct sockaddr_in addr = {}, netmask = {};  // preformatted for the child
 };
 
 // Picks a host-end name and an address in 10.203.0.0/16 not used by a live link.
@@ -64,11 +66,13 @@ class VethLink {
   std::string name_;
 };
 
-// Child: address, netmask, up, default route via the bridge, on eth0.
+// Child: address, netmask (the subnet's route) and up, on eth0. No default route:
+// the instance reaches the bridge's subnet and nothing else.
 ChildStatus ConfigureEth0(const VethPlan& plan);
 
-// Deletes the bridge when no port is left on it (the last instance of every run is
-// gone). Returns 1 if it was deleted.
-Result<int> RemoveIdleBridge();
+// Host: ConfigureEth0 inside `pid`'s network namespace, from a helper thread that
+// enters it (setns), for a container an external runtime made (runc: after `create`,
+// before `start`, as a CNI plugin would).
+Result<void> ConfigureEth0Of(pid_t pid, const VethPlan& plan);
 
 }  // namespace isobench::container

@@ -130,6 +130,14 @@ struct ResourceUsage {
   int64_t pids = 0;
 };
 
+// How an instance with network "bridge" is reached over its network, and how it
+// reaches the host: the network benchmarks connect the two.
+struct NetworkEndpoint {
+  std::string address;       // the instance's IPv4 address
+  std::string host_address;  // the host's address on that network (the bridge's)
+  std::string link;          // the host side of it: veth host end, tap, bridge
+};
+
 class Instance {
  public:
   virtual ~Instance() = default;  // implementations destroy; never throws
@@ -147,6 +155,8 @@ class Instance {
                           std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   virtual Result<ResourceUsage> Usage() = 0;
+  // Set for an instance made with a network of its own ("bridge"); none for loopback.
+  virtual std::optional<NetworkEndpoint> endpoint() const { return std::nullopt; }
   // Stops the instance and removes everything created for it. Idempotent.
   virtual Result<void> Destroy() = 0;
 };
@@ -187,6 +197,9 @@ struct BackendTraits {
   Role role = Role::kProduct;
   bool boots_guest_kernel = false;  // the image must carry a guest kernel (and modules)
   bool supports_volumes = true;     // InstanceSpec::volumes is honoured (else EOPNOTSUPP)
+  // InstanceSpec::network "bridge" is honoured: the instance gets an address on a
+  // network it shares with the host, given by Instance::endpoint().
+  bool bridge_network = false;
   // An external OCI runtime: it refuses a container without a mount namespace.
   bool oci_runtime = false;
   // Honours every SecurityProfile switch, user_ns and read_only_root included: the

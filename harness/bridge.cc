@@ -1,0 +1,139 @@
+#include "harness/bridge.h"
+
+#include <arpa/inet.h>
+#include <linux/if.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <random>
+
+#include "harness/fd.h"
+#include "harness/netlink.h"
+
+namespace isobench::harness {
+
+Result<NlSock> ConnectRoute() {
+  NlSock sock(nl_socket_alloc());
+  if (!sock) return Error("nl_socket_alloc failed", ENOMEM);
+  int err = nl_connect(sock.get(), NETLINK_ROUTE);
+  if (err < 0) return Error(std::string("netlink connect: ") + nl_geterror(err), EIO);
+  return sock;
+}
+
+Error NlError(int err, const std::string& what) {
+  return Error(what + ": " + nl_geterror(err), EIO);
+}
+
+Result<void> ConfineLink(const std::string& link) {
+  if (link.empty() || link.find('/') != std::string::npos || link.find("..") != std::string::npos)
+    return Error("not a link name: `" + link + "`", EINVAL);
+  const std::string v4 = "/proc/sys/net/ipv4/conf/" + link + "/forwarding";
+  ISO_RETURN_IF_ERROR(WriteFile(v4, "0"));
+  const std::string v6 = "/proc/sys/net/ipv6/conf/" + link + "/disable_ipv6";
+  if (::access(v6.c_str(), F_OK) == 0) ISO_RETURN_IF_ERROR(WriteFile(v6, "1"));
+  return {};
+}
+
+bool LinkExists(const std::string& name) {
+  return ::access(("/sys/class/net/" + name).c_str(), F_OK) == 0;
+}
+
+Result<BridgeSlot> PlanBridgeSlot(const char* prefix) {
+  static std::atomic<uint32_t> counter{0};
+  static const uint32_t base = [] {
+    std::random_device rd;
+    return rd() % 60000;
+  }();
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    // Hosts 10.203.0.2 .. ; .0.1 is the bridge.
+    uint32_t n = 2 + (base + counter++) % 65000;
+    char veth[IFNAMSIZ], tap[IFNAMSIZ], name[IFNAMSIZ];
+    std::snprintf(veth, sizeof veth, "%s%04x", kVethPrefix, n);
+    std::snprintf(tap, sizeof tap, "%s%04x", kTapPrefix, n);
+    if (LinkExists(veth) || LinkExists(tap)) continue;
+    std::snprintf(name, sizeof name, "%s%04x", prefix, n);
+    BridgeSlot slot;
+    slot.link_name = name;
+    slot.address_host_order = kBridgeNetwork | n;
+    struct in_addr in = {htonl(slot.address_host_order)};
+    char text[INET_ADDRSTRLEN];
+    ::inet_ntop(AF_INET, &in, text, sizeof text);
+    slot.address = text;
+    return slot;
+  }
+  return Error(std::string("no free link name/address in 10.203.0.0/16 after 64 tries"),
+               EADDRINUSE);
+}
+
+Result<int> EnsureBridge() {
+  ISO_ASSIGN_OR_RETURN(NlSock sock, ConnectRoute());
+  if (!LinkExists(kBridgeName)) {
+    // A MAC address of its own, set at creation: a bridge without one takes the lowest
+    // of its ports', so when that port's instance goes the host's address moves to
+    // another MAC, and every other instance, whose ARP entry still names the old one,
+    // loses the host until the entry expires (here: a runc instance went unreachable
+    // for 30 s after the native container beside it was destroyed).
+    NlLink bridge(rtnl_link_alloc());
+    if (!bridge) return Error("rtnl_link_alloc failed", ENOMEM);
+    rtnl_link_set_name(bridge.get(), kBridgeName);
+    int err = rtnl_link_set_type(bridge.get(), "bridge");
+    if (err < 0) return NlError(err, "bridge link type");
+    std::random_device rd;
+    unsigned char mac[6];
+    for (unsigned char& b : mac) b = static_cast<unsigned char>(rd());
+    mac[0] = static_cast<unsigned char>((mac[0] & 0xfe) | 0x02);  // unicast, locally administered
+    struct nl_addr* lladdr = nl_addr_build(AF_LLC, mac, sizeof mac);
+    rtnl_link_set_addr(bridge.get(), lladdr);
+    nl_addr_put(lladdr);
+    err = rtnl_link_add(sock.get(), bridge.get(), NLM_F_CREATE | NLM_F_EXCL);
+    if (err < 0 && err != -NLE_EXIST)
+      return NlError(err, std::string("create bridge `") + kBridgeName + "`");
+  }
+  struct rtnl_link* raw = nullptr;
+  int err = rtnl_link_get_kernel(sock.get(), 0, kBridgeName, &raw);
+  if (err < 0) return NlError(err, std::string("look up bridge `") + kBridgeName + "`");
+  NlLink bridge(raw);
+  int ifindex = rtnl_link_get_ifindex(bridge.get());
+  // Before it is up and at every use: a later write of net.ipv4.ip_forward (a daemon
+  // starting) sets every interface's forwarding again.
+  ISO_RETURN_IF_ERROR(ConfineLink(kBridgeName));
+  if (!(rtnl_link_get_flags(bridge.get()) & IFF_UP)) {
+    NlLink change(rtnl_link_alloc());
+    rtnl_link_set_flags(change.get(), IFF_UP);
+    err = rtnl_link_change(sock.get(), bridge.get(), change.get(), 0);
+    if (err < 0) return NlError(err, std::string("set `") + kBridgeName + "` up");
+    struct rtnl_addr* addr = rtnl_addr_alloc();
+    struct nl_addr* local = nullptr;
+    std::string cidr = std::string(kBridgeAddress) + "/" + std::to_string(kBridgePrefix);
+    nl_addr_parse(cidr.c_str(), AF_INET, &local);
+    rtnl_addr_set_ifindex(addr, ifindex);
+    rtnl_addr_set_local(addr, local);
+    err = rtnl_addr_add(sock.get(), addr, 0);
+    nl_addr_put(local);
+    rtnl_addr_put(addr);
+    if (err < 0 && err != -NLE_EXIST) return NlError(err, "address " + cidr + " on " + kBridgeName);
+  }
+  return ifindex;
+}
+
+Result<int> RemoveIdleBridge() {
+  // Ports need no reclaiming: a veth goes when its instance's network namespace dies,
+  // a tap when its qemu exits.
+  if (!LinkExists(kBridgeName)) return 0;
+  auto ports = ListDir(std::string("/sys/class/net/") + kBridgeName + "/brif");
+  if (ports.ok() && !ports->empty()) return 0;  // an instance still uses it
+  ISO_ASSIGN_OR_RETURN(NlSock sock, ConnectRoute());
+  NlLink l(rtnl_link_alloc());
+  rtnl_link_set_name(l.get(), kBridgeName);
+  int err = rtnl_link_delete(sock.get(), l.get());
+  if (err < 0 && err != -NLE_NODEV && err != -NLE_OBJ_NOTFOUND)
+    return NlError(err, std::string("delete bridge `") + kBridgeName + "`");
+  return err < 0 ? 0 : 1;
+}
+
+}  // namespace isobench::harness
