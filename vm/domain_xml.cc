@@ -137,6 +137,7 @@ Result<std::string> BuildDomainXml(const GuestConfig& guest) {
       x << "      <source network='" << XmlEscape(n.source) << "'/>\n";
     else if (n.type == "bridge")
       x << "      <source bridge='" << XmlEscape(n.source) << "'/>\n";
+    if (!n.target_dev.empty()) x << "      <target dev='" << XmlEscape(n.target_dev) << "'/>\n";
     x << "      <model type='virtio'/>\n";
     x << "    </interface>\n";
   }

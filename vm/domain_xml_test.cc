@@ -155,6 +155,10 @@ TEST(DomainXmlTest, NetworkInterfaces) {
   xml = MustBuild(g);
   EXPECT_TRUE(Contains(xml, "<source bridge='br0'/>"));
   EXPECT_FALSE(Contains(xml, "<mac"));
+  EXPECT_FALSE(Contains(xml, "<target dev=")) << "libvirt names the tap";
+  g.network->target_dev = "isbt0a0b";
+  xml = MustBuild(g);
+  EXPECT_TRUE(Contains(xml, "<target dev='isbt0a0b'/>"));
   g.network = NetworkConfig{"user", "", ""};
   xml = MustBuild(g);
   EXPECT_TRUE(Contains(xml, "<interface type='user'>"));

@@ -47,6 +47,7 @@ struct NetworkConfig {
   std::string type = "network";    // libvirt <interface type=>: network|bridge|user
   std::string source = "default";  // network or bridge name; ignored for user
   std::string mac;                 // empty: let libvirt/qemu choose
+  std::string target_dev;          // the host's tap name; empty: libvirt's vnetN
 };
 
 struct GuestConfig {

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <utility>
 
+#include "harness/bridge.h"
+
 namespace isobench::vm {
 
 using harness::Error;
@@ -11,6 +13,12 @@ using harness::Result;
 Result<std::optional<NetworkConfig>> ParseGuestNetwork(std::string_view network) {
   if (network.empty() || network == "none") return std::optional<NetworkConfig>();
   NetworkConfig n;
+  if (network == "bridge") {
+    // The host's benchmark bridge (harness/bridge.h), as for every backend.
+    n.type = "bridge";
+    n.source = harness::kBridgeName;
+    return std::optional<NetworkConfig>(std::move(n));
+  }
   size_t colon = network.find(':');
   n.type = std::string(network.substr(0, colon));
   n.source = colon == std::string_view::npos ? "" : std::string(network.substr(colon + 1));
@@ -19,7 +27,7 @@ Result<std::optional<NetworkConfig>> ParseGuestNetwork(std::string_view network)
             (n.type == "bridge" && !n.source.empty());
   if (!ok)
     return Error("network `" + std::string(network) +
-                     "` not supported (none, user, network:<name>, bridge:<name>)",
+                     "` not supported (none, bridge, user, network:<name>, bridge:<name>)",
                  EINVAL);
   return std::optional<NetworkConfig>(std::move(n));
 }

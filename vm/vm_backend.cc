@@ -4,12 +4,14 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <regex>
 #include <set>
 #include <thread>
 
+#include "harness/bridge.h"
 #include "harness/fd.h"
 #include "harness/log.h"
 #include "harness/procfs.h"
@@ -50,6 +52,7 @@ void LogOnce(const std::string& message) {
 // State shared by a backend and every instance it created (instances may outlive it).
 struct Shared : GuestShared {
   std::shared_ptr<LibvirtConnection> conn;  // guarded by mu
+  std::atomic<bool> used_bridge{false};     // an instance had network "bridge"
 
   Result<std::shared_ptr<LibvirtConnection>> Connection() {
     std::lock_guard<std::mutex> lock(mu);
@@ -91,6 +94,7 @@ class VmInstance final : public Instance {
   }
 
   Result<void> Destroy() override;
+  std::optional<harness::NetworkEndpoint> endpoint() const override { return endpoint_; }
 
   // Where libvirt logged this domain's qemu, if it is a local system domain that got
   // created; empty otherwise.
@@ -119,6 +123,7 @@ class VmInstance final : public Instance {
   bool ready_ = false;  // the agent answered: a graceful power-off can be asked for
 
   bool domain_created_ = false;
+  std::optional<harness::NetworkEndpoint> endpoint_;  // network "bridge"
 
   std::mutex destroy_mu_;
   bool destroyed_ = false;
@@ -138,6 +143,15 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
           spec, o, c, DomainName(c.run_id, spec.name), accel,
           {.dir = shared_->RunSocketDir(), .disk_dir = shared_->RunDiskDir(), .tag = "."}));
   ISO_RETURN_IF_ERROR(CheckGuestImage(c.image));
+  if (spec.network == "bridge") {
+    // A tap named for its address on the host's bridge; the agent gives eth0 the address.
+    ISO_ASSIGN_OR_RETURN(harness::BridgeSlot slot, harness::PlanBridgeSlot(harness::kTapPrefix));
+    ISO_RETURN_IF_ERROR(harness::EnsureBridge().Context("vm: the host's bridge"));
+    shared_->used_bridge = true;
+    guest.network->target_dev = slot.link_name;
+    guest.cmdline += " isobench.ip=" + slot.address + "/" + std::to_string(harness::kBridgePrefix);
+    endpoint_ = harness::NetworkEndpoint{slot.address, harness::kBridgeAddress, slot.link_name};
+  }
 
   ISO_ASSIGN_OR_RETURN(conn_, shared_->Connection());
 
@@ -303,6 +317,13 @@ Result<std::unique_ptr<VmInstance>> LaunchInstance(const std::shared_ptr<Shared>
 class VmBackend final : public harness::Backend {
  public:
   explicit VmBackend(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  ~VmBackend() override {
+    // The taps went with their domains; the bridge goes when no other port is left.
+    if (shared_->used_bridge) {
+      auto removed = harness::RemoveIdleBridge();
+      if (!removed.ok()) ISO_LOG(kWarning) << "vm: " << removed.error().message();
+    }
+  }
 
   std::string name() const override { return "vm"; }
   harness::BackendTraits traits() const override { return VmTraits(); }
@@ -471,6 +492,7 @@ harness::BackendTraits VmTraits() {
   t.boots_guest_kernel = true;
   t.supports_volumes = false;  // no shared file system in the guest (Create refuses them)
   t.slow_start = true;
+  t.bridge_network = true;  // virtio-net on a tap in the host's bridge
   return t;
 }
 

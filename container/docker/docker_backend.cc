@@ -21,6 +21,7 @@
 #include "container/docker/docker_spec.h"
 #include "container/known_deviations.h"
 #include "harness/agent_client.h"
+#include "harness/bridge.h"
 #include "harness/fd.h"
 #include "harness/log.h"
 #include "harness/procfs.h"
@@ -152,6 +153,12 @@ class DockerInstance : public Instance {
   }
   Result<harness::ResourceUsage> Usage() override;
   Result<void> Destroy() override;
+  std::optional<harness::NetworkEndpoint> endpoint() const override { return endpoint_; }
+  // On the run's bridge network: Inspect() reads the address the daemon gave.
+  void SetNetwork(std::string network, std::string bridge) {
+    network_ = std::move(network);
+    bridge_ = std::move(bridge);
+  }
 
   // Create()'s steps, in order; each leaves the instance destroyable.
   Result<void> Listen() {
@@ -189,6 +196,8 @@ class DockerInstance : public Instance {
   Fd listener_;
   harness::AgentClient agent_;
   harness::StartupTiming timing_;
+  std::string network_, bridge_;
+  std::optional<harness::NetworkEndpoint> endpoint_;
 };
 
 Result<void> DockerInstance::CreateContainer(const json& body) {
@@ -204,6 +213,17 @@ Result<void> DockerInstance::Inspect() {
   ISO_ASSIGN_OR_RETURN(json info, daemon_->Call("GET", "/containers/" + id_ + "/json"));
   json state = info.value("State", json::object());
   pid_ = state.value("Pid", 0);
+  if (!network_.empty()) {
+    json net = info.value("NetworkSettings", json::object()).value("Networks", json::object());
+    json mine = net.is_object() ? net.value(network_, json::object()) : json::object();
+    std::string address = mine.is_object() ? mine.value("IPAddress", "") : "";
+    std::string gateway = mine.is_object() ? mine.value("Gateway", "") : "";
+    if (address.empty() || gateway.empty())
+      return Error(
+          "docker: container " + container_name_ + " has no address on network " + network_,
+          EPROTO);
+    endpoint_ = harness::NetworkEndpoint{address, gateway, bridge_};
+  }
   if (pid_ <= 0)
     return Error("docker: container " + container_name_ + " is not running (" +
                      state.value("Status", "?") + ", exit code " +
@@ -335,6 +355,8 @@ class DockerBackend : public harness::Backend {
         base_dir_(context_.workdir + "/docker"),
         run_dir_(base_dir_, context_.run_id) {}
 
+  ~DockerBackend() override { RemoveNetwork(); }
+
   std::string name() const override { return "docker"; }
   harness::BackendTraits traits() const override { return DockerTraits(); }
   Availability Probe() override;
@@ -346,6 +368,8 @@ class DockerBackend : public harness::Backend {
   Result<void> Connect();
   Result<std::string> RunDir();
   Result<std::string> SaveDefaultSpec();
+  Result<NetworkParams> EnsureNetwork();
+  void RemoveNetwork();
 
   BackendContext context_;
   std::string base_dir_;
@@ -359,8 +383,48 @@ class DockerBackend : public harness::Backend {
   std::vector<pid_t> daemon_pids_;
   std::optional<std::string> default_spec_path_;
   std::shared_ptr<CgroupMountsCache> cgroups_ = std::make_shared<CgroupMountsCache>();
-  bool daemon_missing_ = false;  // nothing answers on the daemon's socket
+  bool daemon_missing_ = false;           // nothing answers on the daemon's socket
+  std::optional<NetworkParams> network_;  // the run's bridge network, once made
 };
+
+// Made on the first instance that asks for network "bridge"; removed with the backend
+// (or by a later run's ReclaimStale when this one crashed). Its subnet is one /24 of
+// 10.204.0.0/16: a slot taken by another network (another run's) is skipped.
+Result<NetworkParams> DockerBackend::EnsureNetwork() {
+  if (network_) {
+    ISO_RETURN_IF_ERROR(harness::ConfineLink(network_->bridge));
+    return *network_;
+  }
+  if (!daemon_) return Error("docker: no daemon connection", ENOTCONN);
+  uint32_t seed = 0;
+  for (char c : context_.run_id) seed = seed * 131 + static_cast<unsigned char>(c);
+  std::string last_error;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    NetworkParams n = RunNetwork(context_.run_id, static_cast<int>((seed + attempt * 97) % 65536));
+    if (harness::LinkExists(n.bridge)) continue;
+    auto made = daemon_->Call("POST", "/networks/create",
+                              NetworkCreateBody(n, context_.run_id, OwnerOfThisProcess()));
+    if (!made.ok()) {
+      last_error = made.error().message();
+      if (last_error.find("overlap") != std::string::npos) continue;  // another's subnet
+      return std::move(made).error().Context("docker: making the run's network " + n.name);
+    }
+    network_ = n;
+    ISO_RETURN_IF_ERROR(harness::ConfineLink(n.bridge));
+    return n;
+  }
+  return Error("docker: no free subnet in 10.204.0.0/16 for the run's network: " + last_error,
+               EADDRINUSE);
+}
+
+void DockerBackend::RemoveNetwork() {
+  if (!network_ || !daemon_) return;
+  auto removed = daemon_->Call("DELETE", "/networks/" + UrlEncode(network_->name), nullptr, true);
+  if (!removed.ok())
+    ISO_LOG(kWarning) << "docker: removing network " << network_->name << ": "
+                      << removed.error().message();
+  network_.reset();
+}
 
 Result<void> DockerBackend::Connect() {
   std::string host = Option(context_, "docker.host", "");
@@ -458,8 +522,12 @@ Result<std::string> DockerBackend::RunDir() { return run_dir_.Ensure(); }
 
 Result<std::unique_ptr<Instance>> DockerBackend::Create(const InstanceSpec& spec) {
   // The image is built (once) by Probe(), before the clock starts, as the other
-  // backends' images are built before theirs.
+  // backends' images are built before theirs; so is the run's network.
   Availability availability = Probe();
+  std::optional<NetworkParams> network;
+  if (spec.network == "bridge" && availability.usable) {
+    ISO_ASSIGN_OR_RETURN(network, EnsureNetwork());
+  }
   auto start = Clock::now();
   double daemon_cpu_before = DaemonCpuSeconds(daemon_pids_);
   ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
@@ -476,11 +544,13 @@ Result<std::unique_ptr<Instance>> DockerBackend::Create(const InstanceSpec& spec
   params.run_id = context_.run_id;
   params.owner = OwnerOfThisProcess();
   params.channel_dir = dir;
+  if (network) params.network = network->name;
   ISO_ASSIGN_OR_RETURN(json body, ContainerCreateBody(spec, params));
 
   ISO_RETURN_IF_ERROR(harness::MakeDirs(dir, 0700));
   auto instance = std::make_unique<DockerInstance>(
       daemon_, spec.name, ContainerName(context_.run_id, spec.name), dir, cgroups_);
+  if (network) instance->SetNetwork(network->name, network->bridge);
   ISO_RETURN_IF_ERROR(instance->Listen());
   ISO_RETURN_IF_ERROR(instance->CreateContainer(body));
   auto created = Clock::now();
@@ -534,6 +604,27 @@ Result<int> DockerBackend::ReclaimStale() {
         ISO_LOG(kWarning) << "docker: reclaiming " << id << ": " << removed.error().message();
     }
   }
+  if (Probe().usable) {
+    // Networks of runs that are over: labelled ours, named as ours, owner gone.
+    json filters = {{"label", json::array({std::string(kLabel) + "=1"})}};
+    auto list = daemon_->Call("GET", "/networks?filters=" + UrlEncode(filters.dump()));
+    if (list.ok() && list->is_array()) {
+      for (const auto& n : *list) {
+        json labels = n.value("Labels", json::object());
+        if (!labels.is_object()) continue;
+        std::string run = labels.value(kLabelRun, ""), owner = labels.value(kLabelOwner, "");
+        if (run.empty() || owner.empty() || run == context_.run_id) continue;
+        if (n.value("Name", "") != "isobench-" + run || OwnerIsLive(owner)) continue;
+        auto removed =
+            daemon_->Call("DELETE", "/networks/" + n.value("Id", std::string()), nullptr, true);
+        if (removed.ok())
+          ++reclaimed;
+        else
+          ISO_LOG(kWarning) << "docker: reclaiming network " << n.value("Name", "") << ": "
+                            << removed.error().message();
+      }
+    }
+  }
   for (const std::string& path : harness::StaleRunDirs(base_dir_, context_.run_id)) {
     auto removed = harness::RemoveRunTree(path);
     if (removed.ok())
@@ -550,6 +641,7 @@ harness::BackendTraits DockerTraits() {
   harness::BackendTraits t;
   t.kind = harness::BackendTraits::Kind::kContainer;
   t.runtime_default_profile = true;  // docker.default_spec: the config it hands runc
+  t.bridge_network = true;           // the run's own bridge network (docker_spec.h)
   return t;
 }
 

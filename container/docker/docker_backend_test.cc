@@ -154,6 +154,37 @@ TEST_F(DockerBackendTest, InstanceLivesAnswersAndLeavesNothing) {
   EXPECT_FALSE(instance->Exec({"/bin/true"}).ok());
 }
 
+// Network "bridge": the run's own user-defined network, made on first use and removed
+// with the backend; no forwarding off its bridge.
+TEST_F(DockerBackendTest, BridgeNetworkIsTheRunsOwnAndGoesWithIt) {
+  std::string run = harness::NewRunId();
+  auto backend = MakeDockerBackend(Context(run)).ValueOrThrow();
+  ASSERT_TRUE(backend->Probe().usable) << backend->Probe().reason;
+  harness::InstanceSpec spec;
+  spec.name = "net1";
+  spec.network = "bridge";
+  auto instance = backend->Create(spec).ValueOrThrow();
+  auto endpoint = instance->endpoint();
+  ASSERT_TRUE(endpoint.has_value());
+  EXPECT_EQ(endpoint->address.rfind("10.204.", 0), 0u) << endpoint->address;
+  EXPECT_EQ(endpoint->host_address.rfind("10.204.", 0), 0u) << endpoint->host_address;
+  EXPECT_EQ(endpoint->link.rfind("isbd", 0), 0u) << endpoint->link;
+  EXPECT_EQ(
+      harness::ReadFile("/proc/sys/net/ipv4/conf/" + endpoint->link + "/forwarding").ValueOrThrow(),
+      "0\n");
+  json net = client_.Call("GET", "/networks/isobench-" + run).ValueOrThrow();
+  EXPECT_EQ(net["Labels"]["isobench.run"], run);
+  EXPECT_EQ(net["Options"]["com.docker.network.bridge.enable_ip_masquerade"], "false");
+  auto ping = instance->Exec({"ping", "-c", "1", "-W", "3", endpoint->host_address}).ValueOrThrow();
+  EXPECT_EQ(ping.exit_code, 0) << ping.stdout_text << ping.stderr_text;
+  std::string link = endpoint->link;
+  instance.reset();
+  backend.reset();
+  auto gone = client_.Request("GET", "/networks/isobench-" + run).ValueOrThrow();
+  EXPECT_EQ(gone.status, 404) << "the run's network outlived its backend";
+  EXPECT_NE(::access(("/sys/class/net/" + link).c_str(), F_OK), 0) << link << " survived";
+}
+
 TEST_F(DockerBackendTest, DockerDefaultPostureHasNoNoNewPrivs) {
   std::string run = harness::NewRunId();
   auto backend = MakeDockerBackend(Context(run)).ValueOrThrow();
@@ -290,9 +321,16 @@ TEST_F(DockerBackendTest, ReclaimsADeadRunsContainersAndNobodyElses) {
           .ValueOrThrow()["Id"];
   harness::MakeDirs(workdir_ + "/docker/" + dead_run).ValueOrThrow();
   harness::WriteWholeFile(workdir_ + "/docker/" + dead_run + "/owner", "999999 1\n").ValueOrThrow();
+  // The dead run's bridge network, as its backend made it.
+  NetworkParams dead_net = RunNetwork(dead_run, 0xfffe);
+  client_.Call("POST", "/networks/create", NetworkCreateBody(dead_net, dead_run, "999999 1"))
+      .ValueOrThrow();
 
   int reclaimed = live->ReclaimStale().ValueOrThrow();
-  EXPECT_GE(reclaimed, 2) << "the container and the run directory";
+  EXPECT_GE(reclaimed, 3) << "the container, the network and the run directory";
+  EXPECT_EQ(client_.Request("GET", "/networks/" + dead_net.name).ValueOrThrow().status, 404)
+      << "the dead run's network survived";
+  EXPECT_NE(::access(("/sys/class/net/" + dead_net.bridge).c_str(), F_OK), 0);
   EXPECT_TRUE(client_.Call("GET", "/containers/" + orphan + "/json", nullptr, true)
                   .ValueOrThrow()
                   .is_null());

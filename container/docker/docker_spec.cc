@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <memory>
 #include <sstream>
 
@@ -114,8 +115,10 @@ Result<json> ContainerCreateBody(const harness::InstanceSpec& spec, const Contai
 
   if (spec.network == "none" || spec.network.empty())
     host["NetworkMode"] = "none";
+  else if (spec.network == "bridge" && !params.network.empty())
+    host["NetworkMode"] = params.network;
   else if (spec.network == "bridge")
-    host["NetworkMode"] = "bridge";
+    return Error("docker: network `bridge` needs the run's bridge network (none was made)", EINVAL);
   else
     return Error("docker: network `" + spec.network + "` is not supported (\"none\" or \"bridge\")",
                  EINVAL);
@@ -366,6 +369,32 @@ harness::ResourceUsage UsageFromStats(const json& stats) {
   usage.cpu_seconds = static_cast<double>(number(cpu, "total_usage")) * 1e-9;
   usage.pids = static_cast<int64_t>(number(stats.value("pids_stats", json::object()), "current"));
   return usage;
+}
+
+NetworkParams RunNetwork(const std::string& run_id, int slot) {
+  NetworkParams n;
+  n.name = "isobench-" + run_id;
+  char bridge[16];
+  std::snprintf(bridge, sizeof bridge, "isbd%04x", slot & 0xffff);
+  n.bridge = bridge;
+  const int octet = slot % 256;
+  n.subnet = "10.204." + std::to_string(octet) + ".0/24";
+  n.gateway = "10.204." + std::to_string(octet) + ".1";
+  return n;
+}
+
+json NetworkCreateBody(const NetworkParams& n, const std::string& run_id,
+                       const std::string& owner) {
+  return {{"Name", n.name},
+          {"Driver", "bridge"},
+          {"CheckDuplicate", true},
+          {"EnableIPv6", false},
+          {"IPAM",
+           {{"Driver", "default"}, {"Config", {{{"Subnet", n.subnet}, {"Gateway", n.gateway}}}}}},
+          {"Options",
+           {{"com.docker.network.bridge.name", n.bridge},
+            {"com.docker.network.bridge.enable_ip_masquerade", "false"}}},
+          {"Labels", {{kLabel, "1"}, {kLabelRun, run_id}, {kLabelOwner, owner}}}};
 }
 
 }  // namespace isobench::container::docker

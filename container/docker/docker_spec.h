@@ -50,7 +50,23 @@ struct ContainerParams {
   std::string run_id;
   std::string owner;        // "<pid> <start time>" of the harness process
   std::string channel_dir;  // host directory bind-mounted at kChannelDir
+  // The run's user-defined bridge network, for network "bridge" (the daemon's default
+  // bridge is not used: it may not exist, as under `dockerd --bridge=none`).
+  std::string network;
 };
+
+// The run's bridge network: its name, its Linux bridge and its subnet, one /24 of
+// 10.204.0.0/16 (the third octet from `slot`), gateway .1 (the host's address on it).
+struct NetworkParams {
+  std::string name;    // "isobench-<run id>"
+  std::string bridge;  // "isbd<4 hex digits>", at most 15 characters
+  std::string subnet, gateway;
+};
+NetworkParams RunNetwork(const std::string& run_id, int slot);
+
+// The body of POST /networks/create for `n`, labelled as the run's: no NAT, no IPv6.
+nlohmann::json NetworkCreateBody(const NetworkParams& n, const std::string& run_id,
+                                 const std::string& owner);
 
 // The agent as the container's command.
 std::vector<std::string> AgentCommand();

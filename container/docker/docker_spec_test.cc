@@ -179,10 +179,14 @@ TEST(ContainerCreateBody, VolumesNetworkAndBadInput) {
   spec.volumes = {{"/srv/data", "/data", true}, {"/srv/out", "/out", false}};
   spec.network = "bridge";
   spec.hostname = "h1";
-  json body = ContainerCreateBody(spec, Params()).ValueOrThrow();
+  EXPECT_NE(ContainerCreateBody(spec, Params()).error().message().find("the run's bridge network"),
+            std::string::npos);
+  ContainerParams params = Params();
+  params.network = "isobench-r1";
+  json body = ContainerCreateBody(spec, params).ValueOrThrow();
   EXPECT_TRUE(Contains(body["HostConfig"]["Binds"], "/srv/data:/data:ro"));
   EXPECT_TRUE(Contains(body["HostConfig"]["Binds"], "/srv/out:/out:rw"));
-  EXPECT_EQ(body["HostConfig"]["NetworkMode"], "bridge");
+  EXPECT_EQ(body["HostConfig"]["NetworkMode"], "isobench-r1");
   EXPECT_EQ(body["Hostname"], "h1");
 
   auto fails = [](harness::InstanceSpec s, const std::string& needle) {
@@ -337,4 +341,20 @@ TEST(UsageFromStats, CgroupV1AndV2Replies) {
 }
 
 }  // namespace
+TEST(NetworkCreateBody, ARunsOwnBridgeWithoutNat) {
+  NetworkParams n = RunNetwork("r1", 0x1a2b);
+  EXPECT_EQ(n.name, "isobench-r1");
+  EXPECT_EQ(n.bridge, "isbd1a2b");
+  EXPECT_EQ(n.subnet, "10.204.43.0/24");  // 0x1a2b % 256
+  EXPECT_EQ(n.gateway, "10.204.43.1");
+  json body = NetworkCreateBody(n, "r1", "42 7");
+  EXPECT_EQ(body["Driver"], "bridge");
+  EXPECT_EQ(body["Options"]["com.docker.network.bridge.enable_ip_masquerade"], "false");
+  EXPECT_EQ(body["Options"]["com.docker.network.bridge.name"], "isbd1a2b");
+  EXPECT_EQ(body["IPAM"]["Config"][0]["Subnet"], "10.204.43.0/24");
+  EXPECT_EQ(body["Labels"][kLabelRun], "r1");
+  EXPECT_EQ(body["Labels"][kLabelOwner], "42 7");
+  EXPECT_EQ(body["EnableIPv6"], false);
+}
+
 }  // namespace isobench::container::docker

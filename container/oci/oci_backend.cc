@@ -20,6 +20,7 @@
 #include "container/cgroup.h"
 #include "container/idmap.h"
 #include "container/known_deviations.h"
+#include "container/network.h"
 #include "container/oci/oci_runtime.h"
 #include "container/oci/oci_spec.h"
 #include "harness/agent_client.h"
@@ -114,8 +115,17 @@ class OciInstance : public Instance {
   }
   Result<harness::ResourceUsage> Usage() override;
   Result<void> Destroy() override;
+  std::optional<harness::NetworkEndpoint> endpoint() const override { return endpoint_; }
 
   // Create()'s steps, in order; each leaves the instance destroyable.
+  // Network "bridge", between create and start: a veth into init's namespace as eth0.
+  Result<void> AttachVeth() {
+    ISO_ASSIGN_OR_RETURN(VethPlan plan, PlanVeth());
+    ISO_ASSIGN_OR_RETURN(veth_, VethLink::Create(plan, pid_));
+    ISO_RETURN_IF_ERROR(ConfigureEth0Of(pid_, plan));
+    endpoint_ = harness::NetworkEndpoint{plan.address, kBridgeAddress, veth_.name()};
+    return {};
+  }
   Result<void> MountRootfs(const std::string& lower, const std::vector<IdMapping>& userns_map,
                            bool user_ns);
   Result<void> RunCreate(const json& config, const std::vector<std::string>& flags, Fd guest_end);
@@ -136,6 +146,8 @@ class OciInstance : public Instance {
   Fd pidfd_;
   harness::AgentClient agent_;
   harness::StartupTiming timing_;
+  VethLink veth_;
+  std::optional<harness::NetworkEndpoint> endpoint_;
 };
 
 Result<void> OciInstance::MountRootfs(const std::string& lower,
@@ -248,6 +260,14 @@ class OciBackend : public harness::Backend {
         base_dir_(context_.workdir + "/oci/" + name_),
         run_dir_(base_dir_, context_.run_id) {}
 
+  ~OciBackend() override {
+    // The veths went with their instances; the bridge goes when no other port is left.
+    if (used_bridge_) {
+      auto removed = RemoveIdleBridge();
+      if (!removed.ok()) ISO_LOG(kWarning) << "oci: " << removed.error().message();
+    }
+  }
+
   std::string name() const override { return name_; }
   harness::BackendTraits traits() const override { return OciTraits(name_); }
   Availability Probe() override;
@@ -272,6 +292,7 @@ class OciBackend : public harness::Backend {
   std::vector<IdMapping> userns_map_;
   std::shared_ptr<CgroupMountsCache> cgroups_ = std::make_shared<CgroupMountsCache>();
   bool runtime_missing_ = false;  // no runtime given, or its binary is not there
+  bool used_bridge_ = false;      // an instance had network "bridge"
 };
 
 Result<void> OciBackend::Prepare() {
@@ -403,6 +424,10 @@ Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
     return Error::Errno("socketpair");
   Fd host_end(sv[0]), guest_end(sv[1]);
   ISO_RETURN_IF_ERROR(instance->RunCreate(config, flags, std::move(guest_end)));
+  if (spec.network == "bridge") {
+    used_bridge_ = true;
+    ISO_RETURN_IF_ERROR(instance->AttachVeth());
+  }
   auto created = Clock::now();
   ISO_RETURN_IF_ERROR(instance->Start());
   auto started = Clock::now();
@@ -460,6 +485,7 @@ harness::BackendTraits OciTraits(const std::string& name) {
   t.oci_runtime = true;
   t.hardened_profile = true;
   t.runtime_default_profile = true;
+  t.bridge_network = true;  // a veth added between create and start
   if (name == "runc" || name == "crun") t.role = harness::BackendTraits::Role::kReference;
   return t;
 }

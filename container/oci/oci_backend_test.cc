@@ -114,6 +114,38 @@ TEST_F(OciBackendTest, ProfileInstanceLivesAndLeavesNothing) {
   EXPECT_NE(::access(run_dir.c_str(), F_OK), 0) << run_dir << " outlived the run";
 }
 
+// Network "bridge": a veth the harness adds between create and start, as a CNI plugin
+// would; the instance reaches the host's bridge address, and nothing survives it.
+TEST_F(OciBackendTest, BridgeNetworkIsAVethIntoTheHostsBridge) {
+  bool bridge_existed = ::access("/sys/class/net/isobench0", F_OK) == 0;
+  auto backend = MakeOciBackend(Context(harness::NewRunId()), "runc", "runc").ValueOrThrow();
+  ASSERT_TRUE(backend->Probe().usable) << backend->Probe().reason;
+  harness::InstanceSpec spec;
+  spec.name = "net1";
+  spec.network = "bridge";
+  auto instance = backend->Create(spec).ValueOrThrow();
+  auto endpoint = instance->endpoint();
+  ASSERT_TRUE(endpoint.has_value());
+  EXPECT_EQ(endpoint->host_address, "10.203.0.1");
+  EXPECT_EQ(endpoint->link.rfind("isbv", 0), 0u) << endpoint->link;
+  EXPECT_EQ(::access(("/sys/class/net/" + endpoint->link + "/master").c_str(), F_OK), 0)
+      << "the host end is a port of the bridge";
+  auto addr = instance->Exec({"ip", "-4", "-o", "addr", "show", "eth0"}).ValueOrThrow();
+  EXPECT_NE(addr.stdout_text.find("inet " + endpoint->address + "/16"), std::string::npos)
+      << addr.stdout_text << addr.stderr_text;
+  auto ping = instance->Exec({"ping", "-c", "1", "-W", "3", "10.203.0.1"}).ValueOrThrow();
+  EXPECT_EQ(ping.exit_code, 0) << ping.stdout_text << ping.stderr_text;
+  auto routes = instance->Exec({"ip", "route"}).ValueOrThrow();
+  EXPECT_EQ(routes.stdout_text.find("default"), std::string::npos) << routes.stdout_text;
+  std::string link = endpoint->link;
+  ASSERT_TRUE(instance->Destroy().ok());
+  EXPECT_NE(::access(("/sys/class/net/" + link).c_str(), F_OK), 0) << link << " survived";
+  instance.reset();
+  backend.reset();
+  if (!bridge_existed)
+    EXPECT_NE(::access("/sys/class/net/isobench0", F_OK), 0) << "the bridge survived its users";
+}
+
 TEST_F(OciBackendTest, RuntimeDefaultRunsRuncsOwnSpec) {
   auto backend = MakeOciBackend(Context(harness::NewRunId()), "runc", "runc").ValueOrThrow();
   ASSERT_TRUE(backend->Probe().usable) << backend->Probe().reason;

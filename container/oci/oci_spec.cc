@@ -90,8 +90,14 @@ std::vector<std::string> CreateFlags(const harness::SecurityProfile& profile) {
 Result<json> ConfigForSpec(const json& default_spec, const harness::InstanceSpec& spec,
                            const BundleParams& bundle) {
   const harness::SecurityProfile& p = spec.profile;
-  if (spec.network != "none")
-    return Error("oci: network `" + spec.network + "` is not supported (only \"none\": loopback)",
+  // "bridge": a new network namespace like "none"; the backend adds the veth between
+  // `create` and `start`, as a CNI plugin does.
+  if (spec.network == "bridge" && !p.net_ns)
+    return Error("oci: network `bridge` needs a network namespace (profile.net_ns)", EINVAL);
+  if (spec.network != "none" && spec.network != "bridge")
+    return Error("oci: network `" + spec.network +
+                     "` is not supported (\"none\": loopback; \"bridge\": veth into the host's "
+                     "bridge)",
                  EINVAL);
   if (p.user_ns && bundle.userns_map.empty()) return Error("oci: user_ns needs an id map", EINVAL);
 

@@ -159,8 +159,12 @@ TEST(ConfigForSpec, EachSwitchRemovesItsProtection) {
 
 TEST(ConfigForSpec, RejectsWhatItCannotExpress) {
   harness::InstanceSpec spec = Spec();
-  spec.network = "bridge";
+  spec.network = "macvlan";
   EXPECT_FALSE(ConfigForSpec(RuncDefault(), spec, Bundle()).ok());
+  spec.network = "bridge";
+  EXPECT_TRUE(ConfigForSpec(RuncDefault(), spec, Bundle()).ok()) << "the veth comes after create";
+  spec.profile.net_ns = false;
+  EXPECT_FALSE(ConfigForSpec(RuncDefault(), spec, Bundle()).ok()) << "bridge without a netns";
   spec = Spec();
   spec.profile.capabilities = {"CAP_SYS_ADMIN"};
   BundleParams b = Bundle();

@@ -3,9 +3,12 @@
 // JSON-line requests one at a time until told to shut down. See protocol.md.
 #include "harness/agent/agent.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
@@ -88,6 +91,54 @@ std::string KernelCmdlineValue(const std::string& key) {
     if (word.rfind(key + "=", 0) == 0) return word.substr(key.size() + 1);
   }
   return {};
+}
+
+// Up on `name`, and, when `cidr` ("10.203.0.7/16") is given, that address and its
+// subnet's route (no default route: the guest reaches the host's bridge and nothing
+// else). Returns what failed, or empty.
+std::string ConfigureInterface(const std::string& name, const std::string& cidr) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+  struct ifreq ifr = {};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  std::string failed;
+  if (!cidr.empty()) {
+    size_t slash = cidr.find('/');
+    int prefix = slash == std::string::npos ? 32 : std::atoi(cidr.c_str() + slash + 1);
+    struct sockaddr_in addr = {};
+    addr.sin_family = AF_INET;
+    if (prefix < 1 || prefix > 32 ||
+        ::inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &addr.sin_addr) != 1) {
+      ::close(fd);
+      return "bad address `" + cidr + "`";
+    }
+    std::memcpy(&ifr.ifr_addr, &addr, sizeof addr);
+    if (::ioctl(fd, SIOCSIFADDR, &ifr) != 0) failed = "SIOCSIFADDR";
+    struct sockaddr_in mask = {};
+    mask.sin_family = AF_INET;
+    mask.sin_addr.s_addr = htonl(prefix == 32 ? ~0u : ~0u << (32 - prefix));
+    std::memcpy(&ifr.ifr_netmask, &mask, sizeof mask);
+    if (failed.empty() && ::ioctl(fd, SIOCSIFNETMASK, &ifr) != 0) failed = "SIOCSIFNETMASK";
+  }
+  if (failed.empty() && ::ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) failed = "SIOCGIFFLAGS";
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (failed.empty() && ::ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) failed = "SIOCSIFFLAGS";
+  std::string error = failed.empty() ? "" : failed + " " + name + ": " + std::strerror(errno);
+  ::close(fd);
+  return error;
+}
+
+// isobench.ip=<address>/<prefix>: the guest's eth0 on the host's bridge (virtio-net,
+// whose driver the modules above loaded). The device is probed as its driver loads,
+// but give it a moment.
+void ConfigureVmNetwork() {
+  std::string error = ConfigureInterface("lo", "");
+  if (!error.empty()) Console("lo: " + error);
+  std::string cidr = KernelCmdlineValue("isobench.ip");
+  if (cidr.empty()) return;
+  for (int i = 0; i < 200 && ::access("/sys/class/net/eth0", F_OK) != 0; ++i) ::usleep(10000);
+  error = ConfigureInterface("eth0", cidr);
+  if (!error.empty()) Console("eth0: " + error);
 }
 
 int OpenChannelPath(const std::string& path) {
@@ -217,6 +268,7 @@ int main(int argc, char** argv) {
     std::string hostname = KernelCmdlineValue("isobench.hostname");
     if (!hostname.empty() && ::sethostname(hostname.data(), hostname.size()) != 0)
       Console("sethostname " + hostname + ": " + std::strerror(errno));
+    ConfigureVmNetwork();
     if (options.channel_path.empty()) options.channel_path = "/dev/ttyS1";
   }
 
