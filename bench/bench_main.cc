@@ -116,6 +116,23 @@ class SuiteReporter : public benchmark::ConsoleReporter {
 
 }  // namespace
 
+harness::Result<std::unique_ptr<harness::Backend>> BenchSession::MakeBackendWithTools(
+    const std::string& name, const std::vector<std::string>& extra_binaries,
+    const std::vector<std::string>& extra_modules) {
+  harness::ImageOptions image_options;
+  image_options.workdir = context.workdir;
+  image_options.agent_binary = harness::DefaultAgentPath();
+  image_options.want_vm = !session.image.kernel.empty();
+  image_options.modules = session.image_modules;
+  image_options.modules.insert(image_options.modules.end(), extra_modules.begin(),
+                               extra_modules.end());
+  image_options.extra_binaries = extra_binaries;
+  ISO_ASSIGN_OR_RETURN(harness::GuestImage image, harness::BuildImage(image_options));
+  harness::BackendContext backend_context = context;
+  backend_context.image = std::move(image);
+  return session.registry->Make(name, backend_context);
+}
+
 harness::Result<harness::Instance*> BenchSession::SharedInstance(harness::Backend& backend) {
   auto it = shared_.find(backend.name());
   if (it != shared_.end()) return it->second.get();
@@ -157,6 +174,8 @@ void SplitRounds(SuiteConfig& suite, int split) {
   part(suite.overhead.vm_rounds);
   part(suite.io.rounds);
   part(suite.io.vm_rounds);
+  part(suite.net.rounds);
+  part(suite.net.vm_rounds);
 }
 
 int Main(int argc, char** argv, const std::function<void(BenchSession&)>& register_benchmarks) {

@@ -67,6 +67,13 @@ struct BenchSession {
   // program ends: VMs under TCG take seconds to boot, so families share it.
   harness::Result<harness::Instance*> SharedInstance(harness::Backend& backend);
   void DestroySharedInstances();
+  // A backend of `name` (from the session's registry) made for an image of its own: the
+  // session's guest image plus `extra_binaries` (copied in with their libraries) and,
+  // when a guest kernel boots it, `extra_modules`. The I/O and network families run
+  // their tools (fio; iperf3, sockperf) in instances of such a backend.
+  harness::Result<std::unique_ptr<harness::Backend>> MakeBackendWithTools(
+      const std::string& name, const std::vector<std::string>& extra_binaries,
+      const std::vector<std::string>& extra_modules = {});
   // Destroys one backend's shared instance once its family is done with it, so that an
   // idle guest does not run beside the measurements that follow.
   void ReleaseSharedInstance(const std::string& backend_name);

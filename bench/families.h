@@ -10,5 +10,6 @@ void RegisterStartup(BenchSession& bench);   // startup.cc
 void RegisterDensity(BenchSession& bench);   // density.cc
 void RegisterOverhead(BenchSession& bench);  // overhead.cc
 void RegisterIo(BenchSession& bench);        // io.cc
+void RegisterNet(BenchSession& bench);       // net.cc
 
 }  // namespace isobench::bench

@@ -312,20 +312,7 @@ class IoFamily {
     auto it = rigs_.find(backend);
     if (it != rigs_.end()) return it->second;
     Rig& rig = rigs_[backend];
-    harness::ImageOptions image_options;
-    image_options.workdir = bench_.context.workdir;
-    image_options.agent_binary = harness::DefaultAgentPath();
-    image_options.want_vm = !bench_.session.image.kernel.empty();
-    image_options.modules = bench_.session.image_modules;
-    image_options.extra_binaries = {kFio};
-    auto image = harness::BuildImage(image_options);
-    if (!image.ok()) {
-      rig.error = image.error().message();
-      return rig;
-    }
-    harness::BackendContext context = bench_.context;
-    context.image = *image;
-    auto made = bench_.session.registry->Make(backend, context);
+    auto made = bench_.MakeBackendWithTools(backend, {kFio});
     if (!made.ok()) {
       rig.error = made.error().message();
       return rig;

@@ -187,12 +187,13 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
                      ": " + std::string(e.description()),
                  EINVAL);
   }
-  static const std::set<std::string> kSections = {"startup", "density", "overhead", "io"};
+  static const std::set<std::string> kSections = {"startup", "density", "overhead", "io", "net"};
   for (const auto& [key, node] : root) {
     std::string name(key.str());
     if (!kSections.count(name))
-      return Error(src + ": unknown section `" + name + "` (known: startup, density, overhead, io)",
-                   EINVAL);
+      return Error(
+          src + ": unknown section `" + name + "` (known: startup, density, overhead, io, net)",
+          EINVAL);
     if (!node.is_table()) return Error(src + ": `" + name + "` must be a table", EINVAL);
   }
   auto section = [&](const char* name) -> const toml::table& {
@@ -260,6 +261,25 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
     return Error(src + ": `io.vm_rounds` (" + std::to_string(config.io.vm_rounds) +
                      ") must not exceed `io.rounds` (" + std::to_string(config.io.rounds) + ")",
                  EINVAL);
+
+  Reader n(section("net"), "net", src);
+  ISO_RETURN_IF_ERROR(n.Bool("enabled", &config.net.enabled));
+  ISO_RETURN_IF_ERROR(n.Int("rounds", 1, 1000, &config.net.rounds));
+  ISO_RETURN_IF_ERROR(n.Int("vm_rounds", 0, 1000, &config.net.vm_rounds));
+  ISO_RETURN_IF_ERROR(n.StringList("workloads",
+                                   {"tcp_stream", "tcp_stream_reverse", "tcp_rr", "udp_rr"},
+                                   &config.net.workloads));
+  ISO_RETURN_IF_ERROR(n.Int("stream_mib", 1, 1 << 20, &config.net.stream_mib));
+  ISO_RETURN_IF_ERROR(n.Int("rr_seconds", 1, 3600, &config.net.rr_seconds));
+  ISO_RETURN_IF_ERROR(n.Int("iperf3_port", 1024, 65535, &config.net.iperf3_port));
+  ISO_RETURN_IF_ERROR(n.Int("sockperf_port", 1024, 65535, &config.net.sockperf_port));
+  ISO_RETURN_IF_ERROR(n.NoUnknownKeys());
+  if (config.net.vm_rounds > config.net.rounds)
+    return Error(src + ": `net.vm_rounds` (" + std::to_string(config.net.vm_rounds) +
+                     ") must not exceed `net.rounds` (" + std::to_string(config.net.rounds) + ")",
+                 EINVAL);
+  if (config.net.iperf3_port == config.net.sockperf_port)
+    return Error(src + ": `net.iperf3_port` and `net.sockperf_port` are the same port", EINVAL);
   return config;
 }
 

@@ -87,6 +87,29 @@ struct IoConfig {
                              {"randwrite", "4k", 1}, {"randwrite", "4k", 32}};
 };
 
+// Network: the same workloads over every path, measured with Debian's iperf3 (stream)
+// and sockperf (request/response), the servers on the host.
+struct NetConfig {
+  bool enabled = true;
+  // Round r runs every workload on the host's loopback (the floor) and on every
+  // backend's path once: the unit of replication.
+  int rounds = 9;
+  // A VM backend takes part in the first vm_rounds rounds only (0: in none; unset: in
+  // every round).
+  int vm_rounds = -1;
+  int VmRounds() const { return vm_rounds >= 0 ? vm_rounds : rounds; }
+  // tcp_stream (instance -> host), tcp_stream_reverse (host -> instance): iperf3, one
+  // TCP stream of `stream_mib`; tcp_rr, udp_rr: sockperf ping-pong for `rr_seconds`
+  // (whole seconds: sockperf's unit).
+  std::vector<std::string> workloads = {"tcp_stream", "tcp_stream_reverse", "tcp_rr", "udp_rr"};
+  int stream_mib = 512;
+  int rr_seconds = 1;
+  // The servers' ports on the host's side of each path (iperf3; sockperf TCP and UDP
+  // share the next one).
+  int iperf3_port = 5201;
+  int sockperf_port = 11111;
+};
+
 // Parses "randread:4k:qd32"; the error says what is wrong with it.
 harness::Result<IoJob> ParseIoJob(std::string_view text);
 
@@ -96,6 +119,7 @@ struct SuiteConfig {
   DensityConfig density;
   OverheadConfig overhead;
   IoConfig io;
+  NetConfig net;
 };
 
 harness::Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_view source);

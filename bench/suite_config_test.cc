@@ -63,12 +63,42 @@ TEST(SuiteConfigTest, ShippedSuitesGiveGatedRowsEnoughRounds) {
     EXPECT_TRUE(reaches(c->density.rounds));
     EXPECT_TRUE(reaches(c->overhead.rounds));
     EXPECT_TRUE(reaches(c->io.rounds));
+    if (c->net.enabled) {
+      EXPECT_TRUE(reaches(c->net.rounds));
+    }
   }
   EXPECT_FALSE(reaches(8)) << "the bound this test exists for";
   auto def = LoadSuiteConfig(std::string(ISOBENCH_SUITES_DIR) + "/default.toml");
   EXPECT_TRUE(reaches(def->startup.vm_repetitions));  // gated in the default suite
   EXPECT_TRUE(reaches(def->overhead.VmRounds()));
   EXPECT_TRUE(reaches(def->io.VmRounds()));
+}
+
+TEST(SuiteConfigTest, ReadsTheNetworkSection) {
+  auto c = ParseSuiteConfig(
+      "[net]\nrounds = 11\nvm_rounds = 3\nworkloads = [\"tcp_rr\", \"tcp_stream\"]\n"
+      "stream_mib = 64\nrr_seconds = 2\niperf3_port = 15201\nsockperf_port = 15202\n",
+      "s.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->net.rounds, 11);
+  EXPECT_EQ(c->net.VmRounds(), 3);
+  EXPECT_EQ(c->net.workloads, (std::vector<std::string>{"tcp_rr", "tcp_stream"}));
+  EXPECT_EQ(c->net.stream_mib, 64);
+  EXPECT_EQ(c->net.rr_seconds, 2);
+  EXPECT_EQ(c->net.iperf3_port, 15201);
+  auto error = [](const char* text) {
+    auto r = ParseSuiteConfig(text, "s.toml");
+    return r.ok() ? std::string("accepted") : r.error().message();
+  };
+  EXPECT_NE(error("[net]\nworkloads = [\"tcp_crr\"]\n").find("`net.workloads` has `tcp_crr`"),
+            std::string::npos);
+  EXPECT_NE(error("[net]\nrounds = 2\nvm_rounds = 3\n").find("must not exceed `net.rounds`"),
+            std::string::npos);
+  EXPECT_NE(error("[net]\niperf3_port = 7000\nsockperf_port = 7000\n").find("same port"),
+            std::string::npos);
+  EXPECT_NE(error("[net]\nrr_seconds = 0\n").find("`net.rr_seconds` must be between 1"),
+            std::string::npos);
+  EXPECT_NE(error("[net]\nport = 1\n").find("unknown key `net.port`"), std::string::npos);
 }
 
 TEST(SuiteConfigTest, ReadsRoundsTargetsAndRuntime) {

@@ -1,4 +1,4 @@
-// isobench_bench: the benchmark suite (startup, density, overhead, I/O), one Google
+// isobench_bench: the benchmark suite (startup, density, overhead, I/O, network), one Google
 // Benchmark JSON file per run. Usually started by `isobench run`.
 #include "bench/families.h"
 
@@ -8,5 +8,6 @@ int main(int argc, char** argv) {
     isobench::bench::RegisterDensity(bench);
     isobench::bench::RegisterOverhead(bench);
     isobench::bench::RegisterIo(bench);
+    isobench::bench::RegisterNet(bench);
   });
 }

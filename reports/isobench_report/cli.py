@@ -13,6 +13,7 @@ from .section_conformance import section_conformance
 from .section_density import section_density
 from .section_generic import section_generic
 from .section_io import section_io
+from .section_net import section_net
 from .section_overhead import section_overhead
 from .section_startup import section_startup
 
@@ -91,6 +92,7 @@ def main(argv=None):
     special = {}
     for family, anchor, title, render in (("Density", "density", "Density", section_density),
                                           ("Io", "io", "I/O", section_io),
+                                          ("Net", "net", "Network", section_net),
                                           ("Overhead", "overhead", "Overhead",
                                            section_overhead)):
         html_, rows = render(report)

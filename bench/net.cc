@@ -1,0 +1,404 @@
+// Network: the same workloads over every path, with Debian's iperf3 (one TCP stream,
+// either direction) and sockperf (TCP and UDP ping-pong).
+//
+// Paths. `loopback`: the host talking to itself over 127.0.0.1, the floor. `host`: an
+// instance talking to the host over the instance's own network (a native container's
+// veth into the host's benchmark bridge, Docker's user-defined bridge network, a VM's
+// virtio-net on a tap in the bridge). The servers always run on the host, bound to the
+// host's address on that path only (127.0.0.1, or the bridge's address): nothing is
+// served on any other interface, and the bridge routes nothing off the host
+// (harness/bridge.h). The client runs where the path starts: on the host for the floor,
+// inside the instance otherwise, so the instance's side of every packet crosses its
+// isolation (namespace, veth, bridge; or virtio, tap, bridge).
+//
+// Net/<backend>/<path>:<workload>. The manual time (lower is better, like every time of
+// the suite) is, for a stream, the seconds one MiB takes (1 / throughput, as received),
+// with bits_per_s, retransmits and both ends' CPU as counters; for a ping-pong, the
+// median round trip, with p99, mean and transactions per second as counters. One
+// record per round; Ratio/<backend>/Net:host:<workload>/vs:host divides by the floor's
+// value of the same round.
+#include <arpa/inet.h>
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "bench/families.h"
+#include "bench/net_tools.h"
+#include "bench/rounds.h"
+#include "harness/child_process.h"
+#include "harness/fd.h"
+#include "harness/host_backend.h"
+#include "harness/interrupt.h"
+
+namespace isobench::bench {
+namespace {
+
+constexpr const char* kLoopback = "127.0.0.1";
+
+// The three servers of one host address, alive for the whole family.
+struct Servers {
+  harness::ChildProcess iperf3, sockperf_tcp, sockperf_udp;
+  std::string error;  // non-empty: they could not be started; every row on them fails
+};
+
+// What one backend needs: its own image (with the tools), a backend made for that
+// image, and one instance on its own network.
+struct Rig {
+  std::unique_ptr<harness::Backend> backend;
+  std::unique_ptr<harness::Instance> instance;
+  harness::NetworkEndpoint endpoint;
+  std::string path;  // PathDescription(endpoint), read once the instance is up
+  std::string error;
+};
+
+class NetFamily {
+ public:
+  explicit NetFamily(BenchSession& bench) : bench_(bench) {}
+
+  // The floor: client and servers on the host, over loopback.
+  void RunOnHost(benchmark::State& state, const std::string& workload, const std::string& run,
+                 int round) {
+    for (auto _ : state) {
+      const Servers& servers = ServersOn(kLoopback);
+      if (!servers.error.empty()) {
+        state.SkipWithError(("host: " + servers.error).c_str());
+        break;
+      }
+      auto out = RunClient(workload, kLoopback, [&](const std::vector<std::string>& argv) {
+        return HostExec(argv, ClientTimeout());
+      });
+      if (!out.ok()) {
+        state.SkipWithError(("host: " + out.error().message()).c_str());
+        break;
+      }
+      Record(state, workload, *out, run, round, "host", "path=127.0.0.1 (" + LinkFacts("lo") + ")");
+    }
+  }
+
+  void RunInInstance(benchmark::State& state, const std::string& backend,
+                     const std::string& workload, const std::string& run, int round, bool last) {
+    for (auto _ : state) {
+      if (harness::Interrupted()) {
+        state.SkipWithError("interrupted by a signal");
+        break;
+      }
+      Rig& rig = GetRig(backend);
+      if (!rig.instance) {
+        state.SkipWithError((backend + ": " + rig.error).c_str());
+        break;
+      }
+      const Servers& servers = ServersOn(rig.endpoint.host_address);
+      if (!servers.error.empty()) {
+        state.SkipWithError((backend + ": " + servers.error).c_str());
+        break;
+      }
+      auto out =
+          RunClient(workload, rig.endpoint.host_address, [&](const std::vector<std::string>& argv) {
+            return rig.instance->Exec(argv, ClientTimeout());
+          });
+      if (!out.ok()) {
+        state.SkipWithError((backend + ": " + out.error().message()).c_str());
+        break;
+      }
+      Record(state, workload, *out, run, round, backend, "path=" + rig.path);
+    }
+    if (last) ReleaseRig(backend);
+  }
+
+  std::shared_ptr<RoundBook> book() { return book_; }
+
+  // What a path is, for the record: in every row's label and on stderr.
+  static std::string PathDescription(const harness::NetworkEndpoint& e) {
+    return e.address + " -> " + e.host_address + " via " + e.link + " (" + LinkFacts(e.link) + ")";
+  }
+
+  void Teardown() {
+    for (auto& [name, rig] : rigs_) {
+      rig.instance.reset();
+      rig.backend.reset();
+    }
+    rigs_.clear();
+    servers_.clear();  // ChildProcess kills and reaps
+  }
+
+ private:
+  using Executor =
+      std::function<harness::Result<harness::ExecResult>(const std::vector<std::string>&)>;
+
+  static harness::Result<harness::ExecResult> HostExec(const std::vector<std::string>& argv,
+                                                       std::chrono::milliseconds timeout) {
+    harness::ExecResult r;
+    auto out = harness::RunCapture(argv, timeout, /*die_with_parent=*/true);
+    if (out.ok()) {
+      r.exit_code = 0;
+      r.stdout_text = std::move(*out);
+    } else {
+      r.exit_code = 1;
+      r.stderr_text = out.error().message();
+    }
+    return r;
+  }
+
+  // The client's output; an error with the tool's words when it failed. iperf3's server
+  // takes a moment between two tests to listen again (a client then is refused, or
+  // told the server is busy): such a start is retried, a few times.
+  harness::Result<std::string> RunClient(const std::string& workload, const std::string& server,
+                                         const Executor& exec) {
+    const std::vector<std::string> argv = ClientArgs(workload, server);
+    std::string words;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+      ISO_ASSIGN_OR_RETURN(harness::ExecResult r, exec(argv));
+      if (r.exit_code == 0 && !r.timed_out) return std::move(r.stdout_text);
+      words = r.stderr_text + r.stdout_text;
+      bool transient = words.find("Connection refused") != std::string::npos ||
+                       words.find("server is busy") != std::string::npos;
+      if (!transient) break;
+    }
+    return harness::Error(ToolName(workload) + " failed: " + words.substr(0, 400), EIO);
+  }
+
+  std::chrono::milliseconds ClientTimeout() const {
+    // A stream moves stream_mib at no less than ~1 MiB/s (a TCG guest manages tens);
+    // a ping-pong runs rr_seconds plus sockperf's warm-up.
+    const NetConfig& c = bench_.suite.net;
+    return std::chrono::seconds(60 + c.stream_mib + 3 * c.rr_seconds);
+  }
+
+  std::vector<std::string> ClientArgs(const std::string& workload, const std::string& server) {
+    const NetConfig& c = bench_.suite.net;
+    if (workload == "tcp_stream" || workload == "tcp_stream_reverse") {
+      std::vector<std::string> args = {kIperf3,
+                                       "--client",
+                                       server,
+                                       "--port",
+                                       std::to_string(c.iperf3_port),
+                                       "--json",
+                                       "--bytes",
+                                       std::to_string(c.stream_mib) + "M",
+                                       "--connect-timeout",
+                                       "5000"};
+      if (workload == "tcp_stream_reverse") args.push_back("--reverse");
+      return args;
+    }
+    std::vector<std::string> args = {kSockperf,   "ping-pong",
+                                     "-i",        server,
+                                     "-p",        std::to_string(c.sockperf_port),
+                                     "-t",        std::to_string(c.rr_seconds),
+                                     "--full-rtt"};
+    if (workload == "tcp_rr") args.push_back("--tcp");
+    return args;
+  }
+
+  static std::string ToolName(const std::string& workload) {
+    return workload.rfind("tcp_stream", 0) == 0 ? "iperf3" : "sockperf";
+  }
+
+  static std::string StreamLabel(const std::string& workload) {
+    return workload == "tcp_stream_reverse"
+               ? "primary=seconds per MiB received (host sends, instance receives)"
+               : "primary=seconds per MiB received (instance sends, host receives)";
+  }
+  static std::string RrLabel() { return "primary=median round trip (sockperf --full-rtt)"; }
+
+  void Record(benchmark::State& state, const std::string& workload, const std::string& text,
+              const std::string& run, int round, const std::string& who, const std::string& path) {
+    if (workload.rfind("tcp_stream", 0) == 0) {
+      auto s = ParseIperf3(text);
+      if (!s.ok()) {
+        state.SkipWithError((who + ": " + s.error().message()).c_str());
+        return;
+      }
+      double seconds_per_mib = (8.0 * (1 << 20)) / s->bits_per_second;
+      state.SetIterationTime(seconds_per_mib);
+      state.counters["bits_per_s"] = s->bits_per_second;
+      state.counters["retransmits"] = static_cast<double>(s->retransmits);
+      state.counters["cpu_sender_pct"] = s->cpu_sender_percent;
+      state.counters["cpu_receiver_pct"] = s->cpu_receiver_percent;
+      book_->Put(run, round, seconds_per_mib);
+      state.SetLabel(StreamLabel(workload) + "; " + path);
+    } else {
+      auto s = ParseSockperf(text);
+      if (!s.ok()) {
+        state.SkipWithError((who + ": " + s.error().message()).c_str());
+        return;
+      }
+      state.SetIterationTime(s->p50_seconds);
+      state.counters["rtt_p50_s"] = s->p50_seconds;
+      state.counters["rtt_p99_s"] = s->p99_seconds;
+      state.counters["rtt_mean_s"] = s->mean_seconds;
+      state.counters["transactions_per_s"] = s->transactions_per_second;
+      book_->Put(run, round, s->p50_seconds);
+      state.SetLabel(RrLabel() + "; " + path);
+    }
+  }
+
+  const Servers& ServersOn(const std::string& address) {
+    auto [it, fresh] = servers_.try_emplace(address);
+    Servers& s = it->second;
+    if (!fresh) return s;
+    const NetConfig& c = bench_.suite.net;
+    auto null_fd = harness::Fd(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    harness::ChildProcess::SpawnOptions options;
+    options.stdout_fd = null_fd.get();
+    options.stderr_fd = null_fd.get();
+    options.die_with_parent = true;
+    const std::string iperf3_port = std::to_string(c.iperf3_port);
+    const std::string sockperf_port = std::to_string(c.sockperf_port);
+    auto spawn = [&](const std::vector<std::string>& argv, harness::ChildProcess* out) {
+      auto child = harness::ChildProcess::Spawn(argv, options);
+      if (!child.ok()) {
+        s.error = argv[0] + ": " + child.error().message();
+        return false;
+      }
+      *out = std::move(*child);
+      return true;
+    };
+    if (!spawn({kIperf3, "--server", "--bind", address, "--port", iperf3_port}, &s.iperf3) ||
+        !spawn({kSockperf, "server", "--tcp", "-i", address, "-p", sockperf_port},
+               &s.sockperf_tcp) ||
+        !spawn({kSockperf, "server", "-i", address, "-p", sockperf_port}, &s.sockperf_udp))
+      return s;
+    auto ready = WaitListening(address, c.iperf3_port, c.sockperf_port, std::chrono::seconds(10));
+    if (!ready.ok()) s.error = ready.error().message();
+    return s;
+  }
+
+  void ReleaseRig(const std::string& backend) {
+    auto it = rigs_.find(backend);
+    if (it == rigs_.end()) return;
+    it->second.instance.reset();
+    if (it->second.error.empty()) it->second.error = "its rounds are over (released)";
+  }
+
+  Rig& GetRig(const std::string& backend) {
+    auto it = rigs_.find(backend);
+    if (it != rigs_.end()) return it->second;
+    Rig& rig = rigs_[backend];
+    // virtio-net: Debian's guest kernel builds it as a module.
+    auto made = bench_.MakeBackendWithTools(backend, {kIperf3, kSockperf}, {"virtio_net"});
+    if (!made.ok()) {
+      rig.error = made.error().message();
+      return rig;
+    }
+    rig.backend = std::move(*made);
+    harness::InstanceSpec spec;
+    spec.name = "net-" + backend;
+    // The tools and their libraries live in a VM's initramfs, i.e. in guest RAM.
+    spec.memory_bytes = 512ull << 20;
+    spec.network = "bridge";
+    auto instance = rig.backend->Create(spec);
+    if (!instance.ok()) {
+      rig.error = instance.error().message();
+      return rig;
+    }
+    auto endpoint = (*instance)->endpoint();
+    if (!endpoint) {
+      rig.error = "the instance has no network endpoint (network \"bridge\" not honoured)";
+      return rig;
+    }
+    rig.endpoint = *endpoint;
+    rig.path = PathDescription(rig.endpoint);
+    rig.instance = std::move(*instance);
+    std::cerr << "isobench: Net: " << backend << ": " << rig.path << "\n";
+    return rig;
+  }
+
+  BenchSession& bench_;
+  std::map<std::string, Servers> servers_;  // by host address
+  std::map<std::string, Rig> rigs_;
+  std::shared_ptr<RoundBook> book_ = std::make_shared<RoundBook>();
+};
+
+}  // namespace
+
+void RegisterNet(BenchSession& bench) {
+  const NetConfig& config = bench.suite.net;
+  if (!config.enabled) return;
+  std::string missing = MissingNetTools();
+  if (!missing.empty()) {
+    std::cerr << "isobench: network benchmarks skipped: " << missing << "\n";
+    benchmark::AddCustomContext("bench.net.skipped", missing);
+    return;
+  }
+  auto family = std::make_shared<NetFamily>(bench);
+  bench.cleanups.push_back([family] { family->Teardown(); });
+  benchmark::AddCustomContext(
+      "bench.net.policy",
+      "servers on the host bound to the path's host address only; clients where the path "
+      "starts; iperf3 one TCP stream of " +
+          std::to_string(config.stream_mib) + " MiB, sockperf ping-pong for " +
+          std::to_string(config.rr_seconds) + " s; " + std::to_string(config.rounds) +
+          " interleaved rounds" +
+          (config.VmRounds() < config.rounds
+               ? " (a VM's in the first " + std::to_string(config.VmRounds()) + ")"
+               : std::string()) +
+          "; loopback: " + LinkFacts("lo"));
+  std::vector<harness::Backend*> backends;
+  std::string not_measured;
+  for (auto& backend : bench.session.backends) {
+    if (backend->traits().bridge_network) {
+      backends.push_back(backend.get());
+    } else {
+      not_measured += (not_measured.empty() ? "" : "; ") + backend->name() +
+                      ": the backend has no bridge network (network \"bridge\")";
+    }
+  }
+  if (!not_measured.empty()) {
+    std::cerr << "isobench: Net: not measured: " << not_measured << "\n";
+    benchmark::AddCustomContext("bench.net.not_measured", not_measured);
+  }
+  bench.RecordTraits(harness::kHostFloorName, harness::HostTraits());
+  auto book = family->book();
+  for (int round = 0; round < config.rounds; ++round) {
+    for (const std::string& workload : config.workloads) {
+      std::string run = "Net/host/loopback:" + workload;
+      bench
+          .Register(run,
+                    [family, workload, run, round](benchmark::State& state) {
+                      family->RunOnHost(state, workload, run, round);
+                    })
+          ->Iterations(1)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
+    // The backends taking part in this round; a VM's only in its first vm_rounds.
+    std::vector<std::pair<std::string, bool>> active;  // (name, this is its last round)
+    for (harness::Backend* backend : backends) {
+      const bool vm = backend->traits().kind == harness::BackendTraits::Kind::kVm;
+      const int backend_rounds = vm ? config.VmRounds() : config.rounds;
+      if (round < backend_rounds) active.emplace_back(backend->name(), round + 1 == backend_rounds);
+    }
+    for (const auto& [name, last_round] : active) {
+      for (const std::string& workload : config.workloads) {
+        std::string run = "Net/" + name + "/host:" + workload;
+        const bool last = last_round && workload == config.workloads.back();
+        bench
+            .Register(run,
+                      [family, name = name, workload, run, round, last](benchmark::State& state) {
+                        family->RunInInstance(state, name, workload, run, round, last);
+                      })
+            ->Iterations(1)
+            ->UseManualTime()
+            ->Unit(benchmark::kMicrosecond);
+      }
+    }
+    for (const auto& [name, last_round] : active)
+      for (const std::string& workload : config.workloads)
+        RegisterRatio(bench, book, "Net/" + name + "/host:" + workload,
+                      "Net/host/loopback:" + workload, round,
+                      RatioName(name, "Net:host:" + workload, harness::kHostFloorName));
+  }
+}
+
+}  // namespace isobench::bench

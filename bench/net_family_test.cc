@@ -1,0 +1,133 @@
+// The network family end to end, as root on this host: isobench_bench with a small
+// suite that runs only the Net family, on every backend this host can run (a VM boots
+// once, under TCG here), then the records and what the run left behind.
+#include <gtest/gtest.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+
+#include "bench/net_tools.h"
+#include "harness/bench_results.h"
+#include "harness/child_process.h"
+#include "harness/fd.h"
+
+namespace isobench::bench {
+namespace {
+
+using harness::RunSamples;
+
+std::string Links() {
+  auto out = harness::RunCapture(
+      {"/bin/sh", "-c", "ls /sys/class/net | grep -E '^(isbv|isbt|isbd|isobench0)' || true"});
+  return out.ok() ? *out : "error: " + out.error().message();
+}
+
+std::string Servers() {
+  auto out = harness::RunCapture({"/bin/sh", "-c", "pgrep -a -x 'iperf3|sockperf' || true"});
+  return out.ok() ? *out : "error: " + out.error().message();
+}
+
+class NetFamilyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, veths, the bridge)";
+    std::string missing = MissingNetTools();
+    if (!missing.empty()) GTEST_SKIP() << missing;
+    char tmpl[] = "/tmp/isobench-net-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) (void)harness::RemoveTree(dir_);
+  }
+  std::string dir_;
+};
+
+TEST_F(NetFamilyTest, EveryBackendReachesTheHostAndLeavesNothing) {
+  const std::string links_before = Links(), servers_before = Servers();
+  ASSERT_EQ(servers_before, "") << "iperf3/sockperf already running: the test cannot tell "
+                                   "its own leftovers";
+  const std::string suite = dir_ + "/net.toml";
+  ASSERT_TRUE(harness::WriteWholeFile(suite, R"([startup]
+enabled = false
+[density]
+enabled = false
+[overhead]
+enabled = false
+[io]
+enabled = false
+[net]
+rounds = 2
+vm_rounds = 1
+stream_mib = 16
+rr_seconds = 1
+workloads = ["tcp_stream", "tcp_stream_reverse", "udp_rr"]
+)")
+                  .ok());
+  const std::string out = dir_ + "/net.json";
+  auto run = harness::RunCapture({ISOBENCH_BENCH_BINARY, "--backends=all", "--suite=" + suite,
+                                  "--benchmark_out=" + out, "--benchmark_out_format=json"},
+                                 std::chrono::minutes(10));
+  ASSERT_TRUE(run.ok()) << run.error().message();
+  auto results = harness::LoadBenchmarkResults(out);
+  ASSERT_TRUE(results.ok()) << results.error().message();
+  EXPECT_EQ(results->ContextValue("bench.net.not_measured"), "")
+      << "every built-in backend has a bridge network";
+  EXPECT_NE(results->ContextValue("bench.net.policy").find("loopback: mtu"), std::string::npos);
+
+  std::vector<std::string> backends;
+  for (const RunSamples& r : results->runs)
+    if (r.name.family == "Net" && r.name.backend != "host" &&
+        std::find(backends.begin(), backends.end(), r.name.backend) == backends.end())
+      backends.push_back(r.name.backend);
+  ASSERT_NE(std::find(backends.begin(), backends.end(), "container"), backends.end())
+      << "the native container always runs here";
+  // Google Benchmark's run names carry the benchmark's settings.
+  auto find = [&](const std::string& row) {
+    return results->Find(row + "/iterations:1/manual_time");
+  };
+  auto check = [&](const std::string& row, bool stream, size_t rounds) {
+    const RunSamples* r = find(row);
+    ASSERT_NE(r, nullptr) << row << " missing";
+    EXPECT_TRUE(r->errors.empty()) << row << ": " << (r->errors.empty() ? "" : r->errors[0]);
+    ASSERT_EQ(r->real_time_s.size(), rounds) << row;
+    for (double t : r->real_time_s) EXPECT_GT(t, 0) << row;
+    if (stream) {
+      const auto* bits = r->Counter("bits_per_s");
+      ASSERT_NE(bits, nullptr) << row;
+      // The manual time is the seconds per MiB received: 8 MiB bits over the rate.
+      for (size_t i = 0; i < bits->size(); ++i)
+        EXPECT_NEAR(r->real_time_s[i] * (*bits)[i], 8.0 * (1 << 20), 1.0) << row;
+    } else {
+      const auto* p50 = r->Counter("rtt_p50_s");
+      const auto* p99 = r->Counter("rtt_p99_s");
+      const auto* tps = r->Counter("transactions_per_s");
+      ASSERT_TRUE(p50 && p99 && tps) << row;
+      for (size_t i = 0; i < p50->size(); ++i) {
+        EXPECT_GE((*p99)[i], (*p50)[i]) << row;
+        EXPECT_GT((*tps)[i], 0) << row;
+      }
+    }
+  };
+  for (const char* w : {"tcp_stream", "tcp_stream_reverse", "udp_rr"})
+    check(std::string("Net/host/loopback:") + w, std::string(w) != "udp_rr", 2);
+  for (const std::string& b : backends) {
+    const bool vm = b == "vm";
+    for (const char* w : {"tcp_stream", "tcp_stream_reverse", "udp_rr"}) {
+      check("Net/" + b + "/host:" + w, std::string(w) != "udp_rr", vm ? 1 : 2);
+      const RunSamples* ratio = find("Ratio/" + b + "/Net:host:" + std::string(w) + "/vs:host");
+      ASSERT_NE(ratio, nullptr) << b << " " << w;
+      EXPECT_TRUE(ratio->errors.empty()) << b << " " << w;
+      EXPECT_EQ(ratio->real_time_s.size(), vm ? 1u : 2u);
+    }
+  }
+  // Nothing of the family survives it: no link of ours, no server.
+  EXPECT_EQ(Links(), links_before);
+  EXPECT_EQ(Servers(), "");
+}
+
+}  // namespace
+}  // namespace isobench::bench

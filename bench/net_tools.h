@@ -1,0 +1,48 @@
+// The network family's tools: where they are, what their output means, and the facts of
+// a link that every network figure is labelled with. Pure functions apart from
+// WaitListening and LinkFacts, which read /proc and the host's links.
+//
+//   ISO_ASSIGN_OR_RETURN(StreamResult s, ParseIperf3(client_json));   // s.bits_per_second
+//   ISO_ASSIGN_OR_RETURN(PingPongResult p, ParseSockperf(client_text));  // p.p99_seconds
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "harness/error.h"
+
+namespace isobench::bench {
+
+inline constexpr const char* kIperf3 = "/usr/bin/iperf3";
+inline constexpr const char* kSockperf = "/usr/bin/sockperf";
+
+// Empty when both tools are installed; else what is missing and the package to install.
+std::string MissingNetTools();
+
+struct StreamResult {
+  double bits_per_second = 0;  // as received (iperf3's end.sum_received)
+  int64_t retransmits = 0;     // the sender's TCP retransmissions
+  double cpu_sender_percent = 0, cpu_receiver_percent = 0;
+};
+// iperf3 --json of the client. An error names what is missing or iperf3's own error.
+harness::Result<StreamResult> ParseIperf3(const std::string& json_text);
+
+struct PingPongResult {
+  double p50_seconds = 0, p99_seconds = 0, mean_seconds = 0;  // round trips (--full-rtt)
+  double transactions_per_second = 0;                         // received replies / run time
+};
+// sockperf ping-pong --full-rtt output (its text summary).
+harness::Result<PingPongResult> ParseSockperf(const std::string& text);
+
+// Waits until the iperf3 server (TCP `iperf3_port`) and the sockperf servers (TCP and UDP
+// `sockperf_port`) listen on `address`, reading /proc/net/{tcp,udp}; ETIMEDOUT naming
+// the one that does not.
+harness::Result<void> WaitListening(const std::string& address, int iperf3_port, int sockperf_port,
+                                    std::chrono::milliseconds timeout);
+
+// "mtu 1500, tso on, gso on, gro on, tx-csum on, queues 1 rx/1 tx, master isobench0":
+// what a link of this host is, for the record; a fact it cannot read is left out.
+std::string LinkFacts(const std::string& link);
+
+}  // namespace isobench::bench
