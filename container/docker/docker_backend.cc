@@ -370,6 +370,7 @@ class DockerBackend : public harness::Backend {
   Result<std::string> SaveDefaultSpec();
   Result<NetworkParams> EnsureNetwork();
   void RemoveNetwork();
+  std::string DeadRunOf(const json& object) const;
 
   BackendContext context_;
   std::string base_dir_;
@@ -579,6 +580,16 @@ Result<std::unique_ptr<Instance>> DockerBackend::Create(const InstanceSpec& spec
   return std::unique_ptr<Instance>(std::move(instance));
 }
 
+// The run id an object of ours (container or network) was labelled with, when that run
+// is another one and its owner is gone; empty otherwise (not ours, this run's, or live).
+std::string DockerBackend::DeadRunOf(const json& object) const {
+  json labels = object.value("Labels", json::object());
+  if (!labels.is_object()) return "";
+  std::string run = labels.value(kLabelRun, ""), owner = labels.value(kLabelOwner, "");
+  if (run.empty() || owner.empty() || run == context_.run_id || OwnerIsLive(owner)) return "";
+  return run;
+}
+
 Result<int> DockerBackend::ReclaimStale() {
   int reclaimed = 0;
   if (Probe().usable) {
@@ -586,16 +597,14 @@ Result<int> DockerBackend::ReclaimStale() {
     ISO_ASSIGN_OR_RETURN(json list, daemon_->Call("GET", "/containers/json?all=1&filters=" +
                                                              UrlEncode(filters.dump())));
     for (const auto& c : list) {
-      json labels = c.value("Labels", json::object());
-      if (!labels.is_object()) continue;
-      std::string run = labels.value(kLabelRun, ""), owner = labels.value(kLabelOwner, "");
-      if (run.empty() || owner.empty() || run == context_.run_id) continue;
+      std::string run = DeadRunOf(c);
+      if (run.empty()) continue;
       // Ours only: the name this backend gives, as well as the labels.
       bool named = false;
       for (const auto& n : c.value("Names", json::array()))
         if (n.is_string() && n.get<std::string>().rfind("/isobench-" + run + "-", 0) == 0)
           named = true;
-      if (!named || OwnerIsLive(owner)) continue;
+      if (!named) continue;
       std::string id = c.value("Id", "");
       auto removed = daemon_->Call("DELETE", "/containers/" + id + "?force=1&v=1", nullptr, true);
       if (removed.ok())
@@ -603,18 +612,12 @@ Result<int> DockerBackend::ReclaimStale() {
       else
         ISO_LOG(kWarning) << "docker: reclaiming " << id << ": " << removed.error().message();
     }
-  }
-  if (Probe().usable) {
-    // Networks of runs that are over: labelled ours, named as ours, owner gone.
-    json filters = {{"label", json::array({std::string(kLabel) + "=1"})}};
-    auto list = daemon_->Call("GET", "/networks?filters=" + UrlEncode(filters.dump()));
-    if (list.ok() && list->is_array()) {
-      for (const auto& n : *list) {
-        json labels = n.value("Labels", json::object());
-        if (!labels.is_object()) continue;
-        std::string run = labels.value(kLabelRun, ""), owner = labels.value(kLabelOwner, "");
-        if (run.empty() || owner.empty() || run == context_.run_id) continue;
-        if (n.value("Name", "") != "isobench-" + run || OwnerIsLive(owner)) continue;
+    // The networks of those runs: labelled ours and named as ours.
+    auto networks = daemon_->Call("GET", "/networks?filters=" + UrlEncode(filters.dump()));
+    if (networks.ok() && networks->is_array()) {
+      for (const auto& n : *networks) {
+        std::string run = DeadRunOf(n);
+        if (run.empty() || n.value("Name", "") != "isobench-" + run) continue;
         auto removed =
             daemon_->Call("DELETE", "/networks/" + n.value("Id", std::string()), nullptr, true);
         if (removed.ok())
