@@ -58,3 +58,10 @@ def ratio_text(r):
     if math.isfinite(r.rlo):
         text += " <small>(95%% CI %s – %s)</small>" % (fmt_sig(r.rlo), fmt_sig(r.rhi))
     return text
+
+
+def failed_cells(cell, blanks):
+    """The cells of a table row whose benchmark gave no sample: n = 0, "failed" with its
+    errors as the tooltip, then `blanks` dashes."""
+    return ["0", '<span class="v-regressed" title="%s">failed</span>'
+            % esc("; ".join(sorted(set(cell.errors))))] + ["–"] * blanks

@@ -3,7 +3,7 @@ import math
 import re
 
 from .fmt import bw_text, esc, fmt_sig, fmt_time, rate_text
-from .markup import ratio_text, table
+from .markup import failed_cells, ratio_text, table
 from .model import Ratio, backend_order
 from .plotting import formatter, pyplot
 from .section_generic import family_table
@@ -216,8 +216,7 @@ def section_io(report):
                 classes[len(rows)] = "reference"
             row = ["%s\u00a0%s\u00a0qd%d" % job, esc(tlabel(tk)).replace(" ", "\u00a0")]
             if not cell.samples:
-                row += ["0", '<span class="v-regressed" title="%s">failed</span>'
-                        % esc("; ".join(sorted(set(cell.errors))))] + ["–"] * 6
+                row += failed_cells(cell, 6)
                 rows.append(row)
                 continue
             r = ratios[(tk, job)]

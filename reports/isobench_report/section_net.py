@@ -4,7 +4,7 @@ import math
 import re
 
 from .fmt import esc, fmt_sig, fmt_time, rate_text
-from .markup import ratio_text, table
+from .markup import failed_cells, ratio_text, table
 from .model import Ratio, backend_order, backend_color
 from .plotting import formatter, pyplot
 from .section_generic import family_table
@@ -180,8 +180,7 @@ def section_net(report):
             row = [esc(_WORKLOAD_TEXT.get(w, w)).replace(" ", "\u00a0"),
                    esc(label(key)).replace(" ", "\u00a0")]
             if not cell.samples:
-                row += ["0", '<span class="v-regressed" title="%s">failed</span>'
-                        % esc("; ".join(sorted(set(cell.errors))))] + ["–"] * 7
+                row += failed_cells(cell, 7)
                 rows.append(row)
                 continue
             s = stats[(key, w)]
