@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "harness/fd.h"
 
@@ -185,7 +186,7 @@ struct Pending {
   ComparisonRow row;
   std::vector<double> base, candidate;
   std::vector<std::string> problems;  // why it cannot be judged
-  bool broken = false;  // a side is missing, failed, empty or non-finite (SideProblems)
+  bool broken = false;  // a side is missing, failed, empty, non-finite or cut short
 };
 
 const std::vector<double>* Samples(const RunSamples* run, const std::string& metric) {
@@ -220,6 +221,23 @@ void SideProblems(const char* side, const SideSummary& s, const std::vector<doub
     problems->push_back(std::string("no samples in ") + side);
   }
   if (!AllFinite(samples)) problems->push_back(std::string(side) + " has NaN or infinite samples");
+}
+
+// Both sides ran the same suite (different suites are refused as different
+// environments), so they ask for the same number of samples of a row. A side with
+// fewer than half the other's, and no error to say why, was cut short (a family
+// interrupted, a run stopped early): its median is not the other side's measurement,
+// and being report-only does not excuse that.
+void ShortSide(const std::vector<double>& base, const std::vector<double>& candidate,
+               std::vector<std::string>* problems) {
+  if (base.empty() || candidate.empty()) return;  // SideProblems says why
+  const bool base_short = 2 * base.size() < candidate.size();
+  if (!base_short && 2 * candidate.size() >= base.size()) return;
+  const auto& [side, n, other, m] =
+      base_short ? std::tuple("base", base.size(), "new", candidate.size())
+                 : std::tuple("new", candidate.size(), "base", base.size());
+  problems->push_back(std::string(side) + " has " + std::to_string(n) + " samples against " +
+                      other + "'s " + std::to_string(m) + " (cut short)");
 }
 
 // A side's samples grouped by their `isobench ab` block, in block order; empty when
@@ -379,6 +397,7 @@ Result<ComparisonReport> CompareBenchmarkResults(const BenchmarkResults& base,
       row.candidate = Summarise(c, cs);
       SideProblems("base", row.base, p.base, &p.problems);
       SideProblems("new", row.candidate, p.candidate, &p.problems);
+      ShortSide(p.base, p.candidate, &p.problems);
       p.broken = !p.problems.empty();
       if (p.problems.empty()) {
         CheckBlocks(b, c, p);

@@ -536,6 +536,36 @@ TEST(CompareTest, ErroredSidesCannotBeJudged) {
   EXPECT_NE(r.rows[0].reason.find("base: 1 of 13 repetitions failed"), std::string::npos);
 }
 
+TEST(CompareTest, ASideCutShortCannotBeJudgedEvenReportOnly) {
+  auto t = MustParse(R"(
+[[metric]]
+match = "Net/*:time"
+report_only = "noisy here"
+)");
+  SplitMix64 rng(15);
+  auto full = Samples(rng, 9, 1.0, 0.02);
+  // A family stopped after its first round: one sample, no error recorded.
+  auto r = MustCompare(MakeResults("a", {MakeRun("Net/c/x", full), MakeRun("S/c/x", full)}),
+                       MakeResults("b", {MakeRun("Net/c/x", {full[0]}), MakeRun("S/c/x", full)}),
+                       t);
+  const ComparisonRow* net = FindRow(r, "Net/c/x");
+  ASSERT_NE(net, nullptr);
+  EXPECT_EQ(net->role, RowRole::kReportOnly);
+  EXPECT_EQ(net->status, RowStatus::kCannotJudge);
+  EXPECT_EQ(net->reason, "new has 1 samples against base's 9 (cut short)");
+  EXPECT_EQ(FindRow(r, "S/c/x")->status, RowStatus::kSame);
+  EXPECT_EQ(r.ExitCode(), kExitCannotJudge);
+  // The base side short, on a gated row.
+  auto g = MustCompare(MakeResults("a", "S/c/x", Samples(rng, 5, 1.0, 0.02)),
+                       MakeResults("b", "S/c/x", Samples(rng, 12, 1.0, 0.02)));
+  EXPECT_EQ(g.rows[0].status, RowStatus::kCannotJudge);
+  EXPECT_EQ(g.rows[0].reason, "base has 5 samples against new's 12 (cut short)");
+  // Half the other side's count or more is not cut short.
+  auto h = MustCompare(MakeResults("a", "S/c/x", Samples(rng, 12, 1.0, 0.02)),
+                       MakeResults("b", "S/c/x", Samples(rng, 6, 1.0, 0.02)));
+  EXPECT_EQ(h.rows[0].reason.find("cut short"), std::string::npos) << h.rows[0].reason;
+}
+
 TEST(CompareTest, NonFiniteSamplesCannotBeJudged) {
   SplitMix64 rng(6);
   auto s = Samples(rng, 12, 1.0, 0.02);
