@@ -46,6 +46,9 @@ snapshot() {
     for p in /proc/[0-9]*; do
       comm="$(cat "$p/comm" 2>/dev/null)" || continue
       case "$comm" in
+        iperf3|sockperf)
+          # The network family's servers and the floor's clients run on the host.
+          echo "server ${p#/proc/} $comm $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-160)" ;;
         isobench*|qemu*)
           cg="$(grep -o 'isobench[^ ]*' "$p/cgroup" 2>/dev/null | head -1)"
           cmd="$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-160)"
@@ -161,6 +164,31 @@ for ((i = 1; i <= iterations; i++)); do
   kill_at_random "soak #$i" 4000 "$isobench" --workdir "$wd" soak --backends container --cycles 200
 done
 
+# SIGKILL inside the network family (the bench program alone, that family only): the
+# bridge, the instance's veth and network namespace and the host's iperf3 and sockperf
+# servers must not survive it and `isobench cleanup`. One whole run first, which must
+# leave nothing either, and builds the image with the network tools, so that the kills
+# land in the family rather than in the image build.
+bench="$build/bench/isobench_bench"
+net_family=("$bench" --backends=container --quick --workdir="$wd"
+            --benchmark_filter='^(Net/|Ratio/[^/]+/Net:)')
+if [[ -x "$bench" ]]; then
+  if ! "${net_family[@]}" >"$work/net.log" 2>&1; then
+    fail "network family: a whole run failed: $(grep -m3 -e rror "$work/net.log")"
+  fi
+  leaks="$(leaks_since "$work/before")"
+  if [[ -n "$leaks" ]]; then
+    fail "network family: a whole run left behind:"
+    sed 's/^/    /' <<<"$leaks"
+  fi
+  check_clean_after_cleanup "network family, whole run"
+  for ((i = 1; i <= iterations; i++)); do
+    kill_at_random "net #$i" 3000 "${net_family[@]}"  # the quick family lasts ~3-4 s
+  done
+else
+  fail "$bench is not built"
+fi
+
 # SIGKILL of isobench alone, as a CI runner's timeout kills the process it started and
 # not its group: the benchmark program it spawned must die with it, not run on orphaned
 # creating instances; what it had made is then cleanup's.
@@ -242,7 +270,7 @@ for ((i = 1; i <= iterations; i++)); do
 done
 
 if ((failures == 0)); then
-  echo "kill_test: PASS ($((iterations * 3)) SIGKILL + $((iterations * 2)) SIGINT/SIGTERM iterations, seed $seed)"
+  echo "kill_test: PASS ($((iterations * 4)) SIGKILL + $((iterations * 2)) SIGINT/SIGTERM iterations, seed $seed)"
   rm -rf "$work"
   exit 0
 fi
