@@ -343,6 +343,9 @@ void RegisterNet(BenchSession& bench) {
           (config.VmRounds() < config.rounds
                ? " (a VM's in the first " + std::to_string(config.VmRounds()) + ")"
                : std::string()) +
+          (config.RrRounds() < config.rounds
+               ? " (request/response in the first " + std::to_string(config.RrRounds()) + ")"
+               : std::string()) +
           "; loopback: " + LinkFacts("lo"));
   std::vector<harness::Backend*> backends;
   std::string not_measured;
@@ -361,7 +364,8 @@ void RegisterNet(BenchSession& bench) {
   bench.RecordTraits(harness::kHostFloorName, harness::HostTraits());
   auto book = family->book();
   for (int round = 0; round < config.rounds; ++round) {
-    for (const std::string& workload : config.workloads) {
+    const std::vector<std::string> workloads = config.WorkloadsOfRound(round);
+    for (const std::string& workload : workloads) {
       std::string run = "Net/host/loopback:" + workload;
       bench
           .Register(run,
@@ -380,9 +384,9 @@ void RegisterNet(BenchSession& bench) {
       if (round < backend_rounds) active.emplace_back(backend->name(), round + 1 == backend_rounds);
     }
     for (const auto& [name, last_round] : active) {
-      for (const std::string& workload : config.workloads) {
+      for (const std::string& workload : workloads) {
         std::string run = "Net/" + name + "/host:" + workload;
-        const bool last = last_round && workload == config.workloads.back();
+        const bool last = last_round && workload == workloads.back();
         bench
             .Register(run,
                       [family, name = name, workload, run, round, last](benchmark::State& state) {
@@ -394,7 +398,7 @@ void RegisterNet(BenchSession& bench) {
       }
     }
     for (const auto& [name, last_round] : active)
-      for (const std::string& workload : config.workloads)
+      for (const std::string& workload : workloads)
         RegisterRatio(bench, book, "Net/" + name + "/host:" + workload,
                       "Net/host/loopback:" + workload, round,
                       RatioName(name, "Net:host:" + workload, harness::kHostFloorName));

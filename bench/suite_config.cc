@@ -266,6 +266,7 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(n.Bool("enabled", &config.net.enabled));
   ISO_RETURN_IF_ERROR(n.Int("rounds", 1, 1000, &config.net.rounds));
   ISO_RETURN_IF_ERROR(n.Int("vm_rounds", 0, 1000, &config.net.vm_rounds));
+  ISO_RETURN_IF_ERROR(n.Int("rr_rounds", 0, 1000, &config.net.rr_rounds));
   ISO_RETURN_IF_ERROR(n.StringList("workloads",
                                    {"tcp_stream", "tcp_stream_reverse", "tcp_rr", "udp_rr"},
                                    &config.net.workloads));
@@ -276,6 +277,10 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(n.NoUnknownKeys());
   if (config.net.vm_rounds > config.net.rounds)
     return Error(src + ": `net.vm_rounds` (" + std::to_string(config.net.vm_rounds) +
+                     ") must not exceed `net.rounds` (" + std::to_string(config.net.rounds) + ")",
+                 EINVAL);
+  if (config.net.rr_rounds > config.net.rounds)
+    return Error(src + ": `net.rr_rounds` (" + std::to_string(config.net.rr_rounds) +
                      ") must not exceed `net.rounds` (" + std::to_string(config.net.rounds) + ")",
                  EINVAL);
   if (config.net.iperf3_port == config.net.sockperf_port)

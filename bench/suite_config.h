@@ -98,6 +98,21 @@ struct NetConfig {
   // every round).
   int vm_rounds = -1;
   int VmRounds() const { return vm_rounds >= 0 ? vm_rounds : rounds; }
+  // The request/response workloads (tcp_rr, udp_rr) take part in the first rr_rounds
+  // rounds only (unset: in every round): a sockperf sample costs rr_seconds plus the 2 s
+  // its client sleeps before every test, so a short suite can carry a few, report-only.
+  int rr_rounds = -1;
+  int RrRounds() const { return rr_rounds >= 0 ? rr_rounds : rounds; }
+  static bool IsRequestResponse(const std::string& workload) {
+    return workload == "tcp_rr" || workload == "udp_rr";
+  }
+  // The workloads of round `round`, in the suite's order.
+  std::vector<std::string> WorkloadsOfRound(int round) const {
+    std::vector<std::string> out;
+    for (const std::string& w : workloads)
+      if (!IsRequestResponse(w) || round < RrRounds()) out.push_back(w);
+    return out;
+  }
   // tcp_stream (instance -> host), tcp_stream_reverse (host -> instance): iperf3, one
   // TCP stream of `stream_mib`; tcp_rr, udp_rr: sockperf ping-pong for `rr_seconds`
   // (whole seconds: sockperf's unit).

@@ -98,6 +98,17 @@ TEST(SuiteConfigTest, ReadsTheNetworkSection) {
             std::string::npos);
   EXPECT_NE(error("[net]\nrr_seconds = 0\n").find("`net.rr_seconds` must be between 1"),
             std::string::npos);
+  EXPECT_NE(error("[net]\nrounds = 4\nrr_rounds = 5\n").find("`net.rr_rounds` (5) must not"),
+            std::string::npos);
+  // Request/response in the first rr_rounds rounds only; the streams in every round.
+  auto rr = ParseSuiteConfig(
+      "[net]\nrounds = 4\nrr_rounds = 2\nworkloads = [\"tcp_stream\", \"tcp_rr\", \"udp_rr\"]\n",
+      "s.toml");
+  ASSERT_TRUE(rr.ok()) << rr.error().message();
+  EXPECT_EQ(rr->net.WorkloadsOfRound(1),
+            (std::vector<std::string>{"tcp_stream", "tcp_rr", "udp_rr"}));
+  EXPECT_EQ(rr->net.WorkloadsOfRound(2), (std::vector<std::string>{"tcp_stream"}));
+  EXPECT_EQ(c->net.WorkloadsOfRound(10), c->net.workloads) << "unset: every round";
   EXPECT_NE(error("[net]\nport = 1\n").find("unknown key `net.port`"), std::string::npos);
 }
 

@@ -454,6 +454,27 @@ report_only = "2 boots per side in the quick suite"
   EXPECT_FALSE(ParseThresholds("[[metric]]\nmatch = \"*\"\nprofile = 3\n", "t.toml").ok());
 }
 
+// The shipped thresholds: the quick suite's few ping-pong rounds (net.rr_rounds) are
+// report-only there, rows and ratios, and gated in the default suite.
+TEST(CompareTest, ShippedThresholdsLeaveTheQuickPingPongReportOnly) {
+  auto t = LoadThresholds(std::string(ISOBENCH_SOURCE_DIR) + "/ci/thresholds.toml");
+  ASSERT_TRUE(t.ok()) << t.error().message();
+  auto run = [](const std::string& source, const std::string& profile) {
+    auto r = MakeResults(source, {MakeRun("Net/container/host:tcp_rr", {3e-5, 3.1e-5, 3.2e-5}),
+                                  MakeRun("Ratio/container/Net:host:tcp_rr/vs:host", {1, 1.1, 1.2}),
+                                  MakeRun("Net/container/host:tcp_stream", {1, 1.1, 1.2})});
+    r.context["suite.profile"] = profile;
+    return r;
+  };
+  // As `isobench ab` compares (stored files leave every network row report-only).
+  auto quick = MustCompare(run("a", "quick"), run("b", "quick"), *t, {.interleaved = true});
+  EXPECT_EQ(FindRow(quick, "Net/container/host:tcp_rr")->role, RowRole::kReportOnly);
+  EXPECT_EQ(FindRow(quick, "Ratio/container/Net:host:tcp_rr/vs:host")->role, RowRole::kReportOnly);
+  EXPECT_EQ(FindRow(quick, "Net/container/host:tcp_stream")->role, RowRole::kGated);
+  auto full = MustCompare(run("a", "default"), run("b", "default"), *t, {.interleaved = true});
+  EXPECT_EQ(FindRow(full, "Net/container/host:tcp_rr")->role, RowRole::kGated);
+}
+
 TEST(CompareTest, ReportOnlyDoesNotHideAMissingOrFailedRow) {
   auto t = MustParse(R"(
 [[metric]]
@@ -545,9 +566,9 @@ report_only = "noisy here"
   SplitMix64 rng(15);
   auto full = Samples(rng, 9, 1.0, 0.02);
   // A family stopped after its first round: one sample, no error recorded.
-  auto r = MustCompare(MakeResults("a", {MakeRun("Net/c/x", full), MakeRun("S/c/x", full)}),
-                       MakeResults("b", {MakeRun("Net/c/x", {full[0]}), MakeRun("S/c/x", full)}),
-                       t);
+  auto r =
+      MustCompare(MakeResults("a", {MakeRun("Net/c/x", full), MakeRun("S/c/x", full)}),
+                  MakeResults("b", {MakeRun("Net/c/x", {full[0]}), MakeRun("S/c/x", full)}), t);
   const ComparisonRow* net = FindRow(r, "Net/c/x");
   ASSERT_NE(net, nullptr);
   EXPECT_EQ(net->role, RowRole::kReportOnly);
