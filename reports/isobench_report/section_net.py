@@ -6,7 +6,7 @@ import re
 from .fmt import esc, fmt_sig, fmt_time, rate_text
 from .markup import failed_cells, ratio_text, table
 from .model import Ratio, backend_order, backend_color
-from .plotting import formatter, pyplot
+from .plotting import log_axis_labels, pyplot
 from .section_generic import family_table
 
 _NET_PARAMS = re.compile(r"^(?P<path>[a-z-]+):(?P<workload>[a-z_]+)$")
@@ -72,7 +72,9 @@ def plot_net(report, rows, workloads):
                     if math.isfinite(r.rlo) and math.isfinite(r.rhi):
                         ax.errorbar([x], [y], yerr=[[y - r.rlo], [r.rhi - y]], fmt="none",
                                     ecolor="black", capsize=3, linewidth=1)
-                    ax.annotate("= floor" if r.no_difference else "%s×" % fmt_sig(y), (x, y),
+                    # Above the interval, so that the text does not cross its bar.
+                    top = r.rhi if math.isfinite(r.rhi) and r.rhi > y else y
+                    ax.annotate("= floor" if r.no_difference else "%s×" % fmt_sig(y), (x, top),
                                 xytext=(0, 2), textcoords="offset points", ha="center",
                                 va="bottom", fontsize=7, rotation=90)
                 else:
@@ -89,12 +91,12 @@ def plot_net(report, rows, workloads):
         ax.set_yscale("log")
         if kind == "tput":
             ax.axhline(1, color="black", linewidth=1, linestyle="--", label="loopback = 1×")
-            ax.yaxis.set_major_formatter(formatter(lambda v, _pos: "%g×" % v))
+            log_axis_labels(ax.yaxis, lambda v: "%g×" % v)
             ax.set_ylabel("throughput ÷ loopback (log)")
             ax.set_title("Stream throughput, relative to the host's loopback", fontsize=10.5,
                          loc="left")
         else:
-            ax.yaxis.set_major_formatter(formatter(lambda v, _pos: fmt_time(v)))
+            log_axis_labels(ax.yaxis, fmt_time)
             ax.set_ylabel("round trip (log)")
             ax.set_title("Request/response round trip: median (bar) and p99 of each round "
                          "(dots); lower is better", fontsize=10.5, loc="left")
