@@ -186,7 +186,7 @@ struct Pending {
   ComparisonRow row;
   std::vector<double> base, candidate;
   std::vector<std::string> problems;  // why it cannot be judged
-  bool broken = false;  // a side is missing, failed, empty, non-finite or cut short
+  bool broken = false;                // a side is missing, failed, empty, non-finite or cut short
 };
 
 const std::vector<double>* Samples(const RunSamples* run, const std::string& metric) {
@@ -233,9 +233,9 @@ void ShortSide(const std::vector<double>& base, const std::vector<double>& candi
   if (base.empty() || candidate.empty()) return;  // SideProblems says why
   const bool base_short = 2 * base.size() < candidate.size();
   if (!base_short && 2 * candidate.size() >= base.size()) return;
-  const auto& [side, n, other, m] =
-      base_short ? std::tuple("base", base.size(), "new", candidate.size())
-                 : std::tuple("new", candidate.size(), "base", base.size());
+  const auto& [side, n, other, m] = base_short
+                                        ? std::tuple("base", base.size(), "new", candidate.size())
+                                        : std::tuple("new", candidate.size(), "base", base.size());
   problems->push_back(std::string(side) + " has " + std::to_string(n) + " samples against " +
                       other + "'s " + std::to_string(m) + " (cut short)");
 }
