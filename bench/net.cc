@@ -6,10 +6,11 @@
 // veth into the host's benchmark bridge, Docker's user-defined bridge network, a VM's
 // virtio-net on a tap in the bridge). The servers always run on the host, bound to the
 // host's address on that path only (127.0.0.1, or the bridge's address): nothing is
-// served on any other interface, and the bridge routes nothing off the host
-// (harness/bridge.h). The client runs where the path starts: on the host for the floor,
-// inside the instance otherwise, so the instance's side of every packet crosses its
-// isolation (namespace, veth, bridge; or virtio, tap, bridge).
+// served on any other interface, the bridge routes nothing off the host
+// (harness/bridge.h), and its guard opens to the instances only these servers' ports,
+// while the family runs (harness/bridge_guard.h). The client runs where the path starts: on the
+// host for the floor, inside the instance otherwise, so the instance's side of every packet crosses
+// its isolation (namespace, veth, bridge; or virtio, tap, bridge).
 //
 // Net/<backend>/<path>:<workload>. The manual time (lower is better, like every time of
 // the suite) is, for a stream, the seconds one MiB takes (1 / throughput, as received),
@@ -35,6 +36,7 @@
 #include "bench/families.h"
 #include "bench/net_tools.h"
 #include "bench/rounds.h"
+#include "harness/bridge_guard.h"
 #include "harness/child_process.h"
 #include "harness/fd.h"
 #include "harness/host_backend.h"
@@ -49,6 +51,9 @@ constexpr const char* kLoopback = "127.0.0.1";
 struct Servers {
   harness::ChildProcess iperf3, sockperf_tcp, sockperf_udp;
   std::string error;  // non-empty: they could not be started; every row on them fails
+  // The bridge whose guard lets the instances reach them (harness/bridge_guard.h):
+  // their ports are opened on it, and closed when the family ends.
+  std::string bridge;
 };
 
 // What one backend needs: its own image (with the tools), a backend made for that
@@ -57,7 +62,8 @@ struct Rig {
   std::unique_ptr<harness::Backend> backend;
   std::unique_ptr<harness::Instance> instance;
   harness::NetworkEndpoint endpoint;
-  std::string path;  // PathDescription(endpoint), read once the instance is up
+  std::string path;    // PathDescription(endpoint), read once the instance is up
+  std::string bridge;  // the bridge the endpoint's link is on (its own, for Docker's)
   std::string error;
 };
 
@@ -97,7 +103,7 @@ class NetFamily {
         state.SkipWithError((backend + ": " + rig.error).c_str());
         break;
       }
-      const Servers& servers = ServersOn(rig.endpoint.host_address);
+      const Servers& servers = ServersOn(rig.endpoint.host_address, rig.bridge);
       if (!servers.error.empty()) {
         state.SkipWithError((backend + ": " + servers.error).c_str());
         break;
@@ -123,6 +129,8 @@ class NetFamily {
   }
 
   void Teardown() {
+    // Before the rigs go: the last instance's backend removes its bridge, and its guard.
+    for (auto& [address, servers] : servers_) CloseGuardPorts(servers);
     for (auto& [name, rig] : rigs_) {
       rig.instance.reset();
       rig.backend.reset();
@@ -243,11 +251,37 @@ class NetFamily {
     }
   }
 
-  const Servers& ServersOn(const std::string& address) {
+  std::vector<std::pair<std::string, int>> GuardPorts() const {
+    const NetConfig& c = bench_.suite.net;
+    return {{"tcp", c.iperf3_port}, {"tcp", c.sockperf_port}, {"udp", c.sockperf_port}};
+  }
+
+  void CloseGuardPorts(Servers& s) {
+    if (s.bridge.empty()) return;
+    for (const auto& [protocol, port] : GuardPorts()) {
+      auto closed = harness::CloseGuardPort(s.bridge, protocol, port);
+      if (!closed.ok()) std::cerr << "isobench: Net: " << closed.error().message() << "\n";
+    }
+    s.bridge.clear();
+  }
+
+  // `bridge`: the bridge of the instances' path, whose guard opens the servers' ports;
+  // empty for the loopback floor.
+  const Servers& ServersOn(const std::string& address, const std::string& bridge = "") {
     auto [it, fresh] = servers_.try_emplace(address);
     Servers& s = it->second;
     if (!fresh) return s;
     const NetConfig& c = bench_.suite.net;
+    if (!bridge.empty()) {
+      s.bridge = bridge;
+      for (const auto& [protocol, port] : GuardPorts()) {
+        auto opened = harness::OpenGuardPort(bridge, protocol, port);
+        if (!opened.ok()) {
+          s.error = opened.error().message();
+          return s;
+        }
+      }
+    }
     auto null_fd = harness::Fd(::open("/dev/null", O_WRONLY | O_CLOEXEC));
     harness::ChildProcess::SpawnOptions options;
     options.stdout_fd = null_fd.get();
@@ -309,6 +343,12 @@ class NetFamily {
     }
     rig.endpoint = *endpoint;
     rig.path = PathDescription(rig.endpoint);
+    auto bridge = harness::BridgeOf(rig.endpoint.link);
+    if (!bridge.ok()) {
+      rig.error = bridge.error().message();
+      return rig;
+    }
+    rig.bridge = *bridge;
     rig.instance = std::move(*instance);
     std::cerr << "isobench: Net: " << backend << ": " << rig.path << "\n";
     return rig;

@@ -8,8 +8,9 @@
 #   KILL_ITERATIONS=40 bash ci/kill_test.sh   # the long version
 #
 # Host state compared before/after: mounts, cgroup dirs named isobench* (any depth
-# under /sys/fs/cgroup), `ip netns`, `ip link`, isobench/qemu processes, isobench-*
-# libvirt domains, files under the workdir's containers/ vms/ run/. Everything runs
+# under /sys/fs/cgroup), `ip netns`, `ip link`, nftables tables isobench_*,
+# isobench/qemu processes, isobench-* libvirt domains, files under the workdir's
+# containers/ vms/ run/. Everything runs
 # in a temporary --workdir, so /var/lib/isobench is untouched. Objects that belong to
 # another live isobench run on the same host (its run id "<time>-<pid>" names a live
 # pid) are not ours and are ignored.
@@ -43,6 +44,7 @@ snapshot() {
     find /sys/fs/cgroup -mindepth 2 -type d -path '*/isobench*/*' 2>/dev/null | sed 's/^/cgroup /'
     ip netns list 2>/dev/null | awk '{ print "netns", $1 }'
     ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print "link", $2 }'
+    nft list tables 2>/dev/null | awk '$3 ~ /^isobench_/ { print "nft", $2, $3 }'
     for p in /proc/[0-9]*; do
       comm="$(cat "$p/comm" 2>/dev/null)" || continue
       case "$comm" in

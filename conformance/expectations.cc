@@ -140,6 +140,8 @@ Result<Expectations> ExpectationsFor(const harness::InstanceSpec& spec, const Ho
     e.readonly_paths = harness::DefaultReadonlyPaths();
   }
   for (const auto& v : spec.volumes) e.volume_targets.push_back(v.guest_path);
+  e.network = spec.network;
+  if (spec.network == "bridge") e.interfaces = {"lo", "eth0"};
   return e;
 }
 

@@ -57,17 +57,24 @@ struct Expectations {
   // Which protections are promised; the switches mean what SecurityProfile says.
   harness::SecurityProfile switches;
 
-  std::string hostname;                       // with uts_ns
-  CapabilitySets caps;                        // with drop_capabilities
-  uint64_t forbidden_caps = 0;                // never held (default capability set only)
-  std::map<std::string, RlimitPair> rlimits;  // with rlimits; "nofile" -> 1024:4096
-  std::vector<IdRange> uid_map, gid_map;      // with user_ns
-  std::optional<uint64_t> memory_bytes;       // with memory_limit
-  std::optional<int64_t> pids_limit;          // with pids_limit
-  std::optional<double> cpu_quota;            // with cpu_limit, in CPUs
-  std::vector<std::string> masked_paths;      // with mask_paths
-  std::vector<std::string> readonly_paths;    // with mask_paths
-  std::vector<std::string> interfaces = {"lo"};
+  std::string hostname;                          // with uts_ns
+  CapabilitySets caps;                           // with drop_capabilities
+  uint64_t forbidden_caps = 0;                   // never held (default capability set only)
+  std::map<std::string, RlimitPair> rlimits;     // with rlimits; "nofile" -> 1024:4096
+  std::vector<IdRange> uid_map, gid_map;         // with user_ns
+  std::optional<uint64_t> memory_bytes;          // with memory_limit
+  std::optional<int64_t> pids_limit;             // with pids_limit
+  std::optional<double> cpu_quota;               // with cpu_limit, in CPUs
+  std::vector<std::string> masked_paths;         // with mask_paths
+  std::vector<std::string> readonly_paths;       // with mask_paths
+  std::vector<std::string> interfaces = {"lo"};  // and eth0 on network "bridge"
+  // InstanceSpec::network. On "bridge", with network_guard, nothing of its neighbours is
+  // reachable (PROBES.md 46): the suite fills in, once the instance and a peer run, the
+  // host's address on the instance's network and a peer's listener.
+  std::string network = "none";
+  std::string gateway;                      // the host's address on the instance's network
+  std::string peer_address;                 // a peer instance's address on the same network
+  int peer_port = 0;                        // its listener (the agent's `listen` op)
   std::vector<std::string> volume_targets;  // guest paths bound in on purpose
 };
 

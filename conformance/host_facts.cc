@@ -77,6 +77,19 @@ Result<std::unique_ptr<HostFacts>> HostFacts::Create() {
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
     return Error::Errno("listen", "127.0.0.1:0");
   h->loopback_port_ = ntohs(addr.sin_port);
+  // A service on every address, as sshd or a DNS cache would be: on a shared network it
+  // answers at the instances' gateway unless the network is guarded (PROBES.md 46).
+  int any = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (any < 0) return Error::Errno("socket", "AF_INET");
+  h->any_listener_ = harness::Fd(any);
+  addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  len = sizeof addr;
+  if (::bind(any, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(any, 16) != 0 ||
+      ::getsockname(any, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return Error::Errno("listen", "0.0.0.0:0");
+  h->any_port_ = ntohs(addr.sin_port);
 
   // The filesystem that holds each host directory (the mount with the longest mount
   // point that prefixes it, the last one mounted there), and the directory's path

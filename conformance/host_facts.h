@@ -47,6 +47,8 @@ class HostFacts {
   int msg_key() const { return msg_key_; }
   const std::string& mq_name() const { return mq_name_; }
   int loopback_port() const { return loopback_port_; }
+  // A TCP listener of the host on every address (0.0.0.0).
+  int any_port() const { return any_port_; }
 
   std::string hostname() const;  // read fresh each time
   // Namespace inodes of this process, "mnt" -> inode.
@@ -82,6 +84,8 @@ class HostFacts {
   bool mq_created_ = false;
   harness::Fd listener_;
   int loopback_port_ = 0;
+  harness::Fd any_listener_;
+  int any_port_ = 0;
   std::map<std::string, uint64_t> namespaces_;
   std::pair<uint64_t, uint64_t> root_id_;
   std::vector<HostDirectory> host_directories_;

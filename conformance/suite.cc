@@ -1,13 +1,19 @@
 #include "conformance/suite.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "conformance/known_deviations.h"
+#include "harness/fd.h"
 #include "harness/host_backend.h"
 #include "harness/image.h"
 #include "harness/log.h"
@@ -52,6 +58,9 @@ struct Suite::State {
   std::string unavailable;  // skip reason
   std::string error;        // creation error
   std::unique_ptr<harness::Instance> instance;
+  // "networked": a second instance of the same backend and profile beside it, with a
+  // listener the probed one must not reach (PROBES.md 46).
+  std::unique_ptr<harness::Instance> peer;
   InstanceUnderTest iut;
   Expectations own, baseline;
   std::map<std::string, Grade> cache;  // probe name + params -> grade
@@ -95,6 +104,9 @@ void Suite::SetUp() {
   session_options.kernel = options_.kernel;
   session_options.backend_options = options_.backend_options;
   session_options.allow_no_backend = true;  // absent ones skip, broken ones fail (below)
+  // The networked targets' guests need their network driver (Debian's kernel builds it
+  // as a module).
+  session_options.vm_modules.push_back("virtio_net");
   // The selected backends as a registry of their own, opened as "all": one that is
   // unusable is then listed with its reason (its targets skip) instead of failing the
   // whole session, as an explicitly named one would.
@@ -247,6 +259,69 @@ Result<void> Suite::Start(State& s) {
   auto info = s.instance->Call({{"op", "info"}}, std::chrono::seconds(30));
   if (!info.ok()) return std::move(info).error().Context("agent info");
   s.iut.vm = info->value("mode", "") == "vm";
+  if (s.target.profile == "networked") ISO_RETURN_IF_ERROR(StartPeer(s, *backend));
+  return {};
+}
+
+namespace {
+
+// Whether a TCP connection from the host to address:port completes within a second.
+bool HostReachesOnce(const std::string& address, int port) {
+  struct sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) return false;
+  harness::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return false;
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return true;
+  if (errno != EINPROGRESS) return false;
+  struct pollfd pfd = {fd.get(), POLLOUT, 0};
+  if (::poll(&pfd, 1, 1000) <= 0) return false;
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+  return err == 0;
+}
+
+// Tried for up to 20 s: a guest under TCG answers its first ARP request late.
+bool HostReaches(const std::string& address, int port) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    if (HostReachesOnce(address, port)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+}  // namespace
+
+// The neighbours #46 tries: the host's address on the instance's network (where the
+// host facts' listener on every address answers) and a peer's listener. Both are shown
+// reachable from the host first, so that a pass means the instance is kept from them,
+// not that nothing listened.
+Result<void> Suite::StartPeer(State& s, harness::Backend& backend) {
+  auto endpoint = s.instance->endpoint();
+  if (!endpoint) return Error("network \"bridge\" not honoured: the instance has no endpoint");
+  harness::InstanceSpec spec = s.spec;
+  spec.name = s.spec.name + "-peer";
+  ISO_LOG(kInfo) << "conformance: creating the peer of " << s.target.Label() << " (" << spec.name
+                 << ")";
+  ISO_ASSIGN_OR_RETURN(s.peer, backend.Create(spec));
+  auto peer_endpoint = s.peer->endpoint();
+  if (!peer_endpoint) return Error("the peer instance has no network endpoint");
+  ISO_ASSIGN_OR_RETURN(json listening,
+                       s.peer->Call({{"op", "listen"}, {"port", 0}}, std::chrono::seconds(10)));
+  int port = listening.value("port", 0);
+  if (!HostReaches(peer_endpoint->address, port))
+    return Error("the peer's listener " + peer_endpoint->address + ":" + std::to_string(port) +
+                 " does not answer the host: #46 could prove nothing");
+  if (!HostReaches(endpoint->host_address, host_->any_port()))
+    return Error("the host's listener on every address does not answer at " +
+                 endpoint->host_address + ":" + std::to_string(host_->any_port()));
+  for (Expectations* e : {&s.own, &s.baseline}) {
+    e->gateway = endpoint->host_address;
+    e->peer_address = peer_endpoint->address;
+    e->peer_port = port;
+  }
   return {};
 }
 
@@ -504,6 +579,11 @@ void Suite::TearDown() {
   }
   // Instances before backends: an instance may need its backend to tear down.
   for (auto& [label, state] : states_) {
+    if (state->peer) {
+      auto destroyed = state->peer->Destroy();
+      if (!destroyed.ok()) ISO_LOG(kWarning) << label << " peer: " << destroyed.error().message();
+      state->peer.reset();
+    }
     if (state->instance) {
       auto destroyed = state->instance->Destroy();
       if (!destroyed.ok()) ISO_LOG(kWarning) << label << ": " << destroyed.error().message();

@@ -79,6 +79,8 @@ class Suite : public ::testing::Environment {
   State* StateFor(const Target& target);
   Grade GradeAgainst(State& state, const Probe& probe, const Expectations& expectations);
   harness::Result<void> Start(State& state);
+  // The "networked" target's peer and its listener, into the target's expectations.
+  harness::Result<void> StartPeer(State& state, harness::Backend& backend);
   nlohmann::json VerdictFile() const;
 
   SuiteOptions options_;

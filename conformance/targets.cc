@@ -41,6 +41,9 @@ std::vector<Target> ProbeTargets() {
     harness::BackendTraits traits = TraitsOf(name);
     targets.push_back({name, "default"});
     if (traits.hardened_profile) targets.push_back({name, "hardened"});
+    // On the host's bridge (or the backend's own network) beside a peer: what the
+    // instance can reach of its neighbours (PROBES.md 46).
+    if (traits.bridge_network) targets.push_back({name, "networked"});
     // A runtime's own posture (Docker Engine's: the OCI config it hands runc) is graded
     // too: the backend saves that spec as <name>.default_spec.
     if (traits.runtime_default_profile) targets.push_back({name, name + "-default"});
@@ -83,6 +86,7 @@ const std::map<std::string, std::vector<std::string>>& MutationTable() {
       {"pids_limit", {"fork_bomb"}},
       {"cpu_limit", {"cpu_quota"}},
       {"rlimits", {"rlimits"}},
+      {"network_guard", {"neighbours"}},
   };
   return table;
 }
@@ -96,12 +100,21 @@ std::optional<std::string> InexpressibleWeakening(const std::string& backend,
 }
 
 std::string ReferenceProfileFor(const std::string& weakening) {
+  if (weakening == "network_guard") return "networked";
   return weakening == "user_ns" || weakening == "read_only_root" ? "hardened" : "default";
+}
+
+bool SharesNetwork(const std::string& profile) {
+  return profile == "networked" || profile == "weak-network_guard";
 }
 
 std::optional<harness::SecurityProfile> ProfileNamed(const std::string& name) {
   harness::SecurityProfile p;
   if (name == "default") return p;
+  if (name == "networked") {
+    p.name = name;
+    return p;
+  }
   if (name == "hardened") {
     p.name = name;
     p.user_ns = true;
@@ -142,7 +155,7 @@ harness::InstanceSpec BaseSpec(const Target& target) {
   spec.memory_bytes = vm ? 256ull << 20 : 128ull << 20;
   spec.pids_limit = 64;
   spec.hostname = "isobench-conf";
-  spec.network = "none";
+  spec.network = SharesNetwork(target.profile) ? "bridge" : "none";
   if (auto profile = ProfileNamed(target.profile))
     spec.profile = *profile;
   else

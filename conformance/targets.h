@@ -14,6 +14,8 @@
 //   <backend>/default       SecurityProfile{} (the baseline when the backend is "container")
 //   <backend>/hardened      default + user namespace + read-only root (the native and the
 //                           OCI runtimes)
+//   <backend>/networked     default, on network "bridge" beside a peer instance (the
+//                           backends with a bridge network)
 //   <oci runtime>/<rt>-default   the runtime's own `spec` defaults, graded by what that spec
 //                           promises (e.g. runc/runc-default)
 //   <mutation backend>/weak-<switch>   one SecurityProfile switch turned off (MutationTest)
@@ -64,8 +66,12 @@ const std::map<std::string, std::vector<std::string>>& MutationTable();
 std::optional<std::string> InexpressibleWeakening(const std::string& backend,
                                                   const std::string& weakening);
 // The profile a weakening is measured against: "hardened" for user_ns and
-// read_only_root (which the default profile does not turn on), "default" otherwise.
+// read_only_root (which the default profile does not turn on), "networked" for
+// network_guard (which only a shared network exercises), "default" otherwise.
 std::string ReferenceProfileFor(const std::string& weakening);
+// True for the profiles whose instances are on network "bridge": "networked" and its
+// weakening.
+bool SharesNetwork(const std::string& profile);
 // The SecurityProfile a target profile name stands for (not "<rt>-default", which the
 // runtime defines).
 std::optional<harness::SecurityProfile> ProfileNamed(const std::string& name);

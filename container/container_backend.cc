@@ -14,6 +14,7 @@
 #include "container/cgroup_v2.h"
 #include "container/container_backend_impl.h"
 #include "container/network.h"
+#include "harness/bridge_guard.h"
 #include "harness/log.h"
 #include "harness/mount.h"
 #include "harness/run_owner.h"
@@ -135,6 +136,12 @@ Result<int> ContainerBackend::ReclaimStale() {
     reclaimed += *bridge;
   else
     ISO_LOG(kWarning) << bridge.error().message();
+  // The guard tables of bridges that are gone (bridge_guard.h).
+  auto guards = harness::ReclaimStaleGuards();
+  if (guards.ok())
+    reclaimed += *guards;
+  else
+    ISO_LOG(kWarning) << guards.error().message();
   return reclaimed;
 }
 

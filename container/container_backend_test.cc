@@ -3,10 +3,13 @@
 // Bad input is in container_bad_input_test.cc.
 #include "container/container_backend.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <linux/magic.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -14,6 +17,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -322,12 +326,61 @@ TEST_F(ContainerBackendTest, BridgeNetworkGivesAVethIntoTheHostBridge) {
     size_t inet = addr.find("inet 10.203.");
     ASSERT_NE(inet, std::string::npos) << addr;
     std::string peer = addr.substr(inet + 5, addr.find('/', inet) - inet - 5);
-    // The two instances reach each other and the host's bridge address across it.
+    // Both reach the host's bridge address across it, not each other (isolated bridge
+    // ports), and not a service the host runs on every address (the bridge's guard).
     int code = -1;
-    std::string out = Exec(**first, {"ping", "-c", "1", "-W", "3", peer}, &code);
+    std::string out = Exec(**first, {"ping", "-c", "1", "-W", "3", kBridgeAddress}, &code);
     EXPECT_EQ(code, 0) << out;
-    out = Exec(**first, {"ping", "-c", "1", "-W", "3", kBridgeAddress}, &code);
-    EXPECT_EQ(code, 0) << out;
+    out = Exec(**first, {"ping", "-c", "1", "-W", "2", peer}, &code);
+    EXPECT_NE(code, 0) << "one instance reaches another: " << out;
+    harness::Fd service(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(service.valid());
+    struct sockaddr_in any = {};
+    any.sin_family = AF_INET;
+    socklen_t any_len = sizeof any;
+    ASSERT_EQ(::bind(service.get(), reinterpret_cast<sockaddr*>(&any), sizeof any), 0);
+    ASSERT_EQ(::listen(service.get(), 4), 0);
+    ASSERT_EQ(::getsockname(service.get(), reinterpret_cast<sockaddr*>(&any), &any_len), 0);
+    // Tried with the agent's non-blocking connect (probe #46): the host's service, and
+    // a listener in the second instance.
+    auto listening = (*second)->Call({{"op", "listen"}, {"port", 0}}, std::chrono::seconds(5));
+    ASSERT_TRUE(listening.ok()) << listening.error().message();
+    const nlohmann::json targets = {
+        {{"address", kBridgeAddress}, {"port", ntohs(any.sin_port)}, {"what", "host"}},
+        {{"address", peer}, {"port", (*listening)["port"]}, {"what", "peer"}}};
+    auto reach = [&](harness::Instance& from) {
+      auto reply =
+          from.Call({{"op", "probe"}, {"name", "neighbours"}, {"params", {{"targets", targets}}}},
+                    std::chrono::seconds(10));
+      EXPECT_TRUE(reply.ok()) << reply.error().message();
+      std::map<std::string, std::string> result;
+      if (reply.ok())
+        for (const auto& [key, value] : (*reply)["observed"].items())
+          result[key.substr(0, key.find(' '))] = value.get<std::string>();
+      return result;
+    };
+    auto guarded = reach(**first);
+    EXPECT_EQ(guarded["host"], "ECONNREFUSED")
+        << "the host's service on 0.0.0.0 answers the bridge";
+    EXPECT_EQ(guarded["peer"], "timeout") << "one instance reaches another";
+    {
+      // A profile without network_guard: a plain bridge port, reaching both.
+      InstanceSpec open = Spec("net-open");
+      open.network = "bridge";
+      open.profile.network_guard = false;
+      auto third = backend->Create(open);
+      ASSERT_TRUE(third.ok()) << third.error().message();
+      out = Exec(**third, {"ping", "-c", "1", "-W", "3", peer}, &code);
+      EXPECT_EQ(code, 0) << "the unguarded instance does not reach its neighbour: " << out;
+      auto open_reach = reach(**third);
+      EXPECT_EQ(open_reach["host"], "connected");
+      EXPECT_EQ(open_reach["peer"], "connected");
+    }
+    // Its exemption went with it: the guard's set is empty again.
+    auto exempt = harness::RunCapture(
+        {"/usr/sbin/nft", "list", "set", "inet", std::string("isobench_") + kBridgeName, "exempt"});
+    ASSERT_TRUE(exempt.ok()) << exempt.error().message();
+    EXPECT_EQ(exempt->find("elements"), std::string::npos) << *exempt;
     {
       std::string routes = Exec(**first, {"ip", "route"});
       EXPECT_NE(routes.find("10.203.0.0/16 dev eth0"), std::string::npos) << routes;

@@ -222,7 +222,7 @@ Result<void> ContainerBackend::FormatChildPlan(ContainerInstance& c,
   plan.mounts = BuildMountTable(table);
   plan.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
   if (spec.network == "bridge") {
-    ISO_ASSIGN_OR_RETURN(plan.veth, PlanVeth());
+    ISO_ASSIGN_OR_RETURN(plan.veth, PlanVeth(profile.network_guard));
   }
   plan.seccomp = profile.seccomp ? seccomp_.get() : nullptr;
   plan.agent_path = harness::GuestImage::kAgentPath;

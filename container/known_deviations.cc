@@ -125,8 +125,10 @@ std::vector<harness::KnownDeviation> RuncDeviations() {
       CgroupTmpfs("default"),
       CgroupTmpfs("hardened"),
       CgroupTmpfs("runc-default"),
+      CgroupTmpfs("networked"),
       // Only where the profile grants CAP_MKNOD; elsewhere the node cannot be made.
       Mknod("default"),
+      Mknod("networked"),
   };
 }
 
@@ -137,6 +139,8 @@ std::vector<harness::KnownDeviation> DockerDeviations() {
       // runc's, under Docker Engine's default capabilities.
       CgroupTmpfs("default"),
       Mknod("default"),
+      CgroupTmpfs("networked"),
+      Mknod("networked"),
       CgroupTmpfs("docker-default"),
       Mknod("docker-default"),
   };

@@ -16,6 +16,7 @@
 #include <memory>
 #include <thread>
 
+#include "harness/bridge_guard.h"
 #include "harness/fd.h"
 #include "harness/log.h"
 #include "harness/netlink.h"
@@ -69,10 +70,11 @@ ChildStatus BringUpLoopback(bool net_ns) {
   return status;
 }
 
-Result<VethPlan> PlanVeth() {
+Result<VethPlan> PlanVeth(bool guard) {
   ISO_ASSIGN_OR_RETURN(harness::BridgeSlot slot, harness::PlanBridgeSlot(kVethPrefix));
   VethPlan plan;
   plan.enabled = true;
+  plan.guard = guard;
   plan.host_name = slot.link_name;
   plan.address = slot.address;
   plan.addr = Inet(slot.address_host_order);
@@ -96,14 +98,21 @@ Result<VethLink> VethLink::Create(const VethPlan& plan, pid_t child_pid) {
   if (err < 0)
     return NlError(err, "create veth `" + plan.host_name + "` <-> eth0 in pid " +
                             std::to_string(child_pid) + "'s netns");
-  return VethLink(plan.host_name);
+  VethLink link(plan.host_name);
+  // Before the instance runs: nothing has used the port yet.
+  if (!plan.guard) link.exempt_ = plan.address;
+  ISO_RETURN_IF_ERROR(
+      harness::GuardInstancePort(kBridgeName, plan.host_name, plan.address, plan.guard));
+  return link;
 }
 
 VethLink& VethLink::operator=(VethLink&& other) noexcept {
   if (this != &other) {
     (void)Delete();
     name_ = std::move(other.name_);
+    exempt_ = std::move(other.exempt_);
     other.name_.clear();
+    other.exempt_.clear();
   }
   return *this;
 }
@@ -114,6 +123,11 @@ VethLink::~VethLink() {
 }
 
 Result<void> VethLink::Delete() {
+  if (!exempt_.empty()) {
+    std::string address = std::move(exempt_);
+    exempt_.clear();
+    ISO_RETURN_IF_ERROR(harness::UnexemptFromGuard(kBridgeName, address));
+  }
   if (name_.empty()) return {};
   std::string name = std::move(name_);
   name_.clear();

@@ -42,10 +42,12 @@ struct VethPlan {
   std::string host_name;                       // "isbv<hex>", at most 15 characters
   std::string address;                         // the instance's IPv4 address, dotted
   struct sockaddr_in addr = {}, netmask = {};  // preformatted for the child
+  bool guard = true;                           // SecurityProfile::network_guard
 };
 
 // Picks a host-end name and an address in 10.203.0.0/16 not used by a live link.
-Result<VethPlan> PlanVeth();
+// `guard`: the profile's network_guard (harness/bridge_guard.h).
+Result<VethPlan> PlanVeth(bool guard = true);
 
 // Host side of one instance's veth pair. The destructor deletes the host end (the
 // kernel removes the peer with it); a pair whose namespace died is already gone.
@@ -53,9 +55,15 @@ class VethLink {
  public:
   VethLink() = default;
   // Creates the bridge if needed, the pair with the peer inside `child_pid`'s network
-  // namespace as eth0, the host end attached to the bridge and up.
+  // namespace as eth0, the host end attached to the bridge and up: an isolated port
+  // whose address the bridge's guard covers, or, without plan.guard, an exempt one
+  // (which Delete makes guarded again).
   static Result<VethLink> Create(const VethPlan& plan, pid_t child_pid);
-  VethLink(VethLink&& other) noexcept : name_(std::move(other.name_)) { other.name_.clear(); }
+  VethLink(VethLink&& other) noexcept
+      : name_(std::move(other.name_)), exempt_(std::move(other.exempt_)) {
+    other.name_.clear();
+    other.exempt_.clear();
+  }
   VethLink& operator=(VethLink&& other) noexcept;
   ~VethLink();
   Result<void> Delete();
@@ -64,6 +72,7 @@ class VethLink {
  private:
   explicit VethLink(std::string name) : name_(std::move(name)) {}
   std::string name_;
+  std::string exempt_;  // the address exempted from the bridge's guard, if any
 };
 
 // Child: address, netmask (the subnet's route) and up, on eth0. No default route:

@@ -73,6 +73,9 @@ struct SecurityProfile {
   bool pids_limit = true;    // apply InstanceSpec::pids_limit
   bool cpu_limit = true;     // apply InstanceSpec::cpu_quota
   bool rlimits = true;       // default rlimits (nofile 1024:4096, ...)
+  // Network "bridge": the host reachable only at the ports the harness opened, the other
+  // instances not at all (harness/bridge_guard.h). No effect on network "none".
+  bool network_guard = true;
 };
 
 struct InstanceSpec {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <random>
 
+#include "harness/bridge_guard.h"
 #include "harness/fd.h"
 #include "harness/netlink.h"
 
@@ -102,6 +103,9 @@ Result<int> EnsureBridge() {
   // Before it is up and at every use: a later write of net.ipv4.ip_forward (a daemon
   // starting) sets every interface's forwarding again.
   ISO_RETURN_IF_ERROR(ConfineLink(kBridgeName));
+  // Before any port joins it: the host's services are out of its instances' reach
+  // (bridge_guard.h).
+  ISO_RETURN_IF_ERROR(GuardBridge(kBridgeName));
   if (!(rtnl_link_get_flags(bridge.get()) & IFF_UP)) {
     NlLink change(rtnl_link_alloc());
     rtnl_link_set_flags(change.get(), IFF_UP);
@@ -124,7 +128,10 @@ Result<int> EnsureBridge() {
 Result<int> RemoveIdleBridge() {
   // Ports need no reclaiming: a veth goes when its instance's network namespace dies,
   // a tap when its qemu exits.
-  if (!LinkExists(kBridgeName)) return 0;
+  if (!LinkExists(kBridgeName)) {
+    ISO_RETURN_IF_ERROR(UnguardBridge(kBridgeName));
+    return 0;
+  }
   auto ports = ListDir(std::string("/sys/class/net/") + kBridgeName + "/brif");
   if (ports.ok() && !ports->empty()) return 0;  // an instance still uses it
   ISO_ASSIGN_OR_RETURN(NlSock sock, ConnectRoute());
@@ -133,6 +140,7 @@ Result<int> RemoveIdleBridge() {
   int err = rtnl_link_delete(sock.get(), l.get());
   if (err < 0 && err != -NLE_NODEV && err != -NLE_OBJ_NOTFOUND)
     return NlError(err, std::string("delete bridge `") + kBridgeName + "`");
+  ISO_RETURN_IF_ERROR(UnguardBridge(kBridgeName));
   return err < 0 ? 0 : 1;
 }
 

@@ -7,7 +7,8 @@
 // Traffic stays on this host: the bridge's IPv4 forwarding is off
 // (net.ipv4.conf.isobench0.forwarding = 0), so nothing that arrives on it is routed off
 // the host whatever the host's ip_forward; IPv6 is off on it; instances get the
-// subnet's route and no default route; there is no NAT.
+// subnet's route and no default route; there is no NAT. The host's services are out of
+// the instances' reach, and the instances out of each other's (bridge_guard.h).
 //
 //   ISO_ASSIGN_OR_RETURN(BridgeSlot slot, PlanBridgeSlot(kVethPrefix));
 //   ISO_ASSIGN_OR_RETURN(int ifindex, EnsureBridge());
@@ -39,11 +40,12 @@ struct BridgeSlot {
 // 10.203.253.255), neither used by a live link of any isobench prefix.
 Result<BridgeSlot> PlanBridgeSlot(const char* prefix);
 
-// Creates the bridge if it is missing (up, its address, forwarding and IPv6 off);
-// returns its ifindex.
+// Creates the bridge if it is missing (up, its address, forwarding and IPv6 off) and
+// its guard (GuardBridge, refreshed at every call); returns its ifindex.
 Result<int> EnsureBridge();
 
-// Deletes the bridge when no port is left on it. Returns 1 if it was deleted.
+// Deletes the bridge, and its guard, when no port is left on it. Returns 1 if it was
+// deleted.
 Result<int> RemoveIdleBridge();
 
 bool LinkExists(const std::string& name);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 
+#include "harness/bridge_guard.h"
 #include "harness/fd.h"
 #include "harness/procfs.h"
 
@@ -96,6 +97,8 @@ HostState CaptureHostState(const std::string& workdir) {
   FindCgroupDirs("/sys/fs/cgroup", 0, &state.cgroup_dirs);
   for (const auto& n : Entries("/run/netns")) state.netns.insert("/run/netns/" + n);
   for (const auto& n : Entries("/sys/class/net")) state.links.insert(n);
+  if (auto guarded = GuardedBridges(); guarded.ok())
+    for (const auto& b : *guarded) state.guards.insert(kGuardTablePrefix + b);
   for (const auto& n : Entries("/sys/block")) {
     if (n.rfind("loop", 0) != 0) continue;
     // Bound devices only: an unbound one has no backing_file.
@@ -131,6 +134,7 @@ std::vector<std::string> DiffHostState(const HostState& before, const HostState&
   DiffSet("cgroup", before.cgroup_dirs, after.cgroup_dirs, &out);
   DiffSet("netns", before.netns, after.netns, &out);
   DiffSet("link", before.links, after.links, &out);
+  DiffSet("nft table", before.guards, after.guards, &out);
   DiffSet("loop", before.loop_devices, after.loop_devices, &out);
   DiffSet("process", before.descendants, after.descendants, &out);
   DiffSet("hypervisor", before.hypervisors, after.hypervisors, &out);

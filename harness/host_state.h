@@ -19,6 +19,7 @@ struct HostState {
   std::set<std::string> cgroup_dirs;   // every dir named isobench* under /sys/fs/cgroup
   std::set<std::string> netns;         // /run/netns entries and distinct net ns of processes
   std::set<std::string> links;         // host network interfaces
+  std::set<std::string> guards;        // nftables guard tables (bridge_guard.h), by bridge
   std::set<std::string> loop_devices;  // "loopN <backing file>" of every bound loop device
   std::set<std::string> descendants;   // "<pid> <comm>" of this process's descendants
   // "<pid> <comm>" of isobench's qemu processes (libvirtd is their parent, not us).

@@ -70,6 +70,7 @@ const std::vector<ProfileSwitch>& ProfileSwitches() {
       {"pids_limit", &S::pids_limit},
       {"cpu_limit", &S::cpu_limit},
       {"rlimits", &S::rlimits},
+      {"network_guard", &S::network_guard},
   };
   return kSwitches;
 }

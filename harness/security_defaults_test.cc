@@ -24,13 +24,14 @@ TEST(SecurityDefaultsTest, SwitchesAreEveryBoolOfSecurityProfile) {
   [[maybe_unused]] auto& [name, pid_ns, mount_ns, uts_ns, ipc_ns, net_ns, cgroup_ns, user_ns,
                           time_ns, pivot_root, read_only_root, mask_paths, minimal_dev,
                           read_only_sys, drop_capabilities, capabilities, no_new_privs, seccomp,
-                          memory_limit, pids_limit, cpu_limit, rlimits] = p;
+                          memory_limit, pids_limit, cpu_limit, rlimits, network_guard] = p;
   const std::vector<const bool*> members = {
       &pid_ns,        &mount_ns,          &uts_ns,       &ipc_ns,
       &net_ns,        &cgroup_ns,         &user_ns,      &time_ns,
       &pivot_root,    &read_only_root,    &mask_paths,   &minimal_dev,
       &read_only_sys, &drop_capabilities, &no_new_privs, &seccomp,
-      &memory_limit,  &pids_limit,        &cpu_limit,    &rlimits};
+      &memory_limit,  &pids_limit,        &cpu_limit,    &rlimits,
+      &network_guard};
   const auto& table = ProfileSwitches();
   ASSERT_EQ(table.size(), members.size());
   std::vector<std::string> names;
@@ -41,7 +42,7 @@ TEST(SecurityDefaultsTest, SwitchesAreEveryBoolOfSecurityProfile) {
   EXPECT_EQ(Joined(names),
             "pid_ns mount_ns uts_ns ipc_ns net_ns cgroup_ns user_ns time_ns pivot_root "
             "read_only_root mask_paths minimal_dev read_only_sys drop_capabilities no_new_privs "
-            "seccomp memory_limit pids_limit cpu_limit rlimits");
+            "seccomp memory_limit pids_limit cpu_limit rlimits network_guard");
 }
 
 // What the conformance suite weakens, and what the default profile leaves off (its

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "harness/bridge.h"
+#include "harness/bridge_guard.h"
 #include "harness/fd.h"
 #include "harness/log.h"
 #include "harness/procfs.h"
@@ -124,6 +125,7 @@ class VmInstance final : public Instance {
 
   bool domain_created_ = false;
   std::optional<harness::NetworkEndpoint> endpoint_;  // network "bridge"
+  std::string exempt_address_;  // exempted from the bridge's guard (network_guard off)
 
   std::mutex destroy_mu_;
   bool destroyed_ = false;
@@ -193,6 +195,13 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
   ISO_ASSIGN_OR_RETURN(domain_, Domain::CreateTransient(*conn_, xml));
   auto created_at = Clock::now();
   domain_created_ = true;
+  if (endpoint_) {
+    // libvirt put the tap on the bridge; the guest's firmware is still starting.
+    if (!spec.profile.network_guard) exempt_address_ = endpoint_->address;
+    ISO_RETURN_IF_ERROR(harness::GuardInstancePort(harness::kBridgeName, endpoint_->link,
+                                                   endpoint_->address, spec.profile.network_guard)
+                            .Context("vm: the tap's guard"));
+  }
 
   // Connect first: qemu drops what the guest writes to a serial port nobody listens on.
   auto deadline = start + o.ready_timeout;
@@ -232,6 +241,16 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
   if (qemu_pid_ > 0) {
     auto cpu = harness::ProcessCpuSeconds(qemu_pid_);
     if (cpu.ok()) timing_.host_cpu_seconds = *cpu;
+  }
+  if (endpoint_) {
+    // Without its driver the guest boots fine and has no network: say so now, not as a
+    // peer that never answers.
+    ISO_ASSIGN_OR_RETURN(nlohmann::json info, session_->Call({{"op", "info"}}, kConnectTimeout));
+    auto interfaces = info.value("interfaces", nlohmann::json::array());
+    if (std::find(interfaces.begin(), interfaces.end(), "eth0") == interfaces.end())
+      return Error("network \"bridge\": the guest has no eth0 (interfaces " + interfaces.dump() +
+                       "); a kernel with modules needs virtio_net among the image's modules",
+                   ENODEV);
   }
   return {};
 }
@@ -277,6 +296,13 @@ Result<void> VmInstance::Destroy() {
       if (!r.ok() && result.ok()) result = std::move(r);
     }
     // The run directories go with the last instance (GuestRunDirs).
+  }
+  if (!exempt_address_.empty() && result.ok()) {
+    auto r = harness::UnexemptFromGuard(harness::kBridgeName, exempt_address_);
+    if (r.ok())
+      exempt_address_.clear();
+    else
+      result = std::move(r);
   }
   if (!result.ok()) return result;
   // libvirt keeps a log per domain forever; a guest that booted and stopped cleanly

@@ -1,5 +1,6 @@
 #include "container/docker/docker_backend.h"
 
+#include <net/if.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include "container/known_deviations.h"
 #include "harness/agent_client.h"
 #include "harness/bridge.h"
+#include "harness/bridge_guard.h"
 #include "harness/fd.h"
 #include "harness/log.h"
 #include "harness/procfs.h"
@@ -172,6 +174,11 @@ class DockerInstance : public Instance {
     return {};
   }
   Result<void> Inspect();
+  // The container's port on the run's bridge (its veth's host end, found by the index
+  // eth0's peer has: /sys/class/net/eth0/iflink as the container sees it) guarded, or
+  // exempt without `guard` (bridge_guard.h). Docker made the pair when it started the
+  // container: the agent runs, nothing of the harness's has used the network yet.
+  Result<void> GuardPort(bool guard);
   Result<void> Accept(Clock::time_point deadline);
   Result<void> WaitReady(Clock::time_point deadline) {
     auto ready = agent_.WaitReady(deadline);
@@ -198,7 +205,23 @@ class DockerInstance : public Instance {
   harness::StartupTiming timing_;
   std::string network_, bridge_;
   std::optional<harness::NetworkEndpoint> endpoint_;
+  std::string exempt_address_;  // exempted from the bridge's guard (network_guard off)
 };
+
+Result<void> DockerInstance::GuardPort(bool guard) {
+  if (!endpoint_) return {};
+  const std::string iflink = "/proc/" + std::to_string(pid_) + "/root/sys/class/net/eth0/iflink";
+  ISO_ASSIGN_OR_RETURN(std::string text, harness::ReadFile(iflink));
+  unsigned index = static_cast<unsigned>(std::strtoul(text.c_str(), nullptr, 10));
+  char name[IF_NAMESIZE] = {};
+  if (index == 0 || ::if_indextoname(index, name) == nullptr)
+    return Error("docker: the host end of " + container_name_ + "'s eth0 (ifindex `" + text +
+                     "` from " + iflink + ") is not a link of the host",
+                 ENODEV);
+  if (!guard) exempt_address_ = endpoint_->address;
+  return harness::GuardInstancePort(bridge_, name, endpoint_->address, guard)
+      .Context("docker: " + container_name_ + "'s port on " + bridge_);
+}
 
 Result<void> DockerInstance::CreateContainer(const json& body) {
   ISO_ASSIGN_OR_RETURN(
@@ -304,6 +327,10 @@ Result<void> DockerInstance::Destroy() {
       ::usleep(200 * 1000);
     }
   }
+  if (!exempt_address_.empty()) {
+    auto guarded = harness::UnexemptFromGuard(bridge_, exempt_address_);
+    if (!guarded.ok() && result.ok()) result = std::move(guarded).error();
+  }
   auto tree = harness::RemoveTree(dir_);
   if (!tree.ok() && result.ok()) result = std::move(tree).error();
   if (!result.ok())
@@ -394,6 +421,7 @@ class DockerBackend : public harness::Backend {
 Result<NetworkParams> DockerBackend::EnsureNetwork() {
   if (network_) {
     ISO_RETURN_IF_ERROR(harness::ConfineLink(network_->bridge));
+    ISO_RETURN_IF_ERROR(harness::GuardBridge(network_->bridge));
     return *network_;
   }
   if (!daemon_) return Error("docker: no daemon connection", ENOTCONN);
@@ -412,6 +440,7 @@ Result<NetworkParams> DockerBackend::EnsureNetwork() {
     }
     network_ = n;
     ISO_RETURN_IF_ERROR(harness::ConfineLink(n.bridge));
+    ISO_RETURN_IF_ERROR(harness::GuardBridge(n.bridge));
     return n;
   }
   return Error("docker: no free subnet in 10.204.0.0/16 for the run's network: " + last_error,
@@ -424,6 +453,8 @@ void DockerBackend::RemoveNetwork() {
   if (!removed.ok())
     ISO_LOG(kWarning) << "docker: removing network " << network_->name << ": "
                       << removed.error().message();
+  auto unguarded = harness::UnguardBridge(network_->bridge);
+  if (!unguarded.ok()) ISO_LOG(kWarning) << "docker: " << unguarded.error().message();
   network_.reset();
 }
 
@@ -558,6 +589,7 @@ Result<std::unique_ptr<Instance>> DockerBackend::Create(const InstanceSpec& spec
   ISO_RETURN_IF_ERROR(instance->Start());
   auto started = Clock::now();
   ISO_RETURN_IF_ERROR(instance->Inspect());
+  ISO_RETURN_IF_ERROR(instance->GuardPort(spec.profile.network_guard));
   auto inspected = Clock::now();
   int timeout_ms = std::atoi(Option(context_, "docker.ready_timeout_ms", "20000").c_str());
   auto deadline = start + std::chrono::milliseconds(timeout_ms);
@@ -628,6 +660,12 @@ Result<int> DockerBackend::ReclaimStale() {
       }
     }
   }
+  // The guards of bridges that went with those networks (or with a crashed run's).
+  auto guards = harness::ReclaimStaleGuards();
+  if (guards.ok())
+    reclaimed += *guards;
+  else
+    ISO_LOG(kWarning) << "docker: " << guards.error().message();
   for (const std::string& path : harness::StaleRunDirs(base_dir_, context_.run_id)) {
     auto removed = harness::RemoveRunTree(path);
     if (removed.ok())

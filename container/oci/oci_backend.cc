@@ -119,8 +119,8 @@ class OciInstance : public Instance {
 
   // Create()'s steps, in order; each leaves the instance destroyable.
   // Network "bridge", between create and start: a veth into init's namespace as eth0.
-  Result<void> AttachVeth() {
-    ISO_ASSIGN_OR_RETURN(VethPlan plan, PlanVeth());
+  Result<void> AttachVeth(bool guard) {
+    ISO_ASSIGN_OR_RETURN(VethPlan plan, PlanVeth(guard));
     ISO_ASSIGN_OR_RETURN(veth_, VethLink::Create(plan, pid_));
     ISO_RETURN_IF_ERROR(ConfigureEth0Of(pid_, plan));
     endpoint_ = harness::NetworkEndpoint{plan.address, kBridgeAddress, veth_.name()};
@@ -426,7 +426,7 @@ Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
   ISO_RETURN_IF_ERROR(instance->RunCreate(config, flags, std::move(guest_end)));
   if (spec.network == "bridge") {
     used_bridge_ = true;
-    ISO_RETURN_IF_ERROR(instance->AttachVeth());
+    ISO_RETURN_IF_ERROR(instance->AttachVeth(spec.profile.network_guard));
   }
   auto created = Clock::now();
   ISO_RETURN_IF_ERROR(instance->Start());

@@ -305,6 +305,7 @@ int main(int argc, char** argv) {
       .info = [&](const nlohmann::json& request) { return HandleInfo(request, mode); },
       .bench = HandleBench,
       .probe = [&](const nlohmann::json& request) { return HandleProbe(request, mode); },
+      .listen = HandleListen,
   };
   RequestFramer framer;
   auto reply = [channel](const nlohmann::json& message) { WriteLine(channel, message); };

@@ -24,6 +24,8 @@ nlohmann::json HandleInfo(const nlohmann::json& request, const std::string& mode
 nlohmann::json HandleBench(const nlohmann::json& request);
 // The `probe` op: runs one isolation probe by name (agent_probes.cc, PROBES.md).
 nlohmann::json HandleProbe(const nlohmann::json& request, const std::string& mode);
+// The `listen` op: a TCP listener on every address, kept open (agent_probe_network.cc).
+nlohmann::json HandleListen(const nlohmann::json& request);
 
 // Reads a small file; empty string on error.
 std::string ReadSmallFile(const std::string& path, size_t limit = 1 << 20);

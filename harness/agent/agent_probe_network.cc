@@ -1,5 +1,5 @@
-// Network probes (PROBES.md 6, 7, 43): interfaces, the unix sockets the kernel lists,
-// and addresses only the host should reach.
+// Network probes (PROBES.md 6, 7, 43, and 46): interfaces, the unix sockets the kernel
+// lists, addresses only the host should reach, and on a shared network its neighbours.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "harness/agent/agent.h"
 #include "harness/agent/agent_probes.h"
@@ -152,12 +153,68 @@ Outcome ProbeHostAddresses(const json& params) {
       observed);
 }
 
+// 46: on a network shared with the host and other instances (network "bridge"), the
+// host's services on its address there (`gateway` targets: a listener the host opened
+// on every address) and another instance's listener (`peer` targets) are unreachable.
+// Each target is {"address", "port", "what"}; a connection that completes is a fail.
+Outcome ProbeNeighbours(const json& params) {
+  json targets = params.value("targets", json::array());
+  if (!targets.is_array() || targets.empty())
+    return Undecided("no targets given (the suite passes the gateway's and a peer's listeners)");
+  int timeout_ms = params.value("timeout_ms", 1000);
+  json observed = json::object();
+  std::vector<std::string> reached;
+  for (const auto& t : targets) {
+    std::string address = t.at("address").get<std::string>();
+    int port = t.at("port").get<int>();
+    std::string what = t.value("what", "target");
+    std::string key = what + " " + address + ":" + std::to_string(port);
+    std::string result = TryConnect(address, port, timeout_ms);
+    observed[key] = result;
+    if (result == "connected") reached.push_back(key);
+  }
+  if (!reached.empty()) {
+    std::string list;
+    for (const auto& r : reached) list += (list.empty() ? "" : ", ") + r;
+    return Fail("reachable on the shared network: " + list, observed);
+  }
+  std::string list;
+  for (const auto& [key, result] : observed.items())
+    list += (list.empty() ? "" : ", ") + key + " " + result.get<std::string>();
+  return Pass("neither the host's other services nor a neighbour reachable: " + list, observed);
+}
+
 }  // namespace
+
+json HandleListen(const json& request) {
+  static std::vector<int> listeners;  // open until the agent exits
+  if (listeners.size() >= 16) throw std::runtime_error("listen: 16 listeners are open already");
+  int port = request.value("port", 0);
+  if (port < 0 || port > 65535) throw std::runtime_error("listen: not a port");
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("listen: socket: " + ErrnoName(errno));
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 64) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::string why = ErrnoName(errno);
+    ::close(fd);
+    throw std::runtime_error("listen on port " + std::to_string(port) + ": " + why);
+  }
+  listeners.push_back(fd);
+  return {{"port", ntohs(addr.sin_port)}};
+}
 
 void AddNetworkProbes(std::vector<ProbeDef>* probes) {
   probes->push_back({"interfaces", 6, Scope::kInstance, ProbeInterfaces});
   probes->push_back({"unix_sockets", 7, Scope::kInstance, ProbeUnixSockets});
   probes->push_back({"host_addresses", 43, Scope::kInstance, ProbeHostAddresses});
+  probes->push_back({"neighbours", 46, Scope::kInstance, ProbeNeighbours});
 }
 
 }  // namespace isobench::agent

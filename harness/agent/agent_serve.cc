@@ -28,6 +28,8 @@ nlohmann::json Dispatch(const nlohmann::json& request, const OpHandlers& handler
       reply = call(handlers.bench);
     else if (op == "probe")
       reply = call(handlers.probe);
+    else if (op == "listen")
+      reply = call(handlers.listen);
     else if (op == "shutdown") {
       reply = nlohmann::json::object();
       *shutdown = true;

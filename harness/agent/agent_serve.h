@@ -24,7 +24,7 @@ inline constexpr size_t kMaxRequestBytes = 16u << 20;
 // The op handlers; each returns the reply body (without id/ok) or throws std::exception,
 // whose message becomes the error reply. `ping` and `shutdown` need none.
 struct OpHandlers {
-  std::function<nlohmann::json(const nlohmann::json&)> exec, info, bench, probe;
+  std::function<nlohmann::json(const nlohmann::json&)> exec, info, bench, probe, listen;
 };
 
 // The reply to one parsed request line; sets *shutdown for the `shutdown` op.
