@@ -4,20 +4,23 @@
 // Paths. `loopback`: the host talking to itself over 127.0.0.1, the floor. `host`: an
 // instance talking to the host over the instance's own network (a native container's
 // veth into the host's benchmark bridge, Docker's user-defined bridge network, a VM's
-// virtio-net on a tap in the bridge). The servers always run on the host, bound to the
-// host's address on that path only (127.0.0.1, or the bridge's address): nothing is
-// served on any other interface, the bridge routes nothing off the host
-// (harness/bridge.h), and its guard opens to the instances only these servers' ports,
-// while the family runs (harness/bridge_guard.h). The client runs where the path starts: on the
-// host for the floor, inside the instance otherwise, so the instance's side of every packet crosses
-// its isolation (namespace, veth, bridge; or virtio, tap, bridge).
+// virtio-net on a tap in the bridge). `peer`: the same instance talking to a second
+// instance of its backend on that network, across the bridge. On `host` the servers run
+// on the host, bound to the host's address on that path only (127.0.0.1, or the bridge's
+// address): nothing is served on any other interface, the bridge routes nothing off the
+// host (harness/bridge.h), and its guard opens to the instances only these servers'
+// ports, while the family runs (harness/bridge_guard.h). On `peer` they run in the
+// second instance, whose profile turns network_guard off: the bridge keeps two guarded
+// instances apart. The client runs where the path starts: on the host for the floor,
+// inside the instance otherwise, so the instance's side of every packet crosses its
+// isolation (namespace, veth, bridge; or virtio, tap, bridge).
 //
 // Net/<backend>/<path>:<workload>. The manual time (lower is better, like every time of
 // the suite) is, for a stream, the seconds one MiB takes (1 / throughput, as received),
 // with bits_per_s, retransmits and both ends' CPU as counters; for a ping-pong, the
 // median round trip, with p99, mean and transactions per second as counters. One
-// record per round; Ratio/<backend>/Net:host:<workload>/vs:host divides by the floor's
-// value of the same round.
+// record per round; Ratio/<backend>/Net:<path>:<workload>/vs:host divides by the
+// floor's value of the same round.
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
@@ -65,6 +68,13 @@ struct Rig {
   std::string path;    // PathDescription(endpoint), read once the instance is up
   std::string bridge;  // the bridge the endpoint's link is on (its own, for Docker's)
   std::string error;
+  // Path "peer": a second instance of the backend, running the servers. Its profile
+  // turns network_guard off (an open bridge port): the bridge isolates two guarded
+  // instances from each other (harness/bridge_guard.h).
+  std::unique_ptr<harness::Instance> peer;
+  harness::NetworkEndpoint peer_endpoint;
+  std::string peer_path;
+  std::string peer_error;
 };
 
 class NetFamily {
@@ -91,7 +101,9 @@ class NetFamily {
     }
   }
 
-  void RunInInstance(benchmark::State& state, const std::string& backend,
+  // `path` "host": the client in the instance, the servers on the host; "peer": the
+  // client in the instance, the servers in the backend's second instance.
+  void RunInInstance(benchmark::State& state, const std::string& backend, const std::string& path,
                      const std::string& workload, const std::string& run, int round, bool last) {
     for (auto _ : state) {
       if (harness::Interrupted()) {
@@ -103,20 +115,31 @@ class NetFamily {
         state.SkipWithError((backend + ": " + rig.error).c_str());
         break;
       }
-      const Servers& servers = ServersOn(rig.endpoint.host_address, rig.bridge);
-      if (!servers.error.empty()) {
-        state.SkipWithError((backend + ": " + servers.error).c_str());
-        break;
+      std::string server, description;
+      if (path == "peer") {
+        if (!StartPeer(backend, rig)) {
+          state.SkipWithError((backend + ": peer: " + rig.peer_error).c_str());
+          break;
+        }
+        server = rig.peer_endpoint.address;
+        description = rig.peer_path;
+      } else {
+        const Servers& servers = ServersOn(rig.endpoint.host_address, rig.bridge);
+        if (!servers.error.empty()) {
+          state.SkipWithError((backend + ": " + servers.error).c_str());
+          break;
+        }
+        server = rig.endpoint.host_address;
+        description = rig.path;
       }
-      auto out =
-          RunClient(workload, rig.endpoint.host_address, [&](const std::vector<std::string>& argv) {
-            return rig.instance->Exec(argv, ClientTimeout());
-          });
+      auto out = RunClient(workload, server, [&](const std::vector<std::string>& argv) {
+        return rig.instance->Exec(argv, ClientTimeout());
+      });
       if (!out.ok()) {
         state.SkipWithError((backend + ": " + out.error().message()).c_str());
         break;
       }
-      Record(state, workload, *out, run, round, backend, "path=" + rig.path);
+      Record(state, workload, *out, run, round, backend, "path=" + description, path == "peer");
     }
     if (last) ReleaseRig(backend);
   }
@@ -132,6 +155,7 @@ class NetFamily {
     // Before the rigs go: the last instance's backend removes its bridge, and its guard.
     for (auto& [address, servers] : servers_) CloseGuardPorts(servers);
     for (auto& [name, rig] : rigs_) {
+      rig.peer.reset();
       rig.instance.reset();
       rig.backend.reset();
     }
@@ -212,15 +236,17 @@ class NetFamily {
     return workload.rfind("tcp_stream", 0) == 0 ? "iperf3" : "sockperf";
   }
 
-  static std::string StreamLabel(const std::string& workload) {
+  static std::string StreamLabel(const std::string& workload, bool peer) {
+    const std::string other = peer ? "peer instance" : "host";
     return workload == "tcp_stream_reverse"
-               ? "primary=seconds per MiB received (host sends, instance receives)"
-               : "primary=seconds per MiB received (instance sends, host receives)";
+               ? "primary=seconds per MiB received (" + other + " sends, instance receives)"
+               : "primary=seconds per MiB received (instance sends, " + other + " receives)";
   }
   static std::string RrLabel() { return "primary=median round trip (sockperf --full-rtt)"; }
 
   void Record(benchmark::State& state, const std::string& workload, const std::string& text,
-              const std::string& run, int round, const std::string& who, const std::string& path) {
+              const std::string& run, int round, const std::string& who, const std::string& path,
+              bool peer = false) {
     if (workload.rfind("tcp_stream", 0) == 0) {
       auto s = ParseIperf3(text);
       if (!s.ok()) {
@@ -234,7 +260,7 @@ class NetFamily {
       state.counters["cpu_sender_pct"] = s->cpu_sender_percent;
       state.counters["cpu_receiver_pct"] = s->cpu_receiver_percent;
       book_->Put(run, round, seconds_per_mib);
-      state.SetLabel(StreamLabel(workload) + "; " + path);
+      state.SetLabel(StreamLabel(workload, peer) + "; " + path);
     } else {
       auto s = ParseSockperf(text);
       if (!s.ok()) {
@@ -308,9 +334,65 @@ class NetFamily {
     return s;
   }
 
+  // The peer of `rig`, its servers listening; false with rig.peer_error when it cannot
+  // be had (then every peer row of the backend fails with that reason).
+  bool StartPeer(const std::string& backend, Rig& rig) {
+    if (rig.peer) return true;
+    if (!rig.peer_error.empty()) return false;
+    auto fail = [&](const std::string& why) {
+      rig.peer_error = why;
+      rig.peer.reset();
+      return false;
+    };
+    harness::InstanceSpec spec;
+    spec.name = "net-" + backend + "-peer";
+    spec.memory_bytes = 512ull << 20;
+    spec.network = "bridge";
+    spec.profile.network_guard = false;
+    auto instance = rig.backend->Create(spec);
+    if (!instance.ok()) return fail(instance.error().message());
+    rig.peer = std::move(*instance);
+    auto endpoint = rig.peer->endpoint();
+    if (!endpoint) return fail("the instance has no network endpoint");
+    rig.peer_endpoint = *endpoint;
+    const NetConfig& c = bench_.suite.net;
+    const std::string& address = rig.peer_endpoint.address;
+    const std::string iperf3_port = std::to_string(c.iperf3_port);
+    const std::string sockperf_port = std::to_string(c.sockperf_port);
+    // Daemons, children of the instance's init until it goes; their output to /dev/null
+    // (sockperf's --daemonize keeps its stdout, which would hold the agent's pipe open).
+    const std::string quiet = " </dev/null >/dev/null 2>&1";
+    const std::vector<std::string> servers = {
+        std::string(kIperf3) + " --server --daemon --bind " + address + " --port " + iperf3_port,
+        std::string(kSockperf) + " server --tcp -i " + address + " -p " + sockperf_port +
+            " --daemonize",
+        std::string(kSockperf) + " server -i " + address + " -p " + sockperf_port + " --daemonize"};
+    for (const std::string& command : servers) {
+      auto started = rig.peer->Exec({"/bin/sh", "-c", command + quiet}, std::chrono::seconds(30));
+      if (!started.ok()) return fail(command + ": " + started.error().message());
+      if (started->exit_code != 0)
+        return fail(command + ": exit " + std::to_string(started->exit_code));
+    }
+    auto ready = WaitListening(
+        address, c.iperf3_port, c.sockperf_port, std::chrono::seconds(20),
+        [&](const std::string& table) -> harness::Result<std::string> {
+          ISO_ASSIGN_OR_RETURN(harness::ExecResult r,
+                               rig.peer->Exec({"/bin/cat", table}, std::chrono::seconds(10)));
+          if (r.exit_code != 0) return harness::Error("cat " + table + ": " + r.stderr_text, EIO);
+          return std::move(r.stdout_text);
+        });
+    if (!ready.ok()) return fail(ready.error().message());
+    rig.peer_path = rig.endpoint.address + " -> " + address + " via " + rig.endpoint.link +
+                    " and " + rig.peer_endpoint.link + " (" + LinkFacts(rig.endpoint.link) + ")";
+    std::cerr << "isobench: Net: " << backend << " peer: " << rig.peer_path << "\n";
+    return true;
+  }
+
   void ReleaseRig(const std::string& backend) {
     auto it = rigs_.find(backend);
     if (it == rigs_.end()) return;
+    it->second.peer.reset();
+    if (it->second.peer_error.empty()) it->second.peer_error = "its rounds are over (released)";
     it->second.instance.reset();
     if (it->second.error.empty()) it->second.error = "its rounds are over (released)";
   }
@@ -424,24 +506,29 @@ void RegisterNet(BenchSession& bench) {
       if (round < backend_rounds) active.emplace_back(backend->name(), round + 1 == backend_rounds);
     }
     for (const auto& [name, last_round] : active) {
-      for (const std::string& workload : workloads) {
-        std::string run = "Net/" + name + "/host:" + workload;
-        const bool last = last_round && workload == workloads.back();
-        bench
-            .Register(run,
-                      [family, name = name, workload, run, round, last](benchmark::State& state) {
-                        family->RunInInstance(state, name, workload, run, round, last);
-                      })
-            ->Iterations(1)
-            ->UseManualTime()
-            ->Unit(benchmark::kMicrosecond);
+      for (const std::string& path : config.paths) {
+        for (const std::string& workload : workloads) {
+          std::string run = "Net/" + name + "/" + path + ":" + workload;
+          const bool last =
+              last_round && path == config.paths.back() && workload == workloads.back();
+          bench
+              .Register(
+                  run,
+                  [family, name = name, path, workload, run, round, last](benchmark::State& state) {
+                    family->RunInInstance(state, name, path, workload, run, round, last);
+                  })
+              ->Iterations(1)
+              ->UseManualTime()
+              ->Unit(benchmark::kMicrosecond);
+        }
       }
     }
     for (const auto& [name, last_round] : active)
-      for (const std::string& workload : workloads)
-        RegisterRatio(bench, book, "Net/" + name + "/host:" + workload,
-                      "Net/host/loopback:" + workload, round,
-                      RatioName(name, "Net:host:" + workload, harness::kHostFloorName));
+      for (const std::string& path : config.paths)
+        for (const std::string& workload : workloads)
+          RegisterRatio(bench, book, "Net/" + name + "/" + path + ":" + workload,
+                        "Net/host/loopback:" + workload, round,
+                        RatioName(name, "Net:" + path + ":" + workload, harness::kHostFloorName));
   }
 }
 

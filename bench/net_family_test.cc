@@ -25,6 +25,13 @@ std::string Links() {
   return out.ok() ? *out : "error: " + out.error().message();
 }
 
+// The bridges' guard tables (harness/bridge_guard.h).
+std::string Guards() {
+  auto out =
+      harness::RunCapture({"/bin/sh", "-c", "nft list tables 2>&1 | grep isobench_ || true"});
+  return out.ok() ? *out : "error: " + out.error().message();
+}
+
 std::string Servers() {
   auto out = harness::RunCapture({"/bin/sh", "-c", "pgrep -a -x 'iperf3|sockperf' || true"});
   return out.ok() ? *out : "error: " + out.error().message();
@@ -46,8 +53,8 @@ class NetFamilyTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(NetFamilyTest, EveryBackendReachesTheHostAndLeavesNothing) {
-  const std::string links_before = Links(), servers_before = Servers();
+TEST_F(NetFamilyTest, EveryBackendReachesTheHostAndItsPeerAndLeavesNothing) {
+  const std::string links_before = Links(), servers_before = Servers(), guards_before = Guards();
   ASSERT_EQ(servers_before, "") << "iperf3/sockperf already running: the test cannot tell "
                                    "its own leftovers";
   const std::string suite = dir_ + "/net.toml";
@@ -66,6 +73,7 @@ stream_mib = 16
 rr_seconds = 1
 rr_rounds = 1
 workloads = ["tcp_stream", "tcp_stream_reverse", "udp_rr"]
+paths = ["host", "peer"]
 )")
                   .ok());
   const std::string out = dir_ + "/net.json";
@@ -120,20 +128,29 @@ workloads = ["tcp_stream", "tcp_stream_reverse", "udp_rr"]
   }
   for (const std::string& b : backends) {
     const bool vm = b == "vm";
-    for (const char* w : {"tcp_stream", "tcp_stream_reverse", "udp_rr"}) {
-      const bool stream = std::string(w) != "udp_rr";
-      const size_t rounds = vm || !stream ? 1 : 2;
-      check("Net/" + b + "/host:" + w, stream, rounds);
-      const RunSamples* ratio = find("Ratio/" + b + "/Net:host:" + std::string(w) + "/vs:host");
-      ASSERT_NE(ratio, nullptr) << b << " " << w;
-      EXPECT_TRUE(ratio->errors.empty()) << b << " " << w;
-      EXPECT_EQ(ratio->real_time_s.size(), rounds);
+    for (const std::string path : {"host", "peer"}) {
+      for (const char* w : {"tcp_stream", "tcp_stream_reverse", "udp_rr"}) {
+        const bool stream = std::string(w) != "udp_rr";
+        const size_t rounds = vm || !stream ? 1 : 2;
+        check("Net/" + b + "/" + path + ":" + w, stream, rounds);
+        const RunSamples* ratio =
+            find("Ratio/" + b + "/Net:" + path + ":" + std::string(w) + "/vs:host");
+        ASSERT_NE(ratio, nullptr) << b << " " << path << " " << w;
+        EXPECT_TRUE(ratio->errors.empty()) << b << " " << path << " " << w;
+        EXPECT_EQ(ratio->real_time_s.size(), rounds);
+      }
     }
+    // The peer path's label names the second instance's address, not the host's.
+    const RunSamples* peer = find("Net/" + b + "/peer:tcp_stream");
+    ASSERT_NE(peer, nullptr);
+    ASSERT_FALSE(peer->labels.empty());
+    EXPECT_NE(peer->labels[0].find("peer instance receives"), std::string::npos) << peer->labels[0];
   }
   EXPECT_NE(results->ContextValue("bench.net.policy").find("request/response in the first 1"),
             std::string::npos);
   // Nothing of the family survives it: no link of ours, no server.
   EXPECT_EQ(Links(), links_before);
+  EXPECT_EQ(Guards(), guards_before);
   EXPECT_EQ(Servers(), "");
 }
 

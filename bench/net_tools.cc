@@ -112,8 +112,9 @@ std::string ProcNetKey(const std::string& address, int port) {
   return key;
 }
 
-bool Listed(const std::string& table, const std::string& key, bool tcp_listen) {
-  auto text = harness::ReadFile(table);
+bool Listed(const ProcNetReader& read, const std::string& table, const std::string& key,
+            bool tcp_listen) {
+  auto text = read(table);
   if (!text.ok()) return false;
   std::istringstream in(*text);
   std::string line;
@@ -129,8 +130,10 @@ bool Listed(const std::string& table, const std::string& key, bool tcp_listen) {
 
 }  // namespace
 
+Result<std::string> ReadHostProcNet(const std::string& table) { return harness::ReadFile(table); }
+
 Result<void> WaitListening(const std::string& address, int iperf3_port, int sockperf_port,
-                           std::chrono::milliseconds timeout) {
+                           std::chrono::milliseconds timeout, const ProcNetReader& read) {
   const std::string iperf3 = ProcNetKey(address, iperf3_port);
   const std::string sockperf = ProcNetKey(address, sockperf_port);
   if (iperf3.empty()) return Error("not an IPv4 address: `" + address + "`", EINVAL);
@@ -138,11 +141,11 @@ Result<void> WaitListening(const std::string& address, int iperf3_port, int sock
   std::string waiting;
   while (true) {
     waiting.clear();
-    if (!Listed("/proc/net/tcp", iperf3, true))
+    if (!Listed(read, "/proc/net/tcp", iperf3, true))
       waiting = "iperf3 (TCP " + std::to_string(iperf3_port) + ")";
-    else if (!Listed("/proc/net/tcp", sockperf, true))
+    else if (!Listed(read, "/proc/net/tcp", sockperf, true))
       waiting = "sockperf (TCP " + std::to_string(sockperf_port) + ")";
-    else if (!Listed("/proc/net/udp", sockperf, false))
+    else if (!Listed(read, "/proc/net/udp", sockperf, false))
       waiting = "sockperf (UDP " + std::to_string(sockperf_port) + ")";
     if (waiting.empty()) return {};
     if (std::chrono::steady_clock::now() > deadline) break;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "harness/error.h"
@@ -35,11 +36,17 @@ struct PingPongResult {
 // sockperf ping-pong --full-rtt output (its text summary).
 harness::Result<PingPongResult> ParseSockperf(const std::string& text);
 
+// Reads "/proc/net/tcp" or "/proc/net/udp" of some network namespace: the host's by
+// default, an instance's through its agent.
+using ProcNetReader = std::function<harness::Result<std::string>(const std::string& table)>;
+harness::Result<std::string> ReadHostProcNet(const std::string& table);
+
 // Waits until the iperf3 server (TCP `iperf3_port`) and the sockperf servers (TCP and UDP
 // `sockperf_port`) listen on `address`, reading /proc/net/{tcp,udp}; ETIMEDOUT naming
 // the one that does not.
 harness::Result<void> WaitListening(const std::string& address, int iperf3_port, int sockperf_port,
-                                    std::chrono::milliseconds timeout);
+                                    std::chrono::milliseconds timeout,
+                                    const ProcNetReader& read = ReadHostProcNet);
 
 // "mtu 1500, tso on, gso on, gro on, tx-csum on, queues 1 rx/1 tx, master isobench0":
 // what a link of this host is, for the record; a fact it cannot read is left out.

@@ -270,6 +270,7 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(n.StringList("workloads",
                                    {"tcp_stream", "tcp_stream_reverse", "tcp_rr", "udp_rr"},
                                    &config.net.workloads));
+  ISO_RETURN_IF_ERROR(n.StringList("paths", {"host", "peer"}, &config.net.paths));
   ISO_RETURN_IF_ERROR(n.Int("stream_mib", 1, 1 << 20, &config.net.stream_mib));
   ISO_RETURN_IF_ERROR(n.Int("rr_seconds", 1, 3600, &config.net.rr_seconds));
   ISO_RETURN_IF_ERROR(n.Int("iperf3_port", 1024, 65535, &config.net.iperf3_port));

@@ -117,6 +117,9 @@ struct NetConfig {
   // TCP stream of `stream_mib`; tcp_rr, udp_rr: sockperf ping-pong for `rr_seconds`
   // (whole seconds: sockperf's unit).
   std::vector<std::string> workloads = {"tcp_stream", "tcp_stream_reverse", "tcp_rr", "udp_rr"};
+  // host: an instance and the host's servers on the instance's network; peer: an
+  // instance and a second one of the same backend, which runs the servers.
+  std::vector<std::string> paths = {"host", "peer"};
   int stream_mib = 512;
   int rr_seconds = 1;
   // The servers' ports on the host's side of each path (iperf3; sockperf TCP and UDP

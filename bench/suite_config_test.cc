@@ -77,10 +77,12 @@ TEST(SuiteConfigTest, ShippedSuitesGiveGatedRowsEnoughRounds) {
 TEST(SuiteConfigTest, ReadsTheNetworkSection) {
   auto c = ParseSuiteConfig(
       "[net]\nrounds = 11\nvm_rounds = 3\nworkloads = [\"tcp_rr\", \"tcp_stream\"]\n"
-      "stream_mib = 64\nrr_seconds = 2\niperf3_port = 15201\nsockperf_port = 15202\n",
+      "stream_mib = 64\nrr_seconds = 2\niperf3_port = 15201\nsockperf_port = 15202\n"
+      "paths = [\"peer\"]\n",
       "s.toml");
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->net.rounds, 11);
+  EXPECT_EQ(c->net.paths, (std::vector<std::string>{"peer"}));
   EXPECT_EQ(c->net.VmRounds(), 3);
   EXPECT_EQ(c->net.workloads, (std::vector<std::string>{"tcp_rr", "tcp_stream"}));
   EXPECT_EQ(c->net.stream_mib, 64);
@@ -110,6 +112,7 @@ TEST(SuiteConfigTest, ReadsTheNetworkSection) {
   EXPECT_EQ(rr->net.WorkloadsOfRound(2), (std::vector<std::string>{"tcp_stream"}));
   EXPECT_EQ(c->net.WorkloadsOfRound(10), c->net.workloads) << "unset: every round";
   EXPECT_NE(error("[net]\nport = 1\n").find("unknown key `net.port`"), std::string::npos);
+  EXPECT_NE(error("[net]\npaths = [\"wan\"]\n").find("`net.paths` has `wan`"), std::string::npos);
 }
 
 TEST(SuiteConfigTest, ReadsRoundsTargetsAndRuntime) {

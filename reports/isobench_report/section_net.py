@@ -12,8 +12,8 @@ from .section_generic import family_table
 _NET_PARAMS = re.compile(r"^(?P<path>[a-z-]+):(?P<workload>[a-z_]+)$")
 _WORKLOADS = ("tcp_stream", "tcp_stream_reverse", "tcp_rr", "udp_rr")
 _WORKLOAD_TEXT = {
-    "tcp_stream": "TCP stream, instance → host",
-    "tcp_stream_reverse": "TCP stream, host → instance",
+    "tcp_stream": "TCP stream, instance → server",
+    "tcp_stream_reverse": "TCP stream, server → instance",
     "tcp_rr": "TCP request/response",
     "udp_rr": "UDP request/response",
 }
@@ -156,14 +156,17 @@ def section_net(report):
     rows_plot = []
     for key in keys:
         values = {w: stats[(key, w)] for w in workloads if (key, w) in stats}
-        rows_plot.append((key, label(key), backend_color(report, key[1]),
-                          "//" if report.is_reference(key[1]) else None, values))
+        hatch = "//" if report.is_reference(key[1]) else ("xx" if key[2] == "peer" else None)
+        rows_plot.append((key, label(key), backend_color(report, key[1]), hatch, values))
     out = ['<section><h2 id="net">Network</h2>',
            '<p class="note">iperf3 (one TCP stream) and sockperf (ping-pong) between each '
            'instance and the host over the instance\'s own network (<code>host</code>: a '
-           'veth or a VM\'s virtio-net on a tap, through the host\'s isolated bridge), and '
-           'the host to itself over loopback (<code>loopback</code>, the floor). Servers run '
-           'on the host, clients where the path starts. Throughput ratios are to the floor '
+           'veth or a VM\'s virtio-net on a tap, through the host\'s guarded bridge), between '
+           'that instance and a second one of its backend across the same bridge '
+           '(<code>peer</code>, cross-hatched), and the host to itself over loopback '
+           '(<code>loopback</code>, the floor). The servers run on the host for '
+           '<code>host</code>, in the second instance for <code>peer</code>; the client runs '
+           'where the path starts. Throughput ratios are to the floor '
            '(below 1× is slower); latency ratios too (above 1× is slower). A ratio whose 95%% '
            'interval includes 1× is drawn faded as <b>no difference</b>.%s</p>'
            % ("" if floor else " <b>No loopback row</b>: no ratios can be drawn.")]
