@@ -13,6 +13,7 @@
 #include <set>
 
 #include "harness/bench_results.h"
+#include "harness/bridge.h"
 #include "harness/cli/builtin_backends.h"
 #include "harness/empty_flag_values.h"
 #include "harness/interrupt.h"
@@ -210,6 +211,11 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
     return 1;
   }
   bench.suite = std::move(*suite);
+  // Before any backend makes the bridge (validated by the suite's parser).
+  if (auto subnet = harness::SetBridgeSubnet(bench.suite.net.subnet); !subnet.ok()) {
+    std::cerr << "isobench: error: " << subnet.error().message() << "\n";
+    return 1;
+  }
   if (bench.flags.repetitions > 0) bench.suite.startup.repetitions = bench.flags.repetitions;
   if (bench.flags.vm_repetitions > 0)
     bench.suite.startup.vm_repetitions = bench.flags.vm_repetitions;

@@ -468,7 +468,8 @@ void RegisterNet(BenchSession& bench) {
           (config.RrRounds() < config.rounds
                ? " (request/response in the first " + std::to_string(config.RrRounds()) + ")"
                : std::string()) +
-          "; loopback: " + LinkFacts("lo"));
+          "; loopback: " + LinkFacts("lo") + "; bridge subnet " + config.subnet +
+          " (Docker's: one /24 of 10.204.0.0/16)");
   std::vector<harness::Backend*> backends;
   std::string not_measured;
   for (auto& backend : bench.session.backends) {

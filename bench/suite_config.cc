@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "harness/bridge.h"
 #include "harness/fd.h"
 
 namespace isobench::bench {
@@ -28,6 +29,15 @@ class Reader {
       return Bad(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
                           " (got " + std::to_string(*value) + ")");
     *out = static_cast<int>(*value);
+    return {};
+  }
+
+  Result<void> String(const char* key, std::string* out) {
+    seen_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (!node) return {};
+    if (!node->is_string()) return Bad(key, "must be a string");
+    *out = *node->value<std::string>();
     return {};
   }
 
@@ -271,6 +281,9 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
                                    {"tcp_stream", "tcp_stream_reverse", "tcp_rr", "udp_rr"},
                                    &config.net.workloads));
   ISO_RETURN_IF_ERROR(n.StringList("paths", {"host", "peer"}, &config.net.paths));
+  ISO_RETURN_IF_ERROR(n.String("subnet", &config.net.subnet));
+  if (auto subnet = harness::ParseBridgeSubnet(config.net.subnet); !subnet.ok())
+    return Error(src + ": `net.subnet`: " + subnet.error().message(), EINVAL);
   ISO_RETURN_IF_ERROR(n.Int("stream_mib", 1, 1 << 20, &config.net.stream_mib));
   ISO_RETURN_IF_ERROR(n.Int("rr_seconds", 1, 3600, &config.net.rr_seconds));
   ISO_RETURN_IF_ERROR(n.Int("iperf3_port", 1024, 65535, &config.net.iperf3_port));

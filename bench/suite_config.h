@@ -120,6 +120,9 @@ struct NetConfig {
   // host: an instance and the host's servers on the instance's network; peer: an
   // instance and a second one of the same backend, which runs the servers.
   std::vector<std::string> paths = {"host", "peer"};
+  // The host bridge's IPv4 subnet (harness/bridge.h): a private /16../24 that none of
+  // the host's networks or routes overlaps.
+  std::string subnet = "10.203.0.0/16";
   int stream_mib = 512;
   int rr_seconds = 1;
   // The servers' ports on the host's side of each path (iperf3; sockperf TCP and UDP

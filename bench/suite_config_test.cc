@@ -113,6 +113,18 @@ TEST(SuiteConfigTest, ReadsTheNetworkSection) {
   EXPECT_EQ(c->net.WorkloadsOfRound(10), c->net.workloads) << "unset: every round";
   EXPECT_NE(error("[net]\nport = 1\n").find("unknown key `net.port`"), std::string::npos);
   EXPECT_NE(error("[net]\npaths = [\"wan\"]\n").find("`net.paths` has `wan`"), std::string::npos);
+  // The bridge's range: a private network, 16 to 24 bits, no host bits.
+  auto subnet = ParseSuiteConfig("[net]\nsubnet = \"192.168.77.0/24\"\n", "s.toml");
+  ASSERT_TRUE(subnet.ok()) << subnet.error().message();
+  EXPECT_EQ(subnet->net.subnet, "192.168.77.0/24");
+  EXPECT_EQ(c->net.subnet, "10.203.0.0/16") << "the default";
+  EXPECT_NE(error("[net]\nsubnet = \"8.8.0.0/16\"\n").find("not a private network"),
+            std::string::npos);
+  EXPECT_NE(error("[net]\nsubnet = \"10.1.2.0/16\"\n").find("host bits"), std::string::npos);
+  EXPECT_NE(error("[net]\nsubnet = \"10.0.0.0/8\"\n").find("prefix must be 16 to 24"),
+            std::string::npos);
+  EXPECT_NE(error("[net]\nsubnet = \"../x\"\n").find("`net.subnet`"), std::string::npos);
+  EXPECT_NE(error("[net]\nsubnet = 16\n").find("must be a string"), std::string::npos);
 }
 
 TEST(SuiteConfigTest, ReadsRoundsTargetsAndRuntime) {

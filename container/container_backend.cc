@@ -83,7 +83,8 @@ std::map<std::string, std::string> ContainerBackend::Describe() {
       "ext4 image of disk_bytes on a loop device (direct I/O where the host's file "
       "system allows it)";
   d["container.network"] = std::string("none: lo only; bridge: veth into ") + kBridgeName + " " +
-                           kBridgeAddress + "/" + std::to_string(kBridgePrefix);
+                           harness::CurrentBridgeSubnet().host_address + "/" +
+                           std::to_string(harness::CurrentBridgeSubnet().prefix);
   const struct scmp_version* v = seccomp_version();
   d["container.seccomp"] = "libseccomp " + std::to_string(v->major) + "." +
                            std::to_string(v->minor) + "." + std::to_string(v->micro) + ", " +

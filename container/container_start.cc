@@ -349,7 +349,8 @@ Result<void> ContainerBackend::ReleaseChild(ContainerInstance& c, StartState& s,
     auto veth = VethLink::Create(s.plan.veth, pid);
     if (!veth.ok()) return ChildDied(c, s, pid, std::move(veth).error());
     c.veth_ = std::move(*veth);
-    c.endpoint_ = harness::NetworkEndpoint{s.plan.veth.address, kBridgeAddress, c.veth_.name()};
+    c.endpoint_ = harness::NetworkEndpoint{
+        s.plan.veth.address, harness::CurrentBridgeSubnet().host_address, c.veth_.name()};
   }
   if (!s.plan.one_step) ISO_RETURN_IF_ERROR(or_died(SendGo(s.sync_parent.get())));
 

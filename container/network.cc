@@ -78,7 +78,7 @@ Result<VethPlan> PlanVeth(bool guard) {
   plan.host_name = slot.link_name;
   plan.address = slot.address;
   plan.addr = Inet(slot.address_host_order);
-  plan.netmask = Inet(~0u << (32 - kBridgePrefix));
+  plan.netmask = Inet(~0u << (32 - harness::CurrentBridgeSubnet().prefix));
   return plan;
 }
 

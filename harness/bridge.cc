@@ -1,16 +1,19 @@
 #include "harness/bridge.h"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <linux/if.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <memory>
 #include <random>
+#include <sstream>
 
 #include "harness/bridge_guard.h"
 #include "harness/fd.h"
@@ -44,6 +47,113 @@ bool LinkExists(const std::string& name) {
   return ::access(("/sys/class/net/" + name).c_str(), F_OK) == 0;
 }
 
+uint32_t BridgeSubnet::HostCount() const {
+  // Less the network, the host's address and the broadcast; link names carry 4 hex
+  // digits.
+  uint32_t size = 1u << (32 - prefix);
+  return std::min<uint32_t>(size - 3, 0xffff - 2);
+}
+
+Result<BridgeSubnet> ParseBridgeSubnet(const std::string& cidr) {
+  auto bad = [&](const std::string& why) {
+    return Error("bridge subnet `" + cidr + "`: " + why, EINVAL);
+  };
+  size_t slash = cidr.find('/');
+  if (slash == std::string::npos) return bad("not an IPv4 network with a prefix (10.203.0.0/16)");
+  struct in_addr in;
+  if (::inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &in) != 1)
+    return bad("not an IPv4 address before the `/`");
+  const std::string prefix_text = cidr.substr(slash + 1);
+  char* end = nullptr;
+  long prefix = std::strtol(prefix_text.c_str(), &end, 10);
+  if (prefix_text.empty() || *end != '\0' || prefix < 16 || prefix > 24)
+    return bad("the prefix must be 16 to 24 (room for instances, and a /16 at most)");
+  uint32_t network = ntohl(in.s_addr);
+  uint32_t mask = ~0u << (32 - prefix);
+  if (network & ~mask) return bad("host bits are set (the network of it is not itself)");
+  bool rfc1918 = (network >> 24) == 10 || (network >> 20) == ((172u << 4) | 1) ||
+                 (network >> 16) == ((192u << 8) | 168);
+  if (!rfc1918) return bad("not a private network (10/8, 172.16/12, 192.168/16)");
+  BridgeSubnet s;
+  s.network = network;
+  s.prefix = static_cast<int>(prefix);
+  s.cidr = cidr;
+  struct in_addr host = {htonl(network + 1)};
+  char text[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &host, text, sizeof text);
+  s.host_address = text;
+  return s;
+}
+
+namespace {
+BridgeSubnet& MutableSubnet() {
+  static BridgeSubnet subnet;
+  return subnet;
+}
+
+bool Overlaps(uint32_t a, int a_prefix, uint32_t b, int b_prefix) {
+  int p = std::min(a_prefix, b_prefix);
+  uint32_t mask = p == 0 ? 0 : ~0u << (32 - p);
+  return (a & mask) == (b & mask);
+}
+
+std::string Dotted(uint32_t host_order, int prefix) {
+  struct in_addr in = {htonl(host_order)};
+  char text[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &in, text, sizeof text);
+  return std::string(text) + "/" + std::to_string(prefix);
+}
+}  // namespace
+
+const BridgeSubnet& CurrentBridgeSubnet() { return MutableSubnet(); }
+
+Result<void> SetBridgeSubnet(const std::string& cidr) {
+  ISO_ASSIGN_OR_RETURN(BridgeSubnet s, ParseBridgeSubnet(cidr));
+  MutableSubnet() = s;
+  return {};
+}
+
+Result<void> CheckSubnetIsFree(const BridgeSubnet& subnet) {
+  const std::string hint =
+      " (choose another range with `subnet` in the suite file's [net] section)";
+  // Addresses: a network the host is on.
+  struct ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return Error::Errno("getifaddrs");
+  std::unique_ptr<struct ifaddrs, void (*)(struct ifaddrs*)> owner(list, ::freeifaddrs);
+  for (struct ifaddrs* a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || !a->ifa_netmask) continue;
+    if (std::string(a->ifa_name) == kBridgeName) continue;
+    uint32_t addr = ntohl(reinterpret_cast<struct sockaddr_in*>(a->ifa_addr)->sin_addr.s_addr);
+    uint32_t mask = ntohl(reinterpret_cast<struct sockaddr_in*>(a->ifa_netmask)->sin_addr.s_addr);
+    int prefix = __builtin_popcount(mask);
+    if (prefix > 0 && Overlaps(addr & mask, prefix, subnet.network, subnet.prefix))
+      return Error("the bridge subnet " + subnet.cidr + " overlaps " + Dotted(addr & mask, prefix) +
+                       " on the host's `" + a->ifa_name + "`" + hint,
+                   EADDRINUSE);
+  }
+  // Routes (a VPN's, a static one), but the default route and the bridge's own.
+  ISO_ASSIGN_OR_RETURN(std::string routes, ReadFile("/proc/net/route"));
+  std::istringstream in(routes);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string iface, dest, gateway, flags, refcnt, use, metric, mask;
+    fields >> iface >> dest >> gateway >> flags >> refcnt >> use >> metric >> mask;
+    if (iface.empty() || iface == kBridgeName) continue;
+    // Little-endian hex of the network-order value.
+    uint32_t d = ntohl(static_cast<uint32_t>(std::strtoul(dest.c_str(), nullptr, 16)));
+    uint32_t m = ntohl(static_cast<uint32_t>(std::strtoul(mask.c_str(), nullptr, 16)));
+    int prefix = __builtin_popcount(m);
+    if (prefix == 0) continue;
+    if (Overlaps(d, prefix, subnet.network, subnet.prefix))
+      return Error("the bridge subnet " + subnet.cidr + " overlaps the host's route to " +
+                       Dotted(d, prefix) + " via `" + iface + "`" + hint,
+                   EADDRINUSE);
+  }
+  return {};
+}
+
 Result<BridgeSlot> PlanBridgeSlot(const char* prefix) {
   static std::atomic<uint32_t> counter{0};
   static const uint32_t base = [] {
@@ -51,8 +161,9 @@ Result<BridgeSlot> PlanBridgeSlot(const char* prefix) {
     return rd() % 60000;
   }();
   for (int attempt = 0; attempt < 64; ++attempt) {
-    // Hosts 10.203.0.2 .. ; .0.1 is the bridge.
-    uint32_t n = 2 + (base + counter++) % 65000;
+    // Hosts network + 2 .. ; network + 1 is the bridge.
+    const BridgeSubnet& subnet = CurrentBridgeSubnet();
+    uint32_t n = 2 + (base + counter++) % subnet.HostCount();
     char veth[IFNAMSIZ], tap[IFNAMSIZ], name[IFNAMSIZ];
     std::snprintf(veth, sizeof veth, "%s%04x", kVethPrefix, n);
     std::snprintf(tap, sizeof tap, "%s%04x", kTapPrefix, n);
@@ -60,18 +171,42 @@ Result<BridgeSlot> PlanBridgeSlot(const char* prefix) {
     std::snprintf(name, sizeof name, "%s%04x", prefix, n);
     BridgeSlot slot;
     slot.link_name = name;
-    slot.address_host_order = kBridgeNetwork | n;
+    slot.address_host_order = subnet.network + n;
     struct in_addr in = {htonl(slot.address_host_order)};
     char text[INET_ADDRSTRLEN];
     ::inet_ntop(AF_INET, &in, text, sizeof text);
     slot.address = text;
     return slot;
   }
-  return Error(std::string("no free link name/address in 10.203.0.0/16 after 64 tries"),
+  return Error("no free link name/address in " + CurrentBridgeSubnet().cidr + " after 64 tries",
                EADDRINUSE);
 }
 
+namespace {
+Result<void> CheckBridgeAddress(const BridgeSubnet& subnet) {
+  struct ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return Error::Errno("getifaddrs");
+  std::unique_ptr<struct ifaddrs, void (*)(struct ifaddrs*)> owner(list, ::freeifaddrs);
+  std::string found;
+  for (struct ifaddrs* a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || !a->ifa_netmask) continue;
+    if (std::string(a->ifa_name) != kBridgeName) continue;
+    uint32_t addr = ntohl(reinterpret_cast<struct sockaddr_in*>(a->ifa_addr)->sin_addr.s_addr);
+    int prefix = __builtin_popcount(
+        ntohl(reinterpret_cast<struct sockaddr_in*>(a->ifa_netmask)->sin_addr.s_addr));
+    if (addr == subnet.network + 1 && prefix == subnet.prefix) return {};
+    found += (found.empty() ? "" : ", ") + Dotted(addr, prefix);
+  }
+  if (found.empty()) return {};  // the kernel has not listed it yet
+  return Error(std::string("bridge `") + kBridgeName + "` exists with " + found +
+                   " (another run's), not this run's subnet " + subnet.cidr,
+               EADDRINUSE);
+}
+}  // namespace
+
 Result<int> EnsureBridge() {
+  const BridgeSubnet& subnet = CurrentBridgeSubnet();
+  ISO_RETURN_IF_ERROR(CheckSubnetIsFree(subnet));
   ISO_ASSIGN_OR_RETURN(NlSock sock, ConnectRoute());
   if (!LinkExists(kBridgeName)) {
     // A MAC address of its own, set at creation: a bridge without one takes the lowest
@@ -113,7 +248,7 @@ Result<int> EnsureBridge() {
     if (err < 0) return NlError(err, std::string("set `") + kBridgeName + "` up");
     struct rtnl_addr* addr = rtnl_addr_alloc();
     struct nl_addr* local = nullptr;
-    std::string cidr = std::string(kBridgeAddress) + "/" + std::to_string(kBridgePrefix);
+    std::string cidr = subnet.host_address + "/" + std::to_string(subnet.prefix);
     nl_addr_parse(cidr.c_str(), AF_INET, &local);
     rtnl_addr_set_ifindex(addr, ifindex);
     rtnl_addr_set_local(addr, local);
@@ -122,6 +257,8 @@ Result<int> EnsureBridge() {
     rtnl_addr_put(addr);
     if (err < 0 && err != -NLE_EXIST) return NlError(err, "address " + cidr + " on " + kBridgeName);
   }
+  // A bridge another run made (and still uses) with another subnet.
+  ISO_RETURN_IF_ERROR(CheckBridgeAddress(subnet));
   return ifindex;
 }
 

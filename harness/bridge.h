@@ -24,11 +24,33 @@
 namespace isobench::harness {
 
 inline constexpr const char* kBridgeName = "isobench0";
+// The default subnet (a suite file's `net.subnet` may choose another, SetBridgeSubnet).
 inline constexpr const char* kBridgeAddress = "10.203.0.1";
 inline constexpr int kBridgePrefix = 16;
 inline constexpr uint32_t kBridgeNetwork = (10u << 24) | (203u << 16);  // host order
 inline constexpr const char* kVethPrefix = "isbv";
 inline constexpr const char* kTapPrefix = "isbt";
+
+// The bridge's IPv4 subnet: the host is its first address, instances the others.
+struct BridgeSubnet {
+  uint32_t network = kBridgeNetwork;  // host order
+  int prefix = kBridgePrefix;         // 16..24
+  std::string cidr = "10.203.0.0/16";
+  std::string host_address = kBridgeAddress;
+  // Instance addresses: network + 2 .. network + HostCount() + 1.
+  uint32_t HostCount() const;
+};
+// "10.203.0.0/16": a private IPv4 network (RFC 1918) with a prefix of 16 to 24 and no
+// host bits set; the error says which rule it breaks.
+Result<BridgeSubnet> ParseBridgeSubnet(const std::string& cidr);
+// The process's subnet (the default until SetBridgeSubnet).
+const BridgeSubnet& CurrentBridgeSubnet();
+// Chooses the subnet for this process, before any bridge is made.
+Result<void> SetBridgeSubnet(const std::string& cidr);
+// Whether `subnet` overlaps an IPv4 address or route of the host that is not the
+// bridge's own (a LAN, a VPN): an address of ours there would shadow it. The error names
+// the interface and the network, and the suite key that picks another range.
+Result<void> CheckSubnetIsFree(const BridgeSubnet& subnet);
 
 struct BridgeSlot {
   std::string link_name;  // "<prefix><4 hex digits>", at most 15 characters
@@ -36,12 +58,15 @@ struct BridgeSlot {
   uint32_t address_host_order = 0;
 };
 
-// A link name with `prefix` and the address of the same number (10.203.0.2 ..
-// 10.203.253.255), neither used by a live link of any isobench prefix.
+// A link name with `prefix` and the address of the same number in the current subnet
+// (10.203.0.2 .. 10.203.253.255 in the default one), neither used by a live link of any
+// isobench prefix.
 Result<BridgeSlot> PlanBridgeSlot(const char* prefix);
 
 // Creates the bridge if it is missing (up, its address, forwarding and IPv6 off) and
-// its guard (GuardBridge, refreshed at every call); returns its ifindex.
+// its guard (GuardBridge, refreshed at every call); returns its ifindex. Refuses a
+// subnet that overlaps one of the host's (CheckSubnetIsFree), and a bridge another run
+// made with a different subnet.
 Result<int> EnsureBridge();
 
 // Deletes the bridge, and its guard, when no port is left on it. Returns 1 if it was

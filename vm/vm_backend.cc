@@ -151,8 +151,10 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
     ISO_RETURN_IF_ERROR(harness::EnsureBridge().Context("vm: the host's bridge"));
     shared_->used_bridge = true;
     guest.network->target_dev = slot.link_name;
-    guest.cmdline += " isobench.ip=" + slot.address + "/" + std::to_string(harness::kBridgePrefix);
-    endpoint_ = harness::NetworkEndpoint{slot.address, harness::kBridgeAddress, slot.link_name};
+    guest.cmdline += " isobench.ip=" + slot.address + "/" +
+                     std::to_string(harness::CurrentBridgeSubnet().prefix);
+    endpoint_ = harness::NetworkEndpoint{slot.address, harness::CurrentBridgeSubnet().host_address,
+                                         slot.link_name};
   }
 
   ISO_ASSIGN_OR_RETURN(conn_, shared_->Connection());

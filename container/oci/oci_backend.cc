@@ -123,7 +123,8 @@ class OciInstance : public Instance {
     ISO_ASSIGN_OR_RETURN(VethPlan plan, PlanVeth(guard));
     ISO_ASSIGN_OR_RETURN(veth_, VethLink::Create(plan, pid_));
     ISO_RETURN_IF_ERROR(ConfigureEth0Of(pid_, plan));
-    endpoint_ = harness::NetworkEndpoint{plan.address, kBridgeAddress, veth_.name()};
+    endpoint_ = harness::NetworkEndpoint{plan.address, harness::CurrentBridgeSubnet().host_address,
+                                         veth_.name()};
     return {};
   }
   Result<void> MountRootfs(const std::string& lower, const std::vector<IdMapping>& userns_map,
