@@ -33,6 +33,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -44,6 +45,7 @@
 #include "harness/fd.h"
 #include "harness/host_backend.h"
 #include "harness/interrupt.h"
+#include "harness/run_owner.h"
 
 namespace isobench::bench {
 namespace {
@@ -53,7 +55,8 @@ constexpr const char* kLoopback = "127.0.0.1";
 // The three servers of one host address, alive for the whole family.
 struct Servers {
   harness::ChildProcess iperf3, sockperf_tcp, sockperf_udp;
-  std::string error;  // non-empty: they could not be started; every row on them fails
+  harness::ChildProcess lighttpd;  // with tcp_crr
+  std::string error;               // non-empty: they could not be started; every row on them fails
   // The bridge whose guard lets the instances reach them (harness/bridge_guard.h):
   // their ports are opened on it, and closed when the family ends.
   std::string bridge;
@@ -161,6 +164,11 @@ class NetFamily {
     }
     rigs_.clear();
     servers_.clear();  // ChildProcess kills and reaps
+    if (scratch_) {
+      auto removed = harness::RemoveTree(scratch_->path());
+      if (!removed.ok()) std::cerr << "isobench: Net: " << removed.error().message() << "\n";
+      scratch_.reset();  // releases <workdir>/scratch/<run>
+    }
   }
 
  private:
@@ -209,6 +217,18 @@ class NetFamily {
 
   std::vector<std::string> ClientArgs(const std::string& workload, const std::string& server) {
     const NetConfig& c = bench_.suite.net;
+    if (workload == "tcp_crr")
+      return {kWrk,
+              "--threads",
+              "1",
+              "--connections",
+              "1",
+              "--duration",
+              std::to_string(c.rr_seconds) + "s",
+              "--latency",
+              "--header",
+              "Connection: close",
+              "http://" + server + ":" + std::to_string(c.http_port) + "/" + kCrrFile};
     if (workload == "tcp_stream" || workload == "tcp_stream_reverse") {
       std::vector<std::string> args = {kIperf3,
                                        "--client",
@@ -233,7 +253,12 @@ class NetFamily {
   }
 
   static std::string ToolName(const std::string& workload) {
+    if (workload == "tcp_crr") return "wrk";
     return workload.rfind("tcp_stream", 0) == 0 ? "iperf3" : "sockperf";
+  }
+  bool WantsCrr() const {
+    const auto& w = bench_.suite.net.workloads;
+    return std::find(w.begin(), w.end(), "tcp_crr") != w.end();
   }
 
   static std::string StreamLabel(const std::string& workload, bool peer) {
@@ -243,6 +268,11 @@ class NetFamily {
                : "primary=seconds per MiB received (instance sends, " + other + " receives)";
   }
   static std::string RrLabel() { return "primary=median round trip (sockperf --full-rtt)"; }
+  static std::string CrrLabel() {
+    return "primary=seconds per connect/request/response/close transaction (1 / wrk's rate, "
+           "one connection at a time); request_p50_s, request_p99_s: request -> response, "
+           "without the connect";
+  }
 
   void Record(benchmark::State& state, const std::string& workload, const std::string& text,
               const std::string& run, int round, const std::string& who, const std::string& path,
@@ -261,6 +291,20 @@ class NetFamily {
       state.counters["cpu_receiver_pct"] = s->cpu_receiver_percent;
       book_->Put(run, round, seconds_per_mib);
       state.SetLabel(StreamLabel(workload, peer) + "; " + path);
+    } else if (workload == "tcp_crr") {
+      auto s = ParseWrk(text);
+      if (!s.ok()) {
+        state.SkipWithError((who + ": " + s.error().message()).c_str());
+        return;
+      }
+      const double seconds = 1.0 / s->transactions_per_second;
+      state.SetIterationTime(seconds);
+      state.counters["transactions_per_s"] = s->transactions_per_second;
+      state.counters["request_p50_s"] = s->p50_seconds;
+      state.counters["request_p99_s"] = s->p99_seconds;
+      state.counters["transactions"] = static_cast<double>(s->transactions);
+      book_->Put(run, round, seconds);
+      state.SetLabel(CrrLabel() + "; " + path);
     } else {
       auto s = ParseSockperf(text);
       if (!s.ok()) {
@@ -279,7 +323,10 @@ class NetFamily {
 
   std::vector<std::pair<std::string, int>> GuardPorts() const {
     const NetConfig& c = bench_.suite.net;
-    return {{"tcp", c.iperf3_port}, {"tcp", c.sockperf_port}, {"udp", c.sockperf_port}};
+    std::vector<std::pair<std::string, int>> ports = {
+        {"tcp", c.iperf3_port}, {"tcp", c.sockperf_port}, {"udp", c.sockperf_port}};
+    if (WantsCrr()) ports.push_back({"tcp", c.http_port});
+    return ports;
   }
 
   void CloseGuardPorts(Servers& s) {
@@ -329,9 +376,36 @@ class NetFamily {
                &s.sockperf_tcp) ||
         !spawn({kSockperf, "server", "-i", address, "-p", sockperf_port}, &s.sockperf_udp))
       return s;
+    if (WantsCrr()) {
+      // lighttpd serves one file from <workdir>/scratch/<run>/net-www-<address>.
+      auto root = CrrRoot(address);
+      if (!root.ok()) {
+        s.error = root.error().message();
+        return s;
+      }
+      if (!spawn({kLighttpd, "-D", "-f", *root + "/lighttpd.conf", "-m", *root + "/no-modules"},
+                 &s.lighttpd))
+        return s;
+    }
     auto ready = WaitListening(address, c.iperf3_port, c.sockperf_port, std::chrono::seconds(10));
+    if (ready.ok() && WantsCrr())
+      ready = WaitTcpListening(address, c.http_port, std::chrono::seconds(10));
     if (!ready.ok()) s.error = ready.error().message();
     return s;
+  }
+
+  // The directory lighttpd serves on the host's `address`, with its configuration.
+  harness::Result<std::string> CrrRoot(const std::string& address) {
+    if (!scratch_)
+      scratch_.emplace(harness::ScratchBase(bench_.context.workdir), bench_.session.run_id);
+    ISO_ASSIGN_OR_RETURN(std::string run_dir, scratch_->Ensure());
+    const std::string dir = run_dir + "/net-www-" + address;
+    ISO_RETURN_IF_ERROR(harness::MakeDirs(dir + "/www", 0755));
+    ISO_RETURN_IF_ERROR(
+        harness::WriteWholeFile(dir + "/www/" + std::string(kCrrFile), CrrFileContent()));
+    ISO_RETURN_IF_ERROR(harness::WriteWholeFile(
+        dir + "/lighttpd.conf", LighttpdConfig(dir + "/www", address, bench_.suite.net.http_port)));
+    return dir;
   }
 
   // The peer of `rig`, its servers listening; false with rig.peer_error when it cannot
@@ -367,20 +441,31 @@ class NetFamily {
         std::string(kSockperf) + " server --tcp -i " + address + " -p " + sockperf_port +
             " --daemonize",
         std::string(kSockperf) + " server -i " + address + " -p " + sockperf_port + " --daemonize"};
-    for (const std::string& command : servers) {
+    std::vector<std::string> commands = servers;
+    if (WantsCrr()) {
+      // One file and the configuration in the instance's /tmp; lighttpd daemonizes.
+      const std::string conf = LighttpdConfig("/tmp/isobench-www", address, c.http_port);
+      commands.push_back("mkdir -p /tmp/isobench-www && printf '%s' '" + CrrFileContent() +
+                         "' > /tmp/isobench-www/" + kCrrFile + " && printf '%s' '" + conf +
+                         "' > /tmp/isobench-lighttpd.conf && " + kLighttpd +
+                         " -f /tmp/isobench-lighttpd.conf -m /tmp/isobench-no-modules");
+    }
+    for (const std::string& command : commands) {
       auto started = rig.peer->Exec({"/bin/sh", "-c", command + quiet}, std::chrono::seconds(30));
       if (!started.ok()) return fail(command + ": " + started.error().message());
       if (started->exit_code != 0)
         return fail(command + ": exit " + std::to_string(started->exit_code));
     }
-    auto ready = WaitListening(
-        address, c.iperf3_port, c.sockperf_port, std::chrono::seconds(20),
-        [&](const std::string& table) -> harness::Result<std::string> {
-          ISO_ASSIGN_OR_RETURN(harness::ExecResult r,
-                               rig.peer->Exec({"/bin/cat", table}, std::chrono::seconds(10)));
-          if (r.exit_code != 0) return harness::Error("cat " + table + ": " + r.stderr_text, EIO);
-          return std::move(r.stdout_text);
-        });
+    const ProcNetReader read_peer = [&](const std::string& table) -> harness::Result<std::string> {
+      ISO_ASSIGN_OR_RETURN(harness::ExecResult r,
+                           rig.peer->Exec({"/bin/cat", table}, std::chrono::seconds(10)));
+      if (r.exit_code != 0) return harness::Error("cat " + table + ": " + r.stderr_text, EIO);
+      return std::move(r.stdout_text);
+    };
+    auto ready =
+        WaitListening(address, c.iperf3_port, c.sockperf_port, std::chrono::seconds(20), read_peer);
+    if (ready.ok() && WantsCrr())
+      ready = WaitTcpListening(address, c.http_port, std::chrono::seconds(20), read_peer);
     if (!ready.ok()) return fail(ready.error().message());
     rig.peer_path = rig.endpoint.address + " -> " + address + " via " + rig.endpoint.link +
                     " and " + rig.peer_endpoint.link + " (" + LinkFacts(rig.endpoint.link) + ")";
@@ -402,7 +487,9 @@ class NetFamily {
     if (it != rigs_.end()) return it->second;
     Rig& rig = rigs_[backend];
     // virtio-net: Debian's guest kernel builds it as a module.
-    auto made = bench_.MakeBackendWithTools(backend, {kIperf3, kSockperf}, {"virtio_net"});
+    std::vector<std::string> tools = {kIperf3, kSockperf};
+    if (WantsCrr()) tools.insert(tools.end(), {kWrk, kLighttpd});
+    auto made = bench_.MakeBackendWithTools(backend, tools, {"virtio_net"});
     if (!made.ok()) {
       rig.error = made.error().message();
       return rig;
@@ -437,7 +524,8 @@ class NetFamily {
   }
 
   BenchSession& bench_;
-  std::map<std::string, Servers> servers_;  // by host address
+  std::optional<harness::RunDirectory> scratch_;  // lighttpd's files on the host (tcp_crr)
+  std::map<std::string, Servers> servers_;        // by host address
   std::map<std::string, Rig> rigs_;
   std::shared_ptr<RoundBook> book_ = std::make_shared<RoundBook>();
 };
@@ -447,7 +535,7 @@ class NetFamily {
 void RegisterNet(BenchSession& bench) {
   const NetConfig& config = bench.suite.net;
   if (!config.enabled) return;
-  std::string missing = MissingNetTools();
+  std::string missing = MissingNetTools(config.workloads);
   if (!missing.empty()) {
     std::cerr << "isobench: network benchmarks skipped: " << missing << "\n";
     benchmark::AddCustomContext("bench.net.skipped", missing);

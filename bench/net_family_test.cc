@@ -33,7 +33,8 @@ std::string Guards() {
 }
 
 std::string Servers() {
-  auto out = harness::RunCapture({"/bin/sh", "-c", "pgrep -a -x 'iperf3|sockperf' || true"});
+  auto out = harness::RunCapture(
+      {"/bin/sh", "-c", "for n in iperf3 sockperf lighttpd wrk; do pgrep -a -x $n; done; true"});
   return out.ok() ? *out : "error: " + out.error().message();
 }
 
@@ -41,7 +42,7 @@ class NetFamilyTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, veths, the bridge)";
-    std::string missing = MissingNetTools();
+    std::string missing = MissingNetTools({"tcp_crr"});
     if (!missing.empty()) GTEST_SKIP() << missing;
     char tmpl[] = "/tmp/isobench-net-test.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
@@ -72,7 +73,7 @@ vm_rounds = 1
 stream_mib = 16
 rr_seconds = 1
 rr_rounds = 1
-workloads = ["tcp_stream", "tcp_stream_reverse", "udp_rr"]
+workloads = ["tcp_stream", "tcp_stream_reverse", "udp_rr", "tcp_crr"]
 paths = ["host", "peer"]
 )")
                   .ok());
@@ -110,6 +111,15 @@ paths = ["host", "peer"]
       // The manual time is the seconds per MiB received: 8 MiB bits over the rate.
       for (size_t i = 0; i < bits->size(); ++i)
         EXPECT_NEAR(r->real_time_s[i] * (*bits)[i], 8.0 * (1 << 20), 1.0) << row;
+    } else if (row.find(":tcp_crr") != std::string::npos) {
+      const auto* tps = r->Counter("transactions_per_s");
+      const auto* p50 = r->Counter("request_p50_s");
+      ASSERT_TRUE(tps && p50) << row;
+      // The manual time is the seconds per transaction: 1 / the rate.
+      for (size_t i = 0; i < tps->size(); ++i) {
+        EXPECT_NEAR(r->real_time_s[i] * (*tps)[i], 1.0, 1e-6) << row;
+        EXPECT_GT((*p50)[i], 0) << row;
+      }
     } else {
       const auto* p50 = r->Counter("rtt_p50_s");
       const auto* p99 = r->Counter("rtt_p99_s");
@@ -121,17 +131,18 @@ paths = ["host", "peer"]
       }
     }
   };
-  // The ping-pong in the first round only (rr_rounds), the streams in both.
-  for (const char* w : {"tcp_stream", "tcp_stream_reverse", "udp_rr"}) {
-    const bool stream = std::string(w) != "udp_rr";
-    check(std::string("Net/host/loopback:") + w, stream, stream ? 2 : 1);
+  // The ping-pong in the first round only (rr_rounds), the streams and tcp_crr in both.
+  for (const char* w : {"tcp_stream", "tcp_stream_reverse", "udp_rr", "tcp_crr"}) {
+    const bool stream = std::string(w).rfind("tcp_stream", 0) == 0;
+    const bool every_round = std::string(w) != "udp_rr";
+    check(std::string("Net/host/loopback:") + w, stream, every_round ? 2 : 1);
   }
   for (const std::string& b : backends) {
     const bool vm = b == "vm";
     for (const std::string path : {"host", "peer"}) {
-      for (const char* w : {"tcp_stream", "tcp_stream_reverse", "udp_rr"}) {
-        const bool stream = std::string(w) != "udp_rr";
-        const size_t rounds = vm || !stream ? 1 : 2;
+      for (const char* w : {"tcp_stream", "tcp_stream_reverse", "udp_rr", "tcp_crr"}) {
+        const bool stream = std::string(w).rfind("tcp_stream", 0) == 0;
+        const size_t rounds = vm || std::string(w) == "udp_rr" ? 1 : 2;
         check("Net/" + b + "/" + path + ":" + w, stream, rounds);
         const RunSamples* ratio =
             find("Ratio/" + b + "/Net:" + path + ":" + std::string(w) + "/vs:host");

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -21,12 +22,71 @@ namespace isobench::bench {
 using harness::Error;
 using harness::Result;
 
-std::string MissingNetTools() {
+std::string MissingNetTools(const std::vector<std::string>& workloads) {
+  std::vector<std::pair<const char*, const char*>> tools = {{kIperf3, "iperf3"},
+                                                            {kSockperf, "sockperf"}};
+  if (std::find(workloads.begin(), workloads.end(), "tcp_crr") != workloads.end()) {
+    tools.push_back({kWrk, "wrk"});
+    tools.push_back({kLighttpd, "lighttpd"});
+  }
   std::string missing;
-  if (::access(kIperf3, X_OK) != 0) missing += std::string(kIperf3) + " (package iperf3)";
-  if (::access(kSockperf, X_OK) != 0)
-    missing += (missing.empty() ? "" : ", ") + std::string(kSockperf) + " (package sockperf)";
+  for (const auto& [path, package] : tools)
+    if (::access(path, X_OK) != 0)
+      missing += (missing.empty() ? "" : ", ") + std::string(path) + " (package " + package + ")";
   return missing.empty() ? "" : missing + " missing";
+}
+
+std::string LighttpdConfig(const std::string& root, const std::string& address, int port) {
+  return "server.document-root = \"" + root + "\"\n" + "server.bind = \"" + address + "\"\n" +
+         "server.port = " + std::to_string(port) + "\n" + "server.max-keep-alive-requests = 0\n" +
+         "server.modules = ()\n" + "server.errorlog = \"/dev/null\"\n";
+}
+
+std::string CrrFileContent() { return std::string(63, 'x') + "\n"; }
+
+Result<ConnectResult> ParseWrk(const std::string& text) {
+  ConnectResult r;
+  bool have_rate = false, have_p50 = false, have_p99 = false, have_count = false;
+  std::istringstream in(text);
+  std::string line;
+  auto seconds = [](double value, const char* unit) {
+    std::string u = unit;
+    if (u == "us") return value * 1e-6;
+    if (u == "ms") return value * 1e-3;
+    if (u == "s") return value;
+    return -1.0;
+  };
+  while (std::getline(in, line)) {
+    double value = 0;
+    char unit[8] = {};
+    long long count = 0;
+    if (line.find("Socket errors:") != std::string::npos)
+      return Error("wrk: " + line.substr(line.find("Socket errors:")), EIO);
+    if (line.find("Non-2xx or 3xx responses:") != std::string::npos)
+      return Error("wrk: " + line.substr(line.find("Non-2xx")), EIO);
+    if (std::sscanf(line.c_str(), " 50%% %lf%7s", &value, unit) == 2) {
+      r.p50_seconds = seconds(value, unit);
+      have_p50 = r.p50_seconds >= 0;
+    } else if (std::sscanf(line.c_str(), " 99%% %lf%7s", &value, unit) == 2) {
+      r.p99_seconds = seconds(value, unit);
+      have_p99 = r.p99_seconds >= 0;
+    } else if (std::sscanf(line.c_str(), "Requests/sec: %lf", &value) == 1) {
+      r.transactions_per_second = value;
+      have_rate = true;
+    } else if (std::sscanf(line.c_str(), " %lld requests in", &count) == 1) {
+      r.transactions = count;
+      have_count = true;
+    }
+  }
+  if (!have_rate || !have_p50 || !have_p99 || !have_count)
+    return Error("wrk's output lacks" + std::string(have_rate ? "" : " Requests/sec") +
+                     (have_p50 ? "" : " 50%") + (have_p99 ? "" : " 99%") +
+                     (have_count ? "" : " the request count") +
+                     " (is it --latency?): " + text.substr(0, 300),
+                 EPROTO);
+  if (r.transactions <= 0 || !(r.transactions_per_second > 0))
+    return Error("wrk completed no request: " + text.substr(0, 300), EIO);
+  return r;
 }
 
 Result<StreamResult> ParseIperf3(const std::string& json_text) {
@@ -131,6 +191,21 @@ bool Listed(const ProcNetReader& read, const std::string& table, const std::stri
 }  // namespace
 
 Result<std::string> ReadHostProcNet(const std::string& table) { return harness::ReadFile(table); }
+
+Result<void> WaitTcpListening(const std::string& address, int port,
+                              std::chrono::milliseconds timeout, const ProcNetReader& read) {
+  const std::string key = ProcNetKey(address, port);
+  if (key.empty()) return Error("not an IPv4 address: `" + address + "`", EINVAL);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!Listed(read, "/proc/net/tcp", key, true)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return Error("nothing listens on TCP " + address + ":" + std::to_string(port) + " after " +
+                       std::to_string(timeout.count()) + " ms (is the port taken?)",
+                   ETIMEDOUT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return {};
+}
 
 Result<void> WaitListening(const std::string& address, int iperf3_port, int sockperf_port,
                            std::chrono::milliseconds timeout, const ProcNetReader& read) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "harness/error.h"
 
@@ -17,9 +18,29 @@ namespace isobench::bench {
 
 inline constexpr const char* kIperf3 = "/usr/bin/iperf3";
 inline constexpr const char* kSockperf = "/usr/bin/sockperf";
+// tcp_crr: wrk, one connection at a time with "Connection: close", against lighttpd.
+inline constexpr const char* kWrk = "/usr/bin/wrk";
+inline constexpr const char* kLighttpd = "/usr/sbin/lighttpd";
 
-// Empty when both tools are installed; else what is missing and the package to install.
-std::string MissingNetTools();
+// Empty when iperf3 and sockperf (and, when `workloads` has tcp_crr, wrk and lighttpd)
+// are installed; else what is missing and the package to install.
+std::string MissingNetTools(const std::vector<std::string>& workloads = {});
+
+// lighttpd's configuration for tcp_crr: one static file under `root`, served on
+// address:port, every connection closed after its one response, no module, no log.
+std::string LighttpdConfig(const std::string& root, const std::string& address, int port);
+// The file it serves (64 bytes) and its URL path.
+inline constexpr const char* kCrrFile = "crr";
+std::string CrrFileContent();
+
+struct ConnectResult {
+  double transactions_per_second = 0;       // connect + request + response + close, one at a time
+  double p50_seconds = 0, p99_seconds = 0;  // wrk's request -> response (without the connect)
+  int64_t transactions = 0;
+};
+// wrk --latency output. Any socket error or non-2xx response is an error: a connection
+// refused or reset would otherwise count as a fast transaction.
+harness::Result<ConnectResult> ParseWrk(const std::string& text);
 
 struct StreamResult {
   double bits_per_second = 0;  // as received (iperf3's end.sum_received)
@@ -44,6 +65,10 @@ harness::Result<std::string> ReadHostProcNet(const std::string& table);
 // Waits until the iperf3 server (TCP `iperf3_port`) and the sockperf servers (TCP and UDP
 // `sockperf_port`) listen on `address`, reading /proc/net/{tcp,udp}; ETIMEDOUT naming
 // the one that does not.
+// Waits until a TCP socket listens on address:port.
+harness::Result<void> WaitTcpListening(const std::string& address, int port,
+                                       std::chrono::milliseconds timeout,
+                                       const ProcNetReader& read = ReadHostProcNet);
 harness::Result<void> WaitListening(const std::string& address, int iperf3_port, int sockperf_port,
                                     std::chrono::milliseconds timeout,
                                     const ProcNetReader& read = ReadHostProcNet);

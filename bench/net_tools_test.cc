@@ -170,5 +170,57 @@ TEST(WaitListening, NamesTheServerThatIsNotThere) {
       EINVAL);
 }
 
+// wrk 4.1.0 --latency, one connection, "Connection: close" (Debian 12).
+constexpr const char* kWrkOutput =
+    "Running 1s test @ http://127.0.0.1:18081/crr\n"
+    "  1 threads and 1 connections\n"
+    "  Thread Stats   Avg      Stdev     Max   +/- Stdev\n"
+    "    Latency    96.54us  545.34us  11.92ms   98.71%\n"
+    "    Req/Sec     8.56k   679.10     9.27k    80.00%\n"
+    "  Latency Distribution\n"
+    "     50%   48.00us\n"
+    "     75%   54.00us\n"
+    "     90%   64.00us\n"
+    "     99%    1.12ms\n"
+    "  8516 requests in 1.00s, 1.49MB read\n"
+    "Requests/sec:   8513.73\n"
+    "Transfer/sec:      1.49MB\n";
+
+TEST(ParseWrk, ReadsRateAndPercentiles) {
+  auto r = ParseWrk(kWrkOutput);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_DOUBLE_EQ(r->transactions_per_second, 8513.73);
+  EXPECT_NEAR(r->p50_seconds, 48e-6, 1e-12);
+  EXPECT_NEAR(r->p99_seconds, 1.12e-3, 1e-12);
+  EXPECT_EQ(r->transactions, 8516);
+}
+
+TEST(ParseWrk, SocketErrorsAndBadResponsesAreErrors) {
+  std::string text = kWrkOutput;
+  std::string refused = text;
+  refused.insert(refused.find("Requests/sec"),
+                 "  Socket errors: connect 8516, read 0, write 0, timeout 0\n");
+  auto r = ParseWrk(refused);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("Socket errors: connect 8516"), std::string::npos);
+  std::string not_found = text;
+  not_found.insert(not_found.find("Requests/sec"), "  Non-2xx or 3xx responses: 8516\n");
+  EXPECT_FALSE(ParseWrk(not_found).ok());
+  EXPECT_NE(ParseWrk("unable to connect to 10.203.0.1:18080 Connection refused\n")
+                .error()
+                .message()
+                .find("lacks Requests/sec"),
+            std::string::npos);
+}
+
+TEST(LighttpdConfig, ServesOneAddressWithoutKeepAliveOrModules) {
+  std::string c = LighttpdConfig("/srv/www", "10.203.0.1", 18080);
+  EXPECT_NE(c.find("server.bind = \"10.203.0.1\""), std::string::npos) << c;
+  EXPECT_NE(c.find("server.port = 18080"), std::string::npos) << c;
+  EXPECT_NE(c.find("server.max-keep-alive-requests = 0"), std::string::npos) << c;
+  EXPECT_NE(c.find("server.modules = ()"), std::string::npos) << c;
+  EXPECT_EQ(c.find('\''), std::string::npos) << "it is written through sh -c '...'";
+}
+
 }  // namespace
 }  // namespace isobench::bench

@@ -277,9 +277,9 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(n.Int("rounds", 1, 1000, &config.net.rounds));
   ISO_RETURN_IF_ERROR(n.Int("vm_rounds", 0, 1000, &config.net.vm_rounds));
   ISO_RETURN_IF_ERROR(n.Int("rr_rounds", 0, 1000, &config.net.rr_rounds));
-  ISO_RETURN_IF_ERROR(n.StringList("workloads",
-                                   {"tcp_stream", "tcp_stream_reverse", "tcp_rr", "udp_rr"},
-                                   &config.net.workloads));
+  ISO_RETURN_IF_ERROR(
+      n.StringList("workloads", {"tcp_stream", "tcp_stream_reverse", "tcp_rr", "udp_rr", "tcp_crr"},
+                   &config.net.workloads));
   ISO_RETURN_IF_ERROR(n.StringList("paths", {"host", "peer"}, &config.net.paths));
   ISO_RETURN_IF_ERROR(n.String("subnet", &config.net.subnet));
   if (auto subnet = harness::ParseBridgeSubnet(config.net.subnet); !subnet.ok())
@@ -288,6 +288,7 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(n.Int("rr_seconds", 1, 3600, &config.net.rr_seconds));
   ISO_RETURN_IF_ERROR(n.Int("iperf3_port", 1024, 65535, &config.net.iperf3_port));
   ISO_RETURN_IF_ERROR(n.Int("sockperf_port", 1024, 65535, &config.net.sockperf_port));
+  ISO_RETURN_IF_ERROR(n.Int("http_port", 1024, 65535, &config.net.http_port));
   ISO_RETURN_IF_ERROR(n.NoUnknownKeys());
   if (config.net.vm_rounds > config.net.rounds)
     return Error(src + ": `net.vm_rounds` (" + std::to_string(config.net.vm_rounds) +
@@ -299,6 +300,9 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
                  EINVAL);
   if (config.net.iperf3_port == config.net.sockperf_port)
     return Error(src + ": `net.iperf3_port` and `net.sockperf_port` are the same port", EINVAL);
+  if (config.net.http_port == config.net.iperf3_port ||
+      config.net.http_port == config.net.sockperf_port)
+    return Error(src + ": `net.http_port` is the port of iperf3 or sockperf", EINVAL);
   return config;
 }
 

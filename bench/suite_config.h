@@ -115,7 +115,8 @@ struct NetConfig {
   }
   // tcp_stream (instance -> host), tcp_stream_reverse (host -> instance): iperf3, one
   // TCP stream of `stream_mib`; tcp_rr, udp_rr: sockperf ping-pong for `rr_seconds`
-  // (whole seconds: sockperf's unit).
+  // (whole seconds: sockperf's unit); tcp_crr: wrk against lighttpd for `rr_seconds`, a
+  // new TCP connection per request, one at a time (netperf's TCP_CRR).
   std::vector<std::string> workloads = {"tcp_stream", "tcp_stream_reverse", "tcp_rr", "udp_rr"};
   // host: an instance and the host's servers on the instance's network; peer: an
   // instance and a second one of the same backend, which runs the servers.
@@ -129,6 +130,7 @@ struct NetConfig {
   // share the next one).
   int iperf3_port = 5201;
   int sockperf_port = 11111;
+  int http_port = 18080;  // lighttpd, for tcp_crr
 };
 
 // Parses "randread:4k:qd32"; the error says what is wrong with it.

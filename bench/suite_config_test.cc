@@ -92,7 +92,9 @@ TEST(SuiteConfigTest, ReadsTheNetworkSection) {
     auto r = ParseSuiteConfig(text, "s.toml");
     return r.ok() ? std::string("accepted") : r.error().message();
   };
-  EXPECT_NE(error("[net]\nworkloads = [\"tcp_crr\"]\n").find("`net.workloads` has `tcp_crr`"),
+  EXPECT_NE(error("[net]\nworkloads = [\"tcp_syn\"]\n").find("`net.workloads` has `tcp_syn`"),
+            std::string::npos);
+  EXPECT_NE(error("[net]\nhttp_port = 5201\n").find("`net.http_port` is the port"),
             std::string::npos);
   EXPECT_NE(error("[net]\nrounds = 2\nvm_rounds = 3\n").find("must not exceed `net.rounds`"),
             std::string::npos);

@@ -48,7 +48,7 @@ snapshot() {
     for p in /proc/[0-9]*; do
       comm="$(cat "$p/comm" 2>/dev/null)" || continue
       case "$comm" in
-        iperf3|sockperf)
+        iperf3|sockperf|lighttpd|wrk)
           # The network family's servers and the floor's clients run on the host.
           echo "server ${p#/proc/} $comm $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-160)" ;;
         isobench*|qemu*)

@@ -28,7 +28,27 @@ if ((${#missing[@]})); then
   log "installing ${#missing[@]} Debian package(s): ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  others=()
+  for p in "${missing[@]}"; do [[ $p == lighttpd ]] || others+=("$p"); done
+  ((${#others[@]} == 0)) || apt-get install -y -qq --no-install-recommends "${others[@]}" >/dev/null
+  if ((${#others[@]} < ${#missing[@]})); then
+    # lighttpd is a tool of the network family (tcp_crr), which starts it on the
+    # addresses it measures: its package must not start a web server on port 80 of every
+    # address, nor enable one at boot. A policy-rc.d forbids service starts during its
+    # install alone (invoke-rc.d honours it); the unit this run installed is disabled.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=false
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=true
+    fi
+    rc=0
+    apt-get install -y -qq --no-install-recommends lighttpd >/dev/null || rc=$?
+    if $own_policy; then rm -f "$policy"; fi
+    ((rc == 0)) || exit "$rc"
+    if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+      systemctl disable --now lighttpd >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 
 # No systemd on these machines: start libvirt's daemons by hand when they are absent.

@@ -10,12 +10,13 @@ from .plotting import log_axis_labels, pyplot
 from .section_generic import family_table
 
 _NET_PARAMS = re.compile(r"^(?P<path>[a-z-]+):(?P<workload>[a-z_]+)$")
-_WORKLOADS = ("tcp_stream", "tcp_stream_reverse", "tcp_rr", "udp_rr")
+_WORKLOADS = ("tcp_stream", "tcp_stream_reverse", "tcp_rr", "udp_rr", "tcp_crr")
 _WORKLOAD_TEXT = {
     "tcp_stream": "TCP stream, instance → server",
     "tcp_stream_reverse": "TCP stream, server → instance",
     "tcp_rr": "TCP request/response",
     "udp_rr": "UDP request/response",
+    "tcp_crr": "TCP connect/request/close",
 }
 
 
@@ -99,7 +100,8 @@ def plot_net(report, rows, workloads):
             log_axis_labels(ax.yaxis, fmt_time)
             ax.set_ylabel("round trip (log)")
             ax.set_title("Request/response round trip: median (bar) and p99 of each round "
-                         "(dots); lower is better", fontsize=10.5, loc="left")
+                         "(dots); connect/request/close: time per transaction; lower is "
+                         "better", fontsize=10.5, loc="left")
         lo, hi = ax.get_ylim()
         ax.set_ylim(lo, hi * 3)
         ax.set_xticks(range(len(ws)))
@@ -143,6 +145,17 @@ def section_net(report):
                 continue
             ref = floor.get((key[0], w))
             ref_counters = ref.counters if ref else {}
+            if w == "tcp_crr":
+                # The time per transaction (the cell's value: 1 / wrk's rate); wrk's
+                # percentiles leave the connect out, so no p99 is drawn for it.
+                none = Ratio(report, [], [])
+                stats[(key, w)] = {
+                    "tput": none,
+                    "p50": Ratio(report, cell.samples, ref.samples if ref else []),
+                    "p99r": none, "p99": [],
+                    "tps": Ratio(report, cell.counters.get("transactions_per_s", []), []),
+                }
+                continue
             stats[(key, w)] = {
                 "tput": Ratio(report, cell.counters.get("bits_per_s", []),
                               ref_counters.get("bits_per_s", [])),
@@ -166,7 +179,10 @@ def section_net(report):
            '(<code>peer</code>, cross-hatched), and the host to itself over loopback '
            '(<code>loopback</code>, the floor). The servers run on the host for '
            '<code>host</code>, in the second instance for <code>peer</code>; the client runs '
-           'where the path starts. Throughput ratios are to the floor '
+           'where the path starts. <code>tcp_crr</code> is wrk against lighttpd, a new TCP '
+           'connection per request, one at a time: its p50 column is the time per '
+           'transaction (1 / the rate), connect and close included. Throughput ratios are to '
+           'the floor '
            '(below 1× is slower); latency ratios too (above 1× is slower). A ratio whose 95%% '
            'interval includes 1× is drawn faded as <b>no difference</b>.%s</p>'
            % ("" if floor else " <b>No loopback row</b>: no ratios can be drawn.")]

@@ -55,6 +55,22 @@ class NetSectionTest(ReportCase):
         self.assertTrue('title="runc: iperf3 failed: refused">failed' in page)
         self.assertTrue("Net" in summary, summary)
 
+    def test_connect_request_close_is_the_time_per_transaction(self):
+        data = net_results()
+        for k in range(9):
+            for backend, path, tps in (("host", "loopback", 10000.0), ("container", "peer", 5000.0)):
+                rate = tps * (1.0 + 0.01 * (k % 3))
+                data["benchmarks"].append(_record(
+                    "Net/%s/%s:tcp_crr" % (backend, path), 1e6 / rate,
+                    {"transactions_per_s": rate, "request_p50_s": 40e-6,
+                     "request_p99_s": 90e-6}))
+        _, page, _ = self.render(write_json(self.tmp, "crr.json", data))
+        self.assertIn("TCP\u00a0connect/request/close", page)
+        self.assertIn("container\u00a0peer", page)
+        # Half the floor's rate: twice its time per transaction.
+        self.assertIn("2.00× <small>(95% CI", page)
+        self.assertTrue("99.0 µs" in page)  # the floor: 1 / its median rate
+
     def test_same_as_the_floor_is_no_difference(self):
         data = net_results(container_gbit=40.0, container_rtt_us=12.0)
         _, page, _ = self.render(write_json(self.tmp, "same.json", data))
