@@ -18,6 +18,12 @@
 namespace isobench::agent {
 namespace {
 
+std::string Joined(const std::vector<std::string>& items) {
+  std::string list;
+  for (const auto& i : items) list += (list.empty() ? "" : ", ") + i;
+  return list;
+}
+
 std::vector<std::string> Interfaces() {
   std::vector<std::string> names;
   int n = 0;
@@ -38,14 +44,8 @@ Outcome ProbeInterfaces(const json& params) {
   for (const auto& n : names)
     if (!allowed.count(n)) extra.push_back(n);
   json observed = {{"interfaces", names}};
-  if (!extra.empty()) {
-    std::string list;
-    for (const auto& e : extra) list += (list.empty() ? "" : ", ") + e;
-    return Fail("interfaces beyond the profile's: " + list, observed);
-  }
-  std::string list;
-  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-  return Pass("interfaces: " + list, observed);
+  if (!extra.empty()) return Fail("interfaces beyond the profile's: " + Joined(extra), observed);
+  return Pass("interfaces: " + Joined(names), observed);
 }
 
 // 7: /proc/net/unix lists no named socket of the host's (systemd, containerd,
@@ -123,31 +123,35 @@ std::string TryConnect(const std::string& address, int port, int timeout_ms) {
   return result;
 }
 
+// Tries each target {"address", "port", "what"?} (keyed "[what ]address:port" in
+// `observed`); returns the keys that connected.
+std::vector<std::string> TryTargets(const json& targets, int timeout_ms, json* observed) {
+  std::vector<std::string> reached;
+  for (const auto& t : targets) {
+    std::string address = t.at("address").get<std::string>();
+    int port = t.at("port").get<int>();
+    std::string key = address + ":" + std::to_string(port);
+    if (t.contains("what")) key = t.at("what").get<std::string>() + " " + key;
+    std::string result = TryConnect(address, port, timeout_ms);
+    (*observed)[key] = result;
+    if (result == "connected") reached.push_back(key);
+  }
+  return reached;
+}
+
 // 43: host-only addresses are unreachable: a listener the host opened on its loopback
 // (also tried at 10.0.2.2, where user-mode networking forwards to the host), the cloud
 // metadata address, and route_localnet is 0.
 Outcome ProbeHostAddresses(const json& params) {
   json targets =
       params.value("targets", json::array({{{"address", "169.254.169.254"}, {"port", 80}}}));
-  int timeout_ms = params.value("timeout_ms", 300);
   json observed = json::object();
-  std::vector<std::string> reached;
-  for (const auto& t : targets) {
-    std::string address = t.at("address").get<std::string>();
-    int port = t.at("port").get<int>();
-    std::string key = address + ":" + std::to_string(port);
-    std::string result = TryConnect(address, port, timeout_ms);
-    observed[key] = result;
-    if (result == "connected") reached.push_back(key);
-  }
+  std::vector<std::string> reached =
+      TryTargets(targets, params.value("timeout_ms", 300), &observed);
   std::string localnet = Trim(ReadSmallFile("/proc/sys/net/ipv4/conf/all/route_localnet"));
   observed["route_localnet"] = localnet;
   if (localnet == "1") reached.push_back("route_localnet=1");
-  if (!reached.empty()) {
-    std::string list;
-    for (const auto& r : reached) list += (list.empty() ? "" : ", ") + r;
-    return Fail("host-only addresses reachable: " + list, observed);
-  }
+  if (!reached.empty()) return Fail("host-only addresses reachable: " + Joined(reached), observed);
   return Pass(
       "no host-only address reachable; route_localnet " + (localnet.empty() ? "absent" : localnet),
       observed);
@@ -161,27 +165,16 @@ Outcome ProbeNeighbours(const json& params) {
   json targets = params.value("targets", json::array());
   if (!targets.is_array() || targets.empty())
     return Undecided("no targets given (the suite passes the gateway's and a peer's listeners)");
-  int timeout_ms = params.value("timeout_ms", 1000);
   json observed = json::object();
-  std::vector<std::string> reached;
-  for (const auto& t : targets) {
-    std::string address = t.at("address").get<std::string>();
-    int port = t.at("port").get<int>();
-    std::string what = t.value("what", "target");
-    std::string key = what + " " + address + ":" + std::to_string(port);
-    std::string result = TryConnect(address, port, timeout_ms);
-    observed[key] = result;
-    if (result == "connected") reached.push_back(key);
-  }
-  if (!reached.empty()) {
-    std::string list;
-    for (const auto& r : reached) list += (list.empty() ? "" : ", ") + r;
-    return Fail("reachable on the shared network: " + list, observed);
-  }
-  std::string list;
+  std::vector<std::string> reached =
+      TryTargets(targets, params.value("timeout_ms", 1000), &observed);
+  if (!reached.empty())
+    return Fail("reachable on the shared network: " + Joined(reached), observed);
+  std::vector<std::string> results;
   for (const auto& [key, result] : observed.items())
-    list += (list.empty() ? "" : ", ") + key + " " + result.get<std::string>();
-  return Pass("neither the host's other services nor a neighbour reachable: " + list, observed);
+    results.push_back(key + " " + result.get<std::string>());
+  return Pass("neither the host's other services nor a neighbour reachable: " + Joined(results),
+              observed);
 }
 
 }  // namespace
