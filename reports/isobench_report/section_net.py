@@ -169,7 +169,9 @@ def section_net(report):
     rows_plot = []
     for key in keys:
         values = {w: stats[(key, w)] for w in workloads if (key, w) in stats}
-        hatch = "//" if report.is_reference(key[1]) else ("xx" if key[2] == "peer" else None)
+        # Reference rows hatched "//", peer paths cross-hatched; a reference's peer both.
+        hatch = (("//" if report.is_reference(key[1]) else "")
+                 + ("xx" if key[2] == "peer" else "")) or None
         rows_plot.append((key, label(key), backend_color(report, key[1]), hatch, values))
     out = ['<section><h2 id="net">Network</h2>',
            '<p class="note">iperf3 (one TCP stream) and sockperf (ping-pong) between each '
