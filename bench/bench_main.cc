@@ -212,9 +212,12 @@ int Main(int argc, char** argv, const std::function<void(BenchSession&)>& regist
   }
   bench.suite = std::move(*suite);
   // Before any backend makes the bridge (validated by the suite's parser).
-  if (auto subnet = harness::SetBridgeSubnet(bench.suite.net.subnet); !subnet.ok()) {
-    std::cerr << "isobench: error: " << subnet.error().message() << "\n";
-    return 1;
+  for (auto set : {harness::SetBridgeSubnet(bench.suite.net.subnet),
+                   harness::SetDockerSubnet(bench.suite.net.docker_subnet)}) {
+    if (!set.ok()) {
+      std::cerr << "isobench: error: " << set.error().message() << "\n";
+      return 1;
+    }
   }
   if (bench.flags.repetitions > 0) bench.suite.startup.repetitions = bench.flags.repetitions;
   if (bench.flags.vm_repetitions > 0)

@@ -557,7 +557,7 @@ void RegisterNet(BenchSession& bench) {
                ? " (request/response in the first " + std::to_string(config.RrRounds()) + ")"
                : std::string()) +
           "; loopback: " + LinkFacts("lo") + "; bridge subnet " + config.subnet +
-          " (Docker's: one /24 of 10.204.0.0/16)");
+          " (Docker's: one /24 of " + config.docker_subnet + ")");
   std::vector<harness::Backend*> backends;
   std::string not_measured;
   for (auto& backend : bench.session.backends) {

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <set>
 
-#include "harness/bridge.h"
 #include "harness/fd.h"
+#include "harness/subnet.h"
 
 namespace isobench::bench {
 namespace {
@@ -282,8 +282,16 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
                    &config.net.workloads));
   ISO_RETURN_IF_ERROR(n.StringList("paths", {"host", "peer"}, &config.net.paths));
   ISO_RETURN_IF_ERROR(n.String("subnet", &config.net.subnet));
-  if (auto subnet = harness::ParseBridgeSubnet(config.net.subnet); !subnet.ok())
-    return Error(src + ": `net.subnet`: " + subnet.error().message(), EINVAL);
+  ISO_RETURN_IF_ERROR(n.String("docker_subnet", &config.net.docker_subnet));
+  auto subnet = harness::ParseBridgeSubnet(config.net.subnet);
+  if (!subnet.ok()) return Error(src + ": `net.subnet`: " + subnet.error().message(), EINVAL);
+  auto docker_subnet = harness::ParseBridgeSubnet(config.net.docker_subnet);
+  if (!docker_subnet.ok())
+    return Error(src + ": `net.docker_subnet`: " + docker_subnet.error().message(), EINVAL);
+  if (harness::SubnetsOverlap(*subnet, *docker_subnet))
+    return Error(src + ": `net.subnet` (" + config.net.subnet + ") and `net.docker_subnet` (" +
+                     config.net.docker_subnet + ") overlap",
+                 EINVAL);
   ISO_RETURN_IF_ERROR(n.Int("stream_mib", 1, 1 << 20, &config.net.stream_mib));
   ISO_RETURN_IF_ERROR(n.Int("rr_seconds", 1, 3600, &config.net.rr_seconds));
   ISO_RETURN_IF_ERROR(n.Int("iperf3_port", 1024, 65535, &config.net.iperf3_port));

@@ -124,6 +124,8 @@ struct NetConfig {
   // The host bridge's IPv4 subnet (harness/bridge.h): a private /16../24 that none of
   // the host's networks or routes overlaps.
   std::string subnet = "10.203.0.0/16";
+  // The range of which each run's Docker network takes a /24 (a private /16 to /24).
+  std::string docker_subnet = "10.204.0.0/16";
   int stream_mib = 512;
   int rr_seconds = 1;
   // The servers' ports on the host's side of each path (iperf3; sockperf TCP and UDP

@@ -127,6 +127,13 @@ TEST(SuiteConfigTest, ReadsTheNetworkSection) {
             std::string::npos);
   EXPECT_NE(error("[net]\nsubnet = \"../x\"\n").find("`net.subnet`"), std::string::npos);
   EXPECT_NE(error("[net]\nsubnet = 16\n").find("must be a string"), std::string::npos);
+  auto docker = ParseSuiteConfig("[net]\ndocker_subnet = \"172.30.0.0/20\"\n", "s.toml");
+  ASSERT_TRUE(docker.ok()) << docker.error().message();
+  EXPECT_EQ(docker->net.docker_subnet, "172.30.0.0/20");
+  EXPECT_NE(error("[net]\nsubnet = \"10.204.8.0/24\"\n").find("overlap"), std::string::npos)
+      << "inside the default Docker range";
+  EXPECT_NE(error("[net]\ndocker_subnet = \"10.0.0.0/8\"\n").find("`net.docker_subnet`"),
+            std::string::npos);
 }
 
 TEST(SuiteConfigTest, ReadsRoundsTargetsAndRuntime) {

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "harness/error.h"
+#include "harness/subnet.h"
 
 namespace isobench::harness {
 
@@ -31,22 +32,6 @@ inline constexpr uint32_t kBridgeNetwork = (10u << 24) | (203u << 16);  // host 
 inline constexpr const char* kVethPrefix = "isbv";
 inline constexpr const char* kTapPrefix = "isbt";
 
-// The bridge's IPv4 subnet: the host is its first address, instances the others.
-struct BridgeSubnet {
-  uint32_t network = kBridgeNetwork;  // host order
-  int prefix = kBridgePrefix;         // 16..24
-  std::string cidr = "10.203.0.0/16";
-  std::string host_address = kBridgeAddress;
-  // Instance addresses: network + 2 .. network + HostCount() + 1.
-  uint32_t HostCount() const;
-};
-// "10.203.0.0/16": a private IPv4 network (RFC 1918) with a prefix of 16 to 24 and no
-// host bits set; the error says which rule it breaks.
-Result<BridgeSubnet> ParseBridgeSubnet(const std::string& cidr);
-// The process's subnet (the default until SetBridgeSubnet).
-const BridgeSubnet& CurrentBridgeSubnet();
-// Chooses the subnet for this process, before any bridge is made.
-Result<void> SetBridgeSubnet(const std::string& cidr);
 // Whether `subnet` overlaps an IPv4 address or route of the host that is not the
 // bridge's own (a LAN, a VPN): an address of ours there would shadow it. The error names
 // the interface and the network, and the suite key that picks another range.

@@ -16,6 +16,11 @@ TEST(BridgeSubnetTest, ParsesPrivateNetworksOfSixteenToTwentyFourBits) {
   EXPECT_EQ(def->host_address, kBridgeAddress);
   EXPECT_EQ(def->network, kBridgeNetwork);
   EXPECT_EQ(def->HostCount(), 65533u);
+  const BridgeSubnet unset;  // what CurrentBridgeSubnet() is until a suite sets one
+  EXPECT_EQ(unset.network, def->network);
+  EXPECT_EQ(unset.prefix, def->prefix);
+  EXPECT_EQ(unset.cidr, def->cidr);
+  EXPECT_EQ(unset.host_address, def->host_address);
   auto small = ParseBridgeSubnet("192.168.77.0/24");
   ASSERT_TRUE(small.ok()) << small.error().message();
   EXPECT_EQ(small->host_address, "192.168.77.1");

@@ -417,7 +417,8 @@ class DockerBackend : public harness::Backend {
 
 // Made on the first instance that asks for network "bridge"; removed with the backend
 // (or by a later run's ReclaimStale when this one crashed). Its subnet is one /24 of
-// 10.204.0.0/16: a slot taken by another network (another run's) is skipped.
+// the Docker range (harness/bridge.h): a slot taken by another network (another run's)
+// is skipped.
 Result<NetworkParams> DockerBackend::EnsureNetwork() {
   if (network_) {
     ISO_RETURN_IF_ERROR(harness::ConfineLink(network_->bridge));
@@ -443,7 +444,8 @@ Result<NetworkParams> DockerBackend::EnsureNetwork() {
     ISO_RETURN_IF_ERROR(harness::GuardBridge(n.bridge));
     return n;
   }
-  return Error("docker: no free subnet in 10.204.0.0/16 for the run's network: " + last_error,
+  return Error("docker: no free /24 in " + harness::CurrentDockerSubnet().cidr +
+                   " for the run's network: " + last_error,
                EADDRINUSE);
 }
 

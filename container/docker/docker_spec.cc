@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -371,15 +372,22 @@ harness::ResourceUsage UsageFromStats(const json& stats) {
   return usage;
 }
 
-NetworkParams RunNetwork(const std::string& run_id, int slot) {
+NetworkParams RunNetwork(const std::string& run_id, int slot, const harness::BridgeSubnet& range) {
   NetworkParams n;
   n.name = "isobench-" + run_id;
   char bridge[16];
   std::snprintf(bridge, sizeof bridge, "isbd%04x", slot & 0xffff);
   n.bridge = bridge;
-  const int octet = slot % 256;
-  n.subnet = "10.204." + std::to_string(octet) + ".0/24";
-  n.gateway = "10.204." + std::to_string(octet) + ".1";
+  const uint32_t slices = 1u << (24 - range.prefix);
+  const uint32_t network = range.network + ((static_cast<uint32_t>(slot) % slices) << 8);
+  auto dotted = [](uint32_t host_order) {
+    struct in_addr in = {htonl(host_order)};
+    char text[INET_ADDRSTRLEN];
+    ::inet_ntop(AF_INET, &in, text, sizeof text);
+    return std::string(text);
+  };
+  n.subnet = dotted(network) + "/24";
+  n.gateway = dotted(network + 1);
   return n;
 }
 

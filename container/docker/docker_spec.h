@@ -21,6 +21,7 @@
 
 #include "harness/backend.h"
 #include "harness/error.h"
+#include "harness/subnet.h"
 
 namespace isobench::container::docker {
 
@@ -56,13 +57,15 @@ struct ContainerParams {
 };
 
 // The run's bridge network: its name, its Linux bridge and its subnet, one /24 of
-// 10.204.0.0/16 (the third octet from `slot`), gateway .1 (the host's address on it).
+// `range` (10.204.0.0/16 unless the suite file's net.docker_subnet says otherwise; which
+// /24 from `slot`), gateway .1 (the host's address on it).
 struct NetworkParams {
   std::string name;    // "isobench-<run id>"
   std::string bridge;  // "isbd<4 hex digits>", at most 15 characters
   std::string subnet, gateway;
 };
-NetworkParams RunNetwork(const std::string& run_id, int slot);
+NetworkParams RunNetwork(const std::string& run_id, int slot,
+                         const harness::BridgeSubnet& range = harness::CurrentDockerSubnet());
 
 // The body of POST /networks/create for `n`, labelled as the run's: no NAT, no IPv6.
 nlohmann::json NetworkCreateBody(const NetworkParams& n, const std::string& run_id,

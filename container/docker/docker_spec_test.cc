@@ -347,6 +347,10 @@ TEST(NetworkCreateBody, ARunsOwnBridgeWithoutNat) {
   EXPECT_EQ(n.bridge, "isbd1a2b");
   EXPECT_EQ(n.subnet, "10.204.43.0/24");  // 0x1a2b % 256
   EXPECT_EQ(n.gateway, "10.204.43.1");
+  // Another range: a /20 holds 16 of them.
+  NetworkParams other = RunNetwork("r1", 0x1a2b, *harness::ParseBridgeSubnet("172.30.0.0/20"));
+  EXPECT_EQ(other.subnet, "172.30.11.0/24");  // 0x1a2b % 16
+  EXPECT_EQ(other.gateway, "172.30.11.1");
   json body = NetworkCreateBody(n, "r1", "42 7");
   EXPECT_EQ(body["Driver"], "bridge");
   EXPECT_EQ(body["Options"]["com.docker.network.bridge.enable_ip_masquerade"], "false");
