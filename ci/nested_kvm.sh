@@ -25,9 +25,10 @@
 # diagnosis: ISOBENCH_NESTED_L1_CPU (qemu -cpu of L1, default max),
 # ISOBENCH_NESTED_L1_APPEND (more of L1's kernel command line, module parameters too:
 # kvm_amd.npt=0), ISOBENCH_NESTED_L2_BOOTS=N (only N L2 boots under KVM, counting the
-# ones that die), ISOBENCH_NESTED_FAKE_CRASH=1, =wedge, =freeze or =after:STEP (a fake
-# L1 crash, lockup or silence on the first boot, or a crash once STEP has passed, to
-# test the retry and that the next boot runs only what is left),
+# ones that die), ISOBENCH_NESTED_FAKE_CRASH=1, =wedge, =freeze, =after:STEP or
+# =stuck:STEP (a fake L1 crash, lockup or silence on the first boot, a crash once STEP
+# has passed, or STEP stuck past SIGKILL, to test the retry and that the next boot runs
+# only what is left),
 # ISOBENCH_NESTED_FAKE_HANG=STEP (the step's first try hangs for 20 s: vm_boot_test,
 # conformance or bench, to test the step watchdog), ISOBENCH_NESTED_SILENCE (s, default
 # 120: a console silent that long is a frozen L1).
@@ -172,8 +173,34 @@ inside() {
         timeout -k 5 "$lim" sleep 600
       else
         # In a subshell whose output is the log: bash's "Killed" for a command that
-        # outlived its grace goes there too, not onto L1's console.
-        (ISOBENCH_LOG=debug timeout -k 15 "$lim" "$@") > "$out/$name.log" 2>&1
+        # outlived its grace goes there too, not onto L1's console. Waited for with a
+        # deadline of our own: a process stuck in L1's kernel (reading the /proc of a qemu
+        # that TCG's AMD-V emulation wedged blocks uninterruptibly) outlives SIGKILL, and
+        # timeout(1) would wait for it until the host's budget is gone.
+        if [[ "${ISOBENCH_NESTED_STUCK:-}" == "$name" ]]; then
+          # Test of the deadline: a step that no signal of timeout(1) ends.
+          lim=20
+          (trap '' TERM INT; echo "fake stuck step (ISOBENCH_NESTED_FAKE_CRASH=stuck:$name)"
+           exec sleep 600) > "$out/$name.log" 2>&1 &
+        else
+          (ISOBENCH_LOG=debug timeout -k 15 "$lim" "$@") > "$out/$name.log" 2>&1 &
+        fi
+        local pid=$! until=$((SECONDS + lim + 30))
+        while kill -0 "$pid" 2>/dev/null && ((SECONDS < until)); do sleep 1; done
+        if kill -0 "$pid" 2>/dev/null; then
+          note "$name: still there $((lim + 30)) s after its start, SIGKILL included: stuck in L1's kernel"
+          tail -n 6 "$out/$name.log" | cut -c1-220 | while IFS= read -r line; do note "  log: $line"; done
+          # Not ps (its args column reads the cmdline of the very qemu that blocks): the
+          # uninterruptible tasks from their stat and wchan, which take no lock of theirs.
+          for stat in /proc/[0-9]*/stat; do
+            read -r spid scomm sstate _ < "$stat" 2>/dev/null || continue
+            [[ $sstate == D ]] && note "  blocked $spid $scomm in $(cat "/proc/$spid/wchan" 2>/dev/null)"
+          done
+          echo "$name could not be killed (stuck in L1's kernel)" > "$out/wedged"
+          step_fail "$name hung and could not be killed"
+          exit 1  # nothing more can run here; the host boots L1 again within the budget
+        fi
+        wait "$pid"
       fi
       step_rc=$?
       timing "$name" "$(elapsed "$t")"
@@ -248,7 +275,9 @@ inside() {
 
   # 3. Two boots to the agent's ready line; the JSON carries the labels.
   bench_ok() { exit_ok isobench_bench; }
-  l2_step bench 240 bench_ok \
+  # Two boots take ~60 s, one that never gets ready 120 s (vm.ready_timeout_s): 180 s
+  # leaves a step stuck past SIGKILL room for another boot of L1 within the budget.
+  l2_step bench 180 bench_ok \
       "$build/bench/isobench_bench" --backends=vm --quick --vm-repetitions=2 \
       --workdir="$workdir" "${kernel_flag[@]}" "${accel_flag[@]}" \
       --benchmark_filter='^Startup/vm/ready' --benchmark_out="$out/bench.json" \
@@ -353,6 +382,9 @@ boot_l1() {
     printf 'export ISOBENCH_NESTED_PASSED=%q\n' "$(ls "$tmp/passed" 2>/dev/null | tr '\n' ' ')"
     if [[ "${ISOBENCH_NESTED_FAKE_CRASH:-}" == after:* && $attempt == 1 ]]; then
       printf 'export ISOBENCH_NESTED_CRASH_AFTER=%q\n' "${ISOBENCH_NESTED_FAKE_CRASH#after:}"
+    fi
+    if [[ "${ISOBENCH_NESTED_FAKE_CRASH:-}" == stuck:* && $attempt == 1 ]]; then
+      printf 'export ISOBENCH_NESTED_STUCK=%q\n' "${ISOBENCH_NESTED_FAKE_CRASH#stuck:}"
     fi
     printf 'exec /bin/bash %q --inside %q /isobench-l1\n' "$root/ci/nested_kvm.sh" "$build"
   } > "$tmp/out/run"
