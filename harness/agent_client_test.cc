@@ -2,10 +2,13 @@
 // plain child with a socketpair as its channel, the host side is AgentClient.
 #include "harness/agent_client.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <thread>
 
 #include "harness/child_process.h"
@@ -118,6 +121,83 @@ TEST_F(AgentProtocolTest, MicrobenchmarksReportRates) {
   EXPECT_NE(bad.error().message().find("out of range"), std::string::npos);
   auto unknown = client_.Call({{"op", "bench"}, {"kind", "gpu"}}, seconds(10));
   ASSERT_FALSE(unknown.ok());
+}
+
+// A one-connection TCP server on 127.0.0.1 for the agent's tcp_rr: it answers each byte
+// with `transform(byte)`, and closes after `replies` answers.
+class ByteServer {
+ public:
+  ByteServer(std::function<char(char)> transform, int replies) {
+    listener_ = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    struct sockaddr_in a = {};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listener_.get(), 1) != 0 ||
+        ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      return;
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this, transform, replies] {
+      Fd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      char c;
+      for (int i = 0; i < replies && ::recv(conn.get(), &c, 1, 0) == 1; ++i) {
+        c = transform(c);
+        if (::send(conn.get(), &c, 1, MSG_NOSIGNAL) != 1) break;
+      }
+    });
+  }
+  ~ByteServer() {
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  Fd listener_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(AgentProtocolTest, TcpRequestResponseAgainstAnEchoAndItsFailures) {
+  ASSERT_TRUE(client_.WaitReady(Clock::now() + seconds(10)).ok());
+  auto rr = [&](int port, int count) {
+    return client_.Call({{"op", "bench"},
+                         {"kind", "tcp_rr"},
+                         {"address", "127.0.0.1"},
+                         {"port", port},
+                         {"count", count},
+                         {"warmup", 5},
+                         {"timeout_ms", 2000}},
+                        seconds(20));
+  };
+  {
+    ByteServer echo([](char c) { return c; }, 1 << 30);
+    ASSERT_GT(echo.port(), 0);
+    auto r = rr(echo.port(), 200);
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ((*r)["ops"], 200);
+    EXPECT_GT((*r)["p50_ns"].get<double>(), 0.0);
+    EXPECT_GE((*r)["p99_ns"].get<double>(), (*r)["p50_ns"].get<double>());
+  }
+  {
+    // An answer that is not the byte sent is not a round trip.
+    ByteServer liar([](char c) { return static_cast<char>(c + 1); }, 1 << 30);
+    auto r = rr(liar.port(), 10);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message().find("another byte"), std::string::npos) << r.error().message();
+  }
+  {
+    // A server that closes mid-run: an error, not a short run passed as whole.
+    ByteServer quitter([](char c) { return c; }, 20);
+    auto r = rr(quitter.port(), 100);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message().find("recv from 127.0.0.1"), std::string::npos)
+        << r.error().message();
+  }
+  auto bad = client_.Call({{"op", "bench"}, {"kind", "tcp_rr"}, {"address", "host"}, {"port", 1}},
+                          seconds(10));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("not an IPv4 address"), std::string::npos);
 }
 
 TEST(AgentClientTest, TimesOutOnSilentPeerAndRejectsOverlongLines) {

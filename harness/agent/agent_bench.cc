@@ -1,13 +1,20 @@
 // The `bench` op: small overhead microbenchmarks measured inside the instance, so the
 // report can say where the costs of each isolation technology come from. Durations
 // here are guest-clock intervals of guest work, never compared with host timestamps.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "harness/agent/agent.h"
@@ -66,6 +73,65 @@ nlohmann::json MemoryBandwidth(int64_t bytes, int64_t rounds) {
           {"bytes_per_s", total * 1e9 / static_cast<double>(elapsed)}};
 }
 
+// TCP request/response against an echo server (netperf's TCP_RR, one byte each way):
+// one connection, Nagle off, `count` round trips after `warmup` unrecorded ones. Each
+// wait is bounded by `timeout_ms`, so a peer that stops answering is an error, not a
+// hang of the agent.
+nlohmann::json TcpRequestResponse(const std::string& address, int port, int64_t count,
+                                  int64_t warmup, int timeout_ms) {
+  struct sockaddr_in to = {};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  if (::inet_pton(AF_INET, address.c_str(), &to.sin_addr) != 1)
+    throw std::runtime_error("not an IPv4 address: " + address);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  auto fail = [&](const char* what) {
+    throw std::runtime_error(std::string(what) + " " + address + ":" + std::to_string(port) + ": " +
+                             std::strerror(errno));
+  };
+  struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);  // bounds connect() too
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (::connect(fd, reinterpret_cast<struct sockaddr*>(&to), sizeof to) != 0) fail("connect");
+  std::vector<int64_t> rtt;
+  rtt.reserve(static_cast<size_t>(count));
+  const int64_t first = NowNs();
+  for (int64_t i = 0; i < warmup + count; ++i) {
+    char byte = static_cast<char>(i);
+    int64_t start = NowNs();
+    if (::send(fd, &byte, 1, MSG_NOSIGNAL) != 1) fail("send to");
+    char back = 0;
+    ssize_t n = ::recv(fd, &back, 1, 0);
+    if (n == 0) {
+      errno = ECONNRESET;
+      fail("recv from");
+    }
+    if (n != 1) fail("recv from");
+    if (back != byte) throw std::runtime_error("the echo server answered another byte");
+    if (i >= warmup) rtt.push_back(NowNs() - start);
+  }
+  const int64_t elapsed = NowNs() - first;
+  std::vector<int64_t> sorted = rtt;
+  std::sort(sorted.begin(), sorted.end());
+  auto at = [&](double q) {
+    return sorted[std::min(sorted.size() - 1, static_cast<size_t>(q * sorted.size()))];
+  };
+  double sum = 0;
+  for (int64_t v : rtt) sum += static_cast<double>(v);
+  return {{"ops", count},
+          {"elapsed_ns", elapsed},
+          {"p50_ns", at(0.5)},
+          {"p99_ns", at(0.99)},
+          {"mean_ns", sum / static_cast<double>(count)}};
+}
+
 }  // namespace
 
 nlohmann::json HandleBench(const nlohmann::json& request) {
@@ -87,8 +153,19 @@ nlohmann::json HandleBench(const nlohmann::json& request) {
       throw std::runtime_error("bytes/rounds out of range");
     return MemoryBandwidth(bytes, rounds);
   }
+  if (kind == "tcp_rr") {
+    const std::string address = request.at("address").get<std::string>();
+    const int port = request.at("port").get<int>();
+    const int64_t count = request.value("count", int64_t{1000});
+    const int64_t warmup = request.value("warmup", int64_t{50});
+    const int timeout_ms = request.value("timeout_ms", 5000);
+    if (port <= 0 || port > 65535 || count <= 0 || count > 10000000 || warmup < 0 ||
+        warmup > 1000000 || timeout_ms <= 0 || timeout_ms > 600000)
+      throw std::runtime_error("port/count/warmup/timeout_ms out of range");
+    return TcpRequestResponse(address, port, count, warmup, timeout_ms);
+  }
   throw std::runtime_error("unknown bench kind `" + kind +
-                           "` (syscall, page_faults, memory_bandwidth)");
+                           "` (syscall, page_faults, memory_bandwidth, tcp_rr)");
 }
 
 }  // namespace isobench::agent
