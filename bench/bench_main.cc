@@ -177,6 +177,8 @@ void SplitRounds(SuiteConfig& suite, int split) {
   part(suite.io.vm_rounds);
   part(suite.net.rounds);
   part(suite.net.vm_rounds);
+  part(suite.isolation.rounds);
+  part(suite.isolation.vm_rounds);
 }
 
 int Main(int argc, char** argv, const std::function<void(BenchSession&)>& register_benchmarks) {

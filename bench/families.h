@@ -6,10 +6,11 @@
 
 namespace isobench::bench {
 
-void RegisterStartup(BenchSession& bench);   // startup.cc
-void RegisterDensity(BenchSession& bench);   // density.cc
-void RegisterOverhead(BenchSession& bench);  // overhead.cc
-void RegisterIo(BenchSession& bench);        // io.cc
-void RegisterNet(BenchSession& bench);       // net.cc
+void RegisterStartup(BenchSession& bench);    // startup.cc
+void RegisterDensity(BenchSession& bench);    // density.cc
+void RegisterOverhead(BenchSession& bench);   // overhead.cc
+void RegisterIo(BenchSession& bench);         // io.cc
+void RegisterNet(BenchSession& bench);        // net.cc
+void RegisterIsolation(BenchSession& bench);  // isolation.cc
 
 }  // namespace isobench::bench

@@ -197,13 +197,14 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
                      ": " + std::string(e.description()),
                  EINVAL);
   }
-  static const std::set<std::string> kSections = {"startup", "density", "overhead", "io", "net"};
+  static const std::set<std::string> kSections = {"startup", "density", "overhead",
+                                                  "io",      "net",     "isolation"};
   for (const auto& [key, node] : root) {
     std::string name(key.str());
     if (!kSections.count(name))
-      return Error(
-          src + ": unknown section `" + name + "` (known: startup, density, overhead, io, net)",
-          EINVAL);
+      return Error(src + ": unknown section `" + name +
+                       "` (known: startup, density, overhead, io, net, isolation)",
+                   EINVAL);
     if (!node.is_table()) return Error(src + ": `" + name + "` must be a table", EINVAL);
   }
   auto section = [&](const char* name) -> const toml::table& {
@@ -311,6 +312,40 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   if (config.net.http_port == config.net.iperf3_port ||
       config.net.http_port == config.net.sockperf_port)
     return Error(src + ": `net.http_port` is the port of iperf3 or sockperf", EINVAL);
+
+  IsolationConfig& iso = config.isolation;
+  Reader x(section("isolation"), "isolation", src);
+  ISO_RETURN_IF_ERROR(x.Bool("enabled", &iso.enabled));
+  ISO_RETURN_IF_ERROR(x.Int("rounds", 1, 1000, &iso.rounds));
+  ISO_RETURN_IF_ERROR(x.Int("vm_rounds", 0, 1000, &iso.vm_rounds));
+  ISO_RETURN_IF_ERROR(x.StringList(
+      "stressors", {"cpu", "memory", "fork", "disk", "net_send", "net_recv"}, &iso.stressors));
+  ISO_RETURN_IF_ERROR(
+      x.StringList("metrics", {"cpu", "memory", "latency", "randread", "tcp_rr"}, &iso.metrics));
+  ISO_RETURN_IF_ERROR(x.Bool("full_matrix", &iso.full_matrix));
+  ISO_RETURN_IF_ERROR(x.Int("cpu_quota_pct", 10, 6400, &iso.cpu_quota_pct));
+  ISO_RETURN_IF_ERROR(x.Int("memory_mib", 128, 1 << 20, &iso.memory_mib));
+  ISO_RETURN_IF_ERROR(x.Int("pids_limit", 32, 1 << 22, &iso.pids_limit));
+  ISO_RETURN_IF_ERROR(x.Int("settle_ms", 0, 60000, &iso.settle_ms));
+  ISO_RETURN_IF_ERROR(x.StringList("weak_neighbour", {"cpu_limit", "memory_limit", "pids_limit"},
+                                   &iso.weak_neighbour));
+  ISO_RETURN_IF_ERROR(x.Int("iperf3_port", 1024, 65535, &iso.iperf3_port));
+  ISO_RETURN_IF_ERROR(x.Int("echo_port", 1024, 65535, &iso.echo_port));
+  ISO_RETURN_IF_ERROR(x.NoUnknownKeys());
+  if (iso.vm_rounds > iso.rounds)
+    return Error(src + ": `isolation.vm_rounds` (" + std::to_string(iso.vm_rounds) +
+                     ") must not exceed `isolation.rounds` (" + std::to_string(iso.rounds) + ")",
+                 EINVAL);
+  if (iso.iperf3_port == iso.echo_port)
+    return Error(src + ": `isolation.iperf3_port` and `isolation.echo_port` are the same port",
+                 EINVAL);
+  // The network family's servers live until the suite ends.
+  for (int port : {iso.iperf3_port, iso.echo_port})
+    if (port == config.net.iperf3_port || port == config.net.sockperf_port ||
+        port == config.net.http_port)
+      return Error(src + ": `isolation` port " + std::to_string(port) +
+                       " is a port of the network family's servers (`net.*_port`)",
+                   EINVAL);
   return config;
 }
 

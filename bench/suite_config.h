@@ -135,6 +135,74 @@ struct NetConfig {
   int http_port = 18080;  // lighttpd, for tcp_crr
 };
 
+// Performance isolation (the noisy neighbour): on each backend a victim instance runs
+// reference workloads alone, then beside a neighbour instance of the same backend and
+// the same limits running one stressor at a time (bench/isolation.cc).
+struct IsolationConfig {
+  bool enabled = true;
+  // Round r measures every case of every backend once: the unit of replication.
+  int rounds = 9;
+  // A VM backend takes part in the first vm_rounds rounds only (unset: in every round).
+  int vm_rounds = -1;
+  int VmRounds() const { return vm_rounds >= 0 ? vm_rounds : rounds; }
+  // The neighbour's stressors: cpu (stress-ng --cpu, a worker per CPU), memory (stress-ng
+  // --vm past the memory limit), fork (stress-ng --fork into the pids limit), disk (fio
+  // sequential 1 MiB writes, fsync after each), net_send / net_recv (an iperf3 TCP stream
+  // to / from the host over the neighbour's network).
+  std::vector<std::string> stressors = {"cpu", "memory", "fork", "disk", "net_send", "net_recv"};
+  // The victim's figures: cpu (stress-ng --cpu bogo ops/s), memory (memcpy bandwidth),
+  // latency (the agent's request round trip), randread (fio 4 KiB random reads, qd1),
+  // tcp_rr (one-byte TCP round trips to an echo server on the host).
+  std::vector<std::string> metrics = {"cpu", "memory", "latency", "randread", "tcp_rr"};
+  // true: every metric beside every stressor; false: each stressor with the metric it
+  // aims at (OwnMetric), the compact matrix.
+  bool full_matrix = false;
+  // The limits of victim and neighbour alike.
+  int cpu_quota_pct = 100;  // % of one CPU
+  int memory_mib = 512;
+  int pids_limit = 512;
+  // Limits the neighbour goes without (cpu_limit, memory_limit, pids_limit): what each
+  // limit buys the victim, shown by its absence. Empty: victim and neighbour alike.
+  std::vector<std::string> weak_neighbour;
+  // How long a stressor runs before the victim is measured beside it.
+  int settle_ms = 500;
+  int iperf3_port = 5211;  // the host's iperf3 server for net_send/net_recv
+  int echo_port = 11121;   // the host's echo server for tcp_rr
+
+  static std::string OwnMetric(const std::string& stressor) {
+    if (stressor == "cpu") return "cpu";
+    if (stressor == "memory") return "memory";
+    if (stressor == "disk") return "randread";
+    if (stressor == "net_send" || stressor == "net_recv") return "tcp_rr";
+    return "latency";  // fork: what a full process table does to a neighbour's requests
+  }
+  // (stressor, metric) in measuring order: "alone" with every metric some stressor is
+  // measured with, then each stressor's cases.
+  std::vector<std::pair<std::string, std::string>> Cases() const {
+    std::vector<std::pair<std::string, std::string>> stressed;
+    for (const std::string& s : stressors) {
+      if (full_matrix) {
+        for (const std::string& m : metrics) stressed.emplace_back(s, m);
+        continue;
+      }
+      std::string m = OwnMetric(s);
+      bool listed = false;
+      for (const std::string& x : metrics) listed = listed || x == m;
+      if (!listed && !metrics.empty()) m = metrics.front();
+      if (!metrics.empty()) stressed.emplace_back(s, m);
+    }
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const std::string& m : metrics)
+      for (const auto& c : stressed)
+        if (c.second == m) {
+          out.emplace_back("alone", m);
+          break;
+        }
+    out.insert(out.end(), stressed.begin(), stressed.end());
+    return out;
+  }
+};
+
 // Parses "randread:4k:qd32"; the error says what is wrong with it.
 harness::Result<IoJob> ParseIoJob(std::string_view text);
 
@@ -145,6 +213,7 @@ struct SuiteConfig {
   OverheadConfig overhead;
   IoConfig io;
   NetConfig net;
+  IsolationConfig isolation;
 };
 
 harness::Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_view source);

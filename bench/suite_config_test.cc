@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "bench/bench_main.h"
 #include "harness/stats.h"
 
@@ -65,6 +67,9 @@ TEST(SuiteConfigTest, ShippedSuitesGiveGatedRowsEnoughRounds) {
     EXPECT_TRUE(reaches(c->io.rounds));
     if (c->net.enabled) {
       EXPECT_TRUE(reaches(c->net.rounds));
+    }
+    if (c->isolation.enabled) {
+      EXPECT_TRUE(reaches(c->isolation.rounds));
     }
   }
   EXPECT_FALSE(reaches(8)) << "the bound this test exists for";
@@ -201,6 +206,14 @@ TEST(SuiteConfigTest, ErrorsNameFileKeyAndReason) {
       {"[io]\nrounds = 3\nvm_rounds = 4\n", "`io.vm_rounds` (4) must not exceed `io.rounds` (3)"},
       {"[overhead]\nrounds = 3\nvm_rounds = -1\n", "`overhead.vm_rounds` must be between 0"},
       {"[overhead]\nvm_rounds = 9\n", "`overhead.vm_rounds` (9) must not exceed"},
+      {"[isolation]\nstressors = [\"gpu\"]\n", "`isolation.stressors` has `gpu` (known: cpu"},
+      {"[isolation]\nmetrics = []\n", "`isolation.metrics` is empty"},
+      {"[isolation]\nrounds = 2\nvm_rounds = 3\n", "`isolation.vm_rounds` (3) must not exceed"},
+      {"[isolation]\ncpu_quota_pct = 5\n", "`isolation.cpu_quota_pct` must be between 10"},
+      {"[isolation]\nmemory_mib = 64\n", "`isolation.memory_mib` must be between 128"},
+      {"[isolation]\necho_port = 5211\n", "`isolation.iperf3_port` and `isolation.echo_port`"},
+      {"[isolation]\necho_port = 5201\n", "is a port of the network family's servers"},
+      {"[isolation]\nwho = 1\n", "unknown key `isolation.who`"},
   };
   for (const auto& c : cases) {
     auto r = ParseSuiteConfig(c.toml, "s.toml");
@@ -209,6 +222,33 @@ TEST(SuiteConfigTest, ErrorsNameFileKeyAndReason) {
         << "got: " << r.error().message();
     EXPECT_EQ(r.error().message().rfind("s.toml", 0), 0u) << r.error().message();
   }
+}
+
+// The compact matrix pairs each stressor with the figure it aims at, and measures each
+// of those figures alone first; the full one every figure beside every stressor.
+TEST(SuiteConfigTest, IsolationCasesCompactAndFull) {
+  auto c = ParseSuiteConfig("", "s.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  using Case = std::pair<std::string, std::string>;
+  const std::vector<Case> compact = {
+      {"alone", "cpu"},     {"alone", "memory"},    {"alone", "latency"},  {"alone", "randread"},
+      {"alone", "tcp_rr"},  {"cpu", "cpu"},         {"memory", "memory"},  {"fork", "latency"},
+      {"disk", "randread"}, {"net_send", "tcp_rr"}, {"net_recv", "tcp_rr"}};
+  EXPECT_EQ(c->isolation.Cases(), compact);
+  // A figure no stressor aims at is not measured alone either; a stressor whose own
+  // figure is not listed gets the first listed one.
+  auto few = ParseSuiteConfig(
+      "[isolation]\nstressors = [\"disk\", \"cpu\"]\nmetrics = [\"latency\", \"cpu\"]\n", "s.toml");
+  ASSERT_TRUE(few.ok()) << few.error().message();
+  EXPECT_EQ(few->isolation.Cases(),
+            (std::vector<Case>{
+                {"alone", "latency"}, {"alone", "cpu"}, {"disk", "latency"}, {"cpu", "cpu"}}));
+  auto full = ParseSuiteConfig("[isolation]\nfull_matrix = true\n", "s.toml");
+  ASSERT_TRUE(full.ok()) << full.error().message();
+  const auto cases = full->isolation.Cases();
+  EXPECT_EQ(cases.size(), 5u + 6u * 5u);
+  EXPECT_EQ(std::count(cases.begin(), cases.end(), Case{"fork", "tcp_rr"}), 1);
+  EXPECT_EQ(std::count(cases.begin(), cases.end(), Case{"alone", "randread"}), 1);
 }
 
 TEST(SuiteConfigTest, SplitRoundsDividesEveryRoundsCountRoundingUp) {

@@ -1,4 +1,5 @@
-// isobench_bench: the benchmark suite (startup, density, overhead, I/O, network), one Google
+// isobench_bench: the benchmark suite (startup, density, overhead, I/O, network,
+// performance isolation), one Google
 // Benchmark JSON file per run. Usually started by `isobench run`.
 #include "bench/families.h"
 
@@ -9,5 +10,6 @@ int main(int argc, char** argv) {
     isobench::bench::RegisterOverhead(bench);
     isobench::bench::RegisterIo(bench);
     isobench::bench::RegisterNet(bench);
+    isobench::bench::RegisterIsolation(bench);
   });
 }
