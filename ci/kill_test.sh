@@ -48,8 +48,9 @@ snapshot() {
     for p in /proc/[0-9]*; do
       comm="$(cat "$p/comm" 2>/dev/null)" || continue
       case "$comm" in
-        iperf3|sockperf|lighttpd|wrk)
-          # The network family's servers and the floor's clients run on the host.
+        iperf3|sockperf|lighttpd|wrk|socat|stress-ng)
+          # The network family's servers and the floor's clients run on the host, and
+          # the isolation family's; stress-ng only ever in an instance.
           echo "server ${p#/proc/} $comm $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-160)" ;;
         isobench*|qemu*)
           cg="$(grep -o 'isobench[^ ]*' "$p/cgroup" 2>/dev/null | head -1)"
@@ -189,6 +190,31 @@ if [[ -x "$bench" ]]; then
   done
 else
   fail "$bench is not built"
+fi
+
+# SIGKILL inside the isolation family (one round, the native container): the victim,
+# the neighbour and whatever stressor it runs, the host's iperf3 and echo server.
+iso_suite="$work/isolation.toml"
+{
+  for f in startup density overhead io net; do printf '[%s]\nenabled = false\n' "$f"; done
+  printf '[isolation]\nrounds = 1\n'
+} >"$iso_suite"
+iso_family=("$bench" --backends=container --suite="$iso_suite" --workdir="$wd")
+if [[ -x "$bench" && -x /usr/bin/stress-ng && -x /usr/bin/socat ]]; then
+  if ! "${iso_family[@]}" >"$work/iso.log" 2>&1; then
+    fail "isolation family: a whole run failed: $(grep -m3 -e rror "$work/iso.log")"
+  fi
+  leaks="$(leaks_since "$work/before")"
+  if [[ -n "$leaks" ]]; then
+    fail "isolation family: a whole run left behind:"
+    sed 's/^/    /' <<<"$leaks"
+  fi
+  check_clean_after_cleanup "isolation family, whole run"
+  for ((i = 1; i <= iterations; i++)); do
+    kill_at_random "isolation #$i" 8000 "${iso_family[@]}"  # the round lasts ~10 s
+  done
+else
+  echo "kill_test: isolation family skipped: isobench_bench, stress-ng or socat missing"
 fi
 
 # SIGKILL of isobench alone, as a CI runner's timeout kills the process it started and
