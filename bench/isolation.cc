@@ -38,6 +38,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -114,6 +115,7 @@ class IsolationFamily {
   void Run(benchmark::State& state, const std::string& backend, const std::string& stressor,
            const std::string& metric, const std::string& run, int round, bool quiet_after,
            bool release_after) {
+    HoldCpuAwake();
     for (auto _ : state) {
       if (harness::Interrupted()) {
         state.SkipWithError("interrupted by a signal");
@@ -160,6 +162,7 @@ class IsolationFamily {
   }
 
   void Teardown() {
+    dma_latency_.reset();  // the host's idle states are its own again
     for (auto& [name, rig] : rigs_) {
       (void)Stop(rig);
       rig.victim.reset();
@@ -173,6 +176,29 @@ class IsolationFamily {
 
  private:
   const IsolationConfig& config() const { return bench_.suite.isolation; }
+
+  // The PM QoS request of the family (cpuidle keeps every CPU out of idle states whose
+  // exit latency exceeds it while the file stays open); once, on the first row.
+  void HoldCpuAwake() {
+    if (dma_latency_tried_) return;
+    dma_latency_tried_ = true;
+    const int us = config().cpu_dma_latency_us;
+    if (us < 0) {
+      idle_note_ = "host CPU idle states as the host has them (cpu_dma_latency_us = -1)";
+      return;
+    }
+    harness::Fd fd(::open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC));
+    const int32_t value = us;
+    if (!fd.valid() || ::write(fd.get(), &value, sizeof value) != sizeof value) {
+      idle_note_ = std::string("host CPU idle states NOT held: /dev/cpu_dma_latency: ") +
+                   std::strerror(errno);
+      std::cerr << "isobench: Isolation: " << idle_note_ << "\n";
+      return;
+    }
+    dma_latency_.emplace(std::move(fd));
+    idle_note_ = "host CPUs held out of idle states slower than " + std::to_string(us) +
+                 " us to leave (/dev/cpu_dma_latency)";
+  }
 
   static bool NeedsNetwork(const std::string& stressor, const std::string& metric) {
     return stressor == "net_send" || stressor == "net_recv" || metric == "tcp_rr";
@@ -478,7 +504,7 @@ class IsolationFamily {
         {"randread", "seconds per 4 KiB random read (fio qd1)"},
         {"tcp_rr", "median one-byte TCP round trip to the host's echo server (" +
                        std::to_string(kRrCount) + ")"}};
-    std::string label = "primary=" + kMetric.at(metric);
+    std::string label = "primary=" + kMetric.at(metric) + "; " + idle_note_;
     if (metric == "randread")
       label += std::string("; ") + (rig.randread_direct ? "O_DIRECT" : "buffered") + " on " +
                rig.randread_path;
@@ -642,6 +668,9 @@ class IsolationFamily {
   }
 
   BenchSession& bench_;
+  bool dma_latency_tried_ = false;
+  std::optional<harness::Fd> dma_latency_;
+  std::string idle_note_;
   std::map<std::string, Rig> rigs_;
   std::map<std::string, HostServers> servers_;
   std::shared_ptr<RoundBook> book_ = std::make_shared<RoundBook>();
@@ -677,6 +706,12 @@ void RegisterIsolation(BenchSession& bench) {
                : "the neighbour WITHOUT " + Joined(config.weak_neighbour) + "; ") +
           (config.full_matrix ? "every metric beside every stressor"
                               : "each stressor with the metric it aims at") +
+          "; " +
+          (config.cpu_dma_latency_us < 0
+               ? std::string("host CPU idle states left alone")
+               : "host CPUs held out of idle states slower than " +
+                     std::to_string(config.cpu_dma_latency_us) +
+                     " us to leave while the family runs (/dev/cpu_dma_latency)") +
           "; " + std::to_string(config.rounds) + " interleaved rounds" +
           (config.VmRounds() < config.rounds
                ? " (a VM's in the first " + std::to_string(config.VmRounds()) + ")"

@@ -327,6 +327,7 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(x.Int("memory_mib", 128, 1 << 20, &iso.memory_mib));
   ISO_RETURN_IF_ERROR(x.Int("pids_limit", 32, 1 << 22, &iso.pids_limit));
   ISO_RETURN_IF_ERROR(x.Int("settle_ms", 0, 60000, &iso.settle_ms));
+  ISO_RETURN_IF_ERROR(x.Int("cpu_dma_latency_us", -1, 1000000, &iso.cpu_dma_latency_us));
   ISO_RETURN_IF_ERROR(x.StringList("weak_neighbour", {"cpu_limit", "memory_limit", "pids_limit"},
                                    &iso.weak_neighbour));
   ISO_RETURN_IF_ERROR(x.Int("iperf3_port", 1024, 65535, &iso.iperf3_port));

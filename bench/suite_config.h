@@ -164,6 +164,11 @@ struct IsolationConfig {
   // Limits the neighbour goes without (cpu_limit, memory_limit, pids_limit): what each
   // limit buys the victim, shown by its absence. Empty: victim and neighbour alike.
   std::vector<std::string> weak_neighbour;
+  // Held in /dev/cpu_dma_latency while the family runs: the deepest CPU idle state the
+  // host may enter, as an exit latency in µs (0: poll). A waiting CPU that halts pays a
+  // wake-up a busy one does not, so without it a busy neighbour "speeds up" the victim's
+  // round trips (README). -1: leave the host's idle states alone.
+  int cpu_dma_latency_us = 0;
   // How long a stressor runs before the victim is measured beside it.
   int settle_ms = 500;
   int iperf3_port = 5211;  // the host's iperf3 server for net_send/net_recv
