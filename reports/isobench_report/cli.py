@@ -13,6 +13,7 @@ from .section_conformance import section_conformance
 from .section_density import section_density
 from .section_generic import section_generic
 from .section_io import section_io
+from .section_isolation import section_isolation
 from .section_net import section_net
 from .section_overhead import section_overhead
 from .section_startup import section_startup
@@ -93,6 +94,8 @@ def main(argv=None):
     for family, anchor, title, render in (("Density", "density", "Density", section_density),
                                           ("Io", "io", "I/O", section_io),
                                           ("Net", "net", "Network", section_net),
+                                          ("Isolation", "isolation", "Performance isolation",
+                                           section_isolation),
                                           ("Overhead", "overhead", "Overhead",
                                            section_overhead)):
         html_, rows = render(report)

@@ -1,0 +1,301 @@
+"""The performance-isolation section (the noisy neighbour): on each backend, a victim's
+figures beside a neighbour running one stressor at a time, as degradation against the
+same round's figure alone; the isolation matrix, the bars behind it, the raw figures and
+what the limits did, with the Isolation Benchmark Suite's published finding beside it."""
+import math
+import re
+
+from .fmt import esc, fmt_sig, fmt_time
+from .markup import failed_cells, table
+from .model import backend_order, backend_color
+from .plotting import pyplot
+from .section_generic import family_table
+
+_PARAMS = re.compile(r"^(?P<stressor>[a-z_]+):(?P<metric>[a-z_]+)$")
+_RATIO = re.compile(r"^Isolation:(?P<stressor>[a-z_]+):(?P<metric>[a-z_]+)/vs:alone$")
+STRESSORS = ("cpu", "memory", "fork", "disk", "net_send", "net_recv")
+METRICS = ("cpu", "memory", "latency", "randread", "tcp_rr")
+_METRIC_TEXT = {
+    "cpu": "CPU (stress-ng bogo ops/s)",
+    "memory": "memory bandwidth (memcpy)",
+    "latency": "agent request round trip",
+    "randread": "4 KiB random reads (fio qd1)",
+    "tcp_rr": "TCP round trip to the host",
+}
+MIN_ROUNDS_FOR_CI = 5
+# A cell whose interval includes 0: not told apart from alone.
+NO_DIFFERENCE_COLOR = "#ececec"
+# Degradation bands of the matrix, in percent: (upper bound, class, colour).
+BANDS = ((5.0, "iso-ok", "#d7f2dc"), (25.0, "iso-mild", "#fff1b8"),
+         (100.0, "iso-bad", "#ffd3a8"), (math.inf, "iso-severe", "#f8b8b8"))
+
+
+def band(percent):
+    """The (class, colour) of a degradation in percent: the first band it is below."""
+    for upper, cls, color in BANDS:
+        if percent < upper:
+            return cls, color
+    return BANDS[-1][1], BANDS[-1][2]
+
+
+def _order(items, known):
+    return sorted(items, key=lambda x: (known.index(x) if x in known else len(known), x))
+
+
+class Degradation:
+    """The victim's degradation in percent under one stressor: the median of the
+    same-round ratio rows (stressed ÷ alone) minus 1, with its 95 % interval."""
+
+    def __init__(self, report, ratio_cell, stressed_cell):
+        self.errors = []
+        if stressed_cell is not None and stressed_cell.errors:
+            self.errors += stressed_cell.errors
+        if ratio_cell is not None and ratio_cell.errors:
+            self.errors += ratio_cell.errors
+        values = [v for v in (ratio_cell.samples if ratio_cell else []) if math.isfinite(v)]
+        self.n = len(values)
+        self.percent = self.lo = self.hi = math.nan
+        if values:
+            median, lo, hi = report.median_ci(values)
+            self.percent = (median - 1) * 100
+            # Below 5 rounds an interval of the median means little: the figure alone.
+            if len(values) >= MIN_ROUNDS_FOR_CI and math.isfinite(lo):
+                self.lo, self.hi = (lo - 1) * 100, (hi - 1) * 100
+
+    @property
+    def measured(self):
+        return math.isfinite(self.percent)
+
+    @property
+    def no_difference(self):
+        return math.isfinite(self.lo) and self.lo <= 0 <= self.hi
+
+    def text(self):
+        if not self.measured:
+            return "–"
+        out = "%+.0f %%" % self.percent
+        if math.isfinite(self.lo):
+            out += " <small>(95%% CI %+.0f – %+.0f)</small>" % (self.lo, self.hi)
+        else:
+            out += " <small>(n = %d, no interval)</small>" % self.n
+        return out
+
+
+def _figure(cell, metric):
+    """The cell's median figure in its natural unit, for the raw table."""
+    def med(name):
+        vals = sorted(v for v in cell.counters.get(name, []) if math.isfinite(v))
+        return vals[len(vals) // 2] if vals else math.nan
+    if metric == "cpu":
+        v = med("bogo_ops_per_s")
+        return "%s ops/s" % fmt_sig(v) if math.isfinite(v) else "–"
+    if metric == "memory":
+        v = med("bytes_per_s")
+        return "%s GiB/s" % fmt_sig(v / 2 ** 30) if math.isfinite(v) else "–"
+    if metric == "randread":
+        v = med("iops")
+        return "%s IOPS" % fmt_sig(v) if math.isfinite(v) else "–"
+    v = med("p50_s")
+    return fmt_time(v) if math.isfinite(v) else "–"
+
+
+def _p99(cell):
+    vals = sorted(v for v in cell.counters.get("p99_s", []) if math.isfinite(v))
+    return fmt_time(vals[len(vals) // 2]) if vals else "–"
+
+
+def plot_isolation(report, rows, metrics, stressors):
+    """rows: [(label, color, hatch, {(stressor, metric): Degradation})]: a panel per
+    victim metric, grouped by stressor, a bar per backend."""
+    fig, axes = pyplot().subplots(len(metrics), 1, figsize=(12, 3.2 * len(metrics)),
+                                  layout="constrained", squeeze=False)
+    for ax, metric in zip(axes[:, 0], metrics):
+        here = [s for s in stressors if any((s, metric) in r[3] for r in rows)]
+        width = 0.8 / max(len(rows), 1)
+        for ri, (label, color, hatch, values) in enumerate(rows):
+            for si, s in enumerate(here):
+                d = values.get((s, metric))
+                if d is None or not d.measured:
+                    continue
+                x = si + (ri - (len(rows) - 1) / 2) * width
+                bar = ax.bar([x], [d.percent], width=width * 0.92, color=color, hatch=hatch,
+                             edgecolor="white", label=label if si == 0 else None)
+                if d.no_difference:
+                    bar[0].set_alpha(0.35)
+                if math.isfinite(d.lo):
+                    ax.errorbar([x], [d.percent], yerr=[[d.percent - d.lo], [d.hi - d.percent]],
+                                fmt="none", ecolor="black", capsize=3, linewidth=1)
+        ax.axhline(0, color="black", linewidth=1)
+        ax.set_xticks(range(len(here)))
+        ax.set_xticklabels(["beside " + s for s in here], fontsize=9)
+        ax.set_xlim(-0.6, max(len(here), 1) - 0.4)
+        ax.set_ylabel("victim slower by (%)")
+        ax.set_title("Victim figure: %s — degradation against alone, same round (95%% CI)"
+                     % _METRIC_TEXT.get(metric, metric), fontsize=10.5, loc="left")
+        ax.grid(axis="y", alpha=0.35)
+        ax.set_axisbelow(True)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8.5, loc="center left", bbox_to_anchor=(1.01, 0.5),
+                      frameon=False)
+    return fig
+
+
+def section_isolation(report):
+    cells = {}
+    for c in report.cells:
+        if c.family != "Isolation":
+            continue
+        m = _PARAMS.match(c.params)
+        if m:
+            cells[(c.series.index, c.backend, m.group("stressor"), m.group("metric"))] = c
+    if not cells:
+        return "", []
+    ratios = {}
+    for c in report.cells:
+        if c.family != "Ratio":
+            continue
+        m = _RATIO.match(c.params)
+        if m:
+            ratios[(c.series.index, c.backend, m.group("stressor"), m.group("metric"))] = c
+    multi = len(report.series) > 1
+    backends = backend_order(report, {k[1] for k in cells})
+    keys = sorted({(k[0], k[1]) for k in cells}, key=lambda k: (backends.index(k[1]), k[0]))
+    stressors = _order({k[2] for k in cells if k[2] != "alone"}, STRESSORS)
+    metrics = _order({k[3] for k in cells}, METRICS)
+
+    def label(key):
+        s = report.series[key[0]]
+        return s.backend_label(key[1]) + ((" — " + s.label) if multi else "")
+
+    deg = {}  # (key, stressor, metric) -> Degradation
+    for (si, b, s, m), c in cells.items():
+        if s != "alone":
+            deg[((si, b), s, m)] = Degradation(report, ratios.get((si, b, s, m)), c)
+
+    first = report.series[0]
+    policy = first.results.get("context", {}).get("bench.isolation.policy", "")
+    not_measured = first.results.get("context", {}).get("bench.isolation.not_measured", "")
+    out = ['<section><h2 id="isolation">Performance isolation</h2>',
+           '<p class="note">On each backend a victim instance measures a figure alone (its '
+           'neighbour idle), then beside a neighbour of the same spec running one stressor at '
+           'a time: <code>cpu</code> (stress-ng, a spinning worker per CPU), <code>memory</code> '
+           '(stress-ng, 1.5× the memory limit), <code>fork</code> (stress-ng, forking into the '
+           'pids limit), <code>disk</code> (fio, 1 MiB writes with an fsync each), '
+           '<code>net_send</code> / <code>net_recv</code> (an iperf3 stream to / from the '
+           'host). Degradation is the median of the same round\'s stressed ÷ alone ratios, '
+           'minus 1: above 0 the victim got slower. Matrix colours: below 5 %% green, below '
+           '25 %% yellow, below 100 %% orange, 100 %% and above red; a cell whose 95 %% '
+           'interval includes 0 is grey and says <b>no difference</b>; one of fewer than '
+           '%d rounds (the TCG guest\'s) has no interval; a case that failed is red and '
+           'says so, never green.%s%s</p>'
+           % (MIN_ROUNDS_FOR_CI, (" Policy: " + esc(policy) + ".") if policy else "",
+              (" Not measured: " + esc(not_measured) + ".") if not_measured else "")]
+
+    # The matrix: the worst (largest) median degradation over the metrics measured beside
+    # each stressor.
+    head = ["backend"] + ["beside <code>%s</code>" % esc(s) for s in stressors]
+    rows, classes = [], {}
+    for key in keys:
+        if report.is_reference(key[1]):
+            classes[len(rows)] = "reference"
+        row = [esc(label(key)).replace(" ", "\u00a0")]
+        for s in stressors:
+            here = [(m, deg[(key, s, m)]) for m in metrics if (key, s, m) in deg]
+            if not here:
+                row.append("–")
+                continue
+            failed = [(m, d) for m, d in here if d.errors or not d.measured]
+            if failed:
+                why = "; ".join(sorted({e for _, d in failed for e in d.errors})) or "no sample"
+                row.append('<span class="iso-failed" style="background:%s" title="%s">'
+                           'failed (%s)</span>'
+                           % (BANDS[-1][2], esc(why), esc(", ".join(m for m, _ in failed))))
+                continue
+            m, worst = max(here, key=lambda t: t[1].percent)
+            cls, color = band(worst.percent)
+            text = worst.text()
+            if worst.no_difference:
+                cls, color = "iso-same", NO_DIFFERENCE_COLOR
+                text = "no difference <small>(%+.0f %%, 95%% CI %+.0f – %+.0f)</small>" % (
+                    worst.percent, worst.lo, worst.hi)
+            row.append('<span class="%s" style="background:%s;display:block;padding:2px 4px">'
+                       '%s<br><small>%s</small></span>'
+                       % (cls, color, text, esc(_METRIC_TEXT.get(m, m))))
+        rows.append(row)
+    out.append("<h3>Isolation matrix: the victim's worst degradation beside each "
+               "stressor</h3>")
+    out.append(table(head, rows, classes, numeric_from=1))
+    out.append(
+        '<p class="note"><b>The historic reference.</b> Matthews, Hu, Hewitt, Roberts et al., '
+        '"Quantifying the Performance Isolation Properties of Virtualization Systems" '
+        '(ExpCS 2007), ran the same six stress tests (CPU, memory, fork bomb, '
+        'disk-intensive, network sender, network receiver) in one of several guests of '
+        'VMware Workstation, Xen, OpenVZ and Solaris Containers, and measured the others. '
+        'The paper found full virtualization (VMware) isolating well in every case, '
+        'paravirtualized Xen good but for some cases (disk and network stress mattered), '
+        'and the OS-level systems (OpenVZ, Solaris Containers) uneven across resources, the '
+        'fork bomb and memory stress reaching well-behaved neighbours. This matrix asks the '
+        'same question of today\'s runtimes on one host.</p>')
+
+    plot_rows = []
+    for key in keys:
+        values = {(s, m): d for (k, s, m), d in deg.items() if k == key}
+        hatch = "//" if report.is_reference(key[1]) else None
+        plot_rows.append((label(key), backend_color(report, key[1]), hatch, values))
+    if any(d.measured for d in deg.values()):
+        out.append(report.add_figure(plot_isolation(report, plot_rows, metrics, stressors),
+                                     "isolation"))
+
+    headers = ["backend", "neighbour", "victim figure", "n", "median", "p99",
+               "degradation"]
+    rows, classes = [], {}
+    for key in keys:
+        for s in ("alone",) + tuple(stressors):
+            for m in metrics:
+                cell = cells.get(key + (s, m))
+                if cell is None:
+                    continue
+                if report.is_reference(key[1]):
+                    classes[len(rows)] = "reference"
+                row = [esc(label(key)).replace(" ", "\u00a0"),
+                       "idle" if s == "alone" else esc(s), esc(_METRIC_TEXT.get(m, m))]
+                if not cell.samples:
+                    row += failed_cells(cell, 3)
+                    rows.append(row)
+                    continue
+                row += [str(len(cell.samples)), _figure(cell, m),
+                        _p99(cell) if m in ("latency", "tcp_rr", "randread") else "–",
+                        "–" if s == "alone" else deg[(key, s, m)].text()]
+                rows.append(row)
+    out.append("<h3>The figures behind it</h3>")
+    out.append(table(headers, rows, classes, numeric_from=3))
+
+    # What the limits did.
+    limit_rows = []
+    for key in keys:
+        def counter(s, m, name):
+            c = cells.get(key + (s, m))
+            vals = sorted(v for v in (c.counters.get(name, []) if c else [])
+                          if math.isfinite(v))
+            return vals
+        cpu = [v for m in metrics for v in counter("cpu", m, "neighbour_cpu_vs_quota")]
+        ooms = [v for m in metrics for v in counter("memory", m, "oom_kills")]
+        pids = [v for m in metrics for v in counter("fork", m, "neighbour_pids")]
+        limit = [v for m in metrics for v in counter("fork", m, "pids_limit")]
+        if not (cpu or ooms or pids):
+            continue
+        cpu.sort()
+        limit_rows.append([
+            esc(label(key)).replace(" ", "\u00a0"),
+            ("%s× <small>(%s – %s)</small>" % (fmt_sig(cpu[len(cpu) // 2]), fmt_sig(cpu[0]),
+                                               fmt_sig(cpu[-1]))) if cpu else "–",
+            ("%d in %d samples" % (sum(ooms), len(ooms))) if ooms else "–",
+            ("up to %d of %d" % (max(pids), max(limit))) if pids and limit else "–"])
+    if limit_rows:
+        out.append("<h3>What the limits did to the neighbour</h3>")
+        out.append(table(["backend", "neighbour CPU ÷ quota (median, range)",
+                          "OOM kills while the memory hog ran", "neighbour pids (fork)"],
+                         limit_rows, {}, numeric_from=1))
+    _, summary = family_table(report, "Isolation")
+    out.append("</section>")
+    return "".join(out), summary
