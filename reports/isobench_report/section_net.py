@@ -203,7 +203,7 @@ def section_net(report):
             row = [esc(_WORKLOAD_TEXT.get(w, w)).replace(" ", "\u00a0"),
                    esc(label(key)).replace(" ", "\u00a0")]
             if not cell.samples:
-                row += failed_cells(cell, 7)
+                row += failed_cells(cell, 6)
                 rows.append(row)
                 continue
             s = stats[(key, w)]
