@@ -67,6 +67,8 @@ enabled = false
 enabled = false
 [io]
 enabled = false
+[isolation]
+enabled = false
 [net]
 rounds = 2
 vm_rounds = 1
