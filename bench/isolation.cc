@@ -70,14 +70,6 @@ constexpr int kRrCount = 2000;
 
 using harness::Clock;
 
-// The host's servers on one address: iperf3 (net_send, net_recv) and the echo server
-// (tcp_rr). The family's ports are opened on the bridge's guard while it runs.
-struct HostServers {
-  harness::ChildProcess iperf3, echo;
-  std::string bridge;
-  std::string error;
-};
-
 struct Rig {
   std::unique_ptr<harness::Backend> backend;
   std::unique_ptr<harness::Instance> victim, neighbour;
@@ -152,7 +144,7 @@ class IsolationFamily {
     if (quiet_after || release_after) {
       auto it = rigs_.find(backend);
       if (it != rigs_.end()) {
-        auto stopped = Stop(it->second);
+        auto stopped = StopOrCondemn(it->second);
         if (!stopped.ok())
           std::cerr << "isobench: Isolation: " << backend << ": " << stopped.error().message()
                     << "\n";
@@ -168,7 +160,7 @@ class IsolationFamily {
       rig.victim.reset();
       rig.neighbour.reset();
     }
-    for (auto& [address, s] : servers_) CloseGuardPorts(s);
+    for (auto& [address, s] : servers_) s.ClosePorts();
     for (auto& [name, rig] : rigs_) rig.backend.reset();
     rigs_.clear();
     servers_.clear();
@@ -238,10 +230,9 @@ class IsolationFamily {
   bool Become(Rig& rig, const std::string& stressor) {
     const std::string want = stressor == "alone" ? "" : stressor;
     if (rig.running == want && rig.stressor_error.empty()) return true;
-    const std::string previous = rig.running;
-    auto stopped = Stop(rig);
+    auto stopped = StopOrCondemn(rig);
     if (!stopped.ok()) {
-      rig.stressor_error = "stopping " + previous + ": " + stopped.error().message();
+      rig.stressor_error = stopped.error().message();
       return false;
     }
     rig.stressor_error.clear();
@@ -249,7 +240,7 @@ class IsolationFamily {
     auto started = Start(rig, want);
     if (!started.ok()) {
       rig.stressor_error = started.error().message();
-      (void)Stop(rig);
+      (void)StopOrCondemn(rig);
       return false;
     }
     return true;
@@ -349,6 +340,20 @@ class IsolationFamily {
     return {};
   }
 
+  // Stop(); when the stressor survives it, the backend's instances go (destroying them
+  // kills whatever ran in them) and its remaining cases fail with the reason: a figure
+  // measured "alone" beside a surviving stressor would be a wrong figure, not an error.
+  harness::Result<void> StopOrCondemn(Rig& rig) {
+    const std::string stressor = rig.running;
+    auto stopped = Stop(rig);
+    if (stopped.ok()) return stopped;
+    rig.error = "stopping the neighbour's " + stressor + " stressor: " + stopped.error().message() +
+                " (the instances were destroyed)";
+    rig.victim.reset();
+    rig.neighbour.reset();
+    return harness::Error(rig.error, stopped.error().errno_value());
+  }
+
   // A shell function `alive`: true while a process of group `pgid` runs in the instance.
   // Not `kill -0`, which a zombie answers: the agent (PID 1, the orphans' reaper) reaps
   // only between requests, and this runs inside one.
@@ -434,7 +439,7 @@ class IsolationFamily {
                                                               {"bytes", int64_t{32} << 20},
                                                               {"rounds", 4}},
                                                              std::chrono::minutes(2)));
-      const double bps = reply.at("bytes_per_s").get<double>();
+      const double bps = reply.value("bytes_per_s", 0.0);
       if (!(bps > 0)) return harness::Error("the agent measured no bandwidth", EIO);
       state.counters["bytes_per_s"] = bps;
       return static_cast<double>(1 << 20) / bps;
@@ -463,9 +468,10 @@ class IsolationFamily {
                                         {"count", kRrCount},
                                         {"timeout_ms", 10000}},
                                        std::chrono::minutes(2)));
-      const double p50 = reply.at("p50_ns").get<double>() * 1e-9;
+      const double p50 = reply.value("p50_ns", 0.0) * 1e-9;
+      if (!(p50 > 0)) return harness::Error("the agent's tcp_rr reply has no p50_ns", EIO);
       state.counters["p50_s"] = p50;
-      state.counters["p99_s"] = reply.at("p99_ns").get<double>() * 1e-9;
+      state.counters["p99_s"] = reply.value("p99_ns", 0.0) * 1e-9;
       return p50;
     }
     // randread
@@ -517,59 +523,28 @@ class IsolationFamily {
     return label;
   }
 
-  std::vector<std::pair<std::string, int>> GuardPorts() const {
-    return {{"tcp", config().iperf3_port}, {"tcp", config().echo_port}};
-  }
-
-  void CloseGuardPorts(HostServers& s) {
-    if (s.bridge.empty()) return;
-    for (const auto& [protocol, port] : GuardPorts()) {
-      auto closed = harness::CloseGuardPort(s.bridge, protocol, port);
-      if (!closed.ok()) std::cerr << "isobench: Isolation: " << closed.error().message() << "\n";
-    }
-    s.bridge.clear();
-  }
-
+  // The host's servers on one address, for the family's whole run: iperf3 (net_send,
+  // net_recv) and the echo server (tcp_rr), their ports open on the bridge's guard.
   const HostServers& ServersOn(const std::string& address, const std::string& bridge) {
     auto [it, fresh] = servers_.try_emplace(address);
     HostServers& s = it->second;
     if (!fresh) return s;
     const IsolationConfig& c = config();
-    s.bridge = bridge;
-    for (const auto& [protocol, port] : GuardPorts()) {
-      auto opened = harness::OpenGuardPort(bridge, protocol, port);
-      if (!opened.ok()) {
-        s.error = opened.error().message();
-        return s;
-      }
-    }
-    auto null_fd = harness::Fd(::open("/dev/null", O_WRONLY | O_CLOEXEC));
-    harness::ChildProcess::SpawnOptions options;
-    options.stdout_fd = null_fd.get();
-    options.stderr_fd = null_fd.get();
-    options.die_with_parent = true;
-    auto spawn = [&](const std::vector<std::string>& argv, harness::ChildProcess* out) {
-      auto child = harness::ChildProcess::Spawn(argv, options);
-      if (!child.ok()) {
-        s.error = argv[0] + ": " + child.error().message();
-        return false;
-      }
-      *out = std::move(*child);
-      return true;
-    };
-    // socat's PIPE echoes what it reads; a child per connection, which ends after 60 s
-    // without traffic (-T) should its parent have died with the harness mid-measurement.
-    if (!spawn({kIperf3, "--server", "--bind", address, "--port", std::to_string(c.iperf3_port)},
-               &s.iperf3) ||
-        !spawn(
-            {kSocat, "-T", "60",
-             "TCP4-LISTEN:" + std::to_string(c.echo_port) + ",bind=" + address + ",reuseaddr,fork",
-             "PIPE"},
-            &s.echo))
-      return s;
-    auto ready = WaitTcpListening(address, c.iperf3_port, std::chrono::seconds(10));
-    if (ready.ok()) ready = WaitTcpListening(address, c.echo_port, std::chrono::seconds(10));
-    if (!ready.ok()) s.error = ready.error().message();
+    auto started = [&]() -> harness::Result<void> {
+      ISO_RETURN_IF_ERROR(
+          s.OpenPorts(bridge, {{"tcp", c.iperf3_port}, {"tcp", c.echo_port}}, "Isolation"));
+      ISO_RETURN_IF_ERROR(s.Spawn(
+          {kIperf3, "--server", "--bind", address, "--port", std::to_string(c.iperf3_port)}));
+      // socat's PIPE echoes what it reads; a child per connection, which ends after 60 s
+      // without traffic (-T) should its parent have died with the harness mid-measurement.
+      ISO_RETURN_IF_ERROR(s.Spawn(
+          {kSocat, "-T", "60",
+           "TCP4-LISTEN:" + std::to_string(c.echo_port) + ",bind=" + address + ",reuseaddr,fork",
+           "PIPE"}));
+      ISO_RETURN_IF_ERROR(WaitTcpListening(address, c.iperf3_port, std::chrono::seconds(10)));
+      return WaitTcpListening(address, c.echo_port, std::chrono::seconds(10));
+    }();
+    if (!started.ok()) s.error = started.error().message();
     return s;
   }
 

@@ -52,16 +52,6 @@ namespace {
 
 constexpr const char* kLoopback = "127.0.0.1";
 
-// The three servers of one host address, alive for the whole family.
-struct Servers {
-  harness::ChildProcess iperf3, sockperf_tcp, sockperf_udp;
-  harness::ChildProcess lighttpd;  // with tcp_crr
-  std::string error;               // non-empty: they could not be started; every row on them fails
-  // The bridge whose guard lets the instances reach them (harness/bridge_guard.h):
-  // their ports are opened on it, and closed when the family ends.
-  std::string bridge;
-};
-
 // What one backend needs: its own image (with the tools), a backend made for that
 // image, and one instance on its own network.
 struct Rig {
@@ -88,7 +78,7 @@ class NetFamily {
   void RunOnHost(benchmark::State& state, const std::string& workload, const std::string& run,
                  int round) {
     for (auto _ : state) {
-      const Servers& servers = ServersOn(kLoopback);
+      const HostServers& servers = ServersOn(kLoopback);
       if (!servers.error.empty()) {
         state.SkipWithError(("host: " + servers.error).c_str());
         break;
@@ -127,7 +117,7 @@ class NetFamily {
         server = rig.peer_endpoint.address;
         description = rig.peer_path;
       } else {
-        const Servers& servers = ServersOn(rig.endpoint.host_address, rig.bridge);
+        const HostServers& servers = ServersOn(rig.endpoint.host_address, rig.bridge);
         if (!servers.error.empty()) {
           state.SkipWithError((backend + ": " + servers.error).c_str());
           break;
@@ -156,7 +146,7 @@ class NetFamily {
 
   void Teardown() {
     // Before the rigs go: the last instance's backend removes its bridge, and its guard.
-    for (auto& [address, servers] : servers_) CloseGuardPorts(servers);
+    for (auto& [address, servers] : servers_) servers.ClosePorts();
     for (auto& [name, rig] : rigs_) {
       rig.peer.reset();
       rig.instance.reset();
@@ -329,68 +319,34 @@ class NetFamily {
     return ports;
   }
 
-  void CloseGuardPorts(Servers& s) {
-    if (s.bridge.empty()) return;
-    for (const auto& [protocol, port] : GuardPorts()) {
-      auto closed = harness::CloseGuardPort(s.bridge, protocol, port);
-      if (!closed.ok()) std::cerr << "isobench: Net: " << closed.error().message() << "\n";
-    }
-    s.bridge.clear();
-  }
-
-  // `bridge`: the bridge of the instances' path, whose guard opens the servers' ports;
-  // empty for the loopback floor.
-  const Servers& ServersOn(const std::string& address, const std::string& bridge = "") {
+  // The servers of one host address, alive for the whole family. `bridge`: the bridge
+  // of the instances' path, whose guard opens the servers' ports; empty for the floor.
+  const HostServers& ServersOn(const std::string& address, const std::string& bridge = "") {
     auto [it, fresh] = servers_.try_emplace(address);
-    Servers& s = it->second;
+    HostServers& s = it->second;
     if (!fresh) return s;
     const NetConfig& c = bench_.suite.net;
-    if (!bridge.empty()) {
-      s.bridge = bridge;
-      for (const auto& [protocol, port] : GuardPorts()) {
-        auto opened = harness::OpenGuardPort(bridge, protocol, port);
-        if (!opened.ok()) {
-          s.error = opened.error().message();
-          return s;
-        }
-      }
-    }
-    auto null_fd = harness::Fd(::open("/dev/null", O_WRONLY | O_CLOEXEC));
-    harness::ChildProcess::SpawnOptions options;
-    options.stdout_fd = null_fd.get();
-    options.stderr_fd = null_fd.get();
-    options.die_with_parent = true;
     const std::string iperf3_port = std::to_string(c.iperf3_port);
     const std::string sockperf_port = std::to_string(c.sockperf_port);
-    auto spawn = [&](const std::vector<std::string>& argv, harness::ChildProcess* out) {
-      auto child = harness::ChildProcess::Spawn(argv, options);
-      if (!child.ok()) {
-        s.error = argv[0] + ": " + child.error().message();
-        return false;
+    auto started = [&]() -> harness::Result<void> {
+      ISO_RETURN_IF_ERROR(s.OpenPorts(bridge, GuardPorts(), "Net"));
+      ISO_RETURN_IF_ERROR(s.Spawn({kIperf3, "--server", "--bind", address, "--port", iperf3_port}));
+      ISO_RETURN_IF_ERROR(
+          s.Spawn({kSockperf, "server", "--tcp", "-i", address, "-p", sockperf_port}));
+      ISO_RETURN_IF_ERROR(s.Spawn({kSockperf, "server", "-i", address, "-p", sockperf_port}));
+      if (WantsCrr()) {
+        // lighttpd serves one file from <workdir>/scratch/<run>/net-www-<address>.
+        ISO_ASSIGN_OR_RETURN(std::string root, CrrRoot(address));
+        ISO_RETURN_IF_ERROR(
+            s.Spawn({kLighttpd, "-D", "-f", root + "/lighttpd.conf", "-m", root + "/no-modules"}));
       }
-      *out = std::move(*child);
-      return true;
-    };
-    if (!spawn({kIperf3, "--server", "--bind", address, "--port", iperf3_port}, &s.iperf3) ||
-        !spawn({kSockperf, "server", "--tcp", "-i", address, "-p", sockperf_port},
-               &s.sockperf_tcp) ||
-        !spawn({kSockperf, "server", "-i", address, "-p", sockperf_port}, &s.sockperf_udp))
-      return s;
-    if (WantsCrr()) {
-      // lighttpd serves one file from <workdir>/scratch/<run>/net-www-<address>.
-      auto root = CrrRoot(address);
-      if (!root.ok()) {
-        s.error = root.error().message();
-        return s;
-      }
-      if (!spawn({kLighttpd, "-D", "-f", *root + "/lighttpd.conf", "-m", *root + "/no-modules"},
-                 &s.lighttpd))
-        return s;
-    }
-    auto ready = WaitListening(address, c.iperf3_port, c.sockperf_port, std::chrono::seconds(10));
-    if (ready.ok() && WantsCrr())
-      ready = WaitTcpListening(address, c.http_port, std::chrono::seconds(10));
-    if (!ready.ok()) s.error = ready.error().message();
+      ISO_RETURN_IF_ERROR(
+          WaitListening(address, c.iperf3_port, c.sockperf_port, std::chrono::seconds(10)));
+      if (WantsCrr())
+        ISO_RETURN_IF_ERROR(WaitTcpListening(address, c.http_port, std::chrono::seconds(10)));
+      return {};
+    }();
+    if (!started.ok()) s.error = started.error().message();
     return s;
   }
 
@@ -525,7 +481,7 @@ class NetFamily {
 
   BenchSession& bench_;
   std::optional<harness::RunDirectory> scratch_;  // lighttpd's files on the host (tcp_crr)
-  std::map<std::string, Servers> servers_;        // by host address
+  std::map<std::string, HostServers> servers_;    // by host address
   std::map<std::string, Rig> rigs_;
   std::shared_ptr<RoundBook> book_ = std::make_shared<RoundBook>();
 };

@@ -1,6 +1,7 @@
 #include "bench/net_tools.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
@@ -11,10 +12,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
+#include "harness/bridge_guard.h"
 #include "harness/fd.h"
 
 namespace isobench::bench {
@@ -277,6 +280,42 @@ std::string LinkFacts(const std::string& link) {
       add("master " + master->substr(at + 10, master->find('\n', at) - at - 10));
   }
   return out.empty() ? "no facts readable" : out;
+}
+
+Result<void> HostServers::OpenPorts(const std::string& bridge,
+                                    std::vector<std::pair<std::string, int>> ports,
+                                    const std::string& family) {
+  family_ = family;
+  if (bridge.empty()) return {};
+  bridge_ = bridge;
+  for (const auto& [protocol, port] : ports) {
+    ISO_RETURN_IF_ERROR(harness::OpenGuardPort(bridge, protocol, port));
+    ports_.emplace_back(protocol, port);
+  }
+  return {};
+}
+
+Result<void> HostServers::Spawn(const std::vector<std::string>& argv) {
+  auto null_fd = harness::Fd(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  harness::ChildProcess::SpawnOptions options;
+  options.stdout_fd = null_fd.get();
+  options.stderr_fd = null_fd.get();
+  options.die_with_parent = true;
+  auto child = harness::ChildProcess::Spawn(argv, options);
+  if (!child.ok())
+    return Error(argv[0] + ": " + child.error().message(), child.error().errno_value());
+  children_.push_back(std::move(*child));
+  return {};
+}
+
+void HostServers::ClosePorts() {
+  for (const auto& [protocol, port] : ports_) {
+    auto closed = harness::CloseGuardPort(bridge_, protocol, port);
+    if (!closed.ok())
+      std::cerr << "isobench: " << family_ << ": " << closed.error().message() << "\n";
+  }
+  ports_.clear();
+  bridge_.clear();
 }
 
 }  // namespace isobench::bench

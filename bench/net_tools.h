@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/child_process.h"
 #include "harness/error.h"
 
 namespace isobench::bench {
@@ -72,6 +73,42 @@ harness::Result<void> WaitTcpListening(const std::string& address, int port,
 harness::Result<void> WaitListening(const std::string& address, int iperf3_port, int sockperf_port,
                                     std::chrono::milliseconds timeout,
                                     const ProcNetReader& read = ReadHostProcNet);
+
+// A family's servers on one host address, e.g. iperf3 bound to the bridge's address:
+// while they live their ports are open on the bridge's guard (harness/bridge_guard.h),
+// each is a child of the harness that dies with it, its output discarded. ClosePorts()
+// (also done by the destructor) closes the ports; the children are killed and reaped
+// as the object goes.
+//
+//   HostServers s;
+//   ISO_RETURN_IF_ERROR(s.OpenPorts("isobench0", {{"tcp", 5201}}, "Net"));
+//   ISO_RETURN_IF_ERROR(s.Spawn({kIperf3, "--server", "--bind", address}));
+class HostServers {
+ public:
+  HostServers() = default;
+  HostServers(HostServers&&) = default;
+  HostServers& operator=(HostServers&&) = default;
+  ~HostServers() { ClosePorts(); }
+
+  // Opens each (protocol, port) on `bridge`'s guard; an empty bridge (loopback) has none.
+  // `family` names the family in what ClosePorts prints.
+  harness::Result<void> OpenPorts(const std::string& bridge,
+                                  std::vector<std::pair<std::string, int>> ports,
+                                  const std::string& family);
+  // Starts one server; the error names argv[0].
+  harness::Result<void> Spawn(const std::vector<std::string>& argv);
+  // Closes the ports opened (a failure is printed: the guard table goes with the bridge).
+  void ClosePorts();
+
+  // Non-empty: they could not all be started; every row on them fails with it.
+  std::string error;
+
+ private:
+  std::string bridge_;
+  std::vector<std::pair<std::string, int>> ports_;
+  std::string family_;
+  std::vector<harness::ChildProcess> children_;
+};
 
 // "mtu 1500, tso on, gso on, gro on, tx-csum on, queues 1 rx/1 tx, master isobench0":
 // what a link of this host is, for the record; a fact it cannot read is left out.
