@@ -234,6 +234,10 @@ Result<void> OciInstance::Destroy() {
       ::poll(&pfd, 1, 5000);
     }
   }
+  // The kernel removes the veth with init's network namespace, but later, from a work
+  // queue: delete the host end now, so that nothing of the instance outlives Destroy().
+  auto unlinked = veth_.Delete();
+  if (!unlinked.ok() && result.ok()) result = std::move(unlinked).error();
   if (rootfs_mount_.mounted()) {
     auto unmounted = rootfs_mount_.Unmount();
     if (!unmounted.ok() && result.ok()) result = std::move(unmounted).error();
