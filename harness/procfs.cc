@@ -1,5 +1,7 @@
 #include "harness/procfs.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -232,6 +234,29 @@ Result<std::vector<pid_t>> PidsByComm(const std::vector<std::string>& names) {
     if (std::find(names.begin(), names.end(), name) != names.end()) found.push_back(pid);
   }
   return found;
+}
+
+Result<std::string> ParseIoScheduler(std::string_view text) {
+  size_t open = text.find('[');
+  size_t close = text.find(']', open == text.npos ? 0 : open);
+  if (open == text.npos || close == text.npos || close == open + 1)
+    return Error("no [scheduler] in `" + std::string(text.substr(0, 80)) + "`", EPROTO);
+  return std::string(text.substr(open + 1, close - open - 1));
+}
+
+Result<IoScheduler> IoSchedulerOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Error::Errno("stat", path);
+  const std::string dev = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  std::error_code ec;
+  std::filesystem::path sys = std::filesystem::canonical("/sys/dev/block/" + dev, ec);
+  if (ec)
+    return Error("`" + path + "` is on device " + dev + ", which is not a block device", ENODEV);
+  // A partition's queue is its disk's.
+  if (std::filesystem::exists(sys / "partition", ec)) sys = sys.parent_path();
+  ISO_ASSIGN_OR_RETURN(std::string text, ReadFile((sys / "queue" / "scheduler").string()));
+  ISO_ASSIGN_OR_RETURN(std::string scheduler, ParseIoScheduler(text));
+  return IoScheduler{sys.filename().string(), scheduler};
 }
 
 }  // namespace isobench::harness

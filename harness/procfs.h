@@ -95,4 +95,17 @@ Result<std::vector<pid_t>> ListPids();
 // Pids whose /proc/<pid>/comm is one of `names` (processes that exit meanwhile are skipped).
 Result<std::vector<pid_t>> PidsByComm(const std::vector<std::string>& names);
 
+// --- block devices ---
+
+// The scheduler a block queue names in brackets ("none [mq-deadline] kyber bfq" ->
+// "mq-deadline"); an error for text without one.
+Result<std::string> ParseIoScheduler(std::string_view text);
+struct IoScheduler {
+  std::string device;     // "vda" (the whole disk, for a partition)
+  std::string scheduler;  // "mq-deadline", "bfq", "none"
+};
+// The block device a file or directory lives on, and its queue's I/O scheduler. An
+// error (ENODEV) for a file system without one (tmpfs, overlay's anonymous device).
+Result<IoScheduler> IoSchedulerOf(const std::string& path);
+
 }  // namespace isobench::harness

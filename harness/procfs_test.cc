@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <string>
 
+#include "harness/fd.h"
+
 namespace isobench::harness {
 namespace {
 
@@ -160,6 +162,34 @@ TEST(ProcessTableTest, ListsAndFindsThisProcess) {
   auto found = PidsByComm({"iso-procfs-t", "no-such-command"});
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(*found, std::vector<pid_t>{::getpid()});
+}
+
+TEST(IoSchedulerTest, ParsesTheBracketedOne) {
+  EXPECT_EQ(ParseIoScheduler("none [mq-deadline] kyber bfq\n").value(), "mq-deadline");
+  EXPECT_EQ(ParseIoScheduler("[none] mq-deadline\n").value(), "none");
+  EXPECT_EQ(ParseIoScheduler("mq-deadline kyber [bfq]").value(), "bfq");
+  EXPECT_FALSE(ParseIoScheduler("none mq-deadline\n").ok());
+  EXPECT_FALSE(ParseIoScheduler("[]").ok());
+}
+
+TEST(IoSchedulerTest, NamesTheDiskUnderAPathOrSaysThereIsNone) {
+  // /proc has no block device behind it: ENODEV, naming the path.
+  auto proc = IoSchedulerOf("/proc/self");
+  ASSERT_FALSE(proc.ok());
+  EXPECT_EQ(proc.error().errno_value(), ENODEV);
+  EXPECT_NE(proc.error().message().find("/proc/self"), std::string::npos);
+  EXPECT_FALSE(IoSchedulerOf("/nonexistent-isobench-path").ok());
+  auto root = IoSchedulerOf("/");
+  if (!root.ok()) {
+    ASSERT_EQ(root.error().errno_value(), ENODEV) << root.error().message();
+    GTEST_SKIP() << "the root file system has no block device: " << root.error().message();
+  }
+  EXPECT_FALSE(root->device.empty());
+  EXPECT_FALSE(root->scheduler.empty());
+  // The queue it read is the whole disk's, and names the same scheduler in brackets.
+  auto text = ReadFile("/sys/block/" + root->device + "/queue/scheduler");
+  ASSERT_TRUE(text.ok()) << text.error().message();
+  EXPECT_NE(text->find("[" + root->scheduler + "]"), std::string::npos) << *text;
 }
 
 }  // namespace
