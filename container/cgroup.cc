@@ -94,12 +94,38 @@ const char* CgroupModeName(CgroupMode mode) {
   return "?";
 }
 
-std::vector<std::string> RequiredControllers(const CgroupLimits& limits) {
+std::vector<std::string> RequiredControllers(const CgroupLimits& limits, bool unified) {
   std::vector<std::string> controllers;
   if (limits.memory_bytes) controllers.push_back("memory");
   if (limits.pids_max) controllers.push_back("pids");
   if (limits.cpus) controllers.push_back("cpu");
+  if (limits.io_weight) controllers.push_back(unified ? "io" : "blkio");
   return controllers;
+}
+
+uint64_t IoWeightV2(uint32_t blkio_weight) {
+  // runc's ConvertBlkIOToIOWeightValue: [10, 1000] onto [1, 10000].
+  if (blkio_weight <= 10) return 1;
+  return 1 + (static_cast<uint64_t>(blkio_weight) - 10) * 9999 / 990;
+}
+
+Result<void> ApplyCgroupWrite(const std::string& dir, const CgroupWrite& w) {
+  std::string path = dir + "/" + w.file;
+  if (::access(path.c_str(), F_OK) == 0) return harness::WriteFile(path, w.value);
+  if (!w.fallback_file.empty()) {
+    std::string fallback = dir + "/" + w.fallback_file;
+    if (::access(fallback.c_str(), F_OK) == 0)
+      return harness::WriteFile(fallback, w.fallback_value);
+  }
+  if (w.optional) return {};
+  if (w.fallback_file.empty()) return harness::WriteFile(path, w.value);  // its own error
+  return Error("cgroup `" + dir + "` has neither `" + w.file + "` nor `" + w.fallback_file +
+                   "`: this kernel cannot apply the instance's " + w.controller + " limit" +
+                   (w.controller == "blkio" || w.controller == "io"
+                        ? " (a proportional I/O weight needs the BFQ scheduler built in, or "
+                          "blk-iocost on cgroup v2)"
+                        : ""),
+               ENOTSUP);
 }
 
 uint64_t CpuQuotaUs(double cpus) {
@@ -119,6 +145,11 @@ std::vector<CgroupWrite> FormatLimitsV1(const CgroupLimits& limits) {
   if (limits.cpus) {
     writes.push_back({"cpu", "cpu.cfs_period_us", std::to_string(kCpuPeriodUs)});
     writes.push_back({"cpu", "cpu.cfs_quota_us", std::to_string(CpuQuotaUs(*limits.cpus))});
+  }
+  if (limits.io_weight) {
+    // BFQ's file where BFQ is built in (runc looks for it first too); CFQ's before 5.0.
+    std::string weight = std::to_string(*limits.io_weight);
+    writes.push_back({"blkio", "blkio.bfq.weight", weight, false, "blkio.weight", weight});
   }
   if (limits.restrict_devices) {
     // Deny everything, then allow the minimal /dev (OCI runtime-spec default devices)
@@ -142,6 +173,9 @@ std::vector<CgroupWrite> FormatLimitsV2(const CgroupLimits& limits) {
     writes.push_back(
         {"cpu", "cpu.max",
          std::to_string(CpuQuotaUs(*limits.cpus)) + " " + std::to_string(kCpuPeriodUs)});
+  if (limits.io_weight)
+    writes.push_back({"io", "io.bfq.weight", std::to_string(*limits.io_weight), false, "io.weight",
+                      std::to_string(IoWeightV2(*limits.io_weight))});
   return writes;
 }
 
@@ -170,6 +204,28 @@ Result<uint64_t> ReadCgroupNumber(const std::string& path) {
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc()) return Error("`" + path + "`: not a number: " + text, EPROTO);
   return value;
+}
+
+std::optional<uint64_t> FlatKeyedValue(std::string_view text, std::string_view key) {
+  for (std::string_view line : Split(text, '\n')) {
+    if (line.size() <= key.size() || line.substr(0, key.size()) != key || line[key.size()] != ' ')
+      continue;
+    std::string_view number = line.substr(key.size() + 1);
+    uint64_t value = 0;
+    auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (ec != std::errc() || ptr != number.data() + number.size()) return std::nullopt;
+    return value;
+  }
+  return std::nullopt;
+}
+
+Result<std::optional<uint64_t>> ReadOomKills(const std::string& path) {
+  auto text = harness::ReadFile(path);
+  if (!text.ok()) {
+    if (text.error().errno_value() == ENOENT) return std::optional<uint64_t>();
+    return std::move(text).error();
+  }
+  return FlatKeyedValue(*text, "oom_kill");
 }
 
 Result<std::vector<pid_t>> ReadCgroupProcs(const std::string& cgroup_dir) {
@@ -259,6 +315,66 @@ Result<std::unique_ptr<Cgroup>> OpenCgroupOf(pid_t pid, const CgroupMounts& moun
                ENOENT);
 }
 
+std::string IoWeightUnavailable(const CgroupMounts& mounts) {
+  const CgroupMode mode = ModeOf(mounts);
+  if (mode == CgroupMode::kNone) return "no cgroup hierarchy is mounted";
+  if (mode != CgroupMode::kV2)
+    return mounts.controllers.count("blkio") ? "" : "the cgroup v1 blkio controller is not mounted";
+  auto available = AvailableControllersV2(mounts.unified);
+  if (!available.ok()) return available.error().message();
+  if (std::find(available->begin(), available->end(), "io") == available->end())
+    return "cgroup v2 offers no io controller in `" + mounts.unified + "/cgroup.controllers`";
+  return "";
+}
+
+std::optional<uint64_t> ParseIoWeight(std::string_view text) {
+  if (auto keyed = FlatKeyedValue(text, "default")) return keyed;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+Result<IoWeightSeen> IoWeightOf(pid_t pid, const CgroupMounts& mounts) {
+  ISO_ASSIGN_OR_RETURN(std::vector<harness::CgroupMembership> membership,
+                       harness::ReadProcCgroup(pid));
+  std::vector<std::string> candidates;
+  auto blkio = mounts.controllers.find("blkio");
+  for (const auto& m : membership) {
+    if (blkio != mounts.controllers.end() &&
+        std::find(m.controllers.begin(), m.controllers.end(), "blkio") != m.controllers.end())
+      for (const char* file : {"/blkio.bfq.weight", "/blkio.weight"})
+        candidates.push_back(blkio->second + m.path + file);
+    if (m.hierarchy == 0 && !mounts.unified.empty())
+      for (const char* file : {"/io.bfq.weight", "/io.weight"})
+        candidates.push_back(mounts.unified + m.path + file);
+  }
+  for (const std::string& file : candidates) {
+    auto text = harness::ReadFile(file);
+    if (!text.ok()) continue;
+    std::optional<uint64_t> weight = ParseIoWeight(*text);
+    if (!weight) return Error("`" + file + "`: no weight in `" + text->substr(0, 60) + "`", EPROTO);
+    return IoWeightSeen{file, *weight};
+  }
+  return Error("process " + std::to_string(pid) + "'s cgroups have no I/O weight file (" +
+                   std::to_string(candidates.size()) + " looked for)",
+               ENOENT);
+}
+
+Result<IoWeightSeen> ExpectIoWeight(pid_t pid, const CgroupMounts& mounts, uint32_t asked) {
+  ISO_ASSIGN_OR_RETURN(IoWeightSeen seen, IoWeightOf(pid, mounts));
+  const bool v2_scale =
+      seen.file.size() >= 10 && seen.file.substr(seen.file.size() - 10) == "/io.weight";
+  const uint64_t want = v2_scale ? IoWeightV2(asked) : asked;
+  if (seen.weight != want)
+    return Error("I/O weight of process " + std::to_string(pid) + " reads " +
+                     std::to_string(seen.weight) + " in `" + seen.file + "`, not " +
+                     std::to_string(want) + " (asked: " + std::to_string(asked) + ")",
+                 EPROTO);
+  return seen;
+}
+
 Result<harness::ResourceUsage> ReadInstanceUsage(const Cgroup& cgroup) {
   ISO_ASSIGN_OR_RETURN(CgroupUsage cg, cgroup.Usage());
   harness::ResourceUsage usage;
@@ -272,6 +388,7 @@ Result<harness::ResourceUsage> ReadInstanceUsage(const Cgroup& cgroup) {
     usage.memory_missing = "this kernel's memory controller does not give kernel memory";
   usage.cpu_seconds = cg.cpu_seconds;
   usage.pids = cg.pids;
+  usage.oom_kills = cg.oom_kills;
   ISO_ASSIGN_OR_RETURN(std::vector<pid_t> pids, cgroup.Processes());
   for (pid_t pid : pids) {
     // A process that exits between the two reads is left out.

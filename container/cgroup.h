@@ -68,24 +68,50 @@ const char* CgroupModeName(CgroupMode mode);
 struct CgroupLimits {
   std::optional<uint64_t> memory_bytes;
   std::optional<int64_t> pids_max;
-  std::optional<double> cpus;     // CPU quota in CPUs (0.5 = half of one)
+  std::optional<double> cpus;  // CPU quota in CPUs (0.5 = half of one)
+  // Proportional I/O share, 10..1000 on the blkio scale (Docker's and the OCI spec's):
+  // v1 blkio.bfq.weight (blkio.weight before Linux 5.0), v2 io.bfq.weight, else
+  // io.weight (blk-iocost, scaled to 1..10000 as runc does). It divides a device only
+  // where the device's scheduler is BFQ (or iocost is on): IoSchedulerOf() says which.
+  std::optional<uint32_t> io_weight;
   bool restrict_devices = false;  // cgroup v1 devices: only the minimal /dev set
 };
 
 // One file write that a limit becomes.
 struct CgroupWrite {
+  CgroupWrite(std::string controller_, std::string file_, std::string value_,
+              bool optional_ = false, std::string fallback_file_ = {},
+              std::string fallback_value_ = {})
+      : controller(std::move(controller_)),
+        file(std::move(file_)),
+        value(std::move(value_)),
+        optional(optional_),
+        fallback_file(std::move(fallback_file_)),
+        fallback_value(std::move(fallback_value_)) {}
   std::string controller;  // "memory", "pids", "cpu", "devices"
   std::string file;        // relative to the cgroup directory
   std::string value;
   bool optional = false;  // skipped when the file does not exist (e.g. no swap accounting)
+  // Written instead when `file` does not exist (blkio.weight where the kernel has no
+  // blkio.bfq.weight); an error when neither does and the write is not optional.
+  std::string fallback_file;
+  std::string fallback_value;
 };
 constexpr uint64_t kCpuPeriodUs = 100000;
 // Controllers a limit needs: a missing one is an error, never a silently unlimited run.
-std::vector<std::string> RequiredControllers(const CgroupLimits& limits);
+// Named as cgroup v1 names them, or cgroup v2 (`unified`): the I/O controller is
+// `blkio` on one and `io` on the other.
+std::vector<std::string> RequiredControllers(const CgroupLimits& limits, bool unified = false);
 std::vector<CgroupWrite> FormatLimitsV1(const CgroupLimits& limits);
 std::vector<CgroupWrite> FormatLimitsV2(const CgroupLimits& limits);
 // The quota in microseconds per kCpuPeriodUs, rounded; at least 1.
 uint64_t CpuQuotaUs(double cpus);
+// A blkio-scale weight (10..1000) on io.weight's scale (1..10000), as runc converts it:
+// 10 -> 1, 100 -> 910, 1000 -> 10000.
+uint64_t IoWeightV2(uint32_t blkio_weight);
+// Writes one limit into the cgroup directory `dir` (its `fallback_file` where `file` is
+// absent); a missing file of a required write is an error naming both.
+Result<void> ApplyCgroupWrite(const std::string& dir, const CgroupWrite& write);
 
 struct CgroupUsage {
   bool memory = false;  // the memory controller is there: memory_current was read
@@ -96,6 +122,9 @@ struct CgroupUsage {
   std::optional<uint64_t> kernel_memory;
   double cpu_seconds = 0;
   int64_t pids = 0;
+  // Processes the memory controller's OOM killer killed in this cgroup (v1
+  // memory.oom_control, v2 memory.events "oom_kill"); unset without one (Linux < 4.13).
+  std::optional<uint64_t> oom_kills;
 };
 
 class Cgroup {
@@ -130,6 +159,23 @@ class Cgroup {
 // hybrid host), its unified cgroup otherwise.
 Result<std::unique_ptr<Cgroup>> OpenCgroupOf(pid_t pid, const CgroupMounts& mounts);
 
+// The proportional I/O weight the kernel holds for a process's cgroup (a container's
+// init, a VM's qemu): v1 blkio.bfq.weight or blkio.weight, v2 io.bfq.weight or io.weight
+// (which is on its own 1..10000 scale). ENOENT when its cgroup has no weight file.
+// Why this host's cgroups cannot take an I/O weight (no v1 blkio mount, no v2 io
+// controller); empty when they can.
+std::string IoWeightUnavailable(const CgroupMounts& mounts);
+struct IoWeightSeen {
+  std::string file;  // the file read, under the cgroup mount
+  uint64_t weight = 0;
+};
+Result<IoWeightSeen> IoWeightOf(pid_t pid, const CgroupMounts& mounts);
+// IoWeightOf, checked against the blkio-scale weight asked for (scaled to io.weight's
+// scale where that is the file): an error naming the file and both values otherwise.
+Result<IoWeightSeen> ExpectIoWeight(pid_t pid, const CgroupMounts& mounts, uint32_t asked);
+// A weight file's text: "500\n" (v1) or "default 500\n8:0 200\n" (v2): the default.
+std::optional<uint64_t> ParseIoWeight(std::string_view text);
+
 // What an instance costs the host, from its cgroup: the cgroup's memory (current and
 // peak), CPU time and task count, and the PSS of every process inside. A process that
 // exits between the two reads is left out; an unreadable cgroup file is an error.
@@ -153,6 +199,12 @@ ChildStatus JoinCgroups(const std::vector<int>& join_fds);
 Result<void> MakeCgroupDir(const std::string& mount, const std::string& relative);
 // Reads a number from a cgroup file ("max" reads as 0); an error if absent.
 Result<uint64_t> ReadCgroupNumber(const std::string& path);
+// The value of `key` in a flat-keyed cgroup file ("oom 3\noom_kill 2\n"); none if the
+// key is not there or its value is not a number.
+std::optional<uint64_t> FlatKeyedValue(std::string_view text, std::string_view key);
+// FlatKeyedValue of the OOM kill count in the file (memory.oom_control, memory.events);
+// none when the file or the key is absent, an error when it cannot be read.
+Result<std::optional<uint64_t>> ReadOomKills(const std::string& path);
 Result<std::vector<pid_t>> ReadCgroupProcs(const std::string& cgroup_dir);
 // SIGKILL every pid in cgroup.procs until it reads empty (processes may fork meanwhile).
 Result<void> KillCgroupProcs(const std::string& cgroup_dir);

@@ -1,6 +1,12 @@
 #include "container/cgroup.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "harness/fd.h"
 
 namespace isobench::container {
 namespace {
@@ -56,6 +62,90 @@ TEST(CgroupLimitsTest, RequiredControllers) {
   all.cpus = 0.5;
   all.restrict_devices = true;  // devices is best effort, never required
   EXPECT_EQ(RequiredControllers(all), (std::vector<std::string>{"memory", "pids", "cpu"}));
+  all.io_weight = 500;
+  EXPECT_EQ(RequiredControllers(all).back(), "blkio");
+  EXPECT_EQ(RequiredControllers(all, /*unified=*/true).back(), "io");
+}
+
+TEST(CgroupLimitsTest, IoWeightIsBfqFirstThenTheOlderFile) {
+  CgroupLimits limits;
+  limits.io_weight = 300;
+  auto v1 = FormatLimitsV1(limits);
+  ASSERT_EQ(v1.size(), 1u);
+  EXPECT_EQ(v1[0].controller, "blkio");
+  EXPECT_EQ(v1[0].file, "blkio.bfq.weight");
+  EXPECT_EQ(v1[0].value, "300");
+  EXPECT_EQ(v1[0].fallback_file, "blkio.weight");
+  EXPECT_EQ(v1[0].fallback_value, "300");
+  EXPECT_FALSE(v1[0].optional);
+  auto v2 = FormatLimitsV2(limits);
+  ASSERT_EQ(v2.size(), 1u);
+  EXPECT_EQ(v2[0].controller, "io");
+  EXPECT_EQ(v2[0].file, "io.bfq.weight");
+  EXPECT_EQ(v2[0].value, "300");
+  EXPECT_EQ(v2[0].fallback_file, "io.weight");
+  EXPECT_EQ(v2[0].fallback_value, std::to_string(IoWeightV2(300)));
+}
+
+TEST(CgroupLimitsTest, IoWeightV2ScalesAsRuncDoes) {
+  EXPECT_EQ(IoWeightV2(10), 1u);
+  EXPECT_EQ(IoWeightV2(100), 910u);
+  EXPECT_EQ(IoWeightV2(500), 4950u);
+  EXPECT_EQ(IoWeightV2(1000), 10000u);
+}
+
+class ApplyCgroupWriteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/isobench-cgwrite-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void Touch(const std::string& name) {
+    ASSERT_TRUE(harness::WriteFile(dir_ + "/" + name, "", O_WRONLY | O_CREAT).ok());
+  }
+  std::string Read(const std::string& name) { return harness::ReadFile(dir_ + "/" + name).value(); }
+  std::string dir_;
+};
+
+TEST_F(ApplyCgroupWriteTest, WritesTheFirstFileWhereItExists) {
+  Touch("blkio.bfq.weight");
+  Touch("blkio.weight");
+  ASSERT_TRUE(
+      ApplyCgroupWrite(dir_, {"blkio", "blkio.bfq.weight", "300", false, "blkio.weight", "301"})
+          .ok());
+  EXPECT_EQ(Read("blkio.bfq.weight"), "300");
+  EXPECT_EQ(Read("blkio.weight"), "");
+}
+
+TEST_F(ApplyCgroupWriteTest, FallsBackWithTheFallbackValue) {
+  Touch("io.weight");
+  ASSERT_TRUE(
+      ApplyCgroupWrite(dir_, {"io", "io.bfq.weight", "300", false, "io.weight", "2971"}).ok());
+  EXPECT_EQ(Read("io.weight"), "2971");
+}
+
+TEST_F(ApplyCgroupWriteTest, NeitherFileIsAnErrorNamingBoth) {
+  auto r =
+      ApplyCgroupWrite(dir_, {"blkio", "blkio.bfq.weight", "300", false, "blkio.weight", "300"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("blkio.bfq.weight"), std::string::npos);
+  EXPECT_NE(r.error().message().find("blkio.weight"), std::string::npos);
+  EXPECT_NE(r.error().message().find("BFQ"), std::string::npos) << r.error().message();
+  // Optional: skipped without a word; required without a fallback: the open's own error.
+  EXPECT_TRUE(ApplyCgroupWrite(dir_, {"memory", "memory.memsw.limit_in_bytes", "1", true}).ok());
+  EXPECT_FALSE(ApplyCgroupWrite(dir_, {"pids", "pids.max", "1"}).ok());
+}
+
+TEST(CgroupUsageTest, FlatKeyedValue) {
+  const std::string oom_control = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+  EXPECT_EQ(FlatKeyedValue(oom_control, "oom_kill"), 3u);
+  EXPECT_EQ(FlatKeyedValue(oom_control, "under_oom"), 0u);
+  EXPECT_EQ(FlatKeyedValue("low 0\nhigh 0\nmax 7\noom 2\noom_kill 1\n", "oom"), 2u);
+  EXPECT_FALSE(FlatKeyedValue(oom_control, "oom").has_value());  // a prefix is not the key
+  EXPECT_FALSE(FlatKeyedValue("oom_kill x\n", "oom_kill").has_value());
+  EXPECT_FALSE(FlatKeyedValue("", "oom_kill").has_value());
 }
 
 TEST(CgroupLimitsTest, FormatsV1) {

@@ -50,9 +50,7 @@ class CgroupV1 final : public Cgroup {
     for (const auto& w : writes) {
       const Hierarchy* h = Find(w.controller);
       if (h == nullptr) continue;  // not joined: only optional controllers get here
-      std::string path = h->dir + "/" + w.file;
-      if (w.optional && ::access(path.c_str(), F_OK) != 0) continue;
-      ISO_RETURN_IF_ERROR(harness::WriteFile(path, w.value));
+      ISO_RETURN_IF_ERROR(ApplyCgroupWrite(h->dir, w));
     }
     return {};
   }
@@ -98,6 +96,7 @@ class CgroupV1 final : public Cgroup {
         usage.kernel_memory = *kmem;
       else if (kmem.error().errno_value() != ENOENT)
         return std::move(kmem).error();
+      ISO_ASSIGN_OR_RETURN(usage.oom_kills, ReadOomKills(h->dir + "/memory.oom_control"));
     }
     if (const Hierarchy* h = Find("cpuacct")) {
       ISO_ASSIGN_OR_RETURN(uint64_t ns, ReadCgroupNumber(h->dir + "/cpuacct.usage"));

@@ -43,9 +43,7 @@ class CgroupV2 final : public Cgroup {
 
   Result<void> Apply(const std::vector<CgroupWrite>& writes) {
     for (const auto& w : writes) {
-      std::string path = dir_ + "/" + w.file;
-      if (w.optional && ::access(path.c_str(), F_OK) != 0) continue;
-      ISO_RETURN_IF_ERROR(harness::WriteFile(path, w.value));
+      ISO_RETURN_IF_ERROR(ApplyCgroupWrite(dir_, w));
     }
     return {};
   }
@@ -72,6 +70,7 @@ class CgroupV2 final : public Cgroup {
       std::vector<std::string> words = Words(stat);
       for (size_t i = 0; i + 1 < words.size(); i += 2)
         if (words[i] == "kernel") usage.kernel_memory = std::stoull(words[i + 1]);
+      ISO_ASSIGN_OR_RETURN(usage.oom_kills, ReadOomKills(dir_ + "/memory.events"));
     }
     if (auto peak = ReadCgroupNumber(dir_ + "/memory.peak"); peak.ok()) usage.memory_peak = *peak;
     // cpu.stat is a core file: usage_usec is there without the cpu controller.
@@ -146,7 +145,7 @@ Result<std::vector<std::string>> AvailableControllersV2(const std::string& mount
 Result<std::unique_ptr<Cgroup>> CreateCgroupV2(const std::string& mount,
                                                const std::string& relative_path,
                                                const CgroupLimits& limits) {
-  std::vector<std::string> required = RequiredControllers(limits);
+  std::vector<std::string> required = RequiredControllers(limits, /*unified=*/true);
   if (!required.empty()) {
     ISO_ASSIGN_OR_RETURN(std::vector<std::string> available, AvailableControllersV2(mount));
     for (const auto& c : required) {
