@@ -174,6 +174,33 @@ TEST_F(ContainerBackendTest, DestructorDestroys) {
   ExpectNothingLeft();
 }
 
+// The I/O weight reaches the kernel: the instance's blkio (v1) or io (v2) cgroup holds it.
+TEST_F(ContainerBackendTest, IoWeightIsInTheInstancesCgroup) {
+  auto mounts = DetectCgroupMounts();
+  ASSERT_TRUE(mounts.ok()) << mounts.error().message();
+  if (std::string why = IoWeightUnavailable(*mounts); !why.empty()) GTEST_SKIP() << why;
+  auto backend = MakeBackend();
+  ASSERT_TRUE(backend);
+  InstanceSpec spec = Spec("iow");
+  spec.io_weight = 300;
+  auto created = backend->Create(spec);
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  auto seen = ExpectIoWeight((*created)->host_pid(), *mounts, 300);
+  ASSERT_TRUE(seen.ok()) << seen.error().message();
+  auto other = ExpectIoWeight((*created)->host_pid(), *mounts, 301);
+  ASSERT_FALSE(other.ok()) << "a weight the kernel does not hold must not pass";
+  EXPECT_NE(other.error().message().find(seen->file), std::string::npos) << other.error().message();
+  EXPECT_NE(seen->file.find(context_.run_id), std::string::npos) << seen->file;
+  spec.name = "iow-bad";
+  spec.io_weight = 5;
+  auto bad = backend->Create(spec);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("I/O weight 5"), std::string::npos) << bad.error().message();
+  created->reset();
+  backend.reset();
+  ExpectNothingLeft();
+}
+
 TEST_F(ContainerBackendTest, ManyInstancesAtOnceAreSeparate) {
   auto backend = MakeBackend();
   ASSERT_TRUE(backend);

@@ -100,6 +100,8 @@ Result<CgroupLimits> ContainerBackend::LimitsFor(const harness::InstanceSpec& sp
   if (profile.cpu_limit && spec.cpu_quota > 0) limits.cpus = spec.cpu_quota;
   if (spec.cpu_quota < 0)
     return Error("cpu quota " + std::to_string(spec.cpu_quota) + " is negative", EINVAL);
+  ISO_RETURN_IF_ERROR(harness::ValidateIoWeight(spec.io_weight));
+  if (spec.io_weight > 0) limits.io_weight = spec.io_weight;
   // The devices controller backs up the minimal /dev: CAP_MKNOD is in Docker's
   // default set, so without it a container could create and open a host disk node.
   limits.restrict_devices = profile.minimal_dev && !use_v2_;

@@ -23,6 +23,13 @@ Result<void> ValidateInstanceName(std::string_view name) {
   return {};
 }
 
+Result<void> ValidateIoWeight(uint32_t weight) {
+  if (weight == 0 || (weight >= 10 && weight <= 1000)) return {};
+  return Error(
+      "I/O weight " + std::to_string(weight) + " is out of range (10..1000, or 0 for none)",
+      EINVAL);
+}
+
 Result<ExecResult> Instance::Exec(const std::vector<std::string>& argv,
                                   std::chrono::milliseconds timeout) {
   if (argv.empty()) return Error("exec: empty argv", EINVAL);

@@ -84,7 +84,13 @@ struct InstanceSpec {
   double cpu_quota = 0;                  // in CPUs (0.5 = half a core); 0: unlimited
   uint64_t memory_bytes = 256ull << 20;  // hard limit (container) / guest RAM (vm)
   int64_t pids_limit = 0;                // 0: unlimited
-  uint64_t disk_bytes = 0;               // scratch disk for I/O work; 0: none
+  // Proportional share of each disk's time against other instances, 10..1000 on the
+  // blkio scale Docker and the OCI spec use (cgroup v1 blkio.bfq.weight, v2 io.bfq.weight
+  // or io.weight, libvirt <blkiotune>); 0: the kernel's default. It takes effect only on a
+  // device whose I/O scheduler divides by weight (BFQ; io.cost on cgroup v2): see
+  // harness::IoSchedulerOf.
+  uint32_t io_weight = 0;
+  uint64_t disk_bytes = 0;  // scratch disk for I/O work; 0: none
   std::vector<Volume> volumes;
   std::string network = "none";  // "none": loopback only
   std::string hostname;          // empty: the instance name
@@ -94,6 +100,8 @@ struct InstanceSpec {
 // Names become directory names, cgroup names and libvirt domain names, so they are
 // restricted to [A-Za-z0-9_.-], 1..48 characters, not starting with '.' or '-'.
 Result<void> ValidateInstanceName(std::string_view name);
+// 0 (unset) or 10..1000; anything else is an error naming the value.
+Result<void> ValidateIoWeight(uint32_t weight);
 
 // A phase boundary: `seconds` after the create request, on the host clock.
 struct Phase {
@@ -131,6 +139,10 @@ struct ResourceUsage {
   std::string memory_missing;
   double cpu_seconds = 0;
   int64_t pids = 0;
+  // Processes killed by the instance's own memory cgroup's OOM killer so far (v1
+  // memory.oom_control, v2 memory.events); unset where the backend has no such cgroup to
+  // read (a VM: its guest kernel kills inside it).
+  std::optional<uint64_t> oom_kills;
 };
 
 // How an instance with network "bridge" is reached over its network, and how it

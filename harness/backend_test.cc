@@ -35,6 +35,17 @@ class FakeBackend : public Backend {
   Result<int> ReclaimStale() override { return 0; }
 };
 
+TEST(IoWeightTest, ZeroOrTheBlkioRange) {
+  EXPECT_TRUE(ValidateIoWeight(0).ok());
+  EXPECT_TRUE(ValidateIoWeight(10).ok());
+  EXPECT_TRUE(ValidateIoWeight(1000).ok());
+  for (uint32_t bad : {1u, 9u, 1001u, 10000u}) {
+    auto r = ValidateIoWeight(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message().find(std::to_string(bad)), std::string::npos);
+  }
+}
+
 TEST(BackendRegistryTest, MakesKnownAndNamesUnknown) {
   BackendRegistry registry;
   registry.Register("fake", "a test double", BackendTraits{},
