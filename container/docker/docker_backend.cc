@@ -229,6 +229,19 @@ Result<void> DockerInstance::CreateContainer(const json& body) {
       daemon_->Call("POST", "/containers/create?name=" + UrlEncode(container_name_), body));
   id_ = created.is_object() ? created.value("Id", "") : "";
   if (id_.empty()) return Error("docker: POST /containers/create: no Id in the reply", EPROTO);
+  // The daemon drops a limit its host cannot apply ("Your kernel does not support Block
+  // I/O weight or the cgroup is not mounted. Weight discarded.") and says so only here:
+  // a discarded limit fails the instance rather than running it unlimited.
+  const json warnings = created.value("Warnings", json());
+  if (warnings.is_array())
+    for (const json& w : warnings) {
+      if (!w.is_string()) continue;
+      const std::string text = w.get<std::string>();
+      if (text.find("discarded") != std::string::npos)
+        return Error("docker: " + container_name_ + ": the daemon discarded a limit: " + text,
+                     ENOTSUP);
+      ISO_LOG(kWarning) << "docker: " << container_name_ << ": " << text;
+    }
   return {};
 }
 

@@ -113,6 +113,8 @@ Result<json> ContainerCreateBody(const harness::InstanceSpec& spec, const Contai
   if ((docker_default || p.cpu_limit) && spec.cpu_quota > 0)
     host["NanoCpus"] = static_cast<int64_t>(spec.cpu_quota * 1e9);
   if ((docker_default || p.pids_limit) && spec.pids_limit > 0) host["PidsLimit"] = spec.pids_limit;
+  ISO_RETURN_IF_ERROR(harness::ValidateIoWeight(spec.io_weight));
+  if (spec.io_weight > 0) host["BlkioWeight"] = spec.io_weight;
 
   if (spec.network == "none" || spec.network.empty())
     host["NetworkMode"] = "none";

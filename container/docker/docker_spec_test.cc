@@ -122,6 +122,19 @@ TEST(ContainerCreateBody, DockerDefaultKeepsDockersPosture) {
   EXPECT_EQ(body["Hostname"], "c1");
 }
 
+TEST(ContainerCreateBody, IoWeightIsBlkioWeightAndChecked) {
+  harness::InstanceSpec spec = Spec();
+  EXPECT_FALSE(
+      ContainerCreateBody(spec, Params()).ValueOrThrow()["HostConfig"].contains("BlkioWeight"))
+      << "unset: the daemon's default";
+  spec.io_weight = 300;
+  EXPECT_EQ(ContainerCreateBody(spec, Params()).ValueOrThrow()["HostConfig"]["BlkioWeight"], 300);
+  spec.io_weight = 5;
+  auto bad = ContainerCreateBody(spec, Params());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("I/O weight 5"), std::string::npos);
+}
+
 TEST(ContainerCreateBody, EachWeakenedSwitchHasItsDockerKnob) {
   auto body_with = [](auto tweak) {
     harness::InstanceSpec spec = Spec();

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "container/cgroup.h"
 #include "container/oci/oci_runtime.h"
 #include "harness/child_process.h"
 #include "harness/fd.h"
@@ -80,7 +81,16 @@ TEST_F(OciBackendTest, ProfileInstanceLivesAndLeavesNothing) {
   spec.name = "t1";
   spec.pids_limit = 32;
   spec.cpu_quota = 0.5;
+  const auto mounts = DetectCgroupMounts().ValueOrThrow();
+  const std::string no_io_weight = IoWeightUnavailable(mounts);
+  if (no_io_weight.empty()) spec.io_weight = 300;
   auto instance = backend->Create(spec).ValueOrThrow();
+  if (no_io_weight.empty()) {
+    auto seen = ExpectIoWeight(instance->host_pid(), mounts, 300);
+    EXPECT_TRUE(seen.ok()) << seen.error().message();
+  } else {
+    std::cout << "[ NOTE     ] I/O weight not checked: " << no_io_weight << "\n";
+  }
   EXPECT_GT(instance->startup().ready_seconds, 0);
   EXPECT_EQ(instance->startup().phases.back().name, "ready");
   auto info = instance->Call({{"op", "info"}}, std::chrono::seconds(10)).ValueOrThrow();

@@ -249,6 +249,8 @@ Result<json> ConfigForSpec(const json& default_spec, const harness::InstanceSpec
     if (bundle.memsw) resources["memory"]["swap"] = spec.memory_bytes;
   }
   if (p.pids_limit && spec.pids_limit > 0) resources["pids"] = {{"limit", spec.pids_limit}};
+  ISO_RETURN_IF_ERROR(harness::ValidateIoWeight(spec.io_weight));
+  if (spec.io_weight > 0) resources["blockIO"] = {{"weight", spec.io_weight}};
   if (p.cpu_limit && spec.cpu_quota > 0) {
     constexpr int64_t kPeriodUs = 100000;
     int64_t quota = std::max<int64_t>(1000, std::llround(spec.cpu_quota * kPeriodUs));

@@ -103,9 +103,19 @@ TEST(ConfigForSpec, DefaultProfile) {
   EXPECT_EQ(r["pids"]["limit"], 64);
   EXPECT_EQ(r["cpu"], (json{{"quota", 25000}, {"period", 100000}}));
   EXPECT_EQ(r["devices"], (json{{{"allow", false}, {"access", "rwm"}}}));
+  EXPECT_FALSE(r.contains("blockIO")) << "no I/O weight asked for";
   EXPECT_EQ(c["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
   EXPECT_EQ(c["linux"]["cgroupsPath"], "/isobench-oci/isobench-r-c1");
   EXPECT_TRUE(CreateFlags(Spec().profile).empty());
+}
+
+TEST(ConfigForSpec, IoWeightIsBlockIoWeight) {
+  harness::InstanceSpec spec = Spec();
+  spec.io_weight = 300;
+  json c = ConfigForSpec(RuncDefault(), spec, Bundle()).ValueOrThrow();
+  EXPECT_EQ(c["linux"]["resources"]["blockIO"], (json{{"weight", 300}}));
+  spec.io_weight = 2000;
+  EXPECT_EQ(ConfigForSpec(RuncDefault(), spec, Bundle()).error().errno_value(), EINVAL);
 }
 
 TEST(ConfigForSpec, EachSwitchRemovesItsProtection) {
