@@ -101,6 +101,8 @@ Result<std::string> BuildDomainXml(const GuestConfig& guest) {
     }
     x << "  </cputune>\n";
   }
+  if (guest.io_weight > 0)
+    x << "  <blkiotune>\n    <weight>" << guest.io_weight << "</weight>\n  </blkiotune>\n";
   x << "  <os>\n";
   x << "    <type arch='x86_64' machine='" << MachineTypeName(guest.machine) << "'>hvm</type>\n";
   x << "    <kernel>" << XmlEscape(guest.kernel) << "</kernel>\n";

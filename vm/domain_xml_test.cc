@@ -107,6 +107,15 @@ TEST(DomainXmlTest, PinningQuotaAndHugepages) {
   EXPECT_TRUE(Contains(xml, "<memoryBacking>\n    <hugepages/>\n  </memoryBacking>"));
 }
 
+TEST(DomainXmlTest, IoWeightIsBlkiotune) {
+  GuestConfig g = BasicGuest();
+  EXPECT_FALSE(Contains(MustBuild(g), "blkiotune"));
+  g.io_weight = 300;
+  EXPECT_TRUE(Contains(MustBuild(g), "<blkiotune>\n    <weight>300</weight>\n  </blkiotune>"));
+  g.io_weight = 1001;
+  EXPECT_EQ(BuildDomainXml(g).error().errno_value(), EINVAL);
+}
+
 TEST(DomainXmlTest, TinyQuotaIsRaisedToTheKernelMinimum) {
   GuestConfig g = BasicGuest();
   g.cpu_quota = 0.001;

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cmath>
 
+#include "harness/backend.h"
+
 namespace isobench::vm {
 
 using harness::Error;
@@ -109,6 +111,7 @@ Result<void> ValidateGuestConfig(const GuestConfig& guest) {
     if (cpu < 0) return Error("negative host CPU in vcpu pinning", EINVAL);
   if (guest.cpu_quota < 0 || !std::isfinite(guest.cpu_quota))
     return Error("cpu quota must be a non-negative number of CPUs", EINVAL);
+  ISO_RETURN_IF_ERROR(harness::ValidateIoWeight(guest.io_weight));
   ISO_RETURN_IF_ERROR(CheckAbsolute("kernel", guest.kernel, true));
   ISO_RETURN_IF_ERROR(CheckAbsolute("initrd", guest.initrd, false));
   ISO_RETURN_IF_ERROR(CheckSocket("console", guest.console_socket));

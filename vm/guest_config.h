@@ -61,6 +61,9 @@ struct GuestConfig {
   bool hugepages = false;
   // Whole-guest CPU limit in CPUs (libvirt <global_quota>); 0: none.
   double cpu_quota = 0;
+  // The qemu process's proportional I/O share, 10..1000 (libvirt <blkiotune><weight>,
+  // written to the domain's blkio / io cgroup); 0: none.
+  uint32_t io_weight = 0;
 
   std::string kernel;
   std::string initrd;

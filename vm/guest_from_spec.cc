@@ -59,6 +59,7 @@ Result<GuestConfig> GuestFromSpec(const harness::InstanceSpec& spec, const VmOpt
       guest.vcpu_pins.push_back(options.pin[static_cast<size_t>(i) % options.pin.size()]);
   guest.hugepages = options.hugepages;
   if (spec.profile.cpu_limit) guest.cpu_quota = spec.cpu_quota;
+  guest.io_weight = spec.io_weight;
   guest.kernel = context.image.kernel;
   guest.initrd = context.image.initramfs;
   guest.cmdline = DefaultKernelCmdline(extra);

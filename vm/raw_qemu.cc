@@ -52,6 +52,8 @@ Result<std::vector<std::string>> BuildQemuArgv(const GuestConfig& guest,
     return Error("qemu-raw: vCPU pinning needs libvirt (per-thread affinity)", EOPNOTSUPP);
   if (guest.cpu_quota > 0)
     return Error("qemu-raw: a CPU quota needs libvirt (cgroup bandwidth)", EOPNOTSUPP);
+  if (guest.io_weight > 0)
+    return Error("qemu-raw: an I/O weight needs libvirt (blkio cgroup)", EOPNOTSUPP);
   if (guest.memory_bytes % (1 << 20) != 0)
     return Error("qemu-raw: guest memory must be whole MiB", EINVAL);
   const bool kvm = guest.accelerator == Accelerator::kKvm;

@@ -101,6 +101,9 @@ TEST(RawQemuTest, RefusesWhatOnlyLibvirtProvides) {
   g.cpu_quota = 0.5;
   EXPECT_EQ(BuildQemuArgv(g).error().errno_value(), EOPNOTSUPP);
   g = Guest();
+  g.io_weight = 300;
+  EXPECT_EQ(BuildQemuArgv(g).error().errno_value(), EOPNOTSUPP);
+  g = Guest();
   g.network = NetworkConfig{"network", "default", ""};
   EXPECT_EQ(BuildQemuArgv(g).error().errno_value(), EOPNOTSUPP);
   g = Guest();
