@@ -49,6 +49,7 @@
 #include "bench/isolation_tools.h"
 #include "bench/net_tools.h"
 #include "bench/rounds.h"
+#include "container/cgroup.h"
 #include "harness/bridge_guard.h"
 #include "harness/child_process.h"
 #include "harness/fd.h"
@@ -70,6 +71,13 @@ constexpr int kRrCount = 2000;
 
 using harness::Clock;
 
+// OOM kills so far: in the neighbour's and the victim's own memory limit (their cgroups,
+// or a VM's guest kernel) and on the whole host.
+struct OomCounts {
+  std::optional<uint64_t> neighbour, victim;
+  uint64_t host = 0;
+};
+
 struct Rig {
   std::unique_ptr<harness::Backend> backend;
   std::unique_ptr<harness::Instance> victim, neighbour;
@@ -84,9 +92,11 @@ struct Rig {
   std::string stressor_error;
   Clock::time_point started;
   double neighbour_cpu0 = 0;
-  std::optional<uint64_t> oom_kills0;
+  std::optional<struct OomCounts> oom0;
   std::string randread_path;
   bool randread_direct = true;
+  std::optional<uint64_t> io_weight_seen;  // the kernel's, for both instances
+  std::string io_note;                     // why this backend runs without the weight
 };
 
 // "/isobench-randread" (a file in the instance's root, on its disk) or the VM's disk.
@@ -169,11 +179,40 @@ class IsolationFamily {
  private:
   const IsolationConfig& config() const { return bench_.suite.isolation; }
 
+  // Whether the I/O weight can do anything: a weight divides a device only under a
+  // scheduler that reads it (BFQ), and this is the disk under the instances' disks.
+  void NoteIoScheduler() {
+    int weight = config().io_weight;
+    if (weight > 0) {
+      // A host whose cgroups take no weight runs the family without one, and says so.
+      auto mounts = container::DetectCgroupMounts();
+      std::string why =
+          mounts.ok() ? container::IoWeightUnavailable(*mounts) : mounts.error().message();
+      if (!why.empty()) {
+        std::cerr << "isobench: Isolation: io_weight " << weight << " not applied: " << why << "\n";
+        io_note_ = "io_weight NOT applied (" + why + ")";
+        weight = 0;
+      }
+    }
+    io_weight_ = weight;
+    if (io_note_.empty())
+      io_note_ = weight == 0 ? std::string("io_weight unset (the kernel's default)")
+                             : "io_weight=" + std::to_string(weight) + " each, held by the kernel";
+    auto sched = harness::IoSchedulerOf(bench_.context.workdir);
+    if (!sched.ok()) {
+      disk_note_ = "host disk scheduler unknown: " + sched.error().message();
+      return;
+    }
+    disk_note_ = "host disk " + sched->device + " schedules with " + sched->scheduler;
+    if (sched->scheduler != "bfq") disk_note_ += ", which does not divide by weight (BFQ does)";
+  }
+
   // The PM QoS request of the family (cpuidle keeps every CPU out of idle states whose
   // exit latency exceeds it while the file stays open); once, on the first row.
   void HoldCpuAwake() {
     if (dma_latency_tried_) return;
     dma_latency_tried_ = true;
+    NoteIoScheduler();
     const int us = config().cpu_dma_latency_us;
     if (us < 0) {
       idle_note_ = "host CPU idle states as the host has them (cpu_dma_latency_us = -1)";
@@ -279,7 +318,7 @@ class IsolationFamily {
     const std::string command =
         "setsid " + StressorCommand(rig, stressor) + " </dev/null >/dev/null 2>&1 & echo $!";
     if (stressor == "memory") {
-      ISO_ASSIGN_OR_RETURN(rig.oom_kills0, OomKills(rig));
+      ISO_ASSIGN_OR_RETURN(rig.oom0, Ooms(rig));
     }
     ISO_ASSIGN_OR_RETURN(harness::ResourceUsage usage, rig.neighbour->Usage());
     rig.neighbour_cpu0 = usage.cpu_seconds;
@@ -363,22 +402,35 @@ class IsolationFamily {
            pgid + " ] && [ \"$st\" != Z ] && return 0; done; return 1; }; ";
   }
 
-  // The OOM kills so far in the kernel that enforces the neighbour's limit: the guest's
-  // for a VM, the host's otherwise (nothing else of the suite runs meanwhile).
-  harness::Result<uint64_t> OomKills(Rig& rig) {
-    std::string text;
-    if (rig.vm) {
-      ISO_ASSIGN_OR_RETURN(harness::ExecResult r, NeighbourExec(rig, {"/bin/cat", "/proc/vmstat"}));
-      text = r.stdout_text;
-    } else {
-      ISO_ASSIGN_OR_RETURN(text, harness::ReadFile("/proc/vmstat"));
-    }
+  static harness::Result<uint64_t> VmstatOomKills(const std::string& text,
+                                                  const std::string& whose) {
     std::istringstream in(text);
     std::string key;
     uint64_t value = 0;
     while (in >> key >> value)
       if (key == "oom_kill") return value;
-    return harness::Error("/proc/vmstat has no oom_kill", ENOENT);
+    return harness::Error(whose + "'s /proc/vmstat has no oom_kill", ENOENT);
+  }
+
+  // Where the OOM killer has struck so far: each instance's own limit (a container's
+  // memory cgroup; a VM's guest kernel, read through its agent) and the host.
+  harness::Result<OomCounts> Ooms(Rig& rig) {
+    OomCounts counts;
+    ISO_ASSIGN_OR_RETURN(std::string host, harness::ReadFile("/proc/vmstat"));
+    ISO_ASSIGN_OR_RETURN(counts.host, VmstatOomKills(host, "the host"));
+    if (rig.vm) {
+      ISO_ASSIGN_OR_RETURN(harness::ExecResult n, NeighbourExec(rig, {"/bin/cat", "/proc/vmstat"}));
+      ISO_ASSIGN_OR_RETURN(counts.neighbour, VmstatOomKills(n.stdout_text, "the neighbour"));
+      ISO_ASSIGN_OR_RETURN(harness::ExecResult v, rig.victim->Exec({"/bin/cat", "/proc/vmstat"},
+                                                                   std::chrono::seconds(30)));
+      ISO_ASSIGN_OR_RETURN(counts.victim, VmstatOomKills(v.stdout_text, "the victim"));
+    } else {
+      ISO_ASSIGN_OR_RETURN(harness::ResourceUsage n, rig.neighbour->Usage());
+      ISO_ASSIGN_OR_RETURN(harness::ResourceUsage v, rig.victim->Usage());
+      counts.neighbour = n.oom_kills;
+      counts.victim = v.oom_kills;
+    }
+    return counts;
   }
 
   // What the limits did to the neighbour, as counters of the row beside it.
@@ -392,10 +444,28 @@ class IsolationFamily {
       if (wall > 0 && usage.cpu_seconds > 0)
         state.counters["neighbour_cpu_vs_quota"] =
             (usage.cpu_seconds - rig.neighbour_cpu0) / wall / quota;
-    } else if (stressor == "memory") {
-      ISO_ASSIGN_OR_RETURN(uint64_t kills, OomKills(rig));
-      if (rig.oom_kills0)
-        state.counters["oom_kills"] = static_cast<double>(kills - *rig.oom_kills0);
+    } else if (stressor == "memory" && rig.oom0) {
+      // oom_kills: in the neighbour's own limit; _victim: in the victim's; _elsewhere:
+      // on the host outside both (a container's cgroup kills count on the host too).
+      ISO_ASSIGN_OR_RETURN(OomCounts now, Ooms(rig));
+      const OomCounts& then = *rig.oom0;
+      uint64_t inside = 0;
+      if (now.neighbour && then.neighbour) {
+        state.counters["oom_kills"] = static_cast<double>(*now.neighbour - *then.neighbour);
+        if (!rig.vm) inside += *now.neighbour - *then.neighbour;
+      }
+      if (now.victim && then.victim) {
+        state.counters["oom_kills_victim"] = static_cast<double>(*now.victim - *then.victim);
+        if (!rig.vm) inside += *now.victim - *then.victim;
+      }
+      const uint64_t host = now.host - then.host;
+      if (now.neighbour && now.victim)
+        state.counters["oom_kills_elsewhere"] =
+            static_cast<double>(host > inside ? host - inside : 0);
+      else  // a cgroup without an OOM count (Linux < 4.13): the host's count, all of it
+        state.counters["oom_kills"] = static_cast<double>(host);
+    } else if (stressor == "disk" && rig.io_weight_seen) {
+      state.counters["io_weight"] = static_cast<double>(*rig.io_weight_seen);
     } else if (stressor == "fork" && !rig.vm) {
       // The workers fork up to the cap and reap: the most of a few samples.
       int64_t most = 0;
@@ -518,8 +588,11 @@ class IsolationFamily {
     if (!config().weak_neighbour.empty())
       label += " (without " + Joined(config().weak_neighbour) + ")";
     if (stressor == "memory")
-      label += "; oom_kills: /proc/vmstat of the " +
-               std::string(rig.vm ? "guest" : "host (nothing else of the suite runs meanwhile)");
+      label += rig.vm ? "; oom_kills: /proc/vmstat of each guest, oom_kills_elsewhere: the host's"
+                      : "; oom_kills: each instance's memory cgroup, oom_kills_elsewhere: the "
+                        "host's /proc/vmstat less those";
+    if (stressor == "disk" || metric == "randread")
+      label += "; " + (rig.io_note.empty() ? io_note_ : rig.io_note) + "; " + disk_note_;
     return label;
   }
 
@@ -561,6 +634,7 @@ class IsolationFamily {
     const harness::BackendTraits traits = rig.backend->traits();
     rig.vm = traits.kind == harness::BackendTraits::Kind::kVm;
     const IsolationConfig& c = config();
+    int io_weight = io_weight_;
     auto make =
         [&](const std::string& role) -> harness::Result<std::unique_ptr<harness::Instance>> {
       harness::InstanceSpec spec;
@@ -569,6 +643,7 @@ class IsolationFamily {
       spec.cpu_quota = c.cpu_quota_pct / 100.0;
       spec.memory_bytes = static_cast<uint64_t>(c.memory_mib) << 20;
       spec.pids_limit = c.pids_limit;
+      spec.io_weight = static_cast<uint32_t>(io_weight);
       // The randread file (victim) or the disk hog's (neighbour), on a disk of its own:
       // a VM's virtio-blk, the native container's disk-backed upper layer.
       spec.disk_bytes = static_cast<uint64_t>(kHogMib + 128) << 20;
@@ -584,6 +659,14 @@ class IsolationFamily {
       return rig.backend->Create(spec);
     };
     auto victim = make("victim");
+    if (!victim.ok() && io_weight > 0 && victim.error().errno_value() == ENOTSUP) {
+      // A runtime that cannot apply the weight (Docker 20.10 discards it where the kernel
+      // has BFQ's file, not CFQ's): both run without one, and every disk row says so.
+      rig.io_note = "io_weight NOT applied on " + backend + ": " + victim.error().message();
+      std::cerr << "isobench: Isolation: " << rig.io_note << "\n";
+      io_weight = 0;
+      victim = make("victim");
+    }
     if (!victim.ok()) {
       rig.error = "the victim: " + victim.error().message();
       return rig;
@@ -592,6 +675,22 @@ class IsolationFamily {
     if (!neighbour.ok()) {
       rig.error = "the neighbour: " + neighbour.error().message();
       return rig;
+    }
+    // The weight asked for is the weight the kernel holds, for both (a runtime or daemon
+    // that dropped it would otherwise pass for one that enforces it).
+    if (io_weight > 0) {
+      auto mounts = container::DetectCgroupMounts();
+      for (const auto& [role, instance] :
+           {std::pair{"victim", victim->get()}, std::pair{"neighbour", neighbour->get()}}) {
+        auto seen = mounts.ok() ? container::ExpectIoWeight(instance->host_pid(), *mounts,
+                                                            static_cast<uint32_t>(io_weight))
+                                : harness::Result<container::IoWeightSeen>(mounts.error());
+        if (!seen.ok()) {
+          rig.error = std::string("the ") + role + ": " + seen.error().message();
+          return rig;
+        }
+        rig.io_weight_seen = seen->weight;
+      }
     }
     rig.victim_endpoint = (*victim)->endpoint();
     rig.neighbour_endpoint = (*neighbour)->endpoint();
@@ -646,6 +745,9 @@ class IsolationFamily {
   bool dma_latency_tried_ = false;
   std::optional<harness::Fd> dma_latency_;
   std::string idle_note_;
+  std::string io_note_;    // the weight every instance gets, or why none
+  std::string disk_note_;  // the host disk under the instances' disks, and its scheduler
+  int io_weight_ = 0;      // the weight asked of every instance (0 where cgroups take none)
   std::map<std::string, Rig> rigs_;
   std::map<std::string, HostServers> servers_;
   std::shared_ptr<RoundBook> book_ = std::make_shared<RoundBook>();
@@ -672,8 +774,10 @@ void RegisterIsolation(BenchSession& bench) {
       "bench.isolation.policy",
       "victim and neighbour of one spec per backend: " + std::to_string(config.cpu_quota_pct) +
           " % of a CPU, " + std::to_string(config.memory_mib) + " MiB, " +
-          std::to_string(config.pids_limit) +
-          " pids, 1 vCPU; one stressor at a time in the "
+          std::to_string(config.pids_limit) + " pids, " +
+          (config.io_weight > 0 ? "I/O weight " + std::to_string(config.io_weight)
+                                : std::string("no I/O weight")) +
+          ", 1 vCPU; one stressor at a time in the "
           "neighbour, settled " +
           std::to_string(config.settle_ms) + " ms; " +
           (config.weak_neighbour.empty()

@@ -134,7 +134,27 @@ TEST_F(IsolationFamilyTest, EveryStressorBesideEveryBackendsVictimAndNothingLeft
         EXPECT_LE(p, 512) << "past the pids limit";
       }
     }
-    EXPECT_NE(find("Isolation/" + b + "/memory:memory")->Counter("oom_kills"), nullptr);
+    // The memory hog's OOM kills land in its own limit: never in the victim's, never
+    // elsewhere on the host.
+    const RunSamples* memory = find("Isolation/" + b + "/memory:memory");
+    ASSERT_NE(memory->Counter("oom_kills"), nullptr);
+    for (const char* stray : {"oom_kills_victim", "oom_kills_elsewhere"}) {
+      const auto* kills = memory->Counter(stray);
+      ASSERT_NE(kills, nullptr) << stray;
+      for (double k : *kills) EXPECT_EQ(k, 0) << stray;
+    }
+    // The I/O weight is the kernel's for both instances, or the disk rows say why not.
+    const RunSamples* disk = find("Isolation/" + b + "/disk:randread");
+    const std::string& label = disk->labels[0];
+    if (label.find("held by the kernel") != std::string::npos) {
+      const auto* weight = disk->Counter("io_weight");
+      ASSERT_NE(weight, nullptr) << label;
+      for (double w : *weight) EXPECT_TRUE(w == 500 || w == 4950) << w;
+    } else {
+      EXPECT_NE(label.find("io_weight NOT applied"), std::string::npos) << label;
+      EXPECT_EQ(disk->Counter("io_weight"), nullptr) << label;
+    }
+    EXPECT_NE(label.find("host disk"), std::string::npos) << label;
   }
   EXPECT_EQ(Leftovers(), before);
 }

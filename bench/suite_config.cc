@@ -326,6 +326,11 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(x.Int("cpu_quota_pct", 10, 6400, &iso.cpu_quota_pct));
   ISO_RETURN_IF_ERROR(x.Int("memory_mib", 128, 1 << 20, &iso.memory_mib));
   ISO_RETURN_IF_ERROR(x.Int("pids_limit", 32, 1 << 22, &iso.pids_limit));
+  ISO_RETURN_IF_ERROR(x.Int("io_weight", 0, 1000, &iso.io_weight));
+  if (iso.io_weight != 0 && iso.io_weight < 10)
+    return Error(src + ": `isolation.io_weight` (" + std::to_string(iso.io_weight) +
+                     ") must be 0 (unset) or 10..1000",
+                 EINVAL);
   ISO_RETURN_IF_ERROR(x.Int("settle_ms", 0, 60000, &iso.settle_ms));
   ISO_RETURN_IF_ERROR(x.Int("cpu_dma_latency_us", -1, 1000000, &iso.cpu_dma_latency_us));
   ISO_RETURN_IF_ERROR(x.StringList("weak_neighbour", {"cpu_limit", "memory_limit", "pids_limit"},

@@ -161,6 +161,9 @@ struct IsolationConfig {
   int cpu_quota_pct = 100;  // % of one CPU
   int memory_mib = 512;
   int pids_limit = 512;
+  // Proportional I/O share of each (10..1000 as Docker's BlkioWeight; 0: left unset).
+  // Equal weights ask for a fair split of the disk; only a BFQ-scheduled disk applies it.
+  int io_weight = 500;
   // Limits the neighbour goes without (cpu_limit, memory_limit, pids_limit): what each
   // limit buys the victim, shown by its absence. Empty: victim and neighbour alike.
   std::vector<std::string> weak_neighbour;

@@ -211,6 +211,8 @@ TEST(SuiteConfigTest, ErrorsNameFileKeyAndReason) {
       {"[isolation]\nrounds = 2\nvm_rounds = 3\n", "`isolation.vm_rounds` (3) must not exceed"},
       {"[isolation]\ncpu_quota_pct = 5\n", "`isolation.cpu_quota_pct` must be between 10"},
       {"[isolation]\nmemory_mib = 64\n", "`isolation.memory_mib` must be between 128"},
+      {"[isolation]\nio_weight = 5\n", "`isolation.io_weight` (5) must be 0 (unset) or 10..1000"},
+      {"[isolation]\nio_weight = 1001\n", "`isolation.io_weight` must be between 0"},
       {"[isolation]\necho_port = 5211\n", "`isolation.iperf3_port` and `isolation.echo_port`"},
       {"[isolation]\necho_port = 5201\n", "is a port of the network family's servers"},
       {"[isolation]\nwho = 1\n", "unknown key `isolation.who`"},
@@ -235,6 +237,7 @@ TEST(SuiteConfigTest, IsolationCasesCompactAndFull) {
       {"alone", "tcp_rr"},  {"cpu", "cpu"},         {"memory", "memory"},  {"fork", "latency"},
       {"disk", "randread"}, {"net_send", "tcp_rr"}, {"net_recv", "tcp_rr"}};
   EXPECT_EQ(c->isolation.Cases(), compact);
+  EXPECT_EQ(c->isolation.io_weight, 500) << "victim and neighbour share the disk evenly";
   // A figure no stressor aims at is not measured alone either; a stressor whose own
   // figure is not listed gets the first listed one.
   auto few = ParseSuiteConfig(

@@ -38,6 +38,23 @@ def band(percent):
     return BANDS[-1][1], BANDS[-1][2]
 
 
+_STRAY = '<b class="iso-stray" style="color:#b00020">%d %s</b>'
+_NOT_APPLIED = re.compile(r"io_weight NOT applied[^;]*")
+_DISK_NOTE = re.compile(r"host disk \S+ schedules with [^;]+")
+
+
+def _disk_note(label):
+    """'host disk vda schedules with mq-deadline, which ...' from a disk row's label."""
+    m = _DISK_NOTE.search(label or "")
+    return m.group(0) if m else ""
+
+
+def _most(values):
+    """Sort key of a row's counter samples: the largest total, then the most rounds (a
+    row where every round counted 0 beats a row without the counter)."""
+    return (sum(values), len(values))
+
+
 def _order(items, known):
     return sorted(items, key=lambda x: (known.index(x) if x in known else len(known), x))
 
@@ -308,22 +325,50 @@ def section_isolation(report):
         # A row's oom_kills counts from the memory hog's start, so with several victim
         # figures beside one hog the last one measured holds the earlier ones' kills: the
         # figure whose rounds add up to the most.
-        ooms = max((counter("memory", m, "oom_kills") for m in metrics), key=sum, default=[])
+        ooms = max((counter("memory", m, "oom_kills") for m in metrics), key=_most,
+                   default=[])
+        # Kills in the victim's limit or on the host outside both: each is a limit that
+        # failed to keep the hog to itself.
+        strays = []
+        for name, where in (("oom_kills_victim", "in the victim"),
+                            ("oom_kills_elsewhere", "elsewhere on the host")):
+            vals = max((counter("memory", m, name) for m in metrics), key=_most, default=[])
+            if vals:
+                strays.append((sum(vals), where))
         pids = [v for m in metrics for v in counter("fork", m, "neighbour_pids")]
         limit = [v for m in metrics for v in counter("fork", m, "pids_limit")]
-        if not (cpu or ooms or pids):
+        weights = sorted({int(v) for m in metrics for v in counter("disk", m, "io_weight")})
+        disk_labels = [lbl for m in metrics for lbl in (cells[key + ("disk", m)].labels
+                                                        if key + ("disk", m) in cells else [])]
+        sched = sorted({_disk_note(lbl) for lbl in disk_labels} - {""})
+        dropped = sorted({_NOT_APPLIED.search(lbl).group(0) for lbl in disk_labels
+                          if _NOT_APPLIED.search(lbl)})
+        if weights:
+            weight_text = ", ".join(str(w) for w in weights)
+        elif dropped:
+            weight_text = "not applied<br><small>%s</small>" % esc("; ".join(dropped))
+        else:
+            weight_text = "–"
+        if sched and weight_text != "–":
+            weight_text += "<br><small>%s</small>" % esc("; ".join(sched))
+        if not (cpu or ooms or pids or weights):
             continue
         cpu.sort()
+        oom_text = ("%d in %d rounds" % (sum(ooms), len(ooms))) if ooms else "–"
+        for n, where in strays:
+            oom_text += ("; " + _STRAY % (n, where)) if n else "; 0 %s" % where
         limit_rows.append([
             esc(label(key)).replace(" ", "\u00a0"),
             ("%s× <small>(%s – %s)</small>" % (fmt_sig(cpu[len(cpu) // 2]), fmt_sig(cpu[0]),
                                                fmt_sig(cpu[-1]))) if cpu else "–",
-            ("%d in %d rounds" % (sum(ooms), len(ooms))) if ooms else "–",
-            ("up to %d of %d" % (max(pids), max(limit))) if pids and limit else "–"])
+            oom_text,
+            ("up to %d of %d" % (max(pids), max(limit))) if pids and limit else "–",
+            weight_text])
     if limit_rows:
         out.append("<h3>What the limits did to the neighbour</h3>")
         out.append(table(["backend", "neighbour CPU ÷ quota (median, range)",
-                          "OOM kills while the memory hog ran", "neighbour pids (fork)"],
+                          "OOM kills while the memory hog ran (the neighbour's own)",
+                          "neighbour pids (fork)", "I/O weight held by the kernel (disk)"],
                          limit_rows, {}, numeric_from=1))
     _, summary = family_table(report, "Isolation")
     out.append("</section>")

@@ -57,13 +57,26 @@ def isolation_results(rounds=9, slowdown=None, runc_error=None, cases=CASES, noi
                     counters["neighbour_cpu_vs_quota"] = 1.01
                 if stressor == "memory":
                     counters["oom_kills"] = 2.0
+                    counters["oom_kills_victim"] = 0.0
+                    counters["oom_kills_elsewhere"] = 1.0 if (backend, k) == ("runc", 0) else 0.0
+                if stressor == "disk":
+                    counters["io_weight"] = 500.0
                 if stressor == "fork":
                     counters.update({"neighbour_pids": 500.0, "pids_limit": 512.0})
                 name = "Isolation/%s/%s:%s" % (backend, stressor, metric)
                 if backend == "runc" and stressor == "disk" and runc_error:
                     benchmarks.append(_record(name, 1.0, {}, error=runc_error))
                     continue
-                benchmarks.append(_record(name, t, counters, label="neighbour: " + stressor))
+                label = "neighbour: " + stressor
+                if stressor == "disk" and backend == "container":
+                    label += ("; io_weight=500 each, held by the kernel; host disk vda schedules "
+                              "with mq-deadline, which does not divide by weight (BFQ does)")
+                elif stressor == "disk":
+                    del counters["io_weight"]
+                    label += ("; io_weight NOT applied on runc: the daemon discarded a limit: "
+                              "Weight discarded.; host disk vda schedules with mq-deadline, "
+                              "which does not divide by weight (BFQ does)")
+                benchmarks.append(_record(name, t, counters, label=label))
             for stressor, metric in cases:
                 spread = 0.5 if (stressor, metric) in noisy else 0.005
                 ratio = factor(stressor, metric) * (1.0 + spread * ((k * 3) % 5 - 2))
@@ -189,8 +202,25 @@ class IsolationSectionTest(ReportCase):
         self.assertIn("Not measured: runc: net_send, net_recv and tcp_rr (no bridge network).",
                       page)
         self.assertIn("1.01× <small>(1.01 – 1.01)</small>", page)
-        self.assertIn("18 in 9 rounds", page)
+        self.assertIn("18 in 9 rounds; 0 in the victim; 0 elsewhere on the host", page)
+        # A kill outside the neighbour's own limit stands out.
+        self.assertIn('18 in 9 rounds; 0 in the victim; <b class="iso-stray" '
+                      'style="color:#b00020">1 elsewhere on the host</b>', page)
         self.assertIn("up to 500 of 512", page)
+        self.assertIn("500<br><small>host disk vda schedules with mq-deadline, which does not "
+                      "divide by weight (BFQ does)</small>", page)
+        self.assertIn("not applied<br><small>io_weight NOT applied on runc: the daemon discarded "
+                      "a limit: Weight discarded.</small><br><small>host disk vda", page)
+
+    def test_no_oom_kill_is_zero_not_missing(self):
+        # The figures not measured beside the memory hog have no counter: the row holding
+        # zeros must win over them.
+        data = isolation_results(cases=CASES + (("memory", "memory"),))
+        for rec in data["benchmarks"]:
+            if "oom_kills" in rec:
+                rec["oom_kills"] = 0.0
+        _, page, _ = self.render(write_json(self.tmp, "zero.json", data))
+        self.assertIn("0 in 9 rounds; 0 in the victim; 0 elsewhere on the host", page)
 
     def test_unharmed_is_green_or_no_difference(self):
         _, page, _ = self.render(write_json(self.tmp, "same.json", isolation_results()))
