@@ -92,7 +92,7 @@ struct Rig {
   std::string stressor_error;
   Clock::time_point started;
   double neighbour_cpu0 = 0;
-  std::optional<struct OomCounts> oom0;
+  std::optional<OomCounts> oom0;
   std::string randread_path;
   bool randread_direct = true;
   std::optional<uint64_t> io_weight_seen;  // the kernel's, for both instances

@@ -362,15 +362,20 @@ Result<IoWeightSeen> IoWeightOf(pid_t pid, const CgroupMounts& mounts) {
                ENOENT);
 }
 
+bool IoWeightMatches(std::string_view file, uint64_t seen, uint32_t asked) {
+  const std::string_view v2 = "/io.weight";
+  const bool io_weight = file.size() >= v2.size() && file.substr(file.size() - v2.size()) == v2;
+  // io.weight's scale is 1..10000: runc (and this project) scale the blkio number onto
+  // it; libvirt writes the number as it is. Either is the weight asked for.
+  return seen == asked || (io_weight && seen == IoWeightV2(asked));
+}
+
 Result<IoWeightSeen> ExpectIoWeight(pid_t pid, const CgroupMounts& mounts, uint32_t asked) {
   ISO_ASSIGN_OR_RETURN(IoWeightSeen seen, IoWeightOf(pid, mounts));
-  const bool v2_scale =
-      seen.file.size() >= 10 && seen.file.substr(seen.file.size() - 10) == "/io.weight";
-  const uint64_t want = v2_scale ? IoWeightV2(asked) : asked;
-  if (seen.weight != want)
+  if (!IoWeightMatches(seen.file, seen.weight, asked))
     return Error("I/O weight of process " + std::to_string(pid) + " reads " +
-                     std::to_string(seen.weight) + " in `" + seen.file + "`, not " +
-                     std::to_string(want) + " (asked: " + std::to_string(asked) + ")",
+                     std::to_string(seen.weight) + " in `" + seen.file + "`, not the " +
+                     std::to_string(asked) + " asked for",
                  EPROTO);
   return seen;
 }

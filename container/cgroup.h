@@ -170,8 +170,11 @@ struct IoWeightSeen {
   uint64_t weight = 0;
 };
 Result<IoWeightSeen> IoWeightOf(pid_t pid, const CgroupMounts& mounts);
-// IoWeightOf, checked against the blkio-scale weight asked for (scaled to io.weight's
-// scale where that is the file): an error naming the file and both values otherwise.
+// Whether a weight read from `file` is the blkio-scale weight asked for: the number
+// itself, or on io.weight (1..10000) its IoWeightV2 scaling too, since runc scales it and
+// libvirt does not.
+bool IoWeightMatches(std::string_view file, uint64_t seen, uint32_t asked);
+// IoWeightOf, checked with IoWeightMatches: an error naming the file and both values.
 Result<IoWeightSeen> ExpectIoWeight(pid_t pid, const CgroupMounts& mounts, uint32_t asked);
 // A weight file's text: "500\n" (v1) or "default 500\n8:0 200\n" (v2): the default.
 std::optional<uint64_t> ParseIoWeight(std::string_view text);

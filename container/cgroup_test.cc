@@ -87,6 +87,16 @@ TEST(CgroupLimitsTest, IoWeightIsBfqFirstThenTheOlderFile) {
   EXPECT_EQ(v2[0].fallback_value, std::to_string(IoWeightV2(300)));
 }
 
+TEST(CgroupLimitsTest, IoWeightMatchesEitherConventionOnIoWeightOnly) {
+  EXPECT_TRUE(IoWeightMatches("/sys/fs/cgroup/blkio/x/blkio.bfq.weight", 500, 500));
+  EXPECT_FALSE(IoWeightMatches("/sys/fs/cgroup/blkio/x/blkio.bfq.weight", 4950, 500));
+  EXPECT_FALSE(IoWeightMatches("/sys/fs/cgroup/blkio/x/blkio.bfq.weight", 100, 500));
+  EXPECT_TRUE(IoWeightMatches("/sys/fs/cgroup/x/io.weight", 4950, 500));  // runc's
+  EXPECT_TRUE(IoWeightMatches("/sys/fs/cgroup/x/io.weight", 500, 500));   // libvirt's
+  EXPECT_FALSE(IoWeightMatches("/sys/fs/cgroup/x/io.weight", 100, 500));  // the default
+  EXPECT_FALSE(IoWeightMatches("/sys/fs/cgroup/x/io.bfq.weight", 4950, 500));
+}
+
 TEST(CgroupLimitsTest, IoWeightV2ScalesAsRuncDoes) {
   EXPECT_EQ(IoWeightV2(10), 1u);
   EXPECT_EQ(IoWeightV2(100), 910u);
