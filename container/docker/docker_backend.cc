@@ -449,7 +449,10 @@ Result<NetworkParams> DockerBackend::EnsureNetwork() {
                               NetworkCreateBody(n, context_.run_id, OwnerOfThisProcess()));
     if (!made.ok()) {
       last_error = made.error().message();
-      if (last_error.find("overlap") != std::string::npos) continue;  // another's subnet
+      // Another network's subnet or name (another backend of this run): the next slot.
+      if (last_error.find("overlap") != std::string::npos ||
+          last_error.find("already exists") != std::string::npos)
+        continue;
       return std::move(made).error().Context("docker: making the run's network " + n.name);
     }
     network_ = n;
@@ -664,7 +667,10 @@ Result<int> DockerBackend::ReclaimStale() {
     if (networks.ok() && networks->is_array()) {
       for (const auto& n : *networks) {
         std::string run = DeadRunOf(n);
-        if (run.empty() || n.value("Name", "") != "isobench-" + run) continue;
+        const std::string name = n.value("Name", "");
+        if (run.empty() ||
+            (name != "isobench-" + run && name.rfind("isobench-" + run + "-isbd", 0) != 0))
+          continue;
         auto removed =
             daemon_->Call("DELETE", "/networks/" + n.value("Id", std::string()), nullptr, true);
         if (removed.ok())

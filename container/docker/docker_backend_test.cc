@@ -196,15 +196,34 @@ TEST_F(DockerBackendTest, BridgeNetworkIsTheRunsOwnAndGoesWithIt) {
   EXPECT_EQ(
       harness::ReadFile("/proc/sys/net/ipv4/conf/" + endpoint->link + "/forwarding").ValueOrThrow(),
       "0\n");
-  json net = client_.Call("GET", "/networks/isobench-" + run).ValueOrThrow();
+  const std::string network = "isobench-" + run + "-" + endpoint->link;
+  json net = client_.Call("GET", "/networks/" + network).ValueOrThrow();
   EXPECT_EQ(net["Labels"]["isobench.run"], run);
   EXPECT_EQ(net["Options"]["com.docker.network.bridge.enable_ip_masquerade"], "false");
   auto ping = instance->Exec({"ping", "-c", "1", "-W", "3", endpoint->host_address}).ValueOrThrow();
   EXPECT_EQ(ping.exit_code, 0) << ping.stdout_text << ping.stderr_text;
   std::string link = endpoint->link;
+
+  // A second backend of the same run (the next benchmark family's, while the first still
+  // lives) makes a network of its own rather than colliding with the first's name.
+  {
+    auto second = MakeDockerBackend(Context(run)).ValueOrThrow();
+    ASSERT_TRUE(second->Probe().usable) << second->Probe().reason;
+    spec.name = "net2";
+    auto other = second->Create(spec);
+    ASSERT_TRUE(other.ok()) << other.error().message();
+    ASSERT_TRUE((*other)->endpoint().has_value());
+    EXPECT_NE((*other)->endpoint()->link, link);
+    auto pong = (*other)->Exec({"ping", "-c", "1", "-W", "3", (*other)->endpoint()->host_address});
+    ASSERT_TRUE(pong.ok()) << pong.error().message();
+    EXPECT_EQ(pong->exit_code, 0) << pong->stdout_text << pong->stderr_text;
+  }
+  EXPECT_EQ(client_.Request("GET", "/networks/" + network).ValueOrThrow().status, 200)
+      << "the second backend took the first's network with it";
+
   instance.reset();
   backend.reset();
-  auto gone = client_.Request("GET", "/networks/isobench-" + run).ValueOrThrow();
+  auto gone = client_.Request("GET", "/networks/" + network).ValueOrThrow();
   EXPECT_EQ(gone.status, 404) << "the run's network outlived its backend";
   EXPECT_NE(::access(("/sys/class/net/" + link).c_str(), F_OK), 0) << link << " survived";
 }

@@ -376,10 +376,12 @@ harness::ResourceUsage UsageFromStats(const json& stats) {
 
 NetworkParams RunNetwork(const std::string& run_id, int slot, const harness::BridgeSubnet& range) {
   NetworkParams n;
-  n.name = "isobench-" + run_id;
   char bridge[16];
   std::snprintf(bridge, sizeof bridge, "isbd%04x", slot & 0xffff);
   n.bridge = bridge;
+  // Named after its bridge too: two backends of one run (one family's, then another's,
+  // or two at once) each make their own.
+  n.name = "isobench-" + run_id + "-" + n.bridge;
   const uint32_t slices = 1u << (24 - range.prefix);
   const uint32_t network = range.network + ((static_cast<uint32_t>(slot) % slices) << 8);
   auto dotted = [](uint32_t host_order) {

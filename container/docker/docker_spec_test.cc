@@ -356,7 +356,7 @@ TEST(UsageFromStats, CgroupV1AndV2Replies) {
 }  // namespace
 TEST(NetworkCreateBody, ARunsOwnBridgeWithoutNat) {
   NetworkParams n = RunNetwork("r1", 0x1a2b);
-  EXPECT_EQ(n.name, "isobench-r1");
+  EXPECT_EQ(n.name, "isobench-r1-isbd1a2b");
   EXPECT_EQ(n.bridge, "isbd1a2b");
   EXPECT_EQ(n.subnet, "10.204.43.0/24");  // 0x1a2b % 256
   EXPECT_EQ(n.gateway, "10.204.43.1");
