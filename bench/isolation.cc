@@ -165,12 +165,13 @@ class IsolationFamily {
 
   void Teardown() {
     dma_latency_.reset();  // the host's idle states are its own again
+    for (auto& [name, rig] : rigs_) (void)Stop(rig);
+    // Before the instances go: the last instance on a bridge takes its guard with it.
+    for (auto& [address, s] : servers_) s.ClosePorts();
     for (auto& [name, rig] : rigs_) {
-      (void)Stop(rig);
       rig.victim.reset();
       rig.neighbour.reset();
     }
-    for (auto& [address, s] : servers_) s.ClosePorts();
     for (auto& [name, rig] : rigs_) rig.backend.reset();
     rigs_.clear();
     servers_.clear();
