@@ -42,7 +42,6 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <thread>
 
 #include "bench/families.h"
@@ -405,11 +404,8 @@ class IsolationFamily {
 
   static harness::Result<uint64_t> VmstatOomKills(const std::string& text,
                                                   const std::string& whose) {
-    std::istringstream in(text);
-    std::string key;
-    uint64_t value = 0;
-    while (in >> key >> value)
-      if (key == "oom_kill") return value;
+    // /proc/vmstat is "name value" lines, the flat-keyed form of the cgroup files.
+    if (auto kills = container::FlatKeyedValue(text, "oom_kill")) return *kills;
     return harness::Error(whose + "'s /proc/vmstat has no oom_kill", ENOENT);
   }
 
