@@ -102,13 +102,22 @@ ChildStatus ApplyStep(const MountStep& s) {
         return ChildStatus::Errno("mount --bind", s.source.c_str());
       if (s.read_only) return RemountReadOnly(target);
       return ChildStatus::Ok();
-    case MountStep::Kind::kMask:
-      if (::mount("/dev/null", target, nullptr, MS_BIND, nullptr) == 0) return ChildStatus::Ok();
-      if (errno != ENOTDIR) return ChildStatus::Errno("mount --bind /dev/null", target);
+    case MountStep::Kind::kMask: {
+      // Looked at first rather than tried: a bind of /dev/null onto a directory fails
+      // only after the kernel has cloned the mount, and dropping that clone costs an
+      // expedited RCU grace period, which every CPU's start waits for in turn.
+      struct stat st;
+      if (::stat(target, &st) != 0) return ChildStatus::Errno("stat", target);
+      if (!S_ISDIR(st.st_mode)) {
+        if (::mount("/dev/null", target, nullptr, MS_BIND, nullptr) != 0)
+          return ChildStatus::Errno("mount --bind /dev/null", target);
+        return ChildStatus::Ok();
+      }
       // A directory: hide it under an empty read-only tmpfs (runc's maskPath).
       if (::mount("tmpfs", target, "tmpfs", MS_RDONLY | kNoSuidDevExec, "size=0,nr_inodes=1") != 0)
         return ChildStatus::Errno("mount tmpfs (mask)", target);
       return ChildStatus::Ok();
+    }
     case MountStep::Kind::kReadOnly:
       if (::mount(target, target, nullptr, MS_BIND | MS_REC, nullptr) != 0)
         return ChildStatus::Errno("mount --rbind", target);
