@@ -91,6 +91,9 @@ std::map<std::string, std::string> ContainerBackend::Describe() {
                            std::to_string(seccomp_->denied().size()) + " denied syscalls, " +
                            std::to_string(seccomp_->instructions()) + " BPF instructions";
   d["container.host_bounding_set"] = FormatCapabilities(host_bounding_);
+  if (netns_pool_ > 0)
+    d["container.netns_pool"] = "up to " + std::to_string(netns_pool_) +
+                                " network namespaces made ahead of time (lo up), each used once";
   d["container.devices"] = use_v2_ ? "minimal /dev, CAP_MKNOD dropped (no v2 device filter)"
                                    : "minimal /dev + cgroup v1 devices allow-list";
   return d;
@@ -106,6 +109,24 @@ Result<std::unique_ptr<harness::Instance>> ContainerBackend::Create(
   ISO_RETURN_IF_ERROR(StartContainer(*instance, spec, t0).Context("container `" + spec.name + "`"));
   instance->timing_.host_cpu_seconds += ThreadCpuSeconds() - cpu0;
   return std::unique_ptr<harness::Instance>(std::move(instance));
+}
+
+Result<int> ContainerBackend::Prewarm(int starts) {
+  const size_t want = static_cast<size_t>(std::clamp(starts, 0, netns_pool_));
+  std::lock_guard<std::mutex> lock(netns_mu_);
+  while (netns_ready_.size() < want) {
+    ISO_ASSIGN_OR_RETURN(harness::Fd ns, MakeNetworkNamespace().Context("netns pool"));
+    netns_ready_.push_back(std::move(ns));
+  }
+  return static_cast<int>(netns_ready_.size());
+}
+
+harness::Fd ContainerBackend::TakePooledNetns() {
+  std::lock_guard<std::mutex> lock(netns_mu_);
+  if (netns_ready_.empty()) return harness::Fd();
+  harness::Fd ns = std::move(netns_ready_.back());
+  netns_ready_.pop_back();
+  return ns;
 }
 
 Result<int> ContainerBackend::ReclaimStale() {
@@ -197,7 +218,7 @@ Result<std::unique_ptr<harness::Backend>> MakeContainerBackend(
   return std::unique_ptr<harness::Backend>(
       new ContainerBackend(context, std::move(mounts), mode, use_v2, v2_mount, std::move(seccomp),
                            bounding, std::move(options.userns_map), options.ready_timeout,
-                           options.upper, options.one_step_allowed));
+                           options.upper, options.one_step_allowed, options.netns_pool));
 }
 
 void RegisterContainerBackend(harness::BackendRegistry& registry) {

@@ -201,6 +201,61 @@ TEST_F(ContainerBackendTest, IoWeightIsInTheInstancesCgroup) {
   ExpectNothingLeft();
 }
 
+// container.netns_pool: namespaces made ahead by Prewarm(), each taken by one start that
+// can use it, with loopback up and nothing else in it; without a pool the start makes
+// its own.
+TEST_F(ContainerBackendTest, PooledNetworkNamespacesAreFreshAndUsedOnce) {
+  auto plain = MakeBackend();
+  ASSERT_TRUE(plain);
+  auto none = plain->Prewarm(4);
+  ASSERT_TRUE(none.ok()) << none.error().message();
+  EXPECT_EQ(*none, 0) << "a backend without a pool covers no start";
+  plain.reset();
+
+  context_.options["container.netns_pool"] = "2";
+  auto backend = MakeBackend();
+  ASSERT_TRUE(backend);
+  EXPECT_EQ(backend->name(), "container-netns-pool");
+  auto ready = backend->Prewarm(5);
+  ASSERT_TRUE(ready.ok()) << ready.error().message();
+  EXPECT_EQ(*ready, 2) << "the pool holds at most container.netns_pool";
+
+  auto netns_of = [](pid_t pid) {
+    struct stat st = {};
+    EXPECT_EQ(::stat(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), &st), 0);
+    return st.st_ino;
+  };
+  const ino_t host = netns_of(::getpid());
+  std::vector<std::unique_ptr<harness::Instance>> instances;
+  std::set<ino_t> seen;
+  for (int i = 0; i < 3; ++i) {  // two from the pool, the third makes its own
+    auto created = backend->Create(Spec("pool-" + std::to_string(i)));
+    ASSERT_TRUE(created.ok()) << created.error().message();
+    auto left = backend->Prewarm(0);
+    ASSERT_TRUE(left.ok());
+    EXPECT_EQ(*left, std::max(0, 1 - i)) << "start " << i << " took one namespace";
+    ino_t ns = netns_of((*created)->host_pid());
+    EXPECT_NE(ns, host);
+    EXPECT_TRUE(seen.insert(ns).second) << "a namespace used twice";
+    // sysfs was mounted inside the joined namespace: its only link is lo, and it is up
+    // (IFF_UP | IFF_LOOPBACK).
+    EXPECT_EQ(Exec(**created, {"ls", "/sys/class/net"}), "lo\n");
+    EXPECT_EQ(Exec(**created, {"cat", "/sys/class/net/lo/flags"}), "0x9\n");
+    instances.push_back(std::move(created).value());
+  }
+  // A user namespace owns its network namespace: such a start never takes a pooled one.
+  ASSERT_EQ(*backend->Prewarm(1), 1);
+  InstanceSpec userns = Spec("pool-userns");
+  userns.profile.user_ns = true;
+  auto created = backend->Create(userns);
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  EXPECT_EQ(*backend->Prewarm(0), 1);
+  created->reset();
+  instances.clear();
+  backend.reset();
+  ExpectNothingLeft();
+}
+
 TEST_F(ContainerBackendTest, ManyInstancesAtOnceAreSeparate) {
   auto backend = MakeBackend();
   ASSERT_TRUE(backend);

@@ -1,6 +1,7 @@
 #include "container/container_child.h"
 
 #include <linux/close_range.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -43,6 +44,13 @@ ChildStatus ResetSignals() {
   return ChildStatus::Ok();
 }
 
+// A pooled network namespace (container.netns_pool) instead of a CLONE_NEWNET.
+ChildStatus JoinPooledNetns(int netns_fd) {
+  if (netns_fd < 0) return ChildStatus::Ok();
+  if (::setns(netns_fd, CLONE_NEWNET) != 0) return ChildStatus::Errno("setns", "pooled netns");
+  return ChildStatus::Ok();
+}
+
 ChildStatus ExecAgent(const ChildPlan& p) {
   ::umask(022);
   ::execve(p.agent_path.c_str(), p.argv.data(), p.env.data());
@@ -59,6 +67,8 @@ ChildStatus ContainChild(const ChildPlan& p) {
   // instance and runs under its limits.
   CHILD_RETURN_IF_ERROR(JoinCgroups(p.cgroup_join_fds));
   ::umask(0);  // device nodes and directories get exactly the modes in the plan
+  // Before sysfs is mounted: sysfs shows the network namespace of its mounter.
+  CHILD_RETURN_IF_ERROR(JoinPooledNetns(p.netns_fd));
   if (p.profile.user_ns) {
     // Nothing can be created before the id maps exist (EOVERFLOW for unmapped ids).
     CHILD_RETURN_IF_ERROR(WaitForGo(p.sync_fd));
@@ -78,7 +88,7 @@ ChildStatus ContainChild(const ChildPlan& p) {
   if (!p.profile.user_ns && !p.one_step) CHILD_RETURN_IF_ERROR(WaitForGo(p.sync_fd));
   CHILD_RETURN_IF_ERROR(EnterCgroupNamespace(p.profile.cgroup_ns));
   CHILD_RETURN_IF_ERROR(SetHostname(p.hostname, p.profile.uts_ns));
-  CHILD_RETURN_IF_ERROR(BringUpLoopback(p.profile.net_ns));
+  CHILD_RETURN_IF_ERROR(BringUpLoopback(p.profile.net_ns && p.netns_fd < 0));  // pooled: up
   CHILD_RETURN_IF_ERROR(ConfigureEth0(p.veth));
   CHILD_RETURN_IF_ERROR(ApplyRlimits(p.rlimits));
   CHILD_RETURN_IF_ERROR(SetUpAgentFds(p));

@@ -42,6 +42,9 @@ struct ChildPlan {
   std::vector<char*> argv;
   std::vector<char*> env;
   VethPlan veth;  // enabled for network "bridge"
+  // A network namespace made ahead of time (container.netns_pool) that the child joins
+  // instead of a CLONE_NEWNET of its own; -1 for none.
+  int netns_fd = -1;
   // Started in one step (StartsInOneStep): the child waits for nothing from the parent.
   bool one_step = false;
   // The child moves itself into its cgroups through these (JoinCgroups); empty when

@@ -23,6 +23,18 @@ Result<std::chrono::milliseconds> ParsePositiveMillis(const std::string& key,
   return std::chrono::milliseconds(ms);
 }
 
+// 0..kMaxNetnsPool.
+Result<int> ParsePoolSize(const std::string& key, const std::string& value) {
+  int n = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || n < 0 ||
+      n > kMaxNetnsPool)
+    return Error(key + ": `" + value + "` is not a number of namespaces from 0 to " +
+                     std::to_string(kMaxNetnsPool),
+                 EINVAL);
+  return n;
+}
+
 }  // namespace
 
 Result<ContainerOptions> ParseContainerOptions(const std::map<std::string, std::string>& options) {
@@ -65,10 +77,12 @@ Result<ContainerOptions> ParseContainerOptions(const std::map<std::string, std::
         o.one_step_allowed = false;
       else
         return Error("container.spawn must be vfork or fork, not `" + value + "`", EINVAL);
+    } else if (key == "container.netns_pool") {
+      ISO_ASSIGN_OR_RETURN(o.netns_pool, ParsePoolSize(key, value));
     } else {
       return Error("unknown option `" + key +
                        "` (container.* keys: cgroup, cgroup_v2_mount, userns_map, "
-                       "ready_timeout_ms, upper, spawn)",
+                       "ready_timeout_ms, upper, spawn, netns_pool)",
                    EINVAL);
     }
   }

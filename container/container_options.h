@@ -8,6 +8,7 @@
 //   container.ready_timeout_ms  create -> agent ready limit          10000
 //   container.upper             auto | tmpfs | disk                 auto
 //   container.spawn             vfork | fork                        vfork
+//   container.netns_pool        network namespaces made ahead       0 (none)
 //
 //   ISO_ASSIGN_OR_RETURN(ContainerOptions o, ParseContainerOptions(context.options));
 //   if (o.cgroup == CgroupDriver::kV1) ...
@@ -42,7 +43,15 @@ struct ContainerOptions {
   // vfork: a profile that needs nothing from the parent between clone and exec starts
   // in one step; fork: always the two-step start, for comparison.
   bool one_step_allowed = true;
+  // Up to this many network namespaces (loopback up) made ahead of time, outside any
+  // start: a start whose profile can use one (own network namespace, no user namespace,
+  // no veth) joins it with setns() instead of paying for CLONE_NEWNET, whose set-up
+  // runs every pernet initialiser, several under the kernel's rtnl_mutex. Each is used
+  // once. 0: every start makes its own. The backend is then named "container-netns-pool".
+  int netns_pool = 0;
 };
+
+inline constexpr int kMaxNetnsPool = 4096;
 
 harness::Result<ContainerOptions> ParseContainerOptions(
     const std::map<std::string, std::string>& options);

@@ -13,6 +13,7 @@ TEST(ContainerOptionsTest, DefaultsWithoutKeys) {
   EXPECT_EQ(o->ready_timeout, std::chrono::milliseconds(10000));
   EXPECT_EQ(o->upper, UpperLayer::kAuto);
   EXPECT_TRUE(o->one_step_allowed);
+  EXPECT_EQ(o->netns_pool, 0);
   ASSERT_EQ(o->userns_map.size(), 1u);
   EXPECT_EQ(o->userns_map[0].inside, 0u);
   EXPECT_EQ(o->userns_map[0].outside, 100000u);
@@ -25,6 +26,7 @@ TEST(ContainerOptionsTest, EveryKeyIsRead) {
                                   {"container.ready_timeout_ms", "2500"},
                                   {"container.upper", "disk"},
                                   {"container.spawn", "fork"},
+                                  {"container.netns_pool", "16"},
                                   {"vm.accel", "tcg"},
                                   {"oci.runtime", "/usr/sbin/runc"}});
   ASSERT_TRUE(o.ok()) << o.error().message();
@@ -34,6 +36,7 @@ TEST(ContainerOptionsTest, EveryKeyIsRead) {
   EXPECT_EQ(o->ready_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(o->upper, UpperLayer::kDisk);
   EXPECT_FALSE(o->one_step_allowed);
+  EXPECT_EQ(o->netns_pool, 16);
 }
 
 TEST(ContainerOptionsTest, BadValuesAndUnknownKeysNameTheKey) {
@@ -42,6 +45,8 @@ TEST(ContainerOptionsTest, BadValuesAndUnknownKeysNameTheKey) {
       {"container.userns_map", "x"},        {"container.ready_timeout_ms", "0"},
       {"container.ready_timeout_ms", "5s"}, {"container.upper", "nfs"},
       {"container.spawn", "clone"},         {"container.upper_layer", "disk"},
+      {"container.netns_pool", "-1"},       {"container.netns_pool", "4097"},
+      {"container.netns_pool", "8x"},
   };
   for (const auto& [key, value] : bad) {
     auto o = ParseContainerOptions({{key, value}});

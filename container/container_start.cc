@@ -78,6 +78,7 @@ struct StartState {
   Fd sync_parent, sync_child;
   Fd channel_parent, channel_child;
   Fd devnull;
+  Fd netns;                    // from the netns pool: the child joins it (plan.netns_fd)
   std::vector<Fd> join_files;  // open until the child has joined its cgroups
 };
 
@@ -236,6 +237,12 @@ Result<void> ContainerBackend::FormatChildPlan(ContainerInstance& c,
   for (auto& e : plan.env_storage) plan.env.push_back(e.data());
   plan.env.push_back(nullptr);
   plan.one_step = StartsInOneStep(profile, plan.veth, one_step_allowed_);
+  // A pooled namespace is owned by the host's user namespace and has no eth0: a user
+  // namespace or a veth makes its own.
+  if (profile.net_ns && !profile.user_ns && !plan.veth.enabled) {
+    s.netns = TakePooledNetns();
+    plan.netns_fd = s.netns.get();
+  }
   return {};
 }
 
@@ -285,6 +292,8 @@ Result<void> ContainerBackend::OpenChildDescriptors(ContainerInstance& c, StartS
 // clone3 into the namespaces (and, on cgroup v2, straight into the cgroup).
 Result<pid_t> ContainerBackend::CloneChild(ContainerInstance& c, StartState& s) {
   const harness::SecurityProfile& profile = s.plan.profile;
+  uint64_t flags = CloneFlags(profile);
+  if (s.plan.netns_fd >= 0) flags &= ~static_cast<uint64_t>(CLONE_NEWNET);
   pid_t pid;
   if (s.plan.one_step) {
     thread_local ChildStack stack;
@@ -294,13 +303,12 @@ Result<pid_t> ContainerBackend::CloneChild(ContainerInstance& c, StartState& s) 
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = Clone3AndRun(CloneFlags(profile), c.cgroup_->CloneIntoFd(), stack, RunChildOnItsStack,
-                       &s.plan);
+    pid = Clone3AndRun(flags, c.cgroup_->CloneIntoFd(), stack, RunChildOnItsStack, &s.plan);
     int saved = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     errno = saved;
   } else {
-    pid = Clone3(CloneFlags(profile), c.cgroup_->CloneIntoFd());
+    pid = Clone3(flags, c.cgroup_->CloneIntoFd());
     if (pid == 0) RunChild(s.plan);
   }
   if (pid < 0) {
@@ -317,6 +325,7 @@ Result<pid_t> ContainerBackend::CloneChild(ContainerInstance& c, StartState& s) 
   c.init_ = std::move(adopted).value();
   s.sync_child.Reset();
   s.channel_child.Reset();
+  s.netns.Reset();  // the child's copy of the descriptor holds it until it has joined
   return pid;
 }
 

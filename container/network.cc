@@ -184,4 +184,35 @@ Result<void> ConfigureEth0Of(pid_t pid, const VethPlan& plan) {
   return result;
 }
 
+Result<harness::Fd> MakeNetworkNamespace() {
+  Result<harness::Fd> made = Error("network namespace not made", EIO);
+  // A thread of its own unshares, so that no other harness thread changes namespace;
+  // the descriptor keeps the namespace when the thread ends.
+  std::thread worker([&made] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      made = Error::Errno("unshare", "CLONE_NEWNET");
+      return;
+    }
+    ChildStatus up = BringUpLoopback(true);
+    if (!up.ok()) {
+      made = Error(std::string(up.op) + " " + up.arg + ": " + std::strerror(up.err), up.err);
+      return;
+    }
+    auto fd = harness::Open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (!fd.ok()) {
+      made = std::move(fd).error();
+      return;
+    }
+    // Numbered >= 10: the child's dup2() onto 0..3 must never overwrite it.
+    int high = ::fcntl(fd->get(), F_DUPFD_CLOEXEC, 10);
+    if (high < 0) {
+      made = Error::Errno("fcntl F_DUPFD_CLOEXEC", "network namespace");
+      return;
+    }
+    made = harness::Fd(high);
+  });
+  worker.join();
+  return made;
+}
+
 }  // namespace isobench::container

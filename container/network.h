@@ -22,6 +22,7 @@
 
 #include "container/child_status.h"
 #include "harness/bridge.h"
+#include "harness/fd.h"
 
 namespace isobench::container {
 
@@ -36,6 +37,11 @@ Result<void> ValidateNetwork(const std::string& network, bool net_ns);
 // Child: SIOCSIFFLAGS IFF_UP on "lo" when the child has its own network namespace
 // (never touches the host's interfaces).
 ChildStatus BringUpLoopback(bool net_ns);
+
+// A new network namespace with its loopback up, held by the returned descriptor
+// (close-on-exec, numbered >= 10): what the netns pool (container.netns_pool) makes
+// ahead of time. A child given one joins it with setns() instead of CLONE_NEWNET.
+Result<harness::Fd> MakeNetworkNamespace();
 
 struct VethPlan {
   bool enabled = false;
