@@ -10,6 +10,7 @@
 #include <atomic>
 #include <iostream>
 #include <map>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "harness/host_backend.h"
 #include "harness/interrupt.h"
 #include "harness/log.h"
+#include "harness/stats.h"
 
 namespace isobench::bench {
 namespace {
@@ -28,12 +30,37 @@ std::atomic<int> g_instance_counter{0};
 double g_last_ready = 0;
 double LastReady() { return g_last_ready; }
 
+// Backends whose rows promise a pool (the netns-pool variant): each measured start must
+// find its pooled part made, or the row would mix pooled and cold starts.
+std::set<const harness::Backend*>& PooledRows() {
+  static std::set<const harness::Backend*> rows;
+  return rows;
+}
+
+// Refills the backend's pool for the next `starts` starts, before the clock starts.
+bool Prewarmed(benchmark::State& state, harness::Backend& backend, const std::string& name,
+               int starts) {
+  auto ready = backend.Prewarm(starts);
+  if (!ready.ok()) {
+    state.SkipWithError((name + ": " + ready.error().message()).c_str());
+    return false;
+  }
+  if (PooledRows().count(&backend) && *ready < starts) {
+    state.SkipWithError((name + ": the pool covers " + std::to_string(*ready) + " of " +
+                         std::to_string(starts) + " starts")
+                            .c_str());
+    return false;
+  }
+  return true;
+}
+
 // One create/ready/destroy; false (and the benchmark skipped with the reason) on error.
 bool OneStart(benchmark::State& state, harness::Backend& backend, const std::string& backend_name) {
   if (harness::Interrupted()) {
     state.SkipWithError("interrupted by a signal");
     return false;
   }
+  if (!Prewarmed(state, backend, backend_name, 1)) return false;
   harness::InstanceSpec spec;
   spec.name = "startup-" + std::to_string(g_instance_counter++);
   spec.memory_bytes = 256ull << 20;
@@ -65,6 +92,7 @@ bool ParallelStart(benchmark::State& state, harness::Backend& backend, const std
   std::vector<harness::Result<std::unique_ptr<harness::Instance>>> made;
   made.reserve(static_cast<size_t>(k));
   for (int i = 0; i < k; ++i) made.emplace_back(harness::Error("not started"));
+  if (!Prewarmed(state, backend, name, k)) return false;
   std::vector<std::thread> threads;
   auto start = harness::Clock::now();
   for (int i = 0; i < k; ++i) {
@@ -78,10 +106,17 @@ bool ParallelStart(benchmark::State& state, harness::Backend& backend, const std
   for (auto& t : threads) t.join();
   auto all_ready = harness::Clock::now();
   std::vector<double> singles;
+  std::vector<double> cpu;
+  // Each phase boundary over the K instances, so that the row shows which phase
+  // stretches when K starts share the host.
+  std::map<std::string, std::vector<double>> phases;
   std::string failure;
   for (auto& m : made) {
     if (m.ok()) {
-      singles.push_back((*m)->startup().ready_seconds);
+      const harness::StartupTiming& timing = (*m)->startup();
+      singles.push_back(timing.ready_seconds);
+      if (timing.host_cpu_seconds > 0) cpu.push_back(timing.host_cpu_seconds);
+      for (const auto& phase : timing.phases) phases[phase.name].push_back(phase.seconds);
     } else if (failure.empty()) {
       failure = m.error().message();
     }
@@ -96,6 +131,12 @@ bool ParallelStart(benchmark::State& state, harness::Backend& backend, const std
   state.counters["k"] = k;
   state.counters["single_median_s"] = singles[singles.size() / 2];
   state.counters["single_max_s"] = singles.back();
+  // Medians over the K instances: a phase every instance went through (a phase only
+  // some reported would be the median of a different set, so it is left out).
+  for (auto& [phase, seconds] : phases)
+    if (seconds.size() == singles.size())
+      state.counters["phase_" + phase + "_s"] = harness::Median(seconds);
+  if (cpu.size() == singles.size()) state.counters["host_cpu_s"] = harness::Median(cpu);
   return true;
 }
 
@@ -128,7 +169,43 @@ void RegisterStartup(BenchSession& bench) {
       }
     }
   }
-  bench.cleanups.push_back([] { startup_only.clear(); });
+  // The native container with its network namespaces made ahead of time, beside the
+  // cold row: as large a pool as the largest batch.
+  if (config.netns_pool && bench.session.registry) {
+    for (harness::Backend* b : bench.AllRows()) {
+      if (b->name() != "container") continue;
+      int largest = 1;
+      for (int k : config.parallel) largest = std::max(largest, k);
+      harness::BackendContext pooled_context = bench.context;
+      pooled_context.options["container.netns_pool"] = std::to_string(largest);
+      auto pooled = bench.session.registry->Make("container", pooled_context);
+      if (!pooled.ok()) {
+        // Asked for by the suite and unable to start: its rows fail, never vanish.
+        std::string why = "container-netns-pool: " + pooled.error().message();
+        bench
+            .Register("Startup/container-netns-pool/ready",
+                      [why](benchmark::State& state) {
+                        for (auto _ : state) state.SkipWithError(why.c_str());
+                      })
+            ->Iterations(1);
+        break;
+      }
+      bench.RecordTraits(**pooled);
+      PooledRows().insert(pooled->get());
+      rows.push_back(pooled->get());
+      startup_only.push_back(std::move(*pooled));
+      benchmark::AddCustomContext(
+          "bench.startup.netns_pool",
+          "container-netns-pool: the native container with up to " + std::to_string(largest) +
+              " network namespaces (lo up) made before each measured start or batch, outside "
+              "its time; each used once, torn down by the kernel when its container goes");
+      break;
+    }
+  }
+  bench.cleanups.push_back([] {
+    PooledRows().clear();
+    startup_only.clear();
+  });
 
   std::string warmed;
   for (harness::Backend* backend : rows) {

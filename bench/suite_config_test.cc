@@ -144,6 +144,7 @@ TEST(SuiteConfigTest, ReadsTheNetworkSection) {
 TEST(SuiteConfigTest, ReadsRoundsTargetsAndRuntime) {
   auto c = ParseSuiteConfig(
       "[startup]\nparallel_rounds = 9\nvm_parallel_rounds = 2\nvm_warmup = false\n"
+      "netns_pool = false\n"
       "[density]\nrounds = 7\nvm_rounds = 0\n[overhead]\nrounds = 11\nvm_rounds = 4\n"
       "[io]\nrounds = 5\nvm_rounds = 2\nruntime_ms = 250\ntargets = [\"fs\", \"disk\"]\n",
       "s.toml");
@@ -151,6 +152,7 @@ TEST(SuiteConfigTest, ReadsRoundsTargetsAndRuntime) {
   EXPECT_EQ(c->startup.parallel_rounds, 9);
   EXPECT_EQ(c->startup.vm_parallel_rounds, 2);
   EXPECT_FALSE(c->startup.vm_warmup);
+  EXPECT_FALSE(c->startup.netns_pool);
   EXPECT_EQ(c->density.rounds, 7);
   EXPECT_EQ(c->density.vm_rounds, 0);
   EXPECT_EQ(c->overhead.rounds, 11);
