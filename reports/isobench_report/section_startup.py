@@ -272,8 +272,72 @@ def section_startup(report):
             out.append("<h3>Teardown%s</h3>" % (" — " + esc(case) if len(cases) > 1 else ""))
             out.append(destroy_table(report, cells, backends))
             out.append(report.add_figure(fig, slug + "-destroy"))
+    scaling = parallel_scaling(report, cells_all)
+    if scaling:
+        out.append('<h3 id="startup-scaling">Parallel starts against serial</h3>')
+        out.append('<p class="note">K instances started at once from K threads: the batch\'s '
+                   'wall time to the last ready line over K times the same backend\'s serial '
+                   'median. 1.0 means the starts did not overlap at all; with C cores and '
+                   'starts that only use CPU the floor is 1/C. The phase bars of each '
+                   '<code>parallel:K</code> case above show which phase stretches.</p>')
+        out.append(report.add_figure(plot_parallel_scaling(report, scaling),
+                                     "startup-parallel-scaling"))
+        out.append(scaling_table(report, scaling))
     out.append("</section>")
     return "".join(out), summary
+
+
+def parallel_scaling(report, cells_all):
+    """{(backend, series index): [(K, batch median s, serial median s)]} for every
+    backend with both a serial case and parallel:K cases."""
+    serial = {(c.backend, c.series.index): report.median_ci(c.samples)[0]
+              for c in cells_all if c.params == "ready" and c.samples}
+    out = {}
+    for c in cells_all:
+        m = _PARALLEL.search(c.params)
+        key = (c.backend, c.series.index)
+        if not m or not c.samples or not serial.get(key):
+            continue
+        out.setdefault(key, []).append(
+            (int(m.group(1)), report.median_ci(c.samples)[0], serial[key]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def plot_parallel_scaling(report, scaling):
+    fig, ax = pyplot().subplots(figsize=(9, 4.6), layout="constrained")
+    nser = len(report.series)
+    for (backend, si), points in sorted(scaling.items()):
+        ks = [k for k, _, _ in points]
+        ratios = [batch / (k * one) for k, batch, one in points]
+        label = report.series[si].backend_label(backend) + (
+            " — " + report.series[si].label if nser > 1 else "")
+        ax.plot(ks, ratios, marker="o", color=backend_color(report, backend),
+                linestyle="--" if report.is_reference(backend) else "-", label=label)
+        ax.annotate("%.2f" % ratios[-1], (ks[-1], ratios[-1]), xytext=(5, 0),
+                    textcoords="offset points", va="center", fontsize=8.5)
+    ax.axhline(1.0, color="grey", linewidth=1, linestyle=":")
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(formatter(lambda v, _: "%d" % v))
+    ax.set_ylim(0, None)
+    ax.set_xlabel("K (simultaneous starts)")
+    ax.set_ylabel("batch time ÷ (K × serial median)")
+    ax.set_title("Parallel starts — how much K starts overlap (lower is better)", loc="left",
+                 fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def scaling_table(report, scaling):
+    rows = []
+    for (backend, si), points in sorted(scaling.items()):
+        name = esc(report.series[si].backend_label(backend)) + (
+            " — " + esc(report.series[si].label) if len(report.series) > 1 else "")
+        for k, batch, one in points:
+            rows.append([name, str(k), fmt_time(batch), fmt_time(k * one),
+                         "%.2f" % (batch / (k * one)), "%.2f×" % (k * one / batch)])
+    return table(["backend", "K", "batch (median)", "K × serial median",
+                  "batch ÷ (K × serial)", "speed-up"], rows)
 
 
 def startup_table(report, cells, backends):

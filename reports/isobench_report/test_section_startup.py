@@ -88,6 +88,33 @@ class StartupOrderTest(ReportCase):
         self.assertEqual(first_img, "startup-ready-distribution")
         self.assertIn("<small>Startup/ready</small>", page)  # the headline's case
 
+    def test_parallel_batches_are_set_against_the_serial_median(self):
+        data = load_json(STARTUP)
+        serial = [r["real_time"] for r in data["benchmarks"]
+                  if r["name"].startswith("Startup/container/ready")]
+        one = sorted(serial)[len(serial) // 2]  # ms, an odd count in the fixture
+        rows = []
+        for k, factor in ((2, 1.0), (8, 0.5)):
+            for rep in range(3):
+                name = "Startup/container/parallel:%d/iterations:1/manual_time" % k
+                rows.append({"name": name, "run_name": name, "run_type": "iteration",
+                             "repetitions": 3, "repetition_index": rep, "threads": 1,
+                             "iterations": 1, "real_time": k * one * factor, "cpu_time": 1,
+                             "time_unit": "ms"})
+        data["benchmarks"] += rows
+        _, page, _ = self.render(write_json(self.tmp, "scaling.json", data))
+        self.assertIn('id="startup-scaling"', page)
+        self.assertIn('alt="startup-parallel-scaling"', page)
+        # K=2 did not overlap at all (1.00, speed-up 1.00×); K=8 took half of 8 serial.
+        cell = r"<td[^>]*>%s</td>"
+        self.assertRegex(page, "".join(cell % v for v in (
+            "container", "2", "[^<]+", "[^<]+", r"1\.00", r"1\.00×")))
+        self.assertRegex(page, "".join(cell % v for v in (
+            "container", "8", "[^<]+", "[^<]+", r"0\.50", r"2\.00×")))
+        # Without parallel rows there is no such part.
+        _, page, _ = self.render(STARTUP)
+        self.assertNotIn('id="startup-scaling"', page)
+
 
 if __name__ == "__main__":
     unittest.main()
