@@ -6,10 +6,13 @@
 // repeated in interleaved rounds (every backend once per round), one sample per round. Manual time
 // is the create->ready time of the N-th instance (latency under load).
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -73,11 +76,26 @@ struct Pool {
   uint64_t baseline_spread = 0;
   uint64_t baseline_harness_pss = 0;  // this process, before the first instance
   bool budget_reached = false;
+  std::string ceiling_reached;  // why the latency ceiling stopped the ramp
   std::string failure;
 };
 
+// Where a ramp stops, whichever comes first: the memory budget (MemAvailable's drop), a
+// start slower than the ceiling (0: none), a start failing.
+struct RampLimits {
+  uint64_t budget_bytes = 0;
+  double latency_ceiling_s = 0;
+};
+
+// The q-quantile (0..1) of `v`, nearest rank.
+double Quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank > 0 ? rank - 1 : 0)];
+}
+
 void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n, bool last,
-          uint64_t budget_bytes) {
+          const RampLimits& limits) {
   if (pool.instances.empty() && pool.baseline_available == 0) {
     auto settled = ReadSettledAvailable();
     pool.baseline_available = settled.ok() ? settled->median : 0;
@@ -86,7 +104,8 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
     pool.baseline_harness_pss = own.ok() ? *own : 0;
   }
   double nth_ready = 0;
-  while (pool.failure.empty() && !pool.budget_reached &&
+  std::vector<double> step_ready;  // every start of this step
+  while (pool.failure.empty() && !pool.budget_reached && pool.ceiling_reached.empty() &&
          static_cast<int>(pool.instances.size()) < n) {
     if (harness::Interrupted()) {
       pool.failure = "interrupted by a signal";
@@ -101,20 +120,29 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
       break;
     }
     nth_ready = (*instance)->startup().ready_seconds;
+    step_ready.push_back(nth_ready);
     pool.instances.push_back(std::move(*instance));
+    if (limits.latency_ceiling_s > 0 && nth_ready > limits.latency_ceiling_s)
+      pool.ceiling_reached =
+          "latency ceiling reached at n=" + std::to_string(pool.instances.size()) +
+          ": its start took " + std::to_string(static_cast<int>(nth_ready * 1e3)) + " ms, over " +
+          std::to_string(static_cast<int>(limits.latency_ceiling_s * 1e3)) + " ms";
     auto available = harness::MemAvailableBytes();
     if (available.ok() && pool.baseline_available > *available &&
-        pool.baseline_available - *available > budget_bytes)
+        pool.baseline_available - *available > limits.budget_bytes)
       pool.budget_reached = true;
+    if (pool.instances.size() % 100 == 0 && n >= 200)
+      std::cerr << "isobench: density " << backend.name() << ": " << pool.instances.size() << " of "
+                << n << " instances running\n";
   }
   bool reached = static_cast<int>(pool.instances.size()) >= n;
   if (!pool.failure.empty() || !reached) {
     for (auto _ : state) {
-      state.SkipWithError((backend.name() + ": " +
-                           (pool.failure.empty() ? "memory budget reached at n=" +
-                                                       std::to_string(pool.instances.size())
-                                                 : pool.failure))
-                              .c_str());
+      std::string why = !pool.failure.empty() ? pool.failure
+                        : !pool.ceiling_reached.empty()
+                            ? pool.ceiling_reached
+                            : "memory budget reached at n=" + std::to_string(pool.instances.size());
+      state.SkipWithError((backend.name() + ": " + why).c_str());
       break;
     }
   } else {
@@ -179,9 +207,26 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
             (static_cast<double>(*own) - static_cast<double>(pool.baseline_harness_pss)) / n;
       state.counters["answering_fraction"] = static_cast<double>(answering) / n;
       state.counters["budget_reached"] = pool.budget_reached ? 1 : 0;
+      // The starts of this step (the instances from the last step's N to this one's):
+      // how start latency degrades as the host fills.
+      if (!step_ready.empty()) {
+        state.counters["step_starts"] = static_cast<double>(step_ready.size());
+        state.counters["step_ready_p50_s"] = Quantile(step_ready, 0.50);
+        state.counters["step_ready_p99_s"] = Quantile(step_ready, 0.99);
+      }
     }
   }
-  if (last || !pool.failure.empty()) pool.instances.clear();
+  if (last || !pool.failure.empty() || !reached) {
+    // The whole pool torn down, timed: at the last step it is part of that step's row.
+    const size_t torn = pool.instances.size();
+    auto t0 = harness::Clock::now();
+    pool.instances.clear();
+    double seconds = harness::SecondsBetween(t0, harness::Clock::now());
+    if (reached && torn > 0) {
+      state.counters["teardown_s"] = seconds;
+      state.counters["teardown_per_instance_s"] = seconds / static_cast<double>(torn);
+    }
+  }
 }
 
 }  // namespace
@@ -189,7 +234,14 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
 void RegisterDensity(BenchSession& bench) {
   const DensityConfig& config = bench.suite.density;
   if (!config.enabled) return;
-  uint64_t budget = static_cast<uint64_t>(config.memory_budget_mib) << 20;
+  auto limits_of = [&config](const harness::Backend& backend) {
+    RampLimits limits;
+    limits.budget_bytes = static_cast<uint64_t>(config.memory_budget_mib) << 20;
+    limits.latency_ceiling_s =
+        (backend.traits().slow_start ? config.vm_latency_ceiling_ms : config.latency_ceiling_ms) /
+        1e3;
+    return limits;
+  };
   // Interleaved rounds: round r ramps every backend through its steps once, from an
   // empty pool, and tears the pool down after its last step. Each round gives one
   // record per step, so every Density/<backend>/n:<N> row has one sample per round.
@@ -205,17 +257,59 @@ void RegisterDensity(BenchSession& bench) {
         if (n <= max) steps.push_back(n);
       if (steps.empty() && max > 0) steps.push_back(max);
       auto pool = std::make_shared<Pool>();
+      const RampLimits limits = limits_of(*backend);
       for (size_t i = 0; i < steps.size(); ++i) {
         int n = steps[i];
         bool last = i + 1 == steps.size();
         bench
             .Register("Density/" + name + "/n:" + std::to_string(n),
-                      [backend, pool, n, last, budget](benchmark::State& state) {
-                        Step(state, *backend, *pool, n, last, budget);
+                      [backend, pool, n, last, limits](benchmark::State& state) {
+                        Step(state, *backend, *pool, n, last, limits);
                       })
             ->Iterations(1)
             ->UseManualTime()
             ->Unit(slow ? benchmark::kSecond : benchmark::kMillisecond);
+      }
+    }
+  }
+  // The long ramp: one backend at a time from an empty host to ramp_max instances (a
+  // thousand native containers), in rounds of its own after the gated ramps, its rows
+  // Density/<backend>/ramp/n:<N>.
+  if (config.ramp_max_instances <= 0) return;
+  // The harness holds a few descriptors per live instance (agent channel, log, pidfd):
+  // a thousand of them need more than the usual soft limit of 1024. Up to the hard
+  // limit; past that the ramp stops at EMFILE and says so.
+  struct rlimit files;
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &files) != 0)
+      std::cerr << "isobench: density: cannot raise the open-file limit: " << std::strerror(errno)
+                << "\n";
+  }
+  for (int round = 0; round < config.ramp_rounds; ++round) {
+    for (harness::Backend* backend : bench.AllRows()) {
+      std::string name = backend->name();
+      if (std::find(config.ramp_backends.begin(), config.ramp_backends.end(), name) ==
+          config.ramp_backends.end())
+        continue;
+      std::vector<int> steps;
+      for (int n : config.ramp_steps)
+        if (n <= config.ramp_max_instances) steps.push_back(n);
+      if (steps.empty() || steps.back() != config.ramp_max_instances)
+        steps.push_back(config.ramp_max_instances);
+      auto pool = std::make_shared<Pool>();
+      const RampLimits limits = limits_of(*backend);
+      for (size_t i = 0; i < steps.size(); ++i) {
+        int n = steps[i];
+        bool last = i + 1 == steps.size();
+        bench
+            .Register("Density/" + name + "/ramp/n:" + std::to_string(n),
+                      [backend, pool, n, last, limits](benchmark::State& state) {
+                        Step(state, *backend, *pool, n, last, limits);
+                      })
+            ->Iterations(1)
+            ->UseManualTime()
+            ->Unit(backend->traits().slow_start ? benchmark::kSecond : benchmark::kMillisecond);
       }
     }
   }

@@ -234,6 +234,16 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(d.IntList("steps", 1, 4096, &config.density.steps));
   ISO_RETURN_IF_ERROR(d.Int("rounds", 1, 1000, &config.density.rounds));
   ISO_RETURN_IF_ERROR(d.Int("vm_rounds", 0, 1000, &config.density.vm_rounds));
+  ISO_RETURN_IF_ERROR(
+      d.Int("latency_ceiling_ms", 0, 3'600'000, &config.density.latency_ceiling_ms));
+  ISO_RETURN_IF_ERROR(
+      d.Int("vm_latency_ceiling_ms", 0, 3'600'000, &config.density.vm_latency_ceiling_ms));
+  ISO_RETURN_IF_ERROR(d.Int("ramp_max_instances", 0, 10000, &config.density.ramp_max_instances));
+  ISO_RETURN_IF_ERROR(d.IntList("ramp_steps", 1, 10000, &config.density.ramp_steps));
+  ISO_RETURN_IF_ERROR(d.StringList("ramp_backends",
+                                   {"container", "runc", "crun", "oci", "docker", "vm"},
+                                   &config.density.ramp_backends));
+  ISO_RETURN_IF_ERROR(d.Int("ramp_rounds", 1, 100, &config.density.ramp_rounds));
   ISO_RETURN_IF_ERROR(d.NoUnknownKeys());
 
   Reader o(section("overhead"), "overhead", src);

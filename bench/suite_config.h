@@ -47,6 +47,17 @@ struct DensityConfig {
   // one sample per step and round. VMs boot for seconds under TCG, so fewer rounds.
   int rounds = 8;
   int vm_rounds = 2;
+  // A start slower than this stops a ramp, as the memory budget does (0: no ceiling);
+  // VMs have their own.
+  int latency_ceiling_ms = 0;
+  int vm_latency_ceiling_ms = 0;
+  // The long ramp (Density/<backend>/ramp/n:<N>): the named backends, one at a time,
+  // from an empty host through ramp_steps to ramp_max_instances (0: no long ramp),
+  // ramp_rounds times. Report-only: one or two rounds cannot reach the gate's level.
+  int ramp_max_instances = 0;
+  std::vector<int> ramp_steps = {16, 64, 256, 1000};
+  std::vector<std::string> ramp_backends = {"container"};
+  int ramp_rounds = 1;
 };
 
 struct OverheadConfig {

@@ -1,0 +1,134 @@
+// The density family end to end on the native container: the gated ramp and the long
+// ramp, their per-step start quantiles and teardown, and where a ramp stops and why.
+// Runs the benchmark binary with a suite of its own, as a user would.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "harness/bench_results.h"
+#include "harness/child_process.h"
+#include "harness/fd.h"
+
+namespace isobench::bench {
+namespace {
+
+using harness::RunSamples;
+
+constexpr const char* kOtherFamiliesOff = R"([startup]
+enabled = false
+[overhead]
+enabled = false
+[io]
+enabled = false
+[net]
+enabled = false
+[isolation]
+enabled = false
+)";
+
+// What a run left in the cgroup trees and the work directory, found by its id.
+std::string Leftovers(const harness::BenchmarkResults& results, const std::string& workdir) {
+  const std::string run = results.ContextValue("run.id");
+  if (run.empty()) return "the results carry no run.id";
+  auto out =
+      harness::RunCapture({"/bin/sh", "-c",
+                           "ls -d /sys/fs/cgroup/*/isobench/" + run + " /sys/fs/cgroup/isobench/" +
+                               run + " " + workdir + "/containers/" + run + " 2>/dev/null; true"});
+  return out.ok() ? *out : "error: " + out.error().message();
+}
+
+const RunSamples* Row(const harness::BenchmarkResults& results, const std::string& prefix) {
+  for (const RunSamples& r : results.runs)
+    if (r.run_name.rfind(prefix + "/", 0) == 0) return &r;
+  return nullptr;
+}
+
+double Only(const RunSamples& row, const char* counter) {
+  const std::vector<double>* v = row.Counter(counter);
+  return v && v->size() == 1 ? v->front() : -1;
+}
+
+class DensityFamilyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups)";
+    char tmpl[] = "/tmp/isobench-density-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) (void)harness::RemoveTree(dir_);
+  }
+
+  harness::Result<harness::BenchmarkResults> Run(const std::string& name,
+                                                 const std::string& density) {
+    const std::string suite = dir_ + "/" + name + ".toml";
+    ISO_RETURN_IF_ERROR(
+        harness::WriteWholeFile(suite, std::string(kOtherFamiliesOff) + "[density]\n" + density));
+    const std::string out = dir_ + "/" + name + ".json";
+    // A row that fails makes the run exit non-zero: the rows are what is tested.
+    auto ran = harness::RunCapture(
+        {ISOBENCH_BENCH_BINARY, "--backends=container", "--workdir=" + dir_ + "/work",
+         "--suite=" + suite, "--benchmark_out=" + out, "--benchmark_out_format=json"},
+        std::chrono::minutes(10));
+    auto results = harness::LoadBenchmarkResults(out);
+    if (!results.ok() && !ran.ok()) return std::move(ran).error();
+    return results;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(DensityFamilyTest, LongRampReportsEachStepsStartsAndItsTeardown) {
+  auto results = Run("ramp",
+                     "steps = [1, 2]\nmax_instances = 2\nrounds = 1\nvm_rounds = 0\n"
+                     "ramp_max_instances = 40\nramp_steps = [10]\n");
+  ASSERT_TRUE(results.ok()) << results.error().message();
+  const RunSamples* ten = Row(*results, "Density/container/ramp/n:10");
+  const RunSamples* forty = Row(*results, "Density/container/ramp/n:40");
+  ASSERT_NE(ten, nullptr);
+  ASSERT_NE(forty, nullptr) << "the ramp's last step is ramp_max_instances";
+  for (const RunSamples* row : {ten, forty}) {
+    ASSERT_TRUE(row->errors.empty()) << row->errors.front();
+    EXPECT_EQ(Only(*row, "answering_fraction"), 1.0) << row->run_name;
+    const double p50 = Only(*row, "step_ready_p50_s"), p99 = Only(*row, "step_ready_p99_s");
+    EXPECT_GT(p50, 0) << row->run_name;
+    EXPECT_GE(p99, p50) << row->run_name;
+    EXPECT_GT(Only(*row, "cgroup_memory_per_instance_bytes"), 0) << row->run_name;
+  }
+  EXPECT_EQ(Only(*ten, "step_starts"), 10);
+  EXPECT_EQ(Only(*forty, "step_starts"), 30) << "the starts of the step from 10 to 40";
+  EXPECT_EQ(ten->Counter("teardown_s"), nullptr) << "the pool lives on after a middle step";
+  EXPECT_GT(Only(*forty, "teardown_s"), 0);
+  EXPECT_NEAR(Only(*forty, "teardown_per_instance_s") * 40, Only(*forty, "teardown_s"), 1e-9);
+  // The gated ramp is there too, apart from the long one.
+  const RunSamples* two = Row(*results, "Density/container/n:2");
+  ASSERT_NE(two, nullptr);
+  EXPECT_TRUE(two->errors.empty());
+  EXPECT_EQ(Leftovers(*results, dir_ + "/work"), "");
+}
+
+// A start slower than the ceiling stops the ramp: the steps it did not reach fail with
+// the reason; they never pass.
+TEST_F(DensityFamilyTest, LatencyCeilingStopsTheRampAndSaysWhy) {
+  // No container starts in a millisecond (the host's own fork + exec takes half of one).
+  auto results = Run("ceiling",
+                     "steps = [1, 3]\nmax_instances = 3\nrounds = 1\nvm_rounds = 0\n"
+                     "latency_ceiling_ms = 1\n");
+  ASSERT_TRUE(results.ok()) << results.error().message();
+  const RunSamples* one = Row(*results, "Density/container/n:1");
+  const RunSamples* three = Row(*results, "Density/container/n:3");
+  ASSERT_NE(one, nullptr);
+  ASSERT_NE(three, nullptr);
+  EXPECT_TRUE(one->errors.empty()) << "the first step reached its N";
+  ASSERT_EQ(three->errors.size(), 1u);
+  EXPECT_TRUE(three->real_time_s.empty());
+  EXPECT_NE(three->errors[0].find("latency ceiling reached at n=1"), std::string::npos)
+      << three->errors[0];
+  EXPECT_NE(three->errors[0].find("over 1 ms"), std::string::npos) << three->errors[0];
+  EXPECT_EQ(Leftovers(*results, dir_ + "/work"), "");
+}
+
+}  // namespace
+}  // namespace isobench::bench
