@@ -67,6 +67,15 @@ def density_reached(rows):
     return reached, reason, budget
 
 
+def _teardown(rows):
+    """'1.94 s for 1000 (1.94 ms each)' from the largest step that timed its teardown."""
+    for n, cell in sorted(rows, key=lambda r: -r[0]):
+        total = median_of(cell.counters.get("teardown_s", [math.nan]))
+        if cell.samples and math.isfinite(total):
+            return "%s for %d (%s each)" % (fmt_time(total), n, fmt_time(total / n))
+    return "–"
+
+
 def _density_label(report, backend, si):
     s = report.series[si]
     label = s.backend_label(backend)
@@ -114,6 +123,14 @@ def plot_density(report, groups):
         if pts:
             drawn += 1
             lat.plot([n for n, _ in pts], [v for _, v in pts], label=label, **style)
+        # The slowest of each step's starts (p99 of the starts from the previous N).
+        p99 = [(n, median_of(c.counters.get("step_ready_p99_s", [math.nan])) * 1e3)
+               for n, c in ok]
+        p99 = [(n, v) for n, v in p99 if math.isfinite(v) and v > 0]
+        if p99:
+            lat.plot([n for n, _ in p99], [v for _, v in p99], linestyle=":",
+                     label="%s, p99 of the step's starts" % label,
+                     **dict(style, marker="v", fillstyle="none"))
         all_n.update(n for n, _ in ok)
     for ax in (mem, lat):
         ax.set_xscale("log", base=2)
@@ -134,7 +151,8 @@ def plot_density(report, groups):
                   fontsize=10.5)
     lat.yaxis.set_major_formatter(ms_formatter())
     lat.set_ylabel("create request → ready of the N-th instance (ms, log scale)")
-    lat.set_title("Startup latency of the N-th instance vs N", fontsize=10.5)
+    lat.set_title("Startup latency of the N-th instance vs N (dotted: p99 of the step)",
+                  fontsize=10.5)
     if not drawn:
         pyplot().close(fig)
         return None  # nothing positive to put on a log axis; the table says it all
@@ -187,14 +205,16 @@ def section_density(report):
                      mib("mem_available_delta_per_instance_bytes"),
                      mib("guest_memory_per_instance_bytes"),
                      mib("harness_pss_delta_per_instance_bytes"),
-                     fmt_time(median_of(last.samples)) if last else "–"])
+                     fmt_time(median_of(last.samples)) if last else "–",
+                     _teardown(groups[(b, si)])])
         for label in (last.labels if last else []):
             missing.append("<li><b>%s</b>: %s</li>" % (esc(_density_label(report, b, si)),
                                                        esc(label)))
     out.append(table(["backend", "instances reached", "why the ramp stopped",
                       "PSS / instance at that N", "cgroup charge / instance",
                       "kernel / instance", "MemAvailable Δ / instance",
-                      "guest RAM / instance", "harness PSS Δ / instance", "N-th startup"],
+                      "guest RAM / instance", "harness PSS Δ / instance", "N-th startup",
+                      "teardown of the largest pool"],
                      rows, classes, numeric_from=3))
     if missing:
         out.append('<p class="note">Not measured:</p><ul class="note">%s</ul>'

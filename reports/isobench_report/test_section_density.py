@@ -49,6 +49,27 @@ class DensitySectionTest(ReportCase):
         self.assertIn("Not measured:", page)
         self.assertIn("libvirt&#x27;s machine cgroup is not read", page)
 
+    def test_long_ramp_joins_the_line_with_its_p99_and_teardown(self):
+        data = load_json(DENSITY)
+        template = next(r for r in data["benchmarks"]
+                        if r["name"].startswith("Density/container/n:8"))
+        for n, ms in ((64, 5.0), (1000, 7.0)):
+            rec = dict(template)
+            rec["name"] = rec["run_name"] = (
+                "Density/container/ramp/n:%d/iterations:1/manual_time" % n)
+            rec.update({"n": n, "real_time": ms, "step_ready_p50_s": ms / 1e3,
+                        "step_ready_p99_s": 4 * ms / 1e3})
+            if n == 1000:
+                rec["teardown_s"] = 1.94
+            data["benchmarks"].append(rec)
+        _, page, _ = self.render(write_json(self.tmp, "ramp.json", data))
+        self.assertRegex(page, r"<td>container</td><td[^>]*><b>1000</b>")
+        self.assertIn("1.94 s for 1000 (1.94 ms each)", page)
+        self.assertIn("<td>ramp/n:1000</td>", page)  # its own row in the full table
+        # Without a timed teardown the column says so.
+        _, page, _ = self.render(DENSITY)
+        self.assertIn("teardown of the largest pool", page)
+
     def test_old_density_schema_falls_back_to_the_generic_table(self):
         _, page, _ = self.render(STARTUP)  # instances:16 with *_mib counters
         self.assertIn('id="density"', page)
