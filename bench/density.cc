@@ -229,6 +229,26 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
   }
 }
 
+// One ramp of `backend` through `steps`, one benchmark per step named `prefix`<N>, run
+// in order on one pool of instances that the last step tears down.
+void RegisterRamp(BenchSession& bench, harness::Backend& backend, const std::string& prefix,
+                  const std::vector<int>& steps, const RampLimits& limits) {
+  auto pool = std::make_shared<Pool>();
+  harness::Backend* b = &backend;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    int n = steps[i];
+    bool last = i + 1 == steps.size();
+    bench
+        .Register(prefix + std::to_string(n),
+                  [b, pool, n, last, limits](benchmark::State& state) {
+                    Step(state, *b, *pool, n, last, limits);
+                  })
+        ->Iterations(1)
+        ->UseManualTime()
+        ->Unit(backend.traits().slow_start ? benchmark::kSecond : benchmark::kMillisecond);
+  }
+}
+
 }  // namespace
 
 void RegisterDensity(BenchSession& bench) {
@@ -256,20 +276,7 @@ void RegisterDensity(BenchSession& bench) {
       for (int n : config.steps)
         if (n <= max) steps.push_back(n);
       if (steps.empty() && max > 0) steps.push_back(max);
-      auto pool = std::make_shared<Pool>();
-      const RampLimits limits = limits_of(*backend);
-      for (size_t i = 0; i < steps.size(); ++i) {
-        int n = steps[i];
-        bool last = i + 1 == steps.size();
-        bench
-            .Register("Density/" + name + "/n:" + std::to_string(n),
-                      [backend, pool, n, last, limits](benchmark::State& state) {
-                        Step(state, *backend, *pool, n, last, limits);
-                      })
-            ->Iterations(1)
-            ->UseManualTime()
-            ->Unit(slow ? benchmark::kSecond : benchmark::kMillisecond);
-      }
+      RegisterRamp(bench, *backend, "Density/" + name + "/n:", steps, limits_of(*backend));
     }
   }
   // The long ramp: one backend at a time from an empty host to ramp_max instances (a
@@ -297,20 +304,7 @@ void RegisterDensity(BenchSession& bench) {
         if (n <= config.ramp_max_instances) steps.push_back(n);
       if (steps.empty() || steps.back() != config.ramp_max_instances)
         steps.push_back(config.ramp_max_instances);
-      auto pool = std::make_shared<Pool>();
-      const RampLimits limits = limits_of(*backend);
-      for (size_t i = 0; i < steps.size(); ++i) {
-        int n = steps[i];
-        bool last = i + 1 == steps.size();
-        bench
-            .Register("Density/" + name + "/ramp/n:" + std::to_string(n),
-                      [backend, pool, n, last, limits](benchmark::State& state) {
-                        Step(state, *backend, *pool, n, last, limits);
-                      })
-            ->Iterations(1)
-            ->UseManualTime()
-            ->Unit(backend->traits().slow_start ? benchmark::kSecond : benchmark::kMillisecond);
-      }
+      RegisterRamp(bench, *backend, "Density/" + name + "/ramp/n:", steps, limits_of(*backend));
     }
   }
 }
