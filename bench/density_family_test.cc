@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "bench/family_test_run.h"
 #include "harness/bench_results.h"
 #include "harness/child_process.h"
 #include "harness/fd.h"
@@ -14,18 +15,6 @@ namespace isobench::bench {
 namespace {
 
 using harness::RunSamples;
-
-constexpr const char* kOtherFamiliesOff = R"([startup]
-enabled = false
-[overhead]
-enabled = false
-[io]
-enabled = false
-[net]
-enabled = false
-[isolation]
-enabled = false
-)";
 
 // What a run left in the cgroup trees and the work directory, found by its id.
 std::string Leftovers(const harness::BenchmarkResults& results, const std::string& workdir) {
@@ -61,20 +50,12 @@ class DensityFamilyTest : public ::testing::Test {
     if (!dir_.empty()) (void)harness::RemoveTree(dir_);
   }
 
+  // The rows are what is tested: a run whose rows fail still gives its results.
   harness::Result<harness::BenchmarkResults> Run(const std::string& name,
                                                  const std::string& density) {
-    const std::string suite = dir_ + "/" + name + ".toml";
-    ISO_RETURN_IF_ERROR(
-        harness::WriteWholeFile(suite, std::string(kOtherFamiliesOff) + "[density]\n" + density));
-    const std::string out = dir_ + "/" + name + ".json";
-    // A row that fails makes the run exit non-zero: the rows are what is tested.
-    auto ran = harness::RunCapture(
-        {ISOBENCH_BENCH_BINARY, "--backends=container", "--workdir=" + dir_ + "/work",
-         "--suite=" + suite, "--benchmark_out=" + out, "--benchmark_out_format=json"},
-        std::chrono::minutes(10));
-    auto results = harness::LoadBenchmarkResults(out);
-    if (!results.ok() && !ran.ok()) return std::move(ran).error();
-    return results;
+    return RunBenchSuite(dir_, name, OtherFamiliesOff("density") + "[density]\n" + density,
+                         {"--backends=container", "--workdir=" + dir_ + "/work"},
+                         std::chrono::minutes(10), /*rows_may_fail=*/true);
   }
 
   std::string dir_;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <string>
 
+#include "bench/family_test_run.h"
 #include "harness/bench_results.h"
 #include "harness/child_process.h"
 #include "harness/fd.h"
@@ -27,18 +28,6 @@ std::string Leftovers() {
                                   "nft list tables 2>&1 | grep isobench_ || true"});
   return out.ok() ? *out : "error: " + out.error().message();
 }
-
-constexpr const char* kOtherFamiliesOff = R"([startup]
-enabled = false
-[density]
-enabled = false
-[overhead]
-enabled = false
-[io]
-enabled = false
-[net]
-enabled = false
-)";
 
 class IsolationFamilyTest : public ::testing::Test {
  protected:
@@ -58,16 +47,8 @@ class IsolationFamilyTest : public ::testing::Test {
   harness::Result<harness::BenchmarkResults> RunSuite(const std::string& name,
                                                       const std::string& section,
                                                       const std::string& backends) {
-    const std::string suite = dir_ + "/" + name + ".toml";
-    ISO_RETURN_IF_ERROR(harness::WriteWholeFile(suite, std::string(kOtherFamiliesOff) + section));
-    const std::string out = dir_ + "/" + name + ".json";
-    ISO_ASSIGN_OR_RETURN(
-        std::string text,
-        harness::RunCapture({ISOBENCH_BENCH_BINARY, "--backends=" + backends, "--suite=" + suite,
-                             "--benchmark_out=" + out, "--benchmark_out_format=json"},
-                            std::chrono::minutes(15)));
-    (void)text;
-    return harness::LoadBenchmarkResults(out);
+    return RunBenchSuite(dir_, name, OtherFamiliesOff("isolation") + section,
+                         {"--backends=" + backends}, std::chrono::minutes(15));
   }
 
   std::string dir_;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <string>
 
+#include "bench/family_test_run.h"
 #include "bench/net_tools.h"
 #include "harness/bench_results.h"
 #include "harness/child_process.h"
@@ -58,18 +59,7 @@ TEST_F(NetFamilyTest, EveryBackendReachesTheHostAndItsPeerAndLeavesNothing) {
   const std::string links_before = Links(), servers_before = Servers(), guards_before = Guards();
   ASSERT_EQ(servers_before, "") << "iperf3/sockperf already running: the test cannot tell "
                                    "its own leftovers";
-  const std::string suite = dir_ + "/net.toml";
-  ASSERT_TRUE(harness::WriteWholeFile(suite, R"([startup]
-enabled = false
-[density]
-enabled = false
-[overhead]
-enabled = false
-[io]
-enabled = false
-[isolation]
-enabled = false
-[net]
+  auto results = RunBenchSuite(dir_, "net", OtherFamiliesOff("net") + R"([net]
 rounds = 2
 vm_rounds = 1
 stream_mib = 16
@@ -77,14 +67,8 @@ rr_seconds = 1
 rr_rounds = 1
 workloads = ["tcp_stream", "tcp_stream_reverse", "udp_rr", "tcp_crr"]
 paths = ["host", "peer"]
-)")
-                  .ok());
-  const std::string out = dir_ + "/net.json";
-  auto run = harness::RunCapture({ISOBENCH_BENCH_BINARY, "--backends=all", "--suite=" + suite,
-                                  "--benchmark_out=" + out, "--benchmark_out_format=json"},
-                                 std::chrono::minutes(10));
-  ASSERT_TRUE(run.ok()) << run.error().message();
-  auto results = harness::LoadBenchmarkResults(out);
+)",
+                               {"--backends=all"}, std::chrono::minutes(10));
   ASSERT_TRUE(results.ok()) << results.error().message();
   EXPECT_EQ(results->ContextValue("bench.net.not_measured"), "")
       << "every built-in backend has a bridge network";

@@ -1,0 +1,51 @@
+// The family tests' way of running the suite: the benchmark binary as a user runs it,
+// on a suite file of the test's own, the results read back from its JSON file.
+//
+//   auto results = RunBenchSuite(dir_, "net", OtherFamiliesOff("net") + "[net]\n...",
+//                                {"--backends=all"}, std::chrono::minutes(10));
+//
+// Include from a test target that defines ISOBENCH_BENCH_BINARY (bench/CMakeLists.txt).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "harness/bench_results.h"
+#include "harness/child_process.h"
+#include "harness/fd.h"
+
+namespace isobench::bench {
+
+// "[<f>]\nenabled = false\n" for every family but `family`: a suite file's families
+// default to enabled, so a test that wants one family switches the others off.
+inline std::string OtherFamiliesOff(const std::string& family) {
+  std::string text;
+  for (const char* f : {"startup", "density", "overhead", "io", "net", "isolation"})
+    if (family != f) text += std::string("[") + f + "]\nenabled = false\n";
+  return text;
+}
+
+// Writes `suite_text` to <dir>/<name>.toml, runs the benchmark binary on it with `args`,
+// and loads <dir>/<name>.json. A run that exits non-zero is an error, unless
+// `rows_may_fail`: a failing row makes the binary exit non-zero, and a test of how rows
+// fail reads them from the file the run wrote anyway.
+inline harness::Result<harness::BenchmarkResults> RunBenchSuite(
+    const std::string& dir, const std::string& name, const std::string& suite_text,
+    const std::vector<std::string>& args, std::chrono::milliseconds timeout,
+    bool rows_may_fail = false) {
+  const std::string suite = dir + "/" + name + ".toml";
+  ISO_RETURN_IF_ERROR(harness::WriteWholeFile(suite, suite_text));
+  const std::string out = dir + "/" + name + ".json";
+  std::vector<std::string> argv = {ISOBENCH_BENCH_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(),
+              {"--suite=" + suite, "--benchmark_out=" + out, "--benchmark_out_format=json"});
+  auto ran = harness::RunCapture(argv, timeout);
+  if (!ran.ok() && !rows_may_fail) return std::move(ran).error();
+  auto results = harness::LoadBenchmarkResults(out);
+  if (!results.ok() && !ran.ok()) return std::move(ran).error();
+  return results;
+}
+
+}  // namespace isobench::bench
