@@ -12,26 +12,14 @@ namespace {
 
 constexpr std::string_view kPrefix = "container.";
 
-Result<std::chrono::milliseconds> ParsePositiveMillis(const std::string& key,
-                                                      const std::string& value) {
-  int64_t ms = 0;
-  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
-  if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || ms <= 0 ||
-      ms > 86'400'000)
-    return Error(std::string(key) + ": `" + value + "` is not a positive number of milliseconds",
-                 EINVAL);
-  return std::chrono::milliseconds(ms);
-}
-
-// 0..kMaxNetnsPool.
-Result<int> ParsePoolSize(const std::string& key, const std::string& value) {
-  int n = 0;
+// A whole number in [min, max], or an error naming the key and saying what it must be.
+Result<int64_t> ParseIntIn(const std::string& key, const std::string& value, int64_t min,
+                           int64_t max, const std::string& what) {
+  int64_t n = 0;
   auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || n < 0 ||
-      n > kMaxNetnsPool)
-    return Error(key + ": `" + value + "` is not a number of namespaces from 0 to " +
-                     std::to_string(kMaxNetnsPool),
-                 EINVAL);
+  if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || n < min ||
+      n > max)
+    return Error(key + ": `" + value + "` is not " + what, EINVAL);
   return n;
 }
 
@@ -60,7 +48,9 @@ Result<ContainerOptions> ParseContainerOptions(const std::map<std::string, std::
       ISO_ASSIGN_OR_RETURN(o.userns_map, ParseIdMap(value).Context("container.userns_map"));
       userns_given = true;
     } else if (key == "container.ready_timeout_ms") {
-      ISO_ASSIGN_OR_RETURN(o.ready_timeout, ParsePositiveMillis(key, value));
+      ISO_ASSIGN_OR_RETURN(
+          int64_t ms, ParseIntIn(key, value, 1, 86'400'000, "a positive number of milliseconds"));
+      o.ready_timeout = std::chrono::milliseconds(ms);
     } else if (key == "container.upper") {
       if (value == "auto")
         o.upper = UpperLayer::kAuto;
@@ -78,7 +68,10 @@ Result<ContainerOptions> ParseContainerOptions(const std::map<std::string, std::
       else
         return Error("container.spawn must be vfork or fork, not `" + value + "`", EINVAL);
     } else if (key == "container.netns_pool") {
-      ISO_ASSIGN_OR_RETURN(o.netns_pool, ParsePoolSize(key, value));
+      ISO_ASSIGN_OR_RETURN(int64_t n, ParseIntIn(key, value, 0, kMaxNetnsPool,
+                                                 "a number of namespaces from 0 to " +
+                                                     std::to_string(kMaxNetnsPool)));
+      o.netns_pool = static_cast<int>(n);
     } else {
       return Error("unknown option `" + key +
                        "` (container.* keys: cgroup, cgroup_v2_mount, userns_map, "
