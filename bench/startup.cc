@@ -10,7 +10,6 @@
 #include <atomic>
 #include <iostream>
 #include <map>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -30,13 +29,6 @@ std::atomic<int> g_instance_counter{0};
 double g_last_ready = 0;
 double LastReady() { return g_last_ready; }
 
-// Backends whose rows promise a pool (the netns-pool variant): each measured start must
-// find its pooled part made, or the row would mix pooled and cold starts.
-std::set<const harness::Backend*>& PooledRows() {
-  static std::set<const harness::Backend*> rows;
-  return rows;
-}
-
 // Refills the backend's pool for the next `starts` starts, before the clock starts.
 bool Prewarmed(benchmark::State& state, harness::Backend& backend, const std::string& name,
                int starts) {
@@ -45,7 +37,8 @@ bool Prewarmed(benchmark::State& state, harness::Backend& backend, const std::st
     state.SkipWithError((name + ": " + ready.error().message()).c_str());
     return false;
   }
-  if (PooledRows().count(&backend) && *ready < starts) {
+  // 0: no pool; a pool that covers fewer would mix pooled and cold starts in one row.
+  if (*ready > 0 && *ready < starts) {
     state.SkipWithError((name + ": the pool covers " + std::to_string(*ready) + " of " +
                          std::to_string(starts) + " starts")
                             .c_str());
@@ -191,7 +184,6 @@ void RegisterStartup(BenchSession& bench) {
         break;
       }
       bench.RecordTraits(**pooled);
-      PooledRows().insert(pooled->get());
       rows.push_back(pooled->get());
       startup_only.push_back(std::move(*pooled));
       benchmark::AddCustomContext(
@@ -202,10 +194,7 @@ void RegisterStartup(BenchSession& bench) {
       break;
     }
   }
-  bench.cleanups.push_back([] {
-    PooledRows().clear();
-    startup_only.clear();
-  });
+  bench.cleanups.push_back([] { startup_only.clear(); });
 
   std::string warmed;
   for (harness::Backend* backend : rows) {
