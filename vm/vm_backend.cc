@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -48,6 +49,27 @@ void LogOnce(const std::string& message) {
   static std::set<std::string> logged;
   std::lock_guard<std::mutex> lock(mu);
   if (logged.insert(message).second) ISO_LOG(kInfo) << message;
+}
+
+// Who reaps a local libvirtd's qemu processes: libvirt daemonizes qemu, so an exited
+// qemu is reaped by libvirtd's nearest subreaper ancestor, or by PID 1. libvirt's destroy
+// polls kill(pid, 0) every 200 ms until the pid is gone, so an init that reaps orphans
+// late (seconds, on some sandboxes) is paid by every destroy. Reported as
+// "comm (pid N)" of libvirtd's parent, or why it is unknown.
+std::string LibvirtdParent(const std::string& uri) {
+  if (uri.rfind("qemu:///", 0) != 0) return "unknown: not a local qemu URI";
+  for (const char* pidfile : {"/run/libvirtd.pid", "/run/virtqemud.pid"}) {
+    auto text = harness::ReadFile(pidfile);
+    if (!text.ok()) continue;
+    pid_t pid = static_cast<pid_t>(std::atol(text->c_str()));
+    if (pid <= 0) continue;
+    auto daemon = harness::ReadProcStat(pid);
+    if (!daemon.ok()) continue;
+    auto parent = harness::ReadProcStat(daemon->ppid);
+    if (!parent.ok()) return "unknown: " + parent.error().message();
+    return parent->comm + " (pid " + std::to_string(parent->pid) + ")";
+  }
+  return "unknown: no live daemon in /run/libvirtd.pid or /run/virtqemud.pid";
 }
 
 // State shared by a backend and every instance it created (instances may outlive it).
@@ -384,6 +406,7 @@ class VmBackend final : public harness::Backend {
       if (auto v = (*conn)->HypervisorVersion(); v.ok()) facts["vm.qemu_version"] = *v;
       if (auto v = (*conn)->DriverType(); v.ok()) facts["vm.driver"] = *v;
     }
+    facts["vm.libvirtd_parent"] = LibvirtdParent(shared_->options.uri);
     facts["vm.guest_kernel_release"] = shared_->context.image.kernel_release;
     struct utsname u;
     if (::uname(&u) == 0) facts["vm.host_kernel_release"] = u.release;
