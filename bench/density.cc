@@ -76,7 +76,8 @@ struct Pool {
   uint64_t baseline_spread = 0;
   uint64_t baseline_harness_pss = 0;  // this process, before the first instance
   bool budget_reached = false;
-  std::string ceiling_reached;  // why the latency ceiling stopped the ramp
+  size_t budget_reached_at = 0;  // the instance count that passed the budget
+  std::string ceiling_reached;   // why the latency ceiling stopped the ramp
   std::string failure;
 };
 
@@ -87,6 +88,12 @@ struct RampLimits {
   double latency_ceiling_s = 0;
 };
 
+// "memory budget reached at n=17 (budget 4096 MiB of MemAvailable)"
+std::string BudgetStop(const Pool& pool, const RampLimits& limits) {
+  return "memory budget reached at n=" + std::to_string(pool.budget_reached_at) + " (budget " +
+         std::to_string(limits.budget_bytes >> 20) + " MiB of MemAvailable)";
+}
+
 // The q-quantile (0..1) of `v`, nearest rank.
 double Quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
@@ -94,8 +101,11 @@ double Quantile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, rank > 0 ? rank - 1 : 0)];
 }
 
+// One step of a ramp: start instances until the pool holds `n`, then measure. A step
+// `to_budget` goes on until the memory budget stops it (n is then its cap), and is
+// measured at whatever count the budget allowed.
 void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n, bool last,
-          const RampLimits& limits) {
+          const RampLimits& limits, bool to_budget = false) {
   if (pool.instances.empty() && pool.baseline_available == 0) {
     auto settled = ReadSettledAvailable();
     pool.baseline_available = settled.ok() ? settled->median : 0;
@@ -129,19 +139,22 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
           std::to_string(static_cast<int>(limits.latency_ceiling_s * 1e3)) + " ms";
     auto available = harness::MemAvailableBytes();
     if (available.ok() && pool.baseline_available > *available &&
-        pool.baseline_available - *available > limits.budget_bytes)
+        pool.baseline_available - *available > limits.budget_bytes) {
       pool.budget_reached = true;
+      pool.budget_reached_at = pool.instances.size();
+    }
     if (pool.instances.size() % 100 == 0 && n >= 200)
       std::cerr << "isobench: density " << backend.name() << ": " << pool.instances.size() << " of "
                 << n << " instances running\n";
   }
-  bool reached = static_cast<int>(pool.instances.size()) >= n;
+  bool reached = static_cast<int>(pool.instances.size()) >= n ||
+                 (to_budget && pool.budget_reached && pool.failure.empty() &&
+                  pool.ceiling_reached.empty() && !pool.instances.empty());
   if (!pool.failure.empty() || !reached) {
     for (auto _ : state) {
-      std::string why = !pool.failure.empty() ? pool.failure
-                        : !pool.ceiling_reached.empty()
-                            ? pool.ceiling_reached
-                            : "memory budget reached at n=" + std::to_string(pool.instances.size());
+      std::string why = !pool.failure.empty()           ? pool.failure
+                        : !pool.ceiling_reached.empty() ? pool.ceiling_reached
+                                                        : BudgetStop(pool, limits);
       state.SkipWithError((backend.name() + ": " + why).c_str());
       break;
     }
@@ -174,6 +187,9 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
         }
         if (instance->Call({{"op", "ping"}}, std::chrono::seconds(10)).ok()) ++answering;
       }
+      // The count measured: the step's N, or for a step to the budget what it allowed
+      // (budget_reached says which; the cap came first when it is 0).
+      n = static_cast<int>(pool.instances.size());
       state.counters["n"] = n;
       if (usage_read == n) {
         state.counters["pss_per_instance_bytes"] = static_cast<double>(pss) / n;
@@ -229,19 +245,22 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
   }
 }
 
-// One ramp of `backend` through `steps`, one benchmark per step named `prefix`<N>, run
+// One ramp of `backend` through `steps`, one benchmark per step named `prefix`n:<N>, run
 // in order on one pool of instances that the last step tears down.
+// With `to_budget` the last step, named `prefix`budget/n:<cap>, ramps on until the memory
+// budget stops it (or the cap), and is measured there.
 void RegisterRamp(BenchSession& bench, harness::Backend& backend, const std::string& prefix,
-                  const std::vector<int>& steps, const RampLimits& limits) {
+                  const std::vector<int>& steps, const RampLimits& limits, bool to_budget = false) {
   auto pool = std::make_shared<Pool>();
   harness::Backend* b = &backend;
   for (size_t i = 0; i < steps.size(); ++i) {
     int n = steps[i];
     bool last = i + 1 == steps.size();
+    bool budget_step = to_budget && last;
     bench
-        .Register(prefix + std::to_string(n),
-                  [b, pool, n, last, limits](benchmark::State& state) {
-                    Step(state, *b, *pool, n, last, limits);
+        .Register(prefix + (budget_step ? "budget/n:" : "n:") + std::to_string(n),
+                  [b, pool, n, last, limits, budget_step](benchmark::State& state) {
+                    Step(state, *b, *pool, n, last, limits, budget_step);
                   })
         ->Iterations(1)
         ->UseManualTime()
@@ -276,13 +295,13 @@ void RegisterDensity(BenchSession& bench) {
       for (int n : config.steps)
         if (n <= max) steps.push_back(n);
       if (steps.empty() && max > 0) steps.push_back(max);
-      RegisterRamp(bench, *backend, "Density/" + name + "/n:", steps, limits_of(*backend));
+      RegisterRamp(bench, *backend, "Density/" + name + "/", steps, limits_of(*backend));
     }
   }
   // The long ramp: one backend at a time from an empty host to ramp_max instances (a
   // thousand native containers), in rounds of its own after the gated ramps, its rows
   // Density/<backend>/ramp/n:<N>.
-  if (config.ramp_max_instances <= 0) return;
+  if (config.ramp_max_instances <= 0 && config.vm_ramp_max_instances <= 0) return;
   // The harness holds a few descriptors per live instance (agent channel, log, pidfd):
   // a thousand of them need more than the usual soft limit of 1024. Up to the hard
   // limit; past that the ramp stops at EMFILE and says so.
@@ -299,12 +318,17 @@ void RegisterDensity(BenchSession& bench) {
       if (std::find(config.ramp_backends.begin(), config.ramp_backends.end(), name) ==
           config.ramp_backends.end())
         continue;
+      // A VM ramp goes through its steps, then on to the memory budget (capped at
+      // vm_ramp_max_instances): as many VMs as the budget allows.
+      bool slow = backend->traits().slow_start;
+      int max = slow ? config.vm_ramp_max_instances : config.ramp_max_instances;
+      if (max <= 0) continue;
       std::vector<int> steps;
-      for (int n : config.ramp_steps)
-        if (n <= config.ramp_max_instances) steps.push_back(n);
-      if (steps.empty() || steps.back() != config.ramp_max_instances)
-        steps.push_back(config.ramp_max_instances);
-      RegisterRamp(bench, *backend, "Density/" + name + "/ramp/n:", steps, limits_of(*backend));
+      for (int n : slow ? config.vm_ramp_steps : config.ramp_steps)
+        if (n < max) steps.push_back(n);
+      if (!slow && (steps.empty() || steps.back() != max)) steps.push_back(max);
+      if (slow) steps.push_back(max);
+      RegisterRamp(bench, *backend, "Density/" + name + "/ramp/", steps, limits_of(*backend), slow);
     }
   }
 }

@@ -240,6 +240,9 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
       d.Int("vm_latency_ceiling_ms", 0, 3'600'000, &config.density.vm_latency_ceiling_ms));
   ISO_RETURN_IF_ERROR(d.Int("ramp_max_instances", 0, 10000, &config.density.ramp_max_instances));
   ISO_RETURN_IF_ERROR(d.IntList("ramp_steps", 1, 10000, &config.density.ramp_steps));
+  ISO_RETURN_IF_ERROR(
+      d.Int("vm_ramp_max_instances", 0, 4096, &config.density.vm_ramp_max_instances));
+  ISO_RETURN_IF_ERROR(d.IntList("vm_ramp_steps", 1, 4096, &config.density.vm_ramp_steps));
   ISO_RETURN_IF_ERROR(d.StringList("ramp_backends",
                                    {"container", "runc", "crun", "oci", "docker", "vm"},
                                    &config.density.ramp_backends));

@@ -56,6 +56,11 @@ struct DensityConfig {
   // ramp_rounds times. Report-only: one or two rounds cannot reach the gate's level.
   int ramp_max_instances = 0;
   std::vector<int> ramp_steps = {16, 64, 256, 1000};
+  // The same for VM backends among ramp_backends: their own steps and maximum, as a VM
+  // costs a few hundred MiB where a container costs one; the memory budget or the
+  // vm latency ceiling ends a VM ramp long before a thousand (0: no VM long ramp).
+  int vm_ramp_max_instances = 0;
+  std::vector<int> vm_ramp_steps = {1, 2, 4, 8};
   std::vector<std::string> ramp_backends = {"container"};
   int ramp_rounds = 1;
 };

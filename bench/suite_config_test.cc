@@ -144,7 +144,8 @@ TEST(SuiteConfigTest, ReadsTheNetworkSection) {
 TEST(SuiteConfigTest, ReadsTheLongRampAndRefusesBadOnes) {
   auto c = ParseSuiteConfig(
       "[density]\nlatency_ceiling_ms = 250\nramp_max_instances = 1000\n"
-      "ramp_steps = [10, 100]\nramp_backends = [\"container\", \"runc\"]\nramp_rounds = 2\n",
+      "ramp_steps = [10, 100]\nramp_backends = [\"container\", \"runc\"]\nramp_rounds = 2\n"
+      "vm_ramp_max_instances = 48\nvm_ramp_steps = [1, 3]\n",
       "s.toml");
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->density.latency_ceiling_ms, 250);
@@ -152,9 +153,13 @@ TEST(SuiteConfigTest, ReadsTheLongRampAndRefusesBadOnes) {
   EXPECT_EQ(c->density.ramp_steps, (std::vector<int>{10, 100}));
   EXPECT_EQ(c->density.ramp_backends, (std::vector<std::string>{"container", "runc"}));
   EXPECT_EQ(c->density.ramp_rounds, 2);
-  for (const char* bad : {"[density]\nramp_backends = [\"podman\"]\n",
-                          "[density]\nramp_max_instances = -1\n", "[density]\nramp_steps = [0]\n",
-                          "[density]\nramp_rounds = 0\n", "[density]\nlatency_ceiling_ms = -5\n"}) {
+  EXPECT_EQ(c->density.vm_ramp_max_instances, 48);
+  EXPECT_EQ(c->density.vm_ramp_steps, (std::vector<int>{1, 3}));
+  for (const char* bad :
+       {"[density]\nramp_backends = [\"podman\"]\n", "[density]\nvm_ramp_max_instances = 4097\n",
+        "[density]\nvm_ramp_steps = [-2]\n", "[density]\nramp_max_instances = -1\n",
+        "[density]\nramp_steps = [0]\n", "[density]\nramp_rounds = 0\n",
+        "[density]\nlatency_ceiling_ms = -5\n"}) {
     auto r = ParseSuiteConfig(bad, "s.toml");
     EXPECT_FALSE(r.ok()) << bad;
   }
@@ -174,6 +179,7 @@ TEST(SuiteConfigTest, ReadsRoundsTargetsAndRuntime) {
   EXPECT_FALSE(c->startup.netns_pool);
   EXPECT_EQ(c->density.rounds, 7);
   EXPECT_EQ(c->density.ramp_max_instances, 0) << "no long ramp unless asked";
+  EXPECT_EQ(c->density.vm_ramp_max_instances, 0) << "no VM long ramp unless asked";
   EXPECT_EQ(c->density.vm_rounds, 0);
   EXPECT_EQ(c->overhead.rounds, 11);
   EXPECT_EQ(c->overhead.VmRounds(), 4);

@@ -70,6 +70,24 @@ class DensitySectionTest(ReportCase):
         _, page, _ = self.render(DENSITY)
         self.assertIn("teardown of the largest pool", page)
 
+    def test_vm_ramp_to_the_budget_is_placed_at_the_count_it_reached(self):
+        # Density/vm/ramp/budget/n:64: a cap of 64 in the name, 17 VMs measured when the
+        # budget stopped it; the row is placed at 17 and says why it stopped there.
+        data = load_json(DENSITY)
+        # Without the fixture's gated VM step that the budget stopped at n=2.
+        data["benchmarks"] = [r for r in data["benchmarks"]
+                              if not r["name"].startswith("Density/vm/n:4")]
+        template = next(r for r in data["benchmarks"] if r["name"].startswith("Density/vm/n:1"))
+        rec = dict(template)
+        rec["name"] = rec["run_name"] = "Density/vm/ramp/budget/n:64/iterations:1/manual_time"
+        rec.update({"n": 17, "budget_reached": 1, "real_time": 5.6, "teardown_s": 3.91})
+        data["benchmarks"].append(rec)
+        _, page, _ = self.render(write_json(self.tmp, "vm-budget.json", data))
+        self.assertRegex(page, r"<td>vm \(tcg\)</td><td[^>]*><b>17</b>")
+        self.assertIn("memory budget reached at n=17", page)
+        self.assertIn("3.91 s for 17 (230 ms each)", page)
+        self.assertIn("<td>ramp/budget/n:64</td>", page)
+
     def test_old_density_schema_falls_back_to_the_generic_table(self):
         _, page, _ = self.render(STARTUP)  # instances:16 with *_mib counters
         self.assertIn('id="density"', page)
