@@ -17,6 +17,7 @@
 #include "bench/families.h"
 #include "bench/rounds.h"
 #include "harness/host_backend.h"
+#include "harness/image.h"
 #include "harness/interrupt.h"
 #include "harness/log.h"
 #include "harness/stats.h"
@@ -147,18 +148,76 @@ void RegisterStartup(BenchSession& bench) {
   static const harness::BackendRegistry kNone;
   const harness::BackendRegistry& references =
       bench.reference_registry ? *bench.reference_registry : kNone;
-  for (harness::Backend* b : bench.AllRows()) {
-    if (b->traits().kind != harness::BackendTraits::Kind::kVm || !config.qemu_raw) continue;
+  // Each VM product beside the plain-qemu floor that boots the same guest and kernel.
+  std::vector<std::pair<std::string, std::string>> vm_pairs;  // product, floor
+  auto add_vm_floor = [&](const std::string& product, const harness::BackendContext& context) {
     for (const std::string& name : references.Names()) {
       auto traits = references.Traits(name);
       if (!traits || traits->kind != harness::BackendTraits::Kind::kVm ||
           traits->role != harness::BackendTraits::Role::kFloor)
         continue;
-      auto raw = references.Make(name, bench.context);
+      auto raw = references.Make(name, context);
       if (raw.ok() && (*raw)->Probe().usable) {
         bench.RecordTraits(**raw);
         rows.push_back(raw->get());
+        vm_pairs.emplace_back(product, (*raw)->name());
         startup_only.push_back(std::move(*raw));
+      }
+    }
+  };
+  harness::Backend* vm_product = nullptr;
+  for (harness::Backend* b : bench.AllRows()) {
+    if (b->traits().kind != harness::BackendTraits::Kind::kVm ||
+        b->traits().role != harness::BackendTraits::Role::kProduct)
+      continue;
+    if (!vm_product) vm_product = b;
+    if (config.qemu_raw) add_vm_floor(b->name(), bench.context);
+  }
+  // The minimal guest kernel's rows beside the stock kernel's, when it is built: the
+  // same guest image on vm/kernel/build.sh's kernel (vm-minimal-kernel, and
+  // qemu-raw-minimal-kernel beside it).
+  if (config.minimal_kernel && vm_product && bench.session.registry &&
+      !bench.context.image.kernel_monolithic) {
+    harness::ImageOptions image_options;
+    image_options.workdir = bench.context.workdir;
+    image_options.agent_binary = harness::DefaultAgentPath();
+    image_options.kernel = "minimal";
+    image_options.modules = bench.session.image_modules;
+    auto image = harness::BuildImage(image_options);
+    if (!image.ok()) {
+      benchmark::AddCustomContext("bench.startup.minimal_kernel",
+                                  "no minimal-kernel rows: " + image.error().message());
+    } else {
+      harness::BackendContext minimal_context = bench.context;
+      minimal_context.image = *image;
+      minimal_context.options["vm.row_suffix"] = "-minimal-kernel";
+      auto made = bench.session.registry->Make("vm", minimal_context);
+      std::string why;
+      if (!made.ok()) {
+        why = made.error().message();
+      } else if (auto probe = (*made)->Probe(); !probe.usable) {
+        why = probe.reason;
+      }
+      if (!why.empty()) {
+        // The kernel is there and its backend cannot start: its row fails, never vanishes.
+        why = "vm-minimal-kernel: " + why;
+        bench
+            .Register("Startup/vm-minimal-kernel/ready",
+                      [why](benchmark::State& state) {
+                        for (auto _ : state) state.SkipWithError(why.c_str());
+                      })
+            ->Iterations(1);
+      } else {
+        bench.RecordTraits(**made);
+        rows.push_back(made->get());
+        std::string product = (*made)->name();
+        startup_only.push_back(std::move(*made));
+        if (config.qemu_raw) add_vm_floor(product, minimal_context);
+        benchmark::AddCustomContext("bench.startup.minimal_kernel",
+                                    product + ": the same guest on the minimal kernel " +
+                                        image->kernel_source + " (" + image->kernel_release +
+                                        "), beside the session's " +
+                                        bench.context.image.kernel_source);
       }
     }
   }
@@ -227,7 +286,6 @@ void RegisterStartup(BenchSession& bench) {
     return nullptr;
   };
   harness::Backend* host = floor_of(harness::BackendTraits::Kind::kHost);
-  harness::Backend* vm_floor = floor_of(harness::BackendTraits::Kind::kVm);
   std::vector<std::pair<std::string, std::string>> ratios;  // row, reference
   std::map<std::string, bool> slow_rows;                    // row -> its starts take seconds
   for (harness::Backend* backend : rows) {
@@ -244,10 +302,7 @@ void RegisterStartup(BenchSession& bench) {
           reference->traits().role == harness::BackendTraits::Role::kReference &&
           product->traits().kind == reference->traits().kind)
         ratios.emplace_back(product->name(), reference->name());
-  for (harness::Backend* backend : rows)
-    if (vm_floor && backend->traits().kind == harness::BackendTraits::Kind::kVm &&
-        backend->traits().role == harness::BackendTraits::Role::kProduct)
-      ratios.emplace_back(backend->name(), vm_floor->name());
+  for (const auto& pair : vm_pairs) ratios.push_back(pair);
 
   // Serial starts, interleaved: round r starts one instance of every backend, so slow
   // drift of the host (other load, thermal, page cache) touches every row alike and

@@ -220,6 +220,7 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(s.IntList("parallel", 1, 256, &config.startup.parallel));
   ISO_RETURN_IF_ERROR(s.IntList("vm_parallel", 1, 64, &config.startup.vm_parallel));
   ISO_RETURN_IF_ERROR(s.Bool("qemu_raw", &config.startup.qemu_raw));
+  ISO_RETURN_IF_ERROR(s.Bool("minimal_kernel", &config.startup.minimal_kernel));
   ISO_RETURN_IF_ERROR(s.Int("parallel_rounds", 1, 1000, &config.startup.parallel_rounds));
   ISO_RETURN_IF_ERROR(s.Int("vm_parallel_rounds", 1, 1000, &config.startup.vm_parallel_rounds));
   ISO_RETURN_IF_ERROR(s.Bool("vm_warmup", &config.startup.vm_warmup));

@@ -30,6 +30,10 @@ struct StartupConfig {
   // The qemu-raw reference row (the VM's guest under a plain qemu command line, which
   // measures libvirt's cost): vm_repetitions more boots.
   bool qemu_raw = true;
+  // When the session's guest kernel is a stock one and the minimal kernel is built
+  // (vm/kernel/build.sh), its start-up rows too: vm-minimal-kernel, and with qemu_raw
+  // qemu-raw-minimal-kernel beside it.
+  bool minimal_kernel = false;
   // The native container once more with a pool of network namespaces made ahead of
   // time (container.netns_pool, as many as the largest K): the standard mitigation of
   // the kernel's rtnl_mutex in network-namespace set-up, a row of its own beside the

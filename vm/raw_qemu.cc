@@ -312,7 +312,7 @@ Result<std::unique_ptr<RawQemuInstance>> LaunchRaw(const std::shared_ptr<RawShar
 class RawQemuBackend final : public harness::Backend {
  public:
   explicit RawQemuBackend(std::shared_ptr<RawShared> shared) : shared_(std::move(shared)) {}
-  std::string name() const override { return "qemu-raw"; }
+  std::string name() const override { return "qemu-raw" + shared_->options.row_suffix; }
   harness::BackendTraits traits() const override { return RawQemuTraits(); }
 
   harness::Availability Probe() override {

@@ -375,7 +375,7 @@ class VmBackend final : public harness::Backend {
     }
   }
 
-  std::string name() const override { return "vm"; }
+  std::string name() const override { return "vm" + shared_->options.row_suffix; }
   harness::BackendTraits traits() const override { return VmTraits(); }
 
   harness::Availability Probe() override {

@@ -83,12 +83,21 @@ Result<VmOptions> ParseVmOptions(const std::map<std::string, std::string>& optio
       o.socket_dir = value;
     } else if (key == "vm.emulator") {
       o.emulator = value;
+    } else if (key == "vm.row_suffix") {
+      bool ok = value.size() >= 2 && value.size() <= 40 && value.front() == '-';
+      for (char c : value)
+        ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+      if (!ok)
+        return Error("option vm.row_suffix=`" + value +
+                         "`: expected '-' then lower-case letters, digits and '-' (at most 40)",
+                     EINVAL);
+      o.row_suffix = value;
     } else {
       return Error("unknown option `" + key +
                        "` (known: vm.uri, vm.accel, vm.machine, vm.cmdline_extra, "
                        "vm.ready_timeout_s, vm.shutdown_timeout_s, vm.kvm_probe_timeout_s, "
                        "vm.hugepages, vm.pin, vm.disk_cache, vm.disk_io, vm.socket_dir, "
-                       "vm.emulator)",
+                       "vm.emulator, vm.row_suffix)",
                    EINVAL);
     }
   }

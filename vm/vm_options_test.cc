@@ -29,7 +29,8 @@ TEST(VmOptionsTest, ParsesEveryKey) {
                            {"vm.disk_cache", "writeback"},
                            {"vm.disk_io", "threads"},
                            {"vm.socket_dir", "/tmp/s"},
-                           {"vm.emulator", "/usr/bin/qemu-system-x86_64"}});
+                           {"vm.emulator", "/usr/bin/qemu-system-x86_64"},
+                           {"vm.row_suffix", "-minimal-kernel"}});
   ASSERT_TRUE(o.ok()) << o.error().message();
   EXPECT_EQ(o->uri, "qemu:///session");
   EXPECT_EQ(o->accel, "tcg");
@@ -44,6 +45,7 @@ TEST(VmOptionsTest, ParsesEveryKey) {
   EXPECT_EQ(o->disk_io, "threads");
   EXPECT_EQ(o->socket_dir, "/tmp/s");
   EXPECT_EQ(o->emulator, "/usr/bin/qemu-system-x86_64");
+  EXPECT_EQ(o->row_suffix, "-minimal-kernel");
 }
 
 TEST(VmOptionsTest, RejectsBadValuesAndUnknownKeys) {
@@ -57,6 +59,10 @@ TEST(VmOptionsTest, RejectsBadValuesAndUnknownKeys) {
                                                         {"vm.pin", "x"},
                                                         {"vm.socket_dir", "relative"},
                                                         {"vm.uri", ""},
+                                                        {"vm.row_suffix", "minimal"},
+                                                        {"vm.row_suffix", "-"},
+                                                        {"vm.row_suffix", "-a/../b"},
+                                                        {"vm.row_suffix", "-Big"},
                                                         {"vm.readytimeout", "5"}}) {
     auto o = ParseVmOptions({{key, value}});
     EXPECT_FALSE(o.ok()) << key << "=" << value;

@@ -1,0 +1,94 @@
+// The minimal guest kernel's start-up rows: beside the stock kernel's when
+// vm/kernel/build.sh has built it (vm-minimal-kernel and qemu-raw-minimal-kernel, and
+// libvirt's cost on that kernel as a ratio row), and absent, with the reason in the
+// results' context, when it has not. Real boots; skipped with the reason when libvirt
+// or root is missing, and the built half when the kernel is not built.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "bench/family_test_run.h"
+#include "harness/bench_results.h"
+#include "harness/child_process.h"
+#include "harness/fd.h"
+#include "harness/image.h"
+#include "vm/vm_test_support.h"
+
+namespace isobench::bench {
+namespace {
+
+constexpr const char* kUri = "qemu:///system";
+
+std::string StartupSuite() {
+  return OtherFamiliesOff("startup") +
+         "[startup]\nrepetitions = 1\nvm_repetitions = 1\nparallel = []\nvm_parallel = []\n"
+         "qemu_raw = true\nvm_warmup = false\nnetns_pool = false\nminimal_kernel = true\n";
+}
+
+class StartupMinimalKernelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (libvirt's system URI)";
+    if (auto why = vm::testing::LibvirtUnreachable(kUri)) GTEST_SKIP() << *why;
+    char tmpl[] = "/tmp/isobench-minimal-kernel-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) (void)harness::RemoveTree(dir_);
+  }
+  std::string dir_;
+};
+
+// A work directory without the kernel: the rows are not registered, and the results say
+// why. Listing the benchmarks boots nothing; one qemu-raw boot gives the context.
+TEST_F(StartupMinimalKernelTest, NoRowsWithoutTheKernelAndTheResultsSayWhy) {
+  const std::string workdir = vm::testing::kTestWorkdir;
+  ASSERT_FALSE(harness::ResolveGuestKernel(workdir, "minimal").ok())
+      << "this test needs a work directory without the minimal kernel: " << workdir;
+  auto suite = dir_ + "/s.toml";
+  ASSERT_TRUE(harness::WriteWholeFile(suite, StartupSuite()).ok());
+  auto listed = harness::RunCapture({ISOBENCH_BENCH_BINARY, "--backends=vm", "--workdir=" + workdir,
+                                     "--suite=" + suite, "--benchmark_list_tests"},
+                                    std::chrono::minutes(2));
+  ASSERT_TRUE(listed.ok()) << listed.error().message();
+  EXPECT_NE(listed->find("Startup/vm/ready"), std::string::npos) << *listed;
+  EXPECT_EQ(listed->find("minimal-kernel"), std::string::npos) << *listed;
+  auto results = RunBenchSuite(
+      dir_, "run", StartupSuite(),
+      {"--backends=vm", "--workdir=" + workdir, "--benchmark_filter=Startup/qemu-raw/ready"},
+      std::chrono::minutes(3));
+  ASSERT_TRUE(results.ok()) << results.error().message();
+  const std::string note = results->ContextValue("bench.startup.minimal_kernel");
+  EXPECT_NE(note.find("the minimal guest kernel is not built"), std::string::npos) << note;
+}
+
+// With the kernel built (the main job's work directory): both kernels' rows, each VM
+// beside the plain qemu of its own kernel.
+TEST_F(StartupMinimalKernelTest, BothKernelsRowsWhenItIsBuilt) {
+  const std::string workdir = "/var/lib/isobench";
+  auto kernel = harness::ResolveGuestKernel(workdir, "minimal");
+  if (!kernel.ok()) GTEST_SKIP() << kernel.error().message();
+  auto results = RunBenchSuite(
+      dir_, "run", StartupSuite(),
+      {"--backends=vm", "--workdir=" + workdir, "--benchmark_filter=minimal-kernel|Startup/host/"},
+      std::chrono::minutes(4));
+  ASSERT_TRUE(results.ok()) << results.error().message();
+  for (const char* row :
+       {"Startup/vm-minimal-kernel/ready", "Startup/qemu-raw-minimal-kernel/ready",
+        "Ratio/vm-minimal-kernel/Startup:ready/vs:qemu-raw-minimal-kernel"}) {
+    const harness::RunSamples* found = nullptr;
+    for (const auto& r : results->runs)
+      if (r.run_name.rfind(std::string(row) + "/", 0) == 0) found = &r;
+    ASSERT_NE(found, nullptr) << row;
+    EXPECT_TRUE(found->errors.empty()) << row << ": " << found->errors.front();
+    ASSERT_EQ(found->real_time_s.size(), 1u) << row;
+    EXPECT_GT(found->real_time_s[0], 0) << row;
+  }
+  const std::string note = results->ContextValue("bench.startup.minimal_kernel");
+  EXPECT_NE(note.find(*kernel), std::string::npos) << note;
+}
+
+}  // namespace
+}  // namespace isobench::bench
