@@ -101,6 +101,11 @@ def _yardstick_text(report, case, cells, s, backend):
     yardsticks = backend_order(report, [y for y, si in cells if si == s.index and y != backend
                                         and s.kind(y) == kind and kind != "host"
                                         and s.is_reference(y)])
+    # A backend that names its yardsticks (a VM: the plain qemu of its own kernel) is set
+    # beside those only.
+    named = s.context.get("backend.%s.yardstick" % backend)
+    if named:
+        yardsticks = [y for y in yardsticks if y in named.split(",")]
     if not yardsticks:
         return _missing("none of its kind measured")
     return "<br>".join(_ratio_to(report, case, cells, s, backend, y) for y in yardsticks)

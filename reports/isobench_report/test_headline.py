@@ -50,6 +50,33 @@ class HeadlineTest(ReportCase):
         self.assertNotIn("Not in these inputs", html_)
         self.assertNotIn("Regression gate", html_)  # one input: no gate
 
+    def test_a_vm_is_set_beside_the_plain_qemu_of_its_own_kernel_only(self):
+        # Two kernels' VM rows; each VM names its yardstick in the context, so neither is
+        # divided by the other kernel's plain qemu (a 5x "cost" that is the kernel's).
+        data = load_json(STARTUP)
+        extra = []
+        for rec in data["benchmarks"]:
+            for b in ("vm", "qemu-raw"):
+                if rec["name"].startswith("Startup/%s/ready" % b):
+                    twin = dict(rec)
+                    twin["name"] = twin["run_name"] = rec["name"].replace(
+                        "Startup/%s/" % b, "Startup/%s-minimal-kernel/" % b)
+                    twin["real_time"] = rec["real_time"] / 4
+                    extra.append(twin)
+        data["benchmarks"] += extra
+        ctx = data["context"]
+        for b in ("vm", "qemu-raw"):
+            for k in ("kind", "role", "reference"):
+                ctx["backend.%s-minimal-kernel.%s" % (b, k)] = ctx["backend.%s.%s" % (b, k)]
+        ctx["backend.vm.yardstick"] = "qemu-raw"
+        ctx["backend.vm-minimal-kernel.yardstick"] = "qemu-raw-minimal-kernel"
+        _, page, _ = self.render(write_json(self.tmp, "kernels.json", data))
+        _, rows = headline(page)
+        self.assertIn("vs qemu-raw ", rows["vm (tcg)"][0])
+        self.assertNotIn("vs qemu-raw-minimal-kernel", rows["vm (tcg)"][0])
+        self.assertIn("vs qemu-raw-minimal-kernel", rows["vm-minimal-kernel (tcg)"][0])
+        self.assertNotIn("vs qemu-raw ", rows["vm-minimal-kernel (tcg)"][0])
+
     def test_a_backend_with_nothing_measured_or_graded_gets_no_row(self):
         verdicts = load_json(VERDICTS)
         verdicts["targets"].append({"backend": "crun", "profile": "default",
