@@ -27,17 +27,6 @@ std::string Leftovers(const harness::BenchmarkResults& results, const std::strin
   return out.ok() ? *out : "error: " + out.error().message();
 }
 
-const RunSamples* Row(const harness::BenchmarkResults& results, const std::string& prefix) {
-  for (const RunSamples& r : results.runs)
-    if (r.run_name.rfind(prefix + "/", 0) == 0) return &r;
-  return nullptr;
-}
-
-double Only(const RunSamples& row, const char* counter) {
-  const std::vector<double>* v = row.Counter(counter);
-  return v && v->size() == 1 ? v->front() : -1;
-}
-
 class DensityFamilyTest : public ::testing::Test {
  protected:
   void SetUp() override {

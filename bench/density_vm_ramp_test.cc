@@ -20,17 +20,6 @@ using harness::RunSamples;
 
 constexpr const char* kUri = "qemu:///system";
 
-const RunSamples* Row(const harness::BenchmarkResults& results, const std::string& prefix) {
-  for (const RunSamples& r : results.runs)
-    if (r.run_name.rfind(prefix + "/", 0) == 0) return &r;
-  return nullptr;
-}
-
-double Only(const RunSamples& row, const char* counter) {
-  const std::vector<double>* v = row.Counter(counter);
-  return v && v->size() == 1 ? v->front() : -1;
-}
-
 TEST(DensityVmRampTest, GoesOnToTheMemoryBudgetAndIsMeasuredThere) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (libvirt's system URI)";
   if (auto why = vm::testing::LibvirtUnreachable(kUri)) GTEST_SKIP() << *why;

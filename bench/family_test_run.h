@@ -48,4 +48,18 @@ inline harness::Result<harness::BenchmarkResults> RunBenchSuite(
   return results;
 }
 
+// The row whose name starts with `prefix` + "/" (its /iterations:... suffix aside).
+inline const harness::RunSamples* Row(const harness::BenchmarkResults& results,
+                                      const std::string& prefix) {
+  for (const harness::RunSamples& r : results.runs)
+    if (r.run_name.rfind(prefix + "/", 0) == 0) return &r;
+  return nullptr;
+}
+
+// A counter a single-record row carries once; -1 when it has none or several.
+inline double Only(const harness::RunSamples& row, const char* counter) {
+  const std::vector<double>* v = row.Counter(counter);
+  return v && v->size() == 1 ? v->front() : -1;
+}
+
 }  // namespace isobench::bench

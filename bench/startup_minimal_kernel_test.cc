@@ -78,9 +78,7 @@ TEST_F(StartupMinimalKernelTest, BothKernelsRowsWhenItIsBuilt) {
   for (const char* row :
        {"Startup/vm-minimal-kernel/ready", "Startup/qemu-raw-minimal-kernel/ready",
         "Ratio/vm-minimal-kernel/Startup:ready/vs:qemu-raw-minimal-kernel"}) {
-    const harness::RunSamples* found = nullptr;
-    for (const auto& r : results->runs)
-      if (r.run_name.rfind(std::string(row) + "/", 0) == 0) found = &r;
+    const harness::RunSamples* found = Row(*results, row);
     ASSERT_NE(found, nullptr) << row;
     EXPECT_TRUE(found->errors.empty()) << row << ": " << found->errors.front();
     ASSERT_EQ(found->real_time_s.size(), 1u) << row;
