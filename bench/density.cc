@@ -77,6 +77,7 @@ struct Pool {
   uint64_t baseline_harness_pss = 0;  // this process, before the first instance
   bool budget_reached = false;
   size_t budget_reached_at = 0;  // the instance count that passed the budget
+  double last_ready = 0;         // the create -> ready time of the newest instance
   std::string ceiling_reached;   // why the latency ceiling stopped the ramp
   std::string failure;
 };
@@ -113,7 +114,9 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
     auto own = harness::ProcessPssBytes(::getpid());
     pool.baseline_harness_pss = own.ok() ? *own : 0;
   }
-  double nth_ready = 0;
+  // A step to the budget that starts nothing (the budget passed exactly at the last
+  // fixed step) is measured at the same N-th instance as that step.
+  double nth_ready = pool.last_ready;
   std::vector<double> step_ready;  // every start of this step
   while (pool.failure.empty() && !pool.budget_reached && pool.ceiling_reached.empty() &&
          static_cast<int>(pool.instances.size()) < n) {
@@ -130,6 +133,7 @@ void Step(benchmark::State& state, harness::Backend& backend, Pool& pool, int n,
       break;
     }
     nth_ready = (*instance)->startup().ready_seconds;
+    pool.last_ready = nth_ready;
     step_ready.push_back(nth_ready);
     pool.instances.push_back(std::move(*instance));
     if (limits.latency_ceiling_s > 0 && nth_ready > limits.latency_ceiling_s)
@@ -322,7 +326,12 @@ void RegisterDensity(BenchSession& bench) {
       // vm_ramp_max_instances): as many VMs as the budget allows.
       bool slow = backend->traits().slow_start;
       int max = slow ? config.vm_ramp_max_instances : config.ramp_max_instances;
-      if (max <= 0) continue;
+      if (max <= 0) {
+        std::cerr << "isobench: density: " << name << " is in ramp_backends but "
+                  << (slow ? "vm_ramp_max_instances" : "ramp_max_instances")
+                  << " is 0: no long ramp for it\n";
+        continue;
+      }
       std::vector<int> steps;
       for (int n : slow ? config.vm_ramp_steps : config.ramp_steps)
         if (n < max) steps.push_back(n);

@@ -166,11 +166,13 @@ void RegisterStartup(BenchSession& bench) {
     }
   };
   harness::Backend* vm_product = nullptr;
+  std::vector<std::string> vm_products;
   for (harness::Backend* b : bench.AllRows()) {
     if (b->traits().kind != harness::BackendTraits::Kind::kVm ||
         b->traits().role != harness::BackendTraits::Role::kProduct)
       continue;
     if (!vm_product) vm_product = b;
+    vm_products.push_back(b->name());
     if (config.qemu_raw) add_vm_floor(b->name(), bench.context);
   }
   // The minimal guest kernel's rows beside the stock kernel's, when it is built: the
@@ -178,28 +180,35 @@ void RegisterStartup(BenchSession& bench) {
   // qemu-raw-minimal-kernel beside it).
   if (config.minimal_kernel && vm_product && bench.session.registry &&
       !bench.context.image.kernel_monolithic) {
-    harness::ImageOptions image_options;
-    image_options.workdir = bench.context.workdir;
-    image_options.agent_binary = harness::DefaultAgentPath();
-    image_options.kernel = "minimal";
-    image_options.modules = bench.session.image_modules;
-    auto image = harness::BuildImage(image_options);
-    if (!image.ok()) {
+    auto kernel = harness::ResolveGuestKernel(bench.context.workdir, "minimal");
+    if (!kernel.ok()) {
       benchmark::AddCustomContext("bench.startup.minimal_kernel",
-                                  "no minimal-kernel rows: " + image.error().message());
+                                  "no minimal-kernel rows: " + kernel.error().message());
     } else {
+      // The kernel is there: from here on its rows fail with the reason, never vanish.
+      harness::ImageOptions image_options;
+      image_options.workdir = bench.context.workdir;
+      image_options.agent_binary = harness::DefaultAgentPath();
+      image_options.kernel = *kernel;
+      image_options.modules = bench.session.image_modules;
+      auto image = harness::BuildImage(image_options);
       harness::BackendContext minimal_context = bench.context;
-      minimal_context.image = *image;
       minimal_context.options["vm.row_suffix"] = "-minimal-kernel";
-      auto made = bench.session.registry->Make("vm", minimal_context);
+      harness::Result<std::unique_ptr<harness::Backend>> made =
+          harness::Error("no guest image", EINVAL);
       std::string why;
-      if (!made.ok()) {
-        why = made.error().message();
-      } else if (auto probe = (*made)->Probe(); !probe.usable) {
-        why = probe.reason;
+      if (!image.ok()) {
+        why = "its guest image: " + image.error().message();
+      } else {
+        minimal_context.image = *image;
+        made = bench.session.registry->Make("vm", minimal_context);
+        if (!made.ok()) {
+          why = made.error().message();
+        } else if (auto probe = (*made)->Probe(); !probe.usable) {
+          why = probe.reason;
+        }
       }
       if (!why.empty()) {
-        // The kernel is there and its backend cannot start: its row fails, never vanishes.
         why = "vm-minimal-kernel: " + why;
         bench
             .Register("Startup/vm-minimal-kernel/ready",
@@ -211,6 +220,7 @@ void RegisterStartup(BenchSession& bench) {
         bench.RecordTraits(**made);
         rows.push_back(made->get());
         std::string product = (*made)->name();
+        vm_products.push_back(product);
         startup_only.push_back(std::move(*made));
         if (config.qemu_raw) add_vm_floor(product, minimal_context);
         benchmark::AddCustomContext("bench.startup.minimal_kernel",
@@ -303,8 +313,9 @@ void RegisterStartup(BenchSession& bench) {
           product->traits().kind == reference->traits().kind)
         ratios.emplace_back(product->name(), reference->name());
   // The pairs are the VM's yardsticks: the report sets each VM beside its own kernel's
-  // plain qemu only.
+  // plain qemu only (none, when that one could not start: never the other kernel's).
   std::map<std::string, std::string> yardsticks;
+  for (const std::string& product : vm_products) yardsticks[product];
   for (const auto& [product, floor] : vm_pairs) {
     ratios.emplace_back(product, floor);
     std::string& list = yardsticks[product];

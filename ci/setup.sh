@@ -66,11 +66,23 @@ if ! pgrep -x libvirtd >/dev/null; then
   log "starting libvirtd (under tini -s; log: /var/log/isobench-libvirtd.log)"
   # setsid: its own session, so a Ctrl-C of this job does not reach the daemon.
   setsid -f tini -s -- libvirtd >>/var/log/isobench-libvirtd.log 2>&1 </dev/null
+else
+  # One started by someone else stays as it is; say so when nothing reaps its qemu at
+  # once (neither a service manager nor a subreaper above it).
+  pid="$(pgrep -xo libvirtd)"
+  parent="$(ps -o comm= -p "$(ps -o ppid= -p "$pid" | tr -d ' ')" 2>/dev/null || true)"
+  case "$parent" in
+    tini | systemd | init) ;;
+    *) log "note: libvirtd (pid $pid) runs under \`${parent:-?}\`; if that reaps orphans late," \
+         "VM destroy times include the wait (stop it, and this script starts one under tini -s)" ;;
+  esac
 fi
-for _ in $(seq 50); do
-  [[ -S /var/run/libvirt/libvirt-sock ]] && break
+up=0
+for _ in $(seq 100); do
+  if timeout 5 virsh -c qemu:///system version >/dev/null 2>&1; then up=1; break; fi
   sleep 0.1
 done
+((up)) || log "warning: libvirtd does not answer on qemu:///system; see /var/log/isobench-libvirtd.log"
 
 # The Docker backend talks to a dockerd over its socket; start one when none answers
 # (no systemd here). No registry is reachable and the host's firewall is not ours:

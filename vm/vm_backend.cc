@@ -57,14 +57,16 @@ void LogOnce(const std::string& message) {
 // late (seconds, on some sandboxes) is paid by every destroy. Reported as
 // "comm (pid N)" of libvirtd's parent, or why it is unknown.
 std::string LibvirtdParent(const std::string& uri) {
-  if (uri.rfind("qemu:///", 0) != 0) return "unknown: not a local qemu URI";
-  for (const char* pidfile : {"/run/libvirtd.pid", "/run/virtqemud.pid"}) {
+  if (uri != kDefaultLibvirtUri) return "unknown: not " + std::string(kDefaultLibvirtUri);
+  const std::pair<const char*, const char*> daemons[] = {{"/run/libvirtd.pid", "libvirtd"},
+                                                         {"/run/virtqemud.pid", "virtqemud"}};
+  for (auto [pidfile, comm] : daemons) {
     auto text = harness::ReadFile(pidfile);
     if (!text.ok()) continue;
     pid_t pid = static_cast<pid_t>(std::atol(text->c_str()));
     if (pid <= 0) continue;
     auto daemon = harness::ReadProcStat(pid);
-    if (!daemon.ok()) continue;
+    if (!daemon.ok() || daemon->comm != comm) continue;  // a stale file, its pid reused
     auto parent = harness::ReadProcStat(daemon->ppid);
     if (!parent.ok()) return "unknown: " + parent.error().message();
     return parent->comm + " (pid " + std::to_string(parent->pid) + ")";

@@ -84,12 +84,13 @@ Result<VmOptions> ParseVmOptions(const std::map<std::string, std::string>& optio
     } else if (key == "vm.emulator") {
       o.emulator = value;
     } else if (key == "vm.row_suffix") {
-      bool ok = value.size() >= 2 && value.size() <= 40 && value.front() == '-';
+      // Instance names carry it ("warmup-qemu-raw" + suffix), and have a length limit.
+      bool ok = value.size() >= 2 && value.size() <= 24 && value.front() == '-';
       for (char c : value)
         ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
       if (!ok)
         return Error("option vm.row_suffix=`" + value +
-                         "`: expected '-' then lower-case letters, digits and '-' (at most 40)",
+                         "`: expected '-' then lower-case letters, digits and '-' (at most 24)",
                      EINVAL);
       o.row_suffix = value;
     } else {

@@ -49,21 +49,22 @@ TEST(VmOptionsTest, ParsesEveryKey) {
 }
 
 TEST(VmOptionsTest, RejectsBadValuesAndUnknownKeys) {
-  for (auto [key, value] :
-       std::vector<std::pair<std::string, std::string>>{{"vm.accel", "hvf"},
-                                                        {"vm.machine", "isapc"},
-                                                        {"vm.ready_timeout_s", "soon"},
-                                                        {"vm.ready_timeout_s", "-1"},
-                                                        {"vm.hugepages", "maybe"},
-                                                        {"vm.pin", "1,,2"},
-                                                        {"vm.pin", "x"},
-                                                        {"vm.socket_dir", "relative"},
-                                                        {"vm.uri", ""},
-                                                        {"vm.row_suffix", "minimal"},
-                                                        {"vm.row_suffix", "-"},
-                                                        {"vm.row_suffix", "-a/../b"},
-                                                        {"vm.row_suffix", "-Big"},
-                                                        {"vm.readytimeout", "5"}}) {
+  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"vm.accel", "hvf"},
+           {"vm.machine", "isapc"},
+           {"vm.ready_timeout_s", "soon"},
+           {"vm.ready_timeout_s", "-1"},
+           {"vm.hugepages", "maybe"},
+           {"vm.pin", "1,,2"},
+           {"vm.pin", "x"},
+           {"vm.socket_dir", "relative"},
+           {"vm.uri", ""},
+           {"vm.row_suffix", "minimal"},
+           {"vm.row_suffix", "-"},
+           {"vm.row_suffix", "-a/../b"},
+           {"vm.row_suffix", "-Big"},
+           {"vm.row_suffix", "-abcdefghijklmnopqrstuvwx"},
+           {"vm.readytimeout", "5"}}) {
     auto o = ParseVmOptions({{key, value}});
     EXPECT_FALSE(o.ok()) << key << "=" << value;
     if (!o.ok()) {

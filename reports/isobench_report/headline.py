@@ -104,7 +104,7 @@ def _yardstick_text(report, case, cells, s, backend):
     # A backend that names its yardsticks (a VM: the plain qemu of its own kernel) is set
     # beside those only.
     named = s.context.get("backend.%s.yardstick" % backend)
-    if named:
+    if named is not None:
         yardsticks = [y for y in yardsticks if y in named.split(",")]
     if not yardsticks:
         return _missing("none of its kind measured")

