@@ -30,6 +30,17 @@ std::atomic<int> g_instance_counter{0};
 double g_last_ready = 0;
 double LastReady() { return g_last_ready; }
 
+// A row the suite asked for whose backend cannot start: it fails with the reason, and
+// never vanishes from the results.
+void RegisterFailingRow(BenchSession& bench, const std::string& row, const std::string& why) {
+  bench
+      .Register(row,
+                [why](benchmark::State& state) {
+                  for (auto _ : state) state.SkipWithError(why.c_str());
+                })
+      ->Iterations(1);
+}
+
 // Refills the backend's pool for the next `starts` starts, before the clock starts.
 bool Prewarmed(benchmark::State& state, harness::Backend& backend, const std::string& name,
                int starts) {
@@ -165,20 +176,18 @@ void RegisterStartup(BenchSession& bench) {
       }
     }
   };
-  harness::Backend* vm_product = nullptr;
   std::vector<std::string> vm_products;
   for (harness::Backend* b : bench.AllRows()) {
     if (b->traits().kind != harness::BackendTraits::Kind::kVm ||
         b->traits().role != harness::BackendTraits::Role::kProduct)
       continue;
-    if (!vm_product) vm_product = b;
     vm_products.push_back(b->name());
     if (config.qemu_raw) add_vm_floor(b->name(), bench.context);
   }
   // The minimal guest kernel's rows beside the stock kernel's, when it is built: the
   // same guest image on vm/kernel/build.sh's kernel (vm-minimal-kernel, and
   // qemu-raw-minimal-kernel beside it).
-  if (config.minimal_kernel && vm_product && bench.session.registry &&
+  if (config.minimal_kernel && !vm_products.empty() && bench.session.registry &&
       !bench.context.image.kernel_monolithic) {
     auto kernel = harness::ResolveGuestKernel(bench.context.workdir, "minimal");
     if (!kernel.ok()) {
@@ -191,31 +200,19 @@ void RegisterStartup(BenchSession& bench) {
       image_options.agent_binary = harness::DefaultAgentPath();
       image_options.kernel = *kernel;
       image_options.modules = bench.session.image_modules;
-      auto image = harness::BuildImage(image_options);
       harness::BackendContext minimal_context = bench.context;
       minimal_context.options["vm.row_suffix"] = "-minimal-kernel";
-      harness::Result<std::unique_ptr<harness::Backend>> made =
-          harness::Error("no guest image", EINVAL);
-      std::string why;
-      if (!image.ok()) {
-        why = "its guest image: " + image.error().message();
-      } else {
-        minimal_context.image = *image;
-        made = bench.session.registry->Make("vm", minimal_context);
-        if (!made.ok()) {
-          why = made.error().message();
-        } else if (auto probe = (*made)->Probe(); !probe.usable) {
-          why = probe.reason;
-        }
-      }
-      if (!why.empty()) {
-        why = "vm-minimal-kernel: " + why;
-        bench
-            .Register("Startup/vm-minimal-kernel/ready",
-                      [why](benchmark::State& state) {
-                        for (auto _ : state) state.SkipWithError(why.c_str());
-                      })
-            ->Iterations(1);
+      auto made = [&]() -> harness::Result<std::unique_ptr<harness::Backend>> {
+        ISO_ASSIGN_OR_RETURN(minimal_context.image,
+                             harness::BuildImage(image_options).Context("its guest image"));
+        ISO_ASSIGN_OR_RETURN(auto backend, bench.session.registry->Make("vm", minimal_context));
+        if (auto probe = backend->Probe(); !probe.usable)
+          return harness::Error(probe.reason, ENODEV);
+        return backend;
+      }();
+      if (!made.ok()) {
+        RegisterFailingRow(bench, "Startup/vm-minimal-kernel/ready",
+                           "vm-minimal-kernel: " + made.error().message());
       } else {
         bench.RecordTraits(**made);
         rows.push_back(made->get());
@@ -223,9 +220,10 @@ void RegisterStartup(BenchSession& bench) {
         vm_products.push_back(product);
         startup_only.push_back(std::move(*made));
         if (config.qemu_raw) add_vm_floor(product, minimal_context);
+        const harness::GuestImage& image = minimal_context.image;
         benchmark::AddCustomContext("bench.startup.minimal_kernel",
                                     product + ": the same guest on the minimal kernel " +
-                                        image->kernel_source + " (" + image->kernel_release +
+                                        image.kernel_source + " (" + image.kernel_release +
                                         "), beside the session's " +
                                         bench.context.image.kernel_source);
       }
@@ -242,14 +240,8 @@ void RegisterStartup(BenchSession& bench) {
       pooled_context.options["container.netns_pool"] = std::to_string(largest);
       auto pooled = bench.session.registry->Make("container", pooled_context);
       if (!pooled.ok()) {
-        // Asked for by the suite and unable to start: its rows fail, never vanish.
-        std::string why = "container-netns-pool: " + pooled.error().message();
-        bench
-            .Register("Startup/container-netns-pool/ready",
-                      [why](benchmark::State& state) {
-                        for (auto _ : state) state.SkipWithError(why.c_str());
-                      })
-            ->Iterations(1);
+        RegisterFailingRow(bench, "Startup/container-netns-pool/ready",
+                           "container-netns-pool: " + pooled.error().message());
         break;
       }
       bench.RecordTraits(**pooled);
