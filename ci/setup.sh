@@ -28,25 +28,32 @@ if ((${#missing[@]})); then
   log "installing ${#missing[@]} Debian package(s): ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Packages whose install would start a network service of their own (see below).
+  quiet=(lighttpd docker-registry)
   others=()
-  for p in "${missing[@]}"; do [[ $p == lighttpd ]] || others+=("$p"); done
+  quiet_missing=()
+  for p in "${missing[@]}"; do
+    if [[ " ${quiet[*]} " == *" $p "* ]]; then quiet_missing+=("$p"); else others+=("$p"); fi
+  done
   ((${#others[@]} == 0)) || apt-get install -y -qq --no-install-recommends "${others[@]}" >/dev/null
-  if ((${#others[@]} < ${#missing[@]})); then
+  if ((${#quiet_missing[@]})); then
     # lighttpd is a tool of the network family (tcp_crr), which starts it on the
-    # addresses it measures: its package must not start a web server on port 80 of every
-    # address, nor enable one at boot. A policy-rc.d forbids service starts during its
-    # install alone (invoke-rc.d honours it); the unit this run installed is disabled.
+    # addresses it measures; docker-registry is started below on the loopback address
+    # only. Neither package may start its own service (a web server on port 80, a
+    # registry on port 5000, of every address), nor enable one at boot. A policy-rc.d
+    # forbids service starts during their install alone (invoke-rc.d honours it); the
+    # units this run installed are disabled.
     policy=/usr/sbin/policy-rc.d
     own_policy=false
     if [[ ! -e $policy ]]; then
       printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=true
     fi
     rc=0
-    apt-get install -y -qq --no-install-recommends lighttpd >/dev/null || rc=$?
+    apt-get install -y -qq --no-install-recommends "${quiet_missing[@]}" >/dev/null || rc=$?
     if $own_policy; then rm -f "$policy"; fi
     ((rc == 0)) || exit "$rc"
     if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
-      systemctl disable --now lighttpd >/dev/null 2>&1 || true
+      systemctl disable --now "${quiet_missing[@]}" >/dev/null 2>&1 || true
     fi
   fi
 fi
@@ -97,6 +104,46 @@ if command -v dockerd >/dev/null &&
     sleep 0.2
   done
   [[ -S /var/run/docker.sock ]] || log "warning: dockerd did not come up; see /var/log/isobench-dockerd.log"
+fi
+
+# The image registry (the Image family; every container backend pulls from it): the
+# distribution project's registry, on the loopback address only, its storage under the
+# work directory. Blobs no tag references any more are collected before it starts
+# (garbage-collect must not run beside a serving registry).
+registry="${ISOBENCH_REGISTRY:-127.0.0.1:5147}"
+registry_dir="${ISOBENCH_WORKDIR:-/var/lib/isobench}/registry"
+registry_up() {
+  local host="${registry%:*}" port="${registry##*:}"
+  timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port && printf 'GET /v2/ HTTP/1.0\\r\\n\\r\\n' >&3 &&
+    head -1 <&3 | grep -q ' 200'" 2>/dev/null
+}
+case "$registry" in
+  127.*:* | localhost:*) ;;
+  *) echo "setup: error: ISOBENCH_REGISTRY=$registry is not a loopback address" >&2; exit 1 ;;
+esac
+if command -v docker-registry >/dev/null && ! registry_up; then
+  mkdir -p "$registry_dir/storage"
+  cat >"$registry_dir/config.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $registry_dir/storage
+  delete:
+    enabled: true
+http:
+  addr: $registry
+YAML
+  if [[ -d $registry_dir/storage/docker/registry/v2/repositories ]]; then
+    docker-registry garbage-collect --delete-untagged "$registry_dir/config.yml" \
+      >>/var/log/isobench-registry.log 2>&1 ||
+      log "note: registry garbage-collect failed (see /var/log/isobench-registry.log)"
+  fi
+  log "starting the image registry on $registry (storage: $registry_dir; log: /var/log/isobench-registry.log)"
+  setsid -f docker-registry serve "$registry_dir/config.yml" >>/var/log/isobench-registry.log 2>&1 </dev/null
+  for _ in $(seq 50); do registry_up && break; sleep 0.1; done
+  registry_up || log "warning: the image registry does not answer on $registry; see /var/log/isobench-registry.log"
 fi
 
 log "building in $build_dir"
