@@ -188,6 +188,7 @@ harness::BackendTraits ContainerTraits() {
   t.kind = harness::BackendTraits::Kind::kContainer;
   t.hardened_profile = true;
   t.bridge_network = true;
+  t.registry_images = true;
   return t;
 }
 

@@ -22,6 +22,7 @@
 #include "container/idmap.h"
 #include "container/seccomp.h"
 #include "harness/backend.h"
+#include "harness/layers.h"
 #include "harness/run_owner.h"
 
 namespace isobench::container {
@@ -63,8 +64,16 @@ class ContainerBackend final : public harness::Backend {
   Result<std::unique_ptr<harness::Instance>> Create(const harness::InstanceSpec& spec) override;
   Result<int> ReclaimStale() override;
   Result<int> Prewarm(int starts) override;
+  Result<harness::ImagePull> Pull(const std::string& reference) override;
+  Result<int> EvictImages() override;
 
  private:
+  // The image an instance starts from: the shared userland, or `spec.image` from the
+  // layer store (pulled now when this backend has not pulled it: phase "pull").
+  Result<void> ResolveImage(ContainerInstance& c, const harness::InstanceSpec& spec, StartState& s,
+                            harness::Clock::time_point t0);
+  Result<std::shared_ptr<const harness::PulledImage>> PullLocked(const std::string& reference,
+                                                                 harness::ImagePull* pull);
   Result<void> StartContainer(ContainerInstance& c, const harness::InstanceSpec& spec,
                               harness::Clock::time_point t0);
   // StartContainer's steps (defined below in their order).
@@ -106,7 +115,12 @@ class ContainerBackend final : public harness::Backend {
   const int netns_pool_;  // container.netns_pool: the pool's size, 0 for none
   std::mutex netns_mu_;
   std::vector<harness::Fd> netns_ready_;  // made by Prewarm(), each taken once
-  harness::RunDirectory run_dir_;         // <workdir>/containers/<run id>
+  // Registry images (InstanceSpec::image) in <workdir>/layers, held while the backend
+  // lives or until EvictImages().
+  harness::LayerStore layers_{context_.workdir + "/layers"};
+  std::mutex images_mu_;
+  std::map<std::string, std::shared_ptr<const harness::PulledImage>> images_;
+  harness::RunDirectory run_dir_;  // <workdir>/containers/<run id>
   std::mutex run_dir_mu_;
   bool scratch_made_ = false;  // run_dir_/root: the mount point of pivot_root's scratch
   std::shared_ptr<std::atomic<int>> live_instances_ = std::make_shared<std::atomic<int>>(0);

@@ -26,6 +26,7 @@
 #include "harness/backend.h"
 #include "harness/child_process.h"
 #include "harness/fd.h"
+#include "harness/layers.h"
 #include "harness/mount.h"
 
 namespace isobench::container {
@@ -55,6 +56,8 @@ class ContainerInstance final : public harness::Instance {
   std::string name_;
   std::shared_ptr<std::atomic<int>> live_;  // the backend's count of live instances
   harness::StartupTiming timing_;
+  // The registry image it started from (InstanceSpec::image): its layers stay in use.
+  std::shared_ptr<const harness::PulledImage> image_;
   std::unique_ptr<Cgroup> cgroup_;
   // <run dir>/<name>, only for an upper layer on disk ({upper,work}) or a profile
   // without a mount namespace (root/, mounted in the host's namespace: host_rootfs_).

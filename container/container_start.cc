@@ -75,12 +75,65 @@ struct StartState {
   std::vector<MountTableOptions::VolumeMount> volumes;
   CgroupLimits limits;
   std::string scratch;  // where the root is mounted
+  std::string lower;    // overlay lowerdir: the image's layers, top first, ':'-separated
   Fd sync_parent, sync_child;
   Fd channel_parent, channel_child;
   Fd devnull;
   Fd netns;                    // from the netns pool: the child joins it (plan.netns_fd)
   std::vector<Fd> join_files;  // open until the child has joined its cgroups
 };
+
+Result<void> ContainerBackend::ResolveImage(ContainerInstance& c, const harness::InstanceSpec& spec,
+                                            StartState& s, Clock::time_point t0) {
+  if (spec.image.empty()) {
+    s.lower = context_.image.rootfs;
+    return {};
+  }
+  ISO_ASSIGN_OR_RETURN(c.image_, PullLocked(spec.image, nullptr));
+  c.timing_.phases.push_back({"pull", harness::SecondsBetween(t0, Clock::now())});
+  for (const auto& layer : c.image_->lowers) s.lower += (s.lower.empty() ? "" : ":") + layer;
+  return {};
+}
+
+// The image from this backend's pulls, or pulled now. With `pull`, always pulled (a warm
+// pull when its layers are there) and what it did is told there.
+Result<std::shared_ptr<const harness::PulledImage>> ContainerBackend::PullLocked(
+    const std::string& reference, harness::ImagePull* pull) {
+  std::lock_guard<std::mutex> lock(images_mu_);
+  if (pull == nullptr)
+    if (auto it = images_.find(reference); it != images_.end()) return it->second;
+  auto t0 = Clock::now();
+  ISO_ASSIGN_OR_RETURN(harness::PulledImage pulled, layers_.Pull(reference));
+  if (pull != nullptr) {
+    pull->reference = reference;
+    pull->digest = pulled.manifest_digest;
+    pull->seconds = harness::SecondsBetween(t0, Clock::now());
+    pull->layers = static_cast<int>(pulled.lowers.size());
+    pull->layers_fetched = pulled.layers_fetched;
+    pull->fetched_bytes = pulled.fetched_bytes;
+    pull->layers_unpacked = pulled.layers_unpacked;
+    pull->fetch_seconds = pulled.fetch_seconds;
+    pull->verify_seconds = pulled.verify_seconds;
+    pull->unpack_seconds = pulled.unpack_seconds;
+  }
+  auto held = std::make_shared<const harness::PulledImage>(std::move(pulled));
+  images_[reference] = held;
+  return held;
+}
+
+Result<harness::ImagePull> ContainerBackend::Pull(const std::string& reference) {
+  harness::ImagePull pull;
+  ISO_RETURN_IF_ERROR(PullLocked(reference, &pull));
+  return pull;
+}
+
+Result<int> ContainerBackend::EvictImages() {
+  {
+    std::lock_guard<std::mutex> lock(images_mu_);
+    images_.clear();
+  }
+  return layers_.Evict();
+}
 
 Result<void> ContainerBackend::EnsureRunDir() {
   ISO_ASSIGN_OR_RETURN(std::string dir, run_dir_.Ensure());
@@ -118,6 +171,7 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
                                               Clock::time_point t0) {
   const auto deadline = t0 + ready_timeout_;
   StartState s;
+  ISO_RETURN_IF_ERROR(ResolveImage(c, spec, s, t0));
   ISO_RETURN_IF_ERROR(CheckSpec(spec, s));
   ISO_RETURN_IF_ERROR(PrepareRoot(c, spec, s));
   ISO_RETURN_IF_ERROR(CreateCgroup(c, spec, s));
@@ -136,12 +190,22 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
 Result<void> ContainerBackend::CheckSpec(const harness::InstanceSpec& spec, StartState& s) const {
   const harness::SecurityProfile& profile = spec.profile;
   ISO_RETURN_IF_ERROR(ValidateNetwork(spec.network, profile.net_ns));
-  ISO_RETURN_IF_ERROR(ValidateLowerDir(context_.image.rootfs));
-  const std::string agent_host_path = context_.image.rootfs + harness::GuestImage::kAgentPath;
-  if (::access(agent_host_path.c_str(), X_OK) != 0)
-    return Error::Errno("access X_OK", agent_host_path)
-        .Context("image `" + context_.image.rootfs + "` has no executable agent at " +
-                 harness::GuestImage::kAgentPath);
+  // The agent is the topmost layer's that has one.
+  std::string agent_host_path;
+  size_t begin = 0;
+  while (begin <= s.lower.size()) {
+    size_t end = std::min(s.lower.find(':', begin), s.lower.size());
+    std::string layer = s.lower.substr(begin, end - begin);
+    ISO_RETURN_IF_ERROR(ValidateLowerDir(layer));
+    if (agent_host_path.empty() &&
+        ::access((layer + harness::GuestImage::kAgentPath).c_str(), F_OK) == 0)
+      agent_host_path = layer + harness::GuestImage::kAgentPath;
+    begin = end + 1;
+  }
+  if (agent_host_path.empty() || ::access(agent_host_path.c_str(), X_OK) != 0)
+    return Error::Errno(ENOENT, "access X_OK", agent_host_path)
+        .Context("image `" + (spec.image.empty() ? context_.image.rootfs : spec.image) +
+                 "` has no executable agent at " + harness::GuestImage::kAgentPath);
   for (const auto& v : spec.volumes) {
     ISO_ASSIGN_OR_RETURN(auto volume, ValidateVolume(v));
     s.volumes.push_back(std::move(volume));
@@ -186,8 +250,8 @@ Result<void> ContainerBackend::PrepareRoot(ContainerInstance& c, const harness::
                                        "isobench:" + context_.run_id + "/" + spec.name)
                              .Context("disk upper layer"));
   }
-  s.plan.rootfs = PlanRootfs(context_.image.rootfs, s.scratch, upper_on_disk ? disk_dir : "",
-                             profile, upper_on_disk ? 0 : spec.disk_bytes);
+  s.plan.rootfs = PlanRootfs(s.lower, s.scratch, upper_on_disk ? disk_dir : "", profile,
+                             upper_on_disk ? 0 : spec.disk_bytes);
   if (upper_on_disk) {
     int64_t owner = profile.user_ns ? MapToHost(userns_map_, 0) : -1;
     ISO_RETURN_IF_ERROR(PrepareDiskUpper(s.plan.rootfs, owner));

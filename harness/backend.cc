@@ -128,4 +128,13 @@ std::string NewRunId() {
   return std::string(buf) + "-" + std::to_string(::getpid());
 }
 
+Result<ImagePull> Backend::Pull(const std::string& reference) {
+  return Error("backend `" + name() + "` does not start from registry images (`" + reference + "`)",
+               EOPNOTSUPP);
+}
+
+Result<int> Backend::EvictImages() {
+  return Error("backend `" + name() + "` has no registry image store", EOPNOTSUPP);
+}
+
 }  // namespace isobench::harness

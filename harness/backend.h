@@ -94,6 +94,11 @@ struct InstanceSpec {
   std::vector<Volume> volumes;
   std::string network = "none";  // "none": loopback only
   std::string hostname;          // empty: the instance name
+  // Empty: the shared userland the backend was made with (BackendContext::image). Else
+  // an image in the loopback registry (registry.h: "127.0.0.1:5147/isobench/guest:<hash>"),
+  // which a backend whose traits say registry_images starts from, pulling it first into
+  // its own image store when it is not there (the start then has a "pull" phase).
+  std::string image;
   SecurityProfile profile;
 };
 
@@ -113,6 +118,20 @@ struct StartupTiming {
   double ready_seconds = 0;     // create request -> agent ready line on the host
   std::vector<Phase> phases;    // in order; the last is "ready"
   double host_cpu_seconds = 0;  // CPU the host spent starting it (runtime, monitor, qemu)
+};
+
+// What Backend::Pull did.
+struct ImagePull {
+  std::string reference;
+  std::string digest;          // the manifest's, as the registry names it
+  double seconds = 0;          // the whole pull, on the host clock
+  int layers = 0;              // of the image
+  int layers_fetched = 0;      // fetched from the registry by this pull
+  uint64_t fetched_bytes = 0;  // their compressed bytes, where the backend tells
+  int layers_unpacked = 0;     // unpacked by this pull
+  // Where the backend tells (the layer store): time spent fetching, verifying digests,
+  // unpacking. Docker does all three inside one API call.
+  std::optional<double> fetch_seconds, verify_seconds, unpack_seconds;
 };
 
 struct ExecResult {
@@ -227,6 +246,9 @@ struct BackendTraits {
   // (host ~1 ms, runc ~50 ms, docker ~0.4 s): benchmarks give such a row fewer rounds
   // ("vm_" settings of the suite) and a coarser unit, soak a warm-up cycle.
   bool slow_start = false;
+  // Honours InstanceSpec::image and Backend::Pull (registry.h): starts from images
+  // pulled from the loopback registry.
+  bool registry_images = false;
 
   // Drawn as a reference in reports (hatched, after the products).
   bool reference() const { return role != Role::kProduct; }
@@ -259,6 +281,14 @@ class Backend {
     (void)starts;
     return 0;
   }
+  // Fetches `reference` (an image in the loopback registry) into the backend's own image
+  // store, so that an instance naming it starts without fetching; a warm pull (every
+  // layer present) still asks the registry for the manifest. EOPNOTSUPP from a backend
+  // whose traits().registry_images is false.
+  virtual Result<ImagePull> Pull(const std::string& reference);
+  // Removes from the backend's image store every registry image and layer no live
+  // instance uses, so that the next Pull is cold. Returns how many went.
+  virtual Result<int> EvictImages();
 };
 
 // What a backend gets from the harness.

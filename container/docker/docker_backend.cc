@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "container/cgroup.h"
@@ -27,6 +28,7 @@
 #include "harness/fd.h"
 #include "harness/log.h"
 #include "harness/procfs.h"
+#include "harness/registry.h"
 #include "harness/run_owner.h"
 
 namespace isobench::container::docker {
@@ -403,6 +405,8 @@ class DockerBackend : public harness::Backend {
   std::map<std::string, std::string> Describe() override;
   Result<std::unique_ptr<Instance>> Create(const InstanceSpec& spec) override;
   Result<int> ReclaimStale() override;
+  Result<harness::ImagePull> Pull(const std::string& reference) override;
+  Result<int> EvictImages() override;
 
  private:
   Result<void> Connect();
@@ -426,7 +430,41 @@ class DockerBackend : public harness::Backend {
   std::shared_ptr<CgroupMountsCache> cgroups_ = std::make_shared<CgroupMountsCache>();
   bool daemon_missing_ = false;           // nothing answers on the daemon's socket
   std::optional<NetworkParams> network_;  // the run's bridge network, once made
+  std::mutex pulled_mu_;
+  std::set<std::string> pulled_;  // registry images this backend pulled
 };
+
+Result<harness::ImagePull> DockerBackend::Pull(const std::string& reference) {
+  Availability availability = Probe();
+  if (!availability.usable)
+    return Error("docker backend is not usable: " + availability.reason, ENODEV);
+  auto t0 = Clock::now();
+  ISO_ASSIGN_OR_RETURN(PullOutcome outcome, daemon_->With([&](DockerClient& c) {
+    return PullFromRegistry(c, reference);
+  }));
+  harness::ImagePull pull;
+  pull.reference = reference;
+  pull.seconds = harness::SecondsBetween(t0, Clock::now());
+  pull.digest = outcome.digest;
+  pull.layers = outcome.layers_fetched + outcome.layers_present;
+  pull.layers_fetched = outcome.layers_fetched;
+  pull.layers_unpacked = outcome.layers_fetched;
+  std::lock_guard<std::mutex> lock(pulled_mu_);
+  pulled_.insert(reference);
+  return pull;
+}
+
+Result<int> DockerBackend::EvictImages() {
+  Availability availability = Probe();
+  if (!availability.usable)
+    return Error("docker backend is not usable: " + availability.reason, ENODEV);
+  {
+    std::lock_guard<std::mutex> lock(pulled_mu_);
+    pulled_.clear();
+  }
+  return daemon_->With(
+      [&](DockerClient& c) { return RemoveRegistryImages(c, harness::RegistryAddress()); });
+}
 
 // Made on the first instance that asks for network "bridge"; removed with the backend
 // (or by a later run's ReclaimStale when this one crashed). Its subnet is one /24 of
@@ -591,6 +629,18 @@ Result<std::unique_ptr<Instance>> DockerBackend::Create(const InstanceSpec& spec
 
   ContainerParams params;
   params.image = image_.tag;
+  std::vector<harness::Phase> pull_phase;
+  if (!spec.image.empty()) {
+    // As `docker run` does: pulled first when this backend has not pulled it.
+    bool pulled;
+    {
+      std::lock_guard<std::mutex> lock(pulled_mu_);
+      pulled = pulled_.count(spec.image) > 0;
+    }
+    if (!pulled) ISO_RETURN_IF_ERROR(Pull(spec.image));
+    params.image = spec.image;
+    pull_phase.push_back({"pull", harness::SecondsBetween(start, Clock::now())});
+  }
   params.run_id = context_.run_id;
   params.owner = OwnerOfThisProcess();
   params.channel_dir = dir;
@@ -617,11 +667,13 @@ Result<std::unique_ptr<Instance>> DockerBackend::Create(const InstanceSpec& spec
 
   harness::StartupTiming& timing = instance->timing();
   auto ready = instance->ready_at();
-  timing.phases = {{"create", harness::SecondsBetween(start, created)},
-                   {"start", harness::SecondsBetween(start, started)},
-                   {"inspect", harness::SecondsBetween(start, inspected)},
-                   {"connected", harness::SecondsBetween(start, connected)},
-                   {"ready", harness::SecondsBetween(start, ready)}};
+  timing.phases = pull_phase;
+  timing.phases.insert(timing.phases.end(),
+                       {{"create", harness::SecondsBetween(start, created)},
+                        {"start", harness::SecondsBetween(start, started)},
+                        {"inspect", harness::SecondsBetween(start, inspected)},
+                        {"connected", harness::SecondsBetween(start, connected)},
+                        {"ready", harness::SecondsBetween(start, ready)}});
   timing.ready_seconds = harness::SecondsBetween(start, ready);
   // dockerd and containerd's share, plus the instance's own shim (and the runc it ran).
   timing.host_cpu_seconds = DaemonCpuSeconds(daemon_pids_) - daemon_cpu_before;
@@ -704,6 +756,7 @@ harness::BackendTraits DockerTraits() {
   t.kind = harness::BackendTraits::Kind::kContainer;
   t.runtime_default_profile = true;  // docker.default_spec: the config it hands runc
   t.bridge_network = true;           // the run's own bridge network (docker_spec.h)
+  t.registry_images = true;          // the daemon pulls (POST /images/create)
   return t;
 }
 

@@ -23,6 +23,7 @@
 #include "container/docker/docker_spec.h"
 #include "harness/fd.h"
 #include "harness/image.h"
+#include "harness/registry.h"
 
 namespace isobench::container::docker {
 namespace {
@@ -180,6 +181,56 @@ TEST_F(DockerBackendTest, InstanceLivesAnswersAndLeavesNothing) {
 
 // Network "bridge": the run's own user-defined network, made on first use and removed
 // with the backend; no forwarding off its bridge.
+// The daemon pulls the registry's images through its API and starts from them.
+TEST_F(DockerBackendTest, StartsFromTheRegistryImagePulledThroughTheApi) {
+  if (::access("/usr/bin/skopeo", X_OK) != 0) GTEST_SKIP() << "skopeo is not installed";
+  if (auto ping = harness::PingRegistry(harness::RegistryAddress()); !ping.ok())
+    GTEST_SKIP() << ping.error().message();
+  auto published = harness::PublishGuestImages(harness::RegistryAddress(), image_, 0);
+  ASSERT_TRUE(published.ok()) << published.error().message();
+  std::string run = harness::NewRunId();
+  auto backend = MakeDockerBackend(Context(run)).ValueOrThrow();
+  ASSERT_TRUE(backend->Probe().usable);
+  ASSERT_TRUE(backend->traits().registry_images);
+  ASSERT_TRUE(backend->EvictImages().ok());
+  auto cold = backend->Pull(published->alt);
+  ASSERT_TRUE(cold.ok()) << cold.error().message();
+  EXPECT_EQ(cold->layers, 2);
+  EXPECT_EQ(cold->layers_fetched, 2);
+  EXPECT_EQ(cold->digest, published->images[1].manifest_digest);
+  auto warm = backend->Pull(published->alt);
+  ASSERT_TRUE(warm.ok()) << warm.error().message();
+  EXPECT_EQ(warm->layers_fetched, 0);
+
+  harness::InstanceSpec spec;
+  spec.name = "reg-guest";
+  spec.memory_bytes = 64ull << 20;
+  spec.image = published->guest;  // pulled at its start: the base layer is there
+  auto guest = backend->Create(spec);
+  ASSERT_TRUE(guest.ok()) << guest.error().message();
+  EXPECT_EQ((*guest)->startup().phases.front().name, "pull");
+  auto variant = (*guest)->Exec({"/bin/cat", "/etc/isobench/variant"});
+  ASSERT_TRUE(variant.ok()) << variant.error().message();
+  EXPECT_NE(variant->exit_code, 0);
+  spec.name = "reg-alt";
+  spec.image = published->alt;
+  auto alt = backend->Create(spec);
+  ASSERT_TRUE(alt.ok()) << alt.error().message();
+  variant = (*alt)->Exec({"/bin/cat", "/etc/isobench/variant"});
+  ASSERT_TRUE(variant.ok()) << variant.error().message();
+  EXPECT_EQ(variant->stdout_text, "alt\n");
+  // An image a container uses stays.
+  auto evicted = backend->EvictImages();
+  ASSERT_TRUE(evicted.ok()) << evicted.error().message();
+  EXPECT_EQ(*evicted, 0);
+  ASSERT_TRUE((*guest)->Destroy().ok());
+  ASSERT_TRUE((*alt)->Destroy().ok());
+  evicted = backend->EvictImages();
+  ASSERT_TRUE(evicted.ok()) << evicted.error().message();
+  EXPECT_EQ(*evicted, 2);
+  EXPECT_TRUE(Containers("isobench.run=" + run).empty());
+}
+
 TEST_F(DockerBackendTest, BridgeNetworkIsTheRunsOwnAndGoesWithIt) {
   std::string run = harness::NewRunId();
   auto backend = MakeDockerBackend(Context(run)).ValueOrThrow();

@@ -6,6 +6,7 @@
 #include "container/docker/docker_spec.h"
 #include "harness/backend.h"
 #include "harness/log.h"
+#include "harness/registry.h"
 
 namespace isobench::container::docker {
 
@@ -97,6 +98,38 @@ Result<DockerImage> EnsureGuestImage(DockerClient& client, const harness::GuestI
                  << out.build_seconds << " s";
   PruneGuestImages(client, image.hash);
   return out;
+}
+
+Result<PullOutcome> PullFromRegistry(DockerClient& client, const std::string& reference) {
+  ISO_ASSIGN_OR_RETURN(harness::RegistryReference ref, harness::ParseReference(reference));
+  std::string query = "fromImage=" + UrlEncode(ref.host + "/" + ref.repository) +
+                      "&tag=" + UrlEncode(ref.digest.empty() ? ref.tag : ref.digest);
+  ISO_ASSIGN_OR_RETURN(HttpResponse r,
+                       client.Request("POST", "/images/create?" + query, "", "application/json",
+                                      std::chrono::minutes(10)));
+  PullOutcome outcome = ParsePullStream(r.body);
+  if (r.status / 100 != 2 && outcome.error.empty()) {
+    json body = json::parse(r.body, nullptr, false);
+    outcome.error = body.is_object() ? body.value("message", r.body) : r.body;
+  }
+  if (!outcome.error.empty())
+    return Error("docker: pulling `" + reference + "`: " + outcome.error, EIO);
+  return outcome;
+}
+
+Result<int> RemoveRegistryImages(DockerClient& client, const std::string& registry) {
+  ISO_ASSIGN_OR_RETURN(json listed, client.Call("GET", "/images/json"));
+  int removed = 0;
+  std::string prefix = registry + "/isobench/";
+  for (const auto& image : listed) {
+    if (!image.is_object()) continue;
+    for (const auto& tag : image.value("RepoTags", json::array())) {
+      if (!tag.is_string() || !tag.get<std::string>().starts_with(prefix)) continue;
+      auto r = client.Request("DELETE", "/images/" + UrlEncode(tag.get<std::string>()));
+      if (r.ok() && r->status / 100 == 2) ++removed;
+    }
+  }
+  return removed;
 }
 
 }  // namespace isobench::container::docker

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "container/docker/docker_client.h"
+#include "container/docker/docker_spec.h"
 #include "harness/image.h"
 
 namespace isobench::container::docker {
@@ -41,5 +42,15 @@ void PruneGuestImages(DockerClient& client, const std::string& keep_hash,
 Result<std::string> BuildFromContext(DockerClient& client, const std::string& context_tar,
                                      const std::string& tag,
                                      const std::map<std::string, std::string>& labels);
+
+// The daemon's own pull (POST /images/create) of `reference`, an image in the loopback
+// registry (harness/registry.h: refused otherwise). Docker trusts 127.0.0.0/8 registries
+// without TLS by default.
+Result<PullOutcome> PullFromRegistry(DockerClient& client, const std::string& reference);
+
+// Removes the images of the registry at `registry` ("127.0.0.1:5147/isobench/..." tags)
+// that no container uses (never forced): afterwards a pull is cold, apart from layers
+// other images share. Returns how many went.
+Result<int> RemoveRegistryImages(DockerClient& client, const std::string& registry);
 
 }  // namespace isobench::container::docker

@@ -409,4 +409,26 @@ json NetworkCreateBody(const NetworkParams& n, const std::string& run_id,
           {"Labels", {{kLabel, "1"}, {kLabelRun, run_id}, {kLabelOwner, owner}}}};
 }
 
+PullOutcome ParsePullStream(const std::string& stream) {
+  PullOutcome outcome;
+  std::istringstream in(stream);
+  std::string line;
+  while (std::getline(in, line)) {
+    json message = json::parse(line, nullptr, false);
+    if (!message.is_object()) continue;
+    if (message.contains("error")) {
+      outcome.error = message.value("error", std::string("error"));
+      continue;
+    }
+    std::string status = message.value("status", "");
+    if (status == "Pull complete")
+      ++outcome.layers_fetched;
+    else if (status == "Already exists")
+      ++outcome.layers_present;
+    else if (status.starts_with("Digest: "))
+      outcome.digest = status.substr(8);
+  }
+  return outcome;
+}
+
 }  // namespace isobench::container::docker

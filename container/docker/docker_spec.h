@@ -101,6 +101,15 @@ struct BuildOutcome {
 };
 BuildOutcome ParseBuildStream(const std::string& stream);
 
+// The JSON-lines reply of POST /images/create (a pull).
+struct PullOutcome {
+  std::string error;       // non-empty: the pull failed (the daemon's words)
+  std::string digest;      // "Digest: sha256:..." of the manifest
+  int layers_fetched = 0;  // "Pull complete"
+  int layers_present = 0;  // "Already exists"
+};
+PullOutcome ParsePullStream(const std::string& stream);
+
 // The payload of a non-TTY attach/logs stream: 8-byte frame headers removed.
 std::string DemuxLogStream(const std::string& raw);
 

@@ -375,3 +375,29 @@ TEST(NetworkCreateBody, ARunsOwnBridgeWithoutNat) {
 }
 
 }  // namespace isobench::container::docker
+
+namespace isobench::container::docker {
+namespace {
+
+TEST(ParsePullStreamTest, CountsLayersAndKeepsTheDigestAndTheError) {
+  PullOutcome ok = ParsePullStream(
+      "{\"status\":\"Pulling from isobench/guest\",\"id\":\"ab\"}\n"
+      "{\"status\":\"Already exists\",\"id\":\"l1\"}\n"
+      "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":1,\"total\":2},\"id\":\"l2\"}\n"
+      "{\"status\":\"Pull complete\",\"id\":\"l2\"}\n"
+      "{\"status\":\"Pull complete\",\"id\":\"l3\"}\n"
+      "{\"status\":\"Digest: sha256:0123\"}\n"
+      "{\"status\":\"Status: Downloaded newer image for 127.0.0.1:5147/isobench/guest:ab\"}\n");
+  EXPECT_EQ(ok.error, "");
+  EXPECT_EQ(ok.layers_present, 1);
+  EXPECT_EQ(ok.layers_fetched, 2);
+  EXPECT_EQ(ok.digest, "sha256:0123");
+  PullOutcome bad = ParsePullStream(
+      "{\"status\":\"Pulling fs layer\",\"id\":\"l2\"}\n"
+      "{\"errorDetail\":{\"message\":\"filesystem layer verification failed\"},"
+      "\"error\":\"filesystem layer verification failed for digest sha256:99\"}\n");
+  EXPECT_EQ(bad.error, "filesystem layer verification failed for digest sha256:99");
+}
+
+}  // namespace
+}  // namespace isobench::container::docker
