@@ -66,6 +66,7 @@ class ContainerBackend final : public harness::Backend {
   Result<int> Prewarm(int starts) override;
   Result<harness::ImagePull> Pull(const std::string& reference) override;
   Result<int> EvictImages() override;
+  Result<std::vector<std::string>> ImageLayerDirs(const std::string& reference) override;
 
  private:
   // The image an instance starts from: the shared userland, or `spec.image` from the

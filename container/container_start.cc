@@ -127,6 +127,14 @@ Result<harness::ImagePull> ContainerBackend::Pull(const std::string& reference) 
   return pull;
 }
 
+Result<std::vector<std::string>> ContainerBackend::ImageLayerDirs(const std::string& reference) {
+  std::lock_guard<std::mutex> lock(images_mu_);
+  auto it = images_.find(reference);
+  if (it == images_.end())
+    return Error("container: `" + reference + "` was not pulled by this backend", ENOENT);
+  return it->second->lowers;
+}
+
 Result<int> ContainerBackend::EvictImages() {
   {
     std::lock_guard<std::mutex> lock(images_mu_);

@@ -60,6 +60,23 @@ TEST_F(RegistryImageTest, StartsFromPulledLayersAndSharesTheBase) {
   EXPECT_EQ(Exec(**alt, {"/bin/sh", "-c",
                          "echo written > /etc/isobench/variant && cat /etc/isobench/variant"}),
             "written\n");
+  auto guest_dirs = backend->ImageLayerDirs(images_.guest);
+  auto alt_dirs = backend->ImageLayerDirs(images_.alt);
+  ASSERT_TRUE(guest_dirs.ok() && alt_dirs.ok());
+  ASSERT_EQ(guest_dirs->size(), 3u);
+  ASSERT_EQ(alt_dirs->size(), 2u);
+  EXPECT_EQ(guest_dirs->back(), alt_dirs->back()) << "one base layer";
+  auto one = harness::MeasureTrees(*guest_dirs);
+  auto both = harness::MeasureTrees({guest_dirs->begin(), guest_dirs->end()});
+  std::vector<std::string> all = *guest_dirs;
+  all.insert(all.end(), alt_dirs->begin(), alt_dirs->end());
+  auto shared = harness::MeasureTrees(all);
+  ASSERT_TRUE(one.ok() && both.ok() && shared.ok());
+  EXPECT_EQ(one->disk_bytes, both->disk_bytes);
+  EXPECT_GT(one->cached_bytes, 0u) << "the running agent's pages are in the page cache";
+  auto alt_only = harness::MeasureTrees(*alt_dirs);
+  ASSERT_TRUE(alt_only.ok());
+  EXPECT_LT(shared->disk_bytes, one->disk_bytes + alt_only->disk_bytes) << "the base counted once";
   // Writes land in the instance's upper layer, never in the shared layer.
   harness::LayerStore store(context_.workdir + "/layers");
   auto usage = store.DiskUsage();

@@ -133,6 +133,11 @@ Result<ImagePull> Backend::Pull(const std::string& reference) {
                EOPNOTSUPP);
 }
 
+Result<std::vector<std::string>> Backend::ImageLayerDirs(const std::string& reference) {
+  return Error("backend `" + name() + "` does not start from registry images (`" + reference + "`)",
+               EOPNOTSUPP);
+}
+
 Result<int> Backend::EvictImages() {
   return Error("backend `" + name() + "` has no registry image store", EOPNOTSUPP);
 }

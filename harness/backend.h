@@ -289,6 +289,10 @@ class Backend {
   // Removes from the backend's image store every registry image and layer no live
   // instance uses, so that the next Pull is cold. Returns how many went.
   virtual Result<int> EvictImages();
+  // The directories holding the unpacked layers of `reference`, pulled by this backend
+  // (the layer store's, Docker's overlay2 diff directories): what the Image family
+  // measures disk and page-cache sharing on. EOPNOTSUPP as Pull.
+  virtual Result<std::vector<std::string>> ImageLayerDirs(const std::string& reference);
 };
 
 // What a backend gets from the harness.

@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <openssl/evp.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -359,6 +360,45 @@ Result<std::string> Sha256OfFile(const std::string& path) {
     h.Add(buf.data(), static_cast<size_t>(n));
   }
   return h.Digest();
+}
+
+namespace {
+
+Result<void> MeasureTree(const std::string& path, std::set<std::pair<dev_t, ino_t>>& seen,
+                         TreeUsage& usage) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return Error::Errno("lstat", path);
+  if (!seen.insert({st.st_dev, st.st_ino}).second) return {};
+  usage.disk_bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+  if (S_ISDIR(st.st_mode)) {
+    ISO_ASSIGN_OR_RETURN(auto names, ListDir(path));
+    for (const auto& n : names) ISO_RETURN_IF_ERROR(MeasureTree(path + "/" + n, seen, usage));
+    return {};
+  }
+  if (!S_ISREG(st.st_mode) || st.st_size == 0) return {};
+  ++usage.files;
+  ISO_ASSIGN_OR_RETURN(Fd fd, Open(path, O_RDONLY | O_NOATIME));
+  size_t length = static_cast<size_t>(st.st_size);
+  void* map = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd.get(), 0);
+  if (map == MAP_FAILED) return Error::Errno("mmap", path);
+  long page = ::sysconf(_SC_PAGESIZE);
+  std::vector<unsigned char> resident((length + page - 1) / page);
+  int r = ::mincore(map, length, resident.data());
+  int saved = errno;
+  ::munmap(map, length);
+  if (r != 0) return Error::Errno(saved, "mincore", path);
+  for (unsigned char v : resident)
+    if (v & 1) usage.cached_bytes += static_cast<uint64_t>(page);
+  return {};
+}
+
+}  // namespace
+
+Result<TreeUsage> MeasureTrees(const std::vector<std::string>& dirs) {
+  TreeUsage usage;
+  std::set<std::pair<dev_t, ino_t>> seen;
+  for (const auto& dir : dirs) ISO_RETURN_IF_ERROR(MeasureTree(dir, seen, usage));
+  return usage;
 }
 
 bool ValidDigest(std::string_view digest) {

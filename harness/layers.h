@@ -132,6 +132,16 @@ class LayerStore {
   std::string root_;
 };
 
+// What the files under some directories occupy, each inode counted once however many
+// of the directories hold it: blocks on disk, and pages in the page cache (mincore(2) of
+// each regular file, which does not fault any in).
+struct TreeUsage {
+  uint64_t disk_bytes = 0;
+  uint64_t cached_bytes = 0;
+  uint64_t files = 0;
+};
+Result<TreeUsage> MeasureTrees(const std::vector<std::string>& dirs);
+
 // "oci:<dir>:<name>"'s <name> for a reference: "isobench-guest_ab12".
 std::string LayoutNameOf(const std::string& reference);
 

@@ -407,6 +407,7 @@ class DockerBackend : public harness::Backend {
   Result<int> ReclaimStale() override;
   Result<harness::ImagePull> Pull(const std::string& reference) override;
   Result<int> EvictImages() override;
+  Result<std::vector<std::string>> ImageLayerDirs(const std::string& reference) override;
 
  private:
   Result<void> Connect();
@@ -452,6 +453,32 @@ Result<harness::ImagePull> DockerBackend::Pull(const std::string& reference) {
   std::lock_guard<std::mutex> lock(pulled_mu_);
   pulled_.insert(reference);
   return pull;
+}
+
+// overlay2 keeps an image's top layer in UpperDir and the ones below in LowerDir.
+Result<std::vector<std::string>> DockerBackend::ImageLayerDirs(const std::string& reference) {
+  Availability availability = Probe();
+  if (!availability.usable)
+    return Error("docker backend is not usable: " + availability.reason, ENODEV);
+  ISO_ASSIGN_OR_RETURN(json image,
+                       daemon_->Call("GET", "/images/" + UrlEncode(reference) + "/json"));
+  json driver = image.value("GraphDriver", json::object());
+  if (driver.value("Name", "") != "overlay2")
+    return Error("docker: storage driver `" + driver.value("Name", "?") +
+                     "`: its layer directories are not known here (overlay2 only)",
+                 EOPNOTSUPP);
+  json data = driver.value("Data", json::object());
+  std::vector<std::string> dirs;
+  std::string upper = data.value("UpperDir", "");
+  if (!upper.empty()) dirs.push_back(upper);
+  std::string lower = data.value("LowerDir", "");
+  for (size_t begin = 0; begin < lower.size();) {
+    size_t end = std::min(lower.find(':', begin), lower.size());
+    dirs.push_back(lower.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  if (dirs.empty()) return Error("docker: `" + reference + "` names no layer directories", EPROTO);
+  return dirs;
 }
 
 Result<int> DockerBackend::EvictImages() {

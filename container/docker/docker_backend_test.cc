@@ -219,6 +219,13 @@ TEST_F(DockerBackendTest, StartsFromTheRegistryImagePulledThroughTheApi) {
   variant = (*alt)->Exec({"/bin/cat", "/etc/isobench/variant"});
   ASSERT_TRUE(variant.ok()) << variant.error().message();
   EXPECT_EQ(variant->stdout_text, "alt\n");
+  auto dirs = backend->ImageLayerDirs(published->guest);
+  ASSERT_TRUE(dirs.ok()) << dirs.error().message();
+  EXPECT_EQ(dirs->size(), 3u);
+  auto alt_dirs = backend->ImageLayerDirs(published->alt);
+  ASSERT_TRUE(alt_dirs.ok()) << alt_dirs.error().message();
+  ASSERT_EQ(alt_dirs->size(), 2u);
+  EXPECT_EQ(dirs->back(), alt_dirs->back()) << "Docker shares the base layer too";
   // An image a container uses stays.
   auto evicted = backend->EvictImages();
   ASSERT_TRUE(evicted.ok()) << evicted.error().message();
