@@ -152,6 +152,15 @@ void BenchSession::ReleaseSharedInstance(const std::string& backend_name) {
   shared_.erase(backend_name);
 }
 
+void RegisterFailingRow(BenchSession& bench, const std::string& row, const std::string& why) {
+  bench
+      .Register(row,
+                [why](benchmark::State& state) {
+                  for (auto _ : state) state.SkipWithError(why.c_str());
+                })
+      ->Iterations(1);
+}
+
 void BenchSession::RecordTraits(const std::string& name, const harness::BackendTraits& traits) {
   if (!recorded_.insert(name).second) return;
   std::string key = "backend." + name;

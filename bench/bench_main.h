@@ -90,6 +90,10 @@ struct BenchSession {
   std::set<std::string> recorded_;
 };
 
+// A row the suite asked for that cannot run (its backend cannot start, the registry does
+// not answer): it fails with the reason, and never vanishes from the results.
+void RegisterFailingRow(BenchSession& bench, const std::string& row, const std::string& why);
+
 // Takes the suite's own flags (--backends, --workdir, --kernel, --vm-uri, --vm-accel,
 // --suite, --quick, --repetitions, --vm-repetitions, --rounds-split; `--name=value` or
 // `--name value`) out of argv, leaving the rest (Google Benchmark's) in order. A bad

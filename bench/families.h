@@ -12,5 +12,6 @@ void RegisterOverhead(BenchSession& bench);   // overhead.cc
 void RegisterIo(BenchSession& bench);         // io.cc
 void RegisterNet(BenchSession& bench);        // net.cc
 void RegisterIsolation(BenchSession& bench);  // isolation.cc
+void RegisterImage(BenchSession& bench);      // image.cc
 
 }  // namespace isobench::bench

@@ -21,7 +21,7 @@ namespace isobench::bench {
 // default to enabled, so a test that wants one family switches the others off.
 inline std::string OtherFamiliesOff(const std::string& family) {
   std::string text;
-  for (const char* f : {"startup", "density", "overhead", "io", "net", "isolation"})
+  for (const char* f : {"startup", "density", "overhead", "io", "net", "isolation", "image"})
     if (family != f) text += std::string("[") + f + "]\nenabled = false\n";
   return text;
 }

@@ -30,17 +30,6 @@ std::atomic<int> g_instance_counter{0};
 double g_last_ready = 0;
 double LastReady() { return g_last_ready; }
 
-// A row the suite asked for whose backend cannot start: it fails with the reason, and
-// never vanishes from the results.
-void RegisterFailingRow(BenchSession& bench, const std::string& row, const std::string& why) {
-  bench
-      .Register(row,
-                [why](benchmark::State& state) {
-                  for (auto _ : state) state.SkipWithError(why.c_str());
-                })
-      ->Iterations(1);
-}
-
 // Refills the backend's pool for the next `starts` starts, before the clock starts.
 bool Prewarmed(benchmark::State& state, harness::Backend& backend, const std::string& name,
                int starts) {

@@ -197,13 +197,13 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
                      ": " + std::string(e.description()),
                  EINVAL);
   }
-  static const std::set<std::string> kSections = {"startup", "density", "overhead",
-                                                  "io",      "net",     "isolation"};
+  static const std::set<std::string> kSections = {"startup", "density",   "overhead", "io",
+                                                  "net",     "isolation", "image"};
   for (const auto& [key, node] : root) {
     std::string name(key.str());
     if (!kSections.count(name))
       return Error(src + ": unknown section `" + name +
-                       "` (known: startup, density, overhead, io, net, isolation)",
+                       "` (known: startup, density, overhead, io, net, isolation, image)",
                    EINVAL);
     if (!node.is_table()) return Error(src + ": `" + name + "` must be a table", EINVAL);
   }
@@ -367,6 +367,13 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
       return Error(src + ": `isolation` port " + std::to_string(port) +
                        " is a port of the network family's servers (`net.*_port`)",
                    EINVAL);
+  ImageConfig& image = config.image;
+  Reader g(section("image"), "image", src);
+  ISO_RETURN_IF_ERROR(g.Bool("enabled", &image.enabled));
+  ISO_RETURN_IF_ERROR(g.Int("rounds", 1, 1000, &image.rounds));
+  ISO_RETURN_IF_ERROR(g.Int("padded_mib", 0, 4096, &image.padded_mib));
+  ISO_RETURN_IF_ERROR(g.Int("sharing_instances", 0, 256, &image.sharing_instances));
+  ISO_RETURN_IF_ERROR(g.NoUnknownKeys());
   return config;
 }
 

@@ -239,6 +239,21 @@ struct IsolationConfig {
 // Parses "randread:4k:qd32"; the error says what is wrong with it.
 harness::Result<IoJob> ParseIoJob(std::string_view text);
 
+// Image distribution (bench/image.cc): pulls from the loopback registry (harness/
+// registry.h) and starts from what was pulled, on every backend whose traits say
+// registry_images.
+struct ImageConfig {
+  bool enabled = true;
+  // Round r measures every case of every backend once: the unit of replication.
+  int rounds = 9;
+  // The padded image: the guest plus one layer of this many MiB of incompressible bytes,
+  // for start-up against image size (0: no padded rows).
+  int padded_mib = 256;
+  // Layer sharing: this many instances of each of two images that share a base layer,
+  // against as many copies (0: no sharing row).
+  int sharing_instances = 8;
+};
+
 struct SuiteConfig {
   std::string source;  // file it came from, or "<defaults>"
   StartupConfig startup;
@@ -247,6 +262,7 @@ struct SuiteConfig {
   IoConfig io;
   NetConfig net;
   IsolationConfig isolation;
+  ImageConfig image;
 };
 
 harness::Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_view source);

@@ -29,6 +29,19 @@ TEST(SuiteConfigTest, ReadsIoJobs) {
   EXPECT_EQ(c->io.jobs[1].Name(), "randread:4k:qd1");
 }
 
+TEST(SuiteConfigTest, ReadsTheImageSection) {
+  auto defaults = ParseSuiteConfig("", "empty.toml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->image.enabled);
+  EXPECT_EQ(defaults->image.padded_mib, 256);
+  auto c =
+      ParseSuiteConfig("[image]\nrounds = 3\npadded_mib = 0\nsharing_instances = 2\n", "s.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->image.rounds, 3);
+  EXPECT_EQ(c->image.padded_mib, 0);
+  EXPECT_EQ(c->image.sharing_instances, 2);
+}
+
 TEST(SuiteConfigTest, ReadsEveryShippedSuite) {
   for (const char* name : {"default", "quick"}) {
     auto c = LoadSuiteConfig(std::string(ISOBENCH_SUITES_DIR) + "/" + name + ".toml");
@@ -70,6 +83,9 @@ TEST(SuiteConfigTest, ShippedSuitesGiveGatedRowsEnoughRounds) {
     }
     if (c->isolation.enabled) {
       EXPECT_TRUE(reaches(c->isolation.rounds));
+    }
+    if (c->image.enabled) {
+      EXPECT_TRUE(reaches(c->image.rounds));
     }
   }
   EXPECT_FALSE(reaches(8)) << "the bound this test exists for";
@@ -236,6 +252,10 @@ TEST(SuiteConfigTest, ErrorsNameFileKeyAndReason) {
       {"[overhead]\nrounds = 3\nvm_rounds = -1\n", "`overhead.vm_rounds` must be between 0"},
       {"[overhead]\nvm_rounds = 9\n", "`overhead.vm_rounds` (9) must not exceed"},
       {"[isolation]\nstressors = [\"gpu\"]\n", "`isolation.stressors` has `gpu` (known: cpu"},
+      {"[image]\nrounds = 0\n", "`image.rounds` must be between 1 and 1000"},
+      {"[image]\npadded_mib = -1\n", "`image.padded_mib` must be between 0 and 4096"},
+      {"[image]\nsharing_instances = 257\n", "`image.sharing_instances` must be between 0"},
+      {"[image]\npull = 1\n", "unknown key `image.pull`"},
       {"[isolation]\nmetrics = []\n", "`isolation.metrics` is empty"},
       {"[isolation]\nrounds = 2\nvm_rounds = 3\n", "`isolation.vm_rounds` (3) must not exceed"},
       {"[isolation]\ncpu_quota_pct = 5\n", "`isolation.cpu_quota_pct` must be between 10"},

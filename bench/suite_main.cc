@@ -1,5 +1,5 @@
 // isobench_bench: the benchmark suite (startup, density, overhead, I/O, network,
-// performance isolation), one Google
+// performance isolation, image distribution), one Google
 // Benchmark JSON file per run. Usually started by `isobench run`.
 #include "bench/families.h"
 
@@ -11,5 +11,6 @@ int main(int argc, char** argv) {
     isobench::bench::RegisterIo(bench);
     isobench::bench::RegisterNet(bench);
     isobench::bench::RegisterIsolation(bench);
+    isobench::bench::RegisterImage(bench);
   });
 }

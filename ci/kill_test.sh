@@ -196,7 +196,7 @@ fi
 # the neighbour and whatever stressor it runs, the host's iperf3 and echo server.
 iso_suite="$work/isolation.toml"
 {
-  for f in startup density overhead io net; do printf '[%s]\nenabled = false\n' "$f"; done
+  for f in startup density overhead io net image; do printf '[%s]\nenabled = false\n' "$f"; done
   printf '[isolation]\nrounds = 1\n'
 } >"$iso_suite"
 iso_family=("$bench" --backends=container --suite="$iso_suite" --workdir="$wd")

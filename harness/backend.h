@@ -125,7 +125,8 @@ struct ImagePull {
   std::string reference;
   std::string digest;          // the manifest's, as the registry names it
   double seconds = 0;          // the whole pull, on the host clock
-  int layers = 0;              // of the image
+  int layers = 0;              // of the image; 0 where the backend does not tell
+                               // (Docker's pull of an image already up to date)
   int layers_fetched = 0;      // fetched from the registry by this pull
   uint64_t fetched_bytes = 0;  // their compressed bytes, where the backend tells
   int layers_unpacked = 0;     // unpacked by this pull

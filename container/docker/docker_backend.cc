@@ -447,6 +447,7 @@ Result<harness::ImagePull> DockerBackend::Pull(const std::string& reference) {
   pull.reference = reference;
   pull.seconds = harness::SecondsBetween(t0, Clock::now());
   pull.digest = outcome.digest;
+  // An image already up to date is not listed layer by layer: its count stays unknown.
   pull.layers = outcome.layers_fetched + outcome.layers_present;
   pull.layers_fetched = outcome.layers_fetched;
   pull.layers_unpacked = outcome.layers_fetched;
