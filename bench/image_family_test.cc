@@ -97,7 +97,7 @@ TEST_F(ImageFamilyTest, PullsColdAndWarmStartsAndSharesLayers) {
     EXPECT_GT(Only(*sharing, "disk_saved_fraction"), 0.5);
   }
   // Afterwards the native store holds no layer (the run's images are evicted).
-  auto usage = harness::LayerStore(dir_ + "/work/layers").DiskUsage();
+  auto usage = harness::LayerStore(dir_ + "/work/layers/container").DiskUsage();
   ASSERT_TRUE(usage.ok());
   EXPECT_EQ(usage->layers, 0);
 }

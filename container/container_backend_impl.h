@@ -22,7 +22,7 @@
 #include "container/idmap.h"
 #include "container/seccomp.h"
 #include "harness/backend.h"
-#include "harness/layers.h"
+#include "harness/pulled_images.h"
 #include "harness/run_owner.h"
 
 namespace isobench::container {
@@ -73,8 +73,7 @@ class ContainerBackend final : public harness::Backend {
   // layer store (pulled now when this backend has not pulled it: phase "pull").
   Result<void> ResolveImage(ContainerInstance& c, const harness::InstanceSpec& spec, StartState& s,
                             harness::Clock::time_point t0);
-  Result<std::shared_ptr<const harness::PulledImage>> PullLocked(const std::string& reference,
-                                                                 harness::ImagePull* pull);
+
   Result<void> StartContainer(ContainerInstance& c, const harness::InstanceSpec& spec,
                               harness::Clock::time_point t0);
   // StartContainer's steps (defined below in their order).
@@ -118,9 +117,7 @@ class ContainerBackend final : public harness::Backend {
   std::vector<harness::Fd> netns_ready_;  // made by Prewarm(), each taken once
   // Registry images (InstanceSpec::image) in <workdir>/layers, held while the backend
   // lives or until EvictImages().
-  harness::LayerStore layers_{context_.workdir + "/layers"};
-  std::mutex images_mu_;
-  std::map<std::string, std::shared_ptr<const harness::PulledImage>> images_;
+  harness::PulledImages images_{context_.workdir + "/layers/container"};
   harness::RunDirectory run_dir_;  // <workdir>/containers/<run id>
   std::mutex run_dir_mu_;
   bool scratch_made_ = false;  // run_dir_/root: the mount point of pivot_root's scratch

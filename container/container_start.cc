@@ -89,59 +89,23 @@ Result<void> ContainerBackend::ResolveImage(ContainerInstance& c, const harness:
     s.lower = context_.image.rootfs;
     return {};
   }
-  ISO_ASSIGN_OR_RETURN(c.image_, PullLocked(spec.image, nullptr));
+  ISO_ASSIGN_OR_RETURN(c.image_, images_.Get(spec.image));
   c.timing_.phases.push_back({"pull", harness::SecondsBetween(t0, Clock::now())});
-  for (const auto& layer : c.image_->lowers) s.lower += (s.lower.empty() ? "" : ":") + layer;
+  s.lower = harness::LowerDirOf(*c.image_);
   return {};
-}
-
-// The image from this backend's pulls, or pulled now. With `pull`, always pulled (a warm
-// pull when its layers are there) and what it did is told there.
-Result<std::shared_ptr<const harness::PulledImage>> ContainerBackend::PullLocked(
-    const std::string& reference, harness::ImagePull* pull) {
-  std::lock_guard<std::mutex> lock(images_mu_);
-  if (pull == nullptr)
-    if (auto it = images_.find(reference); it != images_.end()) return it->second;
-  auto t0 = Clock::now();
-  ISO_ASSIGN_OR_RETURN(harness::PulledImage pulled, layers_.Pull(reference));
-  if (pull != nullptr) {
-    pull->reference = reference;
-    pull->digest = pulled.manifest_digest;
-    pull->seconds = harness::SecondsBetween(t0, Clock::now());
-    pull->layers = static_cast<int>(pulled.lowers.size());
-    pull->layers_fetched = pulled.layers_fetched;
-    pull->fetched_bytes = pulled.fetched_bytes;
-    pull->layers_unpacked = pulled.layers_unpacked;
-    pull->fetch_seconds = pulled.fetch_seconds;
-    pull->verify_seconds = pulled.verify_seconds;
-    pull->unpack_seconds = pulled.unpack_seconds;
-  }
-  auto held = std::make_shared<const harness::PulledImage>(std::move(pulled));
-  images_[reference] = held;
-  return held;
 }
 
 Result<harness::ImagePull> ContainerBackend::Pull(const std::string& reference) {
   harness::ImagePull pull;
-  ISO_RETURN_IF_ERROR(PullLocked(reference, &pull));
+  ISO_RETURN_IF_ERROR(images_.Get(reference, &pull));
   return pull;
 }
 
 Result<std::vector<std::string>> ContainerBackend::ImageLayerDirs(const std::string& reference) {
-  std::lock_guard<std::mutex> lock(images_mu_);
-  auto it = images_.find(reference);
-  if (it == images_.end())
-    return Error("container: `" + reference + "` was not pulled by this backend", ENOENT);
-  return it->second->lowers;
+  return images_.LayerDirs(reference);
 }
 
-Result<int> ContainerBackend::EvictImages() {
-  {
-    std::lock_guard<std::mutex> lock(images_mu_);
-    images_.clear();
-  }
-  return layers_.Evict();
-}
+Result<int> ContainerBackend::EvictImages() { return images_.Evict(); }
 
 Result<void> ContainerBackend::EnsureRunDir() {
   ISO_ASSIGN_OR_RETURN(std::string dir, run_dir_.Ensure());

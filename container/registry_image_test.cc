@@ -78,7 +78,7 @@ TEST_F(RegistryImageTest, StartsFromPulledLayersAndSharesTheBase) {
   ASSERT_TRUE(alt_only.ok());
   EXPECT_LT(shared->disk_bytes, one->disk_bytes + alt_only->disk_bytes) << "the base counted once";
   // Writes land in the instance's upper layer, never in the shared layer.
-  harness::LayerStore store(context_.workdir + "/layers");
+  harness::LayerStore store(context_.workdir + "/layers/container");
   auto usage = store.DiskUsage();
   ASSERT_TRUE(usage.ok());
   EXPECT_EQ(usage->layers, 4) << "base, tools, agent, alt";

@@ -24,7 +24,7 @@
 // and named in the error. OCI whiteouts (`.wh.<name>`, `.wh..wh..opq`) become
 // overlayfs ones (a 0:0 character device, the `trusted.overlay.opaque` xattr).
 //
-//   LayerStore store(workdir + "/layers");
+//   LayerStore store(workdir + "/layers/container");
 //   ISO_ASSIGN_OR_RETURN(PulledImage image, store.Pull("127.0.0.1:5147/isobench/guest:ab12"));
 //   // image.lowers: top layer first, for lowerdir=
 #pragma once

@@ -29,6 +29,7 @@
 #include "harness/image.h"
 #include "harness/log.h"
 #include "harness/mount.h"
+#include "harness/pulled_images.h"
 #include "harness/run_owner.h"
 
 namespace isobench::container::oci {
@@ -106,6 +107,8 @@ class OciInstance : public Instance {
         dir_(std::move(dir)),
         cgroups_(std::move(cgroups)) {}
   ~OciInstance() override { (void)Destroy(); }
+  // The registry image it started from (InstanceSpec::image): its layers stay in use.
+  void HoldImage(std::shared_ptr<const harness::PulledImage> image) { image_ = std::move(image); }
 
   const std::string& name() const override { return name_; }
   const harness::StartupTiming& startup() const override { return timing_; }
@@ -149,6 +152,7 @@ class OciInstance : public Instance {
   harness::StartupTiming timing_;
   VethLink veth_;
   std::optional<harness::NetworkEndpoint> endpoint_;
+  std::shared_ptr<const harness::PulledImage> image_;
 };
 
 Result<void> OciInstance::MountRootfs(const std::string& lower,
@@ -279,6 +283,15 @@ class OciBackend : public harness::Backend {
   std::map<std::string, std::string> Describe() override;
   Result<std::unique_ptr<Instance>> Create(const InstanceSpec& spec) override;
   Result<int> ReclaimStale() override;
+  Result<harness::ImagePull> Pull(const std::string& reference) override {
+    harness::ImagePull pull;
+    ISO_RETURN_IF_ERROR(images_.Get(reference, &pull));
+    return pull;
+  }
+  Result<int> EvictImages() override { return images_.Evict(); }
+  Result<std::vector<std::string>> ImageLayerDirs(const std::string& reference) override {
+    return images_.LayerDirs(reference);
+  }
 
  private:
   Result<void> Prepare();
@@ -298,6 +311,9 @@ class OciBackend : public harness::Backend {
   std::shared_ptr<CgroupMountsCache> cgroups_ = std::make_shared<CgroupMountsCache>();
   bool runtime_missing_ = false;  // no runtime given, or its binary is not there
   bool used_bridge_ = false;      // an instance had network "bridge"
+  // Registry images (InstanceSpec::image), unpacked into the layer store by the harness
+  // and mounted as the bundle's overlay like the shared userland.
+  harness::PulledImages images_{context_.workdir + "/layers/" + name_};
 };
 
 Result<void> OciBackend::Prepare() {
@@ -392,8 +408,16 @@ Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
   auto instance = std::make_unique<OciInstance>(runtime_, spec.name, id, dir, cgroups_);
 
   bool runtime_default = IsRuntimeDefaultProfile(spec.profile.name, name_);
-  ISO_RETURN_IF_ERROR(instance->MountRootfs(context_.image.rootfs, userns_map_,
-                                            !runtime_default && spec.profile.user_ns));
+  std::string lower = context_.image.rootfs;
+  std::vector<harness::Phase> pull_phase;
+  if (!spec.image.empty()) {
+    ISO_ASSIGN_OR_RETURN(auto image, images_.Get(spec.image));
+    lower = harness::LowerDirOf(*image);
+    instance->HoldImage(std::move(image));
+    pull_phase.push_back({"pull", harness::SecondsBetween(start, Clock::now())});
+  }
+  ISO_RETURN_IF_ERROR(
+      instance->MountRootfs(lower, userns_map_, !runtime_default && spec.profile.user_ns));
   BundleParams bundle;
   bundle.rootfs = instance->rootfs();
   bundle.args = {harness::GuestImage::kAgentPath, "--channel-fd", "3"};
@@ -442,10 +466,11 @@ Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
 
   harness::StartupTiming& timing = instance->timing();
   auto ready = instance->agent().ready_at();
-  timing.phases = {{"bundle", harness::SecondsBetween(start, bundled)},
-                   {"create", harness::SecondsBetween(start, created)},
-                   {"start", harness::SecondsBetween(start, started)},
-                   {"ready", harness::SecondsBetween(start, ready)}};
+  timing.phases = pull_phase;
+  timing.phases.insert(timing.phases.end(), {{"bundle", harness::SecondsBetween(start, bundled)},
+                                             {"create", harness::SecondsBetween(start, created)},
+                                             {"start", harness::SecondsBetween(start, started)},
+                                             {"ready", harness::SecondsBetween(start, ready)}});
   timing.ready_seconds = harness::SecondsBetween(start, ready);
   timing.host_cpu_seconds = ChildrenCpuSeconds() - cpu_before;
   return std::unique_ptr<Instance>(std::move(instance));
@@ -490,7 +515,8 @@ harness::BackendTraits OciTraits(const std::string& name) {
   t.oci_runtime = true;
   t.hardened_profile = true;
   t.runtime_default_profile = true;
-  t.bridge_network = true;  // a veth added between create and start
+  t.bridge_network = true;   // a veth added between create and start
+  t.registry_images = true;  // the harness's layer store, mounted as the bundle's rootfs
   if (name == "runc" || name == "crun") t.role = harness::BackendTraits::Role::kReference;
   return t;
 }

@@ -17,6 +17,7 @@
 #include "harness/child_process.h"
 #include "harness/fd.h"
 #include "harness/image.h"
+#include "harness/registry.h"
 
 namespace isobench::container::oci {
 namespace {
@@ -126,6 +127,38 @@ TEST_F(OciBackendTest, ProfileInstanceLivesAndLeavesNothing) {
 
 // Network "bridge": a veth the harness adds between create and start, as a CNI plugin
 // would; the instance reaches the host's bridge address, and nothing survives it.
+// runc starts from a registry image: the layer store's layers as the bundle's overlay.
+TEST_F(OciBackendTest, StartsFromARegistryImage) {
+  if (::access("/usr/bin/skopeo", X_OK) != 0) GTEST_SKIP() << "skopeo is not installed";
+  if (auto ping = harness::PingRegistry(harness::RegistryAddress()); !ping.ok())
+    GTEST_SKIP() << ping.error().message();
+  auto published = harness::PublishGuestImages(harness::RegistryAddress(), image_, 0);
+  ASSERT_TRUE(published.ok()) << published.error().message();
+  std::string mounts_before = MountTable();
+  auto backend = MakeOciBackend(Context(harness::NewRunId()), "runc", "runc").ValueOrThrow();
+  ASSERT_TRUE(backend->Probe().usable) << backend->Probe().reason;
+  ASSERT_TRUE(backend->traits().registry_images);
+  harness::InstanceSpec spec;
+  spec.name = "reg-alt";
+  spec.memory_bytes = 64ull << 20;
+  spec.image = published->alt;
+  auto instance = backend->Create(spec);
+  ASSERT_TRUE(instance.ok()) << instance.error().message();
+  EXPECT_EQ((*instance)->startup().phases.front().name, "pull");
+  auto variant = (*instance)->Exec({"/bin/cat", "/etc/isobench/variant"});
+  ASSERT_TRUE(variant.ok()) << variant.error().message();
+  EXPECT_EQ(variant->stdout_text, "alt\n");
+  auto dirs = backend->ImageLayerDirs(published->alt);
+  ASSERT_TRUE(dirs.ok()) << dirs.error().message();
+  EXPECT_EQ(dirs->size(), 2u);
+  instance = harness::Error("destroyed");
+  auto evicted = backend->EvictImages();
+  ASSERT_TRUE(evicted.ok()) << evicted.error().message();
+  EXPECT_EQ(*evicted, 2);
+  backend.reset();
+  EXPECT_EQ(MountTable(), mounts_before);
+}
+
 TEST_F(OciBackendTest, BridgeNetworkIsAVethIntoTheHostsBridge) {
   bool bridge_existed = ::access("/sys/class/net/isobench0", F_OK) == 0;
   auto backend = MakeOciBackend(Context(harness::NewRunId()), "runc", "runc").ValueOrThrow();
