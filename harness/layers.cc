@@ -552,6 +552,8 @@ Result<PulledImage> LayerStore::Pull(const std::string& reference) {
                  copied.error().errno_value());
   double fetch_seconds = SecondsBetween(t0, Clock::now());
   ISO_ASSIGN_OR_RETURN(PulledImage image, Unpack(layout, name));
+  // Like the image cache: the layers of the last few images stay, the rest go unless held.
+  (void)PruneLocked(kKeepLayers);
   image.reference = reference;
   image.fetch_seconds = fetch_seconds;
   auto after = ListDir(blobs);
@@ -626,30 +628,54 @@ Result<PulledImage> LayerStore::Unpack(const std::string& layout, const std::str
     }
     ISO_ASSIGN_OR_RETURN(Fd held, Open(complete, O_RDONLY));
     if (::flock(held.get(), LOCK_SH) != 0) return Error::Errno("flock", complete);
+    ::futimens(held.get(), nullptr);  // last used: now
     image.in_use.push_back(std::make_shared<const Fd>(std::move(held)));
     image.lowers.insert(image.lowers.begin(), dir + "/rootfs");
   }
   return image;
 }
 
-Result<int> LayerStore::Evict() {
+Result<int> LayerStore::Prune(int keep) {
   ISO_ASSIGN_OR_RETURN(Fd lock, Lock());
+  return PruneLocked(keep);
+}
+
+Result<int> LayerStore::PruneLocked(int keep) {
   std::string layers_dir = root_ + "/layers";
   ISO_ASSIGN_OR_RETURN(auto names, ListDir(layers_dir));
+  struct Candidate {
+    std::string name;
+    struct timespec used;
+  };
+  std::vector<Candidate> complete;
   int removed = 0;
   for (const auto& name : names) {
     std::string dir = layers_dir + "/" + name;
-    if (name.ends_with(".tmp")) {
-      (void)RemoveTree(dir);
+    struct stat st;
+    if (name.ends_with(".tmp") || ::stat((dir + "/.complete").c_str(), &st) != 0) {
+      (void)RemoveTree(dir);  // an interrupted unpack: pulls hold the store's lock
       continue;
     }
+    complete.push_back({name, st.st_mtim});
+  }
+  std::sort(complete.begin(), complete.end(), [](const Candidate& a, const Candidate& b) {
+    return a.used.tv_sec != b.used.tv_sec ? a.used.tv_sec > b.used.tv_sec
+                                          : a.used.tv_nsec > b.used.tv_nsec;
+  });
+  for (size_t i = static_cast<size_t>(std::max(keep, 0)); i < complete.size(); ++i) {
+    std::string dir = layers_dir + "/" + complete[i].name;
     auto fd = Open(dir + "/.complete", O_RDONLY);
     if (fd.ok() && ::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) continue;  // in use
     ISO_RETURN_IF_ERROR(RemoveTree(dir));
-    ::unlink((root_ + "/oci/blobs/sha256/" + name).c_str());
+    ::unlink((root_ + "/oci/blobs/sha256/" + complete[i].name).c_str());
     ++removed;
   }
   return removed;
+}
+
+Result<int> LayerStore::Evict() {
+  ISO_ASSIGN_OR_RETURN(Fd lock, Lock());
+  return PruneLocked(0);
 }
 
 Result<LayerStore::Usage> LayerStore::DiskUsage() const {

@@ -119,6 +119,10 @@ class LayerStore {
   // Removes every blob and unpacked layer no live PulledImage holds: afterwards a Pull
   // is cold. Returns how many layers were removed.
   Result<int> Evict();
+  // Removes the layers beyond the `keep` most recently used that no live PulledImage
+  // holds, and what an interrupted unpack left. Every Pull prunes to kKeepLayers.
+  Result<int> Prune(int keep);
+  static constexpr int kKeepLayers = 16;
   // Bytes on disk: the blobs, and the unpacked layers.
   struct Usage {
     uint64_t blob_bytes = 0;
@@ -129,6 +133,7 @@ class LayerStore {
 
  private:
   Result<Fd> Lock() const;
+  Result<int> PruneLocked(int keep);
   std::string root_;
 };
 

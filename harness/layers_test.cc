@@ -141,6 +141,32 @@ TEST_F(LayersTest, GuestLayoutSharesTheBaseAndUnpacksTopFirst) {
   EXPECT_EQ(usage->layers, 2);
 }
 
+TEST_F(LayersTest, PruneKeepsTheMostRecentlyUsedAndWhatIsHeld) {
+  std::string layout = dir_ + "/layout";
+  auto images = WriteGuestLayout(layout, rootfs_, 64 << 10);
+  ASSERT_TRUE(images.ok()) << images.error().message();
+  LayerStore store(dir_ + "/store");
+  {
+    auto padded = store.Unpack(layout, "guest-padded");  // base, tools, agent, padding
+    ASSERT_TRUE(padded.ok()) << padded.error().message();
+  }
+  ::usleep(20000);                               // mtime order
+  auto alt = store.Unpack(layout, "guest-alt");  // base, alt: used last, and held
+  ASSERT_TRUE(alt.ok()) << alt.error().message();
+  // An interrupted unpack's leftovers go too.
+  ASSERT_TRUE(MakeDirs(dir_ + "/store/layers/" + std::string(64, 'a') + ".tmp/rootfs").ok());
+  auto pruned = store.Prune(3);
+  ASSERT_TRUE(pruned.ok()) << pruned.error().message();
+  // Kept: base and alt (held, and the newest) and one more; gone: two of tools, agent, padding.
+  EXPECT_EQ(*pruned, 2);
+  EXPECT_EQ(store.DiskUsage()->layers, 3);
+  EXPECT_NE(::access((dir_ + "/store/layers/" + std::string(64, 'a') + ".tmp").c_str(), F_OK), 0);
+  pruned = store.Prune(0);
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 1) << "the two held layers stay";
+  EXPECT_EQ(::access((alt->lowers[0] + "/etc/isobench/variant").c_str(), F_OK), 0);
+}
+
 TEST_F(LayersTest, ALayerThatDoesNotMatchItsDigestIsRefusedAndDeleted) {
   std::string layout = dir_ + "/layout";
   auto images = WriteGuestLayout(layout, rootfs_, 64 << 10);
