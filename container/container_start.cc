@@ -74,8 +74,8 @@ struct StartState {
   ChildPlan plan;
   std::vector<MountTableOptions::VolumeMount> volumes;
   CgroupLimits limits;
-  std::string scratch;  // where the root is mounted
-  std::string lower;    // overlay lowerdir: the image's layers, top first, ':'-separated
+  std::string scratch;              // where the root is mounted
+  std::vector<std::string> layers;  // the image's directories, top first: overlay lowers
   Fd sync_parent, sync_child;
   Fd channel_parent, channel_child;
   Fd devnull;
@@ -86,12 +86,12 @@ struct StartState {
 Result<void> ContainerBackend::ResolveImage(ContainerInstance& c, const harness::InstanceSpec& spec,
                                             StartState& s, Clock::time_point t0) {
   if (spec.image.empty()) {
-    s.lower = context_.image.rootfs;
+    s.layers = {context_.image.rootfs};
     return {};
   }
   ISO_ASSIGN_OR_RETURN(c.image_, images_.Get(spec.image));
   c.timing_.phases.push_back({"pull", harness::SecondsBetween(t0, Clock::now())});
-  s.lower = harness::LowerDirOf(*c.image_);
+  s.layers = c.image_->lowers;
   return {};
 }
 
@@ -162,20 +162,16 @@ Result<void> ContainerBackend::StartContainer(ContainerInstance& c,
 Result<void> ContainerBackend::CheckSpec(const harness::InstanceSpec& spec, StartState& s) const {
   const harness::SecurityProfile& profile = spec.profile;
   ISO_RETURN_IF_ERROR(ValidateNetwork(spec.network, profile.net_ns));
-  // The agent is the topmost layer's that has one.
+  // The agent is the topmost layer's that has one (the bottom one's path names it when
+  // none has).
   std::string agent_host_path;
-  size_t begin = 0;
-  while (begin <= s.lower.size()) {
-    size_t end = std::min(s.lower.find(':', begin), s.lower.size());
-    std::string layer = s.lower.substr(begin, end - begin);
+  for (const std::string& layer : s.layers) {
     ISO_RETURN_IF_ERROR(ValidateLowerDir(layer));
-    if (agent_host_path.empty() &&
-        ::access((layer + harness::GuestImage::kAgentPath).c_str(), F_OK) == 0)
-      agent_host_path = layer + harness::GuestImage::kAgentPath;
-    begin = end + 1;
+    agent_host_path = layer + harness::GuestImage::kAgentPath;
+    if (::access(agent_host_path.c_str(), F_OK) == 0) break;
   }
-  if (agent_host_path.empty() || ::access(agent_host_path.c_str(), X_OK) != 0)
-    return Error::Errno(ENOENT, "access X_OK", agent_host_path)
+  if (::access(agent_host_path.c_str(), X_OK) != 0)
+    return Error::Errno("access X_OK", agent_host_path)
         .Context("image `" + (spec.image.empty() ? context_.image.rootfs : spec.image) +
                  "` has no executable agent at " + harness::GuestImage::kAgentPath);
   for (const auto& v : spec.volumes) {
@@ -222,8 +218,9 @@ Result<void> ContainerBackend::PrepareRoot(ContainerInstance& c, const harness::
                                        "isobench:" + context_.run_id + "/" + spec.name)
                              .Context("disk upper layer"));
   }
-  s.plan.rootfs = PlanRootfs(s.lower, s.scratch, upper_on_disk ? disk_dir : "", profile,
-                             upper_on_disk ? 0 : spec.disk_bytes);
+  s.plan.rootfs =
+      PlanRootfs(harness::LowerDirOf(s.layers), s.scratch, upper_on_disk ? disk_dir : "", profile,
+                 upper_on_disk ? 0 : spec.disk_bytes);
   if (upper_on_disk) {
     int64_t owner = profile.user_ns ? MapToHost(userns_map_, 0) : -1;
     ISO_RETURN_IF_ERROR(PrepareDiskUpper(s.plan.rootfs, owner));

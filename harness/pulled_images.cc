@@ -39,9 +39,9 @@ Result<int> PulledImages::Evict() {
   return store_.Evict();
 }
 
-std::string LowerDirOf(const PulledImage& image) {
+std::string LowerDirOf(const std::vector<std::string>& layers) {
   std::string lower;
-  for (const auto& layer : image.lowers) lower += (lower.empty() ? "" : ":") + layer;
+  for (const auto& layer : layers) lower += (lower.empty() ? "" : ":") + layer;
   return lower;
 }
 

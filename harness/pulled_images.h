@@ -5,7 +5,7 @@
 //
 //   PulledImages images(context.workdir + "/layers/container");
 //   ISO_ASSIGN_OR_RETURN(auto image, images.Get(spec.image));  // pulled when not held
-//   std::string lowerdir = LowerDirOf(*image);                 // "top:...:base"
+//   std::string lowerdir = LowerDirOf(image->lowers);          // "top:...:base"
 #pragma once
 
 #include <map>
@@ -39,7 +39,7 @@ class PulledImages {
   std::map<std::string, std::shared_ptr<const PulledImage>> held_;
 };
 
-// overlayfs's lowerdir= of an image: its layers, top first, ':'-separated.
-std::string LowerDirOf(const PulledImage& image);
+// overlayfs's lowerdir= of layer directories (top first): ':'-separated.
+std::string LowerDirOf(const std::vector<std::string>& layers);
 
 }  // namespace isobench::harness

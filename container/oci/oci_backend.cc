@@ -412,7 +412,7 @@ Result<std::unique_ptr<Instance>> OciBackend::Create(const InstanceSpec& spec) {
   std::vector<harness::Phase> pull_phase;
   if (!spec.image.empty()) {
     ISO_ASSIGN_OR_RETURN(auto image, images_.Get(spec.image));
-    lower = harness::LowerDirOf(*image);
+    lower = harness::LowerDirOf(image->lowers);
     instance->HoldImage(std::move(image));
     pull_phase.push_back({"pull", harness::SecondsBetween(start, Clock::now())});
   }
