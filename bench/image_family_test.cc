@@ -23,9 +23,8 @@ class ImageFamilyTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups, overlayfs)";
-    if (::access("/usr/bin/skopeo", X_OK) != 0) GTEST_SKIP() << "skopeo is not installed";
-    if (auto ping = harness::PingRegistry(harness::RegistryAddress()); !ping.ok())
-      GTEST_SKIP() << ping.error().message();
+    if (auto usable = harness::CheckRegistry(harness::RegistryAddress()); !usable.ok())
+      GTEST_SKIP() << usable.error().message();
     char tmpl[] = "/tmp/isobench-image-test.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;

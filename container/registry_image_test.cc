@@ -15,9 +15,8 @@ class RegistryImageTest : public ContainerBackendTest {
   void SetUp() override {
     ContainerBackendTest::SetUp();
     if (IsSkipped()) return;
-    if (::access("/usr/bin/skopeo", X_OK) != 0) GTEST_SKIP() << "skopeo is not installed";
-    if (auto ping = harness::PingRegistry(harness::RegistryAddress()); !ping.ok())
-      GTEST_SKIP() << ping.error().message();
+    if (auto usable = harness::CheckRegistry(harness::RegistryAddress()); !usable.ok())
+      GTEST_SKIP() << usable.error().message();
     auto published = harness::PublishGuestImages(harness::RegistryAddress(), context_.image, 0);
     ASSERT_TRUE(published.ok()) << published.error().message();
     images_ = *published;

@@ -544,7 +544,7 @@ Result<PulledImage> LayerStore::Pull(const std::string& reference) {
   if (before.ok()) had.insert(before->begin(), before->end());
   std::string name = LayoutNameOf(reference);
   auto t0 = Clock::now();
-  auto copied = RunCapture({"/usr/bin/skopeo", "copy", "--quiet", "--src-tls-verify=false",
+  auto copied = RunCapture({kSkopeo, "copy", "--quiet", "--src-tls-verify=false",
                             "docker://" + ref.String(), "oci:" + layout + ":" + name},
                            std::chrono::minutes(10));
   if (!copied.ok())

@@ -243,9 +243,8 @@ TEST_F(LayersTest, AnEntryLeavingTheLayerIsRefused) {
 class RegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::access("/usr/bin/skopeo", X_OK) != 0) GTEST_SKIP() << "skopeo is not installed";
-    if (auto ping = PingRegistry(RegistryAddress()); !ping.ok())
-      GTEST_SKIP() << ping.error().message();
+    if (auto usable = CheckRegistry(RegistryAddress()); !usable.ok())
+      GTEST_SKIP() << usable.error().message();
     char tmpl[] = "/tmp/isobench-registry-test-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
   }
@@ -327,7 +326,7 @@ TEST_F(RegistryTest, ALayerTamperedInTheRegistryIsRefused) {
                    {"annotations", {{"org.opencontainers.image.ref.name", "t"}}}}}}};
   ASSERT_TRUE(WriteWholeFile(layout + "/index.json", index.dump()).ok());
   std::string ref = RegistryAddress() + "/isobench/test-tamper:" + std::to_string(::getpid());
-  auto pushed = RunCapture({"/usr/bin/skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+  auto pushed = RunCapture({kSkopeo, "copy", "--quiet", "--dest-tls-verify=false",
                             "oci:" + layout + ":t", "docker://" + ref});
   ASSERT_TRUE(pushed.ok()) << pushed.error().message();
   std::string hex = layer->digest.substr(7);
@@ -340,7 +339,7 @@ TEST_F(RegistryTest, ALayerTamperedInTheRegistryIsRefused) {
   }
   LayerStore store(dir_ + "/store");
   auto pulled = store.Pull(ref);
-  (void)RunCapture({"/usr/bin/skopeo", "delete", "--tls-verify=false", "docker://" + ref});
+  (void)RunCapture({kSkopeo, "delete", "--tls-verify=false", "docker://" + ref});
   ASSERT_FALSE(pulled.ok()) << "a tampered layer was accepted";
   std::cout << "refused: " << pulled.error().message() << "\n";
   EXPECT_NE(pulled.error().message().find("pulling `" + ref + "`"), std::string::npos)

@@ -137,9 +137,18 @@ Result<void> PingRegistry(const std::string& address) {
   return {};
 }
 
+Result<void> CheckRegistry(const std::string& address) {
+  if (::access(kSkopeo, X_OK) != 0)
+    return Error(std::string(kSkopeo) +
+                     " is not installed (Debian package skopeo; ci/setup.sh "
+                     "installs it)",
+                 ENOENT);
+  return PingRegistry(address);
+}
+
 Result<PublishedImages> PublishGuestImages(const std::string& address, const GuestImage& image,
                                            uint64_t padded_bytes) {
-  ISO_RETURN_IF_ERROR(PingRegistry(address));
+  ISO_RETURN_IF_ERROR(CheckRegistry(address));
   if (image.dir.empty() || image.hash.empty())
     return Error("the guest image was not made by BuildImage: nothing to publish", EINVAL);
   auto t0 = Clock::now();
@@ -193,13 +202,12 @@ Result<PublishedImages> PublishGuestImages(const std::string& address, const Gue
       published.alt = ref;
     else
       published.padded = ref;
-    auto raw =
-        RunCapture({"/usr/bin/skopeo", "inspect", "--raw", "--tls-verify=false", "docker://" + ref},
-                   std::chrono::seconds(60));
+    auto raw = RunCapture({kSkopeo, "inspect", "--raw", "--tls-verify=false", "docker://" + ref},
+                          std::chrono::seconds(60));
     if (raw.ok() && Sha256Of(*raw) == i.manifest_digest) continue;
     auto pushed =
-        RunCapture({"/usr/bin/skopeo", "copy", "--quiet", "--preserve-digests",
-                    "--dest-tls-verify=false", "oci:" + layout + ":" + i.name, "docker://" + ref},
+        RunCapture({kSkopeo, "copy", "--quiet", "--preserve-digests", "--dest-tls-verify=false",
+                    "oci:" + layout + ":" + i.name, "docker://" + ref},
                    std::chrono::minutes(10));
     if (!pushed.ok())
       return Error("pushing `" + ref + "` with skopeo: " + pushed.error().message(),

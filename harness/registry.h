@@ -40,6 +40,10 @@ bool IsLoopbackHost(const std::string& host);
 // GET /v2/ answers 200: an error naming the address and how to start one otherwise.
 Result<void> PingRegistry(const std::string& address);
 
+constexpr const char* kSkopeo = "/usr/bin/skopeo";
+// What publishing and pulling need: skopeo installed, and PingRegistry(address).
+Result<void> CheckRegistry(const std::string& address);
+
 struct PublishedImages {
   std::string guest, alt, padded;   // references; padded empty when not asked for
   std::vector<LayoutImage> images;  // what each is made of (guest, alt, padded)

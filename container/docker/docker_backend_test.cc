@@ -183,9 +183,8 @@ TEST_F(DockerBackendTest, InstanceLivesAnswersAndLeavesNothing) {
 // with the backend; no forwarding off its bridge.
 // The daemon pulls the registry's images through its API and starts from them.
 TEST_F(DockerBackendTest, StartsFromTheRegistryImagePulledThroughTheApi) {
-  if (::access("/usr/bin/skopeo", X_OK) != 0) GTEST_SKIP() << "skopeo is not installed";
-  if (auto ping = harness::PingRegistry(harness::RegistryAddress()); !ping.ok())
-    GTEST_SKIP() << ping.error().message();
+  if (auto usable = harness::CheckRegistry(harness::RegistryAddress()); !usable.ok())
+    GTEST_SKIP() << usable.error().message();
   auto published = harness::PublishGuestImages(harness::RegistryAddress(), image_, 0);
   ASSERT_TRUE(published.ok()) << published.error().message();
   std::string run = harness::NewRunId();

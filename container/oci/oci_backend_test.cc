@@ -129,9 +129,8 @@ TEST_F(OciBackendTest, ProfileInstanceLivesAndLeavesNothing) {
 // would; the instance reaches the host's bridge address, and nothing survives it.
 // runc starts from a registry image: the layer store's layers as the bundle's overlay.
 TEST_F(OciBackendTest, StartsFromARegistryImage) {
-  if (::access("/usr/bin/skopeo", X_OK) != 0) GTEST_SKIP() << "skopeo is not installed";
-  if (auto ping = harness::PingRegistry(harness::RegistryAddress()); !ping.ok())
-    GTEST_SKIP() << ping.error().message();
+  if (auto usable = harness::CheckRegistry(harness::RegistryAddress()); !usable.ok())
+    GTEST_SKIP() << usable.error().message();
   auto published = harness::PublishGuestImages(harness::RegistryAddress(), image_, 0);
   ASSERT_TRUE(published.ok()) << published.error().message();
   std::string mounts_before = MountTable();
