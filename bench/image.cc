@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -171,15 +172,16 @@ void RegisterImage(BenchSession& bench) {
                                 "no backend of this run starts from registry images");
     return;
   }
+  for (harness::Backend* backend : rows) bench.RecordTraits(*backend);
   std::string address = harness::RegistryAddress();
   std::cerr << "isobench: Image: publishing the guest images to the registry at " << address
             << " (padded: " << config.padded_mib << " MiB)\n";
   auto published = harness::PublishGuestImages(address, bench.context.image,
                                                static_cast<uint64_t>(config.padded_mib) << 20);
-  std::vector<std::pair<std::string, std::string>> images;  // case name, reference
+  std::map<std::string, std::string> images;  // case name -> reference
   if (published.ok()) {
-    images.emplace_back("small", published->guest);
-    if (!published->padded.empty()) images.emplace_back("padded", published->padded);
+    images["small"] = published->guest;
+    if (!published->padded.empty()) images["padded"] = published->padded;
     benchmark::AddCustomContext("bench.image.registry", address);
     for (size_t i = 0; i < published->images.size(); ++i) {
       const harness::LayoutImage& image = published->images[i];
@@ -195,7 +197,6 @@ void RegisterImage(BenchSession& bench) {
   for (int round = 0; round < config.rounds; ++round) {
     for (harness::Backend* backend : rows) {
       std::string name = backend->name();
-      bench.RecordTraits(*backend);
       for (const std::string& c : {std::string("small"), std::string("padded")}) {
         if (c == "padded" && config.padded_mib == 0) continue;
         for (const char* what : {"pull:cold", "pull:warm", "start:warm", "start:cold"}) {
@@ -205,9 +206,7 @@ void RegisterImage(BenchSession& bench) {
                                "the images could not be published: " + published.error().message());
             continue;
           }
-          std::string ref;
-          for (const auto& [case_name, reference] : images)
-            if (case_name == c) ref = reference;
+          std::string ref = images[c];
           bool cold = std::string(what).ends_with("cold");
           bool pull = std::string(what).starts_with("pull");
           bench
