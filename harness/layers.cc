@@ -556,18 +556,15 @@ Result<PulledImage> LayerStore::Pull(const std::string& reference) {
   (void)PruneLocked(kKeepLayers);
   image.reference = reference;
   image.fetch_seconds = fetch_seconds;
-  auto after = ListDir(blobs);
-  if (after.ok())
-    for (const auto& hex : *after) {
-      if (had.count(hex) || hex.starts_with(".")) continue;
-      struct stat st;
-      if (::stat((blobs + "/" + hex).c_str(), &st) != 0) continue;
-      for (const auto& lower : image.lowers)
-        if (lower == root_ + "/layers/" + hex + "/rootfs") {
-          ++image.layers_fetched;
-          image.fetched_bytes += static_cast<uint64_t>(st.st_size);
-        }
-    }
+  // A layer's blob that was not in the layout before this copy was fetched by it.
+  const std::string layers_prefix = root_ + "/layers/";  // <prefix><hex>/rootfs
+  for (const auto& lower : image.lowers) {
+    std::string hex = ParentOf(lower).substr(layers_prefix.size());
+    struct stat st;
+    if (had.count(hex) || ::stat((blobs + "/" + hex).c_str(), &st) != 0) continue;
+    ++image.layers_fetched;
+    image.fetched_bytes += static_cast<uint64_t>(st.st_size);
+  }
   return image;
 }
 
