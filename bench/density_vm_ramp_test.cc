@@ -58,8 +58,11 @@ TEST(DensityVmRampTest, GoesOnToTheMemoryBudgetAndIsMeasuredThere) {
   EXPECT_LT(n, 12) << "the budget, not the cap, ended the ramp";
   EXPECT_EQ(Only(*budget, "step_starts"), n - 1) << "the starts after n:1";
   EXPECT_EQ(Only(*budget, "answering_fraction"), 1.0);
-  EXPECT_GT(Only(*budget, "mem_available_delta_bytes"), 700.0 * (1 << 20))
-      << "the ramp stops once MemAvailable fell by more than the budget";
+  EXPECT_GT(Only(*budget, "budget_stop_delta_bytes"), 700.0 * (1 << 20))
+      << "the ramp stops once MemAvailable (settled) fell by more than the budget";
+  // Measured again after every VM answered a ping and gave its usage: some memory can
+  // have come back since the stop (a guest idling after its boot), not most of it.
+  EXPECT_GT(Only(*budget, "mem_available_delta_bytes"), 0.5 * 700 * (1 << 20));
   EXPECT_GT(Only(*budget, "teardown_s"), 0);
   EXPECT_EQ(one->Counter("teardown_s"), nullptr) << "the pool lives on after a middle step";
   ASSERT_FALSE(run.empty());
