@@ -8,7 +8,9 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <initializer_list>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "container/cgroup_v1.h"
@@ -315,16 +317,59 @@ Result<std::unique_ptr<Cgroup>> OpenCgroupOf(pid_t pid, const CgroupMounts& moun
                ENOENT);
 }
 
+namespace {
+
+// Whether some child cgroup of `root` (a hierarchy's mount) has one of `files`: the
+// weight files exist in non-root cgroups only, and only while a scheduler or policy that
+// reads them (BFQ, blk-iocost) is in the kernel. "" when one has; else why not.
+std::string WeightFileIn(const std::string& root, std::initializer_list<const char*> files) {
+  auto children = harness::ListDir(root);
+  if (!children.ok()) return children.error().message();
+  bool any_child = false;
+  for (const std::string& child : *children) {
+    struct stat st;
+    std::string dir = root + "/" + child;
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    any_child = true;
+    for (const char* file : files)
+      if (::access((dir + "/" + file).c_str(), F_OK) == 0) return "";
+  }
+  std::string names;
+  for (const char* file : files) names += std::string(names.empty() ? "" : " nor ") + file;
+  if (!any_child) {
+    // No child cgroup to look in: BFQ listed by a block device says the files would be.
+    auto blocks = harness::ListDir("/sys/block");
+    if (blocks.ok())
+      for (const std::string& dev : *blocks) {
+        auto schedulers = harness::ReadFile("/sys/block/" + dev + "/queue/scheduler");
+        if (!schedulers.ok()) continue;
+        std::istringstream words(*schedulers);
+        for (std::string w; words >> w;)
+          if (w == "bfq" || w == "[bfq]") return "";
+      }
+    return "no block device offers the BFQ scheduler (/sys/block/*/queue/scheduler), so `" + root +
+           "` would have neither " + names + ": this kernel takes no I/O weight";
+  }
+  return "no cgroup under `" + root + "` has " + names +
+         ": this kernel takes no I/O weight (it needs the BFQ scheduler, or blk-iocost on "
+         "cgroup v2)";
+}
+
+}  // namespace
+
 std::string IoWeightUnavailable(const CgroupMounts& mounts) {
   const CgroupMode mode = ModeOf(mounts);
   if (mode == CgroupMode::kNone) return "no cgroup hierarchy is mounted";
-  if (mode != CgroupMode::kV2)
-    return mounts.controllers.count("blkio") ? "" : "the cgroup v1 blkio controller is not mounted";
+  if (mode != CgroupMode::kV2) {
+    auto blkio = mounts.controllers.find("blkio");
+    if (blkio == mounts.controllers.end()) return "the cgroup v1 blkio controller is not mounted";
+    return WeightFileIn(blkio->second, {"blkio.bfq.weight", "blkio.weight"});
+  }
   auto available = AvailableControllersV2(mounts.unified);
   if (!available.ok()) return available.error().message();
   if (std::find(available->begin(), available->end(), "io") == available->end())
     return "cgroup v2 offers no io controller in `" + mounts.unified + "/cgroup.controllers`";
-  return "";
+  return WeightFileIn(mounts.unified, {"io.bfq.weight", "io.weight"});
 }
 
 std::optional<uint64_t> ParseIoWeight(std::string_view text) {

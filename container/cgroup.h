@@ -163,7 +163,8 @@ Result<std::unique_ptr<Cgroup>> OpenCgroupOf(pid_t pid, const CgroupMounts& moun
 // init, a VM's qemu): v1 blkio.bfq.weight or blkio.weight, v2 io.bfq.weight or io.weight
 // (which is on its own 1..10000 scale). ENOENT when its cgroup has no weight file.
 // Why this host's cgroups cannot take an I/O weight (no v1 blkio mount, no v2 io
-// controller); empty when they can.
+// controller, or no weight file in their cgroups: a kernel without BFQ or blk-iocost);
+// empty when they can.
 std::string IoWeightUnavailable(const CgroupMounts& mounts);
 struct IoWeightSeen {
   std::string file;  // the file read, under the cgroup mount
