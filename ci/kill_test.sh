@@ -7,8 +7,8 @@
 #   KILL_SEED=1234 bash ci/kill_test.sh       # replay a run
 #   KILL_ITERATIONS=40 bash ci/kill_test.sh   # the long version
 #
-# Host state compared before/after: mounts, cgroup dirs named isobench* (any depth
-# under /sys/fs/cgroup), `ip netns`, `ip link`, nftables tables isobench_*,
+# Host state compared before/after: mounts, cgroup dirs named isobench* (below each
+# hierarchy's own isobench parent), `ip netns`, `ip link`, nftables tables isobench_*,
 # isobench/qemu processes, isobench-* libvirt domains, files under the workdir's
 # containers/ vms/ run/. Everything runs
 # in a temporary --workdir, so /var/lib/isobench is untouched. Objects that belong to
@@ -40,7 +40,10 @@ fail() { echo "kill_test: FAIL: $*"; failures=$((failures + 1)); }
 snapshot() {
   {
     awk '{ for (i = 7; $i != "-"; i++); print "mount", $5, $(i + 1) }' /proc/self/mountinfo
-    find /sys/fs/cgroup -mindepth 2 -type d -name 'isobench*' 2>/dev/null | sed 's/^/cgroup /'
+    # A hierarchy's parent (<mount>/isobench) stays once made, as the work directory
+    # does: the first run that uses a controller (blkio only with an I/O weight) makes it.
+    # What a run leaves is below it, or an isobench* directory deeper elsewhere.
+    find /sys/fs/cgroup -mindepth 3 -type d -name 'isobench*' 2>/dev/null | sed 's/^/cgroup /'
     find /sys/fs/cgroup -mindepth 2 -type d -path '*/isobench*/*' 2>/dev/null | sed 's/^/cgroup /'
     ip netns list 2>/dev/null | awk '{ print "netns", $1 }'
     ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print "link", $2 }'
