@@ -19,7 +19,8 @@ reference line, medians with 95% bootstrap intervals, the phases as stacked bars
 teardown times); so do Density (per-instance memory and N-th startup against N,
 the density reached under the memory budget), Io (bandwidth and IOPS as ratios to
 the host's same job, p99 latency), Net (stream throughput and round trips per path, as
-ratios to the host's loopback) and Overhead (slowdown against the host). Every
+ratios to the host's loopback), Image (pull and cold-start bars per image and the
+layer-sharing savings) and Overhead (slowdown against the host). Every
 other family gets a table. A conformance verdict file (--conformance, or given
 among the inputs: it is recognised) adds the probe x backend matrix and the
 mutation table; conformance_file.load_conformance() documents the schema.

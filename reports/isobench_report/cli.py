@@ -12,6 +12,7 @@ from .page import render_html, render_summary
 from .section_conformance import section_conformance
 from .section_density import section_density
 from .section_generic import section_generic
+from .section_image import section_image
 from .section_io import section_io
 from .section_isolation import section_isolation
 from .section_net import section_net
@@ -94,6 +95,7 @@ def main(argv=None):
     for family, anchor, title, render in (("Density", "density", "Density", section_density),
                                           ("Io", "io", "I/O", section_io),
                                           ("Net", "net", "Network", section_net),
+                                          ("Image", "image", "Images", section_image),
                                           ("Isolation", "isolation", "Performance isolation",
                                            section_isolation),
                                           ("Overhead", "overhead", "Overhead",
