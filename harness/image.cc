@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -195,6 +196,8 @@ Result<void> WriteEntry(struct archive* a, const std::string& name, const struct
   return {};
 }
 
+// An overlayfs whiteout or opaque directory (a layer's deletion, in a VM's image from
+// registry layers) is refused: an initramfs can only add and replace.
 Result<void> AddTree(struct archive* a, const std::string& root, const std::string& rel) {
   // Sorted: reproducible archives.
   ISO_ASSIGN_OR_RETURN(std::vector<std::string> names,
@@ -204,6 +207,14 @@ Result<void> AddTree(struct archive* a, const std::string& root, const std::stri
     std::string full = root + "/" + child_rel;
     struct stat st;
     if (::lstat(full.c_str(), &st) != 0) return Error::Errno("stat", full);
+    char opaque[2] = {};
+    if ((S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) ||
+        (S_ISDIR(st.st_mode) &&
+         ::lgetxattr(full.c_str(), "trusted.overlay.opaque", opaque, 1) == 1 && opaque[0] == 'y'))
+      return Error("`" + root + "` deletes `/" + child_rel +
+                       "` (an overlay whiteout or opaque directory): an initramfs can only add "
+                       "and replace, so a VM cannot boot these layers",
+                   EINVAL);
     std::string target, data;
     if (S_ISLNK(st.st_mode)) {
       char buf[4096];
@@ -219,12 +230,18 @@ Result<void> AddTree(struct archive* a, const std::string& root, const std::stri
   return {};
 }
 
-Result<void> WriteInitramfs(const std::string& rootfs, const std::string& out) {
+}  // namespace
+
+Result<void> WriteInitramfs(const std::vector<std::string>& layers, const std::string& out) {
+  if (layers.empty()) return Error("cpio: no tree to pack into `" + out + "`", EINVAL);
   std::unique_ptr<struct archive, ArchiveCloser> a(archive_write_new());
   archive_write_set_format_cpio_newc(a.get());
   if (archive_write_open_filename(a.get(), out.c_str()) != ARCHIVE_OK)
     return Error(std::string("cpio: open `") + out + "`: " + archive_error_string(a.get()), EIO);
-  ISO_RETURN_IF_ERROR(AddTree(a.get(), rootfs, ""));
+  // The bottom layer first: the kernel unpacks in order and a later entry of a path
+  // replaces an earlier one (a directory's entry again is harmless).
+  for (auto layer = layers.rbegin(); layer != layers.rend(); ++layer)
+    ISO_RETURN_IF_ERROR(AddTree(a.get(), *layer, ""));
   // The kernel opens /dev/console for init's stdio before any devtmpfs exists, so the
   // node must be in the archive itself.
   struct stat console = {};
@@ -236,6 +253,8 @@ Result<void> WriteInitramfs(const std::string& rootfs, const std::string& out) {
     return Error(std::string("cpio: close `") + out + "`: " + archive_error_string(a.get()), EIO);
   return {};
 }
+
+namespace {
 
 Result<void> LayOutRootfs(const ImageOptions& options, const std::string& rootfs,
                           const std::string& agent_bytes, const std::string& kernel_release,
@@ -564,7 +583,7 @@ Result<GuestImage> BuildImage(const ImageOptions& options) {
     ISO_RETURN_IF_ERROR(LayOutRootfs(options, tmp + "/rootfs", agent_bytes, kernel_release,
                                      module_paths, &guest_modules));
     if (options.want_vm) {
-      ISO_RETURN_IF_ERROR(WriteInitramfs(tmp + "/rootfs", tmp + "/initramfs.cpio"));
+      ISO_RETURN_IF_ERROR(WriteInitramfs({tmp + "/rootfs"}, tmp + "/initramfs.cpio"));
       ::chmod((tmp + "/initramfs.cpio").c_str(), 0644);
       // /boot/vmlinuz-* is root-only; qemu runs unprivileged and needs its own copy.
       ISO_RETURN_IF_ERROR(WriteWholeFile(tmp + "/vmlinuz", kernel_bytes, 0644));

@@ -93,6 +93,12 @@ ImageOptions L1HostImageOptions(const std::string& workdir);
 //     off. A failure of init itself lands there too, as "init: <reason>".
 extern const char* const kL1HostInit;
 
+// Packs directory trees as one newc initramfs at `out`, with /dev/console: `layers` top
+// first (overlayfs's lowerdir order), each above the next, so that a path in an upper
+// layer replaces the lower one's. An upper layer that deletes (an overlay whiteout or
+// opaque directory) is refused: the kernel's unpacker can only add and replace.
+Result<void> WriteInitramfs(const std::vector<std::string>& layers, const std::string& out);
+
 // The newest /boot/vmlinuz-<release>; error naming what is missing otherwise.
 Result<std::string> FindHostGuestKernel();
 

@@ -1,6 +1,7 @@
 #include "vm/vm_backend.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -15,8 +16,10 @@
 #include "harness/bridge.h"
 #include "harness/bridge_guard.h"
 #include "harness/fd.h"
+#include "harness/image.h"
 #include "harness/log.h"
 #include "harness/procfs.h"
+#include "harness/pulled_images.h"
 #include "vm/accelerator.h"
 #include "vm/connection.h"
 #include "vm/domain.h"
@@ -74,6 +77,14 @@ std::string LibvirtdParent(const std::string& uri) {
   return "unknown: no live daemon in /run/libvirtd.pid or /run/virtqemud.pid";
 }
 
+// A guest booted from a registry image (InstanceSpec::image): the pulled layers, held for
+// the instance's life, packed as its initramfs; the phases that took (from the start).
+struct PulledBoot {
+  std::shared_ptr<const harness::PulledImage> image;
+  std::string initrd;
+  std::vector<harness::Phase> phases;
+};
+
 // State shared by a backend and every instance it created (instances may outlive it).
 struct Shared : GuestShared {
   std::shared_ptr<LibvirtConnection> conn;  // guarded by mu
@@ -129,7 +140,8 @@ class VmInstance final : public Instance {
   }
 
   // Boots the guest; every step leaves the instance in a state Destroy() can undo.
-  Result<void> Launch(const InstanceSpec& spec, Clock::time_point start, Accelerator accel);
+  Result<void> Launch(const InstanceSpec& spec, Clock::time_point start, Accelerator accel,
+                      PulledBoot boot);
 
  private:
   std::shared_ptr<Shared> shared_;
@@ -137,6 +149,7 @@ class VmInstance final : public Instance {
   uint64_t guest_memory_ = 0;
   std::string domain_name_;
   bool reserved_ = false;
+  std::shared_ptr<const harness::PulledImage> image_;  // a registry image's layers, held
   bool owns_files_ = false;
   std::string console_socket_, channel_socket_, disk_path_;
 
@@ -158,7 +171,7 @@ class VmInstance final : public Instance {
 };
 
 Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point start,
-                                Accelerator accel) {
+                                Accelerator accel, PulledBoot boot) {
   const VmOptions& o = shared_->options;
   const BackendContext& c = shared_->context;
   ISO_RETURN_IF_ERROR(harness::ValidateInstanceName(spec.name));
@@ -169,6 +182,10 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
           spec, o, c, DomainName(c.run_id, spec.name), accel,
           {.dir = shared_->RunSocketDir(), .disk_dir = shared_->RunDiskDir(), .tag = "."}));
   ISO_RETURN_IF_ERROR(CheckGuestImage(c.image));
+  if (!boot.initrd.empty()) {
+    guest.initrd = boot.initrd;
+    image_ = std::move(boot.image);
+  }
   if (spec.network == "bridge") {
     // A tap named for its address on the host's bridge; the agent gives eth0 the address.
     ISO_ASSIGN_OR_RETURN(harness::BridgeSlot slot, harness::PlanBridgeSlot(harness::kTapPrefix));
@@ -262,8 +279,8 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
     return error;
   }
   ready_ = true;
-  timing_ =
-      session_->Timing(start, {{"domain_created", harness::SecondsBetween(start, created_at)}});
+  boot.phases.push_back({"domain_created", harness::SecondsBetween(start, created_at)});
+  timing_ = session_->Timing(start, std::move(boot.phases));
   if (qemu_pid_ > 0) {
     auto cpu = harness::ProcessCpuSeconds(qemu_pid_);
     if (cpu.ok()) timing_.host_cpu_seconds = *cpu;
@@ -341,15 +358,17 @@ Result<void> VmInstance::Destroy() {
   if (reserved_) shared_->Unreserve(domain_name_);
   reserved_ = false;
   session_.reset();
+  image_.reset();  // qemu read the initramfs at boot: the layers may be evicted now
   destroyed_ = true;
   return {};
 }
 
 Result<std::unique_ptr<VmInstance>> LaunchInstance(const std::shared_ptr<Shared>& shared,
                                                    const InstanceSpec& spec,
-                                                   Clock::time_point start, Accelerator accel) {
+                                                   Clock::time_point start, Accelerator accel,
+                                                   PulledBoot boot = {}) {
   auto instance = std::make_unique<VmInstance>(shared, spec.name, spec.memory_bytes);
-  auto launched = instance->Launch(spec, start, accel);
+  auto launched = instance->Launch(spec, start, accel, std::move(boot));
   if (!launched.ok()) {
     Error error = std::move(launched).error();
     error.Context("vm `" + spec.name + "`");
@@ -368,7 +387,8 @@ Result<std::unique_ptr<VmInstance>> LaunchInstance(const std::shared_ptr<Shared>
 
 class VmBackend final : public harness::Backend {
  public:
-  explicit VmBackend(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  explicit VmBackend(std::shared_ptr<Shared> shared)
+      : shared_(std::move(shared)), images_(shared_->context.workdir + "/layers/" + name()) {}
   ~VmBackend() override {
     // The taps went with their domains; the bridge goes when no other port is left.
     if (shared_->used_bridge) {
@@ -421,16 +441,64 @@ class VmBackend final : public harness::Backend {
     // part of this instance's startup (the first boot under KVM counted it).
     ISO_ASSIGN_OR_RETURN(AcceleratorChoice accel, Accel());
     auto start = Clock::now();
-    ISO_ASSIGN_OR_RETURN(auto instance, LaunchInstance(shared_, spec, start, accel.accelerator));
+    PulledBoot boot;
+    if (!spec.image.empty()) {
+      // A registry image: its layers pulled into this backend's store (when they are not
+      // there) and packed as the guest's initramfs (once per image).
+      auto pulled = images_.Get(spec.image);
+      if (!pulled.ok())
+        return std::move(pulled).error().Context("vm `" + spec.name + "`: image `" + spec.image +
+                                                 "`");
+      boot.image = *pulled;
+      boot.phases.push_back({"pull", harness::SecondsBetween(start, Clock::now())});
+      auto initrd = InitramfsOf(*boot.image);
+      if (!initrd.ok())
+        return std::move(initrd).error().Context("vm `" + spec.name + "`: image `" + spec.image +
+                                                 "`");
+      boot.initrd = *initrd;
+      boot.phases.push_back({"initramfs", harness::SecondsBetween(start, Clock::now())});
+    }
+    ISO_ASSIGN_OR_RETURN(auto instance,
+                         LaunchInstance(shared_, spec, start, accel.accelerator, std::move(boot)));
     return std::unique_ptr<Instance>(std::move(instance));
+  }
+
+  // A VM's image is ready to boot once its initramfs is packed: that is part of its
+  // unpack, so a pull packs it (once per image), and a start after a pull boots at once.
+  Result<harness::ImagePull> Pull(const std::string& reference) override {
+    harness::ImagePull pull;
+    ISO_ASSIGN_OR_RETURN(auto image, images_.Get(reference, &pull));
+    auto t0 = Clock::now();
+    ISO_RETURN_IF_ERROR(InitramfsOf(*image).Context("image `" + reference + "`"));
+    double packed = harness::SecondsBetween(t0, Clock::now());
+    pull.seconds += packed;
+    pull.unpack_seconds = pull.unpack_seconds.value_or(0) + packed;
+    return pull;
+  }
+  Result<std::vector<std::string>> ImageLayerDirs(const std::string& reference) override {
+    return images_.LayerDirs(reference);
+  }
+  Result<int> EvictImages() override {
+    ISO_ASSIGN_OR_RETURN(int evicted, images_.Evict());
+    std::lock_guard<std::mutex> lock(initramfs_mu_);
+    ISO_RETURN_IF_ERROR(harness::RemoveTree(InitramfsDir()));
+    return evicted;
   }
 
   Result<int> ReclaimStale() override;
 
  private:
   Result<AcceleratorChoice> Accel();
+  // <workdir>/layers/<backend>.initramfs: the initramfs of each pulled image, by its
+  // manifest digest; emptied with the store.
+  std::string InitramfsDir() const {
+    return shared_->context.workdir + "/layers/" + name() + ".initramfs";
+  }
+  Result<std::string> InitramfsOf(const harness::PulledImage& image);
 
   std::shared_ptr<Shared> shared_;
+  harness::PulledImages images_;
+  std::mutex initramfs_mu_;
   std::mutex accel_mu_;  // one detection at a time (it may boot a probe guest)
 };
 
@@ -465,6 +533,45 @@ Result<AcceleratorChoice> VmBackend::Accel() {
   std::lock_guard<std::mutex> lock(shared_->mu);
   shared_->accel = choice;
   return choice;
+}
+
+Result<std::string> VmBackend::InitramfsOf(const harness::PulledImage& image) {
+  std::string digest = image.manifest_digest;
+  if (!digest.starts_with("sha256:") || digest.size() != 7 + 64 ||
+      digest.find_first_not_of("0123456789abcdef", 7) != std::string::npos)
+    return Error("manifest digest `" + digest + "` is not sha256:<64 hex>", EINVAL);
+  std::string path = InitramfsDir() + "/" + digest.substr(7) + ".cpio";
+  std::lock_guard<std::mutex> lock(initramfs_mu_);
+  if (::access(path.c_str(), R_OK) == 0) return path;
+  // The agent loads the kernel modules /etc/isobench/modules lists, built for one kernel:
+  // an image whose list is not this VM's was made for another guest kernel.
+  auto modules_of = [](const std::vector<std::string>& trees) -> Result<std::string> {
+    for (const std::string& tree : trees) {
+      auto list = harness::ReadFile(tree + "/etc/isobench/modules");
+      if (list.ok() || list.error().errno_value() != ENOENT) return list;
+    }
+    return std::string();
+  };
+  const harness::GuestImage& own = shared_->context.image;
+  ISO_ASSIGN_OR_RETURN(std::string wanted, modules_of({own.rootfs}));
+  ISO_ASSIGN_OR_RETURN(std::string carried, modules_of(image.lowers));
+  if (carried != wanted)
+    return Error(
+        "its kernel modules (/etc/isobench/modules) are not those of this VM's guest "
+        "kernel " +
+            own.kernel_release + ": the image was made for another kernel",
+        EINVAL);
+  ISO_RETURN_IF_ERROR(harness::MakeDirs(InitramfsDir(), 0755));
+  std::string tmp = path + ".tmp";
+  auto written = harness::WriteInitramfs(image.lowers, tmp);
+  if (written.ok() && ::chmod(tmp.c_str(), 0644) < 0) written = Error::Errno("chmod", tmp);
+  if (written.ok() && ::rename(tmp.c_str(), path.c_str()) < 0)
+    written = Error::Errno("rename", tmp);
+  if (!written.ok()) {
+    ::unlink(tmp.c_str());
+    return std::move(written).error();
+  }
+  return path;
 }
 
 // "isobench-<yyyymmddThhmmss>-<pid>-<name>.log[.N]" -> the run id, or "".
@@ -546,6 +653,8 @@ harness::BackendTraits VmTraits() {
   t.supports_volumes = false;  // no shared file system in the guest (Create refuses them)
   t.slow_start = true;
   t.bridge_network = true;  // virtio-net on a tap in the host's bridge
+  // A registry image's layers, pulled into the layer store, packed as the initramfs.
+  t.registry_images = true;
   return t;
 }
 

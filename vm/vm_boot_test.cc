@@ -9,8 +9,12 @@
 #include <thread>
 
 #include "harness/backend.h"
+#include "harness/child_process.h"
 #include "harness/environment.h"
+#include "harness/fd.h"
+#include "harness/layers.h"
 #include "harness/log.h"
+#include "harness/registry.h"
 #include "vm/connection.h"
 #include "vm/domain.h"
 #include "vm/domain_xml.h"
@@ -278,6 +282,91 @@ TEST_F(VmBootTest, ZzDestroyLeavesNoDomainSocketOrProcess) {
       << "the run's socket dir should be gone";
   EXPECT_NE(::stat((std::string(testing::kTestWorkdir) + "/vm/" + context_->run_id).c_str(), &st),
             0);
+}
+
+// A VM started from a registry image (InstanceSpec::image): the layers pulled into the
+// backend's store and booted as the initramfs. guest-alt is the base layer and a layer of
+// its own with /etc/isobench/variant, so the guest reading "alt" there booted those
+// layers, not the shared userland. One boot; an image made for other kernel modules is
+// refused before any.
+TEST(VmRegistryImageTest, BootsThePulledLayersAsItsInitramfs) {
+  if (auto why = testing::LibvirtUnreachable(kUri)) GTEST_SKIP() << *why;
+  if (auto usable = harness::CheckRegistry(harness::RegistryAddress()); !usable.ok())
+    GTEST_SKIP() << usable.error().message();
+  auto image = testing::BuildTestImage();
+  ASSERT_TRUE(image.ok()) << image.error().message();
+  auto published = harness::PublishGuestImages(harness::RegistryAddress(), *image, 0);
+  ASSERT_TRUE(published.ok()) << published.error().message();
+  BackendContext context;
+  context.workdir = testing::kTestWorkdir;
+  context.image = *image;
+  context.run_id = harness::NewRunId();
+  context.options["vm.uri"] = kUri;
+  auto backend = MakeVmBackend(context);
+  ASSERT_TRUE(backend.ok()) << backend.error().message();
+  ASSERT_TRUE((*backend)->traits().registry_images);
+  ASSERT_TRUE((*backend)->EvictImages().ok());
+  const std::string cpio_dir = std::string(testing::kTestWorkdir) + "/layers/vm.initramfs";
+
+  InstanceSpec spec;
+  spec.name = "reg-alt";
+  spec.memory_bytes = 256ull << 20;
+  spec.image = published->alt;
+  auto instance = (*backend)->Create(spec);
+  ASSERT_TRUE(instance.ok()) << instance.error().message();
+  std::vector<std::string> names;
+  for (const auto& p : (*instance)->startup().phases) names.push_back(p.name);
+  ASSERT_GE(names.size(), 3u);
+  EXPECT_EQ(names[0], "pull");
+  EXPECT_EQ(names[1], "initramfs");
+  EXPECT_EQ(names[2], "domain_created");
+  auto variant = (*instance)->Exec({"/bin/cat", "/etc/isobench/variant"});
+  ASSERT_TRUE(variant.ok()) << variant.error().message();
+  EXPECT_EQ(variant->stdout_text, "alt\n") << variant->stderr_text;
+  auto uname = (*instance)->Exec({"/bin/uname", "-r"});
+  ASSERT_TRUE(uname.ok()) << uname.error().message();
+  EXPECT_EQ(uname->stdout_text, image->kernel_release + "\n");
+  auto layers = (*backend)->ImageLayerDirs(published->alt);
+  ASSERT_TRUE(layers.ok()) << layers.error().message();
+  EXPECT_EQ(layers->size(), 2u) << "the base layer and alt's own";
+  EXPECT_EQ(testing::FilesUnder(cpio_dir).size(), 1u) << "one initramfs, of the one image";
+  ASSERT_TRUE((*instance)->Destroy().ok());
+
+  // Emptied with the store: the layers and the initramfs made of them.
+  auto evicted = (*backend)->EvictImages();
+  ASSERT_TRUE(evicted.ok()) << evicted.error().message();
+  EXPECT_EQ(*evicted, 2);
+  EXPECT_EQ(testing::FilesUnder(cpio_dir), std::vector<std::string>{});
+
+  // The same userland with another module list (made for another kernel): refused with
+  // the reason before any domain exists.
+  char tmpl[] = "/var/tmp/isobench-vm-othermods.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  auto copied = harness::RunCapture({"/bin/cp", "-a", image->rootfs, dir + "/rootfs"},
+                                    std::chrono::seconds(60));
+  ASSERT_TRUE(copied.ok()) << copied.error().message();
+  ASSERT_TRUE(harness::WriteWholeFile(dir + "/rootfs/etc/isobench/modules",
+                                      "kernel/drivers/other/other.ko\n")
+                  .ok());
+  harness::GuestImage other = *image;
+  other.dir = dir;
+  other.rootfs = dir + "/rootfs";
+  other.hash = image->hash + "-othermodules";
+  auto other_published = harness::PublishGuestImages(harness::RegistryAddress(), other, 0);
+  ASSERT_TRUE(other_published.ok()) << other_published.error().message();
+  spec.name = "reg-other";
+  spec.image = other_published->guest;
+  auto refused = (*backend)->Create(spec);
+  (void)harness::RemoveTree(dir);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("made for another kernel"), std::string::npos)
+      << refused.error().message();
+  EXPECT_NE(refused.error().message().find(spec.image), std::string::npos)
+      << "the error names the image";
+  EXPECT_TRUE(
+      testing::DomainsWithPrefix(kUri, std::string(kDomainNamePrefix) + context.run_id).empty());
+  EXPECT_TRUE((*backend)->EvictImages().ok());
 }
 
 // The minimal guest kernel (vm/kernel/build.sh): one boot, with its drivers built in
