@@ -371,9 +371,14 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   Reader g(section("image"), "image", src);
   ISO_RETURN_IF_ERROR(g.Bool("enabled", &image.enabled));
   ISO_RETURN_IF_ERROR(g.Int("rounds", 1, 1000, &image.rounds));
+  ISO_RETURN_IF_ERROR(g.Int("vm_rounds", 0, 1000, &image.vm_rounds));
   ISO_RETURN_IF_ERROR(g.Int("padded_mib", 0, 4096, &image.padded_mib));
   ISO_RETURN_IF_ERROR(g.Int("sharing_instances", 0, 256, &image.sharing_instances));
   ISO_RETURN_IF_ERROR(g.NoUnknownKeys());
+  if (image.vm_rounds > image.rounds)
+    return Error(src + ": `image.vm_rounds` (" + std::to_string(image.vm_rounds) +
+                     ") must not exceed `image.rounds` (" + std::to_string(image.rounds) + ")",
+                 EINVAL);
   return config;
 }
 

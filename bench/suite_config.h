@@ -246,6 +246,10 @@ struct ImageConfig {
   bool enabled = true;
   // Round r measures every case of every backend once: the unit of replication.
   int rounds = 9;
+  // A VM backend takes part in the first vm_rounds rounds only (0: in none; unset: in
+  // every round), with the small image only: two boots per round.
+  int vm_rounds = -1;
+  int VmRounds() const { return vm_rounds >= 0 ? vm_rounds : rounds; }
   // The padded image: the guest plus one layer of this many MiB of incompressible bytes,
   // for start-up against image size (0: no padded rows).
   int padded_mib = 256;

@@ -34,10 +34,12 @@ TEST(SuiteConfigTest, ReadsTheImageSection) {
   ASSERT_TRUE(defaults.ok());
   EXPECT_TRUE(defaults->image.enabled);
   EXPECT_EQ(defaults->image.padded_mib, 256);
-  auto c =
-      ParseSuiteConfig("[image]\nrounds = 3\npadded_mib = 0\nsharing_instances = 2\n", "s.toml");
+  EXPECT_EQ(defaults->image.VmRounds(), defaults->image.rounds) << "unset: every round";
+  auto c = ParseSuiteConfig(
+      "[image]\nrounds = 3\nvm_rounds = 1\npadded_mib = 0\nsharing_instances = 2\n", "s.toml");
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->image.rounds, 3);
+  EXPECT_EQ(c->image.VmRounds(), 1);
   EXPECT_EQ(c->image.padded_mib, 0);
   EXPECT_EQ(c->image.sharing_instances, 2);
 }
@@ -253,6 +255,7 @@ TEST(SuiteConfigTest, ErrorsNameFileKeyAndReason) {
       {"[overhead]\nvm_rounds = 9\n", "`overhead.vm_rounds` (9) must not exceed"},
       {"[isolation]\nstressors = [\"gpu\"]\n", "`isolation.stressors` has `gpu` (known: cpu"},
       {"[image]\nrounds = 0\n", "`image.rounds` must be between 1 and 1000"},
+      {"[image]\nrounds = 2\nvm_rounds = 3\n", "`image.vm_rounds` (3) must not exceed"},
       {"[image]\npadded_mib = -1\n", "`image.padded_mib` must be between 0 and 4096"},
       {"[image]\nsharing_instances = 257\n", "`image.sharing_instances` must be between 0"},
       {"[image]\npull = 1\n", "unknown key `image.pull`"},
