@@ -16,8 +16,9 @@
 //
 // A cold case begins with the host's dirty pages written back (sync(2), untimed): the
 // previous case's unpack and the eviction's deletes would otherwise be written back
-// during this one's, which made the small image's cold pull bimodal (a third slower in
-// the rounds after a padded case). A fresh node has no such backlog.
+// during this one's. Without it the small image's cold pull was bimodal (244-290 ms in
+// some rounds, 380-500 ms in others) and the gate could not see a 40 % slowdown; with
+// it the nine rounds spanned 335-456 ms and it could. A fresh node has no such backlog.
 //
 // and once, after the rounds (report-only: a size, not a sample):
 //
