@@ -445,16 +445,13 @@ class VmBackend final : public harness::Backend {
     if (!spec.image.empty()) {
       // A registry image: its layers pulled into this backend's store (when they are not
       // there) and packed as the guest's initramfs (once per image).
+      const std::string where = "vm `" + spec.name + "`: image `" + spec.image + "`";
       auto pulled = images_.Get(spec.image);
-      if (!pulled.ok())
-        return std::move(pulled).error().Context("vm `" + spec.name + "`: image `" + spec.image +
-                                                 "`");
+      if (!pulled.ok()) return std::move(pulled).error().Context(where);
       boot.image = *pulled;
       boot.phases.push_back({"pull", harness::SecondsBetween(start, Clock::now())});
       auto initrd = InitramfsOf(*boot.image);
-      if (!initrd.ok())
-        return std::move(initrd).error().Context("vm `" + spec.name + "`: image `" + spec.image +
-                                                 "`");
+      if (!initrd.ok()) return std::move(initrd).error().Context(where);
       boot.initrd = *initrd;
       boot.phases.push_back({"initramfs", harness::SecondsBetween(start, Clock::now())});
     }

@@ -30,6 +30,17 @@ using harness::InstanceSpec;
 
 constexpr const char* kUri = "qemu:///system";
 
+// A backend context for the VM tests: their workdir (qemu must reach the image there),
+// `image`, a new run id, the system URI.
+BackendContext TestContext(const harness::GuestImage& image) {
+  BackendContext context;
+  context.workdir = testing::kTestWorkdir;
+  context.image = image;
+  context.run_id = harness::NewRunId();
+  context.options["vm.uri"] = kUri;
+  return context;
+}
+
 class VmBootTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -43,11 +54,7 @@ class VmBootTest : public ::testing::Test {
       skip_reason_ = new std::string("no VM image: " + image.error().message());
       return;
     }
-    context_ = new BackendContext();
-    context_->workdir = testing::kTestWorkdir;
-    context_->image = *image;
-    context_->run_id = harness::NewRunId();
-    context_->options["vm.uri"] = kUri;
+    context_ = new BackendContext(TestContext(*image));
     auto backend = MakeVmBackend(*context_);
     ASSERT_TRUE(backend.ok()) << backend.error().message();
     backend_ = backend->release();
@@ -297,11 +304,7 @@ TEST(VmRegistryImageTest, BootsThePulledLayersAsItsInitramfs) {
   ASSERT_TRUE(image.ok()) << image.error().message();
   auto published = harness::PublishGuestImages(harness::RegistryAddress(), *image, 0);
   ASSERT_TRUE(published.ok()) << published.error().message();
-  BackendContext context;
-  context.workdir = testing::kTestWorkdir;
-  context.image = *image;
-  context.run_id = harness::NewRunId();
-  context.options["vm.uri"] = kUri;
+  BackendContext context = TestContext(*image);
   auto backend = MakeVmBackend(context);
   ASSERT_TRUE(backend.ok()) << backend.error().message();
   ASSERT_TRUE((*backend)->traits().registry_images);
@@ -379,11 +382,7 @@ TEST(VmMinimalKernelTest, BootsWithBuiltInDriversAndPowersOffWithoutAcpi) {
   ASSERT_TRUE(image.ok()) << image.error().message();
   EXPECT_TRUE(image->kernel_monolithic);
   EXPECT_TRUE(image->modules.empty());
-  BackendContext context;
-  context.workdir = testing::kTestWorkdir;
-  context.image = *image;
-  context.run_id = harness::NewRunId();
-  context.options["vm.uri"] = kUri;
+  BackendContext context = TestContext(*image);
   auto backend = MakeVmBackend(context);
   ASSERT_TRUE(backend.ok()) << backend.error().message();
   EXPECT_EQ((*backend)->Describe()["vm.guest_kernel_release"], image->kernel_release);
