@@ -121,6 +121,10 @@ class IoFamily {
 
   void RunOnHost(benchmark::State& state, const Job& job, const std::string& run, int round) {
     for (auto _ : state) {
+      if (harness::Interrupted()) {
+        state.SkipWithError("interrupted by a signal");
+        break;
+      }
       const FioRun& fio = HostRun(round);
       std::string why;
       double seconds = 0;

@@ -78,6 +78,10 @@ class NetFamily {
   void RunOnHost(benchmark::State& state, const std::string& workload, const std::string& run,
                  int round) {
     for (auto _ : state) {
+      if (harness::Interrupted()) {
+        state.SkipWithError("interrupted by a signal");
+        break;
+      }
       const HostServers& servers = ServersOn(kLoopback);
       if (!servers.error.empty()) {
         state.SkipWithError(("host: " + servers.error).c_str());

@@ -10,6 +10,7 @@
 
 #include "bench/families.h"
 #include "bench/rounds.h"
+#include "harness/interrupt.h"
 
 namespace isobench::bench {
 namespace {
@@ -24,7 +25,11 @@ double Measure(benchmark::State& state, BenchSession& bench, harness::Backend& b
                const std::string& kind) {
   double seconds = 0;
   const OverheadConfig& config = bench.suite.overhead;
-  auto instance = bench.SharedInstance(backend);
+  // After SIGINT or SIGTERM no instance is made (a VM would boot) and nothing is measured.
+  auto instance =
+      harness::Interrupted()
+          ? harness::Result<harness::Instance*>(harness::Error("interrupted by a signal"))
+          : bench.SharedInstance(backend);
   for (auto _ : state) {
     if (!instance.ok()) {
       state.SkipWithError((backend.name() + ": " + instance.error().message()).c_str());
