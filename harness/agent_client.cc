@@ -63,7 +63,7 @@ Result<std::string> AgentClient::ReadLine(Clock::time_point deadline) {
 Result<nlohmann::json> AgentClient::WaitReady(Clock::time_point deadline) {
   for (;;) {
     ISO_ASSIGN_OR_RETURN(std::string line, ReadLine(deadline).Context("waiting for ready"));
-    if (line.empty() || line.front() != '{') continue;
+    if (!line.starts_with('{')) continue;
     auto message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (message.is_discarded() || !message.is_object()) continue;
     // Not value("event", ""), which throws when a hostile agent sends a non-string.
@@ -111,7 +111,7 @@ Result<nlohmann::json> AgentClient::Call(nlohmann::json request,
   auto deadline = Clock::now() + timeout;
   for (;;) {
     ISO_ASSIGN_OR_RETURN(std::string line, ReadLine(deadline).Context("agent `" + op + "`"));
-    if (line.empty() || line.front() != '{') continue;
+    if (!line.starts_with('{')) continue;
     auto reply = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (reply.is_discarded() || !reply.is_object()) continue;
     auto it = reply.find("id");

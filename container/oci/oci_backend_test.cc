@@ -184,8 +184,9 @@ TEST_F(OciBackendTest, BridgeNetworkIsAVethIntoTheHostsBridge) {
   EXPECT_NE(::access(("/sys/class/net/" + link).c_str(), F_OK), 0) << link << " survived";
   instance.reset();
   backend.reset();
-  if (!bridge_existed)
+  if (!bridge_existed) {
     EXPECT_NE(::access("/sys/class/net/isobench0", F_OK), 0) << "the bridge survived its users";
+  }
 }
 
 TEST_F(OciBackendTest, RuntimeDefaultRunsRuncsOwnSpec) {
