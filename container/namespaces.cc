@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <csignal>
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(ISOBENCH_ASAN)
 #include <sanitizer/asan_interface.h>
 #endif
 
@@ -84,7 +84,7 @@ pid_t Clone3AndRun(uint64_t flags, int cgroup_fd, ChildStack& stack, int (*fn)(v
   }
   args.stack = reinterpret_cast<uint64_t>(stack.base());
   args.stack_size = stack.size();
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(ISOBENCH_ASAN)
   // The previous child exec'd without returning from its frames, whose shadow still
   // says "out of scope"; the stack is reused, so clear it (the shadow is shared too).
   ASAN_UNPOISON_MEMORY_REGION(stack.base(), stack.size());
