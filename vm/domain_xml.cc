@@ -79,7 +79,9 @@ std::optional<InstanceMetadata> ParseMetadataElement(std::string_view xml) {
 Result<std::string> BuildDomainXml(const GuestConfig& guest) {
   ISO_RETURN_IF_ERROR(ValidateGuestConfig(guest).Context("domain XML"));
   std::ostringstream x;
-  x << "<domain type='" << (guest.accelerator == Accelerator::kKvm ? "kvm" : "qemu") << "'>\n";
+  bool words = guest.cpu_readback == CpuReadback::kFeatureWords;
+  x << "<domain type='" << (guest.accelerator == Accelerator::kKvm ? "kvm" : "qemu") << "'"
+    << (words ? " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'" : "") << ">\n";
   x << "  <name>" << XmlEscape(guest.name) << "</name>\n";
   x << "  <metadata>\n    " << BuildMetadataElement(guest.run_id, guest.instance_name)
     << "\n  </metadata>\n";
@@ -155,6 +157,13 @@ Result<std::string> BuildDomainXml(const GuestConfig& guest) {
   }
   x << "    <memballoon model='none'/>\n";
   x << "  </devices>\n";
+  if (words) {
+    // Without this capability libvirt reads the guest CPU back as CPUID feature words
+    // (two qom-gets) instead of one qom-get per CPU property (guest_config.h).
+    x << "  <qemu:capabilities>\n";
+    x << "    <qemu:del capability='" << kPerFeatureReadbackCapability << "'/>\n";
+    x << "  </qemu:capabilities>\n";
+  }
   x << "</domain>\n";
   return x.str();
 }

@@ -27,6 +27,9 @@ inline constexpr const char* kMetadataNamespace = "https://isobench.dev/xmlns/in
 inline constexpr const char* kMetadataPrefix = "isobench";
 // Every isobench domain name starts with this.
 inline constexpr const char* kDomainNamePrefix = "isobench-";
+// The libvirt QEMU capability whose presence makes libvirt read the guest CPU back one
+// property at a time; CpuReadback::kFeatureWords deletes it in the domain XML.
+inline constexpr const char* kPerFeatureReadbackCapability = "cpu-unavailable-features";
 
 harness::Result<std::string> BuildDomainXml(const GuestConfig& guest);
 

@@ -38,7 +38,9 @@ std::string MustBuild(const GuestConfig& g) {
 
 TEST(DomainXmlTest, BasicTcgGuest) {
   std::string xml = MustBuild(BasicGuest());
-  EXPECT_TRUE(Contains(xml, "<domain type='qemu'>"));
+  EXPECT_TRUE(Contains(xml,
+                       "<domain type='qemu' "
+                       "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"));
   EXPECT_TRUE(Contains(xml, "<name>isobench-20250101T000000-42-web1</name>"));
   EXPECT_TRUE(Contains(xml, "<memory unit='KiB'>262144</memory>"));
   EXPECT_TRUE(Contains(xml, "<vcpu placement='static'>1</vcpu>"));
@@ -74,8 +76,28 @@ TEST(DomainXmlTest, KvmUsesHostCpu) {
   GuestConfig g = BasicGuest();
   g.accelerator = Accelerator::kKvm;
   std::string xml = MustBuild(g);
-  EXPECT_TRUE(Contains(xml, "<domain type='kvm'>"));
+  EXPECT_TRUE(Contains(xml, "<domain type='kvm' xmlns:qemu="));
   EXPECT_TRUE(Contains(xml, "<cpu mode='host-passthrough' check='none'/>"));
+}
+
+TEST(DomainXmlTest, CpuReadbackByFeatureWordsDeletesTheCapability) {
+  std::string words = MustBuild(BasicGuest());
+  EXPECT_TRUE(Contains(words,
+                       "  </devices>\n"
+                       "  <qemu:capabilities>\n"
+                       "    <qemu:del capability='cpu-unavailable-features'/>\n"
+                       "  </qemu:capabilities>\n"
+                       "</domain>\n"))
+      << words;
+  GuestConfig g = BasicGuest();
+  g.cpu_readback = CpuReadback::kPerFeature;
+  std::string features = MustBuild(g);
+  EXPECT_TRUE(Contains(features, "<domain type='qemu'>"));
+  EXPECT_FALSE(Contains(features, "qemu:")) << "libvirt's own read-back: nothing deleted";
+  EXPECT_EQ(*ParseCpuReadback("words"), CpuReadback::kFeatureWords);
+  EXPECT_EQ(*ParseCpuReadback("features"), CpuReadback::kPerFeature);
+  EXPECT_EQ(CpuReadbackName(CpuReadback::kPerFeature), "features");
+  EXPECT_FALSE(ParseCpuReadback("Words").ok());
 }
 
 TEST(DomainXmlTest, MachineTypes) {
@@ -277,6 +299,9 @@ std::vector<std::pair<const char*, GuestConfig>> SchemaCases() {
   std::vector<std::pair<const char*, GuestConfig>> cases;
   cases.push_back({"tcg_pc", BasicGuest()});
   GuestConfig g = BasicGuest();
+  g.cpu_readback = CpuReadback::kPerFeature;
+  cases.push_back({"tcg_pc_per_feature_readback", g});
+  g = BasicGuest();
   g.accelerator = Accelerator::kKvm;
   g.machine = MachineType::kQ35;
   cases.push_back({"kvm_q35", g});

@@ -34,6 +34,17 @@ Result<MachineType> ParseMachineType(std::string_view text) {
                EINVAL);
 }
 
+std::string_view CpuReadbackName(CpuReadback readback) {
+  return readback == CpuReadback::kPerFeature ? "features" : "words";
+}
+
+Result<CpuReadback> ParseCpuReadback(std::string_view text) {
+  if (text == "words") return CpuReadback::kFeatureWords;
+  if (text == "features") return CpuReadback::kPerFeature;
+  return Error("unknown CPU read-back `" + std::string(text) + "` (known: words, features)",
+               EINVAL);
+}
+
 std::string DefaultKernelCmdline(std::string_view extra) {
   // earlyprintk=ttyS0: the real-mode setup code already writes to ttyS0 ("Probing
   // EDD", arch/x86/boot/early_serial_console.c), so first_console_byte marks "firmware

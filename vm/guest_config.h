@@ -27,8 +27,20 @@ namespace isobench::vm {
 enum class Accelerator { kKvm, kTcg };
 enum class MachineType { kPc, kQ35, kMicrovm };
 
+// How libvirt reads the started guest's CPU back from qemu before it runs the vCPUs
+// (qemuProcessUpdateAndVerifyCPU). kPerFeature is libvirt's own choice when qemu has
+// the `unavailable-features` property: one qom-get per CPU property, about 400 QMP
+// round trips (0.6-0.9 s under TCG here). kFeatureWords deletes that capability in the
+// domain XML (<qemu:capabilities>), so libvirt takes its x86 path: qemu's CPUID feature
+// words and filtered features, two round trips, the same checks. libvirt marks such a
+// domain tainted (custom-hypervisor-feature). Launchers other than libvirt ignore it.
+enum class CpuReadback { kFeatureWords, kPerFeature };
+
 // "kvm" | "tcg".
 std::string_view AcceleratorName(Accelerator accelerator);
+// "words" | "features".
+std::string_view CpuReadbackName(CpuReadback readback);
+harness::Result<CpuReadback> ParseCpuReadback(std::string_view text);
 // "pc" | "q35" | "microvm".
 std::string_view MachineTypeName(MachineType machine);
 harness::Result<MachineType> ParseMachineType(std::string_view text);
@@ -54,6 +66,7 @@ struct GuestConfig {
   std::string name;  // the libvirt domain name (also qemu -name)
   Accelerator accelerator = Accelerator::kTcg;
   MachineType machine = MachineType::kPc;
+  CpuReadback cpu_readback = CpuReadback::kFeatureWords;
   int vcpus = 1;
   uint64_t memory_bytes = 256ull << 20;
   // Host CPU for each vCPU (index = vCPU); empty: no pinning.

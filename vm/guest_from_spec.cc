@@ -52,6 +52,7 @@ Result<GuestConfig> GuestFromSpec(const harness::InstanceSpec& spec, const VmOpt
   guest.name = std::move(name);
   guest.accelerator = accelerator;
   guest.machine = options.machine;
+  guest.cpu_readback = options.cpu_readback;
   guest.vcpus = spec.vcpus;
   guest.memory_bytes = spec.memory_bytes;
   if (!options.pin.empty())

@@ -235,7 +235,17 @@ Result<void> VmInstance::Launch(const InstanceSpec& spec, Clock::time_point star
       return Error::Errno("ftruncate", disk_path_);
   }
 
-  ISO_ASSIGN_OR_RETURN(domain_, Domain::CreateTransient(*conn_, xml));
+  auto created = Domain::CreateTransient(*conn_, xml);
+  if (!created.ok()) {
+    Error error = std::move(created).error();
+    if (o.cpu_readback == CpuReadback::kFeatureWords &&
+        error.message().find(kPerFeatureReadbackCapability) != std::string::npos)
+      return std::move(error).Context("this libvirt does not accept deleting the capability " +
+                                      std::string(kPerFeatureReadbackCapability) +
+                                      "; set vm.cpu_readback=features");
+    return error;
+  }
+  domain_ = std::move(*created);
   auto created_at = Clock::now();
   domain_created_ = true;
   if (endpoint_) {
@@ -414,6 +424,14 @@ class VmBackend final : public harness::Backend {
     std::map<std::string, std::string> facts;
     facts["vm.uri"] = shared_->options.uri;
     facts["vm.machine"] = std::string(MachineTypeName(shared_->options.machine));
+    facts["vm.cpu_readback"] =
+        shared_->options.cpu_readback == CpuReadback::kFeatureWords
+            ? "words: the domain XML deletes libvirt's capability " +
+                  std::string(kPerFeatureReadbackCapability) +
+                  ", so libvirt reads the guest CPU back as CPUID feature words (2 QMP round "
+                  "trips; libvirt marks the domain tainted: custom-hypervisor-feature)"
+            : "features: libvirt's own read-back of the guest CPU, one qom-get per CPU "
+              "property";
     if (auto accel = Accel(); accel.ok()) {
       facts["vm.accelerator"] = std::string(AcceleratorName(accel->accelerator));
       facts["vm.accelerator_reason"] = accel->reason;

@@ -120,6 +120,23 @@ TEST_F(VmBootTest, DescribeNamesAcceleratorAndVersions) {
   EXPECT_TRUE(availability.usable) << availability.reason;
 }
 
+// The default read-back of the guest CPU: libvirt accepted the domain XML's deletion of
+// its per-property capability and kept it in the live definition, and the facts say so.
+TEST_F(VmBootTest, LibvirtReadsTheGuestCpuBackAsFeatureWords) {
+  auto conn = LibvirtConnection::Open(kUri);
+  ASSERT_TRUE(conn.ok()) << conn.error().message();
+  auto domain = Domain::Lookup(*conn, DomainPrefix() + "-boot");
+  ASSERT_TRUE(domain.ok()) << domain.error().message();
+  auto xml = domain->XmlDesc();
+  virDomainFree(domain->Release());  // the instance's, not ours to stop
+  ASSERT_TRUE(xml.ok()) << xml.error().message();
+  EXPECT_NE(
+      xml->find(std::string("<qemu:del capability='") + kPerFeatureReadbackCapability + "'/>"),
+      std::string::npos)
+      << *xml;
+  EXPECT_EQ(backend_->Describe()["vm.cpu_readback"].rfind("words: ", 0), 0u);
+}
+
 TEST_F(VmBootTest, ReadyWithOrderedPhases) {
   const auto& timing = instance_->startup();
   EXPECT_GT(timing.ready_seconds, 0);

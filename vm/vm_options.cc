@@ -58,6 +58,9 @@ Result<VmOptions> ParseVmOptions(const std::map<std::string, std::string>& optio
       o.accel = value.empty() ? "auto" : value;
     } else if (key == "vm.machine") {
       ISO_ASSIGN_OR_RETURN(o.machine, ParseMachineType(value).Context("option vm.machine"));
+    } else if (key == "vm.cpu_readback") {
+      ISO_ASSIGN_OR_RETURN(o.cpu_readback,
+                           ParseCpuReadback(value).Context("option vm.cpu_readback"));
     } else if (key == "vm.cmdline_extra") {
       o.cmdline_extra = value;
     } else if (key == "vm.ready_timeout_s") {
@@ -95,7 +98,8 @@ Result<VmOptions> ParseVmOptions(const std::map<std::string, std::string>& optio
       o.row_suffix = value;
     } else {
       return Error("unknown option `" + key +
-                       "` (known: vm.uri, vm.accel, vm.machine, vm.cmdline_extra, "
+                       "` (known: vm.uri, vm.accel, vm.machine, vm.cpu_readback, "
+                       "vm.cmdline_extra, "
                        "vm.ready_timeout_s, vm.shutdown_timeout_s, vm.kvm_probe_timeout_s, "
                        "vm.hugepages, vm.pin, vm.disk_cache, vm.disk_io, vm.socket_dir, "
                        "vm.emulator, vm.row_suffix)",

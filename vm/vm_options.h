@@ -4,6 +4,8 @@
 //   vm.uri                  libvirt URI                              qemu:///system
 //   vm.accel                auto | kvm | tcg                         auto
 //   vm.machine              pc | q35 | microvm                       pc
+//   vm.cpu_readback         words | features: how libvirt reads the  words
+//                           guest CPU back before the vCPUs run (guest_config.h)
 //   vm.cmdline_extra        appended to the guest kernel command line
 //   vm.ready_timeout_s      create -> agent ready limit              120
 //   vm.shutdown_timeout_s   graceful power-off wait on Destroy       5 (0: hard stop)
@@ -35,6 +37,7 @@ struct VmOptions {
   std::string uri = "qemu:///system";
   std::string accel = "auto";
   MachineType machine = MachineType::kPc;
+  CpuReadback cpu_readback = CpuReadback::kFeatureWords;
   std::string cmdline_extra;
   std::chrono::milliseconds ready_timeout = std::chrono::seconds(120);
   std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(5);

@@ -11,6 +11,7 @@ TEST(VmOptionsTest, DefaultsWhenNothingIsSet) {
   EXPECT_EQ(o->uri, "qemu:///system");
   EXPECT_EQ(o->accel, "auto");
   EXPECT_EQ(o->machine, MachineType::kPc);
+  EXPECT_EQ(o->cpu_readback, CpuReadback::kFeatureWords);
   EXPECT_EQ(o->ready_timeout, std::chrono::seconds(120));
   EXPECT_EQ(o->socket_dir, "/run/isobench-vm");
   EXPECT_TRUE(o->pin.empty());
@@ -20,6 +21,7 @@ TEST(VmOptionsTest, ParsesEveryKey) {
   auto o = ParseVmOptions({{"vm.uri", "qemu:///session"},
                            {"vm.accel", "tcg"},
                            {"vm.machine", "q35"},
+                           {"vm.cpu_readback", "features"},
                            {"vm.cmdline_extra", "mitigations=off"},
                            {"vm.ready_timeout_s", "2.5"},
                            {"vm.shutdown_timeout_s", "0"},
@@ -35,6 +37,7 @@ TEST(VmOptionsTest, ParsesEveryKey) {
   EXPECT_EQ(o->uri, "qemu:///session");
   EXPECT_EQ(o->accel, "tcg");
   EXPECT_EQ(o->machine, MachineType::kQ35);
+  EXPECT_EQ(o->cpu_readback, CpuReadback::kPerFeature);
   EXPECT_EQ(o->cmdline_extra, "mitigations=off");
   EXPECT_EQ(o->ready_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(o->shutdown_timeout, std::chrono::milliseconds(0));
@@ -52,6 +55,8 @@ TEST(VmOptionsTest, RejectsBadValuesAndUnknownKeys) {
   for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{
            {"vm.accel", "hvf"},
            {"vm.machine", "isapc"},
+           {"vm.cpu_readback", "fast"},
+           {"vm.cpu_readback", ""},
            {"vm.ready_timeout_s", "soon"},
            {"vm.ready_timeout_s", "-1"},
            {"vm.hugepages", "maybe"},
