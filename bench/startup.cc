@@ -173,6 +173,36 @@ void RegisterStartup(BenchSession& bench) {
     vm_products.push_back(b->name());
     if (config.qemu_raw) add_vm_floor(b->name(), bench.context);
   }
+  // libvirt's own read-back of the guest CPU (one qom-get per CPU property) beside the
+  // default one (CPUID feature words, vm/guest_config.h): the same guest and kernel as
+  // "vm", set beside the same plain qemu.
+  if (config.vm_cpu_features && bench.session.registry) {
+    std::vector<std::pair<std::string, std::string>> pairs = vm_pairs;
+    for (const std::string& product : std::vector<std::string>(vm_products)) {
+      if (product != "vm") continue;
+      harness::BackendContext features_context = bench.context;
+      features_context.options["vm.row_suffix"] = "-cpu-features";
+      features_context.options["vm.cpu_readback"] = "features";
+      auto made = bench.session.registry->Make("vm", features_context);
+      if (!made.ok()) {
+        RegisterFailingRow(bench, "Startup/vm-cpu-features/ready",
+                           "vm-cpu-features: " + made.error().message());
+        break;
+      }
+      bench.RecordTraits(**made);
+      rows.push_back(made->get());
+      std::string name = (*made)->name();
+      vm_products.push_back(name);
+      for (const auto& [paired, floor] : pairs)
+        if (paired == product) vm_pairs.emplace_back(name, floor);
+      startup_only.push_back(std::move(*made));
+      benchmark::AddCustomContext(
+          "bench.startup.vm_cpu_features",
+          name +
+              ": the vm row's guest with libvirt's own read-back of the guest CPU (one "
+              "qom-get per CPU property) instead of the CPUID feature words");
+    }
+  }
   // The minimal guest kernel's rows beside the stock kernel's, when it is built: the
   // same guest image on vm/kernel/build.sh's kernel (vm-minimal-kernel, and
   // qemu-raw-minimal-kernel beside it).

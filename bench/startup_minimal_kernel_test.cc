@@ -2,7 +2,8 @@
 // vm/kernel/build.sh has built it (vm-minimal-kernel and qemu-raw-minimal-kernel, and
 // libvirt's cost on that kernel as a ratio row), and absent, with the reason in the
 // results' context, when it has not. Real boots; skipped with the reason when libvirt
-// or root is missing, and the built half when the kernel is not built.
+// or root is missing, and the built half when the kernel is not built. Beside them, the
+// vm row with libvirt's own read-back of the guest CPU (vm-cpu-features).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -86,6 +87,36 @@ TEST_F(StartupMinimalKernelTest, BothKernelsRowsWhenItIsBuilt) {
   }
   const std::string note = results->ContextValue("bench.startup.minimal_kernel");
   EXPECT_NE(note.find(*kernel), std::string::npos) << note;
+}
+
+using StartupVmRowsTest = StartupMinimalKernelTest;
+
+// [startup] vm_cpu_features: the vm row once more with vm.cpu_readback=features, set
+// beside the same plain qemu (a ratio row), and only when asked. Listing boots nothing.
+TEST_F(StartupVmRowsTest, CpuFeaturesRowBesideTheVmAndItsPlainQemuWhenAsked) {
+  const std::string workdir = vm::testing::kTestWorkdir;
+  auto list = [&](bool asked) -> std::string {
+    auto suite = dir_ + "/s.toml";
+    EXPECT_TRUE(harness::WriteWholeFile(suite, StartupSuite() + "vm_cpu_features = " +
+                                                   (asked ? "true" : "false") + "\n")
+                    .ok());
+    auto listed =
+        harness::RunCapture({ISOBENCH_BENCH_BINARY, "--backends=vm", "--workdir=" + workdir,
+                             "--suite=" + suite, "--benchmark_list_tests"},
+                            std::chrono::minutes(2));
+    EXPECT_TRUE(listed.ok()) << listed.error().message();
+    return listed.ok() ? *listed : std::string();
+  };
+  std::string asked = list(true);
+  EXPECT_NE(asked.find("Startup/vm/ready"), std::string::npos) << asked;
+  EXPECT_NE(asked.find("Startup/vm-cpu-features/ready"), std::string::npos) << asked;
+  EXPECT_NE(asked.find("Ratio/vm-cpu-features/Startup:ready/vs:qemu-raw/"), std::string::npos)
+      << asked;
+  EXPECT_EQ(asked.find("qemu-raw-cpu-features"), std::string::npos)
+      << "the same plain qemu as the vm row, not a second one: " << asked;
+  std::string unasked = list(false);
+  EXPECT_NE(unasked.find("Startup/vm/ready"), std::string::npos) << unasked;
+  EXPECT_EQ(unasked.find("cpu-features"), std::string::npos) << unasked;
 }
 
 }  // namespace

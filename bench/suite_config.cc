@@ -225,6 +225,7 @@ Result<SuiteConfig> ParseSuiteConfig(std::string_view toml_text, std::string_vie
   ISO_RETURN_IF_ERROR(s.Int("vm_parallel_rounds", 1, 1000, &config.startup.vm_parallel_rounds));
   ISO_RETURN_IF_ERROR(s.Bool("vm_warmup", &config.startup.vm_warmup));
   ISO_RETURN_IF_ERROR(s.Bool("netns_pool", &config.startup.netns_pool));
+  ISO_RETURN_IF_ERROR(s.Bool("vm_cpu_features", &config.startup.vm_cpu_features));
   ISO_RETURN_IF_ERROR(s.NoUnknownKeys());
 
   Reader d(section("density"), "density", src);

@@ -34,6 +34,10 @@ struct StartupConfig {
   // (vm/kernel/build.sh), its start-up rows too: vm-minimal-kernel, and with qemu_raw
   // qemu-raw-minimal-kernel beside it.
   bool minimal_kernel = false;
+  // The vm row once more with libvirt's own read-back of the guest CPU (one QMP
+  // round trip per CPU property, vm.cpu_readback=features): the row vm-cpu-features,
+  // beside the same plain qemu, showing what the default feature-word read-back saves.
+  bool vm_cpu_features = false;
   // The native container once more with a pool of network namespaces made ahead of
   // time (container.netns_pool, as many as the largest K): the standard mitigation of
   // the kernel's rtnl_mutex in network-namespace set-up, a row of its own beside the

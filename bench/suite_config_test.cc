@@ -186,7 +186,7 @@ TEST(SuiteConfigTest, ReadsTheLongRampAndRefusesBadOnes) {
 TEST(SuiteConfigTest, ReadsRoundsTargetsAndRuntime) {
   auto c = ParseSuiteConfig(
       "[startup]\nparallel_rounds = 9\nvm_parallel_rounds = 2\nvm_warmup = false\n"
-      "netns_pool = false\nminimal_kernel = true\n"
+      "netns_pool = false\nminimal_kernel = true\nvm_cpu_features = true\n"
       "[density]\nrounds = 7\nvm_rounds = 0\n[overhead]\nrounds = 11\nvm_rounds = 4\n"
       "[io]\nrounds = 5\nvm_rounds = 2\nruntime_ms = 250\ntargets = [\"fs\", \"disk\"]\n",
       "s.toml");
@@ -196,6 +196,7 @@ TEST(SuiteConfigTest, ReadsRoundsTargetsAndRuntime) {
   EXPECT_FALSE(c->startup.vm_warmup);
   EXPECT_FALSE(c->startup.netns_pool);
   EXPECT_TRUE(c->startup.minimal_kernel);
+  EXPECT_TRUE(c->startup.vm_cpu_features);
   EXPECT_EQ(c->density.rounds, 7);
   EXPECT_EQ(c->density.ramp_max_instances, 0) << "no long ramp unless asked";
   EXPECT_EQ(c->density.vm_ramp_max_instances, 0) << "no VM long ramp unless asked";
