@@ -1,7 +1,7 @@
 """The page around the sections (report.html) and the Markdown summary (summary.md)."""
 import datetime
 
-from .fmt import esc, fmt_change, fmt_interval, fmt_time
+from .fmt import esc, fmt_change, fmt_interval, fmt_sig, fmt_time
 from .markup import verdict_text
 from .model import joint_backend_label
 from .section_environment import section_environment
@@ -123,7 +123,11 @@ def render_summary(report, summary, title):
                 row += ["0", "failed" if cell and cell.errors else "–"]
             else:
                 med, lo, hi = report.median_ci(cell.samples)
-                row += [str(len(cell.samples)), "%s (%s)" % (fmt_time(med), fmt_interval(lo, hi))]
+                if bench.startswith("Ratio/"):  # unitless: one time over another
+                    text = "%s× (%s – %s)" % (fmt_sig(med), fmt_sig(lo), fmt_sig(hi))
+                else:
+                    text = "%s (%s)" % (fmt_time(med), fmt_interval(lo, hi))
+                row += [str(len(cell.samples)), text]
             if i > 0:
                 vrow = report.verdict(cell)
                 row.append("%s, %s" % (fmt_change(vrow["estimate"]), verdict_text(vrow))

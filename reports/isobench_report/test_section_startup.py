@@ -28,6 +28,19 @@ class StartupSectionTest(ReportCase):
         self.assertRegex(summary, r"\| Startup/ready \| container \| 20 \| 3\.\d\d ms")
         self.assertRegex(summary, r"\| Startup/ready \| vm \(tcg\) \| 3 \| 9\.\d\d s")
 
+    def test_summary_prints_ratio_rows_as_ratios(self):
+        data = load_json(STARTUP)
+        for i, value in enumerate((1.04, 1.09, 1.01)):
+            name = "Ratio/vm/Startup:ready/vs:qemu-raw/iterations:1/manual_time"
+            data["benchmarks"].append({
+                "name": name, "run_name": name, "run_type": "iteration", "repetitions": 1,
+                "repetition_index": i, "threads": 1, "iterations": 1, "real_time": value,
+                "cpu_time": 0.0, "time_unit": "s"})
+        _, _, summary = self.render(write_json(self.tmp, "ratio.json", data))
+        self.assertRegex(summary, r"\| Ratio/Startup:ready/vs:qemu-raw \| vm \(tcg\) \| 3 \| "
+                                  r"1\.04× \(1\.0\d – 1\.0\d\) \|")
+        self.assertNotRegex(summary, r"\| Ratio/[^|]*\|[^|]*\|[^|]*\| [\d.]+ m?s")
+
     def test_phase_durations_from_cumulative_counters(self):
         _, page, _ = self.render(STARTUP)
         # Container phases in the order they end, each a duration, not a timestamp.
