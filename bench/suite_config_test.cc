@@ -49,6 +49,8 @@ TEST(SuiteConfigTest, ReadsEveryShippedSuite) {
     auto c = LoadSuiteConfig(std::string(ISOBENCH_SUITES_DIR) + "/" + name + ".toml");
     ASSERT_TRUE(c.ok()) << c.error().message();
   }
+  auto def = LoadSuiteConfig(std::string(ISOBENCH_SUITES_DIR) + "/default.toml");
+  EXPECT_TRUE(def->startup.vm_cpu_features) << "the default suite shows the read-back's cost";
   auto quick = LoadSuiteConfig(std::string(ISOBENCH_SUITES_DIR) + "/quick.toml");
   EXPECT_EQ(quick->startup.repetitions, 30);
   EXPECT_EQ(quick->startup.parallel_rounds, 12);
@@ -58,6 +60,7 @@ TEST(SuiteConfigTest, ReadsEveryShippedSuite) {
   EXPECT_EQ(quick->io.targets, (std::vector<std::string>{"fs", "overlay"}));
   EXPECT_TRUE(quick->startup.vm_parallel.empty());
   EXPECT_FALSE(quick->startup.qemu_raw);
+  EXPECT_FALSE(quick->startup.vm_cpu_features) << "the quick suite boots no extra VM row";
 }
 
 // Every row the gate judges must be able to reach the level Holm asks of the most
