@@ -173,6 +173,22 @@ void RegisterStartup(BenchSession& bench) {
     vm_products.push_back(b->name());
     if (config.qemu_raw) add_vm_floor(b->name(), bench.context);
   }
+  // Backend `base` once more with `options` set: a start-up row of its own beside it, or
+  // the failing row `row` when it cannot be made.
+  auto add_variant = [&](const std::string& base, const std::string& row,
+                         const std::map<std::string, std::string>& options) -> harness::Backend* {
+    harness::BackendContext context = bench.context;
+    for (const auto& [key, value] : options) context.options[key] = value;
+    auto made = bench.session.registry->Make(base, context);
+    if (!made.ok()) {
+      RegisterFailingRow(bench, "Startup/" + row + "/ready", row + ": " + made.error().message());
+      return nullptr;
+    }
+    bench.RecordTraits(**made);
+    rows.push_back(made->get());
+    startup_only.push_back(std::move(*made));
+    return rows.back();
+  };
   // libvirt's own read-back of the guest CPU (one qom-get per CPU property) beside the
   // default one (CPUID feature words, vm/guest_config.h): the same guest and kernel as
   // "vm", set beside the same plain qemu.
@@ -180,22 +196,14 @@ void RegisterStartup(BenchSession& bench) {
     std::vector<std::pair<std::string, std::string>> pairs = vm_pairs;
     for (const std::string& product : std::vector<std::string>(vm_products)) {
       if (product != "vm") continue;
-      harness::BackendContext features_context = bench.context;
-      features_context.options["vm.row_suffix"] = "-cpu-features";
-      features_context.options["vm.cpu_readback"] = "features";
-      auto made = bench.session.registry->Make("vm", features_context);
-      if (!made.ok()) {
-        RegisterFailingRow(bench, "Startup/vm-cpu-features/ready",
-                           "vm-cpu-features: " + made.error().message());
-        break;
-      }
-      bench.RecordTraits(**made);
-      rows.push_back(made->get());
-      std::string name = (*made)->name();
+      harness::Backend* made =
+          add_variant("vm", "vm-cpu-features",
+                      {{"vm.row_suffix", "-cpu-features"}, {"vm.cpu_readback", "features"}});
+      if (!made) break;
+      std::string name = made->name();
       vm_products.push_back(name);
       for (const auto& [paired, floor] : pairs)
         if (paired == product) vm_pairs.emplace_back(name, floor);
-      startup_only.push_back(std::move(*made));
       benchmark::AddCustomContext(
           "bench.startup.vm_cpu_features",
           name +
@@ -255,17 +263,9 @@ void RegisterStartup(BenchSession& bench) {
       if (b->name() != "container") continue;
       int largest = 1;
       for (int k : config.parallel) largest = std::max(largest, k);
-      harness::BackendContext pooled_context = bench.context;
-      pooled_context.options["container.netns_pool"] = std::to_string(largest);
-      auto pooled = bench.session.registry->Make("container", pooled_context);
-      if (!pooled.ok()) {
-        RegisterFailingRow(bench, "Startup/container-netns-pool/ready",
-                           "container-netns-pool: " + pooled.error().message());
+      if (!add_variant("container", "container-netns-pool",
+                       {{"container.netns_pool", std::to_string(largest)}}))
         break;
-      }
-      bench.RecordTraits(**pooled);
-      rows.push_back(pooled->get());
-      startup_only.push_back(std::move(*pooled));
       benchmark::AddCustomContext(
           "bench.startup.netns_pool",
           "container-netns-pool: the native container with up to " + std::to_string(largest) +
