@@ -424,14 +424,15 @@ class VmBackend final : public harness::Backend {
     std::map<std::string, std::string> facts;
     facts["vm.uri"] = shared_->options.uri;
     facts["vm.machine"] = std::string(MachineTypeName(shared_->options.machine));
+    CpuReadback readback = shared_->options.cpu_readback;
     facts["vm.cpu_readback"] =
-        shared_->options.cpu_readback == CpuReadback::kFeatureWords
-            ? "words: the domain XML deletes libvirt's capability " +
-                  std::string(kPerFeatureReadbackCapability) +
-                  ", so libvirt reads the guest CPU back as CPUID feature words (2 QMP round "
-                  "trips; libvirt marks the domain tainted: custom-hypervisor-feature)"
-            : "features: libvirt's own read-back of the guest CPU, one qom-get per CPU "
-              "property";
+        std::string(CpuReadbackName(readback)) +
+        (readback == CpuReadback::kFeatureWords
+             ? ": the domain XML deletes libvirt's capability " +
+                   std::string(kPerFeatureReadbackCapability) +
+                   ", so libvirt reads the guest CPU back as CPUID feature words (2 QMP round "
+                   "trips; libvirt marks the domain tainted: custom-hypervisor-feature)"
+             : ": libvirt's own read-back of the guest CPU, one qom-get per CPU property");
     if (auto accel = Accel(); accel.ok()) {
       facts["vm.accelerator"] = std::string(AcceleratorName(accel->accelerator));
       facts["vm.accelerator_reason"] = accel->reason;
