@@ -113,10 +113,14 @@ if [[ -n "$kernel_pid" ]]; then
     grep -E '^\[ +(OK|FAILED|SKIPPED) +\] [A-Z]|Failure' "$k_log" | sed 's/^/  /'
     passed="$(grep -cE '^\[ +OK +\] [A-Z]' "$k_log" || true)"
     skipped="$(grep -cE '^\[  SKIPPED \] [A-Z]' "$k_log" || true)"
-    # Their number, once: a filter that matches nothing passes in gtest, and must not
-    # here. A skip for want of the kernel after it was built is a failure too.
-    expected=5
-    if ((t_rc != 0)) || ((passed + skipped != expected)) ||
+    # Their number, from the binaries' own lists: every listed test must report, and a
+    # filter that matches nothing (which passes in gtest) must not pass here. A skip
+    # for want of the kernel after it was built is a failure too.
+    listed() { "$@" --gtest_list_tests 2>/dev/null | grep -c '^  [A-Za-z]' || true; }
+    n_boot="$(listed "$build/vm/vm_boot_test" --gtest_filter='VmMinimalKernelTest.*')"
+    n_bench="$(listed "$build/bench/vm_bench_test")"
+    expected=$((n_boot + n_bench))
+    if ((t_rc != 0)) || ((n_boot == 0 || n_bench == 0)) || ((passed + skipped != expected)) ||
       grep -A1 ': Skipped' "$k_log" | grep -q 'is not built'; then
       verdicts+=("minimal kernel: $built; its tests FAILED ($passed of $expected passed; log: $k_log)")
       rc=1
