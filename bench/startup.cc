@@ -192,18 +192,18 @@ void RegisterStartup(BenchSession& bench) {
   // libvirt's own read-back of the guest CPU (one qom-get per CPU property) beside the
   // default one (CPUID feature words, vm/guest_config.h): the same guest and kernel as
   // "vm", set beside the same plain qemu.
-  if (config.vm_cpu_features && bench.session.registry) {
-    std::vector<std::pair<std::string, std::string>> pairs = vm_pairs;
-    for (const std::string& product : std::vector<std::string>(vm_products)) {
-      if (product != "vm") continue;
-      harness::Backend* made =
-          add_variant("vm", "vm-cpu-features",
-                      {{"vm.row_suffix", "-cpu-features"}, {"vm.cpu_readback", "features"}});
-      if (!made) break;
+  if (config.vm_cpu_features && bench.session.registry &&
+      std::find(vm_products.begin(), vm_products.end(), "vm") != vm_products.end()) {
+    if (harness::Backend* made =
+            add_variant("vm", "vm-cpu-features",
+                        {{"vm.row_suffix", "-cpu-features"}, {"vm.cpu_readback", "features"}})) {
       std::string name = made->name();
       vm_products.push_back(name);
-      for (const auto& [paired, floor] : pairs)
-        if (paired == product) vm_pairs.emplace_back(name, floor);
+      for (size_t i = 0, n = vm_pairs.size(); i < n; ++i) {
+        if (vm_pairs[i].first != "vm") continue;
+        std::string floor = vm_pairs[i].second;  // a copy: emplace_back may reallocate
+        vm_pairs.emplace_back(name, std::move(floor));
+      }
       benchmark::AddCustomContext(
           "bench.startup.vm_cpu_features",
           name +
