@@ -111,17 +111,45 @@ uint64_t IoWeightV2(uint32_t blkio_weight) {
   return 1 + (static_cast<uint64_t>(blkio_weight) - 10) * 9999 / 990;
 }
 
-Result<void> ApplyCgroupWrite(const std::string& dir, const CgroupWrite& w) {
-  std::string path = dir + "/" + w.file;
-  if (::access(path.c_str(), F_OK) == 0) return harness::WriteFile(path, w.value);
+Result<CgroupDir> CgroupDir::Open(std::string path, int flags) {
+  CgroupDir dir(std::move(path));
+  ISO_ASSIGN_OR_RETURN(dir.fd_, harness::Open(dir.path_, flags | O_DIRECTORY));
+  return dir;
+}
+
+Result<harness::Fd> CgroupDir::OpenFile(const std::string& file, int flags) const {
+  if (!fd_.valid()) return harness::Open(PathOf(file), flags);
+  return harness::OpenAt(fd_.get(), file, flags, PathOf(file));
+}
+
+Result<std::string> CgroupDir::Read(const std::string& file) const {
+  if (!fd_.valid()) return harness::ReadFile(PathOf(file));
+  return harness::ReadFileAt(fd_.get(), file, PathOf(file));
+}
+
+Result<void> CgroupDir::Write(const std::string& file, std::string_view data) const {
+  if (!fd_.valid()) return harness::WriteFile(PathOf(file), data);
+  return harness::WriteFileAt(fd_.get(), file, data, PathOf(file));
+}
+
+namespace {
+
+// ENOENT from a write's open: the file does not exist.
+bool Absent(const Result<void>& r) { return !r.ok() && r.error().errno_value() == ENOENT; }
+
+}  // namespace
+
+Result<void> ApplyCgroupWrite(const CgroupDir& dir, const CgroupWrite& w) {
+  // Open, not access() then open: one lookup, and ENOENT says the file is absent.
+  Result<void> written = dir.Write(w.file, w.value);
+  if (!Absent(written)) return written;
   if (!w.fallback_file.empty()) {
-    std::string fallback = dir + "/" + w.fallback_file;
-    if (::access(fallback.c_str(), F_OK) == 0)
-      return harness::WriteFile(fallback, w.fallback_value);
+    Result<void> fallback = dir.Write(w.fallback_file, w.fallback_value);
+    if (!Absent(fallback)) return fallback;
   }
   if (w.optional) return {};
-  if (w.fallback_file.empty()) return harness::WriteFile(path, w.value);  // its own error
-  return Error("cgroup `" + dir + "` has neither `" + w.file + "` nor `" + w.fallback_file +
+  if (w.fallback_file.empty()) return written;  // its own error, naming the file
+  return Error("cgroup `" + dir.path() + "` has neither `" + w.file + "` nor `" + w.fallback_file +
                    "`: this kernel cannot apply the instance's " + w.controller + " limit" +
                    (w.controller == "blkio" || w.controller == "io"
                         ? " (a proportional I/O weight needs the BFQ scheduler built in, or "
@@ -198,13 +226,13 @@ Result<void> MakeCgroupDir(const std::string& mount, const std::string& relative
   return {};
 }
 
-Result<uint64_t> ReadCgroupNumber(const std::string& path) {
-  ISO_ASSIGN_OR_RETURN(std::string text, harness::ReadFile(path));
+Result<uint64_t> ReadCgroupNumber(const CgroupDir& dir, const std::string& file) {
+  ISO_ASSIGN_OR_RETURN(std::string text, dir.Read(file));
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   if (text == "max") return uint64_t{0};
   uint64_t value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc()) return Error("`" + path + "`: not a number: " + text, EPROTO);
+  if (ec != std::errc()) return Error("`" + dir.PathOf(file) + "`: not a number: " + text, EPROTO);
   return value;
 }
 
@@ -221,8 +249,8 @@ std::optional<uint64_t> FlatKeyedValue(std::string_view text, std::string_view k
   return std::nullopt;
 }
 
-Result<std::optional<uint64_t>> ReadOomKills(const std::string& path) {
-  auto text = harness::ReadFile(path);
+Result<std::optional<uint64_t>> ReadOomKills(const CgroupDir& dir, const std::string& file) {
+  auto text = dir.Read(file);
   if (!text.ok()) {
     if (text.error().errno_value() == ENOENT) return std::optional<uint64_t>();
     return std::move(text).error();
@@ -231,7 +259,11 @@ Result<std::optional<uint64_t>> ReadOomKills(const std::string& path) {
 }
 
 Result<std::vector<pid_t>> ReadCgroupProcs(const std::string& cgroup_dir) {
-  ISO_ASSIGN_OR_RETURN(std::string text, harness::ReadFile(cgroup_dir + "/cgroup.procs"));
+  return ReadCgroupProcs(CgroupDir(cgroup_dir));
+}
+
+Result<std::vector<pid_t>> ReadCgroupProcs(const CgroupDir& dir) {
+  ISO_ASSIGN_OR_RETURN(std::string text, dir.Read("cgroup.procs"));
   std::vector<pid_t> pids;
   for (std::string_view line : Split(text, '\n')) {
     pid_t pid = 0;
@@ -248,9 +280,13 @@ ChildStatus JoinCgroups(const std::vector<int>& join_fds) {
 }
 
 Result<void> KillCgroupProcs(const std::string& cgroup_dir) {
+  return KillCgroupProcs(CgroupDir(cgroup_dir));
+}
+
+Result<void> KillCgroupProcs(const CgroupDir& dir) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   for (;;) {
-    auto pids = ReadCgroupProcs(cgroup_dir);
+    auto pids = ReadCgroupProcs(dir);
     if (!pids.ok()) {
       if (pids.error().errno_value() == ENOENT) return {};
       return std::move(pids).error();
@@ -258,7 +294,7 @@ Result<void> KillCgroupProcs(const std::string& cgroup_dir) {
     if (pids->empty()) return {};
     for (pid_t pid : *pids) ::kill(pid, SIGKILL);
     if (std::chrono::steady_clock::now() > deadline)
-      return Error("processes in `" + cgroup_dir + "` survive SIGKILL", EBUSY);
+      return Error("processes in `" + dir.path() + "` survive SIGKILL", EBUSY);
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
 }

@@ -17,6 +17,7 @@
 // cgroup v2, which the kernel requires before a child may use it.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -32,6 +33,7 @@
 
 #include "container/child_status.h"
 #include "harness/backend.h"
+#include "harness/fd.h"
 #include "harness/procfs.h"
 
 namespace isobench::container {
@@ -109,9 +111,37 @@ uint64_t CpuQuotaUs(double cpus);
 // A blkio-scale weight (10..1000) on io.weight's scale (1..10000), as runc converts it:
 // 10 -> 1, 100 -> 910, 1000 -> 10000.
 uint64_t IoWeightV2(uint32_t blkio_weight);
+// A cgroup directory, held open once made: its files are then opened relative to it, so
+// each open walks one kernfs component instead of every component of
+// /sys/fs/cgroup/<hierarchy>/isobench/<run>/<name>. Each kernfs component's revalidation
+// takes its hierarchy's kernfs_rwsem (sysfs's for /sys/fs) for read, and parallel starts
+// make and remove cgroups and network devices, which take it for write: `perf lock
+// contention` over 16 simultaneous starts put more wait there than on rtnl_mutex. One
+// made with a path only opens every file by its full path.
+class CgroupDir {
+ public:
+  explicit CgroupDir(std::string path = {}) : path_(std::move(path)) {}
+  // O_PATH, or O_RDONLY for a cgroup2 directory that clone3(CLONE_INTO_CGROUP) joins.
+  static Result<CgroupDir> Open(std::string path, int flags = O_PATH);
+
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_.get(); }
+  // Back to opening files by their full path (the directory is about to be removed).
+  void Close() { fd_.Reset(); }
+  std::string PathOf(const std::string& file) const { return path_ + "/" + file; }
+  Result<harness::Fd> OpenFile(const std::string& file, int flags) const;
+  Result<std::string> Read(const std::string& file) const;
+  // One write(2), as cgroup files require.
+  Result<void> Write(const std::string& file, std::string_view data) const;
+
+ private:
+  std::string path_;
+  harness::Fd fd_;
+};
+
 // Writes one limit into the cgroup directory `dir` (its `fallback_file` where `file` is
 // absent); a missing file of a required write is an error naming both.
-Result<void> ApplyCgroupWrite(const std::string& dir, const CgroupWrite& write);
+Result<void> ApplyCgroupWrite(const CgroupDir& dir, const CgroupWrite& write);
 
 struct CgroupUsage {
   bool memory = false;  // the memory controller is there: memory_current was read
@@ -137,10 +167,10 @@ class Cgroup {
   virtual int CloneIntoFd() const = 0;
   // Moves a process in (a no-op for one already cloned into CloneIntoFd()).
   virtual Result<void> AddProcess(pid_t pid) = 0;
-  // Files a new, single-threaded child writes "0" to in order to move itself in
-  // (JoinCgroups): the `tasks` file of every v1 hierarchy; none on v2, where clone3()
-  // places the child (CloneIntoFd()).
-  virtual std::vector<std::string> SelfJoinFiles() const = 0;
+  // Files, open for writing, a new, single-threaded child writes "0" to in order to move
+  // itself in (JoinCgroups): the `tasks` file of every v1 hierarchy; none on v2, where
+  // clone3() places the child (CloneIntoFd()).
+  virtual Result<std::vector<harness::Fd>> OpenSelfJoinFiles() const = 0;
   // Host pids of the processes inside.
   virtual Result<std::vector<pid_t>> Processes() const = 0;
   virtual Result<CgroupUsage> Usage() const = 0;
@@ -202,15 +232,17 @@ ChildStatus JoinCgroups(const std::vector<int>& join_fds);
 // an error: another live instance owns it).
 Result<void> MakeCgroupDir(const std::string& mount, const std::string& relative);
 // Reads a number from a cgroup file ("max" reads as 0); an error if absent.
-Result<uint64_t> ReadCgroupNumber(const std::string& path);
+Result<uint64_t> ReadCgroupNumber(const CgroupDir& dir, const std::string& file);
 // The value of `key` in a flat-keyed cgroup file ("oom 3\noom_kill 2\n"); none if the
 // key is not there or its value is not a number.
 std::optional<uint64_t> FlatKeyedValue(std::string_view text, std::string_view key);
 // FlatKeyedValue of the OOM kill count in the file (memory.oom_control, memory.events);
 // none when the file or the key is absent, an error when it cannot be read.
-Result<std::optional<uint64_t>> ReadOomKills(const std::string& path);
+Result<std::optional<uint64_t>> ReadOomKills(const CgroupDir& dir, const std::string& file);
+Result<std::vector<pid_t>> ReadCgroupProcs(const CgroupDir& dir);
 Result<std::vector<pid_t>> ReadCgroupProcs(const std::string& cgroup_dir);
 // SIGKILL every pid in cgroup.procs until it reads empty (processes may fork meanwhile).
+Result<void> KillCgroupProcs(const CgroupDir& dir);
 Result<void> KillCgroupProcs(const std::string& cgroup_dir);
 // rmdir, retrying on EBUSY for up to a second (crun's cgroup teardown); ENOENT is success.
 Result<void> RemoveCgroupDir(const std::string& cgroup_dir);

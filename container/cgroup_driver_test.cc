@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include "container/cgroup.h"
 #include "container/cgroup_v1.h"
@@ -171,14 +172,16 @@ TEST_F(CgroupV1Test, ChildJoinsItselfThroughTasksFiles) {
   auto created = CreateCgroupV1(mounts_, relative, CgroupLimits{});
   ASSERT_TRUE(created.ok()) << created.error().message();
   auto& cgroup = **created;
-  std::vector<harness::Fd> files;
+  auto files = cgroup.OpenSelfJoinFiles();
+  ASSERT_TRUE(files.ok()) << files.error().message();
   std::vector<int> fds;
-  for (const auto& f : cgroup.SelfJoinFiles()) {
-    EXPECT_EQ(f.substr(f.size() - 6), "/tasks") << f;
-    auto fd = harness::Open(f, O_WRONLY | O_CLOEXEC);
-    ASSERT_TRUE(fd.ok()) << fd.error().message();
-    fds.push_back(fd->get());
-    files.push_back(std::move(*fd));
+  auto views = cgroup.Views();
+  ASSERT_EQ(files->size(), views.size()) << "one tasks file per hierarchy";
+  for (size_t i = 0; i < files->size(); ++i) {
+    std::string target =
+        std::filesystem::read_symlink("/proc/self/fd/" + std::to_string((*files)[i].get()));
+    EXPECT_EQ(target, views[i].second + "/tasks");
+    fds.push_back((*files)[i].get());
   }
   ASSERT_FALSE(fds.empty());
   int ready[2];
@@ -201,10 +204,10 @@ TEST_F(CgroupV1Test, ChildJoinsItselfThroughTasksFiles) {
   ASSERT_TRUE(procs.ok());
   EXPECT_EQ(*procs, std::vector<pid_t>{pid});
   // Every hierarchy, not only the first.
-  for (const auto& f : cgroup.SelfJoinFiles()) {
-    auto tasks = harness::ReadFile(f);
+  for (const auto& [name, dir] : views) {
+    auto tasks = harness::ReadFile(dir + "/tasks");
     ASSERT_TRUE(tasks.ok());
-    EXPECT_EQ(*tasks, std::to_string(pid) + "\n") << f;
+    EXPECT_EQ(*tasks, std::to_string(pid) + "\n") << dir;
   }
   ASSERT_TRUE(cgroup.Remove().ok());
   int status = 0;

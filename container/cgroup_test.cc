@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "harness/fd.h"
@@ -116,6 +118,11 @@ class ApplyCgroupWriteTest : public ::testing::Test {
     ASSERT_TRUE(harness::WriteFile(dir_ + "/" + name, "", O_WRONLY | O_CREAT).ok());
   }
   std::string Read(const std::string& name) { return harness::ReadFile(dir_ + "/" + name).value(); }
+  CgroupDir Dir() {
+    auto dir = CgroupDir::Open(dir_);
+    EXPECT_TRUE(dir.ok()) << dir.error().message();
+    return dir.ok() ? std::move(dir).value() : CgroupDir(dir_);
+  }
   std::string dir_;
 };
 
@@ -123,7 +130,7 @@ TEST_F(ApplyCgroupWriteTest, WritesTheFirstFileWhereItExists) {
   Touch("blkio.bfq.weight");
   Touch("blkio.weight");
   ASSERT_TRUE(
-      ApplyCgroupWrite(dir_, {"blkio", "blkio.bfq.weight", "300", false, "blkio.weight", "301"})
+      ApplyCgroupWrite(Dir(), {"blkio", "blkio.bfq.weight", "300", false, "blkio.weight", "301"})
           .ok());
   EXPECT_EQ(Read("blkio.bfq.weight"), "300");
   EXPECT_EQ(Read("blkio.weight"), "");
@@ -132,20 +139,43 @@ TEST_F(ApplyCgroupWriteTest, WritesTheFirstFileWhereItExists) {
 TEST_F(ApplyCgroupWriteTest, FallsBackWithTheFallbackValue) {
   Touch("io.weight");
   ASSERT_TRUE(
-      ApplyCgroupWrite(dir_, {"io", "io.bfq.weight", "300", false, "io.weight", "2971"}).ok());
+      ApplyCgroupWrite(Dir(), {"io", "io.bfq.weight", "300", false, "io.weight", "2971"}).ok());
   EXPECT_EQ(Read("io.weight"), "2971");
+}
+
+// Held open, the directory's files are opened relative to it (one lookup each, not the
+// whole path), and errors still name the directory's path.
+TEST_F(ApplyCgroupWriteTest, AnOpenDirectoryIsReachedThroughItsDescriptor) {
+  Touch("pids.max");
+  CgroupDir dir = Dir();
+  std::string moved = dir_ + ".moved";
+  ASSERT_EQ(::rename(dir_.c_str(), moved.c_str()), 0) << std::strerror(errno);
+  auto written = ApplyCgroupWrite(dir, {"pids", "pids.max", "7"});
+  auto missing = ApplyCgroupWrite(dir, {"memory", "memory.max", "1"});
+  ASSERT_EQ(::rename(moved.c_str(), dir_.c_str()), 0) << std::strerror(errno);
+  ASSERT_TRUE(written.ok()) << written.error().message();
+  EXPECT_EQ(Read("pids.max"), "7");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find(dir_ + "/memory.max"), std::string::npos)
+      << missing.error().message();
+  // By path alone, the same write finds nothing once the directory has moved.
+  ASSERT_EQ(::rename(dir_.c_str(), moved.c_str()), 0);
+  auto by_path = ApplyCgroupWrite(CgroupDir(dir_), {"pids", "pids.max", "8"});
+  ASSERT_EQ(::rename(moved.c_str(), dir_.c_str()), 0);
+  EXPECT_FALSE(by_path.ok());
+  EXPECT_EQ(Read("pids.max"), "7");
 }
 
 TEST_F(ApplyCgroupWriteTest, NeitherFileIsAnErrorNamingBoth) {
   auto r =
-      ApplyCgroupWrite(dir_, {"blkio", "blkio.bfq.weight", "300", false, "blkio.weight", "300"});
+      ApplyCgroupWrite(Dir(), {"blkio", "blkio.bfq.weight", "300", false, "blkio.weight", "300"});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message().find("blkio.bfq.weight"), std::string::npos);
   EXPECT_NE(r.error().message().find("blkio.weight"), std::string::npos);
   EXPECT_NE(r.error().message().find("BFQ"), std::string::npos) << r.error().message();
   // Optional: skipped without a word; required without a fallback: the open's own error.
-  EXPECT_TRUE(ApplyCgroupWrite(dir_, {"memory", "memory.memsw.limit_in_bytes", "1", true}).ok());
-  EXPECT_FALSE(ApplyCgroupWrite(dir_, {"pids", "pids.max", "1"}).ok());
+  EXPECT_TRUE(ApplyCgroupWrite(Dir(), {"memory", "memory.memsw.limit_in_bytes", "1", true}).ok());
+  EXPECT_FALSE(ApplyCgroupWrite(Dir(), {"pids", "pids.max", "1"}).ok());
 }
 
 TEST(CgroupUsageTest, FlatKeyedValue) {

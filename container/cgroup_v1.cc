@@ -1,5 +1,6 @@
 #include "container/cgroup_v1.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,7 +28,7 @@ class CgroupV1 final : public Cgroup {
   struct Hierarchy {
     std::string mount;                     // e.g. /sys/fs/cgroup/memory
     std::vector<std::string> controllers;  // joined through this mount
-    std::string dir;                       // mount + "/" + relative
+    CgroupDir dir;                         // mount + "/" + relative, open once made
     bool created = false;
   };
 
@@ -42,6 +43,7 @@ class CgroupV1 final : public Cgroup {
     for (auto& h : hierarchies_) {
       ISO_RETURN_IF_ERROR(MakeCgroupDir(h.mount, relative));
       h.created = true;
+      ISO_ASSIGN_OR_RETURN(h.dir, CgroupDir::Open(h.dir.path()));
     }
     return {};
   }
@@ -57,7 +59,7 @@ class CgroupV1 final : public Cgroup {
 
   std::string Describe() const override {
     std::string out = "cgroup v1";
-    for (const auto& h : hierarchies_) out += " " + h.dir;
+    for (const auto& h : hierarchies_) out += " " + h.dir.path();
     return out;
   }
 
@@ -65,14 +67,16 @@ class CgroupV1 final : public Cgroup {
 
   Result<void> AddProcess(pid_t pid) override {
     std::string text = std::to_string(pid);
-    for (const auto& h : hierarchies_)
-      ISO_RETURN_IF_ERROR(harness::WriteFile(h.dir + "/cgroup.procs", text));
+    for (const auto& h : hierarchies_) ISO_RETURN_IF_ERROR(h.dir.Write("cgroup.procs", text));
     return {};
   }
 
-  std::vector<std::string> SelfJoinFiles() const override {
-    std::vector<std::string> files;
-    for (const auto& h : hierarchies_) files.push_back(h.dir + "/tasks");
+  Result<std::vector<harness::Fd>> OpenSelfJoinFiles() const override {
+    std::vector<harness::Fd> files;
+    for (const auto& h : hierarchies_) {
+      ISO_ASSIGN_OR_RETURN(harness::Fd fd, h.dir.OpenFile("tasks", O_WRONLY));
+      files.push_back(std::move(fd));
+    }
     return files;
   }
 
@@ -84,26 +88,25 @@ class CgroupV1 final : public Cgroup {
   Result<CgroupUsage> Usage() const override {
     CgroupUsage usage;
     if (const Hierarchy* h = Find("memory")) {
-      ISO_ASSIGN_OR_RETURN(usage.memory_current,
-                           ReadCgroupNumber(h->dir + "/memory.usage_in_bytes"));
+      ISO_ASSIGN_OR_RETURN(usage.memory_current, ReadCgroupNumber(h->dir, "memory.usage_in_bytes"));
       ISO_ASSIGN_OR_RETURN(usage.memory_peak,
-                           ReadCgroupNumber(h->dir + "/memory.max_usage_in_bytes"));
+                           ReadCgroupNumber(h->dir, "memory.max_usage_in_bytes"));
       usage.memory = true;
       // Kernel memory is charged to memory.usage_in_bytes as well; kmem is its part.
       // Kernels built without kmem accounting have no such file.
-      auto kmem = ReadCgroupNumber(h->dir + "/memory.kmem.usage_in_bytes");
+      auto kmem = ReadCgroupNumber(h->dir, "memory.kmem.usage_in_bytes");
       if (kmem.ok())
         usage.kernel_memory = *kmem;
       else if (kmem.error().errno_value() != ENOENT)
         return std::move(kmem).error();
-      ISO_ASSIGN_OR_RETURN(usage.oom_kills, ReadOomKills(h->dir + "/memory.oom_control"));
+      ISO_ASSIGN_OR_RETURN(usage.oom_kills, ReadOomKills(h->dir, "memory.oom_control"));
     }
     if (const Hierarchy* h = Find("cpuacct")) {
-      ISO_ASSIGN_OR_RETURN(uint64_t ns, ReadCgroupNumber(h->dir + "/cpuacct.usage"));
+      ISO_ASSIGN_OR_RETURN(uint64_t ns, ReadCgroupNumber(h->dir, "cpuacct.usage"));
       usage.cpu_seconds = static_cast<double>(ns) / 1e9;
     }
     if (const Hierarchy* h = Find("pids")) {
-      ISO_ASSIGN_OR_RETURN(uint64_t pids, ReadCgroupNumber(h->dir + "/pids.current"));
+      ISO_ASSIGN_OR_RETURN(uint64_t pids, ReadCgroupNumber(h->dir, "pids.current"));
       usage.pids = static_cast<int64_t>(pids);
     } else {
       ISO_ASSIGN_OR_RETURN(auto procs, Processes());
@@ -114,7 +117,7 @@ class CgroupV1 final : public Cgroup {
 
   std::vector<std::pair<std::string, std::string>> Views() const override {
     std::vector<std::pair<std::string, std::string>> views;
-    for (const auto& h : hierarchies_) views.emplace_back(Basename(h.mount), h.dir);
+    for (const auto& h : hierarchies_) views.emplace_back(Basename(h.mount), h.dir.path());
     return views;
   }
 
@@ -128,7 +131,8 @@ class CgroupV1 final : public Cgroup {
     Result<void> first = KillAll();
     for (auto& h : hierarchies_) {
       if (!h.created) continue;
-      auto removed = RemoveCgroupDir(h.dir);
+      h.dir.Close();
+      auto removed = RemoveCgroupDir(h.dir.path());
       if (removed.ok()) {
         h.created = false;
       } else if (first.ok()) {
@@ -185,7 +189,8 @@ Result<std::unique_ptr<Cgroup>> CreateCgroupV1(const CgroupMounts& mounts,
     auto same = std::find_if(hierarchies.begin(), hierarchies.end(),
                              [&](const CgroupV1::Hierarchy& h) { return h.mount == it->second; });
     if (same == hierarchies.end()) {
-      hierarchies.push_back({it->second, {controller}, it->second + "/" + relative_path, false});
+      hierarchies.push_back(
+          {it->second, {controller}, CgroupDir(it->second + "/" + relative_path), false});
     } else if (std::find(same->controllers.begin(), same->controllers.end(), controller) ==
                same->controllers.end()) {
       same->controllers.push_back(controller);
@@ -203,7 +208,8 @@ Result<std::unique_ptr<Cgroup>> CreateCgroupV1(const CgroupMounts& mounts,
 
 std::unique_ptr<Cgroup> ExistingCgroupV1(const std::vector<CgroupV1Dir>& dirs) {
   std::vector<CgroupV1::Hierarchy> hierarchies;
-  for (const auto& d : dirs) hierarchies.push_back({d.mount, d.controllers, d.dir, false});
+  for (const auto& d : dirs)
+    hierarchies.push_back({d.mount, d.controllers, CgroupDir(d.dir), false});
   return std::make_unique<CgroupV1>(std::move(hierarchies));
 }
 

@@ -36,8 +36,8 @@ class CgroupV2 final : public Cgroup {
   Result<void> Create(const std::string& mount, const std::string& relative) {
     ISO_RETURN_IF_ERROR(MakeCgroupDir(mount, relative));
     created_ = true;
-    // A directory fd (not O_PATH: the kernel checks it is a cgroup directory).
-    ISO_ASSIGN_OR_RETURN(dir_fd_, harness::Open(dir_, O_RDONLY | O_DIRECTORY));
+    // Not O_PATH: clone3(CLONE_INTO_CGROUP) checks that it is a cgroup directory.
+    ISO_ASSIGN_OR_RETURN(dir_, CgroupDir::Open(dir_.path(), O_RDONLY));
     return {};
   }
 
@@ -48,37 +48,39 @@ class CgroupV2 final : public Cgroup {
     return {};
   }
 
-  std::string Describe() const override { return "cgroup v2 " + dir_; }
-  int CloneIntoFd() const override { return dir_fd_.get(); }
+  std::string Describe() const override { return "cgroup v2 " + dir_.path(); }
+  int CloneIntoFd() const override { return dir_.fd(); }
 
   Result<void> AddProcess(pid_t pid) override {
-    return harness::WriteFile(dir_ + "/cgroup.procs", std::to_string(pid));
+    return dir_.Write("cgroup.procs", std::to_string(pid));
   }
 
-  std::vector<std::string> SelfJoinFiles() const override { return {}; }
+  Result<std::vector<harness::Fd>> OpenSelfJoinFiles() const override {
+    return std::vector<harness::Fd>();
+  }
 
   Result<std::vector<pid_t>> Processes() const override { return ReadCgroupProcs(dir_); }
 
   Result<CgroupUsage> Usage() const override {
     CgroupUsage usage;
     // memory.* and pids.* exist only when the controller is enabled for this cgroup.
-    if (auto current = ReadCgroupNumber(dir_ + "/memory.current"); current.ok()) {
+    if (auto current = ReadCgroupNumber(dir_, "memory.current"); current.ok()) {
       usage.memory_current = *current;
       usage.memory = true;
       // memory.stat's "kernel" (5.18 and later) is the kernel part of memory.current.
-      ISO_ASSIGN_OR_RETURN(std::string stat, harness::ReadFile(dir_ + "/memory.stat"));
+      ISO_ASSIGN_OR_RETURN(std::string stat, dir_.Read("memory.stat"));
       std::vector<std::string> words = Words(stat);
       for (size_t i = 0; i + 1 < words.size(); i += 2)
         if (words[i] == "kernel") usage.kernel_memory = std::stoull(words[i + 1]);
-      ISO_ASSIGN_OR_RETURN(usage.oom_kills, ReadOomKills(dir_ + "/memory.events"));
+      ISO_ASSIGN_OR_RETURN(usage.oom_kills, ReadOomKills(dir_, "memory.events"));
     }
-    if (auto peak = ReadCgroupNumber(dir_ + "/memory.peak"); peak.ok()) usage.memory_peak = *peak;
+    if (auto peak = ReadCgroupNumber(dir_, "memory.peak"); peak.ok()) usage.memory_peak = *peak;
     // cpu.stat is a core file: usage_usec is there without the cpu controller.
-    ISO_ASSIGN_OR_RETURN(std::string stat, harness::ReadFile(dir_ + "/cpu.stat"));
+    ISO_ASSIGN_OR_RETURN(std::string stat, dir_.Read("cpu.stat"));
     std::vector<std::string> words = Words(stat);
     for (size_t i = 0; i + 1 < words.size(); i += 2)
       if (words[i] == "usage_usec") usage.cpu_seconds = std::stod(words[i + 1]) / 1e6;
-    if (auto pids = ReadCgroupNumber(dir_ + "/pids.current"); pids.ok()) {
+    if (auto pids = ReadCgroupNumber(dir_, "pids.current"); pids.ok()) {
       usage.pids = static_cast<int64_t>(*pids);
     } else {
       ISO_ASSIGN_OR_RETURN(auto procs, Processes());
@@ -87,30 +89,30 @@ class CgroupV2 final : public Cgroup {
     return usage;
   }
 
-  std::vector<std::pair<std::string, std::string>> Views() const override { return {{"", dir_}}; }
+  std::vector<std::pair<std::string, std::string>> Views() const override {
+    return {{"", dir_.path()}};
+  }
 
   Result<void> KillAll() override {
     if (!created_) return {};
     // cgroup.kill (Linux 5.14) kills atomically, forks included; the loop below waits
     // for the tasks to leave and covers older kernels.
-    std::string kill_file = dir_ + "/cgroup.kill";
-    if (::access(kill_file.c_str(), F_OK) == 0)
-      ISO_RETURN_IF_ERROR(harness::WriteFile(kill_file, "1"));
+    Result<void> killed = dir_.Write("cgroup.kill", "1");
+    if (!killed.ok() && killed.error().errno_value() != ENOENT) return killed;
     return KillCgroupProcs(dir_);
   }
 
   Result<void> Remove() override {
     if (!created_) return {};
-    dir_fd_.Reset();
     Result<void> killed = KillAll();
-    ISO_RETURN_IF_ERROR(RemoveCgroupDir(dir_));
+    dir_.Close();
+    ISO_RETURN_IF_ERROR(RemoveCgroupDir(dir_.path()));
     created_ = false;
     return killed;
   }
 
  private:
-  std::string dir_;
-  harness::Fd dir_fd_;
+  CgroupDir dir_;  // open once made
   bool created_ = false;
 };
 

@@ -314,11 +314,8 @@ Result<void> ContainerBackend::OpenChildDescriptors(ContainerInstance& c, StartS
     if (::mkdir(s.scratch.c_str(), 0755) != 0) return Error::Errno("mkdir", s.scratch);
     ISO_ASSIGN_OR_RETURN(c.host_rootfs_, HostRootfs::Mount(plan.rootfs));
   }
-  for (const auto& file : c.cgroup_->SelfJoinFiles()) {
-    ISO_ASSIGN_OR_RETURN(Fd fd, harness::Open(file, O_WRONLY | O_CLOEXEC));
-    plan.cgroup_join_fds.push_back(fd.get());
-    s.join_files.push_back(std::move(fd));
-  }
+  ISO_ASSIGN_OR_RETURN(s.join_files, c.cgroup_->OpenSelfJoinFiles());
+  for (const Fd& fd : s.join_files) plan.cgroup_join_fds.push_back(fd.get());
   return {};
 }
 

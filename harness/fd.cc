@@ -23,15 +23,23 @@ Result<Fd> Open(const std::string& path, int flags, int mode) {
   return Fd(fd);
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  ISO_ASSIGN_OR_RETURN(Fd fd, Open(path, O_RDONLY));
+Result<Fd> OpenAt(int dir_fd, const std::string& name, int flags, const std::string& shown) {
+  int fd = ::openat(dir_fd, name.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return Error::Errno("open", shown);
+  return Fd(fd);
+}
+
+Result<std::string> ReadFile(const std::string& path) { return ReadFileAt(AT_FDCWD, path, path); }
+
+Result<std::string> ReadFileAt(int dir_fd, const std::string& name, const std::string& shown) {
+  ISO_ASSIGN_OR_RETURN(Fd fd, OpenAt(dir_fd, name, O_RDONLY, shown));
   std::string out;
   char buf[8192];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Error::Errno("read", path);
+      return Error::Errno("read", shown);
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
@@ -39,12 +47,26 @@ Result<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
+namespace {
+
+Result<void> WriteOnce(const Fd& fd, std::string_view data, const std::string& shown) {
+  ssize_t n = ::write(fd.get(), data.data(), data.size());
+  if (n < 0) return Error::Errno("write", shown + " <- " + std::string(data));
+  if (static_cast<size_t>(n) != data.size()) return Error("short write to `" + shown + "`", EIO);
+  return {};
+}
+
+}  // namespace
+
 Result<void> WriteFile(const std::string& path, std::string_view data, int flags) {
   ISO_ASSIGN_OR_RETURN(Fd fd, Open(path, flags));
-  ssize_t n = ::write(fd.get(), data.data(), data.size());
-  if (n < 0) return Error::Errno("write", path + " <- " + std::string(data));
-  if (static_cast<size_t>(n) != data.size()) return Error("short write to `" + path + "`", EIO);
-  return {};
+  return WriteOnce(fd, data, path);
+}
+
+Result<void> WriteFileAt(int dir_fd, const std::string& name, std::string_view data,
+                         const std::string& shown) {
+  ISO_ASSIGN_OR_RETURN(Fd fd, OpenAt(dir_fd, name, O_WRONLY, shown));
+  return WriteOnce(fd, data, shown);
 }
 
 Result<void> WriteAll(int fd, std::string_view data) {

@@ -44,11 +44,17 @@ class Fd {
 
 // open(2) with O_CLOEXEC added; the error names the path.
 Result<Fd> Open(const std::string& path, int flags, int mode = 0);
+// openat(2) with O_CLOEXEC added, `name` relative to `dir_fd` (AT_FDCWD: as open(2));
+// the error names `shown`, the file's full path.
+Result<Fd> OpenAt(int dir_fd, const std::string& name, int flags, const std::string& shown);
 
 // Whole-file helpers for small kernel interface files (/proc, /sys, cgroupfs).
 Result<std::string> ReadFile(const std::string& path);
+Result<std::string> ReadFileAt(int dir_fd, const std::string& name, const std::string& shown);
 // Writes `data` with a single write(2), as kernel interface files require.
 Result<void> WriteFile(const std::string& path, std::string_view data, int flags = O_WRONLY);
+Result<void> WriteFileAt(int dir_fd, const std::string& name, std::string_view data,
+                         const std::string& shown);
 // Writes a regular file atomically-enough for caches: create, write all, fsync not needed.
 Result<void> WriteWholeFile(const std::string& path, std::string_view data, int mode = 0644);
 
