@@ -329,7 +329,8 @@ void RegisterDensity(BenchSession& bench) {
   // thousand native containers), in rounds of its own after the gated ramps, its rows
   // Density/<backend>/ramp/n:<N>.
   if (config.ramp_max_instances <= 0 && config.vm_ramp_max_instances <= 0) return;
-  // The harness holds a few descriptors per live instance (agent channel, log, pidfd):
+  // The harness holds a few descriptors per live instance (agent channel, log, pidfd,
+  // and a native container's cgroup directory in each of its hierarchies):
   // a thousand of them need more than the usual soft limit of 1024. Up to the hard
   // limit; past that the ramp stops at EMFILE and says so.
   struct rlimit files;
