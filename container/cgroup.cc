@@ -117,19 +117,24 @@ Result<CgroupDir> CgroupDir::Open(std::string path, int flags) {
   return dir;
 }
 
+// Held open: `file` relative to the descriptor. By path only: the full path, which
+// openat(2) with AT_FDCWD opens as open(2) does.
+int CgroupDir::AtFd() const { return fd_.valid() ? fd_.get() : AT_FDCWD; }
+
+std::string CgroupDir::AtName(const std::string& file) const {
+  return fd_.valid() ? file : PathOf(file);
+}
+
 Result<harness::Fd> CgroupDir::OpenFile(const std::string& file, int flags) const {
-  if (!fd_.valid()) return harness::Open(PathOf(file), flags);
-  return harness::OpenAt(fd_.get(), file, flags, PathOf(file));
+  return harness::OpenAt(AtFd(), AtName(file), flags, PathOf(file));
 }
 
 Result<std::string> CgroupDir::Read(const std::string& file) const {
-  if (!fd_.valid()) return harness::ReadFile(PathOf(file));
-  return harness::ReadFileAt(fd_.get(), file, PathOf(file));
+  return harness::ReadFileAt(AtFd(), AtName(file), PathOf(file));
 }
 
 Result<void> CgroupDir::Write(const std::string& file, std::string_view data) const {
-  if (!fd_.valid()) return harness::WriteFile(PathOf(file), data);
-  return harness::WriteFileAt(fd_.get(), file, data, PathOf(file));
+  return harness::WriteFileAt(AtFd(), AtName(file), data, PathOf(file));
 }
 
 namespace {

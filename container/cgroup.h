@@ -135,6 +135,9 @@ class CgroupDir {
   Result<void> Write(const std::string& file, std::string_view data) const;
 
  private:
+  int AtFd() const;
+  std::string AtName(const std::string& file) const;
+
   std::string path_;
   harness::Fd fd_;
 };
