@@ -1,5 +1,5 @@
 """Families without a section of their own: one table of every case and counter."""
-from .fmt import esc, fmt_interval, fmt_number, fmt_time
+from .fmt import esc, fmt_interval, fmt_number, fmt_sig, fmt_time
 from .markup import comparison_cell, table
 from .model import backend_order, median_of
 
@@ -12,8 +12,10 @@ def family_table(report, family):
     cases = sorted({c.params for c in cells})
     backends = backend_order(report, (c.backend for c in cells))
     multi = len(report.series) > 1
+    # Ratio/...: one time over another, without a unit.
+    ratio = family == "Ratio"
     headers = (["case", "backend"] + (["series"] if multi else []) +
-               ["n", "time (median)", "95% CI"] +
+               ["n", "ratio (median)" if ratio else "time (median)", "95% CI"] +
                (["vs " + esc(report.series[0].label)] if multi else []) +
                ["<code>%s</code>" % esc(k) for k in counters])
     rows, classes, summary = [], {}, []
@@ -30,8 +32,12 @@ def family_table(report, family):
                 row = [esc(case or "–"), esc(s.backend_label(b))]
                 if multi:
                     row.append(esc(s.label))
-                row += [str(len(cell.samples)), "<b>%s</b>" % fmt_time(med),
-                        fmt_interval(lo, hi)]
+                if ratio:
+                    row += [str(len(cell.samples)), "<b>%s×</b>" % fmt_sig(med),
+                            "%s× – %s×" % (fmt_sig(lo), fmt_sig(hi))]
+                else:
+                    row += [str(len(cell.samples)), "<b>%s</b>" % fmt_time(med),
+                            fmt_interval(lo, hi)]
                 if multi:
                     row.append("" if s.index == 0 else comparison_cell(report.verdict(cell)))
                 row += [fmt_number(median_of(cell.counters[k]), k)
@@ -50,8 +56,10 @@ def section_generic(report, families):
         html_, rows = family_table(report, family)
         summary += rows
         out.append('<section><h2 id="%s">%s</h2>' % (esc(family.lower()), esc(family)))
-        out.append('<p class="note">Medians of the repetitions; counters are shown as '
-                   'written, the unit is in their name.</p>')
+        out.append('<p class="note">Medians of the repetitions%s; counters are shown as '
+                   'written, the unit is in their name.</p>'
+                   % (" (each one time over another, measured in the same round)"
+                      if family == "Ratio" else ""))
         out.append(html_)
         out.append("</section>")
     return "".join(out), summary

@@ -36,10 +36,15 @@ class StartupSectionTest(ReportCase):
                 "name": name, "run_name": name, "run_type": "iteration", "repetitions": 1,
                 "repetition_index": i, "threads": 1, "iterations": 1, "real_time": value,
                 "cpu_time": 0.0, "time_unit": "s"})
-        _, _, summary = self.render(write_json(self.tmp, "ratio.json", data))
+        _, page, summary = self.render(write_json(self.tmp, "ratio.json", data))
         self.assertRegex(summary, r"\| Ratio/Startup:ready/vs:qemu-raw \| vm \(tcg\) \| 3 \| "
                                   r"1\.04× \(1\.0\d – 1\.0\d\) \|")
         self.assertNotRegex(summary, r"\| Ratio/[^|]*\|[^|]*\|[^|]*\| [\d.]+ m?s")
+        # The page's Ratio table too: a ratio, not a time.
+        section = page[page.index('<h2 id="ratio">'):]
+        section = section[:section.index("</section>")]
+        self.assertRegex(section, r"<b>1\.04×</b></td><td[^>]*>1\.0\d× – 1\.0\d×</td>")
+        self.assertNotRegex(section, r"<b>[\d.]+ m?s</b>")
 
     def test_phase_durations_from_cumulative_counters(self):
         _, page, _ = self.render(STARTUP)
