@@ -20,6 +20,7 @@
 #include "harness/image.h"
 #include "harness/interrupt.h"
 #include "harness/log.h"
+#include "harness/procfs.h"
 #include "harness/stats.h"
 
 namespace isobench::bench {
@@ -29,6 +30,18 @@ std::atomic<int> g_instance_counter{0};
 // The ready time of the last successful OneStart, for the round's ratio rows.
 double g_last_ready = 0;
 double LastReady() { return g_last_ready; }
+
+// The host's CPUs busy over [start, end]: every task's and kernel thread's CPU time in
+// it (harness::ReadHostCpuTime) over its wall time, as the counter host_busy_cpus. A
+// batch that keeps fewer than the host's CPUs busy waited on something besides CPU. Not
+// set when the host's total cannot be read twice.
+void SetHostBusyCpus(benchmark::State& state, const harness::Result<harness::HostCpuTime>& before,
+                     harness::Clock::time_point start, harness::Clock::time_point end) {
+  auto after = harness::ReadHostCpuTime();
+  double wall = harness::SecondsBetween(start, end);
+  if (before.ok() && after.ok() && after->source == before->source && wall > 0)
+    state.counters["host_busy_cpus"] = (after->busy_seconds - before->busy_seconds) / wall;
+}
 
 // Refills the backend's pool for the next `starts` starts, before the clock starts.
 bool Prewarmed(benchmark::State& state, harness::Backend& backend, const std::string& name,
@@ -58,7 +71,10 @@ bool OneStart(benchmark::State& state, harness::Backend& backend, const std::str
   harness::InstanceSpec spec;
   spec.name = "startup-" + std::to_string(g_instance_counter++);
   spec.memory_bytes = 256ull << 20;
+  auto busy = harness::ReadHostCpuTime();
+  auto create_start = harness::Clock::now();
   auto instance = backend.Create(spec);
+  SetHostBusyCpus(state, busy, create_start, harness::Clock::now());
   if (!instance.ok()) {
     state.SkipWithError((backend_name + ": " + instance.error().message()).c_str());
     return false;
@@ -88,6 +104,7 @@ bool ParallelStart(benchmark::State& state, harness::Backend& backend, const std
   for (int i = 0; i < k; ++i) made.emplace_back(harness::Error("not started"));
   if (!Prewarmed(state, backend, name, k)) return false;
   std::vector<std::thread> threads;
+  auto busy = harness::ReadHostCpuTime();
   auto start = harness::Clock::now();
   for (int i = 0; i < k; ++i) {
     threads.emplace_back([&, i] {
@@ -99,6 +116,7 @@ bool ParallelStart(benchmark::State& state, harness::Backend& backend, const std
   }
   for (auto& t : threads) t.join();
   auto all_ready = harness::Clock::now();
+  SetHostBusyCpus(state, busy, start, all_ready);
   std::vector<double> singles;
   std::vector<double> cpu;
   // Each phase boundary over the K instances, so that the row shows which phase
@@ -297,6 +315,13 @@ void RegisterStartup(BenchSession& bench) {
   benchmark::AddCustomContext("bench.startup.warmup",
                               "one discarded start before the first round on: " +
                                   (warmed.empty() ? std::string("none") : warmed));
+  auto busy = harness::ReadHostCpuTime();
+  benchmark::AddCustomContext(
+      "bench.startup.host_busy_cpus",
+      busy.ok() ? "the host's CPU time over each start or batch over its wall time, from " +
+                      busy->source + "; " + std::to_string(std::thread::hardware_concurrency()) +
+                      " CPUs online"
+                : "not measured: " + busy.error().message());
 
   // Same-run ratios: every backend to the host's floor, each product to the reference
   // of its kind, the VM to its guest under plain qemu (libvirt's cost).

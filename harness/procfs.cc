@@ -203,6 +203,55 @@ Result<uint64_t> MemAvailableBytes() {
   return KbField(text, "MemAvailable").Context("`/proc/meminfo`");
 }
 
+Result<double> ParseProcStatBusySeconds(std::string_view text, long ticks_per_second) {
+  for (std::string_view line : Lines(text)) {
+    if (line.substr(0, 4) != "cpu ") continue;
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice
+    std::istringstream in{std::string(line.substr(4))};
+    unsigned long long v[7] = {};
+    for (auto& x : v)
+      if (!(in >> x)) return Error("`" + std::string(line) + "` has fewer than 7 fields", EPROTO);
+    if (ticks_per_second <= 0) return Error("no clock tick rate", EINVAL);
+    return static_cast<double>(v[0] + v[1] + v[2] + v[5] + v[6]) /
+           static_cast<double>(ticks_per_second);
+  }
+  return Error("no `cpu ` line", EPROTO);
+}
+
+Result<HostCpuTime> ReadHostCpuTime(const std::vector<MountEntry>& mounts) {
+  for (const MountEntry& m : mounts) {
+    if (m.fstype != "cgroup" || m.root != "/" || !m.HasSuperOption("cpuacct")) continue;
+    std::string file = m.target + "/cpuacct.usage";
+    ISO_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+    uint64_t ns = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ns);
+    if (ec != std::errc()) return Error("`" + file + "` holds no number", EPROTO);
+    return HostCpuTime{static_cast<double>(ns) / 1e9, file + " (ns)"};
+  }
+  for (const MountEntry& m : mounts) {
+    if (m.fstype != "cgroup2" || m.root != "/") continue;
+    std::string file = m.target + "/cpu.stat";
+    ISO_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+    for (std::string_view line : Lines(text)) {
+      if (line.substr(0, 11) != "usage_usec ") continue;
+      uint64_t us = 0;
+      auto [end, ec] = std::from_chars(line.data() + 11, line.data() + line.size(), us);
+      if (ec != std::errc()) return Error("`" + file + "`: `" + std::string(line) + "`", EPROTO);
+      return HostCpuTime{static_cast<double>(us) / 1e6, file + " usage_usec"};
+    }
+    return Error("`" + file + "` has no usage_usec line", EPROTO);
+  }
+  ISO_ASSIGN_OR_RETURN(std::string text, ReadFile("/proc/stat"));
+  ISO_ASSIGN_OR_RETURN(
+      double busy, ParseProcStatBusySeconds(text, ::sysconf(_SC_CLK_TCK)).Context("`/proc/stat`"));
+  return HostCpuTime{busy, "/proc/stat (clock ticks)"};
+}
+
+Result<HostCpuTime> ReadHostCpuTime() {
+  ISO_ASSIGN_OR_RETURN(std::vector<MountEntry> mounts, ReadMountInfo());
+  return ReadHostCpuTime(mounts);
+}
+
 Result<double> ProcessCpuSeconds(pid_t pid, bool with_children) {
   ISO_ASSIGN_OR_RETURN(ProcStat stat, ReadProcStat(pid));
   return CpuSeconds(stat, with_children);

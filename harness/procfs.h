@@ -86,6 +86,24 @@ Result<uint64_t> ProcessRssBytes(pid_t pid);
 // MemAvailable from /proc/meminfo, in bytes.
 Result<uint64_t> MemAvailableBytes();
 
+// --- the host's CPU time ---
+
+// CPU time every task on the host has run, kernel threads included and idle not, as a
+// running total: its change over an interval, divided by the interval, is how many of
+// the host's CPUs were busy in it.
+struct HostCpuTime {
+  double busy_seconds = 0;
+  std::string source;  // the file read, with its resolution
+};
+// The busy part of /proc/stat's `cpu` line (user, nice, system, irq, softirq: neither
+// idle, iowait nor steal; guest time is inside user), in seconds.
+Result<double> ParseProcStatBusySeconds(std::string_view text, long ticks_per_second);
+// From the finest source `mounts` offers: cgroup v1's root cpuacct.usage (nanoseconds),
+// cgroup v2's root cpu.stat usage_usec, else /proc/stat (USER_HZ ticks). A hierarchy
+// mounted from below its root (inside a container) is not the host's and is passed over.
+Result<HostCpuTime> ReadHostCpuTime(const std::vector<MountEntry>& mounts);
+Result<HostCpuTime> ReadHostCpuTime();
+
 // --- the process table ---
 
 // utime + stime of a process from its stat file (with its reaped children's).

@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "harness/fd.h"
@@ -152,6 +155,70 @@ TEST(KbFieldTest, ReadsKilobytesAsBytes) {
   auto available = MemAvailableBytes();
   ASSERT_TRUE(available.ok());
   EXPECT_GT(*available, 0u);
+}
+
+TEST(HostCpuTimeTest, ProcStatCountsBusyTicksOnly) {
+  // user nice system idle iowait irq softirq steal guest guest_nice
+  constexpr char kStat[] =
+      "cpu  100 20 30 5000 70 4 6 900 50 0\ncpu0 50 10 15 2500 35 2 3 450 25 0\nintr 1 2\n";
+  auto busy = ParseProcStatBusySeconds(kStat, 100);
+  ASSERT_TRUE(busy.ok()) << busy.error().message();
+  EXPECT_DOUBLE_EQ(*busy, 1.60);  // 100 + 20 + 30 + 4 + 6 ticks: no idle, iowait, steal
+  EXPECT_FALSE(ParseProcStatBusySeconds("cpu  1 2 3\n", 100).ok());
+  EXPECT_FALSE(ParseProcStatBusySeconds("cpu0 1 2 3 4 5 6 7\n", 100).ok());
+  EXPECT_FALSE(ParseProcStatBusySeconds(kStat, 0).ok());
+}
+
+TEST(HostCpuTimeTest, TakesTheFinestSourceAndOnlyAHostsRoot) {
+  char tmpl[] = "/tmp/iso-hostcpu-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl, v1 = dir + "/v1", inner = dir + "/inner", v2 = dir + "/v2";
+  for (const std::string& d : {v1, inner, v2}) ASSERT_EQ(::mkdir(d.c_str(), 0755), 0);
+  auto write = [](const std::string& path, const std::string& text) {
+    std::ofstream out(path, std::ios::trunc);
+    out << text;
+    return static_cast<bool>(out.flush());
+  };
+  ASSERT_TRUE(write(v1 + "/cpuacct.usage", "1500000000\n"));
+  ASSERT_TRUE(write(inner + "/cpuacct.usage", "7\n"));
+  ASSERT_TRUE(write(v2 + "/cpu.stat", "usage_usec 2500000\nuser_usec 2000000\n"));
+  auto mount = [](std::string fstype, std::string root, std::string target, std::string super) {
+    MountEntry m;
+    m.fstype = std::move(fstype);
+    m.root = std::move(root);
+    m.target = std::move(target);
+    m.super_options = std::move(super);
+    return m;
+  };
+  const MountEntry v1_root = mount("cgroup", "/", v1, "rw,cpu,cpuacct");
+  const MountEntry v1_inner = mount("cgroup", "/docker/abc", inner, "rw,cpu,cpuacct");
+  const MountEntry v1_other = mount("cgroup", "/", inner, "rw,memory");
+  const MountEntry v2_root = mount("cgroup2", "/", v2, "rw,nsdelegate");
+
+  auto t = ReadHostCpuTime({v1_inner, v1_other, v2_root, v1_root});
+  ASSERT_TRUE(t.ok()) << t.error().message();
+  EXPECT_DOUBLE_EQ(t->busy_seconds, 1.5);  // v1's nanoseconds before v2's microseconds
+  EXPECT_EQ(t->source, v1 + "/cpuacct.usage (ns)");
+  t = ReadHostCpuTime({v1_inner, v2_root});
+  ASSERT_TRUE(t.ok()) << t.error().message();
+  EXPECT_DOUBLE_EQ(t->busy_seconds, 2.5);
+  EXPECT_EQ(t->source, v2 + "/cpu.stat usage_usec");
+  ASSERT_TRUE(write(v2 + "/cpu.stat", "user_usec 2000000\n"));
+  t = ReadHostCpuTime({v2_root});
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message().find(v2 + "/cpu.stat"), std::string::npos) << t.error().message();
+  // Neither: /proc/stat, which this host has, and a running total that does not go back.
+  auto a = ReadHostCpuTime({v1_inner});
+  ASSERT_TRUE(a.ok()) << a.error().message();
+  EXPECT_EQ(a->source, "/proc/stat (clock ticks)");
+  EXPECT_GT(a->busy_seconds, 0);
+  auto b = ReadHostCpuTime();
+  ASSERT_TRUE(b.ok()) << b.error().message();
+  auto c = ReadHostCpuTime();
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(b->source, c->source);
+  EXPECT_GE(c->busy_seconds, b->busy_seconds);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ProcessTableTest, ListsAndFindsThisProcess) {

@@ -119,16 +119,20 @@ class StartupOrderTest(ReportCase):
                              "repetitions": 3, "repetition_index": rep, "threads": 1,
                              "iterations": 1, "real_time": k * one * factor, "cpu_time": 1,
                              "time_unit": "ms"})
+                if k == 8:  # K=2 carries no busy counter: its cells say so
+                    rows[-1]["host_busy_cpus"] = 1.5 + 0.1 * rep
         data["benchmarks"] += rows
         _, page, _ = self.render(write_json(self.tmp, "scaling.json", data))
         self.assertIn('id="startup-scaling"', page)
         self.assertIn('alt="startup-parallel-scaling"', page)
         # K=2 did not overlap at all (1.00, speed-up 1.00×); K=8 took half of 8 serial.
         cell = r"<td[^>]*>%s</td>"
+        # The host's busy CPUs: the median over K=8's batches; none recorded for K=2
+        # (nor for the fixture's serial rows).
         self.assertRegex(page, "".join(cell % v for v in (
-            "container", "2", "[^<]+", "[^<]+", r"1\.00", r"1\.00×")))
+            "container", "2", "[^<]+", "[^<]+", r"1\.00", r"1\.00×", "–", "–")))
         self.assertRegex(page, "".join(cell % v for v in (
-            "container", "8", "[^<]+", "[^<]+", r"0\.50", r"2\.00×")))
+            "container", "8", "[^<]+", "[^<]+", r"0\.50", r"2\.00×", r"1\.60", "–")))
         # Without parallel rows there is no such part.
         _, page, _ = self.render(STARTUP)
         self.assertNotIn('id="startup-scaling"', page)
