@@ -6,9 +6,16 @@
 #
 #   bash ci/fuzz.sh            # 10 s per target
 #   bash ci/fuzz.sh 300        # the long run
+#   bash ci/fuzz.sh build      # only the build (ci/test.sh makes it beside CTest)
 #   FUZZ_TARGETS="fuzz_agent_client" bash ci/fuzz.sh 60
 set -uo pipefail
 seconds="${1:-10}"
+build_only=0
+[[ "$seconds" == build ]] && build_only=1
+if ((!build_only)) && ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
+  echo "fuzz: error: \`$seconds' is neither a number of seconds nor \`build'" >&2
+  exit 2
+fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
 targets=(${FUZZ_TARGETS:-fuzz_suite_config fuzz_thresholds fuzz_bench_results fuzz_agent_client fuzz_agent_request})
@@ -27,9 +34,13 @@ if ! cmake --build "$build" -j "$(nproc)" "${tflags[@]}" >"$build/fuzz-build.log
   exit 1
 fi
 
+((build_only)) && exit 0
+
 rc=0
 total=0
 printf '%-22s %8s %12s %10s %s\n' target seconds executions exec/s result
+# One after another: two side by side on this 2-CPU host made 10,900 executions a
+# second in all, one at a time 13,700.
 for t in "${targets[@]}"; do
   work="$build/fuzz-work/$t"
   mkdir -p "$work/corpus" "$work/artifacts"

@@ -5,7 +5,7 @@
 #      (ci/sanitize.sh, its own build in build-asan);
 #   3. a smoke run of every libFuzzer target (ci/fuzz.sh, clang, build-fuzz).
 # Beside step 1, at idle CPU and I/O priority so that they take only what the tests
-# leave, the sanitized build of step 2 is made and the minimal guest kernel is built
+# leave, the builds of steps 2 and 3 are made and the minimal guest kernel is built
 # (vm/kernel/build.sh, cached by content under /var/lib/isobench/kernels, so a later run
 # on the same machine reuses it); once CTest is done and both are there, the tests that
 # boot the kernel run (the VM path behind its start-up rows). Arguments go to the first
@@ -60,7 +60,11 @@ fi
 # Beside CTest only when the MemAvailable test waits for the end of the builds (above).
 if [[ "${ISOBENCH_SANITIZE:-1}" != 0 ]] && ((${#ctest_extra[@]})); then
   echo "== sanitizers: building in the background at idle CPU priority (log: $build/sanitize.log)"
-  idle bash "$root/ci/sanitize.sh" build >"$build/sanitize.log" 2>&1 &
+  # Then the fuzz targets (step 3), in the same background job: ci/fuzz.sh finds them
+  # built, or builds what is missing itself and reports a failure there.
+  idle bash -c 'bash "$1/ci/sanitize.sh" build; rc=$?
+    [[ "$2" != 0 ]] && bash "$1/ci/fuzz.sh" build >"$3/fuzz-prebuild.log" 2>&1
+    exit $rc' prebuild "$root" "${ISOBENCH_FUZZ_SECONDS:-10}" "$build" >"$build/sanitize.log" 2>&1 &
   asan_pid=$!
 fi
 ctest --test-dir "$build" --output-on-failure --timeout 900 -j 1 "${ctest_extra[@]}" "$@" 2>&1 |
@@ -79,7 +83,7 @@ asan_step=all
 if [[ -n "$asan_pid" ]]; then
   asan_step=test
   t=$SECONDS
-  echo "== sanitizers: waiting for their build"
+  echo "== sanitizers: waiting for their build (and the fuzz targets')"
   wait "$asan_pid" || asan_step=failed
   asan_pid=""
   echo "  $(grep -E '^sanitize: built' "$build/sanitize.log" || echo "build FAILED"); waited $((SECONDS - t)) s after CTest"
