@@ -1,0 +1,126 @@
+// The startup family end to end on the native container: the serial rows with their
+// phases beside the host's floor, the pooled row, the parallel batches with their
+// per-instance counters, and the host's busy CPUs over each. Runs the benchmark binary
+// with a suite of its own, as a user would.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <thread>
+
+#include "bench/family_test_run.h"
+#include "harness/bench_results.h"
+#include "harness/child_process.h"
+#include "harness/fd.h"
+
+namespace isobench::bench {
+namespace {
+
+using harness::RunSamples;
+
+class StartupFamilyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups)";
+    char tmpl[] = "/tmp/isobench-startup-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) (void)harness::RemoveTree(dir_);
+  }
+
+  std::string dir_;
+};
+
+// The median of a counter over a row's records; -1 when no record carries it.
+double MedianOf(const RunSamples& row, const char* counter) {
+  const std::vector<double>* v = row.Counter(counter);
+  if (!v || v->empty()) return -1;
+  std::vector<double> s = *v;
+  std::sort(s.begin(), s.end());
+  return s[s.size() / 2];
+}
+
+TEST_F(StartupFamilyTest, SerialPooledAndParallelRowsCarryTheirPhasesAndBusyCpus) {
+  auto results = RunBenchSuite(
+      dir_, "startup",
+      OtherFamiliesOff("startup") +
+          "[startup]\nrepetitions = 5\nvm_repetitions = 1\nparallel = [4]\n"
+          "parallel_rounds = 3\nvm_parallel = []\nqemu_raw = false\nminimal_kernel = false\n"
+          "vm_warmup = false\nnetns_pool = true\n",
+      {"--backends=container", "--workdir=" + dir_ + "/work"}, std::chrono::minutes(5));
+  ASSERT_TRUE(results.ok()) << results.error().message();
+
+  const std::string busy_source = results->ContextValue("bench.startup.host_busy_cpus");
+  ASSERT_NE(busy_source, "");
+  EXPECT_EQ(busy_source.find("not measured"), std::string::npos) << busy_source;
+  // Only a nanosecond total bounds a few milliseconds' figure by the CPU count; a
+  // tick-based one may read a whole tick inside a shorter start.
+  const bool fine = busy_source.find("(ns)") != std::string::npos;
+  const double cpus = std::max(1u, std::thread::hardware_concurrency());
+
+  for (const char* name :
+       {"Startup/container/ready", "Startup/container-netns-pool/ready", "Startup/host/ready",
+        "Startup/container/parallel:4", "Startup/container-netns-pool/parallel:4",
+        "Ratio/container/Startup:ready/vs:host"}) {
+    const RunSamples* row = Row(*results, name);
+    ASSERT_NE(row, nullptr) << name;
+    ASSERT_TRUE(row->errors.empty()) << name << ": " << row->errors.front();
+    const bool parallel = std::string(name).find("parallel") != std::string::npos;
+    const bool ratio = std::string(name).rfind("Ratio/", 0) == 0;
+    EXPECT_EQ(row->real_time_s.size(), ratio || !parallel ? 5u : 3u) << name;
+    if (ratio) continue;
+    const std::vector<double>* busy = row->Counter("host_busy_cpus");
+    ASSERT_NE(busy, nullptr) << name;
+    EXPECT_EQ(busy->size(), row->real_time_s.size()) << name;
+    for (double b : *busy) {
+      EXPECT_GE(b, 0) << name;
+      if (fine) EXPECT_LE(b, cpus * 1.05) << name;
+    }
+  }
+
+  // A container's phases end in their order, the last at its ready line.
+  for (const char* name : {"Startup/container/ready", "Startup/container-netns-pool/ready"}) {
+    const RunSamples& row = *Row(*results, name);
+    double last = 0;
+    for (const char* phase :
+         {"phase_prepare_s", "phase_clone_s", "phase_rootfs_s", "phase_exec_s", "phase_ready_s"}) {
+      const double at = MedianOf(row, phase);
+      EXPECT_GT(at, last) << name << " " << phase;
+      last = at;
+    }
+    EXPECT_GT(MedianOf(row, "host_cpu_s"), 0) << name;
+    EXPECT_GT(MedianOf(row, "destroy_s"), 0) << name;
+  }
+
+  // A batch: its time is to the last of its K ready lines, which no single start exceeds.
+  for (const char* name :
+       {"Startup/container/parallel:4", "Startup/container-netns-pool/parallel:4"}) {
+    const RunSamples& row = *Row(*results, name);
+    ASSERT_NE(row.Counter("k"), nullptr) << name;
+    EXPECT_EQ(MedianOf(row, "k"), 4) << name;
+    const std::vector<double>& one = *row.Counter("single_median_s");
+    const std::vector<double>& slowest = *row.Counter("single_max_s");
+    ASSERT_EQ(one.size(), row.real_time_s.size()) << name;
+    ASSERT_EQ(slowest.size(), row.real_time_s.size()) << name;
+    for (size_t i = 0; i < one.size(); ++i) {
+      EXPECT_LE(one[i], slowest[i]) << name;
+      EXPECT_LE(slowest[i], row.real_time_s[i] * 1.001) << name;
+    }
+  }
+
+  // Nothing of the run is left in the cgroup trees or the work directory.
+  const std::string run = results->ContextValue("run.id");
+  ASSERT_NE(run, "");
+  auto left = harness::RunCapture({"/bin/sh", "-c",
+                                   "ls -d /sys/fs/cgroup/*/isobench/" + run +
+                                       " /sys/fs/cgroup/isobench/" + run + " " + dir_ +
+                                       "/work/containers/" + run + " 2>/dev/null; true"});
+  ASSERT_TRUE(left.ok()) << left.error().message();
+  EXPECT_EQ(*left, "");
+}
+
+}  // namespace
+}  // namespace isobench::bench
