@@ -16,17 +16,6 @@ namespace {
 
 using harness::RunSamples;
 
-// What a run left in the cgroup trees and the work directory, found by its id.
-std::string Leftovers(const harness::BenchmarkResults& results, const std::string& workdir) {
-  const std::string run = results.ContextValue("run.id");
-  if (run.empty()) return "the results carry no run.id";
-  auto out =
-      harness::RunCapture({"/bin/sh", "-c",
-                           "ls -d /sys/fs/cgroup/*/isobench/" + run + " /sys/fs/cgroup/isobench/" +
-                               run + " " + workdir + "/containers/" + run + " 2>/dev/null; true"});
-  return out.ok() ? *out : "error: " + out.error().message();
-}
-
 class DensityFamilyTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -76,7 +65,7 @@ TEST_F(DensityFamilyTest, LongRampReportsEachStepsStartsAndItsTeardown) {
   const RunSamples* two = Row(*results, "Density/container/n:2");
   ASSERT_NE(two, nullptr);
   EXPECT_TRUE(two->errors.empty());
-  EXPECT_EQ(Leftovers(*results, dir_ + "/work"), "");
+  EXPECT_EQ(RunLeftovers(*results, dir_ + "/work"), "");
 }
 
 // A start slower than the ceiling stops the ramp: the steps it did not reach fail with
@@ -97,7 +86,7 @@ TEST_F(DensityFamilyTest, LatencyCeilingStopsTheRampAndSaysWhy) {
   EXPECT_NE(three->errors[0].find("latency ceiling reached at n=1"), std::string::npos)
       << three->errors[0];
   EXPECT_NE(three->errors[0].find("over 1 ms"), std::string::npos) << three->errors[0];
-  EXPECT_EQ(Leftovers(*results, dir_ + "/work"), "");
+  EXPECT_EQ(RunLeftovers(*results, dir_ + "/work"), "");
 }
 
 }  // namespace

@@ -62,4 +62,17 @@ inline double Only(const harness::RunSamples& row, const char* counter) {
   return v && v->size() == 1 ? v->front() : -1;
 }
 
+// What a run left in the cgroup trees and under the work directory's containers, found
+// by its run.id: "" when nothing.
+inline std::string RunLeftovers(const harness::BenchmarkResults& results,
+                                const std::string& workdir) {
+  const std::string run = results.ContextValue("run.id");
+  if (run.empty()) return "the results carry no run.id";
+  auto out =
+      harness::RunCapture({"/bin/sh", "-c",
+                           "ls -d /sys/fs/cgroup/*/isobench/" + run + " /sys/fs/cgroup/isobench/" +
+                               run + " " + workdir + "/containers/" + run + " 2>/dev/null; true"});
+  return out.ok() ? *out : "error: " + out.error().message();
+}
+
 }  // namespace isobench::bench

@@ -77,7 +77,9 @@ TEST_F(StartupFamilyTest, SerialPooledAndParallelRowsCarryTheirPhasesAndBusyCpus
     EXPECT_EQ(busy->size(), row->real_time_s.size()) << name;
     for (double b : *busy) {
       EXPECT_GE(b, 0) << name;
-      if (fine) EXPECT_LE(b, cpus * 1.05) << name;
+      if (fine) {
+        EXPECT_LE(b, cpus * 1.05) << name;
+      }
     }
   }
 
@@ -112,14 +114,7 @@ TEST_F(StartupFamilyTest, SerialPooledAndParallelRowsCarryTheirPhasesAndBusyCpus
   }
 
   // Nothing of the run is left in the cgroup trees or the work directory.
-  const std::string run = results->ContextValue("run.id");
-  ASSERT_NE(run, "");
-  auto left = harness::RunCapture({"/bin/sh", "-c",
-                                   "ls -d /sys/fs/cgroup/*/isobench/" + run +
-                                       " /sys/fs/cgroup/isobench/" + run + " " + dir_ +
-                                       "/work/containers/" + run + " 2>/dev/null; true"});
-  ASSERT_TRUE(left.ok()) << left.error().message();
-  EXPECT_EQ(*left, "");
+  EXPECT_EQ(RunLeftovers(*results, dir_ + "/work"), "");
 }
 
 }  // namespace
