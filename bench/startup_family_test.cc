@@ -1,7 +1,7 @@
 // The startup family end to end on the native container: the serial rows with their
-// phases beside the host's floor, the pooled row, the parallel batches with their
-// per-instance counters, and the host's busy CPUs over each. Runs the benchmark binary
-// with a suite of its own, as a user would.
+// phases beside the host's floor, the pooled row, the parallel batches (the floor's
+// too) with their per-instance counters, and the host's busy CPUs over each. Runs the benchmark
+// binary with a suite of its own, as a user would.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -64,7 +64,7 @@ TEST_F(StartupFamilyTest, SerialPooledAndParallelRowsCarryTheirPhasesAndBusyCpus
   for (const char* name :
        {"Startup/container/ready", "Startup/container-netns-pool/ready", "Startup/host/ready",
         "Startup/container/parallel:4", "Startup/container-netns-pool/parallel:4",
-        "Ratio/container/Startup:ready/vs:host"}) {
+        "Startup/host/parallel:4", "Ratio/container/Startup:ready/vs:host"}) {
     const RunSamples* row = Row(*results, name);
     ASSERT_NE(row, nullptr) << name;
     ASSERT_TRUE(row->errors.empty()) << name << ": " << row->errors.front();
@@ -98,8 +98,8 @@ TEST_F(StartupFamilyTest, SerialPooledAndParallelRowsCarryTheirPhasesAndBusyCpus
   }
 
   // A batch: its time is to the last of its K ready lines, which no single start exceeds.
-  for (const char* name :
-       {"Startup/container/parallel:4", "Startup/container-netns-pool/parallel:4"}) {
+  for (const char* name : {"Startup/container/parallel:4",
+                           "Startup/container-netns-pool/parallel:4", "Startup/host/parallel:4"}) {
     const RunSamples& row = *Row(*results, name);
     ASSERT_NE(row.Counter("k"), nullptr) << name;
     EXPECT_EQ(MedianOf(row, "k"), 4) << name;
