@@ -283,7 +283,8 @@ def section_startup(report):
                    '"CPUs busy" is the host\'s CPU time over the batch (or the serial '
                    'start), every task and kernel thread counted, over its wall time: a '
                    'batch below the host\'s CPU count waited on something other than '
-                   'CPU.</p>')
+                   'CPU. The host floor\'s own batches (K fork + exec of the agent at '
+                   'once) show how far this host lets any process creation overlap.</p>')
         out.append(report.add_figure(plot_parallel_scaling(report, scaling),
                                      "startup-parallel-scaling"))
         out.append(scaling_table(report, scaling))
@@ -346,6 +347,8 @@ def scaling_table(report, scaling):
     for (backend, si), points in sorted(scaling.items()):
         name = esc(report.series[si].backend_label(backend)) + (
             " — " + esc(report.series[si].label) if len(report.series) > 1 else "")
+        if report.is_reference(backend):
+            name += ' <span class="tag">reference</span>'
         for k, batch, one, busy, one_busy in points:
             rows.append([name, str(k), fmt_time(batch), fmt_time(k * one),
                          "%.2f" % (batch / (k * one)), "%.2f×" % (k * one / batch),

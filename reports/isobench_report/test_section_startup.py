@@ -121,6 +121,15 @@ class StartupOrderTest(ReportCase):
                              "time_unit": "ms"})
                 if k == 8:  # K=2 carries no busy counter: its cells say so
                     rows[-1]["host_busy_cpus"] = 1.5 + 0.1 * rep
+        # The host floor's own batches: a reference row of the same table.
+        host = sorted(r["real_time"] for r in data["benchmarks"]
+                      if r["name"].startswith("Startup/host/ready"))[0]
+        for rep in range(3):
+            name = "Startup/host/parallel:4/iterations:1/manual_time"
+            rows.append({"name": name, "run_name": name, "run_type": "iteration",
+                         "repetitions": 3, "repetition_index": rep, "threads": 1,
+                         "iterations": 1, "real_time": 4 * host * 10, "cpu_time": 1,
+                         "time_unit": "ms"})
         data["benchmarks"] += rows
         _, page, _ = self.render(write_json(self.tmp, "scaling.json", data))
         self.assertIn('id="startup-scaling"', page)
@@ -133,6 +142,8 @@ class StartupOrderTest(ReportCase):
             "container", "2", "[^<]+", "[^<]+", r"1\.00", r"1\.00×", "–", "–")))
         self.assertRegex(page, "".join(cell % v for v in (
             "container", "8", "[^<]+", "[^<]+", r"0\.50", r"2\.00×", r"1\.60", "–")))
+        self.assertRegex(page, r'<td[^>]*>host <span class="tag">reference</span></td>'
+                               r'<td[^>]*>4</td>')
         # Without parallel rows there is no such part.
         _, page, _ = self.render(STARTUP)
         self.assertNotIn('id="startup-scaling"', page)
