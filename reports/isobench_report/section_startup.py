@@ -280,10 +280,11 @@ def section_startup(report):
                    'median. 1.0 means the starts did not overlap at all; with C cores and '
                    'starts that only use CPU the floor is 1/C. The phase bars of each '
                    '<code>parallel:K</code> case above show which phase stretches. '
-                   '"CPUs busy" is the host\'s CPU time over the batch (or the serial '
-                   'start), every task and kernel thread counted, over its wall time: a '
-                   'batch below the host\'s CPU count waited on something other than '
-                   'CPU. The host floor\'s own batches (K fork + exec of the agent at '
+                   '"CPUs busy" is the median over the batches of the host\'s CPU time '
+                   'over a batch, every task and kernel thread counted, over its wall '
+                   'time: a batch below the host\'s CPU count waited on something other '
+                   'than CPU (the kernel charges a running task at its CPU\'s tick, so '
+                   'one batch\'s figure is within CPUs × tick ÷ its wall time). The host floor\'s own batches (K fork + exec of the agent at '
                    'once) show how far this host lets any process creation overlap.</p>')
         out.append(report.add_figure(plot_parallel_scaling(report, scaling),
                                      "startup-parallel-scaling"))
@@ -294,26 +295,25 @@ def section_startup(report):
 
 def busy_cpus(cell):
     """The median of the cell's host_busy_cpus counter (how many of the host's CPUs were
-    busy over each start or batch, every task and kernel thread counted), or None."""
+    busy over each batch, every task and kernel thread counted), or None."""
     m = median_of(cell.counters.get("host_busy_cpus") or [])
     return m if math.isfinite(m) else None
 
 
 def parallel_scaling(report, cells_all):
     """{(backend, series index): [(K, batch median s, serial median s, CPUs busy in a
-    batch, CPUs busy in a serial start)]} for every backend with both a serial case and
-    parallel:K cases; a busy figure the file does not carry is None."""
-    serial = {(c.backend, c.series.index): (report.median_ci(c.samples)[0], busy_cpus(c))
+    batch)]} for every backend with both a serial case and parallel:K cases; a busy
+    figure the file does not carry is None."""
+    serial = {(c.backend, c.series.index): report.median_ci(c.samples)[0]
               for c in cells_all if c.params == "ready" and c.samples}
     out = {}
     for c in cells_all:
         m = _PARALLEL.search(c.params)
         key = (c.backend, c.series.index)
-        if not m or not c.samples or not serial.get(key) or not serial[key][0]:
+        if not m or not c.samples or not serial.get(key):
             continue
-        one, one_busy = serial[key]
         out.setdefault(key, []).append(
-            (int(m.group(1)), report.median_ci(c.samples)[0], one, busy_cpus(c), one_busy))
+            (int(m.group(1)), report.median_ci(c.samples)[0], serial[key], busy_cpus(c)))
     return {k: sorted(v, key=lambda p: p[0]) for k, v in out.items()}
 
 
@@ -322,7 +322,7 @@ def plot_parallel_scaling(report, scaling):
     nser = len(report.series)
     for (backend, si), points in sorted(scaling.items()):
         ks = [p[0] for p in points]
-        ratios = [batch / (k * one) for k, batch, one, _, _ in points]
+        ratios = [batch / (k * one) for k, batch, one, _ in points]
         label = report.series[si].backend_label(backend) + (
             " — " + report.series[si].label if nser > 1 else "")
         ax.plot(ks, ratios, marker="o", color=backend_color(report, backend),
@@ -349,14 +349,12 @@ def scaling_table(report, scaling):
             " — " + esc(report.series[si].label) if len(report.series) > 1 else "")
         if report.is_reference(backend):
             name += ' <span class="tag">reference</span>'
-        for k, batch, one, busy, one_busy in points:
+        for k, batch, one, busy in points:
             rows.append([name, str(k), fmt_time(batch), fmt_time(k * one),
                          "%.2f" % (batch / (k * one)), "%.2f×" % (k * one / batch),
-                         "–" if busy is None else "%.2f" % busy,
-                         "–" if one_busy is None else "%.2f" % one_busy])
+                         "–" if busy is None else "%.2f" % busy])
     return table(["backend", "K", "batch (median)", "K × serial median",
-                  "batch ÷ (K × serial)", "speed-up", "CPUs busy (batch)",
-                  "CPUs busy (serial)"], rows)
+                  "batch ÷ (K × serial)", "speed-up", "CPUs busy"], rows)
 
 
 def startup_table(report, cells, backends):
