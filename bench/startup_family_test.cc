@@ -13,6 +13,7 @@
 #include "harness/bench_results.h"
 #include "harness/child_process.h"
 #include "harness/fd.h"
+#include "harness/stats.h"
 
 namespace isobench::bench {
 namespace {
@@ -37,10 +38,7 @@ class StartupFamilyTest : public ::testing::Test {
 // The median of a counter over a row's records; -1 when no record carries it.
 double MedianOf(const RunSamples& row, const char* counter) {
   const std::vector<double>* v = row.Counter(counter);
-  if (!v || v->empty()) return -1;
-  std::vector<double> s = *v;
-  std::sort(s.begin(), s.end());
-  return s[s.size() / 2];
+  return v && !v->empty() ? harness::Median(*v) : -1;
 }
 
 TEST_F(StartupFamilyTest, SerialPooledAndParallelRowsCarryTheirPhasesAndBusyCpus) {
