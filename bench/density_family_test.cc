@@ -9,25 +9,18 @@
 #include "bench/family_test_run.h"
 #include "harness/bench_results.h"
 #include "harness/child_process.h"
-#include "harness/fd.h"
 
 namespace isobench::bench {
 namespace {
 
 using harness::RunSamples;
 
-class DensityFamilyTest : public ::testing::Test {
+class DensityFamilyTest : public FamilyTest {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups)";
-    char tmpl[] = "/tmp/isobench-density-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    MakeDir("density");
   }
-  void TearDown() override {
-    if (!dir_.empty()) (void)harness::RemoveTree(dir_);
-  }
-
   // The rows are what is tested: a run whose rows fail still gives its results.
   harness::Result<harness::BenchmarkResults> Run(const std::string& name,
                                                  const std::string& density) {
@@ -35,8 +28,6 @@ class DensityFamilyTest : public ::testing::Test {
                          {"--backends=container", "--workdir=" + dir_ + "/work"},
                          std::chrono::minutes(10), /*rows_may_fail=*/true);
   }
-
-  std::string dir_;
 };
 
 TEST_F(DensityFamilyTest, LongRampReportsEachStepsStartsAndItsTeardown) {

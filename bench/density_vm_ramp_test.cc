@@ -9,7 +9,6 @@
 
 #include "bench/family_test_run.h"
 #include "harness/bench_results.h"
-#include "harness/fd.h"
 #include "vm/domain_xml.h"
 #include "vm/vm_test_support.h"
 
@@ -20,18 +19,18 @@ using harness::RunSamples;
 
 constexpr const char* kUri = "qemu:///system";
 
-TEST(DensityVmRampTest, GoesOnToTheMemoryBudgetAndIsMeasuredThere) {
+using DensityVmRampTest = FamilyTest;
+
+TEST_F(DensityVmRampTest, GoesOnToTheMemoryBudgetAndIsMeasuredThere) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (libvirt's system URI)";
   if (auto why = vm::testing::LibvirtUnreachable(kUri)) GTEST_SKIP() << *why;
-  char tmpl[] = "/tmp/isobench-density-vm-test.XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
+  ASSERT_NO_FATAL_FAILURE(MakeDir("density-vm"));
   // A guest of 256 MiB costs over 100 MiB of MemAvailable (250 under TCG, 500 for a
   // first boot on a cold host): a 700 MiB budget is passed by the second to the seventh
   // VM, below the cap of 12. One fixed step (n:1) comes first.
   // The work directory is the VM tests' (qemu, not root, must reach the image there).
   auto results =
-      RunBenchSuite(dir, "vm-ramp",
+      RunBenchSuite(dir_, "vm-ramp",
                     OtherFamiliesOff("density") +
                         "[density]\nvm_max_instances = 0\nvm_rounds = 0\n"
                         "max_instances = 1\nsteps = [1]\nrounds = 1\n"
@@ -42,7 +41,6 @@ TEST(DensityVmRampTest, GoesOnToTheMemoryBudgetAndIsMeasuredThere) {
                     std::chrono::minutes(8));
   ASSERT_TRUE(results.ok()) << results.error().message();
   const std::string run = results->ContextValue("run.id");
-  (void)harness::RemoveTree(dir);
 
   const RunSamples* one = Row(*results, "Density/vm/ramp/n:1");
   const RunSamples* budget = Row(*results, "Density/vm/ramp/budget/n:12");

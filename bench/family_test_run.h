@@ -7,7 +7,12 @@
 // Include from a test target that defines ISOBENCH_BENCH_BINARY (bench/CMakeLists.txt).
 #pragma once
 
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -16,6 +21,24 @@
 #include "harness/fd.h"
 
 namespace isobench::bench {
+
+// A family test's own directory under /tmp (suite files, results, a work directory),
+// removed after the test whatever its outcome. SetUp checks what the test needs (root,
+// tools, libvirt) first, then calls MakeDir.
+class FamilyTest : public ::testing::Test {
+ protected:
+  void MakeDir(const std::string& family) {
+    std::string tmpl = "/tmp/isobench-" + family + "-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr)
+        << "mkdtemp " << tmpl << ": " << std::strerror(errno);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) (void)harness::RemoveTree(dir_);
+  }
+
+  std::string dir_;
+};
 
 // "[<f>]\nenabled = false\n" for every family but `family`: a suite file's families
 // default to enabled, so a test that wants one family switches the others off.

@@ -10,7 +10,6 @@
 
 #include "bench/family_test_run.h"
 #include "harness/bench_results.h"
-#include "harness/fd.h"
 #include "harness/layers.h"
 #include "harness/registry.h"
 
@@ -19,19 +18,14 @@ namespace {
 
 using harness::RunSamples;
 
-class ImageFamilyTest : public ::testing::Test {
+class ImageFamilyTest : public FamilyTest {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups, overlayfs)";
     if (auto usable = harness::CheckRegistry(harness::RegistryAddress()); !usable.ok())
       GTEST_SKIP() << usable.error().message();
-    char tmpl[] = "/tmp/isobench-image-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    MakeDir("image");
     backends_ = ::access("/var/run/docker.sock", F_OK) == 0 ? "container,docker" : "container";
-  }
-  void TearDown() override {
-    if (!dir_.empty()) (void)harness::RemoveTree(dir_);
   }
 
   harness::Result<harness::BenchmarkResults> Run(const std::string& name, const std::string& image,
@@ -41,7 +35,7 @@ class ImageFamilyTest : public ::testing::Test {
                          std::chrono::minutes(10), rows_may_fail);
   }
 
-  std::string dir_, backends_;
+  std::string backends_;
 };
 
 TEST_F(ImageFamilyTest, PullsColdAndWarmStartsAndSharesLayers) {

@@ -9,7 +9,6 @@
 
 #include "bench/family_test_run.h"
 #include "harness/bench_results.h"
-#include "harness/fd.h"
 #include "harness/layers.h"
 #include "harness/registry.h"
 #include "vm/domain_xml.h"
@@ -22,24 +21,23 @@ using harness::RunSamples;
 
 constexpr const char* kUri = "qemu:///system";
 
-TEST(ImageVmFamilyTest, BootsThePulledImageColdAndWarm) {
+using ImageVmFamilyTest = FamilyTest;
+
+TEST_F(ImageVmFamilyTest, BootsThePulledImageColdAndWarm) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (libvirt's system URI)";
   if (auto why = vm::testing::LibvirtUnreachable(kUri)) GTEST_SKIP() << *why;
   if (auto usable = harness::CheckRegistry(harness::RegistryAddress()); !usable.ok())
     GTEST_SKIP() << usable.error().message();
-  char tmpl[] = "/tmp/isobench-image-vm-test.XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
+  ASSERT_NO_FATAL_FAILURE(MakeDir("image-vm"));
   // Two rounds, the VM in the first only: one sample of each of its rows.
   auto results = RunBenchSuite(
-      dir, "image-vm",
+      dir_, "image-vm",
       OtherFamiliesOff("image") +
           "[image]\nrounds = 2\nvm_rounds = 1\npadded_mib = 4\nsharing_instances = 2\n",
       {"--backends=vm", std::string("--workdir=") + vm::testing::kTestWorkdir},
       std::chrono::minutes(8));
   ASSERT_TRUE(results.ok()) << results.error().message();
   const std::string run = results->ContextValue("run.id");
-  (void)harness::RemoveTree(dir);
 
   EXPECT_NE(results->ContextValue("bench.image.vm_cases").find("small image only"),
             std::string::npos);

@@ -4,7 +4,6 @@
 // twice, under TCG here). The second: the native container's neighbour without its CPU
 // limit, which its counters must show.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,7 +12,6 @@
 #include "bench/family_test_run.h"
 #include "harness/bench_results.h"
 #include "harness/child_process.h"
-#include "harness/fd.h"
 
 namespace isobench::bench {
 namespace {
@@ -29,19 +27,14 @@ std::string Leftovers() {
   return out.ok() ? *out : "error: " + out.error().message();
 }
 
-class IsolationFamilyTest : public ::testing::Test {
+class IsolationFamilyTest : public FamilyTest {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups, the bridge)";
     for (const char* tool :
          {"/usr/bin/stress-ng", "/usr/bin/fio", "/usr/bin/iperf3", "/usr/bin/socat"})
       if (::access(tool, X_OK) != 0) GTEST_SKIP() << tool << " is not installed (ci/setup.sh)";
-    char tmpl[] = "/tmp/isobench-isolation-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) (void)harness::RemoveTree(dir_);
+    MakeDir("isolation");
   }
 
   harness::Result<harness::BenchmarkResults> RunSuite(const std::string& name,
@@ -50,8 +43,6 @@ class IsolationFamilyTest : public ::testing::Test {
     return RunBenchSuite(dir_, name, OtherFamiliesOff("isolation") + section,
                          {"--backends=" + backends}, std::chrono::minutes(15));
   }
-
-  std::string dir_;
 };
 
 TEST_F(IsolationFamilyTest, EveryStressorBesideEveryBackendsVictimAndNothingLeft) {

@@ -3,7 +3,6 @@
 // once, under TCG here), then the records and what the run left behind.
 #include <gtest/gtest.h>
 #include <limits.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,7 +12,6 @@
 #include "bench/net_tools.h"
 #include "harness/bench_results.h"
 #include "harness/child_process.h"
-#include "harness/fd.h"
 
 namespace isobench::bench {
 namespace {
@@ -39,20 +37,14 @@ std::string Servers() {
   return out.ok() ? *out : "error: " + out.error().message();
 }
 
-class NetFamilyTest : public ::testing::Test {
+class NetFamilyTest : public FamilyTest {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, veths, the bridge)";
     std::string missing = MissingNetTools({"tcp_crr"});
     if (!missing.empty()) GTEST_SKIP() << missing;
-    char tmpl[] = "/tmp/isobench-net-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    MakeDir("net");
   }
-  void TearDown() override {
-    if (!dir_.empty()) (void)harness::RemoveTree(dir_);
-  }
-  std::string dir_;
 };
 
 TEST_F(NetFamilyTest, EveryBackendReachesTheHostAndItsPeerAndLeavesNothing) {

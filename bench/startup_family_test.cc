@@ -12,7 +12,6 @@
 #include "bench/family_test_run.h"
 #include "harness/bench_results.h"
 #include "harness/child_process.h"
-#include "harness/fd.h"
 #include "harness/stats.h"
 
 namespace isobench::bench {
@@ -20,19 +19,12 @@ namespace {
 
 using harness::RunSamples;
 
-class StartupFamilyTest : public ::testing::Test {
+class StartupFamilyTest : public FamilyTest {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups)";
-    char tmpl[] = "/tmp/isobench-startup-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    MakeDir("startup");
   }
-  void TearDown() override {
-    if (!dir_.empty()) (void)harness::RemoveTree(dir_);
-  }
-
-  std::string dir_;
 };
 
 // The median of a counter over a row's records; -1 when no record carries it.

@@ -27,19 +27,13 @@ std::string StartupSuite() {
          "qemu_raw = true\nvm_warmup = false\nnetns_pool = false\nminimal_kernel = true\n";
 }
 
-class StartupMinimalKernelTest : public ::testing::Test {
+class StartupMinimalKernelTest : public FamilyTest {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (libvirt's system URI)";
     if (auto why = vm::testing::LibvirtUnreachable(kUri)) GTEST_SKIP() << *why;
-    char tmpl[] = "/tmp/isobench-minimal-kernel-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    MakeDir("minimal-kernel");
   }
-  void TearDown() override {
-    if (!dir_.empty()) (void)harness::RemoveTree(dir_);
-  }
-  std::string dir_;
 };
 
 // A work directory without the kernel: the rows are not registered, and the results say
