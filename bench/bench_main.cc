@@ -152,6 +152,12 @@ void BenchSession::ReleaseSharedInstance(const std::string& backend_name) {
   shared_.erase(backend_name);
 }
 
+bool SkippedOnInterrupt(benchmark::State& state) {
+  if (!harness::Interrupted()) return false;
+  state.SkipWithError("interrupted by a signal");
+  return true;
+}
+
 void RegisterFailingRow(BenchSession& bench, const std::string& row, const std::string& why) {
   bench
       .Register(row,

@@ -94,6 +94,10 @@ struct BenchSession {
 // not answer): it fails with the reason, and never vanishes from the results.
 void RegisterFailingRow(BenchSession& bench, const std::string& row, const std::string& why);
 
+// Once SIGINT or SIGTERM has come, a row measures nothing more: this skips the row with
+// that reason and returns true.
+bool SkippedOnInterrupt(benchmark::State& state);
+
 // Takes the suite's own flags (--backends, --workdir, --kernel, --vm-uri, --vm-accel,
 // --suite, --quick, --repetitions, --vm-repetitions, --rounds-split; `--name=value` or
 // `--name value`) out of argv, leaving the rest (Google Benchmark's) in order. A bad

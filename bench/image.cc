@@ -42,7 +42,6 @@
 
 #include "bench/bench_main.h"
 #include "bench/families.h"
-#include "harness/interrupt.h"
 #include "harness/layers.h"
 #include "harness/registry.h"
 
@@ -78,10 +77,7 @@ bool MakeCold(benchmark::State& state, harness::Backend& backend) {
 }
 
 bool Pull(benchmark::State& state, harness::Backend& backend, const std::string& ref, bool cold) {
-  if (harness::Interrupted()) {
-    state.SkipWithError("interrupted by a signal");
-    return false;
-  }
+  if (SkippedOnInterrupt(state)) return false;
   if (cold && !MakeCold(state, backend)) return false;
   auto pull = backend.Pull(ref);
   if (!pull.ok()) return Failed(state, backend.name(), "pull", pull.error());
@@ -105,10 +101,7 @@ bool Pull(benchmark::State& state, harness::Backend& backend, const std::string&
 }
 
 bool Start(benchmark::State& state, harness::Backend& backend, const std::string& ref, bool cold) {
-  if (harness::Interrupted()) {
-    state.SkipWithError("interrupted by a signal");
-    return false;
-  }
+  if (SkippedOnInterrupt(state)) return false;
   if (cold) {
     if (!MakeCold(state, backend)) return false;
   } else if (auto pulled = backend.Pull(ref); !pulled.ok()) {
@@ -138,10 +131,7 @@ bool Sharing(benchmark::State& state, harness::Backend& backend, const std::stri
   std::vector<std::unique_ptr<harness::Instance>> live;
   auto start = harness::Clock::now();
   for (int i = 0; i < 2 * n; ++i) {
-    if (harness::Interrupted()) {
-      state.SkipWithError("interrupted by a signal");
-      return false;
-    }
+    if (SkippedOnInterrupt(state)) return false;
     harness::InstanceSpec spec;
     spec.name = "share-" + std::to_string(g_counter++);
     spec.memory_bytes = 64ull << 20;

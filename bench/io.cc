@@ -21,7 +21,6 @@
 #include "harness/child_process.h"
 #include "harness/fd.h"
 #include "harness/host_backend.h"
-#include "harness/interrupt.h"
 #include "harness/run_owner.h"
 
 namespace isobench::bench {
@@ -121,10 +120,7 @@ class IoFamily {
 
   void RunOnHost(benchmark::State& state, const Job& job, const std::string& run, int round) {
     for (auto _ : state) {
-      if (harness::Interrupted()) {
-        state.SkipWithError("interrupted by a signal");
-        break;
-      }
+      if (SkippedOnInterrupt(state)) break;
       const FioRun& fio = HostRun(round);
       std::string why;
       double seconds = 0;
@@ -143,10 +139,7 @@ class IoFamily {
                      const Job& job, const std::string& run, const std::string& host_run, int round,
                      bool last) {
     for (auto _ : state) {
-      if (harness::Interrupted()) {
-        state.SkipWithError("interrupted by a signal");
-        break;
-      }
+      if (SkippedOnInterrupt(state)) break;
       const FioRun& fio = InstanceRun(backend, target, round);
       std::string why;
       double seconds = 0;

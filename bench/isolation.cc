@@ -52,7 +52,6 @@
 #include "harness/bridge_guard.h"
 #include "harness/child_process.h"
 #include "harness/fd.h"
-#include "harness/interrupt.h"
 #include "harness/procfs.h"
 
 namespace isobench::bench {
@@ -118,10 +117,7 @@ class IsolationFamily {
            bool release_after) {
     HoldCpuAwake();
     for (auto _ : state) {
-      if (harness::Interrupted()) {
-        state.SkipWithError("interrupted by a signal");
-        break;
-      }
+      if (SkippedOnInterrupt(state)) break;
       Rig& rig = GetRig(backend);
       if (!rig.victim) {
         state.SkipWithError((backend + ": " + rig.error).c_str());

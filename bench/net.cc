@@ -44,7 +44,6 @@
 #include "harness/child_process.h"
 #include "harness/fd.h"
 #include "harness/host_backend.h"
-#include "harness/interrupt.h"
 #include "harness/run_owner.h"
 
 namespace isobench::bench {
@@ -78,10 +77,7 @@ class NetFamily {
   void RunOnHost(benchmark::State& state, const std::string& workload, const std::string& run,
                  int round) {
     for (auto _ : state) {
-      if (harness::Interrupted()) {
-        state.SkipWithError("interrupted by a signal");
-        break;
-      }
+      if (SkippedOnInterrupt(state)) break;
       const HostServers& servers = ServersOn(kLoopback);
       if (!servers.error.empty()) {
         state.SkipWithError(("host: " + servers.error).c_str());
@@ -103,10 +99,7 @@ class NetFamily {
   void RunInInstance(benchmark::State& state, const std::string& backend, const std::string& path,
                      const std::string& workload, const std::string& run, int round, bool last) {
     for (auto _ : state) {
-      if (harness::Interrupted()) {
-        state.SkipWithError("interrupted by a signal");
-        break;
-      }
+      if (SkippedOnInterrupt(state)) break;
       Rig& rig = GetRig(backend);
       if (!rig.instance) {
         state.SkipWithError((backend + ": " + rig.error).c_str());

@@ -18,7 +18,6 @@
 #include "bench/rounds.h"
 #include "harness/host_backend.h"
 #include "harness/image.h"
-#include "harness/interrupt.h"
 #include "harness/log.h"
 #include "harness/procfs.h"
 #include "harness/stats.h"
@@ -76,10 +75,7 @@ bool Prewarmed(benchmark::State& state, harness::Backend& backend, const std::st
 
 // One create/ready/destroy; false (and the benchmark skipped with the reason) on error.
 bool OneStart(benchmark::State& state, harness::Backend& backend, const std::string& backend_name) {
-  if (harness::Interrupted()) {
-    state.SkipWithError("interrupted by a signal");
-    return false;
-  }
+  if (SkippedOnInterrupt(state)) return false;
   if (!Prewarmed(state, backend, backend_name, 1)) return false;
   harness::InstanceSpec spec;
   spec.name = "startup-" + std::to_string(g_instance_counter++);
