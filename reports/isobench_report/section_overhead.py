@@ -35,6 +35,28 @@ def _metric_text(value, key):
     return fmt_time(value)
 
 
+def _faster_than_host(slow, shi):
+    """An instance measured faster than the host it runs on: the interval's upper end
+    below 1×, or, without an interval, a median below 0.8×."""
+    if not math.isfinite(slow) or slow <= 0:
+        return False
+    return shi < 1 if math.isfinite(shi) else slow < 0.8
+
+
+def _why_faster(series, backend):
+    """What to look at first when an instance beats its own host."""
+    hypervisor = series.context.get("env.hypervisor", "")
+    if hypervisor in ("", "none"):
+        return ("Check the instance's clock source, and what the host's row pays that the "
+                "instance does not.")
+    text = ("This host is itself a virtual machine (hypervisor: %s), so its own system calls "
+            "and page faults can exit to that hypervisor" % hypervisor)
+    if series.kind(backend) == "vm" and series.accelerator.startswith("tcg"):
+        return (text + ", while a guest under TCG emulates them inside qemu's process without "
+                "an exit. The slowdown compares this guest with this host, not with hardware.")
+    return text + "; compare the host's own figure with a run on another host."
+
+
 def section_overhead(report):
     cells = [c for c in report.cells if c.family == "Overhead"]
     if not cells:
@@ -43,6 +65,7 @@ def section_overhead(report):
     tests = sorted({c.params for c in cells})
     backends = backend_order(report, (c.backend for c in cells))
     rows, classes, points = [], {}, []  # points: (label, slowdown, lo, hi, backend, si, no difference)
+    faster = []  # instances measured faster than their host: a finding, not a speed-up
     for test in tests:
         group = [c for c in cells if c.params == test]
         key, higher, what = _overhead_metric(group)
@@ -86,6 +109,12 @@ def section_overhead(report):
                                  if math.isfinite(slow) else "no host row")])
                 if not s.is_host_floor(b) and math.isfinite(slow) and slow > 0:
                     points.append((label, slow, slo, shi, b, s.index, r.no_difference))
+                if not s.is_host_floor(b) and _faster_than_host(slow, shi):
+                    host_med, _, _ = report.median_ci(_metric_values(host, key))
+                    faster.append("%s%s, %s: slowdown %s× (%s against the host's %s). %s" % (
+                        s.backend_label(b), (" — " + s.label) if multi else "", test,
+                        fmt_sig(slow), _metric_text(med, key), _metric_text(host_med, key),
+                        _why_faster(s, b)))
     out = ['<section><h2 id="overhead">Overhead</h2>',
            '<p class="note">The same micro-benchmark inside each instance and on the host. '
            'Slowdown = how many times worse than the host (time per op ÷ host\'s, or host\'s '
@@ -119,6 +148,11 @@ def section_overhead(report):
     out.append(table(["test", "backend"] + (["series"] if multi else []) +
                      ["n", "median", "95% CI", "slowdown vs host"], rows, classes,
                      numeric_from=3 if multi else 2))
+    if faster:
+        out.append('<p class="note"><b>Faster than the host</b>, a finding to explain rather than '
+                   'a speed-up:</p><ul class="note">%s</ul>'
+                   % "".join("<li>%s</li>" % esc(f) for f in faster))
+        report.warnings += ["overhead: faster than the host: " + f for f in faster]
     _, summary = family_table(report, "Overhead")
     out.append("</section>")
     return "".join(out), summary

@@ -1,4 +1,5 @@
 """Tests of the Overhead section."""
+import html
 import os
 import unittest
 
@@ -26,6 +27,28 @@ class OverheadSectionTest(ReportCase):
         _, page, _ = self.render(write_json(self.tmp, "nohost.json", data))
         self.assertIn("no host row", page)
         self.assertFalse(os.path.exists(os.path.join(self.out, "overhead.png")))
+
+    def test_an_instance_faster_than_its_host_is_a_finding(self):
+        _, page, summary = self.render(OVERHEAD)
+        self.assertNotIn("Faster than the host", page)  # the fixture's VM is slower
+        data = load_json(OVERHEAD)
+        data["context"]["env.hypervisor"] = "bhyve"
+        for r in data["benchmarks"]:
+            if r["name"].startswith("Overhead/vm/syscall/"):
+                r["ns_per_op"] = r["real_time"] = 50.0  # host: 152-162 ns
+        _, page, summary = self.render(write_json(self.tmp, "faster.json", data))
+        self.assertIn("<b>Faster than the host</b>", page)
+        finding = ("vm (tcg), syscall: slowdown 0.315× (50.0 ns against the host's 159 ns). "
+                   "This host is itself a virtual machine (hypervisor: bhyve)")
+        self.assertIn(finding, html.unescape(page))
+        self.assertIn("> warning: overhead: faster than the host: " + finding, summary)
+        self.assertIn("a guest under TCG emulates them", summary)
+        # The container's figures are the host's: not flagged.
+        self.assertNotIn("container, syscall: slowdown", summary)
+        # Without a hypervisor under the host, the clock is the first suspect.
+        data["context"]["env.hypervisor"] = "none"
+        _, page, summary = self.render(write_json(self.tmp, "faster_bare.json", data))
+        self.assertIn("Check the instance's clock source", summary)
 
 
 if __name__ == "__main__":
