@@ -45,16 +45,20 @@ def _faster_than_host(slow, shi):
 
 def _why_faster(series, backend):
     """What to look at first when an instance beats its own host."""
+    if series.kind(backend) != "vm":
+        return ("The instance and the host share one kernel: look for what differs between "
+                "the two rows (CPU placement, the page cache, one noisy round) before reading "
+                "it as a speed-up.")
     hypervisor = series.context.get("env.hypervisor", "")
-    if hypervisor in ("", "none"):
-        return ("Check the instance's clock source, and what the host's row pays that the "
-                "instance does not.")
-    text = ("This host is itself a virtual machine (hypervisor: %s), so its own system calls "
-            "and page faults can exit to that hypervisor" % hypervisor)
-    if series.kind(backend) == "vm" and series.accelerator.startswith("tcg"):
-        return (text + ", while a guest under TCG emulates them inside qemu's process without "
-                "an exit. The slowdown compares this guest with this host, not with hardware.")
-    return text + "; compare the host's own figure with a run on another host."
+    host_is_vm = hypervisor not in ("", "none")
+    if host_is_vm and series.accelerator.startswith("tcg"):
+        return ("This host is itself a virtual machine (hypervisor: %s), so its own system "
+                "calls and page faults can exit to that hypervisor, while a guest under TCG "
+                "emulates them inside qemu's process without an exit. The slowdown compares "
+                "this guest with this host, not with hardware." % hypervisor)
+    return ("The guest times itself: check its clock source first%s." % (
+        ", and that this host is itself a virtual machine (hypervisor: %s)" % hypervisor
+        if host_is_vm else ""))
 
 
 def section_overhead(report):
