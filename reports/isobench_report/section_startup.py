@@ -284,8 +284,9 @@ def section_startup(report):
                    'over a batch, every task and kernel thread counted, over its wall '
                    'time: a batch below the host\'s CPU count waited on something other '
                    'than CPU (the kernel charges a running task at its CPU\'s tick, so '
-                   'one batch\'s figure is within CPUs × tick ÷ its wall time). The host floor\'s own batches (K fork + exec of the agent at '
-                   'once) show how far this host lets any process creation overlap.</p>')
+                   'one batch\'s figure is within CPUs × tick ÷ its wall time). The host '
+                   'floor\'s own batches (K fork + exec of the agent at once) show how far '
+                   'this host lets any process creation overlap.</p>')
         out.append(report.add_figure(plot_parallel_scaling(report, scaling),
                                      "startup-parallel-scaling"))
         out.append(scaling_table(report, scaling))
